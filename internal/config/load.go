@@ -1,0 +1,92 @@
+package config
+
+import (
+	"net"
+	"os"
+	"os/user"
+	"reflect"
+	"strings"
+)
+
+// Options are the inputs of a configuration read that do not come from the
+// file: the command line and the machine. Tests inject the machine parts.
+type Options struct {
+	ConfigID string // -i; "" means the host name up to its first dot
+	Instance string // ${_INSTANCE}
+
+	// InterfaceExists reports whether a network interface exists; nil
+	// looks at the machine.
+	InterfaceExists func(name string) bool
+	// UserExists reports whether a user exists; nil looks at the machine.
+	UserExists func(name string) bool
+	// Stat is os.Stat unless a test replaces it (script security).
+	Stat func(path string) (os.FileInfo, error)
+	// LookPath finds a bare command name in PATH; nil uses the real PATH.
+	LookPath func(file string) (string, error)
+}
+
+func (o *Options) fill() {
+	if o.ConfigID == "" {
+		o.ConfigID = DefaultConfigID()
+	}
+	if o.InterfaceExists == nil {
+		o.InterfaceExists = func(name string) bool { _, err := net.InterfaceByName(name); return err == nil }
+	}
+	if o.UserExists == nil {
+		o.UserExists = func(name string) bool { _, err := user.Lookup(name); return err == nil }
+	}
+	if o.Stat == nil {
+		o.Stat = os.Stat
+	}
+	if o.LookPath == nil {
+		o.LookPath = lookPath
+	}
+}
+
+// DefaultConfigID is keepalived's default -i: the host name up to its first dot.
+func DefaultConfigID() string {
+	h, _ := os.Hostname()
+	id, _, _ := strings.Cut(h, ".")
+	return id
+}
+
+// Load reads, parses and validates the configuration at path (a glob is
+// allowed, as with keepalived -f). It always returns a model, possibly
+// partial; the diagnostics say what was wrong and ExitCode() what `-t`
+// exits with.
+func Load(path string, opts Options) (*Config, Diagnostics) {
+	opts.fill()
+	lines, diags := Preprocess(path, LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance})
+	cfg, pdiags := Parse(lines)
+	diags = append(diags, pdiags...)
+	diags = append(diags, validate(cfg, &opts)...)
+	return cfg, diags
+}
+
+// LoadBytes is Load on in-memory text; includes resolve relative to name.
+func LoadBytes(name string, data []byte, opts Options) (*Config, Diagnostics) {
+	opts.fill()
+	lines, diags := PreprocessBytes(name, data, LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance})
+	cfg, pdiags := Parse(lines)
+	diags = append(diags, pdiags...)
+	diags = append(diags, validate(cfg, &opts)...)
+	return cfg, diags
+}
+
+// Parse builds the model from preprocessed lines, without validating it.
+func Parse(lines []Line) (*Config, Diagnostics) {
+	p := &parser{lines: dropEmpty(lines)}
+	cfg := &Config{}
+	p.parseBlock(reflect.ValueOf(cfg), false)
+	return cfg, p.diags
+}
+
+func dropEmpty(lines []Line) []Line {
+	out := lines[:0:0]
+	for _, l := range lines {
+		if len(l.Tokens) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}

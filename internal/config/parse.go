@@ -1,0 +1,431 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The parser binds keywords to fields of the model by struct tags, so that
+// adding a keyword is adding a field:
+//
+//	Priority int `kw:"priority" range:"1,255"`
+//
+// Tags:
+//
+//	kw:"a,b"        the keyword and its synonyms
+//	range:"lo,hi"   accepted range of an int field (inclusive)
+//	code:"N"        the -t exit code of a bad value (default 5, keepalived's "config errors")
+//	deprecated:"x"  log that the keyword is deprecated, with x as the advice
+//
+// The field's Go type decides how its arguments are read:
+//
+//	string          one word
+//	int             one integer (range checked)
+//	bool            a flag, optionally followed by on|off|true|false|yes|no
+//	Timer           decimal seconds, microsecond resolution
+//	[]string        all the words after the keyword (at least one)
+//	Script          a command line re-parsed with shell-like quoting, then user [group]
+//	*T (T a block)  a nested block: keyword, then { ... }
+//	[]*T            a repeated block; the words after the keyword are its Args
+//	[]T (T a line)  a value block: every line between { and } is handed to T.parseLine
+//
+// A struct is a block if it embeds Block.
+
+// Pos is where a keyword was written.
+type Pos struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+func (p Pos) String() string { return fmt.Sprintf("(%s: Line %d)", p.File, p.Line) }
+
+// Block is embedded by every block of the model: where it starts, the words
+// that followed its keyword, and where each of its keywords was set.
+type Block struct {
+	Pos     Pos            `json:"pos"`
+	Keyword string         `json:"keyword,omitempty"`
+	Args    []string       `json:"args,omitempty"`
+	Set     map[string]Pos `json:"-"`
+}
+
+// IsSet tells whether keyword kw was written in this block.
+func (b *Block) IsSet(kw string) bool { _, ok := b.Set[kw]; return ok }
+
+// PosOf returns where keyword kw was written, or the block's own position.
+func (b *Block) PosOf(kw string) Pos {
+	if p, ok := b.Set[kw]; ok {
+		return p
+	}
+	return b.Pos
+}
+
+func (b *Block) block() *Block { return b }
+
+type blockish interface{ block() *Block }
+
+// Timer is a duration written in decimal seconds, as keepalived's <TIMER>.
+type Timer time.Duration
+
+func (t Timer) Duration() time.Duration { return time.Duration(t) }
+
+func (t Timer) String() string {
+	return strconv.FormatFloat(time.Duration(t).Seconds(), 'f', -1, 64)
+}
+
+// MarshalText writes the timer as keepalived does: seconds.
+func (t Timer) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// lineValue is implemented by the element type of a value block.
+type lineValue interface {
+	parseLine(p *parser, l Line) bool
+}
+
+// bodyParser is implemented by blocks whose body is not keywords.
+type bodyParser interface {
+	parseBody(p *parser, opener Line)
+}
+
+// keywordValue is implemented by types that read their own arguments.
+type keywordValue interface {
+	parseKeyword(p *parser, l Line) bool
+}
+
+var (
+	blockType     = reflect.TypeOf(Block{})
+	timerType     = reflect.TypeOf(Timer(0))
+	lineValueType = reflect.TypeOf((*lineValue)(nil)).Elem()
+	keywordType   = reflect.TypeOf((*keywordValue)(nil)).Elem()
+)
+
+// field is one keyword of a block, resolved from struct tags once per type.
+type field struct {
+	keyword    string // canonical keyword (first in the tag)
+	index      []int
+	typ        reflect.Type
+	lo, hi     int
+	hasRange   bool
+	code       int
+	deprecated string
+}
+
+type blockSpec struct {
+	fields   map[string]*field
+	keywords []string // canonical, for "did you mean"
+}
+
+var specCache sync.Map // reflect.Type -> *blockSpec
+
+func specOf(t reflect.Type) *blockSpec {
+	if s, ok := specCache.Load(t); ok {
+		return s.(*blockSpec)
+	}
+	s := &blockSpec{fields: map[string]*field{}}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("kw")
+		if tag == "" {
+			continue
+		}
+		f := &field{index: sf.Index, typ: sf.Type, code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated")}
+		if r := sf.Tag.Get("range"); r != "" {
+			lo, hi, _ := strings.Cut(r, ",")
+			f.lo, _ = strconv.Atoi(lo)
+			f.hi, _ = strconv.Atoi(hi)
+			f.hasRange = true
+		}
+		if c := sf.Tag.Get("code"); c != "" {
+			f.code, _ = strconv.Atoi(c)
+		}
+		names := strings.Split(tag, ",")
+		f.keyword = names[0]
+		for _, n := range names {
+			s.fields[n] = f
+			s.keywords = append(s.keywords, n)
+		}
+	}
+	specCache.Store(t, s)
+	return s
+}
+
+// parser walks the preprocessed lines.
+type parser struct {
+	lines []Line
+	next  int
+	diags Diagnostics
+}
+
+func (p *parser) more() bool { return p.next < len(p.lines) }
+
+func (p *parser) take() Line {
+	l := p.lines[p.next]
+	p.next++
+	return l
+}
+
+func (p *parser) peekIs(text string) bool {
+	return p.more() && len(p.lines[p.next].Tokens) == 1 && p.lines[p.next].Tokens[0].Text == text && !p.lines[p.next].Tokens[0].Quoted
+}
+
+func isBrace(l Line, brace string) bool {
+	return len(l.Tokens) == 1 && l.Tokens[0].Text == brace && !l.Tokens[0].Quoted
+}
+
+// report records a finding at line l.
+func (p *parser) report(code int, l Line, kw, format string, args ...any) {
+	sev := Error
+	if code == ExitOK {
+		sev = Warning
+	}
+	p.diags = append(p.diags, Diagnostic{Severity: sev, Code: code, File: l.File, Line: l.Num, Keyword: kw, Msg: fmt.Sprintf(format, args...)})
+}
+
+// hint records one of our own findings (keepalived does not report it).
+func (p *parser) hint(l Line, kw, hint, format string, args ...any) {
+	p.diags = append(p.diags, Diagnostic{Severity: Warning, File: l.File, Line: l.Num, Keyword: kw, Msg: fmt.Sprintf(format, args...), Hint: hint, Extra: true})
+}
+
+// parseBlock reads keyword lines into the block v (a pointer to a struct
+// embedding Block) until the closing brace, which it consumes, or the end.
+// It returns false if the input ended before the block was closed.
+func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
+	spec := specOf(v.Elem().Type())
+	for p.more() {
+		l := p.take()
+		if isBrace(l, "{") {
+			continue // keepalived ignores a stray opening brace
+		}
+		if isBrace(l, "}") {
+			if closeWithBrace {
+				return true
+			}
+			p.report(ExitOK, l, "}", "Unexpected '}' - ignoring")
+			continue
+		}
+		p.parseKeywordLine(v, spec, l)
+	}
+	return !closeWithBrace
+}
+
+func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
+	kw := l.Tokens[0].Text
+	f, ok := spec.fields[kw]
+	if !ok {
+		p.unknownKeyword(spec, l)
+		return
+	}
+	b := v.Interface().(blockish).block()
+	if b.Set == nil {
+		b.Set = map[string]Pos{}
+	}
+	b.Set[f.keyword] = Pos{l.File, l.Num}
+	if f.deprecated != "" {
+		p.report(ExitOK, l, kw, "keyword '%s' is deprecated - %s", kw, f.deprecated)
+	}
+	p.assign(v.Elem().FieldByIndex(f.index), f, l)
+}
+
+func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
+	kw := l.Tokens[0].Text
+	p.report(ExitOK, l, kw, "Unknown keyword '%s'", kw)
+	if s := closest(kw, spec.keywords); s != "" {
+		p.hint(l, kw, "did you mean '"+s+"'?", "'%s' is not a keyword here", kw)
+	}
+	// keepalived does not skip an unknown keyword's block: its lines are
+	// read as keywords of the enclosing block and its '}' closes that block.
+	if p.peekIs("{") {
+		p.hint(l, kw, "its block is read as part of the enclosing one, and its '}' closes the enclosing block, as keepalived does", "block of unknown keyword '%s'", kw)
+	}
+}
+
+// assign reads the arguments of keyword line l into dst according to f.
+func (p *parser) assign(dst reflect.Value, f *field, l Line) {
+	if dst.CanAddr() && dst.Addr().Type().Implements(keywordType) {
+		dst.Addr().Interface().(keywordValue).parseKeyword(p, l)
+		return
+	}
+	args := l.Tokens[1:]
+	switch {
+	case f.typ == timerType:
+		if a, ok := p.needArg(l, args); ok {
+			if t, ok := p.readTimer(l, a); ok {
+				dst.SetInt(int64(t))
+			}
+		}
+	case f.typ.Kind() == reflect.String:
+		if a, ok := p.needArg(l, args); ok {
+			dst.SetString(a)
+		}
+	case f.typ.Kind() == reflect.Int:
+		if a, ok := p.needArg(l, args); ok {
+			if n, ok := p.readInt(l, f, a); ok {
+				dst.SetInt(int64(n))
+			}
+		}
+	case f.typ.Kind() == reflect.Bool:
+		dst.SetBool(p.readBool(l, args))
+	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
+		if _, ok := p.needArg(l, args); ok {
+			dst.Set(reflect.ValueOf(tokenTexts(args)))
+		}
+	case f.typ.Kind() == reflect.Pointer && f.typ.Elem().Kind() == reflect.Struct:
+		dst.Set(p.readBlock(f.typ.Elem(), l))
+	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.Pointer:
+		dst.Set(reflect.Append(dst, p.readBlock(f.typ.Elem().Elem(), l)))
+	case f.typ.Kind() == reflect.Slice && reflect.PointerTo(f.typ.Elem()).Implements(lineValueType):
+		p.readValueBlock(dst, l)
+	default:
+		panic("config: no reader for field type " + f.typ.String())
+	}
+}
+
+// needArg returns the first argument, or reports keepalived's fatal
+// "missing parameter" (exit 2) when there is none.
+func (p *parser) needArg(l Line, args []Token) (string, bool) {
+	if len(args) == 0 {
+		p.report(ExitMissingParam, l, l.Tokens[0].Text, "%s: missing parameter", l.Tokens[0].Text)
+		return "", false
+	}
+	return args[0].Text, true
+}
+
+func (p *parser) readInt(l Line, f *field, s string) (int, bool) {
+	kw := l.Tokens[0].Text
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		p.report(f.code, l, kw, "%s: invalid number '%s'", kw, s)
+		return 0, false
+	}
+	if f.hasRange && (n < f.lo || n > f.hi) {
+		p.report(f.code, l, kw, "%s: %d is out of range [%d, %d]", kw, n, f.lo, f.hi)
+		return 0, false
+	}
+	return n, true
+}
+
+func (p *parser) readTimer(l Line, s string) (time.Duration, bool) {
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || secs < 0 || secs > 1e9 {
+		p.report(ExitConfigErrors, l, l.Tokens[0].Text, "%s: invalid time '%s'", l.Tokens[0].Text, s)
+		return 0, false
+	}
+	return time.Duration(secs*1e6+0.5) * time.Microsecond, true
+}
+
+// readBool reads an optional boolean argument; a bare flag means true.
+func (p *parser) readBool(l Line, args []Token) bool {
+	if len(args) == 0 {
+		return true
+	}
+	switch strings.ToLower(args[0].Text) {
+	case "on", "true", "yes":
+		return true
+	case "off", "false", "no":
+		return false
+	}
+	p.report(ExitConfigErrors, l, l.Tokens[0].Text, "%s: invalid boolean '%s'", l.Tokens[0].Text, args[0].Text)
+	return true
+}
+
+// readBlock allocates a block of type t opened by line l and reads it.
+func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
+	v := reflect.New(t)
+	b := v.Interface().(blockish).block()
+	b.Pos = Pos{l.File, l.Num}
+	b.Keyword = l.Tokens[0].Text
+	b.Args = tokenTexts(l.Tokens[1:])
+	if bp, ok := v.Interface().(bodyParser); ok {
+		bp.parseBody(p, l)
+		return v
+	}
+	if !p.parseBlock(v, true) {
+		p.missingBrace(l)
+	}
+	return v
+}
+
+func (p *parser) missingBrace(opener Line) {
+	p.diags = append(p.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors, Keyword: opener.Tokens[0].Text,
+		Msg:  fmt.Sprintf("missing '}' at end of configuration (block '%s' opened at %s: line %d)", opener.Tokens[0].Text, opener.File, opener.Num),
+		Hint: "a '}' is missing: check the braces of this block and the ones inside it"})
+}
+
+// readValueBlock reads the lines between { and } into the slice dst, each
+// parsed by the element type. Words after the keyword on the opening line,
+// before the brace, are a value line too (keepalived accepts `group VI_1 {`).
+func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
+	elem := dst.Type().Elem()
+	add := func(l Line) {
+		v := reflect.New(elem)
+		if v.Interface().(lineValue).parseLine(p, l) {
+			dst.Set(reflect.Append(dst, v.Elem()))
+		}
+	}
+	if p.peekIs("{") {
+		p.next++
+	} else if len(opener.Tokens) > 1 {
+		rest := opener
+		rest.Tokens = opener.Tokens[1:]
+		add(rest)
+		return
+	}
+	for p.more() {
+		l := p.take()
+		if isBrace(l, "}") {
+			return
+		}
+		if isBrace(l, "{") {
+			continue
+		}
+		add(l)
+	}
+	p.missingBrace(opener)
+}
+
+func reflectValueOf(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+
+func tokenTexts(ts []Token) []string {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Text
+	}
+	return out
+}
+
+// closest returns the keyword nearest to kw by edit distance, if it is close
+// enough to be a likely typo (at most a third of the word differs).
+func closest(kw string, candidates []string) string {
+	best, bestD := "", max(1, len(kw)/3)+1
+	for _, c := range candidates {
+		if d := editDistance(kw, c); d > 0 && d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

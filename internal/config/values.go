@@ -1,0 +1,466 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Words is one line of a value block kept as words (group members, e-mail
+// addresses, interface lists).
+type Words struct {
+	Pos   Pos      `json:"pos"`
+	Words []string `json:"words"`
+}
+
+func (w *Words) parseLine(p *parser, l Line) bool {
+	*w = Words{Pos: Pos{l.File, l.Num}, Words: l.Words()}
+	return true
+}
+
+// Script is a command keyword (notify_*, script, misc_path, ...): the command
+// line and the optional user and group to run it as.
+type Script struct {
+	Pos   Pos      `json:"pos"`
+	Cmd   string   `json:"cmd"`  // the command as written, quotes removed
+	Args  []string `json:"args"` // the command split as keepalived splits it
+	User  string   `json:"user,omitempty"`
+	Group string   `json:"group,omitempty"`
+}
+
+// IsZero tells whether the keyword was absent.
+func (s Script) IsZero() bool { return s.Cmd == "" }
+
+// parseKeyword re-reads the raw line with both ' and " quoting, as
+// keepalived's install_keyword_quoted does: word 1 is the command, words
+// 2-3 are "user [group]" or "user:group".
+func (s *Script) parseKeyword(p *parser, l Line) bool {
+	kw := l.Tokens[0].Text
+	rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l.Raw), kw))
+	words := splitQuoted(rest)
+	if len(words) == 0 || words[0] == "" {
+		p.report(ExitMissingParam, l, kw, "%s: missing parameter", kw)
+		return false
+	}
+	*s = Script{Pos: Pos{l.File, l.Num}, Cmd: words[0], Args: splitCommand(words[0])}
+	if len(words) > 1 {
+		s.User, s.Group, _ = strings.Cut(words[1], ":")
+	}
+	if len(words) > 2 && s.Group == "" {
+		s.Group = words[2]
+	}
+	return true
+}
+
+// splitQuoted splits on whitespace, keeping '...' and "..." as one word.
+func splitQuoted(s string) []string {
+	var out []string
+	var cur strings.Builder
+	inWord, quote := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteByte(c)
+		case c == '\'' || c == '"':
+			quote, inWord = c, true
+		case c == ' ' || c == '\t':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// splitCommand splits a command as a shell would for a simple command:
+// quotes group words and backslash escapes the next character.
+func splitCommand(s string) []string {
+	var out []string
+	var cur strings.Builder
+	inWord, quote := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && quote != '\'' && i+1 < len(s):
+			i++
+			cur.WriteByte(unescape(s[i]))
+			inWord = true
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteByte(c)
+		case c == '\'' || c == '"':
+			quote, inWord = c, true
+		case c == ' ' || c == '\t':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+func unescape(c byte) byte {
+	switch c {
+	case 'n':
+		return '\n'
+	case 't':
+		return '\t'
+	case 'r':
+		return '\r'
+	}
+	return c
+}
+
+// IPAddress is a line of virtual_ipaddress, virtual_ipaddress_excluded or
+// static_ipaddress: `ADDR[/LEN] [dev IF] [brd ADDR] [scope S] [label L] ...`.
+type IPAddress struct {
+	Pos     Pos          `json:"pos"`
+	Prefix  netip.Prefix `json:"prefix"`
+	Dev     string       `json:"dev,omitempty"`
+	Brd     string       `json:"brd,omitempty"`
+	Scope   string       `json:"scope,omitempty"`
+	Label   string       `json:"label,omitempty"`
+	Peer    string       `json:"peer,omitempty"`
+	Options []string     `json:"options,omitempty"` // flags such as nodad, home, no_track
+}
+
+// ipAddressFlags are the option words that take no argument.
+var ipAddressFlags = map[string]bool{"home": true, "-nodad": true, "nodad": true, "noprefixroute": true,
+	"autojoin": true, "no_track": true, "use_vmac": true}
+
+// ipAddressArgs are the option words that take one argument.
+var ipAddressArgs = map[string]bool{"dev": true, "brd": true, "broadcast": true, "scope": true, "label": true,
+	"peer": true, "preferred_lft": true, "track_group": true}
+
+func (a *IPAddress) parseLine(p *parser, l Line) bool {
+	w := l.Words()
+	*a = IPAddress{Pos: Pos{l.File, l.Num}}
+	pfx, ok := parsePrefix(w[0])
+	if !ok {
+		p.report(ExitConfigErrors, l, w[0], "invalid address %s - skipping", w[0])
+		return false
+	}
+	a.Prefix = pfx
+	for i := 1; i < len(w); i++ {
+		opt := w[i]
+		switch {
+		case ipAddressFlags[opt]:
+			a.Options = append(a.Options, opt)
+		case ipAddressArgs[opt] && i+1 < len(w):
+			i++
+			a.setOption(opt, w[i])
+		default:
+			p.report(ExitConfigErrors, l, opt, "Unknown configuration entry '%s' for ip address - ignoring", opt)
+			p.hintWords(l, opt, ipAddressWords())
+		}
+	}
+	return true
+}
+
+func (a *IPAddress) setOption(opt, val string) {
+	switch opt {
+	case "dev":
+		a.Dev = val
+	case "brd", "broadcast":
+		a.Brd = val
+	case "scope":
+		a.Scope = val
+	case "label":
+		a.Label = val
+	case "peer":
+		a.Peer = val
+	default:
+		a.Options = append(a.Options, opt, val)
+	}
+}
+
+func ipAddressWords() []string {
+	var ws []string
+	for w := range ipAddressFlags {
+		ws = append(ws, w)
+	}
+	for w := range ipAddressArgs {
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// hintWords adds a "did you mean" of ours when word looks like a typo of one
+// of candidates.
+func (p *parser) hintWords(l Line, word string, candidates []string) {
+	if s := closest(word, candidates); s != "" {
+		p.hint(l, word, "did you mean '"+s+"'?", "'%s' is not a known option", word)
+	}
+}
+
+// parsePrefix reads an address with an optional /len; a bare address gets
+// the full length of its family.
+func parsePrefix(s string) (netip.Prefix, bool) {
+	if strings.Contains(s, "/") {
+		pfx, err := netip.ParsePrefix(s)
+		return pfx, err == nil
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(addr, addr.BitLen()), true
+}
+
+// Route is a line of static_routes or virtual_routes, in `ip route` syntax.
+// The words are kept as written; the common fields are picked out.
+type Route struct {
+	Pos   Pos      `json:"pos"`
+	Type  string   `json:"type,omitempty"` // blackhole, unreachable, prohibit, ...
+	Dest  string   `json:"dest"`
+	Src   string   `json:"src,omitempty"`
+	Via   string   `json:"via,omitempty"`
+	Dev   string   `json:"dev,omitempty"`
+	Table string   `json:"table,omitempty"`
+	Words []string `json:"words"`
+}
+
+var routeTypes = map[string]bool{"unicast": true, "blackhole": true, "unreachable": true, "prohibit": true,
+	"local": true, "broadcast": true, "throw": true, "nat": true, "anycast": true, "multicast": true}
+
+func (r *Route) parseLine(p *parser, l Line) bool {
+	w := l.Words()
+	*r = Route{Pos: Pos{l.File, l.Num}, Words: w}
+	i := 0
+	if routeTypes[w[0]] {
+		r.Type = w[0]
+		i++
+	}
+	for ; i < len(w); i++ {
+		if i+1 < len(w) && r.setField(w[i], w[i+1]) {
+			i++
+			continue
+		}
+		if r.Dest == "" {
+			r.Dest = w[i]
+		}
+	}
+	if r.Dest == "" || (r.Dest != "default" && !validPrefix(r.Dest)) {
+		p.report(ExitConfigErrors, l, "route", "Invalid route destination '%s'", r.Dest)
+		return false
+	}
+	return true
+}
+
+func (r *Route) setField(key, val string) bool {
+	switch key {
+	case "src":
+		r.Src = val
+	case "via", "gw":
+		r.Via = val
+	case "dev", "oif":
+		r.Dev = val
+	case "table":
+		r.Table = val
+	case "to":
+		r.Dest = val
+	case "metric", "preference", "priority", "scope", "proto", "protocol", "tos", "dsfield", "realms",
+		"mtu", "advmss", "rtt", "rttvar", "reordering", "window", "cwnd", "ssthresh", "initcwnd",
+		"initrwnd", "features", "quickack", "congctl", "pref", "nexthop", "weight", "onlink",
+		"expires", "fastopen_no_cookie", "ttl-propagate", "hoplimit", "rto_min", "lock", "encap", "no_track", "track_group":
+	default:
+		return false
+	}
+	return true
+}
+
+func validPrefix(s string) bool {
+	_, ok := parsePrefix(s)
+	return ok
+}
+
+// Rule is a line of static_rules or virtual_rules, in `ip rule` syntax.
+type Rule struct {
+	Pos   Pos      `json:"pos"`
+	From  string   `json:"from,omitempty"`
+	To    string   `json:"to,omitempty"`
+	Table string   `json:"table,omitempty"`
+	Words []string `json:"words"`
+}
+
+func (r *Rule) parseLine(p *parser, l Line) bool {
+	w := l.Words()
+	*r = Rule{Pos: Pos{l.File, l.Num}, Words: w}
+	for i := 0; i+1 < len(w); i++ {
+		switch w[i] {
+		case "from":
+			r.From = w[i+1]
+		case "to":
+			r.To = w[i+1]
+		case "table", "lookup":
+			r.Table = w[i+1]
+		}
+	}
+	for _, a := range []string{r.From, r.To} {
+		if a != "" && a != "all" && !validPrefix(a) {
+			p.report(ExitConfigErrors, l, "rule", "Invalid rule address '%s'", a)
+			return false
+		}
+	}
+	return true
+}
+
+// TrackRef is a line of a track_* block: `NAME [weight N [reverse]]`.
+type TrackRef struct {
+	Pos       Pos    `json:"pos"`
+	Name      string `json:"name"`
+	Weight    int    `json:"weight"`
+	HasWeight bool   `json:"has_weight,omitempty"`
+	Reverse   bool   `json:"reverse,omitempty"`
+}
+
+func (t *TrackRef) parseLine(p *parser, l Line) bool {
+	w := l.Words()
+	*t = TrackRef{Pos: Pos{l.File, l.Num}, Name: w[0]}
+	for i := 1; i < len(w); i++ {
+		switch w[i] {
+		case "weight":
+			if i+1 >= len(w) {
+				p.report(ExitConfigErrors, l, "weight", "%s: weight missing its value", t.Name)
+				continue
+			}
+			i++
+			n, err := strconv.Atoi(w[i])
+			if err != nil || n < -254 || n > 254 {
+				p.report(ExitConfigErrors, l, "weight", "%s: weight %s must be between [-254..254] inclusive - ignoring", t.Name, w[i])
+				continue
+			}
+			t.Weight, t.HasWeight = n, true
+		case "reverse", "noreverse":
+			t.Reverse = w[i] == "reverse"
+		default:
+			p.report(ExitConfigErrors, l, w[i], "%s: unknown option '%s'", t.Name, w[i])
+		}
+	}
+	return true
+}
+
+// UnicastPeer is a line of unicast_peer: `ADDR [min_ttl N] [max_ttl N]`.
+type UnicastPeer struct {
+	Pos    Pos        `json:"pos"`
+	Addr   netip.Addr `json:"addr"`
+	MinTTL int        `json:"min_ttl,omitempty"`
+	MaxTTL int        `json:"max_ttl,omitempty"`
+}
+
+func (u *UnicastPeer) parseLine(p *parser, l Line) bool {
+	w := l.Words()
+	addr, err := netip.ParseAddr(w[0])
+	if err != nil {
+		p.report(ExitConfigErrors, l, w[0], "VRRP parsed invalid IP %s. skipping IP...", w[0])
+		return false
+	}
+	*u = UnicastPeer{Pos: Pos{l.File, l.Num}, Addr: addr}
+	for i := 1; i+1 < len(w); i += 2 {
+		n, err := strconv.Atoi(w[i+1])
+		if err != nil || n < 0 || n > 255 {
+			p.report(ExitConfigErrors, l, w[i], "unicast_peer %s: invalid %s '%s'", w[0], w[i], w[i+1])
+			continue
+		}
+		switch w[i] {
+		case "min_ttl":
+			u.MinTTL = n
+		case "max_ttl":
+			u.MaxTTL = n
+		default:
+			p.report(ExitConfigErrors, l, w[i], "unicast_peer %s: unknown option '%s'", w[0], w[i])
+		}
+	}
+	return true
+}
+
+// VSGEntry is a line of a virtual_server_group: `ADDR[-END|/LEN] [PORT]` or
+// `fwmark N [inet|inet6]`.
+type VSGEntry struct {
+	Pos    Pos    `json:"pos"`
+	Range  string `json:"range,omitempty"`
+	Port   int    `json:"port,omitempty"`
+	Fwmark int    `json:"fwmark,omitempty"`
+	Family string `json:"family,omitempty"`
+}
+
+func (e *VSGEntry) parseLine(p *parser, l Line) bool {
+	w := l.Words()
+	*e = VSGEntry{Pos: Pos{l.File, l.Num}}
+	if w[0] == "fwmark" {
+		if len(w) < 2 {
+			p.report(ExitConfigErrors, l, "fwmark", "virtual server group fwmark missing its value")
+			return false
+		}
+		n, err := strconv.ParseUint(w[1], 10, 32)
+		if err != nil {
+			p.report(ExitConfigErrors, l, "fwmark", "virtual server group fwmark '%s' is invalid", w[1])
+			return false
+		}
+		e.Fwmark = int(n)
+		if len(w) > 2 {
+			e.Family = w[2]
+		}
+		return true
+	}
+	if !validRange(w[0]) {
+		p.report(ExitConfigErrors, l, w[0], "Invalid virtual server group IP address/range %s - skipping", w[0])
+		return false
+	}
+	e.Range = w[0]
+	if len(w) > 1 {
+		n, err := strconv.Atoi(w[1])
+		if err != nil || n < 0 || n > 65535 {
+			p.report(ExitConfigErrors, l, w[1], "Invalid virtual server group port %s - skipping", w[1])
+			return false
+		}
+		e.Port = n
+	}
+	return true
+}
+
+// validRange accepts ADDR, ADDR/LEN and ADDR-END where END is the last
+// group of the address (a.b.c.d-e, or ae00::2-9 for IPv6).
+func validRange(s string) bool {
+	if base, end, ok := strings.Cut(s, "-"); ok {
+		addr, err := netip.ParseAddr(base)
+		if err != nil {
+			return false
+		}
+		bits := 8
+		if addr.Is6() {
+			bits = 16
+			_, err = strconv.ParseUint(end, 16, bits)
+		} else {
+			_, err = strconv.ParseUint(end, 10, bits)
+		}
+		return err == nil
+	}
+	return validPrefix(s)
+}
+
+// parseBody reads a virtual_server_group's entries: its block is a value
+// block, not keywords.
+func (g *VirtualServerGroup) parseBody(p *parser, opener Line) {
+	p.readValueBlock(reflectValueOf(&g.Entries), opener)
+}
