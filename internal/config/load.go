@@ -78,6 +78,7 @@ func Parse(lines []Line) (*Config, Diagnostics) {
 	p := &parser{lines: dropEmpty(lines)}
 	cfg := &Config{}
 	p.parseBlock(reflect.ValueOf(cfg), false)
+	cfg.stopped = p.stopped
 	return cfg, p.diags
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 	VirtualServerGroups []*VirtualServerGroup `kw:"virtual_server_group" json:"virtual_server_group,omitempty"`
 	VirtualServers      []*VirtualServer      `kw:"virtual_server" json:"virtual_server,omitempty"`
 	BFDInstances        []*BFDInstance        `kw:"bfd_instance" json:"bfd_instance,omitempty"`
+
+	stopped map[string]bool // areas whose reading stopped at a missing parameter
 }
 
 // GlobalDefs is global_defs.
@@ -241,11 +243,11 @@ type VRRPInstance struct {
 	McastSrcIP              string          `kw:"mcast_src_ip,unicast_src_ip" json:"src_ip,omitempty"`
 	McastDstIP              string          `kw:"mcast_dst_ip" json:"mcast_dst_ip,omitempty"`
 	TrackSrcIP              bool            `kw:"track_src_ip" json:"track_src_ip,omitempty"`
-	VRID                    int             `kw:"virtual_router_id" json:"virtual_router_id,omitempty"`
-	UnicastTTL              int             `kw:"unicast_ttl" json:"unicast_ttl,omitempty"`
+	VRID                    int             `kw:"virtual_router_id" range:"1,255" json:"virtual_router_id,omitempty"`
+	UnicastTTL              int             `kw:"unicast_ttl" range:"0,255" json:"unicast_ttl,omitempty"`
 	Version                 int             `kw:"version" json:"version,omitempty"`
-	Priority                int             `kw:"priority" json:"priority,omitempty"`
-	AdvertInt               Timer           `kw:"advert_int" json:"advert_int,omitempty"`
+	Priority                int             `kw:"priority" range:"1,255" json:"priority,omitempty"`
+	AdvertInt               Timer           `kw:"advert_int" range:"0.01,255" json:"advert_int,omitempty"`
 	VirtualIPAddresses      []IPAddress     `kw:"virtual_ipaddress" json:"virtual_ipaddress,omitempty"`
 	VirtualIPAddressesExcl  []IPAddress     `kw:"virtual_ipaddress_excluded" json:"virtual_ipaddress_excluded,omitempty"`
 	NoVirtualIPAddress      bool            `kw:"no_virtual_ipaddress" json:"no_virtual_ipaddress,omitempty"`
@@ -260,7 +262,7 @@ type VRRPInstance struct {
 	StrictMode              bool            `kw:"strict_mode" json:"strict_mode,omitempty"`
 	Preempt                 bool            `kw:"preempt" deprecated:"preemption is the default" json:"preempt,omitempty"`
 	NoPreempt               bool            `kw:"nopreempt" json:"nopreempt,omitempty"`
-	PreemptDelay            Timer           `kw:"preempt_delay" json:"preempt_delay,omitempty"`
+	PreemptDelay            Timer           `kw:"preempt_delay" range:"0,1000" json:"preempt_delay,omitempty"`
 	Debug                   OptWords        `kw:"debug" deprecated:"it does nothing" json:"debug,omitempty"`
 	NotifyBackup            Script          `kw:"notify_backup" json:"notify_backup,omitzero"`
 	NotifyMaster            Script          `kw:"notify_master" json:"notify_master,omitzero"`
@@ -278,7 +280,7 @@ type VRRPInstance struct {
 	GarpMasterRefreshRepeat int             `kw:"garp_master_refresh_repeat" json:"garp_master_refresh_repeat,omitempty"`
 	GarpLowerPrioDelay      int             `kw:"garp_lower_prio_delay" json:"garp_lower_prio_delay,omitempty"`
 	GarpLowerPrioRepeat     int             `kw:"garp_lower_prio_repeat" json:"garp_lower_prio_repeat,omitempty"`
-	DownTimerAdverts        int             `kw:"down_timer_adverts" json:"down_timer_adverts,omitempty"`
+	DownTimerAdverts        int             `kw:"down_timer_adverts" range:"1,100" json:"down_timer_adverts,omitempty"`
 	TimerExpiredBackup      bool            `kw:"timer_expired_backup" json:"timer_expired_backup,omitempty"`
 	ThreadTimerExpired      bool            `kw:"thread_timer_expired" json:"thread_timer_expired,omitempty"`
 	GarpExtraIf             OptWords        `kw:"garp_extra_if,vmac_garp_intvl" json:"garp_extra_if,omitempty"`
@@ -321,6 +323,8 @@ type VRRPScript struct {
 	Fall     int      `kw:"fall" json:"fall,omitempty"`
 	User     []string `kw:"user" json:"user,omitempty"`
 	InitFail bool     `kw:"init_fail" json:"init_fail,omitempty"`
+
+	Removed bool `json:"-"` // disabled by validation (no script, unusable user, unsafe path)
 }
 
 // TrackProcess is vrrp_track_process NAME.

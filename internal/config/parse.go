@@ -50,6 +50,7 @@ type Block struct {
 	Keyword string         `json:"keyword,omitempty"`
 	Args    []string       `json:"args,omitempty"`
 	Set     map[string]Pos `json:"-"`
+	End     Pos            `json:"-"` // the closing brace, cited by keepalived's end-of-block checks
 }
 
 // IsSet tells whether keyword kw was written in this block.
@@ -106,7 +107,7 @@ type field struct {
 	keyword    string // canonical keyword (first in the tag)
 	index      []int
 	typ        reflect.Type
-	lo, hi     int
+	lo, hi     float64 // inclusive; seconds for a Timer
 	hasRange   bool
 	code       int
 	deprecated string
@@ -133,8 +134,8 @@ func specOf(t reflect.Type) *blockSpec {
 		f := &field{index: sf.Index, typ: sf.Type, code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated")}
 		if r := sf.Tag.Get("range"); r != "" {
 			lo, hi, _ := strings.Cut(r, ",")
-			f.lo, _ = strconv.Atoi(lo)
-			f.hi, _ = strconv.Atoi(hi)
+			f.lo, _ = strconv.ParseFloat(lo, 64)
+			f.hi, _ = strconv.ParseFloat(hi, 64)
 			f.hasRange = true
 		}
 		if c := sf.Tag.Get("code"); c != "" {
@@ -156,6 +157,25 @@ type parser struct {
 	lines []Line
 	next  int
 	diags Diagnostics
+	// area is the subsystem owning the root block being read ("" at the
+	// root). keepalived reads each area in its own child process, and a
+	// missing parameter ends that child: nothing more is reported for a
+	// stopped area, while root-level findings go on.
+	area    string
+	stopped map[string]bool
+}
+
+// areaOf maps a root keyword to the keepalived process that reads it.
+func areaOf(rootKeyword string) string {
+	switch rootKeyword {
+	case "global_defs":
+		return "global"
+	case "virtual_server", "virtual_server_group", "SSL":
+		return "check"
+	case "bfd_instance":
+		return "bfd"
+	}
+	return "vrrp"
 }
 
 func (p *parser) more() bool { return p.next < len(p.lines) }
@@ -176,6 +196,9 @@ func isBrace(l Line, brace string) bool {
 
 // report records a finding at line l.
 func (p *parser) report(code int, l Line, kw, format string, args ...any) {
+	if p.stopped[p.area] {
+		return
+	}
 	sev := Error
 	if code == ExitOK {
 		sev = Warning
@@ -185,6 +208,9 @@ func (p *parser) report(code int, l Line, kw, format string, args ...any) {
 
 // hint records one of our own findings (keepalived does not report it).
 func (p *parser) hint(l Line, kw, hint, format string, args ...any) {
+	if p.stopped[p.area] {
+		return
+	}
 	p.diags = append(p.diags, Diagnostic{Severity: Warning, File: l.File, Line: l.Num, Keyword: kw, Msg: fmt.Sprintf(format, args...), Hint: hint, Extra: true})
 }
 
@@ -200,12 +226,19 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 		}
 		if isBrace(l, "}") {
 			if closeWithBrace {
+				v.Interface().(blockish).block().End = Pos{l.File, l.Num}
 				return true
 			}
-			p.report(ExitOK, l, "}", "Unexpected '}' - ignoring")
+			p.report(ExitConfigErrors, l, "}", "Extra '}' found")
 			continue
 		}
+		if _, known := spec.fields[l.Tokens[0].Text]; known && !closeWithBrace {
+			p.area = areaOf(l.Tokens[0].Text)
+		}
 		p.parseKeywordLine(v, spec, l)
+		if !closeWithBrace {
+			p.area = ""
+		}
 	}
 	return !closeWithBrace
 }
@@ -223,21 +256,24 @@ func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
 	}
 	b.Set[f.keyword] = Pos{l.File, l.Num}
 	if f.deprecated != "" {
-		p.report(ExitOK, l, kw, "keyword '%s' is deprecated - %s", kw, f.deprecated)
+		p.hint(l, kw, f.deprecated, "keyword '%s' is deprecated", kw)
 	}
 	p.assign(v.Elem().FieldByIndex(f.index), f, l)
 }
 
 func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
 	kw := l.Tokens[0].Text
-	p.report(ExitOK, l, kw, "Unknown keyword '%s'", kw)
+	p.report(ExitConfigErrors, l, kw, "Unknown keyword '%s'", kw)
 	if s := closest(kw, spec.keywords); s != "" {
 		p.hint(l, kw, "did you mean '"+s+"'?", "'%s' is not a keyword here", kw)
 	}
 	// keepalived does not skip an unknown keyword's block: its lines are
-	// read as keywords of the enclosing block and its '}' closes that block.
+	// read as keywords of the enclosing block and its '}' closes the
+	// enclosing block. We do the same, so that verdicts agree, and say so.
 	if p.peekIs("{") {
-		p.hint(l, kw, "its block is read as part of the enclosing one, and its '}' closes the enclosing block, as keepalived does", "block of unknown keyword '%s'", kw)
+		open := p.take()
+		p.report(ExitConfigErrors, open, kw, "Unexpected '{' - ignoring")
+		p.hint(l, kw, "its lines are read as part of the enclosing block and its '}' closes the enclosing block, as keepalived does", "block of unknown keyword '%s'", kw)
 	}
 }
 
@@ -251,7 +287,7 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 	switch {
 	case f.typ == timerType:
 		if a, ok := p.needArg(l, args); ok {
-			if t, ok := p.readTimer(l, a); ok {
+			if t, ok := p.readTimer(l, f, a); ok {
 				dst.SetInt(int64(t))
 			}
 		}
@@ -286,10 +322,26 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 // "missing parameter" (exit 2) when there is none.
 func (p *parser) needArg(l Line, args []Token) (string, bool) {
 	if len(args) == 0 {
-		p.report(ExitMissingParam, l, l.Tokens[0].Text, "%s: missing parameter", l.Tokens[0].Text)
+		p.missingParameter(l)
 		return "", false
 	}
 	return args[0].Text, true
+}
+
+// missingParameter reports keepalived's "missing a parameter" (exit 2) and
+// stops the current area, as the keepalived child reading it exits there.
+func (p *parser) missingParameter(l Line) {
+	kw := l.Tokens[0].Text
+	p.report(ExitMissingParam, l, kw, "Configuration line starting `%s` is missing a parameter after keyword `%s` at word position %d", kw, kw, len(l.Tokens)+1)
+	if p.stopped == nil {
+		p.stopped = map[string]bool{}
+	}
+	if p.area == "global" {
+		for _, a := range []string{"global", "vrrp", "check", "bfd"} {
+			p.stopped[a] = true
+		}
+	}
+	p.stopped[p.area] = true
 }
 
 func (p *parser) readInt(l Line, f *field, s string) (int, bool) {
@@ -299,17 +351,22 @@ func (p *parser) readInt(l Line, f *field, s string) (int, bool) {
 		p.report(f.code, l, kw, "%s: invalid number '%s'", kw, s)
 		return 0, false
 	}
-	if f.hasRange && (n < f.lo || n > f.hi) {
-		p.report(f.code, l, kw, "%s: %d is out of range [%d, %d]", kw, n, f.lo, f.hi)
+	if f.hasRange && (float64(n) < f.lo || float64(n) > f.hi) {
+		p.report(f.code, l, kw, "%s: number '%d' outside range [%g, %g]", kw, n, f.lo, f.hi)
 		return 0, false
 	}
 	return n, true
 }
 
-func (p *parser) readTimer(l Line, s string) (time.Duration, bool) {
+func (p *parser) readTimer(l Line, f *field, s string) (time.Duration, bool) {
+	kw := l.Tokens[0].Text
 	secs, err := strconv.ParseFloat(s, 64)
 	if err != nil || secs < 0 || secs > 1e9 {
-		p.report(ExitConfigErrors, l, l.Tokens[0].Text, "%s: invalid time '%s'", l.Tokens[0].Text, s)
+		p.report(f.code, l, kw, "%s: invalid time '%s'", kw, s)
+		return 0, false
+	}
+	if f.hasRange && (secs < f.lo || secs > f.hi) {
+		p.report(f.code, l, kw, "%s: number '%s' outside range [%g, %g]", kw, s, f.lo, f.hi)
 		return 0, false
 	}
 	return time.Duration(secs*1e6+0.5) * time.Microsecond, true

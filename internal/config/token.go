@@ -92,10 +92,14 @@ func (d Diagnostic) String() string {
 // Diagnostics is the ordered list of findings of one configuration read.
 type Diagnostics []Diagnostic
 
-// ExitCode is what `-t` exits with: the largest code of all findings.
+// ExitCode is what `-t` exits with: the largest code of all findings,
+// except that a missing parameter exits 2 at once, as keepalived does.
 func (ds Diagnostics) ExitCode() int {
 	code := ExitOK
 	for _, d := range ds {
+		if d.Code == ExitMissingParam {
+			return ExitMissingParam
+		}
 		if d.Code > code {
 			code = d.Code
 		}

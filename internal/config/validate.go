@@ -1,20 +1,69 @@
 package config
 
 import (
+	"fmt"
 	"os/exec"
 )
 
 // validator applies keepalived's checks to a parsed model and fills in
-// keepalived's defaults.
+// keepalived's defaults. Each area has its own file: validate_vrrp.go,
+// validate_lvs.go, validate_global.go, validate_scripts.go.
 type validator struct {
 	cfg   *Config
 	opts  *Options
 	diags Diagnostics
+	// missingInterface makes keepalived's closing "Non-existent interface
+	// specified in configuration" line.
+	missingInterface bool
 }
 
 func validate(cfg *Config, opts *Options) Diagnostics {
 	v := &validator{cfg: cfg, opts: opts}
+	// Order matters: script security decides which vrrp_scripts survive
+	// before the instances that track them are checked.
+	checks := []struct {
+		area string
+		run  func()
+	}{{"global", v.globalDefs}, {"vrrp", v.scriptSecurity}, {"vrrp", v.vrrp}, {"check", v.virtualServers}}
+	for _, c := range checks {
+		// keepalived's child for an area exits at a missing parameter,
+		// before its post-parse checks.
+		if !cfg.stopped[c.area] {
+			c.run()
+		}
+	}
 	return v.diags
+}
+
+// at records a finding that keepalived cites at pos; code is the -t exit
+// code it implies (ExitOK for a warning).
+func (v *validator) at(pos Pos, code int, keyword, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{Severity: severityOf(code), Code: code, File: pos.File, Line: pos.Line,
+		Keyword: keyword, Msg: fmt.Sprintf(format, args...)})
+}
+
+// noLine records a finding keepalived reports without a line number. We
+// still say where: the position goes into the hint, which the oracle
+// comparison does not read.
+func (v *validator) noLine(pos Pos, code int, keyword, format string, args ...any) {
+	d := Diagnostic{Severity: severityOf(code), Code: code, Keyword: keyword, Msg: fmt.Sprintf(format, args...)}
+	if pos.Line > 0 {
+		d.Hint = fmt.Sprintf("see %s line %d", pos.File, pos.Line)
+	}
+	v.diags = append(v.diags, d)
+}
+
+// extra records a finding of ours that keepalived does not report.
+func (v *validator) extra(pos Pos, keyword, hint, format string, args ...any) {
+	v.diags = append(v.diags, Diagnostic{Severity: Warning, File: pos.File, Line: pos.Line, Keyword: keyword,
+		Msg: fmt.Sprintf(format, args...), Hint: hint, Extra: true})
+}
+
+func severityOf(code int) Severity {
+	if code == ExitOK {
+		return Warning
+	}
+	return Error
 }
 
 func lookPath(file string) (string, error) { return exec.LookPath(file) }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -39,7 +40,7 @@ func (s *Script) parseKeyword(p *parser, l Line) bool {
 	rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l.Raw), kw))
 	words := splitQuoted(rest)
 	if len(words) == 0 || words[0] == "" {
-		p.report(ExitMissingParam, l, kw, "%s: missing parameter", kw)
+		p.missingParameter(l)
 		return false
 	}
 	*s = Script{Pos: Pos{l.File, l.Num}, Cmd: words[0], Args: splitCommand(words[0])}
@@ -157,8 +158,12 @@ func (a *IPAddress) parseLine(p *parser, l Line) bool {
 	*a = IPAddress{Pos: Pos{l.File, l.Num}}
 	pfx, ok := parsePrefix(w[0])
 	if !ok {
-		p.report(ExitConfigErrors, l, w[0], "invalid address %s - skipping", w[0])
-		return false
+		pfx, ok = clampPrefix(w[0])
+		if !ok {
+			p.report(ExitConfigErrors, l, w[0], "VRRP parsed invalid IP %s. skipping IP...", w[0])
+			return false
+		}
+		p.report(ExitConfigErrors, l, w[0], "Invalid address prefix len for address %s - using %d", w[0], pfx.Bits())
 	}
 	a.Prefix = pfx
 	for i := 1; i < len(w); i++ {
@@ -227,6 +232,18 @@ func parsePrefix(s string) (netip.Prefix, bool) {
 	return netip.PrefixFrom(addr, addr.BitLen()), true
 }
 
+// clampPrefix reads ADDR/LEN with LEN beyond the family's length, which
+// keepalived accepts with the full length.
+func clampPrefix(s string) (netip.Prefix, bool) {
+	a, n, ok := strings.Cut(s, "/")
+	addr, err := netip.ParseAddr(a)
+	bits, nerr := strconv.Atoi(n)
+	if !ok || err != nil || nerr != nil || bits < addr.BitLen() {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(addr, addr.BitLen()), true
+}
+
 // Route is a line of static_routes or virtual_routes, in `ip route` syntax.
 // The words are kept as written; the common fields are picked out.
 type Route struct {
@@ -264,7 +281,24 @@ func (r *Route) parseLine(p *parser, l Line) bool {
 		p.report(ExitConfigErrors, l, "route", "Invalid route destination '%s'", r.Dest)
 		return false
 	}
+	r.warnLikeKeepalived(p, l)
 	return true
+}
+
+// warnLikeKeepalived reports what keepalived warns about in a route (each
+// of which makes its -t exit 5).
+func (r *Route) warnLikeKeepalived(p *parser, l Line) {
+	for i, w := range r.Words {
+		switch {
+		case w == "gw":
+			p.report(ExitConfigErrors, l, w, `"gw" for routes is deprecated. Please use "via"`)
+		case w == "or" && i > 0:
+			p.report(ExitConfigErrors, l, w, `"or" for routes is deprecated. Please use "nexthop"`)
+		}
+	}
+	if r.Dev == "" && !slices.Contains(r.Words, "no_track") {
+		p.report(ExitConfigErrors, l, "route", "Warning - cannot track route %s with no interface specified, not tracking", r.Dest)
+	}
 }
 
 func (r *Route) setField(key, val string) bool {
@@ -318,9 +352,12 @@ func (r *Rule) parseLine(p *parser, l Line) bool {
 	}
 	for _, a := range []string{r.From, r.To} {
 		if a != "" && a != "all" && !validPrefix(a) {
-			p.report(ExitConfigErrors, l, "rule", "Invalid rule address '%s'", a)
+			p.report(ExitConfigErrors, l, "rule", "VRRP parsed invalid IP %s. skipping IP...", a)
 			return false
 		}
+	}
+	if !slices.ContainsFunc(w, func(s string) bool { return s == "preference" || s == "priority" || s == "pref" || s == "order" }) {
+		p.report(ExitConfigErrors, l, "rule", "Rule has no preference specified - setting to 16384. This is probably not what you want.")
 	}
 	return true
 }
@@ -346,8 +383,8 @@ func (t *TrackRef) parseLine(p *parser, l Line) bool {
 			}
 			i++
 			n, err := strconv.Atoi(w[i])
-			if err != nil || n < -254 || n > 254 {
-				p.report(ExitConfigErrors, l, "weight", "%s: weight %s must be between [-254..254] inclusive - ignoring", t.Name, w[i])
+			if err != nil || n < -253 || n > 253 {
+				p.report(ExitConfigErrors, l, "weight", "weight %s for %s must be between [-253..253] inclusive. Ignoring...", w[i], t.Name)
 				continue
 			}
 			t.Weight, t.HasWeight = n, true
@@ -372,7 +409,7 @@ func (u *UnicastPeer) parseLine(p *parser, l Line) bool {
 	w := l.Words()
 	addr, err := netip.ParseAddr(w[0])
 	if err != nil {
-		p.report(ExitConfigErrors, l, w[0], "VRRP parsed invalid IP %s. skipping IP...", w[0])
+		p.report(ExitConfigErrors, l, w[0], "malformed unicast peer address[%s]. Skipping...", w[0])
 		return false
 	}
 	*u = UnicastPeer{Pos: Pos{l.File, l.Num}, Addr: addr}

@@ -1,0 +1,392 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// VRRP defaults, as keepalived's vrrp_complete_instance() applies them.
+const (
+	defaultPriority      = 100
+	ownerPriority        = 255
+	defaultAdvertInt     = Timer(time.Second)
+	maxAdvertIntV3       = Timer(40950 * time.Millisecond)
+	defaultVRRPVersion   = 2
+	defaultGarpRepeat    = 5
+	defaultGarpDelay     = 5
+	defaultDownTimerAdvs = 3
+)
+
+// vrrp checks the vrrp_instances and sync groups, in keepalived's order,
+// and fills in the defaults the daemon needs.
+func (v *validator) vrrp() {
+	names := map[string]bool{}
+	for _, vi := range v.cfg.Instances {
+		if names[vi.Name()] {
+			v.at(vi.Pos, ExitConfigErrors, "vrrp_instance", "vrrp instance %s already defined", vi.Name())
+		}
+		names[vi.Name()] = true
+		v.instance(vi)
+	}
+	v.duplicateVRIDs()
+	v.syncGroups(names)
+	v.staticAddresses()
+	if v.missingInterface {
+		v.noLine(Pos{}, ExitConfigErrors, "interface", "Non-existent interface specified in configuration")
+	}
+}
+
+func (v *validator) instance(vi *VRRPInstance) {
+	name := vi.Name()
+	v.state(vi)
+	if vi.Priority == 0 {
+		if vi.IsSet("priority") {
+			v.at(vi.PosOf("priority"), ExitConfigErrors, "priority", "(%s) Priority not valid! must be between 1 & 255. Using default %d", name, defaultPriority)
+		}
+		vi.Priority = defaultPriority
+		if vi.State == "MASTER" && !vi.IsSet("priority") {
+			vi.Priority = ownerPriority // keepalived: state MASTER without priority is the address owner
+		}
+	}
+	if vi.VRID == 0 {
+		v.noLine(vi.Pos, ExitConfigErrors, "virtual_router_id", "(%s) the virtual router id must be set", name)
+	}
+	v.interfaces(vi)
+	v.version(vi)
+	v.advertInt(vi)
+	v.addresses(vi)
+	v.authentication(vi)
+	v.tracking(vi)
+	v.preemption(vi)
+	v.strict(vi)
+	v.garp(vi)
+	if vi.IsSet("lvs_sync_daemon_interface") {
+		v.at(vi.PosOf("lvs_sync_daemon_interface"), ExitConfigErrors, "lvs_sync_daemon_interface",
+			"(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated. Please use global lvs_sync_daemon", name)
+	}
+}
+
+func (v *validator) state(vi *VRRPInstance) {
+	switch vi.State {
+	case "MASTER", "BACKUP":
+	case "":
+		vi.State = "BACKUP"
+	default:
+		v.at(vi.PosOf("state"), ExitConfigErrors, "state", "(%s) unknown state '%s', defaulting to BACKUP", vi.Name(), vi.State)
+		vi.State = "BACKUP"
+	}
+	if !vi.IsSet("state") && vi.Priority == ownerPriority {
+		vi.State = "MASTER"
+	}
+}
+
+// interfaces checks the instance's interface and the tracked ones. A
+// missing interface is a warning in keepalived, but it still makes -t exit 5.
+func (v *validator) interfaces(vi *VRRPInstance) {
+	switch {
+	case vi.Interface == "" && vi.McastSrcIP == "":
+		if dflt := v.defaultInterface(); dflt != "" {
+			vi.Interface = dflt
+		} else {
+			v.noLine(vi.Pos, ExitConfigErrors, "interface", "(%s) Unknown interface!", vi.Name())
+		}
+	case vi.Interface != "" && !v.opts.InterfaceExists(vi.Interface):
+		v.at(vi.PosOf("interface"), ExitConfigErrors, "interface", "WARNING - interface %s for vrrp_instance %s doesn't exist", vi.Interface, vi.Name())
+		v.missingInterface = true
+	}
+	for _, t := range vi.TrackInterface {
+		if !v.opts.InterfaceExists(t.Name) {
+			v.at(t.Pos, ExitConfigErrors, "track_interface", "(%s) tracked interface %s doesn't exist", vi.Name(), t.Name)
+			v.missingInterface = true
+		}
+	}
+}
+
+func (v *validator) defaultInterface() string {
+	if g := v.cfg.GlobalDefs; g != nil && g.DefaultInterface != "" && v.opts.InterfaceExists(g.DefaultInterface) {
+		return g.DefaultInterface
+	}
+	return ""
+}
+
+func (v *validator) version(vi *VRRPInstance) {
+	if vi.Version == 0 {
+		vi.Version = defaultVRRPVersion
+		if g := v.cfg.GlobalDefs; g != nil && g.VRRPVersion != 0 {
+			vi.Version = g.VRRPVersion
+		}
+	}
+	if vi.Version != 2 && vi.Version != 3 {
+		v.at(vi.PosOf("version"), ExitConfigErrors, "version", "(%s): Version must be either 2 or 3", vi.Name())
+		vi.Version = defaultVRRPVersion
+	}
+}
+
+// advertInt applies the per-version rules: whole seconds for v2, at most
+// 40.95 s (4095 centiseconds) for v3.
+func (v *validator) advertInt(vi *VRRPInstance) {
+	if vi.AdvertInt == 0 {
+		if vi.IsSet("advert_int") {
+			v.at(vi.PosOf("advert_int"), ExitConfigErrors, "advert_int", "(%s) Advert interval not valid! Must be > 0 - ignoring", vi.Name())
+		}
+		vi.AdvertInt = defaultAdvertInt
+		return
+	}
+	secs := vi.AdvertInt.Duration().Seconds()
+	switch {
+	case vi.Version == 2 && vi.AdvertInt.Duration()%time.Second != 0:
+		v.noLine(vi.PosOf("advert_int"), ExitConfigErrors, "advert_int", "(%s) VRRPv2 advertisement interval %fs must be an integer. rounding", vi.Name(), secs)
+		vi.AdvertInt = Timer(max(time.Second, vi.AdvertInt.Duration().Round(time.Second)))
+	case vi.Version == 3 && vi.AdvertInt > maxAdvertIntV3:
+		v.noLine(vi.PosOf("advert_int"), ExitConfigErrors, "advert_int", "(%s) VRRPv3 advertisement interval %.2fs is out of range. Must be less than 40.96s. Setting to 40.95s", vi.Name(), secs)
+		vi.AdvertInt = maxAdvertIntV3
+	}
+}
+
+// addresses checks the source address, unicast peers and VIPs, which must
+// all be of the instance's family.
+func (v *validator) addresses(vi *VRRPInstance) {
+	name := vi.Name()
+	fam := v.instanceFamily(vi)
+	if vi.McastSrcIP != "" {
+		if _, err := netip.ParseAddr(vi.McastSrcIP); err != nil {
+			v.at(vi.PosOf("mcast_src_ip"), ExitConfigErrors, "unicast_src_ip", "Configuration error: VRRP instance[%s] malformed src address[%s]. Skipping...", name, vi.McastSrcIP)
+			vi.McastSrcIP = ""
+		}
+	}
+	peers := vi.UnicastPeers[:0]
+	for _, p := range vi.UnicastPeers {
+		if familyOf(p.Addr) != fam {
+			v.at(p.Pos, ExitConfigErrors, "unicast_peer", "Configuration error: VRRP instance[%s] and unicast peer address[%s] MUST be of the same family !!! Skipping...", name, p.Addr)
+			continue
+		}
+		peers = append(peers, p)
+	}
+	vi.UnicastPeers = peers
+	if len(peers) == 0 && vi.IsSet("unicast_peer") {
+		v.noLine(vi.PosOf("unicast_peer"), ExitConfigErrors, "unicast_peer", "(%s) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", name)
+	}
+	vips := vi.VirtualIPAddresses[:0]
+	for _, a := range vi.VirtualIPAddresses {
+		if familyOf(a.Prefix.Addr()) != fam {
+			v.at(a.Pos, ExitConfigErrors, "virtual_ipaddress", "(%s): address family must match VRRP instance [%s] - ignoring", name, a.Prefix.Addr())
+			continue
+		}
+		v.addressDev(a)
+		vips = append(vips, a)
+	}
+	vi.VirtualIPAddresses = vips
+	for _, a := range vi.VirtualIPAddressesExcl {
+		v.addressDev(a)
+	}
+	if len(vips) == 0 && !vi.NoVirtualIPAddress {
+		need := "sensible"
+		if vi.Version == 3 || fam == "inet6" || v.strictMode(vi) {
+			need = "required"
+		}
+		v.noLine(vi.Pos, ExitConfigErrors, "virtual_ipaddress", "(%s) No VIP specified; at least one is %s", name, need)
+	}
+}
+
+// instanceFamily is the family of the source address if one is given,
+// else of the first VIP, else IPv4, as keepalived decides it.
+func (v *validator) instanceFamily(vi *VRRPInstance) string {
+	if a, err := netip.ParseAddr(vi.McastSrcIP); err == nil {
+		return familyOf(a)
+	}
+	if len(vi.VirtualIPAddresses) > 0 {
+		return familyOf(vi.VirtualIPAddresses[0].Prefix.Addr())
+	}
+	return "inet"
+}
+
+func familyOf(a netip.Addr) string {
+	if a.Is4() || a.Is4In6() {
+		return "inet"
+	}
+	return "inet6"
+}
+
+// addressDev checks that an address's dev exists.
+func (v *validator) addressDev(a IPAddress) {
+	if a.Dev != "" && !v.opts.InterfaceExists(a.Dev) {
+		v.at(a.Pos, ExitConfigErrors, "dev", "WARNING - interface %s for ip address %s doesn't exist", a.Dev, a.Prefix)
+		v.missingInterface = true
+	}
+}
+
+func (v *validator) authentication(vi *VRRPInstance) {
+	auth := vi.Authentication
+	if auth == nil {
+		return
+	}
+	switch auth.AuthType {
+	case "PASS", "AH", "":
+	default:
+		v.at(auth.PosOf("auth_type"), ExitConfigErrors, "auth_type", "(%s) unknown authentication type '%s'", vi.Name(), auth.AuthType)
+	}
+	if len(auth.AuthPass) > 8 {
+		v.at(auth.PosOf("auth_pass"), ExitConfigErrors, "auth_pass", "Truncating auth_pass to 8 characters")
+		auth.AuthPass = auth.AuthPass[:8]
+	}
+	if auth.AuthType == "AH" && vi.State == "MASTER" {
+		v.noLine(auth.Pos, ExitConfigErrors, "auth_type", "(%s) Initial state master is incompatible with AH authentication - clearing", vi.Name())
+		vi.State = "BACKUP"
+	}
+}
+
+// tracking checks the track_* references against what is defined.
+func (v *validator) tracking(vi *VRRPInstance) {
+	scripts := map[string]*VRRPScript{}
+	for _, s := range v.cfg.Scripts {
+		if !s.Removed {
+			scripts[firstArg(s.Args)] = s
+		}
+	}
+	kept := vi.TrackScript[:0]
+	for _, t := range vi.TrackScript {
+		s, ok := scripts[t.Name]
+		if !ok {
+			v.at(t.Pos, ExitConfigErrors, "track_script", "(%s) track script %s not found, ignoring...", vi.Name(), t.Name)
+			continue
+		}
+		if vi.Priority == ownerPriority && (t.Weight != 0 || (!t.HasWeight && scriptWeight(s) != 0)) {
+			v.noLine(t.Pos, ExitConfigErrors, "track_script", "(%s) ignoring tracked script %s with weights due to address_owner", vi.Name(), t.Name)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	vi.TrackScript = kept
+	v.trackRefs(vi, "track_file", vi.TrackFile, namesOf(v.cfg.TrackFiles))
+	v.trackRefs(vi, "track_process", vi.TrackProcess, namesOf(v.cfg.TrackProcesses))
+	v.trackRefs(vi, "track_bfd", vi.TrackBFD, namesOf(v.cfg.BFDInstances))
+}
+
+// scriptWeight is a vrrp_script's own weight (0 when none is set).
+func scriptWeight(s *VRRPScript) int {
+	var w int
+	if len(s.Weight) > 0 {
+		fmt.Sscan(s.Weight[0], &w)
+	}
+	return w
+}
+
+func (v *validator) trackRefs(vi *VRRPInstance, kw string, refs []TrackRef, defined map[string]bool) {
+	for _, t := range refs {
+		if !defined[t.Name] {
+			v.at(t.Pos, ExitConfigErrors, kw, "(%s) %s %s not found, ignoring...", vi.Name(), strings.ReplaceAll(kw, "_", " "), t.Name)
+		}
+	}
+}
+
+// namesOf returns the set of names of named blocks.
+func namesOf[T blockish](blocks []T) map[string]bool {
+	m := map[string]bool{}
+	for _, b := range blocks {
+		m[firstArg(b.block().Args)] = true
+	}
+	return m
+}
+
+func (v *validator) preemption(vi *VRRPInstance) {
+	if vi.NoPreempt && vi.State == "MASTER" {
+		v.noLine(vi.PosOf("nopreempt"), ExitConfigErrors, "nopreempt", "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", vi.Name())
+		vi.NoPreempt = false
+	}
+}
+
+func (v *validator) strictMode(vi *VRRPInstance) bool {
+	return vi.StrictMode || (v.cfg.GlobalDefs != nil && v.cfg.GlobalDefs.VRRPStrict)
+}
+
+// strict applies vrrp_strict / strict_mode: no authentication, MASTER only
+// for the address owner.
+func (v *validator) strict(vi *VRRPInstance) {
+	if !v.strictMode(vi) {
+		return
+	}
+	if vi.State == "MASTER" && vi.Priority != ownerPriority {
+		v.noLine(vi.Pos, ExitConfigErrors, "state", "(%s) State MASTER must match being address owner", vi.Name())
+		vi.State = "BACKUP"
+	}
+	if vi.Authentication != nil {
+		v.noLine(vi.Authentication.Pos, ExitConfigErrors, "authentication", "(%s) Strict mode does not support authentication. Ignoring.", vi.Name())
+		vi.Authentication = nil
+	}
+	if vi.Version == 2 && vi.Accept {
+		v.noLine(vi.PosOf("accept"), ExitConfigErrors, "accept", "(%s) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting", vi.Name())
+		vi.Accept = false
+	}
+}
+
+func (v *validator) garp(vi *VRRPInstance) {
+	if vi.IsSet("garp_master_repeat") && vi.GarpMasterRepeat <= 0 {
+		v.at(vi.PosOf("garp_master_repeat"), ExitConfigErrors, "garp_master_repeat", "(%s): garp_master_repeat must be greater than 0, setting to 1", vi.Name())
+		vi.GarpMasterRepeat = 1
+	}
+	if !vi.IsSet("garp_master_repeat") {
+		vi.GarpMasterRepeat = defaultGarpRepeat
+	}
+	if !vi.IsSet("garp_master_delay") {
+		vi.GarpMasterDelay = defaultGarpDelay
+	}
+	if vi.DownTimerAdverts == 0 {
+		vi.DownTimerAdverts = defaultDownTimerAdvs
+	}
+}
+
+// duplicateVRIDs reports two instances with the same VRID, family and
+// interface: they would answer each other's adverts.
+func (v *validator) duplicateVRIDs() {
+	type key struct {
+		vrid      int
+		fam, intf string
+	}
+	seen := map[key]*VRRPInstance{}
+	for _, vi := range v.cfg.Instances {
+		if vi.VRID == 0 || vi.Interface == "" {
+			continue
+		}
+		k := key{vi.VRID, v.instanceFamily(vi), vi.Interface}
+		if first, dup := seen[k]; dup {
+			fam := map[string]string{"inet": "IPv4", "inet6": "IPv6"}[k.fam]
+			v.noLine(vi.PosOf("virtual_router_id"), ExitConfigErrors, "virtual_router_id",
+				"%s and %s both use VRID %d with %s on interface %s", first.Name(), vi.Name(), vi.VRID, fam, vi.Interface)
+			continue
+		}
+		seen[k] = vi
+	}
+}
+
+// syncGroups checks that each group names existing instances, and more
+// than one of them.
+func (v *validator) syncGroups(instances map[string]bool) {
+	for _, g := range v.cfg.SyncGroups {
+		name := firstArg(g.Args)
+		members := 0
+		for _, line := range g.Group {
+			for _, m := range line.Words {
+				if !instances[m] {
+					v.noLine(line.Pos, ExitConfigErrors, "group", "Virtual router %s specified in sync group %s doesn't exist - ignoring", m, name)
+					continue
+				}
+				members++
+			}
+		}
+		switch {
+		case members == 0:
+			v.noLine(g.Pos, ExitConfigErrors, "vrrp_sync_group", "Sync group %s has no virtual router(s). removing", name)
+		case members == 1:
+			v.noLine(g.Pos, ExitConfigErrors, "vrrp_sync_group", "Sync group %s has only 1 virtual router(s) - this probably isn't what you want", name)
+		}
+	}
+}
+
+// staticAddresses checks the dev of static_ipaddress entries.
+func (v *validator) staticAddresses() {
+	for _, a := range v.cfg.StaticIPAddresses {
+		v.addressDev(a)
+	}
+}
