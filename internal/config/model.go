@@ -90,8 +90,8 @@ type GlobalDefs struct {
 	VRRPGarpLowerPrioDelay       int      `kw:"vrrp_garp_lower_prio_delay" json:"vrrp_garp_lower_prio_delay,omitempty"`
 	VRRPGarpLowerPrioRepeat      int      `kw:"vrrp_garp_lower_prio_repeat" json:"vrrp_garp_lower_prio_repeat,omitempty"`
 	VRRPDownTimerAdverts         int      `kw:"vrrp_down_timer_adverts" json:"vrrp_down_timer_adverts,omitempty"`
-	VRRPGarpInterval             Timer    `kw:"vrrp_garp_interval" json:"vrrp_garp_interval,omitempty"`
-	VRRPGnaInterval              Timer    `kw:"vrrp_gna_interval" json:"vrrp_gna_interval,omitempty"`
+	VRRPGarpInterval             PosTimer `kw:"vrrp_garp_interval" json:"vrrp_garp_interval,omitempty"`
+	VRRPGnaInterval              PosTimer `kw:"vrrp_gna_interval" json:"vrrp_gna_interval,omitempty"`
 	VRRPMinGarp                  bool     `kw:"vrrp_min_garp" json:"vrrp_min_garp,omitempty"`
 	VRRPGarpExtraIf              OptWords `kw:"vrrp_garp_extra_if,vrrp_vmac_garp_intvl" json:"vrrp_garp_extra_if,omitempty"`
 	VRRPLowerPrioNoAdvert        bool     `kw:"vrrp_lower_prio_no_advert" json:"vrrp_lower_prio_no_advert,omitempty"`
@@ -105,7 +105,7 @@ type GlobalDefs struct {
 	VRRPCheckUnicastSrc          bool     `kw:"vrrp_check_unicast_src" json:"vrrp_check_unicast_src,omitempty"`
 	VRRPSkipCheckAdvAddr         bool     `kw:"vrrp_skip_check_adv_addr" json:"vrrp_skip_check_adv_addr,omitempty"`
 	VRRPStrict                   bool     `kw:"vrrp_strict" json:"vrrp_strict,omitempty"`
-	VRRPPriority                 int      `kw:"vrrp_priority" json:"vrrp_priority,omitempty"`
+	VRRPPriority                 Nice     `kw:"vrrp_priority" json:"vrrp_priority,omitempty"`
 	VRRPNoSwap                   bool     `kw:"vrrp_no_swap" json:"vrrp_no_swap,omitempty"`
 	VRRPRtPriority               int      `kw:"vrrp_rt_priority" json:"vrrp_rt_priority,omitempty"`
 	VRRPCPUAffinity              []string `kw:"vrrp_cpu_affinity" json:"vrrp_cpu_affinity,omitempty"`
@@ -122,12 +122,12 @@ type GlobalDefs struct {
 	FIFOWriteVRRPStatesOnReload  bool     `kw:"fifo_write_vrrp_states_on_reload" json:"fifo_write_vrrp_states_on_reload,omitempty"`
 	LVSNotifyFIFO                Script   `kw:"lvs_notify_fifo" json:"lvs_notify_fifo,omitzero"`
 	LVSNotifyFIFOScript          Script   `kw:"lvs_notify_fifo_script" json:"lvs_notify_fifo_script,omitzero"`
-	CheckerPriority              int      `kw:"checker_priority" json:"checker_priority,omitempty"`
+	CheckerPriority              Nice     `kw:"checker_priority" json:"checker_priority,omitempty"`
 	CheckerNoSwap                bool     `kw:"checker_no_swap" json:"checker_no_swap,omitempty"`
 	CheckerRtPriority            int      `kw:"checker_rt_priority" json:"checker_rt_priority,omitempty"`
 	CheckerCPUAffinity           []string `kw:"checker_cpu_affinity" json:"checker_cpu_affinity,omitempty"`
 	CheckerRlimitRttime          int      `kw:"checker_rlimit_rttime,checker_rlimit_rtime" json:"checker_rlimit_rttime,omitempty"`
-	BFDPriority                  int      `kw:"bfd_priority" json:"bfd_priority,omitempty"`
+	BFDPriority                  Nice     `kw:"bfd_priority" json:"bfd_priority,omitempty"`
 	BFDNoSwap                    bool     `kw:"bfd_no_swap" json:"bfd_no_swap,omitempty"`
 	BFDRtPriority                int      `kw:"bfd_rt_priority" json:"bfd_rt_priority,omitempty"`
 	BFDCPUAffinity               []string `kw:"bfd_cpu_affinity" json:"bfd_cpu_affinity,omitempty"`
@@ -166,7 +166,7 @@ type GlobalDefs struct {
 	VRRPOwnerIgnoreAdverts       bool     `kw:"vrrp_owner_ignore_adverts" json:"vrrp_owner_ignore_adverts,omitempty"`
 	VMACPrefix                   string   `kw:"vmac_prefix" json:"vmac_prefix,omitempty"`
 	VMACAddrPrefix               string   `kw:"vmac_addr_prefix" json:"vmac_addr_prefix,omitempty"`
-	Umask                        string   `kw:"umask" json:"umask,omitempty"`
+	Umask                        []string `kw:"umask" json:"umask,omitempty"`
 	RandomSeed                   int      `kw:"random_seed" json:"random_seed,omitempty"`
 	ReloadCheckConfig            OptWords `kw:"reload_check_config" json:"reload_check_config,omitempty"`
 	ReloadTimeFile               string   `kw:"reload_time_file" json:"reload_time_file,omitempty"`
@@ -324,7 +324,13 @@ type VRRPScript struct {
 	User     []string `kw:"user" json:"user,omitempty"`
 	InitFail bool     `kw:"init_fail" json:"init_fail,omitempty"`
 
-	Removed bool `json:"-"` // disabled by validation (no script, unusable user, unsafe path)
+	// Removed: keepalived dropped the script while reading it (no script,
+	// unknown user, no default user); a track_script naming it is "not found".
+	Removed bool `json:"-"`
+	// Disabled: the post-parse script security check dropped it (missing,
+	// not executable, insecure). keepalived then drops the track_script
+	// entries naming it silently; scriptSecurity removes them.
+	Disabled bool `json:"-"`
 }
 
 // TrackProcess is vrrp_track_process NAME.
@@ -435,20 +441,21 @@ type Checker struct {
 	Block
 	// Common connection keywords.
 	ConnectIP        string `kw:"connect_ip" json:"connect_ip,omitempty"`
-	ConnectPort      int    `kw:"connect_port" range:"0,65535" json:"connect_port,omitempty"`
+	ConnectPort      int    `kw:"connect_port" json:"connect_port,omitempty"`
 	BindTo           string `kw:"bindto" json:"bindto,omitempty"`
-	BindPort         int    `kw:"bind_port" range:"0,65535" json:"bind_port,omitempty"`
+	BindPort         int    `kw:"bind_port" json:"bind_port,omitempty"`
 	BindIf           string `kw:"bind_if" json:"bind_if,omitempty"`
 	ConnectTimeout   Timer  `kw:"connect_timeout" json:"connect_timeout,omitempty"`
 	Fwmark           int    `kw:"fwmark" json:"fwmark,omitempty"`
-	Retry            int    `kw:"retry,nb_get_retry" json:"retry,omitempty"`
+	Retry            int    `kw:"retry" json:"retry,omitempty"`
+	NbGetRetry       int    `kw:"nb_get_retry" json:"nb_get_retry,omitempty"` // HTTP_GET/SSL_GET, deprecated: merged into Retry
 	DelayBeforeRetry Timer  `kw:"delay_before_retry" json:"delay_before_retry,omitempty"`
 	Warmup           Timer  `kw:"warmup" json:"warmup,omitempty"`
 	DelayLoop        Timer  `kw:"delay_loop" json:"delay_loop,omitempty"`
 	Alpha            bool   `kw:"alpha" json:"alpha,omitempty"`
 	LogAllFailures   bool   `kw:"log_all_failures" json:"log_all_failures,omitempty"`
 	// UDP_CHECK.
-	Payload        string   `kw:"payload" json:"payload,omitempty"`
+	Payload        OptWords `kw:"payload" json:"payload,omitempty"`
 	RequireReply   OptWords `kw:"require_reply" json:"require_reply,omitempty"`
 	MinReplyLength int      `kw:"min_reply_length" json:"min_reply_length,omitempty"`
 	MaxReplyLength int      `kw:"max_reply_length" json:"max_reply_length,omitempty"`

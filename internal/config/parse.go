@@ -229,7 +229,9 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 				v.Interface().(blockish).block().End = Pos{l.File, l.Num}
 				return true
 			}
-			p.report(ExitConfigErrors, l, "}", "Extra '}' found")
+			// The lexer has said "Extra '}' found"; keepalived then
+			// also calls the brace an unknown keyword.
+			p.report(ExitConfigErrors, l, "}", "Unknown keyword '}'")
 			continue
 		}
 		if _, known := spec.fields[l.Tokens[0].Text]; known && !closeWithBrace {
@@ -322,11 +324,21 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 // "missing parameter" (exit 2) when there is none.
 func (p *parser) needArg(l Line, args []Token) (string, bool) {
 	if len(args) == 0 {
+		if unterminatedQuote(l.Raw) {
+			// The lexer dropped the unterminated word; keepalived's
+			// handlers then see no value, which is not a missing
+			// parameter (exit 2) but an ignored keyword.
+			p.report(ExitConfigErrors, l, l.Tokens[0].Text, "%s: value missing - ignoring", l.Tokens[0].Text)
+			return "", false
+		}
 		p.missingParameter(l)
 		return "", false
 	}
 	return args[0].Text, true
 }
+
+// unterminatedQuote tells whether raw has an odd number of double quotes.
+func unterminatedQuote(raw string) bool { return strings.Count(raw, `"`)%2 == 1 }
 
 // missingParameter reports keepalived's "missing a parameter" (exit 2) and
 // stops the current area, as the keepalived child reading it exits there.

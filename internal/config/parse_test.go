@@ -19,8 +19,17 @@ func load(t *testing.T, text string) (*Config, Diagnostics) {
 	return LoadBytes("test.conf", []byte(text), testOpts)
 }
 
+// parse preprocesses and parses without validating, so that the model is
+// exactly what was written.
+func parse(t *testing.T, text string) (*Config, Diagnostics) {
+	t.Helper()
+	lines, diags := PreprocessBytes("test.conf", []byte(text), LexOptions{ConfigID: "testhost"})
+	cfg, pdiags := Parse(lines)
+	return cfg, append(diags, pdiags...)
+}
+
 func TestParseVRRPInstance(t *testing.T) {
-	cfg, diags := load(t, `
+	cfg, diags := parse(t, `
 vrrp_instance VI_1 {
     state MASTER
     interface eth0
@@ -47,7 +56,9 @@ vrrp_instance VI_1 {
     }
     notify_master "/usr/local/bin/notify master" root
 }`)
-	_ = diags
+	if len(diags) != 0 {
+		t.Errorf("unexpected findings: %v", diags)
+	}
 	if len(cfg.Instances) != 1 {
 		t.Fatalf("instances = %d, want 1", len(cfg.Instances))
 	}
@@ -82,7 +93,7 @@ vrrp_instance VI_1 {
 }
 
 func TestParseVirtualServer(t *testing.T) {
-	cfg, _ := load(t, `
+	cfg, _ := parse(t, `
 virtual_server_group web {
     10.0.0.1 80
     10.0.0.10-20 80

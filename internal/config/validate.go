@@ -24,7 +24,7 @@ func validate(cfg *Config, opts *Options) Diagnostics {
 	checks := []struct {
 		area string
 		run  func()
-	}{{"global", v.globalDefs}, {"vrrp", v.scriptSecurity}, {"vrrp", v.vrrp}, {"check", v.virtualServers}}
+	}{{"global", v.globalDefs}, {"vrrp", v.scriptSecurity}, {"vrrp", v.vrrp}, {"check", v.virtualServers}, {"", v.rootBlocks}}
 	for _, c := range checks {
 		// keepalived's child for an area exits at a missing parameter,
 		// before its post-parse checks.

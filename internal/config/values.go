@@ -37,6 +37,10 @@ func (s Script) IsZero() bool { return s.Cmd == "" }
 // 2-3 are "user [group]" or "user:group".
 func (s *Script) parseKeyword(p *parser, l Line) bool {
 	kw := l.Tokens[0].Text
+	if unterminatedQuote(l.Raw) {
+		p.report(ExitConfigErrors, l, kw, "String '%s': missing terminating \"", strings.TrimSpace(l.Raw))
+		return false
+	}
 	rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l.Raw), kw))
 	words := splitQuoted(rest)
 	if len(words) == 0 || words[0] == "" {

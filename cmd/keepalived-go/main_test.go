@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "keepalived-go")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitFor polls cond every 20 ms for at most 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDaemonServesKeepalivedSignals runs the daemon in the foreground and
+// checks what an operator sees: the pid file, every keyword it does not
+// act on logged as not supported, HUP reloading, USR1 dumping, TERM
+// stopping with exit 0 and the pid file removed.
+func TestDaemonServesKeepalivedSignals(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "keepalived.conf")
+	pidFile := filepath.Join(dir, "keepalived.pid")
+	os.WriteFile(conf, []byte("global_defs {\n    router_id demo\n}\nvrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 9\n    priority 100\n    virtual_ipaddress {\n        192.0.2.9\n    }\n}\n"), 0o644)
+
+	cmd := exec.Command(bin, "-n", "-l", "-f", conf, "-p", pidFile)
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	waitFor(t, "the pid file", func() bool { b, _ := os.ReadFile(pidFile); return len(b) > 0 })
+	waitFor(t, "the not-supported log", func() bool {
+		return strings.Contains(logs.String(), "virtual_router_id: not supported yet")
+	})
+	if !strings.Contains(logs.String(), "Line 6) virtual_router_id: not supported yet") {
+		t.Errorf("the not-supported line does not cite the keyword's line:\n%s", logs.String())
+	}
+
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool { return strings.Contains(logs.String(), "Reloading") })
+
+	cmd.Process.Signal(syscall.SIGUSR1)
+	dataFile := filepath.Join(dir, "keepalived.data")
+	waitFor(t, "the data dump", func() bool { b, _ := os.ReadFile(dataFile); return bytes.Contains(b, []byte("virtual_router_id 9")) })
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("daemon exited with %v after SIGTERM; keepalived exits 0", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("daemon did not stop within 5 s of SIGTERM")
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file still there after stop: %v", err)
+	}
+}

@@ -1,0 +1,190 @@
+package config
+
+import (
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+func lvsLoad(t *testing.T, text string) (*Config, Diagnostics) {
+	t.Helper()
+	return LoadBytes("lvs.conf", []byte(text), Options{ConfigID: "testhost",
+		InterfaceExists: oracleInterfaceExists, UserExists: oracleUserExists})
+}
+
+func citedLines(ds Diagnostics) []int {
+	var got []int
+	for _, d := range ds {
+		if !d.Extra && d.Line > 0 && !slices.Contains(got, d.Line) {
+			got = append(got, d.Line)
+		}
+	}
+	sort.Ints(got)
+	return got
+}
+
+// The expected lines are what keepalived 2.2.7 -t cited for the same text.
+func TestLVSAsKeepalived(t *testing.T) {
+	cases := []struct {
+		name  string
+		text  string
+		lines []int
+		exit  int
+	}{{
+		name: "checker keywords in the wrong checker",
+		text: `virtual_server 10.1.1.1 80 {
+    delay_loop 6
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.1.2.1 80 {
+        weight 1
+        TCP_CHECK {
+            misc_path /bin/true
+            connect_port 80
+        }
+        HTTP_GET {
+            sni_name foo
+            url {
+              path /
+              tls_compliant
+            }
+        }
+        FILE_CHECK {
+            track_file tf
+            alpha
+        }
+    }
+}
+track_file tf {
+   file /tmp/x
+}
+`,
+		lines: []int{9, 13, 16, 20, 21, 22},
+		exit:  5,
+	}, {
+		name: "values and end checks",
+		text: `virtual_server 10.1.1.1 80 {
+    real_server 10.1.2.1 80 {
+        UDP_CHECK {
+            payload ff
+        }
+        UDP_CHECK {
+            payload 0a ff 1
+        }
+        UDP_CHECK {
+            payload 0a f f1
+            require_reply 0x
+            min_reply_length 70000
+        }
+        HTTP_GET {
+            nb_get_retry 3
+            url {
+              path /
+              digest 0123456789abcdef0123456789abcdeg
+              status_code 200-299 300-250 abc 99 404
+            }
+        }
+        DNS_CHECK {
+            type aaaa
+            name a..b
+        }
+        BFD_CHECK {
+        }
+        connect_timeout 0
+        delay_loop 0
+        retry 0
+        weight 2147483648
+    }
+    sorry_server 10.1.1.400 80
+    quorum 5
+    hysteresis 7
+    persistence_timeout
+    weight 0
+    ops
+    sh-port
+}
+virtual_server fwmark 5 {
+    real_server 10.1.2.1 80 {
+       lvs_method TUN
+    }
+}
+virtual_server 10.1.1.1 abc {
+}
+`,
+		lines: []int{4, 12, 15, 18, 19, 24, 27, 28, 29, 30, 31, 33, 37, 39, 46},
+		exit:  5,
+	}, {
+		name: "mixed families",
+		text: `virtual_server 10.1.1.1 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server fd00::1 80 {
+    }
+    real_server 10.1.2.1 80 {
+    }
+}
+`,
+		lines: []int{6},
+		exit:  5,
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := lvsLoad(t, c.text)
+			if got := citedLines(diags); !slices.Equal(got, c.lines) || diags.ExitCode() != c.exit {
+				t.Errorf("lines %v exit %d, want lines %v exit %d", got, diags.ExitCode(), c.lines, c.exit)
+				for _, d := range diags {
+					t.Log(d.String())
+				}
+			}
+		})
+	}
+}
+
+func TestLVSDefaults(t *testing.T) {
+	cfg, diags := lvsLoad(t, `virtual_server 10.1.1.1 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    delay_before_retry 2
+    real_server 10.1.2.1 80 {
+        HTTP_GET {
+            url {
+                path /
+            }
+        }
+        DNS_CHECK {
+            name example.com
+        }
+    }
+}
+`)
+	if diags.ExitCode() != 0 {
+		t.Fatalf("diagnostics: %v", diags)
+	}
+	vs := cfg.VirtualServers[0]
+	rs := vs.RealServers[0]
+	if vs.DelayLoop.Duration() != 60*time.Second || vs.ConnectTimeout.Duration() != 5*time.Second || rs.Weight != 1 || rs.LVSMethod != "DR" {
+		t.Errorf("vs/rs defaults: delay_loop %s connect_timeout %s weight %d method %s", vs.DelayLoop, vs.ConnectTimeout, rs.Weight, rs.LVSMethod)
+	}
+	h, d := rs.Checkers[0], rs.Checkers[1]
+	if h.Retry != 1 || h.DelayBeforeRetry.Duration() != 2*time.Second || h.ConnectTimeout.Duration() != 5*time.Second || h.URLs[0].StatusCode[0] != "200-299" {
+		t.Errorf("HTTP_GET defaults: retry %d delay_before_retry %s connect_timeout %s status %v", h.Retry, h.DelayBeforeRetry, h.ConnectTimeout, h.URLs[0].StatusCode)
+	}
+	if d.Retry != 3 || d.DelayLoop.Duration() != 60*time.Second {
+		t.Errorf("DNS_CHECK defaults: retry %d delay_loop %s", d.Retry, d.DelayLoop)
+	}
+}
+
+func TestKaHex(t *testing.T) {
+	for s, want := range map[string]bool{"ff": false, "0a ff 1": true, "0a f f1": true, "zz": false, "": false, "0A1b": true} {
+		if got := kaHex(s, false); got != want {
+			t.Errorf("kaHex(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if !kaHex("0x", true) || kaHex("0x", false) {
+		t.Error("kaHex wildcard")
+	}
+}
