@@ -116,6 +116,7 @@ func (f *Flags) parseLong(args []string, i int) (int, error) {
 	name, val, hasVal := strings.Cut(args[i][2:], "=")
 	o := findLong(name)
 	if o == nil {
+		//lint:ignore ST1005 keepalived's exact wording, which scripts may match
 		return i, fmt.Errorf("Unknown option %s", args[i])
 	}
 	switch {
@@ -137,6 +138,7 @@ func (f *Flags) parseShort(args []string, i int) (int, error) {
 	for j := 1; j < len(a); j++ {
 		o := findShort(rune(a[j]))
 		if o == nil {
+			//lint:ignore ST1005 keepalived's exact wording, which scripts may match
 			return i, fmt.Errorf("Unknown option -%c", a[j])
 		}
 		if o.arg == noArg {

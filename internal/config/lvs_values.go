@@ -105,14 +105,10 @@ func kaAddrPort(ip, port string) (netip.AddrPort, string, bool) {
 // it rejects a string whose last byte is 0xff (its end marker).
 func kaHex(s string, wildcard bool) bool {
 	val := func(c byte) int {
-		switch {
-		case c >= '0' && c <= '9':
-			return int(c - '0')
-		case c >= 'a' && c <= 'f':
-			return int(c-'a') + 10
-		case c >= 'A' && c <= 'F':
-			return int(c-'A') + 10
-		case wildcard && (c == 'x' || c == 'X'):
+		if d := hexDigit(c); d >= 0 {
+			return d
+		}
+		if wildcard && (c == 'x' || c == 'X') {
 			return 0
 		}
 		return 0xff

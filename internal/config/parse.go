@@ -96,7 +96,6 @@ type keywordValue interface {
 }
 
 var (
-	blockType     = reflect.TypeOf(Block{})
 	timerType     = reflect.TypeOf(Timer(0))
 	lineValueType = reflect.TypeOf((*lineValue)(nil)).Elem()
 	keywordType   = reflect.TypeOf((*keywordValue)(nil)).Elem()

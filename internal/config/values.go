@@ -58,46 +58,20 @@ func (s *Script) parseKeyword(p *parser, l Line) bool {
 }
 
 // splitQuoted splits on whitespace, keeping '...' and "..." as one word.
-func splitQuoted(s string) []string {
-	var out []string
-	var cur strings.Builder
-	inWord, quote := false, byte(0)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteByte(c)
-		case c == '\'' || c == '"':
-			quote, inWord = c, true
-		case c == ' ' || c == '\t':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out
-}
+func splitQuoted(s string) []string { return splitWords(s, false) }
 
 // splitCommand splits a command as a shell would for a simple command:
-// quotes group words and backslash escapes the next character.
-func splitCommand(s string) []string {
+// quotes group words and a backslash escapes the next character.
+func splitCommand(s string) []string { return splitWords(s, true) }
+
+func splitWords(s string, escapes bool) []string {
 	var out []string
 	var cur strings.Builder
 	inWord, quote := false, byte(0)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '\\' && quote != '\'' && i+1 < len(s):
+		case escapes && c == '\\' && quote != '\'' && i+1 < len(s):
 			i++
 			cur.WriteByte(unescape(s[i]))
 			inWord = true
