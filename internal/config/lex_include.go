@@ -134,6 +134,7 @@ func (l *lexer) openConfFile(g *globState) bool {
 			continue
 		}
 		g.file = &srcFile{display: m.display, dir: physicalDir(filepath.Dir(m.real)), key: key, data: data}
+		l.reserveLines(data)
 		return true
 	}
 	return false

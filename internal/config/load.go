@@ -30,7 +30,7 @@ func (o *Options) fill() {
 		o.ConfigID = DefaultConfigID()
 	}
 	if o.InterfaceExists == nil {
-		o.InterfaceExists = func(name string) bool { _, err := net.InterfaceByName(name); return err == nil }
+		o.InterfaceExists = machineInterfaces()
 	}
 	if o.UserExists == nil {
 		o.UserExists = func(name string) bool { _, err := user.Lookup(name); return err == nil }
@@ -41,6 +41,17 @@ func (o *Options) fill() {
 	if o.LookPath == nil {
 		o.LookPath = lookPath
 	}
+}
+
+// machineInterfaces lists the machine's interfaces once: a configuration
+// with a thousand instances would otherwise ask the kernel a thousand times.
+func machineInterfaces() func(string) bool {
+	names := map[string]bool{}
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		names[i.Name] = true
+	}
+	return func(name string) bool { return names[name] }
 }
 
 // DefaultConfigID is keepalived's default -i: the host name up to its first dot.
@@ -75,19 +86,9 @@ func LoadBytes(name string, data []byte, opts Options) (*Config, Diagnostics) {
 
 // Parse builds the model from preprocessed lines, without validating it.
 func Parse(lines []Line) (*Config, Diagnostics) {
-	p := &parser{lines: dropEmpty(lines)}
+	p := &parser{lines: lines}
 	cfg := &Config{}
 	p.parseBlock(reflect.ValueOf(cfg), false)
 	cfg.stopped = p.stopped
 	return cfg, p.diags
-}
-
-func dropEmpty(lines []Line) []Line {
-	out := lines[:0:0]
-	for _, l := range lines {
-		if len(l.Tokens) > 0 {
-			out = append(out, l)
-		}
-	}
-	return out
 }

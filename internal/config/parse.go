@@ -186,7 +186,7 @@ func (p *parser) take() Line {
 }
 
 func (p *parser) peekIs(text string) bool {
-	return p.more() && len(p.lines[p.next].Tokens) == 1 && p.lines[p.next].Tokens[0].Text == text && !p.lines[p.next].Tokens[0].Quoted
+	return p.more() && isBrace(p.lines[p.next], text)
 }
 
 func isBrace(l Line, brace string) bool {
@@ -220,7 +220,7 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 	spec := specOf(v.Elem().Type())
 	for p.more() {
 		l := p.take()
-		if isBrace(l, "{") {
+		if len(l.Tokens) == 0 || isBrace(l, "{") {
 			continue // keepalived ignores a stray opening brace
 		}
 		if isBrace(l, "}") {
@@ -445,7 +445,7 @@ func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
 		if isBrace(l, "}") {
 			return
 		}
-		if isBrace(l, "{") {
+		if len(l.Tokens) == 0 || isBrace(l, "{") {
 			continue
 		}
 		add(l)

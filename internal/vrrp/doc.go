@@ -56,12 +56,12 @@
 //	}
 //	do(m.Step(time.Now(), vrrp.Start{}))
 //	arm()
-//	var adv vrrp.AdvertReceived // reused: passing a pointer does not allocate
 //	for {
 //		select {
 //		case p := <-packets: // parsed and validated (TTL, auth, VRID, ...)
-//			adv = vrrp.AdvertReceived{Src: p.Src, Priority: int(p.Priority), MaxAdverInt: p.Interval}
-//			do(m.Step(time.Now(), &adv))
+//			do(m.Step(time.Now(), vrrp.AdvertReceived{
+//				Src: p.Src, Priority: int(p.Priority), MaxAdverInt: p.Interval,
+//			}))
 //		case <-timer.C:
 //			do(m.Step(time.Now(), vrrp.Timeout{}))
 //		case prio := <-tracking:

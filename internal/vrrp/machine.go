@@ -185,9 +185,10 @@ type Start struct{}
 // invalid packet never reaches Step, and so changes nothing, timers
 // included. It also drops our own adverts looped back to us.
 //
-// On the hot path pass a *AdvertReceived pointing at a reused variable:
-// converting the struct to an Event allocates (netip.Addr holds a
-// pointer); converting a pointer does not.
+// Step accepts it by value or as a *AdvertReceived. Neither allocates:
+// Step does not retain the event, so the compiler keeps the boxed value on
+// the caller's stack (TestStepAllocs and BenchmarkStepAdvertByValue pin
+// this).
 type AdvertReceived struct {
 	// Src is the advert's IP source address (the sender's primary address).
 	Src netip.Addr
@@ -308,11 +309,12 @@ type Machine struct {
 	adverAt time.Time // Adver_Timer expiry (Master)
 
 	// preempt_delay (Backup): preemptAt is when a lower-priority master
-	// may be preempted (zero: no delay running); lowerAt is when the last
-	// lower-priority advert arrived (zero: none since the last accepted
-	// advert).
-	preemptAt time.Time
-	lowerAt   time.Time
+	// may be preempted (zero: no delay running); lowerUntil is when the
+	// tolerated lower-priority master counts as dead: its last advert plus
+	// Master_Down_Interval, fixed when the advert arrived (zero: none since
+	// the last accepted advert).
+	preemptAt  time.Time
+	lowerUntil time.Time
 
 	// lowerReplyAt (Master): no answer to a lower-priority advert before.
 	lowerReplyAt time.Time
@@ -388,8 +390,8 @@ func (m *Machine) Deadline() time.Time {
 		return m.adverAt
 	case Backup:
 		d := m.downAt
-		if !m.lowerAt.IsZero() && !m.preemptAt.IsZero() {
-			hold := m.lowerAt.Add(m.MasterDownInterval())
+		if !m.lowerUntil.IsZero() && !m.preemptAt.IsZero() {
+			hold := m.lowerUntil
 			if m.preemptAt.Before(hold) {
 				hold = m.preemptAt
 			}
@@ -408,9 +410,10 @@ func (m *Machine) Deadline() time.Time {
 // Step applies one event at time now and returns the actions to execute,
 // in order. The returned slice is owned by the Machine and valid until the
 // next call to Step: copy it to keep it. It is empty (not nil) when there
-// is nothing to do. Step does not allocate for adverts passed by pointer,
-// timeouts or state changes (LowerPriorityAdvert, which carries an
-// address, is the exception, at most once per Advertisement_Interval).
+// is nothing to do. Step does not allocate for adverts, timeouts or state
+// changes (Transition values are pre-boxed; SendAdvert's priority fits
+// Go's small-integer interface cache); LowerPriorityAdvert, which carries
+// an address, allocates, at most once per Advertisement_Interval.
 //
 // now must not go backwards between calls. Events that make no sense in
 // the current state are ignored (adverts in Init, Fault and Stop, Start
@@ -468,7 +471,7 @@ func (m *Machine) start(now time.Time) {
 // a backup with a fresh Master_Down_Timer.
 func (m *Machine) enter(now time.Time, from State) {
 	m.masterAdverInt = m.cfg.AdvertInt
-	m.lowerAt = time.Time{}
+	m.lowerUntil = time.Time{}
 	m.preemptAt = time.Time{}
 	if m.isOwner() {
 		if now.Before(m.startUntil) {
@@ -502,7 +505,7 @@ func (m *Machine) becomeMaster(now time.Time) {
 	m.emit(Announce{})
 	m.adverAt = now.Add(m.cfg.AdvertInt)
 	m.downAt = time.Time{}
-	m.lowerAt = time.Time{}
+	m.lowerUntil = time.Time{}
 	m.preemptAt = time.Time{}
 	m.lowerReplyAt = time.Time{}
 	m.transition(Master)
@@ -577,13 +580,20 @@ func (m *Machine) advert(now time.Time, a *AdvertReceived) {
 func (m *Machine) backupAdvert(now time.Time, a *AdvertReceived) {
 	switch {
 	case a.Priority == 0:
-		// The master resigns: take over after Skew_Time.
-		m.downAt = now.Add(m.skew())
-		m.lowerAt = time.Time{}
+		// The master resigns: take over after Skew_Time. A priority-0
+		// advert only ever brings the takeover closer: a stream of them
+		// cannot keep pushing it back.
+		if d := now.Add(m.skew()); d.Before(m.downAt) {
+			m.downAt = d
+		}
+		if m.downAt.Before(now) {
+			m.downAt = now // was only held by a tolerated lower master
+		}
+		m.lowerUntil = time.Time{}
 	case !m.cfg.Preempt || a.Priority >= m.prio:
 		m.learnInterval(a)
 		m.downAt = now.Add(m.MasterDownInterval())
-		m.lowerAt = time.Time{}
+		m.lowerUntil = time.Time{}
 		if a.Priority >= m.prio {
 			m.preemptAt = time.Time{} // keepalived: "stop preempt delay"
 		}
@@ -593,7 +603,7 @@ func (m *Machine) backupAdvert(now time.Time, a *AdvertReceived) {
 		// and start the delay if none is running (Deadline holds the
 		// takeover until it expires).
 		if m.cfg.PreemptDelay > 0 {
-			m.lowerAt = now
+			m.lowerUntil = now.Add(m.MasterDownInterval())
 			if m.preemptAt.IsZero() {
 				m.preemptAt = now.Add(m.cfg.PreemptDelay)
 			}
@@ -648,7 +658,7 @@ func (m *Machine) fault(now time.Time) {
 		m.emit(RemoveVIPs{})
 	}
 	m.downAt, m.adverAt = time.Time{}, time.Time{}
-	m.lowerAt, m.preemptAt = time.Time{}, time.Time{}
+	m.lowerUntil, m.preemptAt = time.Time{}, time.Time{}
 	m.transition(Fault)
 }
 
@@ -658,6 +668,6 @@ func (m *Machine) shutdown() {
 		m.emit(RemoveVIPs{})
 	}
 	m.downAt, m.adverAt = time.Time{}, time.Time{}
-	m.lowerAt, m.preemptAt = time.Time{}, time.Time{}
+	m.lowerUntil, m.preemptAt = time.Time{}, time.Time{}
 	m.transition(Stop)
 }
