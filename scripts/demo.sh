@@ -34,14 +34,15 @@ echo "== the configuration as keepalived-go understood it (first 25 lines of -d)
 inns "$bin/keepalived-go" -t -d -f "$sample" -i demo 2>/dev/null | head -25 || true
 
 echo "== running the daemon (-n -l), then SIGHUP, SIGUSR1, SIGTERM"
-inns env TMPDIR="$bin" "$bin/keepalived-go" -n -l -f "$sample" -i demo -p "$bin/keepalived.pid" >"$bin/log" 2>&1 &
-pid=$!
+ip netns exec "$ns" env TMPDIR="$bin" "$bin/keepalived-go" -n -l -f "$sample" -i demo -p "$bin/keepalived.pid" >"$bin/log" 2>&1 &
 for _ in $(seq 50); do [ -s "$bin/keepalived.pid" ] && break; sleep 0.1; done
+pid=$(cat "$bin/keepalived.pid")
 kill -HUP "$pid"; sleep 0.3
 kill -USR1 "$pid"; sleep 0.3
 kill -TERM "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-wait "$pid" && echo "daemon exited 0"
+kill -0 "$pid" 2>/dev/null && { echo "daemon still running"; exit 1; }
+wait && echo "daemon exited 0"
 pid=
 head -20 "$bin/log"
 echo "... ($(wc -l <"$bin/log") log lines)"

@@ -1,0 +1,484 @@
+package vrrp
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Net is what an Instance needs from the kernel. The daemon adapts the
+// kernel package to it; tests use an in-memory network. Calls come from
+// the instance's goroutine, one at a time, except Announce, which may run
+// beside the others.
+type Net interface {
+	// SendAdvert sends one VRRP message (the IP payload) to dst.
+	SendAdvert(payload []byte, dst netip.Addr) error
+	// AddVIPs installs the addresses; an address already there is fine.
+	AddVIPs(vips []VIP) error
+	// RemoveVIPs removes the addresses; an address already gone is fine.
+	RemoveVIPs(vips []VIP) error
+	// Announce sends one gratuitous ARP (IPv4) or unsolicited neighbour
+	// advertisement (IPv6) for each address.
+	Announce(vips []VIP) error
+}
+
+// VIP is a virtual address with the options of its virtual_ipaddress line.
+type VIP struct {
+	Prefix netip.Prefix
+	Dev    string // "" means the instance's interface
+	Label  string
+	Brd    string
+	Scope  string
+}
+
+// Peer is a unicast peer (unicast_peer) with its accepted TTL range.
+type Peer struct {
+	Addr           netip.Addr
+	MinTTL, MaxTTL int // 0 means no bound
+}
+
+// AnnounceConfig is keepalived's gratuitous ARP / NA schedule on becoming
+// master: Repeat packets per address, Interval apart, then the same again
+// after Delay; then every Refresh (if set), RefreshRepeat packets each time.
+type AnnounceConfig struct {
+	Repeat        int
+	Interval      time.Duration
+	Delay         time.Duration
+	Refresh       time.Duration
+	RefreshRepeat int
+}
+
+// InstanceConfig is one vrrp_instance, as the daemon builds it from the
+// configuration.
+type InstanceConfig struct {
+	Name     string
+	Machine  MachineConfig
+	Source   netip.Addr // the address adverts are sent from
+	Group    netip.Addr // multicast destination; unused with Peers
+	Peers    []Peer     // unicast peers; none means multicast
+	AuthType uint8      // v2: AuthNone or AuthPass
+	AuthPass []byte
+	Checksum ChecksumMode
+	VIPs     []VIP // advertised (virtual_ipaddress)
+	Excluded []VIP // installed but not advertised (virtual_ipaddress_excluded)
+	Announce AnnounceConfig
+	Log      *slog.Logger
+	// OnTransition, if set, is called (on the instance's goroutine) after
+	// every state change, with the priority at that moment: notify scripts,
+	// FIFO and metrics hang here.
+	OnTransition func(from, to State, priority int)
+}
+
+// Stats are an instance's counters, with keepalived's names where it has
+// them. They are updated atomically and may be read at any time.
+type Stats struct {
+	AdvertRcvd, AdvertSent      atomic.Uint64
+	BecomeMaster, ReleaseMaster atomic.Uint64
+	PriZeroRcvd, PriZeroSent    atomic.Uint64
+	AddrListErr                 atomic.Uint64 // accepted anyway, as keepalived ≥ 2.3.3 does
+	SendErrors                  atomic.Uint64
+	Dropped                     [len(dropReasonNames)]atomic.Uint64 // by DropReason
+	RxQueueFull                 atomic.Uint64
+	TimerLateMaxMicros          atomic.Int64  // worst lateness of a timer so far
+	TimerLate1ms, TimerLate10ms atomic.Uint64 // timers that fired more than 1 ms / 10 ms late
+	TimerLate100ms, TimersFired atomic.Uint64
+	lastAddrListLog             atomic.Int64 // unix nanoseconds, to rate-limit the log
+}
+
+// Instance runs one VRRP instance: its Machine, its timer, the adverts it
+// sends and receives, its VIPs and announcements.
+type Instance struct {
+	cfg   InstanceConfig
+	net   Net
+	m     *Machine
+	rx    chan AdvertReceived
+	ctl   chan Event
+	stats Stats
+	state atomic.Int32
+	buf   []byte // advert encoding buffer, reused
+
+	announceMu   sync.Mutex
+	stopAnnounce context.CancelFunc
+	announcing   sync.WaitGroup
+}
+
+// NewInstance checks cfg and prepares an instance; Run starts it.
+func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
+	if err := cfg.Machine.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	cfg.Log = cfg.Log.With("instance", cfg.Name)
+	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
+		rx: make(chan AdvertReceived, 64), ctl: make(chan Event, 8)}
+	return in, nil
+}
+
+// Name is the instance's name.
+func (in *Instance) Name() string { return in.cfg.Name }
+
+// VRID is the instance's virtual router ID.
+func (in *Instance) VRID() int { return in.cfg.Machine.VRID }
+
+// State is the instance's current state; safe from any goroutine.
+func (in *Instance) State() State { return State(in.state.Load()) }
+
+// Stats are the instance's counters.
+func (in *Instance) Stats() *Stats { return &in.stats }
+
+// SetPriority delivers a new effective priority (tracking changed it).
+func (in *Instance) SetPriority(p int) { in.ctl <- PriorityChanged{Priority: p} }
+
+// SetFault raises or clears the instance's fault.
+func (in *Instance) SetFault(fault bool) {
+	if fault {
+		in.ctl <- FaultRaised{}
+	} else {
+		in.ctl <- FaultCleared{}
+	}
+}
+
+// Run drives the instance until ctx is done, then shuts it down (a master
+// resigns with a priority-0 advert and removes its VIPs) and returns.
+func (in *Instance) Run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	deadline := time.Time{}
+	arm := func() {
+		deadline = in.m.Deadline()
+		timer.Stop()
+		if !deadline.IsZero() {
+			timer.Reset(time.Until(deadline))
+		}
+	}
+	in.do(in.m.Step(time.Now(), Start{}))
+	arm()
+	for {
+		select {
+		case a := <-in.rx:
+			in.do(in.m.Step(time.Now(), a))
+		case <-timer.C:
+			now := time.Now()
+			in.recordLateness(now.Sub(deadline))
+			in.do(in.m.Step(now, Timeout{}))
+		case ev := <-in.ctl:
+			in.do(in.m.Step(time.Now(), ev))
+		case <-ctx.Done():
+			in.do(in.m.Step(time.Now(), Shutdown{}))
+			in.cancelAnnounce()
+			in.announcing.Wait()
+			return
+		}
+		arm()
+	}
+}
+
+// recordLateness keeps the timer-lateness figures that show scheduling
+// jitter, keepalived's first cause of false failovers.
+func (in *Instance) recordLateness(late time.Duration) {
+	s := &in.stats
+	s.TimersFired.Add(1)
+	us := late.Microseconds()
+	for {
+		old := s.TimerLateMaxMicros.Load()
+		if us <= old || s.TimerLateMaxMicros.CompareAndSwap(old, us) {
+			break
+		}
+	}
+	switch {
+	case late > 100*time.Millisecond:
+		s.TimerLate100ms.Add(1)
+		fallthrough
+	case late > 10*time.Millisecond:
+		s.TimerLate10ms.Add(1)
+		fallthrough
+	case late > time.Millisecond:
+		s.TimerLate1ms.Add(1)
+	}
+}
+
+// do executes the machine's actions in order.
+func (in *Instance) do(acts []Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case SendAdvert:
+			in.sendAdvert(a.Priority)
+		case AddVIPs:
+			if err := in.net.AddVIPs(in.allVIPs()); err != nil {
+				in.cfg.Log.Error("cannot add virtual addresses", "err", err)
+			}
+		case RemoveVIPs:
+			in.cancelAnnounce()
+			if err := in.net.RemoveVIPs(in.allVIPs()); err != nil {
+				in.cfg.Log.Error("cannot remove virtual addresses", "err", err)
+			}
+		case Announce:
+			in.startAnnounce()
+		case LowerPriorityAdvert:
+			in.cfg.Log.Info("received lower priority advert, announcing again", "src", a.Src, "priority", a.Priority)
+		case Transition:
+			in.transition(a)
+		}
+	}
+}
+
+func (in *Instance) allVIPs() []VIP { return slices.Concat(in.cfg.VIPs, in.cfg.Excluded) }
+
+func (in *Instance) transition(t Transition) {
+	in.state.Store(int32(t.To))
+	switch {
+	case t.To == Master:
+		in.stats.BecomeMaster.Add(1)
+	case t.From == Master:
+		in.stats.ReleaseMaster.Add(1)
+	}
+	// keepalived's wording, which log watchers match.
+	in.cfg.Log.Info("(" + in.cfg.Name + ") Entering " + t.To.String() + " STATE")
+	if in.cfg.OnTransition != nil {
+		in.cfg.OnTransition(t.From, t.To, in.m.Priority())
+	}
+}
+
+// sendAdvert encodes one advert and sends it to the group or to each peer
+// (the checksum depends on the destination).
+func (in *Instance) sendAdvert(priority int) {
+	adv := Advert{Version: uint8(in.cfg.Machine.Version), Type: TypeAdvertisement, VRID: uint8(in.cfg.Machine.VRID),
+		Priority: uint8(priority), AuthType: in.cfg.AuthType, Interval: in.cfg.Machine.AdvertInt, Addrs: in.advertAddrs()}
+	if in.cfg.Machine.Version == 2 {
+		copy(adv.AuthData[:], in.cfg.AuthPass)
+	}
+	for _, dst := range in.destinations() {
+		var err error
+		in.buf, err = adv.AppendMarshal(in.buf[:0], in.cfg.Source, dst, in.cfg.Checksum)
+		if err == nil {
+			err = in.net.SendAdvert(in.buf, dst)
+		}
+		if err != nil {
+			in.stats.SendErrors.Add(1)
+			in.cfg.Log.Error("cannot send advert", "dst", dst, "err", err)
+			continue
+		}
+		in.stats.AdvertSent.Add(1)
+		if priority == 0 {
+			in.stats.PriZeroSent.Add(1)
+		}
+	}
+}
+
+func (in *Instance) destinations() []netip.Addr {
+	if len(in.cfg.Peers) == 0 {
+		return []netip.Addr{in.cfg.Group}
+	}
+	dsts := make([]netip.Addr, len(in.cfg.Peers))
+	for i, p := range in.cfg.Peers {
+		dsts[i] = p.Addr
+	}
+	return dsts
+}
+
+func (in *Instance) advertAddrs() []netip.Addr {
+	addrs := make([]netip.Addr, len(in.cfg.VIPs))
+	for i, v := range in.cfg.VIPs {
+		addrs[i] = v.Prefix.Addr()
+	}
+	return addrs
+}
+
+// startAnnounce runs the announcement schedule in the background; a new
+// one, or losing the VIPs, cancels the previous one.
+func (in *Instance) startAnnounce() {
+	in.cancelAnnounce()
+	ctx, cancel := context.WithCancel(context.Background())
+	in.announceMu.Lock()
+	in.stopAnnounce = cancel
+	in.announceMu.Unlock()
+	vips := in.allVIPs()
+	cfg := in.cfg.Announce
+	in.announcing.Add(1)
+	go func() {
+		defer in.announcing.Done()
+		in.announceBurst(ctx, vips, max(1, cfg.Repeat), cfg.Interval)
+		if cfg.Delay > 0 && sleep(ctx, cfg.Delay) {
+			in.announceBurst(ctx, vips, max(1, cfg.Repeat), cfg.Interval)
+		}
+		for cfg.Refresh > 0 && sleep(ctx, cfg.Refresh) {
+			in.announceBurst(ctx, vips, max(1, cfg.RefreshRepeat), cfg.Interval)
+		}
+	}()
+}
+
+func (in *Instance) announceBurst(ctx context.Context, vips []VIP, n int, gap time.Duration) {
+	for i := 0; i < n; i++ {
+		if i > 0 && !sleep(ctx, gap) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err := in.net.Announce(vips); err != nil {
+			in.cfg.Log.Error("cannot announce virtual addresses", "err", err)
+		}
+	}
+}
+
+func (in *Instance) cancelAnnounce() {
+	in.announceMu.Lock()
+	defer in.announceMu.Unlock()
+	if in.stopAnnounce != nil {
+		in.stopAnnounce()
+		in.stopAnnounce = nil
+	}
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Received is one VRRP packet as the socket delivered it.
+type Received struct {
+	Payload  []byte
+	Src, Dst netip.Addr
+	TTL      uint8
+}
+
+// Deliver checks a packet for this instance (RFC 5798 §7.1, RFC 3768 §7.1,
+// and keepalived's rules) and queues it for the instance. An invalid packet
+// is counted and dropped: it changes nothing, timers included. Deliver is
+// called from the receiving goroutine.
+func (in *Instance) Deliver(p Received) {
+	adv, err := Parse(p.Payload, p.Src, p.Dst, in.cfg.Checksum)
+	if err == nil {
+		err = in.check(&adv, p)
+	}
+	if err != nil {
+		if r, ok := Reason(err); ok {
+			in.stats.Dropped[r].Add(1)
+		}
+		return
+	}
+	if p.Src == in.cfg.Source {
+		return // our own advert, looped back
+	}
+	in.stats.AdvertRcvd.Add(1)
+	if adv.Priority == 0 {
+		in.stats.PriZeroRcvd.Add(1)
+	}
+	select {
+	case in.rx <- AdvertReceived{Src: p.Src, Priority: int(adv.Priority), MaxAdverInt: adv.Interval}:
+	default:
+		in.stats.RxQueueFull.Add(1)
+	}
+}
+
+// check applies the per-instance receive rules to a decoded advert.
+func (in *Instance) check(adv *Advert, p Received) error {
+	mc := &in.cfg.Machine
+	switch {
+	case int(adv.Version) != mc.Version:
+		return drop(DropVersion, "version %d, expect %d", adv.Version, mc.Version)
+	case int(adv.VRID) != mc.VRID:
+		return drop(DropVRIDUnknown, "VRID %d", adv.VRID)
+	}
+	if err := in.checkTTL(p); err != nil {
+		return err
+	}
+	if err := adv.CheckAuth(in.cfg.AuthType, in.cfg.AuthPass); err != nil {
+		return err
+	}
+	if mc.Version == 2 && adv.Interval != mc.AdvertInt {
+		return drop(DropAdvertInterval, "advert interval %v, expect %v", adv.Interval, mc.AdvertInt)
+	}
+	if !in.sameAddrs(adv.Addrs) {
+		in.stats.AddrListErr.Add(1)
+		in.logAddrListMismatch(p.Src)
+	}
+	return nil
+}
+
+// checkTTL: multicast adverts must arrive with TTL 255; unicast ones
+// within the peer's min_ttl/max_ttl, as keepalived does (routers in
+// between lower the TTL).
+func (in *Instance) checkTTL(p Received) error {
+	if len(in.cfg.Peers) == 0 {
+		return CheckTTL(p.TTL)
+	}
+	for _, peer := range in.cfg.Peers {
+		if peer.Addr != p.Src {
+			continue
+		}
+		if (peer.MinTTL > 0 && int(p.TTL) < peer.MinTTL) || (peer.MaxTTL > 0 && int(p.TTL) > peer.MaxTTL) {
+			return drop(DropTTL, "TTL %d outside [%d, %d] for peer %s", p.TTL, peer.MinTTL, peer.MaxTTL, p.Src)
+		}
+	}
+	return nil
+}
+
+func (in *Instance) sameAddrs(addrs []netip.Addr) bool {
+	if len(addrs) != len(in.cfg.VIPs) {
+		return false
+	}
+	for _, v := range in.cfg.VIPs {
+		if !slices.Contains(addrs, v.Prefix.Addr()) {
+			return false
+		}
+	}
+	return true
+}
+
+// logAddrListMismatch logs at most once a minute per instance.
+func (in *Instance) logAddrListMismatch(src netip.Addr) {
+	now := time.Now().UnixNano()
+	last := in.stats.lastAddrListLog.Load()
+	if now-last < int64(time.Minute) || !in.stats.lastAddrListLog.CompareAndSwap(last, now) {
+		return
+	}
+	in.cfg.Log.Warn("advert's virtual address list differs from ours (accepted, as keepalived does)", "src", src)
+}
+
+// Demux hands received packets to the instance that owns their VRID on
+// one interface and family. It is pure: the daemon's socket reader calls it.
+type Demux struct {
+	byVRID  map[uint8]*Instance
+	Unknown atomic.Uint64 // packets for a VRID no instance has
+	Short   atomic.Uint64 // packets too short to carry a VRID
+}
+
+// NewDemux indexes the instances by VRID.
+func NewDemux(instances ...*Instance) *Demux {
+	d := &Demux{byVRID: map[uint8]*Instance{}}
+	for _, in := range instances {
+		d.byVRID[uint8(in.VRID())] = in
+	}
+	return d
+}
+
+// Dispatch delivers p to the instance of its VRID.
+func (d *Demux) Dispatch(p Received) {
+	if len(p.Payload) < headerLen {
+		d.Short.Add(1)
+		return
+	}
+	in, ok := d.byVRID[p.Payload[1]]
+	if !ok {
+		d.Unknown.Add(1)
+		return
+	}
+	in.Deliver(p)
+}

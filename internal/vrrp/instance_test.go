@@ -1,0 +1,288 @@
+package vrrp
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// hub is an in-memory LAN: an advert one node sends reaches every other
+// node's Demux, with TTL 255, unless the sender is cut off.
+type hub struct {
+	mu    sync.Mutex
+	nodes []*hubNode
+}
+
+type hubNode struct {
+	hub    *hub
+	src    netip.Addr
+	demux  *Demux
+	mu     sync.Mutex
+	vips   map[netip.Prefix]bool
+	cut    bool // packets from this node are lost (crash, partition)
+	garps  int
+	sent   int
+	recvMu sync.Mutex
+}
+
+func (n *hubNode) SendAdvert(payload []byte, dst netip.Addr) error {
+	n.hub.mu.Lock()
+	n.sent++
+	cut := n.cut
+	nodes := append([]*hubNode(nil), n.hub.nodes...)
+	n.hub.mu.Unlock()
+	if cut {
+		return nil
+	}
+	for _, o := range nodes {
+		if o == n || o.demux == nil || (dst.IsValid() && !dst.IsMulticast() && dst != o.src) {
+			continue
+		}
+		o.demux.Dispatch(Received{Payload: append([]byte(nil), payload...), Src: n.src, Dst: dst, TTL: 255})
+	}
+	return nil
+}
+
+func (n *hubNode) AddVIPs(vips []VIP) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, v := range vips {
+		n.vips[v.Prefix] = true
+	}
+	return nil
+}
+
+func (n *hubNode) RemoveVIPs(vips []VIP) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, v := range vips {
+		delete(n.vips, v.Prefix)
+	}
+	return nil
+}
+
+func (n *hubNode) Announce(vips []VIP) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.garps++
+	return nil
+}
+
+func (n *hubNode) holds(p netip.Prefix) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.vips[p]
+}
+
+func (n *hubNode) setCut(cut bool) {
+	n.hub.mu.Lock()
+	defer n.hub.mu.Unlock()
+	n.cut = cut
+}
+
+var testVIP = netip.MustParsePrefix("192.0.2.100/32")
+
+type router struct {
+	node   *hubNode
+	inst   *Instance
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startRouter runs one instance on the hub.
+func startRouter(t *testing.T, h *hub, addr string, cfg InstanceConfig) *router {
+	t.Helper()
+	src := netip.MustParseAddr(addr)
+	node := &hubNode{hub: h, src: src, vips: map[netip.Prefix]bool{}}
+	cfg.Source = src
+	cfg.Machine.PrimaryAddr = src
+	if !cfg.Group.IsValid() {
+		cfg.Group = netip.MustParseAddr("224.0.0.18")
+	}
+	if cfg.VIPs == nil {
+		cfg.VIPs = []VIP{{Prefix: testVIP}}
+	}
+	inst, err := NewInstance(cfg, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.demux = NewDemux(inst)
+	h.mu.Lock()
+	h.nodes = append(h.nodes, node)
+	h.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &router{node: node, inst: inst, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); inst.Run(ctx) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *router) stop() {
+	r.cancel()
+	<-r.done
+}
+
+func v3Instance(name string, prio int) InstanceConfig {
+	return InstanceConfig{Name: name, Machine: MachineConfig{Version: 3, VRID: 51, Priority: prio,
+		AdvertInt: 50 * time.Millisecond, Preempt: true, InitialState: Backup}}
+}
+
+// eventually polls cond every 5 ms for at most 3 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func onlyHolder(rs ...*router) *router {
+	var holder *router
+	for _, r := range rs {
+		if r.node.holds(testVIP) {
+			if holder != nil {
+				return nil
+			}
+			holder = r
+		}
+	}
+	return holder
+}
+
+func TestInstancesElectTheHighestPriority(t *testing.T) {
+	h := &hub{}
+	a := startRouter(t, h, "192.0.2.1", v3Instance("A", 150))
+	b := startRouter(t, h, "192.0.2.2", v3Instance("B", 100))
+	c := startRouter(t, h, "192.0.2.3", v3Instance("C", 50))
+	eventually(t, "A is the only master and holds the VIP", func() bool {
+		return a.inst.State() == Master && b.inst.State() == Backup && c.inst.State() == Backup && onlyHolder(a, b, c) == a
+	})
+	if a.node.garps == 0 {
+		t.Error("the master did not announce the VIP")
+	}
+}
+
+func TestGracefulStopHandsOverAfterSkewTime(t *testing.T) {
+	h := &hub{}
+	a := startRouter(t, h, "192.0.2.1", v3Instance("A", 150))
+	b := startRouter(t, h, "192.0.2.2", v3Instance("B", 100))
+	eventually(t, "A is master", func() bool { return a.inst.State() == Master && b.inst.State() == Backup })
+	stopped := time.Now()
+	a.stop()
+	if a.node.holds(testVIP) {
+		t.Fatal("A kept the VIP after stopping")
+	}
+	if a.inst.Stats().PriZeroSent.Load() == 0 {
+		t.Fatal("A did not resign with a priority-0 advert")
+	}
+	eventually(t, "B takes over", func() bool { return b.node.holds(testVIP) })
+	// Skew_Time at priority 100 and 50 ms is about 30 ms; the full
+	// Master_Down_Interval would be 180 ms.
+	if took := time.Since(stopped); took > 150*time.Millisecond {
+		t.Errorf("B took %v after A's priority-0 advert; Skew_Time is ~30 ms", took)
+	}
+}
+
+func TestCrashFailoverAndPreemptBack(t *testing.T) {
+	h := &hub{}
+	a := startRouter(t, h, "192.0.2.1", v3Instance("A", 150))
+	b := startRouter(t, h, "192.0.2.2", v3Instance("B", 100))
+	eventually(t, "A is master", func() bool { return a.inst.State() == Master && b.inst.State() == Backup })
+	a.node.setCut(true) // A's adverts stop reaching anyone, as if it died
+	eventually(t, "B takes over", func() bool { return b.inst.State() == Master && b.node.holds(testVIP) })
+	a.node.setCut(false) // A is back with a higher priority: it preempts
+	eventually(t, "A is master again and B released the VIP", func() bool {
+		return a.inst.State() == Master && b.inst.State() == Backup && !b.node.holds(testVIP)
+	})
+}
+
+func TestNopreemptKeepsTheCurrentMaster(t *testing.T) {
+	h := &hub{}
+	cfgB := v3Instance("B", 100)
+	b := startRouter(t, h, "192.0.2.2", cfgB)
+	eventually(t, "B is master alone", func() bool { return b.inst.State() == Master })
+	cfgA := v3Instance("A", 150)
+	cfgA.Machine.Preempt = false
+	a := startRouter(t, h, "192.0.2.1", cfgA)
+	time.Sleep(400 * time.Millisecond) // more than two Master_Down_Intervals
+	if a.inst.State() != Backup || b.inst.State() != Master {
+		t.Fatalf("with nopreempt A must stay backup: A %v, B %v", a.inst.State(), b.inst.State())
+	}
+}
+
+func TestEqualPrioritiesElectTheHigherAddress(t *testing.T) {
+	h := &hub{}
+	lo := startRouter(t, h, "192.0.2.1", v3Instance("LO", 100))
+	hi := startRouter(t, h, "192.0.2.9", v3Instance("HI", 100))
+	eventually(t, "the higher address is master", func() bool {
+		return hi.inst.State() == Master && lo.inst.State() == Backup && onlyHolder(lo, hi) == hi
+	})
+}
+
+func TestAuthMismatchIsDroppedAndCounted(t *testing.T) {
+	h := &hub{}
+	v2 := func(name string, prio int, pass string) InstanceConfig {
+		return InstanceConfig{Name: name, AuthType: AuthPass, AuthPass: []byte(pass),
+			Machine: MachineConfig{Version: 2, VRID: 51, Priority: prio, AdvertInt: time.Second, Preempt: true, InitialState: Backup}}
+	}
+	cfgA := v2("A", 150, "secret")
+	cfgA.Machine.InitialState = Master // adverts start after one interval
+	a := startRouter(t, h, "192.0.2.1", cfgA)
+	b := startRouter(t, h, "192.0.2.2", v2("B", 100, "other"))
+	eventually(t, "B counts A's adverts as auth failures", func() bool {
+		return b.inst.Stats().Dropped[DropAuthFailure].Load() > 0
+	})
+	if b.inst.Stats().AdvertRcvd.Load() != 0 {
+		t.Fatal("B accepted an advert with the wrong password")
+	}
+	if a.inst.State() != Master {
+		t.Fatalf("A is %v, want MASTER", a.inst.State())
+	}
+}
+
+func TestUnicastPeersElect(t *testing.T) {
+	h := &hub{}
+	peerOf := func(addr string) []Peer { return []Peer{{Addr: netip.MustParseAddr(addr)}} }
+	cfgA, cfgB := v3Instance("A", 150), v3Instance("B", 100)
+	cfgA.Peers, cfgB.Peers = peerOf("192.0.2.2"), peerOf("192.0.2.1")
+	a := startRouter(t, h, "192.0.2.1", cfgA)
+	b := startRouter(t, h, "192.0.2.2", cfgB)
+	eventually(t, "A is master over unicast", func() bool {
+		return a.inst.State() == Master && b.inst.State() == Backup && onlyHolder(a, b) == a
+	})
+}
+
+func TestDemuxCountsUnknownVRIDs(t *testing.T) {
+	inst, err := NewInstance(v3Instance("A", 100), &hubNode{vips: map[netip.Prefix]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDemux(inst)
+	adv := Advert{Version: 3, VRID: 77, Priority: 100, Interval: time.Second, Addrs: []netip.Addr{testVIP.Addr()}}
+	src, dst := netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("224.0.0.18")
+	b, _ := adv.Marshal(src, dst, ChecksumV3Pseudo)
+	d.Dispatch(Received{Payload: b, Src: src, Dst: dst, TTL: 255})
+	d.Dispatch(Received{Payload: b[:3], Src: src, Dst: dst, TTL: 255})
+	if d.Unknown.Load() != 1 || d.Short.Load() != 1 {
+		t.Fatalf("unknown %d short %d, want 1 and 1", d.Unknown.Load(), d.Short.Load())
+	}
+}
+
+func TestBadTTLIsDroppedWithoutTouchingTimers(t *testing.T) {
+	inst, err := NewInstance(v3Instance("A", 100), &hubNode{vips: map[netip.Prefix]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv := Advert{Version: 3, VRID: 51, Priority: 200, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
+	src, dst := netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("224.0.0.18")
+	b, _ := adv.Marshal(src, dst, ChecksumV3Pseudo)
+	inst.Deliver(Received{Payload: b, Src: src, Dst: dst, TTL: 254})
+	if inst.Stats().Dropped[DropTTL].Load() != 1 || len(inst.rx) != 0 {
+		t.Fatalf("a TTL-254 advert must be dropped and counted (ip_ttl_err=%d, queued=%d)", inst.Stats().Dropped[DropTTL].Load(), len(inst.rx))
+	}
+}
