@@ -15,6 +15,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
 // daemonizedEnv marks the re-executed child when keepalived-go detaches
@@ -41,7 +42,30 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	defer os.Remove(pidFile)
 	log.Info("Starting Keepalived-go v" + Version)
 	cfg := load(log, path, opts, f.Has("dump-conf"))
-	return serveSignals(log, func() { cfg = load(log, path, opts, f.Has("dump-conf")) }, func() { dumpData(log, cfg) })
+	var rt *vrrpRuntime
+	if len(cfg.Instances) > 0 && !f.Has("check") {
+		k := &kernel.Linux{}
+		defer k.Close()
+		var err error
+		if rt, err = startVRRP(cfg, k, log, f.Has("dont-release-vrrp")); err != nil {
+			log.Error("VRRP not started", "err", err)
+		}
+	}
+	reload := func() {
+		next := load(log, path, opts, f.Has("dump-conf"))
+		if rt != nil {
+			// Restarting the instances would drop the VIPs they hold;
+			// until reload can apply a difference without that, the
+			// running instances keep their configuration.
+			log.Warn("reload: VRRP instance changes take effect at the next restart")
+		}
+		cfg = next
+	}
+	code := serveSignals(log, reload, func() { dumpData(log, cfg) })
+	if rt != nil {
+		rt.stop()
+	}
+	return code
 }
 
 // load reads the configuration and logs its findings and the keywords the

@@ -129,10 +129,10 @@ func v3Instance(name string, prio int) InstanceConfig {
 		AdvertInt: 50 * time.Millisecond, Preempt: true, InitialState: Backup}}
 }
 
-// eventually polls cond every 5 ms for at most 3 s.
+// eventually polls cond every 5 ms for at most 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)

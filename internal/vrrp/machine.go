@@ -384,6 +384,11 @@ func (m *Machine) isOwner() bool { return m.cfg.Priority == PriorityOwner }
 // held back by vrrp_startup_delay and by preempt_delay while a live
 // lower-priority master is being tolerated: max(down timer,
 // min(last lower advert + Master_Down_Interval, preempt time)).
+//
+// After a Step at now, Deadline is never before now, provided the driver
+// delivered Timeout whenever it was due. A driver that handles a queued
+// advert first (the better order) may see a past Deadline: it then
+// delivers Timeout at once.
 func (m *Machine) Deadline() time.Time {
 	switch m.state {
 	case Master:

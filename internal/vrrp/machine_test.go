@@ -623,6 +623,9 @@ func FuzzMachine(f *testing.F) {
 	f.Add([]byte{1, 255, 5, 7, 0xff, 0, 10, 0, 1, 2, 0, 1, 0, 100, 1, 5, 0, 0, 7, 0, 0})
 	f.Add([]byte{1, 100, 1, 3, 0x1e, 0, 1, 2, 40, 2, 1, 40, 2, 1, 40, 2, 1, 40, 1, 0, 0, 7, 0, 0})
 	f.Add([]byte{0, 52, 0, 5, 0, 7, 1, 1, 1, 0, 1, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	// Found by the fuzzer: a priority-0 advert ending the tolerance of a
+	// lower master (preempt_delay) left a deadline in the past.
+	f.Add([]byte("000&0X007\a 77 7 \x00000000"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 5 {
 			return

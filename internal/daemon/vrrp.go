@@ -1,0 +1,373 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+)
+
+// vrrpKeywords are the keywords the VRRP subsystem acts on; the daemon
+// logs every other keyword of the configuration as not supported yet.
+var vrrpKeywords = []string{
+	"global_defs", "vrrp_version", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_interval",
+	"vrrp_gna_interval", "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
+	"vrrp_garp_master_refresh_repeat", "vrrp_startup_delay", "vrrp_lower_prio_no_advert",
+	"vrrp_higher_prio_send_advert", "v3_checksum_as_v2", "router_id",
+	"vrrp_instance", "state", "interface", "virtual_router_id", "priority", "advert_int", "version",
+	"nopreempt", "preempt", "preempt_delay", "authentication", "auth_type", "auth_pass",
+	"virtual_ipaddress", "virtual_ipaddress_excluded", "mcast_src_ip", "unicast_src_ip", "unicast_peer",
+	"mcast_dst_ip", "unicast_ttl", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
+	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
+}
+
+func init() {
+	for _, kw := range vrrpKeywords {
+		implemented[kw] = true
+	}
+}
+
+// vrrpRuntime is the running VRRP subsystem: the instances and the
+// sockets that feed them.
+type vrrpRuntime struct {
+	log       *slog.Logger
+	cancel    context.CancelFunc
+	instances []*vrrp.Instance
+	adapters  []*kernelNet
+	conns     []kernel.Conn
+	running   sync.WaitGroup
+	readers   sync.WaitGroup
+}
+
+// socketKey groups instances that share one advert socket.
+type socketKey struct {
+	ifname  string
+	family  int
+	source  netip.Addr
+	group   netip.Addr
+	unicast bool
+	ttl     int
+}
+
+// startVRRP builds and starts an Instance per vrrp_instance. Instances
+// whose interface or addresses cannot be resolved are reported and left
+// out; the others run.
+func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs bool) (*vrrpRuntime, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	rt := &vrrpRuntime{log: log, cancel: cancel}
+	groups := map[socketKey][]*vrrp.Instance{}
+	adapterOf := map[*vrrp.Instance]*kernelNet{}
+	for _, ci := range cfg.Instances {
+		ic, key, err := instanceConfig(cfg, ci, k, log)
+		if err != nil {
+			log.Error("("+ci.Name()+") cannot start", "err", err)
+			continue
+		}
+		netAdapter := &kernelNet{k: k, ifname: ci.Interface, keepOnStop: keepVIPs}
+		inst, err := vrrp.NewInstance(ic, netAdapter)
+		if err != nil {
+			log.Error("("+ci.Name()+") cannot start", "err", err)
+			continue
+		}
+		netAdapter.releaseStale(ic)
+		groups[key] = append(groups[key], inst)
+		adapterOf[inst] = netAdapter
+		rt.instances = append(rt.instances, inst)
+		rt.adapters = append(rt.adapters, netAdapter)
+	}
+	for key, insts := range groups {
+		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
+			Unicast: key.unicast, Source: key.source, TTL: key.ttl})
+		if err != nil {
+			log.Error("cannot open the VRRP socket", "interface", key.ifname, "err", err)
+			continue
+		}
+		rt.conns = append(rt.conns, conn)
+		for _, inst := range insts {
+			adapterOf[inst].conn = conn
+		}
+		rt.readers.Add(1)
+		go rt.read(conn, vrrp.NewDemux(insts...))
+		for _, inst := range insts {
+			rt.running.Add(1)
+			go func() { defer rt.running.Done(); inst.Run(ctx) }()
+		}
+	}
+	if len(rt.instances) > 0 && len(rt.conns) == 0 {
+		rt.stop()
+		return nil, errors.New("no VRRP instance could start")
+	}
+	return rt, nil
+}
+
+// read feeds one socket's packets to the instances behind it until the
+// socket is closed.
+func (rt *vrrpRuntime) read(conn kernel.Conn, demux *vrrp.Demux) {
+	defer rt.readers.Done()
+	buf := make([]byte, 65536)
+	for {
+		p, err := conn.Recv(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if !errors.Is(err, kernel.ErrTruncated) {
+				rt.log.Warn("VRRP receive error", "err", err)
+				time.Sleep(10 * time.Millisecond)
+			}
+			continue
+		}
+		demux.Dispatch(vrrp.Received{Payload: buf[:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
+	}
+}
+
+// stop shuts every instance down (masters resign and release their VIPs)
+// and closes the sockets.
+func (rt *vrrpRuntime) stop() {
+	for _, a := range rt.adapters {
+		a.stopping.Store(true)
+	}
+	rt.cancel()
+	rt.running.Wait()
+	for _, c := range rt.conns {
+		c.Close()
+	}
+	rt.readers.Wait()
+}
+
+// instanceConfig turns a validated vrrp_instance into the driver's
+// configuration, and says which socket it needs.
+func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, log *slog.Logger) (vrrp.InstanceConfig, socketKey, error) {
+	g := cfg.GlobalDefs
+	if g == nil {
+		g = &config.GlobalDefs{}
+	}
+	if ci.VRID == 0 || ci.Interface == "" {
+		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id or interface")
+	}
+	family := instanceFamily(ci)
+	key := socketKey{ifname: ci.Interface, family: family, unicast: len(ci.UnicastPeers) > 0, ttl: ci.UnicastTTL}
+	if !key.unicast {
+		key.ttl = 0
+	}
+	src, err := sourceAddress(ci, family, k)
+	if err != nil {
+		return vrrp.InstanceConfig{}, socketKey{}, err
+	}
+	key.source = src
+	key.group = multicastGroup(g, ci, family)
+	ic := vrrp.InstanceConfig{
+		Name:     ci.Name(),
+		Machine:  machineConfig(g, ci, src),
+		Source:   src,
+		Group:    key.group,
+		Checksum: vrrp.ChecksumV3Pseudo,
+		VIPs:     vips(ci.VirtualIPAddresses, ci.Interface),
+		Excluded: vips(ci.VirtualIPAddressesExcl, ci.Interface),
+		Announce: announceConfig(g, ci, family),
+		Log:      log,
+	}
+	if ci.V3ChecksumAsV2 || g.V3ChecksumAsV2 {
+		ic.Checksum = vrrp.ChecksumV2Style
+	}
+	for _, p := range ci.UnicastPeers {
+		ic.Peers = append(ic.Peers, vrrp.Peer{Addr: p.Addr, MinTTL: p.MinTTL, MaxTTL: p.MaxTTL})
+	}
+	if a := ci.Authentication; a != nil && ci.Version == 2 {
+		switch a.AuthType {
+		case "PASS":
+			ic.AuthType, ic.AuthPass = vrrp.AuthPass, []byte(a.AuthPass)
+		case "AH":
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("auth_type AH is not supported yet")
+		}
+	}
+	return ic, key, nil
+}
+
+func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr) vrrp.MachineConfig {
+	mc := vrrp.MachineConfig{
+		Version:          ci.Version,
+		VRID:             ci.VRID,
+		Priority:         ci.Priority,
+		AdvertInt:        ci.AdvertInt.Duration(),
+		Preempt:          !ci.NoPreempt,
+		PreemptDelay:     ci.PreemptDelay.Duration(),
+		DownTimerAdverts: ci.DownTimerAdverts,
+		InitialState:     vrrp.Backup,
+		PrimaryAddr:      src,
+		StartupDelay:     max(g.VRRPStartupDelay.Duration(), g.VRRPDelayAfterBoot.Duration()),
+		// RFC 9568 answers a lower-priority advert; keepalived's
+		// vrrp_lower_prio_no_advert (global or per instance) turns that off.
+		LowerPrioNoAdvert: g.VRRPLowerPrioNoAdvert || ci.LowerPrioNoAdvert != nil,
+		// A master that loses sends one advert first so that the winner
+		// learns of the split brain and announces again: keepalived's
+		// vrrp_higher_prio_send_advert, on by default in keepalived-go.
+		HigherPrioSendAdvert: true,
+	}
+	if ci.State == "MASTER" {
+		mc.InitialState = vrrp.Master
+	}
+	return mc
+}
+
+// instanceFamily is 6 when the instance's addresses are IPv6.
+func instanceFamily(ci *config.VRRPInstance) int {
+	if a, err := netip.ParseAddr(ci.McastSrcIP); err == nil && a.Is6() {
+		return 6
+	}
+	if len(ci.VirtualIPAddresses) > 0 && ci.VirtualIPAddresses[0].Prefix.Addr().Is6() {
+		return 6
+	}
+	return 4
+}
+
+// sourceAddress is mcast_src_ip / unicast_src_ip, else the interface's
+// primary IPv4 address or IPv6 link-local address.
+func sourceAddress(ci *config.VRRPInstance, family int, k kernel.Kernel) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(ci.McastSrcIP); err == nil {
+		return a, nil
+	}
+	ifc, err := k.InterfaceByName(ci.Interface)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if family == 6 {
+		if !ifc.LinkLocal.IsValid() {
+			return netip.Addr{}, fmt.Errorf("interface %s has no IPv6 link-local address", ci.Interface)
+		}
+		return ifc.LinkLocal, nil
+	}
+	if !ifc.IPv4.IsValid() {
+		return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address", ci.Interface)
+	}
+	return ifc.IPv4, nil
+}
+
+func multicastGroup(g *config.GlobalDefs, ci *config.VRRPInstance, family int) netip.Addr {
+	for _, s := range []string{ci.McastDstIP, map[int]string{4: g.VRRPMcastGroup4, 6: g.VRRPMcastGroup6}[family]} {
+		if a, err := netip.ParseAddr(s); err == nil && a.IsMulticast() {
+			return a
+		}
+	}
+	if family == 6 {
+		return vrrp.MulticastIPv6
+	}
+	return vrrp.MulticastIPv4
+}
+
+func vips(addrs []config.IPAddress, ifname string) []vrrp.VIP {
+	out := make([]vrrp.VIP, 0, len(addrs))
+	for _, a := range addrs {
+		dev := a.Dev
+		if dev == "" {
+			dev = ifname
+		}
+		out = append(out, vrrp.VIP{Prefix: a.Prefix, Dev: dev, Label: a.Label, Brd: a.Brd, Scope: a.Scope})
+	}
+	return out
+}
+
+// announceConfig is keepalived's GARP schedule: garp_master_repeat
+// packets, vrrp_garp_interval (IPv4) or vrrp_gna_interval (IPv6) apart,
+// again after garp_master_delay, then every garp_master_refresh.
+func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, family int) vrrp.AnnounceConfig {
+	gap := g.VRRPGarpInterval.Duration()
+	if family == 6 {
+		gap = g.VRRPGnaInterval.Duration()
+	}
+	return vrrp.AnnounceConfig{
+		Repeat:        ci.GarpMasterRepeat,
+		Interval:      gap,
+		Delay:         time.Duration(ci.GarpMasterDelay) * time.Second,
+		Refresh:       time.Duration(ci.GarpMasterRefresh) * time.Second,
+		RefreshRepeat: max(1, ci.GarpMasterRefreshRepeat),
+	}
+}
+
+// kernelNet adapts the kernel to one instance.
+type kernelNet struct {
+	k          kernel.Kernel
+	conn       kernel.Conn
+	ifname     string
+	keepOnStop bool // -V: leave the VIPs in place when the daemon stops
+	stopping   atomic.Bool
+}
+
+func (n *kernelNet) SendAdvert(payload []byte, dst netip.Addr) error {
+	if n.conn == nil {
+		return errors.New("no VRRP socket")
+	}
+	return n.conn.Send(payload, dst)
+}
+
+func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
+	var errs []error
+	for _, v := range vs {
+		errs = append(errs, n.k.AddAddress(v.Dev, kernelAddress(v)))
+	}
+	return errors.Join(errs...)
+}
+
+func (n *kernelNet) RemoveVIPs(vs []vrrp.VIP) error {
+	if n.keepOnStop && n.stopping.Load() {
+		return nil
+	}
+	var errs []error
+	for _, v := range vs {
+		errs = append(errs, n.k.DelAddress(v.Dev, kernelAddress(v)))
+	}
+	return errors.Join(errs...)
+}
+
+func (n *kernelNet) Announce(vs []vrrp.VIP) error {
+	var errs []error
+	for _, v := range vs {
+		if v.Prefix.Addr().Is4() {
+			errs = append(errs, n.k.GratuitousARP(v.Dev, v.Prefix.Addr()))
+		} else {
+			errs = append(errs, n.k.UnsolicitedNA(v.Dev, v.Prefix.Addr()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// releaseStale removes the instance's VIPs at startup: an instance starts
+// as a backup and owns none, and a daemon killed with SIGKILL left its
+// addresses behind.
+func (n *kernelNet) releaseStale(ic vrrp.InstanceConfig) {
+	n.RemoveVIPs(append(append([]vrrp.VIP(nil), ic.VIPs...), ic.Excluded...))
+}
+
+func kernelAddress(v vrrp.VIP) kernel.Address {
+	a := kernel.Address{Prefix: v.Prefix, Label: v.Label, Scope: scopeNumber(v.Scope)}
+	if b, err := netip.ParseAddr(v.Brd); err == nil {
+		a.Broadcast = b
+	}
+	return a
+}
+
+// scopeNumber maps `ip addr` scope names to rtnetlink's numbers.
+func scopeNumber(s string) uint8 {
+	switch s {
+	case "site":
+		return 200
+	case "link":
+		return 253
+	case "host":
+		return 254
+	}
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= 255 {
+		return uint8(n)
+	}
+	return 0
+}
