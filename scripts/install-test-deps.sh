@@ -5,7 +5,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for cmd in keepalived:keepalived tshark:tshark nft:nftables ip:iproute2; do
+for cmd in keepalived:keepalived tshark:tshark nft:nftables ip:iproute2 ping:iputils-ping; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

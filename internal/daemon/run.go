@@ -33,6 +33,11 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	if !f.Has("dont-fork") && os.Getenv(daemonizedEnv) == "" {
 		return detach(stderr)
 	}
+	// Catch signals before anything else, so that a TERM during start-up
+	// still stops cleanly (VIPs released) instead of killing the process.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
 	log := newLogger(f, stderr)
 	pidFile := f.Get("pid", "/run/keepalived.pid")
 	if err := writePidFile(pidFile); err != nil {
@@ -61,7 +66,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		}
 		cfg = next
 	}
-	code := serveSignals(log, reload, func() { dumpData(log, cfg) })
+	code := serveSignals(log, sigs, reload, func() { dumpData(log, cfg) })
 	if rt != nil {
 		rt.stop()
 	}
@@ -93,10 +98,7 @@ func load(log *slog.Logger, path string, opts config.Options, dump bool) *config
 }
 
 // serveSignals blocks until TERM or INT; HUP reloads, USR1 dumps.
-func serveSignals(log *slog.Logger, reload, dump func()) int {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
+func serveSignals(log *slog.Logger, sigs <-chan os.Signal, reload, dump func()) int {
 	for s := range sigs {
 		switch s {
 		case syscall.SIGHUP:

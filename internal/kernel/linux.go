@@ -1,0 +1,495 @@
+//go:build linux
+
+package kernel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Linux is the real Kernel. The zero value is ready to use; use it by
+// pointer (&Linux{}). It keeps one AF_PACKET socket, opened on first use
+// in the calling thread's network namespace, for gratuitous ARPs and
+// unsolicited NAs on every interface; Close releases it.
+type Linux struct {
+	mu     sync.Mutex
+	packet int // AF_PACKET socket + 1; 0 when not open
+}
+
+var _ Kernel = (*Linux)(nil)
+
+// Close closes the announcement socket, if open. The Linux value stays
+// usable: the next announcement opens a new one.
+func (l *Linux) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.packet == 0 {
+		return nil
+	}
+	err := unix.Close(l.packet - 1)
+	l.packet = 0
+	return err
+}
+
+// InterfaceByName describes the named interface.
+func (l *Linux) InterfaceByName(name string) (Interface, error) {
+	ifi, err := interfaceByName(name)
+	if err != nil {
+		return Interface{}, fmt.Errorf("kernel: %w", err)
+	}
+	return ifi, nil
+}
+
+// OpenVRRP opens a VRRPConn; see the package-level OpenVRRP.
+func (l *Linux) OpenVRRP(cfg VRRPConnConfig) (Conn, error) {
+	c, err := OpenVRRP(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func linkByName(name string) (netlink.Link, error) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+			return nil, fmt.Errorf("%w %q", ErrNoInterface, name)
+		}
+		return nil, fmt.Errorf("interface %q: %w", name, err)
+	}
+	return link, nil
+}
+
+// addrList retries dumps the kernel flags as interrupted (NLM_F_DUMP_INTR:
+// the address list changed while it was being read).
+func addrList(link netlink.Link, family int) ([]netlink.Addr, error) {
+	var err error
+	for range 5 {
+		var as []netlink.Addr
+		as, err = netlink.AddrList(link, family)
+		if err == nil {
+			return as, nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return nil, err
+}
+
+func interfaceByName(name string) (Interface, error) {
+	link, err := linkByName(name)
+	if err != nil {
+		return Interface{}, err
+	}
+	a := link.Attrs()
+	ifi := Interface{
+		Index:        a.Index,
+		Name:         a.Name,
+		MTU:          a.MTU,
+		HardwareAddr: a.HardwareAddr,
+		Flags:        a.Flags,
+		OperUp:       a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown,
+	}
+	addrs, err := addrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return Interface{}, fmt.Errorf("interface %q: addresses: %w", name, err)
+	}
+	var llUsable bool
+	for _, na := range addrs {
+		ip, ok := netip.AddrFromSlice(na.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		switch {
+		case ip.Is4():
+			if !ifi.IPv4.IsValid() && na.Flags&unix.IFA_F_SECONDARY == 0 {
+				ifi.IPv4 = ip
+			}
+		case ip.IsLinkLocalUnicast():
+			usable := na.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
+			if !ifi.LinkLocal.IsValid() || (usable && !llUsable) {
+				ifi.LinkLocal, llUsable = ip, usable
+			}
+		}
+	}
+	return ifi, nil
+}
+
+func toNetlinkAddr(a Address) (*netlink.Addr, error) {
+	if !a.Prefix.IsValid() {
+		return nil, errors.New("invalid prefix")
+	}
+	ip := a.Prefix.Addr().WithZone("")
+	bits := a.Prefix.Bits()
+	if ip.Is4In6() {
+		ip, bits = ip.Unmap(), max(bits-96, 0)
+	}
+	na := &netlink.Addr{
+		IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(bits, ip.BitLen())},
+		Scope: int(a.Scope),
+	}
+	if ip.Is4() {
+		na.Label = a.Label
+		if a.Broadcast.IsValid() {
+			if !a.Broadcast.Unmap().Is4() {
+				return nil, fmt.Errorf("broadcast %v is not IPv4", a.Broadcast)
+			}
+			na.Broadcast = a.Broadcast.Unmap().AsSlice()
+		}
+		return na, nil
+	}
+	if !a.DAD {
+		na.Flags |= unix.IFA_F_NODAD
+	}
+	if !a.Preferred {
+		// Deprecated: never chosen as a source address. Valid forever.
+		na.PreferedLft = 0
+		na.ValidLft = 0xffffffff
+	}
+	return na, nil
+}
+
+// AddAddress adds a to the interface, or updates it in place when it is
+// already there (netlink NLM_F_REPLACE), so a repeated call returns nil
+// and converges flags and lifetimes. IPv6 addresses get IFA_F_NODAD and a
+// preferred lifetime of 0 unless a.DAD / a.Preferred say otherwise.
+func (l *Linux) AddAddress(ifname string, a Address) error {
+	link, err := linkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("kernel: add address %v: %w", a.Prefix, err)
+	}
+	na, err := toNetlinkAddr(a)
+	if err != nil {
+		return fmt.Errorf("kernel: add address %v on %s: %w", a.Prefix, ifname, err)
+	}
+	if err := netlink.AddrReplace(link, na); err != nil {
+		return fmt.Errorf("kernel: add address %v on %s: %w", a.Prefix, ifname, err)
+	}
+	return nil
+}
+
+// DelAddress removes a (matched by address and prefix length) from the
+// interface. An address that is not there, or an interface that does not
+// exist any more, is not an error.
+func (l *Linux) DelAddress(ifname string, a Address) error {
+	link, err := linkByName(ifname)
+	if errors.Is(err, ErrNoInterface) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kernel: delete address %v: %w", a.Prefix, err)
+	}
+	na, err := toNetlinkAddr(a)
+	if err != nil {
+		return fmt.Errorf("kernel: delete address %v on %s: %w", a.Prefix, ifname, err)
+	}
+	na.Label = "" // match on the address, not the label
+	if err := netlink.AddrDel(link, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("kernel: delete address %v on %s: %w", a.Prefix, ifname, err)
+	}
+	return nil
+}
+
+// ListAddresses lists the interface's addresses, IPv4 and IPv6.
+func (l *Linux) ListAddresses(ifname string) ([]Address, error) {
+	link, err := linkByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: list addresses: %w", err)
+	}
+	nas, err := addrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: list addresses on %s: %w", ifname, err)
+	}
+	out := make([]Address, 0, len(nas))
+	for _, na := range nas {
+		ip, ok := netip.AddrFromSlice(na.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		ones, _ := na.Mask.Size()
+		if ip.Is4() && ones > 32 {
+			ones -= 96
+		}
+		a := Address{
+			Prefix:    netip.PrefixFrom(ip, ones),
+			Label:     na.Label,
+			Scope:     uint8(na.Scope),
+			DAD:       na.Flags&unix.IFA_F_NODAD == 0,
+			Preferred: na.Flags&unix.IFA_F_DEPRECATED == 0,
+			Flags:     uint32(na.Flags),
+		}
+		if b, ok := netip.AddrFromSlice(na.Broadcast); ok {
+			a.Broadcast = b.Unmap()
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// HasAddress reports whether addr is on the interface (any prefix length).
+func (l *Linux) HasAddress(ifname string, addr netip.Addr) (bool, error) {
+	as, err := l.ListAddresses(ifname)
+	if err != nil {
+		return false, err
+	}
+	return containsAddr(as, addr), nil
+}
+
+func containsAddr(as []Address, addr netip.Addr) bool {
+	addr = addr.Unmap().WithZone("")
+	for _, a := range as {
+		if a.Prefix.Addr() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	p = p.Masked()
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func toNetlinkRoute(r Route) (*netlink.Route, error) {
+	fam := prefixFamily(r.Dst)
+	if fam == 0 {
+		return nil, errors.New("no destination")
+	}
+	nr := &netlink.Route{
+		Dst:      ipNet(r.Dst),
+		Table:    r.Table,
+		Priority: r.Metric,
+		Type:     r.Type,
+		Scope:    netlink.Scope(r.Scope),
+		Family:   map[int]int{4: netlink.FAMILY_V4, 6: netlink.FAMILY_V6}[fam],
+	}
+	if r.Via.IsValid() {
+		if familyOf(r.Via.Unmap()) != fam {
+			return nil, fmt.Errorf("gateway %v and destination %v differ in family", r.Via, r.Dst)
+		}
+		nr.Gw = r.Via.Unmap().WithZone("").AsSlice()
+	}
+	if r.Src.IsValid() {
+		nr.Src = r.Src.Unmap().WithZone("").AsSlice()
+	}
+	if r.Dev != "" {
+		link, err := linkByName(r.Dev)
+		if err != nil {
+			return nil, err
+		}
+		nr.LinkIndex = link.Attrs().Index
+	}
+	if r.Scope == 0 && !r.Via.IsValid() && r.Dev != "" && (r.Type == 0 || r.Type == unix.RTN_UNICAST) {
+		nr.Scope = netlink.SCOPE_LINK
+	}
+	return nr, nil
+}
+
+// AddRoute adds r; a route that already exists is not an error.
+func (l *Linux) AddRoute(r Route) error {
+	nr, err := toNetlinkRoute(r)
+	if err != nil {
+		return fmt.Errorf("kernel: add route %v: %w", r.Dst, err)
+	}
+	if err := netlink.RouteAdd(nr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("kernel: add route %v: %w", r.Dst, err)
+	}
+	return nil
+}
+
+// DelRoute deletes r; a route that is not there (or whose device is gone)
+// is not an error.
+func (l *Linux) DelRoute(r Route) error {
+	nr, err := toNetlinkRoute(r)
+	if errors.Is(err, ErrNoInterface) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kernel: delete route %v: %w", r.Dst, err)
+	}
+	if err := netlink.RouteDel(nr); err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("kernel: delete route %v: %w", r.Dst, err)
+	}
+	return nil
+}
+
+func toNetlinkRule(r Rule) (*netlink.Rule, error) {
+	fam := r.Family
+	for _, p := range []netip.Prefix{r.From, r.To} {
+		if !p.IsValid() {
+			continue
+		}
+		f := prefixFamily(p)
+		if fam != 0 && f != fam {
+			return nil, fmt.Errorf("rule mixes IPv%d and IPv%d", fam, f)
+		}
+		fam = f
+	}
+	nr := netlink.NewRule()
+	switch fam {
+	case 4:
+		nr.Family = netlink.FAMILY_V4
+	case 6:
+		nr.Family = netlink.FAMILY_V6
+	default:
+		return nil, errors.New("rule has no family")
+	}
+	if r.From.IsValid() {
+		nr.Src = ipNet(r.From)
+	}
+	if r.To.IsValid() {
+		nr.Dst = ipNet(r.To)
+	}
+	nr.Table = r.Table
+	if r.Priority > 0 {
+		nr.Priority = r.Priority
+	}
+	return nr, nil
+}
+
+func (r Rule) String() string {
+	var b strings.Builder
+	if r.Priority > 0 {
+		fmt.Fprintf(&b, "%d: ", r.Priority)
+	}
+	b.WriteString("from ")
+	if r.From.IsValid() {
+		b.WriteString(r.From.String())
+	} else {
+		b.WriteString("all")
+	}
+	if r.To.IsValid() {
+		b.WriteString(" to " + r.To.String())
+	}
+	fmt.Fprintf(&b, " table %d", r.Table)
+	return b.String()
+}
+
+// AddRule adds r; an identical rule that already exists is not an error.
+func (l *Linux) AddRule(r Rule) error {
+	nr, err := toNetlinkRule(r)
+	if err != nil {
+		return fmt.Errorf("kernel: add rule %v: %w", r, err)
+	}
+	if err := netlink.RuleAdd(nr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("kernel: add rule %v: %w", r, err)
+	}
+	return nil
+}
+
+// DelRule deletes r; a rule that is not there is not an error.
+func (l *Linux) DelRule(r Rule) error {
+	nr, err := toNetlinkRule(r)
+	if err != nil {
+		return fmt.Errorf("kernel: delete rule %v: %w", r, err)
+	}
+	if err := netlink.RuleDel(nr); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kernel: delete rule %v: %w", r, err)
+	}
+	return nil
+}
+
+// packetSocket returns the shared AF_PACKET socket, opening it if needed.
+// Protocol 0: it sends, and never receives anything.
+func (l *Linux) packetSocket() (int, error) {
+	if l.packet != 0 {
+		return l.packet - 1, nil
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket AF_PACKET", err)
+	}
+	l.packet = fd + 1
+	return fd, nil
+}
+
+// sendFrames writes complete Ethernet frames to the interface.
+func (l *Linux) sendFrames(ifindex int, frames ...[]byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fd, err := l.packetSocket()
+	if err != nil {
+		return err
+	}
+	sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
+	for _, f := range frames {
+		copy(sa.Addr[:], f[0:6]) // the frame's destination MAC
+		sa.Protocol = htons(binary.BigEndian.Uint16(f[12:14]))
+		if err := unix.Sendto(fd, f, 0, sa); err != nil {
+			return os.NewSyscallError("sendto", err)
+		}
+	}
+	return nil
+}
+
+// htons converts to network byte order, as sockaddr_ll's protocol wants.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
+
+// GratuitousARP broadcasts a gratuitous ARP request, then a gratuitous ARP
+// reply, for addr from the interface's MAC (see AppendGARP).
+func (l *Linux) GratuitousARP(ifname string, addr netip.Addr) error {
+	addr = addr.Unmap()
+	if !addr.Is4() {
+		return fmt.Errorf("kernel: gratuitous arp on %s: %v is not IPv4", ifname, addr)
+	}
+	link, err := linkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("kernel: gratuitous arp: %w", err)
+	}
+	mac := link.Attrs().HardwareAddr
+	if len(mac) != 6 {
+		return fmt.Errorf("kernel: gratuitous arp on %s: %w", ifname, ErrNotEthernet)
+	}
+	var b [2 * garpLen]byte
+	req := AppendGARP(b[:0], mac, addr, ARPRequest)
+	rep := AppendGARP(req[garpLen:garpLen], mac, addr, ARPReply)
+	if err := l.sendFrames(link.Attrs().Index, req, rep); err != nil {
+		return fmt.Errorf("kernel: gratuitous arp on %s for %v: %w", ifname, addr, err)
+	}
+	return nil
+}
+
+// UnsolicitedNA sends an unsolicited neighbour advertisement for addr to
+// ff02::1 from the interface's MAC (see AppendUnsolicitedNA). The Router
+// flag is set when the interface forwards IPv6
+// (net.ipv6.conf.IF.forwarding), as keepalived does.
+func (l *Linux) UnsolicitedNA(ifname string, addr netip.Addr) error {
+	addr = addr.WithZone("")
+	if !addr.Is6() || addr.Is4In6() {
+		return fmt.Errorf("kernel: unsolicited na on %s: %v is not IPv6", ifname, addr)
+	}
+	link, err := linkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("kernel: unsolicited na: %w", err)
+	}
+	mac := link.Attrs().HardwareAddr
+	if len(mac) != 6 {
+		return fmt.Errorf("kernel: unsolicited na on %s: %w", ifname, ErrNotEthernet)
+	}
+	router := false
+	if v, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + ifname + "/forwarding"); err == nil {
+		router = strings.TrimSpace(string(v)) == "1"
+	}
+	var b [naLen]byte
+	if err := l.sendFrames(link.Attrs().Index, AppendUnsolicitedNA(b[:0], mac, addr, router)); err != nil {
+		return fmt.Errorf("kernel: unsolicited na on %s for %v: %w", ifname, addr, err)
+	}
+	return nil
+}

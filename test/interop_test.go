@@ -1,0 +1,114 @@
+package test
+
+import (
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+)
+
+// TestInteropWithKeepalived puts keepalived-go and Debian's keepalived in
+// one VRRP group, each side as master and as backup, v2 and v3, multicast
+// and unicast: the master holds the VIP alone, the client reaches it, and
+// when the master stops the other side takes over.
+func TestInteropWithKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	for _, version := range []int{2, 3} {
+		for _, unicast := range []bool{false, true} {
+			for _, kgMaster := range []bool{true, false} {
+				name := fmt.Sprintf("v%d/unicast=%v/keepalived-go-master=%v", version, unicast, kgMaster)
+				t.Run(name, func(t *testing.T) { interop(t, version, unicast, kgMaster) })
+			}
+		}
+	}
+}
+
+func interop(t *testing.T, version int, unicast, kgMaster bool) {
+	l := newLab(t, "kg", "ka", "client")
+	kg, ka, client := l.Host("kg"), l.Host("ka"), l.Host("client")
+	base := instance{version: version, advertInt: "1", vip: vip4}
+	if version == 2 {
+		base.auth = "secret"
+	}
+	inKG, inKA := base, base
+	inKG.priority, inKA.priority = 100, 150
+	if kgMaster {
+		inKG.priority, inKA.priority = 150, 100
+	}
+	if unicast {
+		inKG.src, inKG.unicast = kg.IPv4, []netip.Addr{ka.IPv4}
+		inKA.src, inKA.unicast = ka.IPv4, []netip.Addr{kg.IPv4}
+	}
+	master, backup := ka, kg
+	if kgMaster {
+		master, backup = kg, ka
+	}
+	// The backup starts first, so the master's arrival exercises preemption
+	// across implementations too.
+	var pMaster *lab.Proc
+	if kgMaster {
+		startKA(t, ka, inKA)
+		pMaster = startKG(t, kg, inKG)
+	} else {
+		startKG(t, kg, inKG)
+		pMaster = startKA(t, ka, inKA)
+	}
+	waitHolder(t, 10*time.Second, vip4, master, kg, ka)
+	waitPing(t, 3*time.Second, client, vip4)
+
+	pMaster.Signal(syscall.SIGTERM)
+	if err := pMaster.Wait(8 * time.Second); err != nil {
+		t.Fatalf("master did not stop: %v", err)
+	}
+	waitHolder(t, 5*time.Second, vip4, backup, kg, ka)
+	waitPing(t, 3*time.Second, client, vip4)
+}
+
+// TestTsharkDecodesOurAdverts captures what keepalived-go sends and has
+// tshark dissect it: valid VRRP, good checksum, the fields we configured.
+func TestTsharkDecodesOurAdverts(t *testing.T) {
+	needRoot(t, "tshark")
+	for _, tc := range []struct {
+		name string
+		in   instance
+		want []string
+	}{
+		{"v2 PASS", instance{version: 2, advertInt: "1", vip: vip4, priority: 150, auth: "secret"},
+			[]string{"Version 2", "Virtual Rtr ID: 51", "Priority: 150", "Auth Type: Simple Text Authentication", "198.51.100.200"}},
+		{"v3 IPv4", instance{version: 3, advertInt: "0.5", vip: vip4, priority: 150},
+			[]string{"Version 3", "Virtual Rtr ID: 51", "Priority: 150", "Adver Int: 50", "198.51.100.200"}},
+		{"v3 IPv6", instance{version: 3, advertInt: "0.5", vip: vip6, priority: 150},
+			[]string{"Version 3", "Virtual Rtr ID: 51", "Priority: 150", "2001:db8::200", "Hop Limit: 255", "Destination Address: ff02::12"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, "kg", "watcher")
+			kg, watcher := l.Host("kg"), l.Host("watcher")
+			startKG(t, kg, tc.in)
+			waitHolder(t, 8*time.Second, tc.in.vip, kg, kg)
+			pcap := filepath.Join(l.Dir, "adverts.pcap")
+			if out, err := watcher.Command("tshark", "-i", "eth0", "-f", "ip proto 112 or ip6 proto 112",
+				"-a", "duration:3", "-c", "2", "-w", pcap).CombinedOutput(); err != nil {
+				t.Fatalf("tshark capture: %v\n%s", err, out)
+			}
+			out, err := exec.Command("tshark", "-r", pcap, "-V", "-o", "vrrp.v3_checksum_as_in_v2:FALSE").CombinedOutput()
+			if err != nil {
+				t.Fatalf("tshark: %v\n%s", err, out)
+			}
+			text := string(out)
+			for _, want := range append(tc.want, "Virtual Router Redundancy Protocol", "[Checksum Status: Good]") {
+				if !strings.Contains(text, want) {
+					t.Errorf("tshark's dissection lacks %q:\n%s", want, text)
+				}
+			}
+			if tc.in.vip.Is4() && !strings.Contains(text, "Time to Live: 255") {
+				t.Errorf("adverts must go out with TTL 255:\n%s", text)
+			}
+		})
+	}
+}

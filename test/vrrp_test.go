@@ -1,0 +1,379 @@
+// Package test runs keepalived-go as users do: the real binary, in network
+// namespaces joined by a bridge, next to Debian's keepalived. It needs
+// root; outside CI it skips without it, in CI (CI=true) it fails instead.
+package test
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+)
+
+var binary string // the keepalived-go built for this test run
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kgbin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "keepalived-go")
+	if out, err := exec.Command("go", "build", "-o", binary, "../cmd/keepalived-go").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// needRoot skips a test that needs root and namespaces, except in CI.
+func needRoot(t *testing.T, tools ...string) {
+	t.Helper()
+	missing := ""
+	if os.Geteuid() != 0 {
+		missing = "root"
+	}
+	for _, tool := range append([]string{"ip", "ping"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing += " " + tool
+		}
+	}
+	if missing == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI must run this test, but it lacks: %s", missing)
+	}
+	t.Skipf("needs %s", missing)
+}
+
+// newLab builds a lab whose namespace names are unique to this process
+// and test, removed when the test ends.
+func newLab(t *testing.T, hosts ...string) *lab.Lab {
+	t.Helper()
+	prefix := fmt.Sprintf("kgt%d%s", os.Getpid()%100000, shortName(t.Name()))
+	l, err := lab.New(prefix, hosts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// shortName keeps namespace names short and unique per test.
+func shortName(name string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return fmt.Sprintf("%06x", h&0xffffff)
+}
+
+var (
+	vip4 = netip.MustParseAddr("198.51.100.200")
+	vip6 = netip.MustParseAddr("2001:db8::200")
+)
+
+// instance is the knobs the tests vary in one vrrp_instance.
+type instance struct {
+	version   int
+	priority  int
+	advertInt string
+	vip       netip.Addr
+	auth      string // v2 PASS password, "" for none
+	nopreempt bool
+	unicast   []netip.Addr
+	src       netip.Addr
+}
+
+func (in instance) conf() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "global_defs {\n    vrrp_version %d\n}\n", in.version)
+	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n")
+	fmt.Fprintf(&b, "    priority %d\n    advert_int %s\n", in.priority, in.advertInt)
+	if in.nopreempt {
+		b.WriteString("    nopreempt\n")
+	}
+	if in.auth != "" {
+		fmt.Fprintf(&b, "    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n", in.auth)
+	}
+	if len(in.unicast) > 0 {
+		fmt.Fprintf(&b, "    unicast_src_ip %s\n    unicast_peer {\n", in.src)
+		for _, p := range in.unicast {
+			fmt.Fprintf(&b, "        %s\n", p)
+		}
+		b.WriteString("    }\n")
+	}
+	bits := 24
+	if in.vip.Is6() {
+		bits = 64
+	}
+	fmt.Fprintf(&b, "    virtual_ipaddress {\n        %s/%d\n    }\n}\n", in.vip, bits)
+	return b.String()
+}
+
+// startKG runs keepalived-go in host h and stops it at the end of the test.
+func startKG(t *testing.T, h *lab.Host, in instance) *lab.Proc {
+	t.Helper()
+	p, err := h.StartKeepalivedGo(binary, in.conf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, h, p) })
+	return p
+}
+
+// startKA runs Debian's keepalived in host h.
+func startKA(t *testing.T, h *lab.Host, in instance) *lab.Proc {
+	t.Helper()
+	p, err := h.StartKeepalived(in.conf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, h, p) })
+	return p
+}
+
+func dumpLogOnFailure(t *testing.T, h *lab.Host, p *lab.Proc) {
+	if t.Failed() {
+		t.Logf("--- %s (%s) log:\n%s", p.Name, h.Name, p.Log())
+	}
+}
+
+// waitHolder waits (at most d) until exactly holder has the VIP among
+// the routers, and returns how long that took.
+func waitHolder(t *testing.T, d time.Duration, vip netip.Addr, holder *lab.Host, routers ...*lab.Host) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok := true
+		for _, r := range routers {
+			if r.HasAddress(vip) != (r == holder) {
+				ok = false
+			}
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > d {
+			var who []string
+			for _, r := range routers {
+				if r.HasAddress(vip) {
+					who = append(who, r.Name)
+				}
+			}
+			t.Fatalf("after %v %s should hold %s alone; holders: %v", d, holder.Name, vip, who)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitPing waits (at most d) until client reaches addr.
+func waitPing(t *testing.T, d time.Duration, client *lab.Host, addr netip.Addr) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !client.Ping(addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s cannot reach %s after %v", client.Name, addr, d)
+		}
+	}
+}
+
+// crash kills a daemon with SIGKILL and takes its host off the network,
+// as when a machine dies (its VIP stays configured on a dead box).
+func crash(t *testing.T, h *lab.Host, p *lab.Proc) {
+	t.Helper()
+	p.Signal(syscall.SIGKILL)
+	p.Wait(5 * time.Second)
+	if err := h.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestElectionCrashFailoverAndPreemptBack(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2", "r3", "client")
+	r1, r2, r3, client := l.Host("r1"), l.Host("r2"), l.Host("r3"), l.Host("client")
+	base := instance{version: 2, advertInt: "1", vip: vip4, auth: "secret"}
+	conf := func(prio int) instance { in := base; in.priority = prio; return in }
+	p1 := startKG(t, r1, conf(150))
+	startKG(t, r2, conf(100))
+	startKG(t, r3, conf(50))
+
+	waitHolder(t, 8*time.Second, vip4, r1, r1, r2, r3)
+	waitPing(t, 3*time.Second, client, vip4)
+
+	crash(t, r1, p1)
+	took := waitHolder(t, 8*time.Second, vip4, r2, r2, r3)
+	t.Logf("r2 took the VIP %v after r1 died (Master_Down_Interval at priority 100: 3.61 s)", took)
+	waitPing(t, 3*time.Second, client, vip4)
+
+	if err := r1.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	startKG(t, r1, conf(150)) // removes the stale VIP, then preempts
+	waitHolder(t, 8*time.Second, vip4, r1, r1, r2, r3)
+	waitPing(t, 3*time.Second, client, vip4)
+}
+
+func TestGracefulStopHandsOverAndReleasesTheVIP(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2", "client")
+	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client")
+	base := instance{version: 3, advertInt: "0.1", vip: vip4}
+	in1, in2 := base, base
+	in1.priority, in2.priority = 150, 100
+	p1 := startKG(t, r1, in1)
+	startKG(t, r2, in2)
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+
+	p1.Signal(syscall.SIGTERM)
+	if err := p1.Wait(5 * time.Second); err != nil {
+		t.Fatalf("keepalived-go after SIGTERM: %v (keepalived exits 0)", err)
+	}
+	if r1.HasAddress(vip4) {
+		t.Fatal("the VIP is still on r1 after it stopped")
+	}
+	took := waitHolder(t, 3*time.Second, vip4, r2, r1, r2)
+	t.Logf("r2 took over %v after r1 exited (Skew_Time at priority 100, 0.1 s: 60 ms)", took)
+	waitPing(t, 3*time.Second, client, vip4)
+}
+
+func TestNopreemptKeepsTheRunningMaster(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	base := instance{version: 3, advertInt: "0.1", vip: vip4}
+	in1, in2 := base, base
+	in1.priority, in1.nopreempt = 150, true
+	in2.priority = 100
+	startKG(t, r2, in2)
+	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
+	startKG(t, r1, in1)
+	time.Sleep(2 * time.Second) // five times r1's Master_Down_Interval
+	waitHolder(t, 0, vip4, r2, r1, r2)
+}
+
+// TestEqualPrioritiesHealToTheHigherAddress makes two equal-priority
+// masters (a split brain: r2 is cut off while both start), then heals the
+// network: RFC 5798 §6.4.3 keeps the master with the higher address.
+// (A backup never preempts an equal-priority master, so the tie-break is
+// only visible between two masters.)
+func TestEqualPrioritiesHealToTheHigherAddress(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2", "client")
+	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client") // r2 has the higher address
+	in := instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100}
+	if err := r2.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	startKG(t, r1, in)
+	p2 := startKG(t, r2, in)
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	waitLog(t, 5*time.Second, p2, "Entering MASTER STATE")
+	if err := r2.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
+	waitPing(t, 3*time.Second, client, vip4)
+}
+
+// waitLog waits (at most d) until the daemon has logged text.
+func waitLog(t *testing.T, d time.Duration, p *lab.Proc, text string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.Log(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not log %q within %v", p.Name, text, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestIPv6VRRPv3(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2", "client")
+	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client")
+	base := instance{version: 3, advertInt: "0.1", vip: vip6}
+	in1, in2 := base, base
+	in1.priority, in2.priority = 150, 100
+	p1 := startKG(t, r1, in1)
+	startKG(t, r2, in2)
+	waitHolder(t, 5*time.Second, vip6, r1, r1, r2)
+	waitPing(t, 5*time.Second, client, vip6)
+	crash(t, r1, p1)
+	waitHolder(t, 5*time.Second, vip6, r2, r2)
+	waitPing(t, 5*time.Second, client, vip6)
+}
+
+func TestUnicastPeers(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	base := instance{version: 3, advertInt: "0.1", vip: vip4}
+	in1, in2 := base, base
+	in1.priority, in1.src, in1.unicast = 150, r1.IPv4, []netip.Addr{r2.IPv4}
+	in2.priority, in2.src, in2.unicast = 100, r2.IPv4, []netip.Addr{r1.IPv4}
+	p1 := startKG(t, r1, in1)
+	startKG(t, r2, in2)
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	p1.Signal(syscall.SIGTERM)
+	p1.Wait(5 * time.Second)
+	waitHolder(t, 3*time.Second, vip4, r2, r1, r2)
+}
+
+func TestAuthenticationMismatchIsIgnored(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	in1 := instance{version: 2, advertInt: "1", vip: vip4, priority: 150, auth: "secret"}
+	in2 := in1
+	in2.priority, in2.auth = 100, "other"
+	startKG(t, r1, in1)
+	startKG(t, r2, in2)
+	// Each drops the other's adverts, so both become master.
+	deadline := time.Now().Add(8 * time.Second)
+	for !(r1.HasAddress(vip4) && r2.HasAddress(vip4)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("with different passwords both must be master; r1 %v r2 %v", r1.HasAddress(vip4), r2.HasAddress(vip4))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestVIPsRemovedAtExitAndStaleOnesAtStart(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	in := instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100}
+	p := startKG(t, r1, in)
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	p.Signal(syscall.SIGKILL) // leaves the VIP behind
+	p.Wait(5 * time.Second)
+	if !r1.HasAddress(vip4) {
+		t.Fatal("test setup: SIGKILL should leave the VIP")
+	}
+	// A restarted daemon starts as backup and must not keep a VIP it does
+	// not own: the stale one goes, then comes back when it is master.
+	p2 := startKG(t, r1, in)
+	waitLog(t, 5*time.Second, p2, "Entering BACKUP STATE")
+	if r1.HasAddress(vip4) {
+		t.Fatal("the restarted daemon kept the stale VIP while backup")
+	}
+	waitLog(t, 5*time.Second, p2, "Entering MASTER STATE")
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	p2.Signal(syscall.SIGTERM)
+	p2.Wait(5 * time.Second)
+	if r1.HasAddress(vip4) {
+		t.Fatal("the VIP survived SIGTERM")
+	}
+}
