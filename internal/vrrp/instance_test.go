@@ -16,15 +16,14 @@ type hub struct {
 }
 
 type hubNode struct {
-	hub    *hub
-	src    netip.Addr
-	demux  *Demux
-	mu     sync.Mutex
-	vips   map[netip.Prefix]bool
-	cut    bool // packets from this node are lost (crash, partition)
-	garps  int
-	sent   int
-	recvMu sync.Mutex
+	hub   *hub
+	src   netip.Addr
+	demux *Demux
+	mu    sync.Mutex
+	vips  map[netip.Prefix]bool
+	cut   bool // packets from this node are lost (crash, partition)
+	garps int
+	sent  int
 }
 
 func (n *hubNode) SendAdvert(payload []byte, dst netip.Addr) error {
