@@ -91,6 +91,7 @@ type instance struct {
 	vip       netip.Addr
 	auth      string // v2 PASS password, "" for none
 	nopreempt bool
+	delay     string // preempt_delay, "" for none
 	unicast   []netip.Addr
 	src       netip.Addr
 }
@@ -102,6 +103,9 @@ func (in instance) conf() string {
 	fmt.Fprintf(&b, "    priority %d\n    advert_int %s\n", in.priority, in.advertInt)
 	if in.nopreempt {
 		b.WriteString("    nopreempt\n")
+	}
+	if in.delay != "" {
+		fmt.Fprintf(&b, "    preempt_delay %s\n", in.delay)
 	}
 	if in.auth != "" {
 		fmt.Fprintf(&b, "    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n", in.auth)
@@ -192,11 +196,11 @@ func waitPing(t *testing.T, d time.Duration, client *lab.Host, addr netip.Addr) 
 // as when a machine dies (its VIP stays configured on a dead box).
 func crash(t *testing.T, h *lab.Host, p *lab.Proc) {
 	t.Helper()
-	p.Signal(syscall.SIGKILL)
-	p.Wait(5 * time.Second)
 	if err := h.SetLink(false); err != nil {
 		t.Fatal(err)
 	}
+	p.Signal(syscall.SIGKILL)
+	p.Wait(5 * time.Second)
 }
 
 func TestElectionCrashFailoverAndPreemptBack(t *testing.T) {
@@ -268,6 +272,25 @@ func TestNopreemptKeepsTheRunningMaster(t *testing.T) {
 // network: RFC 5798 §6.4.3 keeps the master with the higher address.
 // (A backup never preempts an equal-priority master, so the tie-break is
 // only visible between two masters.)
+func TestPreemptDelayWaitsBeforeTakingOver(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	base := instance{version: 3, advertInt: "0.1", vip: vip4}
+	in1, in2 := base, base
+	in1.priority, in1.delay = 150, "2"
+	in2.priority = 100
+	startKG(t, r2, in2)
+	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
+	started := time.Now()
+	startKG(t, r1, in1)
+	took := waitHolder(t, 6*time.Second, vip4, r1, r1, r2)
+	if since := time.Since(started); since < 2*time.Second {
+		t.Fatalf("r1 preempted %v after starting; preempt_delay is 2 s", since)
+	}
+	t.Logf("r1 preempted after %v (preempt_delay 2 s)", took)
+}
+
 func TestEqualPrioritiesHealToTheHigherAddress(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2", "client")

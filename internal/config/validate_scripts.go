@@ -233,19 +233,13 @@ func (v *validator) scVRRP() {
 	scSort(uses)
 
 	// Reading: users, and vrrp_scripts removed at their closing brace.
-	var kept []*scUse
-	for _, u := range uses {
+	kept := v.scKeepUsable(d, uses, func(u *scUse) bool {
 		if u.vscript != nil {
 			v.scVRRPScriptUser(d, u)
-		} else {
-			v.scNotifyUse(d, u)
+			return true
 		}
-		if u.dropped {
-			v.scDrop(u)
-			continue
-		}
-		kept = append(kept, u)
-	}
+		return false
+	})
 
 	// After reading, keepalived checks the scripts only if there is an
 	// instance (vrrp_complete_init).
@@ -316,6 +310,24 @@ func (v *validator) scVRRPScriptUser(d *scDefault, u *scUse) {
 
 // scDrop removes a notify script keepalived does not keep (vrrp_scripts
 // are marked instead).
+// scKeepUsable checks each use's user as keepalived does while reading
+// (special handles the kinds with their own rules and reports whether it
+// did), drops what keepalived drops and returns the rest.
+func (v *validator) scKeepUsable(d *scDefault, uses []*scUse, special func(*scUse) bool) []*scUse {
+	var kept []*scUse
+	for _, u := range uses {
+		if !special(u) {
+			v.scNotifyUse(d, u)
+		}
+		if u.dropped {
+			v.scDrop(u)
+			continue
+		}
+		kept = append(kept, u)
+	}
+	return kept
+}
+
 func (v *validator) scDrop(u *scUse) {
 	if u.vscript != nil || u.misc != nil {
 		return
@@ -576,19 +588,13 @@ func (v *validator) scChecker() {
 		}
 	}
 	scSort(uses)
-	var kept []*scUse
-	for _, u := range uses {
+	kept := v.scKeepUsable(d, uses, func(u *scUse) bool {
 		if u.misc != nil {
 			v.scMiscUser(d, u)
-		} else {
-			v.scNotifyUse(d, u)
+			return true
 		}
-		if u.dropped {
-			v.scDrop(u)
-			continue
-		}
-		kept = append(kept, u)
-	}
+		return false
+	})
 	if len(v.cfg.VirtualServers) == 0 {
 		return
 	}

@@ -1,0 +1,241 @@
+// Command failover measures VRRP failover after the master dies (SIGKILL
+// and its link down, as a dead machine), with keepalived-go as the backup
+// and with Debian's keepalived as the backup, in the same topology and the
+// same run, and prints both and their ratio.
+//
+// The master is always Debian's keepalived (priority 150), so both backups
+// face the same peer; the backup has priority 100. A client pings the VIP
+// every 2 ms, and watches the wire with tshark:
+//
+//   - takeover: from the master's last advert to the backup's first
+//     gratuitous ARP for the VIP (what the wire shows; independent of
+//     either implementation's logs);
+//   - outage: the longest gap between ping replies around the failure;
+//   - the RFC's Master_Down_Interval at the backup's priority, to compare.
+//
+// Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02]
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+)
+
+var vip = netip.MustParseAddr("198.51.100.200")
+
+const backupPriority = 100
+
+func main() {
+	runs := flag.Int("runs", 5, "failovers per implementation and interval")
+	intervals := flag.String("intervals", "1,0.1,0.02", "advert_int values (1 is VRRPv2, the others VRRPv3)")
+	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
+	flag.Parse()
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintln(os.Stderr, "failover:", r)
+			os.Exit(1)
+		}
+	}()
+	if *bin == "" {
+		*bin = build()
+	}
+	fmt.Printf("%-9s %-13s %10s %10s %10s %10s\n", "interval", "backup", "MDI", "takeover", "outage", "runs")
+	for _, iv := range strings.Split(*intervals, ",") {
+		var kg, ka result
+		for i := 0; i < *runs; i++ {
+			// Alternate so that drift in the machine's load hits both alike.
+			kg.add(measure(*bin, iv, true))
+			ka.add(measure(*bin, iv, false))
+		}
+		mdi := masterDownInterval(iv)
+		kg.print(iv, "keepalived-go", mdi)
+		ka.print(iv, "keepalived", mdi)
+		fmt.Printf("%-9s %-13s %10s %10.2f %10.2f\n", iv, "ratio go/ka", "", kg.median(kg.takeover)/ka.median(ka.takeover), kg.median(kg.outage)/ka.median(ka.outage))
+	}
+}
+
+func build() string {
+	dir, err := os.MkdirTemp("", "kgfail-")
+	check(err)
+	bin := filepath.Join(dir, "keepalived-go")
+	out, err := exec.Command("go", "build", "-o", bin, "./cmd/keepalived-go").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	return bin
+}
+
+// masterDownInterval is the RFC's figure at the backup's priority.
+func masterDownInterval(iv string) time.Duration {
+	secs, err := strconv.ParseFloat(iv, 64)
+	check(err)
+	d := time.Duration(secs * float64(time.Second))
+	version := 3
+	if d >= time.Second && d%time.Second == 0 {
+		version = 2
+	}
+	return vrrp.MasterDownInterval(version, backupPriority, d, 3)
+}
+
+type result struct{ takeover, outage []float64 } // milliseconds
+
+func (r *result) add(takeover, outage time.Duration) {
+	r.takeover = append(r.takeover, float64(takeover.Microseconds())/1000)
+	r.outage = append(r.outage, float64(outage.Microseconds())/1000)
+}
+
+func (r *result) median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func (r *result) print(iv, name string, mdi time.Duration) {
+	fmt.Printf("%-9s %-13s %8.1fms %8.1fms %8.1fms %10d   takeover %v outage %v\n", iv, name,
+		float64(mdi.Microseconds())/1000, r.median(r.takeover), r.median(r.outage), len(r.takeover), r.takeover, r.outage)
+}
+
+func conf(iv string, prio int) string {
+	version := 3
+	if !strings.Contains(iv, ".") {
+		version = 2
+	}
+	return fmt.Sprintf(`global_defs {
+    vrrp_version %d
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %d
+    advert_int %s
+    virtual_ipaddress {
+        %s/24
+    }
+}
+`, version, prio, iv, vip)
+}
+
+// measure runs one failover and returns the takeover seen on the wire and
+// the client's outage.
+func measure(bin, iv string, kgBackup bool) (time.Duration, time.Duration) {
+	l, err := lab.New(fmt.Sprintf("kgf%d", os.Getpid()%100000), "master", "backup", "client")
+	check(err)
+	defer l.Close()
+	master, backup, client := l.Host("master"), l.Host("backup"), l.Host("client")
+	pm, err := master.StartKeepalived(conf(iv, 150))
+	check(err)
+	defer pm.Stop()
+	var pb *lab.Proc
+	if kgBackup {
+		pb, err = backup.StartKeepalivedGo(bin, conf(iv, backupPriority))
+	} else {
+		pb, err = backup.StartKeepalived(conf(iv, backupPriority))
+	}
+	check(err)
+	defer pb.Stop()
+	waitFor(func() bool { return master.HasAddress(vip) && !backup.HasAddress(vip) }, 15*time.Second, "master holds the VIP")
+	waitFor(func() bool { return client.Ping(vip) }, 10*time.Second, "the client reaches the VIP")
+	settle := masterDownInterval(iv) + 500*time.Millisecond
+	capture := filepath.Join(l.Dir, "wire.pcap")
+	tshark, err := client.Start("tshark", "-i", "eth0", "-f", "vrrp or arp", "-w", capture)
+	check(err)
+	ping, err := client.Start("ping", "-n", "-D", "-i", "0.002", "-W", "1", vip.String())
+	check(err)
+	time.Sleep(settle)
+	// The machine dies: its link first (keepalived's VRRP child would
+	// otherwise resign with a priority-0 advert when its parent is killed),
+	// then its processes.
+	check(master.SetLink(false))
+	pm.Signal(syscall.SIGKILL)
+	waitFor(func() bool { return backup.HasAddress(vip) }, 15*time.Second, "the backup takes the VIP")
+	time.Sleep(settle)
+	ping.Signal(syscall.SIGINT)
+	ping.Wait(2 * time.Second)
+	time.Sleep(200 * time.Millisecond) // let tshark write the last packets
+	tshark.Signal(syscall.SIGINT)
+	tshark.Wait(5 * time.Second)
+	return takeover(capture, master.IPv4), longestGap(ping.Log())
+}
+
+// takeover reads the capture: the master's last advert to the first
+// gratuitous ARP for the VIP after it.
+func takeover(pcap string, masterAddr netip.Addr) time.Duration {
+	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src",
+		"-e", "vrrp.type", "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4").Output()
+	check(err)
+	var lastAdvert, firstGARP float64
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 5 {
+			continue
+		}
+		ts, _ := strconv.ParseFloat(f[0], 64)
+		switch {
+		case f[1] == masterAddr.String() && f[2] != "":
+			lastAdvert = ts
+		case f[3] == vip.String() && f[4] == vip.String() && lastAdvert > 0 && ts > lastAdvert && firstGARP == 0:
+			firstGARP = ts
+		}
+	}
+	if lastAdvert == 0 || firstGARP == 0 {
+		fail("capture %s: no advert/GARP pair found\n%s", pcap, out)
+	}
+	return time.Duration((firstGARP - lastAdvert) * float64(time.Second))
+}
+
+// longestGap is the longest time between two ping replies (ping -D
+// prints "[epoch] 64 bytes from ...").
+func longestGap(out string) time.Duration {
+	var prev, gap float64
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, "bytes from") || !strings.HasPrefix(line, "[") {
+			continue
+		}
+		ts, err := strconv.ParseFloat(line[1:strings.Index(line, "]")], 64)
+		if err != nil {
+			continue
+		}
+		if prev > 0 && ts-prev > gap {
+			gap = ts - prev
+		}
+		prev = ts
+	}
+	return time.Duration(gap * float64(time.Second))
+}
+
+func waitFor(cond func() bool, d time.Duration, what string) {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			fail("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// check and fail panic, so that the deferred clean-ups (daemons,
+// namespaces) run before main reports the error.
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+func fail(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
