@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,47 @@ func TestTsharkDecodesOurAdverts(t *testing.T) {
 				t.Errorf("adverts must go out with TTL 255:\n%s", text)
 			}
 		})
+	}
+}
+
+// TestStatsDumpHasKeepalivedsLayout sends SIGUSR2 to keepalived-go and to
+// keepalived in the same group: both write keepalived.stats with the same
+// lines (the numbers differ), so exporters that parse it keep working.
+func TestStatsDumpHasKeepalivedsLayout(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "kg", "ka")
+	kg, ka := l.Host("kg"), l.Host("ka")
+	in := instance{version: 2, advertInt: "1", vip: vip4, priority: 150}
+	pkg := startKG(t, kg, in)
+	in.priority = 100
+	pka := startKA(t, ka, in)
+	waitHolder(t, 8*time.Second, vip4, kg, kg, ka)
+	layout := func(h *lab.Host, p *lab.Proc) string {
+		file := filepath.Join(h.TmpDir(), "keepalived.stats")
+		os.Remove(file)
+		p.Signal(syscall.SIGUSR2)
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			b, err := os.ReadFile(file)
+			if err == nil && len(b) > 0 && strings.HasSuffix(string(b), "\n") {
+				return strings.Map(func(r rune) rune {
+					if r >= '0' && r <= '9' {
+						return -1
+					}
+					return r
+				}, string(b))
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s wrote no keepalived.stats after SIGUSR2", p.Name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	got, want := layout(kg, pkg), layout(ka, pka)
+	if got != want {
+		t.Fatalf("keepalived-go's stats layout:\n%s\nkeepalived's:\n%s", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(kg.TmpDir(), "keepalived.stats")); !strings.Contains(string(b), "Became master: 1") {
+		t.Errorf("the master's stats do not count its election:\n%s", b)
 	}
 }

@@ -400,3 +400,70 @@ func TestVIPsRemovedAtExitAndStaleOnesAtStart(t *testing.T) {
 		t.Fatal("the VIP survived SIGTERM")
 	}
 }
+
+// routeIn tells whether `ip route show table all` in the host lists dst.
+func routeIn(h *lab.Host, dst string) bool {
+	out, _ := exec.Command("ip", "-n", h.NS, "route", "show", "table", "all").Output()
+	return strings.Contains(string(out), dst)
+}
+
+func TestVirtualAndStaticRoutesFollowTheirOwners(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	conf := func(prio int) string {
+		return fmt.Sprintf(`static_routes {
+    203.0.113.0/25 via 198.51.100.1 dev eth0
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %d
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        198.51.100.200/24
+    }
+    virtual_routes {
+        203.0.113.128/25 via 198.51.100.254 dev eth0 table 100
+    }
+    virtual_rules {
+        from 198.51.100.200/32 table 100 priority 100
+    }
+}
+`, prio)
+	}
+	p1, err := r1.StartKeepalivedGo(binary, conf(150))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p1.Stop(); dumpLogOnFailure(t, r1, p1) })
+	p2, err := r2.StartKeepalivedGo(binary, conf(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	if !routeIn(r1, "203.0.113.128/25") || routeIn(r2, "203.0.113.128/25") {
+		t.Fatalf("the virtual route must be on the master only: r1 %v, r2 %v", routeIn(r1, "203.0.113.128/25"), routeIn(r2, "203.0.113.128/25"))
+	}
+	rules, _ := exec.Command("ip", "-n", r1.NS, "rule").Output()
+	if !strings.Contains(string(rules), "from 198.51.100.200 lookup 100") {
+		t.Fatalf("the virtual rule is missing on the master:\n%s", rules)
+	}
+	for _, h := range []*lab.Host{r1, r2} {
+		if !routeIn(h, "203.0.113.0/25") {
+			t.Fatalf("the static route is missing on %s", h.Name)
+		}
+	}
+	p1.Signal(syscall.SIGTERM)
+	p1.Wait(5 * time.Second)
+	waitHolder(t, 3*time.Second, vip4, r2, r1, r2)
+	if routeIn(r1, "203.0.113") {
+		t.Fatal("r1 kept routes after stopping")
+	}
+	if !routeIn(r2, "203.0.113.128/25") {
+		t.Fatal("the new master did not install the virtual route")
+	}
+}

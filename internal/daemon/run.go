@@ -36,7 +36,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	// Catch signals before anything else, so that a TERM during start-up
 	// still stops cleanly (VIPs released) instead of killing the process.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	log := newLogger(f, stderr)
 	pidFile := f.Get("pid", "/run/keepalived.pid")
@@ -48,7 +48,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	log.Info("Starting Keepalived-go v" + Version)
 	cfg := load(log, path, opts, f.Has("dump-conf"))
 	var rt *vrrpRuntime
-	if len(cfg.Instances) > 0 && !f.Has("check") {
+	if hasVRRPConfig(cfg) && !f.Has("check") {
 		k := &kernel.Linux{}
 		defer k.Close()
 		var err error
@@ -66,7 +66,12 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		}
 		cfg = next
 	}
-	code := serveSignals(log, sigs, reload, func() { dumpData(log, cfg) })
+	handlers := map[os.Signal]func(){
+		syscall.SIGHUP:  reload,
+		syscall.SIGUSR1: func() { dumpData(log, cfg) },
+		syscall.SIGUSR2: func() { dumpStats(log, rt) },
+	}
+	code := serveSignals(log, sigs, handlers)
 	if rt != nil {
 		rt.stop()
 	}
@@ -97,19 +102,19 @@ func load(log *slog.Logger, path string, opts config.Options, dump bool) *config
 	return cfg
 }
 
-// serveSignals blocks until TERM or INT; HUP reloads, USR1 dumps.
-func serveSignals(log *slog.Logger, sigs <-chan os.Signal, reload, dump func()) int {
+// serveSignals blocks until TERM or INT, running the handler of any other
+// signal (HUP reload, USR1 data dump, USR2 stats dump).
+func serveSignals(log *slog.Logger, sigs <-chan os.Signal, handlers map[os.Signal]func()) int {
 	for s := range sigs {
-		switch s {
-		case syscall.SIGHUP:
-			log.Info("Reloading")
-			reload()
-		case syscall.SIGUSR1:
-			dump()
-		default:
-			log.Info("Stopping")
-			return 0
+		if h, ok := handlers[s]; ok {
+			if s == syscall.SIGHUP {
+				log.Info("Reloading")
+			}
+			h()
+			continue
 		}
+		log.Info("Stopping")
+		return 0
 	}
 	return 0
 }
@@ -117,18 +122,42 @@ func serveSignals(log *slog.Logger, sigs <-chan os.Signal, reload, dump func()) 
 // dumpData writes the configuration as understood to keepalived's data
 // file (SIGUSR1), $TMPDIR/keepalived.data.
 func dumpData(log *slog.Logger, cfg *config.Config) {
+	writeDump(log, "keepalived.data", func(w io.Writer) error { cfg.Format(w); return nil })
+}
+
+// dumpStats writes the VRRP counters to keepalived's stats file
+// (SIGUSR2), $TMPDIR/keepalived.stats, in keepalived's format.
+func dumpStats(log *slog.Logger, rt *vrrpRuntime) {
+	writeDump(log, "keepalived.stats", func(w io.Writer) error {
+		if rt == nil {
+			return nil
+		}
+		for _, in := range rt.instances {
+			if err := in.WriteStats(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeDump writes one of keepalived's dump files in $TMPDIR (default /tmp).
+func writeDump(log *slog.Logger, name string, write func(io.Writer) error) {
 	dir := os.Getenv("TMPDIR")
 	if dir == "" {
 		dir = "/tmp"
 	}
-	file := filepath.Join(dir, "keepalived.data")
+	file := filepath.Join(dir, name)
 	fh, err := os.Create(file)
-	if err != nil {
-		log.Error("cannot write data dump", "file", file, "err", err)
-		return
+	if err == nil {
+		err = write(fh)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
 	}
-	defer fh.Close()
-	cfg.Format(fh)
+	if err != nil {
+		log.Error("cannot write dump", "file", file, "err", err)
+	}
 }
 
 func writePidFile(path string) error {
@@ -194,4 +223,10 @@ func (w *logWriter) flush() {
 	if len(w.buf) > 0 {
 		w.log.Info(string(w.buf))
 	}
+}
+
+// hasVRRPConfig tells whether keepalived would start its VRRP process:
+// instances or static addresses, routes or rules.
+func hasVRRPConfig(cfg *config.Config) bool {
+	return len(cfg.Instances)+len(cfg.StaticIPAddresses)+len(cfg.StaticRoutes)+len(cfg.StaticRules) > 0
 }

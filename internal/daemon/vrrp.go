@@ -41,6 +41,8 @@ func init() {
 // sockets that feed them.
 type vrrpRuntime struct {
 	log       *slog.Logger
+	k         kernel.Kernel
+	static    staticConfig
 	cancel    context.CancelFunc
 	instances []*vrrp.Instance
 	adapters  []*kernelNet
@@ -64,7 +66,8 @@ type socketKey struct {
 // out; the others run.
 func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs bool) (*vrrpRuntime, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := &vrrpRuntime{log: log, cancel: cancel}
+	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log)}
+	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	for _, ci := range cfg.Instances {
@@ -73,7 +76,8 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			log.Error("("+ci.Name()+") cannot start", "err", err)
 			continue
 		}
-		netAdapter := &kernelNet{k: k, ifname: ci.Interface, keepOnStop: keepVIPs}
+		netAdapter := &kernelNet{k: k, ifname: ci.Interface, keepOnStop: keepVIPs,
+			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
 		inst, err := vrrp.NewInstance(ic, netAdapter)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot start", "err", err)
@@ -143,6 +147,7 @@ func (rt *vrrpRuntime) stop() {
 		c.Close()
 	}
 	rt.readers.Wait()
+	rt.static.remove(rt.k, rt.log)
 }
 
 // instanceConfig turns a validated vrrp_instance into the driver's
@@ -268,13 +273,18 @@ func multicastGroup(g *config.GlobalDefs, ci *config.VRRPInstance, family int) n
 func vips(addrs []config.IPAddress, ifname string) []vrrp.VIP {
 	out := make([]vrrp.VIP, 0, len(addrs))
 	for _, a := range addrs {
-		dev := a.Dev
-		if dev == "" {
-			dev = ifname
-		}
-		out = append(out, vrrp.VIP{Prefix: a.Prefix, Dev: dev, Label: a.Label, Brd: a.Brd, Scope: a.Scope})
+		out = append(out, vipOf(a, ifname))
 	}
 	return out
+}
+
+// vipOf is an address line as a VIP; without dev it goes on ifname.
+func vipOf(a config.IPAddress, ifname string) vrrp.VIP {
+	dev := a.Dev
+	if dev == "" {
+		dev = ifname
+	}
+	return vrrp.VIP{Prefix: a.Prefix, Dev: dev, Label: a.Label, Brd: a.Brd, Scope: a.Scope}
 }
 
 // announceConfig is keepalived's GARP schedule: garp_master_repeat
@@ -299,6 +309,7 @@ type kernelNet struct {
 	k          kernel.Kernel
 	conn       kernel.Conn
 	ifname     string
+	routing    routing // virtual_routes and virtual_rules, installed with the VIPs
 	keepOnStop bool // -V: leave the VIPs in place when the daemon stops
 	stopping   atomic.Bool
 }
@@ -315,6 +326,7 @@ func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
 	for _, v := range vs {
 		errs = append(errs, n.k.AddAddress(v.Dev, kernelAddress(v)))
 	}
+	errs = append(errs, n.routing.install(n.k))
 	return errors.Join(errs...)
 }
 
@@ -322,7 +334,7 @@ func (n *kernelNet) RemoveVIPs(vs []vrrp.VIP) error {
 	if n.keepOnStop && n.stopping.Load() {
 		return nil
 	}
-	var errs []error
+	errs := []error{n.routing.remove(n.k)}
 	for _, v := range vs {
 		errs = append(errs, n.k.DelAddress(v.Dev, kernelAddress(v)))
 	}

@@ -137,6 +137,9 @@ func (h *Host) Command(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
 }
 
+// TmpDir is the host's TMPDIR, where daemons write their dump files.
+func (h *Host) TmpDir() string { return filepath.Join(h.lab.Dir, h.Name+"-tmp") }
+
 // HasAddress tells whether addr is configured on the host's eth0.
 func (h *Host) HasAddress(addr netip.Addr) bool {
 	out, err := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0").Output()
@@ -177,6 +180,12 @@ type Proc struct {
 func (h *Host) Start(name string, args ...string) (*Proc, error) {
 	p := &Proc{Name: name, cmd: h.Command(name, args...), log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	// Dump files (keepalived.data, keepalived.stats) go to the host's own
+	// directory, as keepalived and keepalived-go honour TMPDIR.
+	if err := os.MkdirAll(h.TmpDir(), 0o755); err != nil {
+		return nil, err
+	}
+	p.cmd.Env = append(os.Environ(), "TMPDIR="+h.TmpDir())
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
 	}

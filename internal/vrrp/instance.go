@@ -2,6 +2,8 @@ package vrrp
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -194,6 +196,9 @@ func (in *Instance) recordLateness(late time.Duration) {
 	switch {
 	case late > 100*time.Millisecond:
 		s.TimerLate100ms.Add(1)
+		// keepalived's "A thread timer expired ... ago": the process was
+		// not scheduled in time, the first cause of false failovers.
+		in.cfg.Log.Warn("timer fired late: the process was not scheduled in time", "late", late)
 		fallthrough
 	case late > 10*time.Millisecond:
 		s.TimerLate10ms.Add(1)
@@ -481,4 +486,34 @@ func (d *Demux) Dispatch(p Received) {
 		return
 	}
 	in.Deliver(p)
+}
+
+// WriteStats writes the instance's counters in the format of keepalived's
+// /tmp/keepalived.stats (SIGUSR2), which exporters parse.
+func (in *Instance) WriteStats(w io.Writer) error {
+	s := &in.stats
+	d := func(r DropReason) uint64 { return s.Dropped[r].Load() }
+	_, err := fmt.Fprintf(w, `VRRP Instance: %s
+  Advertisements:
+    Received: %d
+    Sent: %d
+  Became master: %d
+  Released master: %d
+  Packet Errors:
+    Length: %d
+    TTL: %d
+    Invalid Type: %d
+    Advertisement Interval: %d
+    Address List: %d
+  Authentication Errors:
+    Invalid Type: %d
+    Type Mismatch: %d
+    Failure: %d
+  Priority Zero:
+    Received: %d
+    Sent: %d
+`, in.cfg.Name, s.AdvertRcvd.Load(), s.AdvertSent.Load(), s.BecomeMaster.Load(), s.ReleaseMaster.Load(),
+		d(DropPacketLen), d(DropTTL), d(DropInvalidType), d(DropAdvertInterval), s.AddrListErr.Load(),
+		d(DropInvalidAuthType), d(DropAuthTypeMismatch), d(DropAuthFailure), s.PriZeroRcvd.Load(), s.PriZeroSent.Load())
+	return err
 }

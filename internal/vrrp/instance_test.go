@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -283,5 +284,41 @@ func TestBadTTLIsDroppedWithoutTouchingTimers(t *testing.T) {
 	inst.Deliver(Received{Payload: b, Src: src, Dst: dst, TTL: 254})
 	if inst.Stats().Dropped[DropTTL].Load() != 1 || len(inst.rx) != 0 {
 		t.Fatalf("a TTL-254 advert must be dropped and counted (ip_ttl_err=%d, queued=%d)", inst.Stats().Dropped[DropTTL].Load(), len(inst.rx))
+	}
+}
+
+func TestWriteStatsUsesKeepalivedsFormat(t *testing.T) {
+	inst, err := NewInstance(v3Instance("VI_1", 100), &hubNode{vips: map[netip.Prefix]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.stats.AdvertSent.Add(3)
+	inst.stats.Dropped[DropTTL].Add(2)
+	inst.stats.Dropped[DropAuthFailure].Add(1)
+	var b strings.Builder
+	inst.WriteStats(&b)
+	// The layout keepalived 2.2.7 writes to /tmp/keepalived.stats.
+	want := `VRRP Instance: VI_1
+  Advertisements:
+    Received: 0
+    Sent: 3
+  Became master: 0
+  Released master: 0
+  Packet Errors:
+    Length: 0
+    TTL: 2
+    Invalid Type: 0
+    Advertisement Interval: 0
+    Address List: 0
+  Authentication Errors:
+    Invalid Type: 0
+    Type Mismatch: 0
+    Failure: 1
+  Priority Zero:
+    Received: 0
+    Sent: 0
+`
+	if b.String() != want {
+		t.Fatalf("stats:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
