@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,16 +25,20 @@ func TestInteropWithKeepalived(t *testing.T) {
 		for _, unicast := range []bool{false, true} {
 			for _, kgMaster := range []bool{true, false} {
 				name := fmt.Sprintf("v%d/unicast=%v/keepalived-go-master=%v", version, unicast, kgMaster)
-				t.Run(name, func(t *testing.T) { interop(t, version, unicast, kgMaster) })
+				t.Run(name, func(t *testing.T) { interop(t, version, vip4, unicast, kgMaster) })
 			}
 		}
 	}
+	for _, kgMaster := range []bool{true, false} {
+		name := fmt.Sprintf("v3/IPv6/keepalived-go-master=%v", kgMaster)
+		t.Run(name, func(t *testing.T) { interop(t, 3, vip6, false, kgMaster) })
+	}
 }
 
-func interop(t *testing.T, version int, unicast, kgMaster bool) {
+func interop(t *testing.T, version int, vip netip.Addr, unicast, kgMaster bool) {
 	l := newLab(t, "kg", "ka", "client")
 	kg, ka, client := l.Host("kg"), l.Host("ka"), l.Host("client")
-	base := instance{version: version, advertInt: "1", vip: vip4}
+	base := instance{version: version, advertInt: "1", vip: vip}
 	if version == 2 {
 		base.auth = "secret"
 	}
@@ -60,15 +65,15 @@ func interop(t *testing.T, version int, unicast, kgMaster bool) {
 		startKG(t, kg, inKG)
 		pMaster = startKA(t, ka, inKA)
 	}
-	waitHolder(t, 10*time.Second, vip4, master, kg, ka)
-	waitPing(t, 3*time.Second, client, vip4)
+	waitHolder(t, 10*time.Second, vip, master, kg, ka)
+	waitPing(t, 3*time.Second, client, vip)
 
 	pMaster.Signal(syscall.SIGTERM)
 	if err := pMaster.Wait(8 * time.Second); err != nil {
 		t.Fatalf("master did not stop: %v", err)
 	}
-	waitHolder(t, 5*time.Second, vip4, backup, kg, ka)
-	waitPing(t, 3*time.Second, client, vip4)
+	waitHolder(t, 5*time.Second, vip, backup, kg, ka)
+	waitPing(t, 3*time.Second, client, vip)
 }
 
 // TestTsharkDecodesOurAdverts captures what keepalived-go sends and has
@@ -84,6 +89,8 @@ func TestTsharkDecodesOurAdverts(t *testing.T) {
 			[]string{"Version 2", "Virtual Rtr ID: 51", "Priority: 150", "Auth Type: Simple Text Authentication", "198.51.100.200"}},
 		{"v3 IPv4", instance{version: 3, advertInt: "0.5", vip: vip4, priority: 150},
 			[]string{"Version 3", "Virtual Rtr ID: 51", "Priority: 150", "Adver Int: 50", "198.51.100.200"}},
+		{"v3 IPv4 v3_checksum_as_v2", instance{version: 3, advertInt: "0.5", vip: vip4, priority: 150, checksumV2: true},
+			[]string{"Version 3", "Virtual Rtr ID: 51", "198.51.100.200"}},
 		{"v3 IPv6", instance{version: 3, advertInt: "0.5", vip: vip6, priority: 150},
 			[]string{"Version 3", "Virtual Rtr ID: 51", "Priority: 150", "2001:db8::200", "Hop Limit: 255", "Destination Address: ff02::12"}},
 	} {
@@ -97,7 +104,10 @@ func TestTsharkDecodesOurAdverts(t *testing.T) {
 				"-a", "duration:3", "-c", "2", "-w", pcap).CombinedOutput(); err != nil {
 				t.Fatalf("tshark capture: %v\n%s", err, out)
 			}
-			out, err := exec.Command("tshark", "-r", pcap, "-V", "-o", "vrrp.v3_checksum_as_in_v2:FALSE").CombinedOutput()
+			// tshark checks the RFC 9568 form (v3_checksum_as_v2) only
+			// when told to.
+			pref := "vrrp.v3_checksum_as_in_v2:" + strings.ToUpper(strconv.FormatBool(tc.in.checksumV2))
+			out, err := exec.Command("tshark", "-r", pcap, "-V", "-o", pref).CombinedOutput()
 			if err != nil {
 				t.Fatalf("tshark: %v\n%s", err, out)
 			}

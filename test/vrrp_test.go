@@ -85,20 +85,25 @@ var (
 
 // instance is the knobs the tests vary in one vrrp_instance.
 type instance struct {
-	version   int
-	priority  int
-	advertInt string
-	vip       netip.Addr
-	auth      string // v2 PASS password, "" for none
-	nopreempt bool
-	delay     string // preempt_delay, "" for none
-	unicast   []netip.Addr
-	src       netip.Addr
+	version    int
+	priority   int
+	advertInt  string
+	vip        netip.Addr
+	auth       string // v2 PASS password, "" for none
+	nopreempt  bool
+	delay      string // preempt_delay, "" for none
+	checksumV2 bool   // v3_checksum_as_v2
+	unicast    []netip.Addr
+	src        netip.Addr
 }
 
 func (in instance) conf() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "global_defs {\n    vrrp_version %d\n}\n", in.version)
+	fmt.Fprintf(&b, "global_defs {\n    vrrp_version %d\n", in.version)
+	if in.checksumV2 {
+		b.WriteString("    v3_checksum_as_v2\n")
+	}
+	b.WriteString("}\n")
 	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n")
 	fmt.Fprintf(&b, "    priority %d\n    advert_int %s\n", in.priority, in.advertInt)
 	if in.nopreempt {

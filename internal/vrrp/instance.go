@@ -103,6 +103,11 @@ type Instance struct {
 	state atomic.Int32
 	buf   []byte // advert encoding buffer, reused
 
+	// Computed once, so that sending an advert allocates nothing.
+	addrs []netip.Addr // the advertised addresses
+	dsts  []netip.Addr // the group, or the unicast peers
+	vips  []VIP        // VIPs and excluded VIPs, installed together
+
 	announceMu   sync.Mutex
 	stopAnnounce context.CancelFunc
 	announcing   sync.WaitGroup
@@ -118,7 +123,17 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 	}
 	cfg.Log = cfg.Log.With("instance", cfg.Name)
 	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
-		rx: make(chan AdvertReceived, 64), ctl: make(chan Event, 8)}
+		rx: make(chan AdvertReceived, 64), ctl: make(chan Event, 8),
+		vips: slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
+	for _, v := range cfg.VIPs {
+		in.addrs = append(in.addrs, v.Prefix.Addr())
+	}
+	if len(cfg.Peers) > 0 {
+		in.dsts = in.dsts[:0]
+		for _, p := range cfg.Peers {
+			in.dsts = append(in.dsts, p.Addr)
+		}
+	}
 	return in, nil
 }
 
@@ -215,12 +230,12 @@ func (in *Instance) do(acts []Action) {
 		case SendAdvert:
 			in.sendAdvert(a.Priority)
 		case AddVIPs:
-			if err := in.net.AddVIPs(in.allVIPs()); err != nil {
+			if err := in.net.AddVIPs(in.vips); err != nil {
 				in.cfg.Log.Error("cannot add virtual addresses", "err", err)
 			}
 		case RemoveVIPs:
 			in.cancelAnnounce()
-			if err := in.net.RemoveVIPs(in.allVIPs()); err != nil {
+			if err := in.net.RemoveVIPs(in.vips); err != nil {
 				in.cfg.Log.Error("cannot remove virtual addresses", "err", err)
 			}
 		case Announce:
@@ -232,8 +247,6 @@ func (in *Instance) do(acts []Action) {
 		}
 	}
 }
-
-func (in *Instance) allVIPs() []VIP { return slices.Concat(in.cfg.VIPs, in.cfg.Excluded) }
 
 func (in *Instance) transition(t Transition) {
 	in.state.Store(int32(t.To))
@@ -254,11 +267,11 @@ func (in *Instance) transition(t Transition) {
 // (the checksum depends on the destination).
 func (in *Instance) sendAdvert(priority int) {
 	adv := Advert{Version: uint8(in.cfg.Machine.Version), Type: TypeAdvertisement, VRID: uint8(in.cfg.Machine.VRID),
-		Priority: uint8(priority), AuthType: in.cfg.AuthType, Interval: in.cfg.Machine.AdvertInt, Addrs: in.advertAddrs()}
+		Priority: uint8(priority), AuthType: in.cfg.AuthType, Interval: in.cfg.Machine.AdvertInt, Addrs: in.addrs}
 	if in.cfg.Machine.Version == 2 {
 		copy(adv.AuthData[:], in.cfg.AuthPass)
 	}
-	for _, dst := range in.destinations() {
+	for _, dst := range in.dsts {
 		var err error
 		in.buf, err = adv.AppendMarshal(in.buf[:0], in.cfg.Source, dst, in.cfg.Checksum)
 		if err == nil {
@@ -276,25 +289,6 @@ func (in *Instance) sendAdvert(priority int) {
 	}
 }
 
-func (in *Instance) destinations() []netip.Addr {
-	if len(in.cfg.Peers) == 0 {
-		return []netip.Addr{in.cfg.Group}
-	}
-	dsts := make([]netip.Addr, len(in.cfg.Peers))
-	for i, p := range in.cfg.Peers {
-		dsts[i] = p.Addr
-	}
-	return dsts
-}
-
-func (in *Instance) advertAddrs() []netip.Addr {
-	addrs := make([]netip.Addr, len(in.cfg.VIPs))
-	for i, v := range in.cfg.VIPs {
-		addrs[i] = v.Prefix.Addr()
-	}
-	return addrs
-}
-
 // startAnnounce runs the announcement schedule in the background; a new
 // one, or losing the VIPs, cancels the previous one.
 func (in *Instance) startAnnounce() {
@@ -303,7 +297,7 @@ func (in *Instance) startAnnounce() {
 	in.announceMu.Lock()
 	in.stopAnnounce = cancel
 	in.announceMu.Unlock()
-	vips := in.allVIPs()
+	vips := in.vips
 	cfg := in.cfg.Announce
 	in.announcing.Add(1)
 	go func() {

@@ -322,3 +322,50 @@ func TestWriteStatsUsesKeepalivedsFormat(t *testing.T) {
 		t.Fatalf("stats:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+type discardNet struct{}
+
+func (discardNet) SendAdvert([]byte, netip.Addr) error { return nil }
+func (discardNet) AddVIPs([]VIP) error                 { return nil }
+func (discardNet) RemoveVIPs([]VIP) error              { return nil }
+func (discardNet) Announce([]VIP) error                { return nil }
+
+// BenchmarkInstanceDeliver is the receive path of a backup: checks and
+// queueing of one valid advert (the queue is drained as it fills).
+func BenchmarkInstanceDeliver(b *testing.B) {
+	cfg := v3Instance("VI_1", 100)
+	cfg.VIPs = []VIP{{Prefix: testVIP}}
+	inst, err := NewInstance(cfg, discardNet{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	adv := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
+	src, dst := netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("224.0.0.18")
+	payload, _ := adv.Marshal(src, dst, ChecksumV3Pseudo)
+	p := Received{Payload: payload, Src: src, Dst: dst, TTL: 255}
+	b.ReportAllocs()
+	for b.Loop() {
+		inst.Deliver(p)
+		if len(inst.rx) == cap(inst.rx) {
+			for len(inst.rx) > 0 {
+				<-inst.rx
+			}
+		}
+	}
+}
+
+// BenchmarkInstanceSendAdvert is the send path of a master: encode and
+// hand one advert to the network.
+func BenchmarkInstanceSendAdvert(b *testing.B) {
+	cfg := v3Instance("VI_1", 100)
+	cfg.Source, cfg.Group = netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("224.0.0.18")
+	cfg.VIPs = []VIP{{Prefix: testVIP}}
+	inst, err := NewInstance(cfg, discardNet{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		inst.sendAdvert(100)
+	}
+}
