@@ -162,6 +162,10 @@ type parser struct {
 	// stopped area, while root-level findings go on.
 	area    string
 	stopped map[string]bool
+	// depth is how many blocks are open; lastClose is the last '}' that
+	// ended a block, for the misplaced-brace hint.
+	depth     int
+	lastClose *Line
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -226,6 +230,7 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 		if isBrace(l, "}") {
 			if closeWithBrace {
 				v.Interface().(blockish).block().End = Pos{l.File, l.Num}
+				p.lastClose = &l
 				return true
 			}
 			// The lexer has said "Extra '}' found"; keepalived then
@@ -267,6 +272,9 @@ func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
 	p.report(ExitConfigErrors, l, kw, "Unknown keyword '%s'", kw)
 	if s := closest(kw, spec.keywords); s != "" {
 		p.hint(l, kw, "did you mean '"+s+"'?", "'%s' is not a keyword here", kw)
+	} else if owner := blockOwning(kw); p.depth == 0 && owner != "" && p.lastClose != nil {
+		p.hint(l, kw, fmt.Sprintf("'%s' belongs in a %s block: the '}' at %s line %d may close a block too early", kw, owner, p.lastClose.File, p.lastClose.Num),
+			"'%s' is not a keyword at the top level", kw)
 	}
 	// keepalived does not skip an unknown keyword's block: its lines are
 	// read as keywords of the enclosing block and its '}' closes the
@@ -400,6 +408,8 @@ func (p *parser) readBool(l Line, args []Token) bool {
 
 // readBlock allocates a block of type t opened by line l and reads it.
 func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
+	p.depth++
+	defer func() { p.depth-- }()
 	v := reflect.New(t)
 	b := v.Interface().(blockish).block()
 	b.Pos = Pos{l.File, l.Num}
@@ -464,6 +474,49 @@ func tokenTexts(ts []Token) []string {
 		out[i] = t.Text
 	}
 	return out
+}
+
+var (
+	ownersOnce sync.Once
+	owners     map[string]string // keyword -> a block keyword it belongs to
+)
+
+// blockOwning names a block in which kw is a keyword ("" if none): a
+// top-level line that is a keyword of, say, vrrp_instance usually means a
+// '}' closed that block too early.
+func blockOwning(kw string) string {
+	ownersOnce.Do(func() {
+		owners = map[string]string{}
+		var walk func(t reflect.Type, name string)
+		walk = func(t reflect.Type, name string) {
+			spec := specOf(t)
+			for _, k := range spec.keywords {
+				f := spec.fields[k]
+				if _, seen := owners[k]; !seen && name != "" {
+					owners[k] = name
+				}
+				if inner := blockType(f.typ); inner != nil && inner != t {
+					if _, seen := owners["\x00"+f.keyword]; !seen {
+						owners["\x00"+f.keyword] = name
+						walk(inner, f.keyword)
+					}
+				}
+			}
+		}
+		walk(reflect.TypeOf(Config{}), "")
+	})
+	return owners[kw]
+}
+
+// blockType is the block struct type a field holds (*T or []*T), or nil.
+func blockType(t reflect.Type) reflect.Type {
+	if t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct && t.Implements(reflect.TypeOf((*blockish)(nil)).Elem()) {
+		return t.Elem()
+	}
+	return nil
 }
 
 // closest returns the keyword nearest to kw by edit distance, if it is close

@@ -151,6 +151,16 @@ func TestUnknownKeywordSuggestsTheKeyword(t *testing.T) {
 	}
 }
 
+func TestMisplacedBraceIsPointedAt(t *testing.T) {
+	_, diags := load(t, "vrrp_instance VI_1 {\n    interface eth0\n    }\n    priority 100\n}\n")
+	for _, d := range diags {
+		if d.Extra && d.Line == 4 && strings.Contains(d.Hint, "vrrp_instance") && strings.Contains(d.Hint, "line 3") {
+			return
+		}
+	}
+	t.Fatalf("no hint that the '}' on line 3 closed vrrp_instance early: %v", diags)
+}
+
 func TestMissingParameterExits2(t *testing.T) {
 	_, diags := load(t, "vrrp_instance VI_1 {\n    priority\n}\n")
 	if diags.ExitCode() != ExitMissingParam {

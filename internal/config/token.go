@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -105,4 +106,23 @@ func (ds Diagnostics) ExitCode() int {
 		}
 	}
 	return code
+}
+
+// Sorted returns the findings in reading order: by file, then line, the
+// ones without a line last (keepalived prints those after reading).
+func (ds Diagnostics) Sorted() Diagnostics {
+	out := slices.Clone(ds)
+	slices.SortStableFunc(out, func(a, b Diagnostic) int {
+		switch {
+		case (a.Line == 0) != (b.Line == 0):
+			if a.Line == 0 {
+				return 1
+			}
+			return -1
+		case a.File != b.File:
+			return strings.Compare(a.File, b.File)
+		}
+		return a.Line - b.Line
+	})
+	return out
 }

@@ -73,7 +73,7 @@ func configTest(path string, opts config.Options, logFile string, dump bool, std
 		out = fh
 	}
 	cfg, diags := config.Load(path, opts)
-	for _, d := range diags {
+	for _, d := range diags.Sorted() {
 		fmt.Fprintln(out, formatDiagnostic(d))
 	}
 	if dump {
