@@ -472,3 +472,52 @@ vrrp_instance VI_1 {
 		t.Fatal("the new master did not install the virtual route")
 	}
 }
+
+func TestUseVMACCarriesTheVIPOnAVirtualMAC(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2", "client")
+	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client")
+	conf := func(prio int) string {
+		return fmt.Sprintf(`vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    use_vmac
+    virtual_router_id 51
+    priority %d
+    advert_int 0.1
+    version 3
+    virtual_ipaddress {
+        198.51.100.200/24
+    }
+}
+`, prio)
+	}
+	for _, h := range []struct {
+		host *lab.Host
+		prio int
+	}{{r1, 150}, {r2, 100}} {
+		p, err := h.host.StartKeepalivedGo(binary, conf(h.prio))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, h.host, p) })
+	}
+	onVMAC := func(h *lab.Host) bool {
+		out, _ := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "vrrp.51").Output()
+		return strings.Contains(string(out), " 198.51.100.200/")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !onVMAC(r1) || onVMAC(r2) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the VIP should be on r1's vrrp.51 only: r1 %v r2 %v", onVMAC(r1), onVMAC(r2))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	link, _ := exec.Command("ip", "-n", r1.NS, "-d", "link", "show", "vrrp.51").Output()
+	for _, want := range []string{"00:00:5e:00:01:33", "macvlan mode private"} {
+		if !strings.Contains(string(link), want) {
+			t.Errorf("vrrp.51 lacks %q:\n%s", want, link)
+		}
+	}
+	waitPing(t, 3*time.Second, client, vip4)
+}

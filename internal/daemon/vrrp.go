@@ -29,6 +29,7 @@ var vrrpKeywords = []string{
 	"virtual_ipaddress", "virtual_ipaddress_excluded", "mcast_src_ip", "unicast_src_ip", "unicast_peer",
 	"mcast_dst_ip", "unicast_ttl", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
+	"use_vmac", "vmac_xmit_base",
 }
 
 func init() {
@@ -47,6 +48,7 @@ type vrrpRuntime struct {
 	instances []*vrrp.Instance
 	adapters  []*kernelNet
 	conns     []kernel.Conn
+	vmacs     []kernel.VMAC
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 }
@@ -71,12 +73,18 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	groups := map[socketKey][]*vrrp.Instance{}
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	for _, ci := range cfg.Instances {
-		ic, key, err := instanceConfig(cfg, ci, k, log)
+		vm, err := rt.vmacFor(ci)
+		if err != nil {
+			log.Error("("+ci.Name()+") cannot create its VMAC", "err", err)
+			continue
+		}
+		ic, key, err := instanceConfig(cfg, ci, k, vm)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot start", "err", err)
 			continue
 		}
-		netAdapter := &kernelNet{k: k, ifname: ci.Interface, keepOnStop: keepVIPs,
+		ic.Log = log
+		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
 			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
 		inst, err := vrrp.NewInstance(ic, netAdapter)
 		if err != nil {
@@ -148,11 +156,38 @@ func (rt *vrrpRuntime) stop() {
 	}
 	rt.readers.Wait()
 	rt.static.remove(rt.k, rt.log)
+	for _, vm := range rt.vmacs {
+		if err := vm.Delete(); err != nil {
+			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
+		}
+	}
+}
+
+// vmacFor creates the instance's VMAC (use_vmac): a private macvlan
+// vrrp.<VRID> with the virtual router MAC 00:00:5e:00:01:<VRID>.
+func (rt *vrrpRuntime) vmacFor(ci *config.VRRPInstance) (*kernel.VMAC, error) {
+	if !ci.IsSet("use_vmac") {
+		return nil, nil
+	}
+	vcfg := kernel.VMACConfig{Parent: ci.Interface, VRID: ci.VRID, Family: instanceFamily(ci), XmitBase: ci.VMACXmitBase}
+	if len(ci.UseVMAC) > 0 {
+		vcfg.Name = ci.UseVMAC[0]
+	}
+	vm, err := kernel.CreateVMAC(vcfg)
+	if err != nil {
+		return nil, err
+	}
+	rt.vmacs = append(rt.vmacs, vm)
+	return &vm, nil
 }
 
 // instanceConfig turns a validated vrrp_instance into the driver's
 // configuration, and says which socket it needs.
-func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, log *slog.Logger) (vrrp.InstanceConfig, socketKey, error) {
+//
+// With a VMAC, the VIPs go on it and adverts leave from it (from the
+// parent with vmac_xmit_base); an IPv6 instance then speaks from the
+// VMAC's link-local address.
+func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, vm *kernel.VMAC) (vrrp.InstanceConfig, socketKey, error) {
 	g := cfg.GlobalDefs
 	if g == nil {
 		g = &config.GlobalDefs{}
@@ -161,13 +196,23 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id or interface")
 	}
 	family := instanceFamily(ci)
-	key := socketKey{ifname: ci.Interface, family: family, unicast: len(ci.UnicastPeers) > 0, ttl: ci.UnicastTTL}
+	vipIf, sockIf := ci.Interface, ci.Interface
+	if vm != nil {
+		vipIf = vm.Name()
+		if !ci.VMACXmitBase {
+			sockIf = vm.Name()
+		}
+	}
+	key := socketKey{ifname: sockIf, family: family, unicast: len(ci.UnicastPeers) > 0, ttl: ci.UnicastTTL}
 	if !key.unicast {
 		key.ttl = 0
 	}
 	src, err := sourceAddress(ci, family, k)
 	if err != nil {
 		return vrrp.InstanceConfig{}, socketKey{}, err
+	}
+	if vm != nil && family == 6 && !ci.VMACXmitBase && ci.McastSrcIP == "" {
+		src = vm.LinkLocal()
 	}
 	key.source = src
 	key.group = multicastGroup(g, ci, family)
@@ -177,10 +222,9 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		Source:   src,
 		Group:    key.group,
 		Checksum: vrrp.ChecksumV3Pseudo,
-		VIPs:     vips(ci.VirtualIPAddresses, ci.Interface),
-		Excluded: vips(ci.VirtualIPAddressesExcl, ci.Interface),
+		VIPs:     vips(ci.VirtualIPAddresses, vipIf),
+		Excluded: vips(ci.VirtualIPAddressesExcl, vipIf),
 		Announce: announceConfig(g, ci, family),
-		Log:      log,
 	}
 	if ci.V3ChecksumAsV2 || g.V3ChecksumAsV2 {
 		ic.Checksum = vrrp.ChecksumV2Style
@@ -308,9 +352,8 @@ func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, family int) v
 type kernelNet struct {
 	k          kernel.Kernel
 	conn       kernel.Conn
-	ifname     string
 	routing    routing // virtual_routes and virtual_rules, installed with the VIPs
-	keepOnStop bool // -V: leave the VIPs in place when the daemon stops
+	keepOnStop bool    // -V: leave the VIPs in place when the daemon stops
 	stopping   atomic.Bool
 }
 
