@@ -521,3 +521,46 @@ func TestUseVMACCarriesTheVIPOnAVirtualMAC(t *testing.T) {
 	}
 	waitPing(t, 3*time.Second, client, vip4)
 }
+
+// TestNoAcceptDropsTrafficToTheVIP: with no_accept (RFC 5798 Accept_Mode
+// off) the master holds the VIP but drops what is sent to it, through
+// keepalived's nftables table; the table goes when the daemon stops.
+func TestNoAcceptDropsTrafficToTheVIP(t *testing.T) {
+	needRoot(t, "nft")
+	l := newLab(t, "r1", "client")
+	r1, client := l.Host("r1"), l.Host("client")
+	conf := `vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 0.1
+    version 3
+    no_accept
+    virtual_ipaddress {
+        198.51.100.200/24
+    }
+}
+`
+	p, err := r1.StartKeepalivedGo(binary, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, r1, p) })
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	if !client.Ping(r1.IPv4) {
+		t.Fatal("the router's own address must still answer")
+	}
+	if client.Ping(vip4) {
+		t.Fatal("with no_accept the master must drop traffic to the VIP")
+	}
+	rules, _ := exec.Command("ip", "netns", "exec", r1.NS, "nft", "list", "table", "ip", "keepalived").Output()
+	if !strings.Contains(string(rules), "198.51.100.200") || !strings.Contains(string(rules), "ip daddr @vips drop") {
+		t.Fatalf("keepalived's table should drop the VIP:\n%s", rules)
+	}
+	p.Signal(syscall.SIGTERM)
+	p.Wait(5 * time.Second)
+	if out, err := exec.Command("ip", "netns", "exec", r1.NS, "nft", "list", "tables").Output(); err != nil || strings.Contains(string(out), "keepalived") {
+		t.Fatalf("the keepalived tables must go at exit: %s %v", out, err)
+	}
+}

@@ -29,7 +29,7 @@ var vrrpKeywords = []string{
 	"virtual_ipaddress", "virtual_ipaddress_excluded", "mcast_src_ip", "unicast_src_ip", "unicast_peer",
 	"mcast_dst_ip", "unicast_ttl", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
-	"use_vmac", "vmac_xmit_base",
+	"use_vmac", "vmac_xmit_base", "accept", "no_accept", "nftables", "nftables_priority", "nftables_counters",
 }
 
 func init() {
@@ -49,6 +49,7 @@ type vrrpRuntime struct {
 	adapters  []*kernelNet
 	conns     []kernel.Conn
 	vmacs     []kernel.VMAC
+	fw        kernel.Firewall // the no_accept drop rules; nil when no instance needs them
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 }
@@ -86,6 +87,11 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		ic.Log = log
 		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
 			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
+		if blocksVIPs(cfg, ci) {
+			if netAdapter.fw, err = rt.firewall(cfg); err != nil {
+				log.Error("("+ci.Name()+") cannot set up the no_accept firewall; its VIPs will accept traffic", "err", err)
+			}
+		}
 		inst, err := vrrp.NewInstance(ic, netAdapter)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot start", "err", err)
@@ -156,11 +162,58 @@ func (rt *vrrpRuntime) stop() {
 	}
 	rt.readers.Wait()
 	rt.static.remove(rt.k, rt.log)
+	if rt.fw != nil {
+		if err := rt.fw.Close(); err != nil {
+			rt.log.Error("cannot remove the nftables tables", "err", err)
+		}
+	}
 	for _, vm := range rt.vmacs {
 		if err := vm.Delete(); err != nil {
 			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
 		}
 	}
+}
+
+// blocksVIPs tells whether a master must drop traffic to and from its
+// VIPs (RFC 5798 Accept_Mode off), as keepalived decides it: never for
+// the address owner; else `accept` or `no_accept` if written; else off in
+// strict mode (vrrp_strict / strict_mode) and on otherwise.
+func blocksVIPs(cfg *config.Config, ci *config.VRRPInstance) bool {
+	switch {
+	case ci.Priority == vrrp.PriorityOwner:
+		return false
+	case ci.IsSet("no_accept") && ci.NoAccept:
+		return true
+	case ci.IsSet("accept"):
+		return !ci.Accept
+	}
+	return ci.StrictMode || (cfg.GlobalDefs != nil && cfg.GlobalDefs.VRRPStrict)
+}
+
+// firewall creates the nftables tables on first need (creating them
+// deletes an old table of the same name, which must not happen when no
+// instance asks for it).
+func (rt *vrrpRuntime) firewall(cfg *config.Config) (kernel.Firewall, error) {
+	if rt.fw != nil {
+		return rt.fw, nil
+	}
+	var nc kernel.NFTConfig
+	if g := cfg.GlobalDefs; g != nil {
+		if len(g.Nftables) > 0 {
+			nc.Table = g.Nftables[0]
+		}
+		if g.IsSet("nftables_priority") {
+			p := int32(g.NftablesPriority)
+			nc.Priority = &p
+		}
+		nc.Counters = g.NftablesCounters
+	}
+	fw, err := kernel.NewNFTFirewall(nc)
+	if err != nil {
+		return nil, err
+	}
+	rt.fw = fw
+	return fw, nil
 }
 
 // vmacFor creates the instance's VMAC (use_vmac): a private macvlan
@@ -352,8 +405,9 @@ func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, family int) v
 type kernelNet struct {
 	k          kernel.Kernel
 	conn       kernel.Conn
-	routing    routing // virtual_routes and virtual_rules, installed with the VIPs
-	keepOnStop bool    // -V: leave the VIPs in place when the daemon stops
+	routing    routing         // virtual_routes and virtual_rules, installed with the VIPs
+	fw         kernel.Firewall // set when the instance's VIPs are blocked (no_accept)
+	keepOnStop bool            // -V: leave the VIPs in place when the daemon stops
 	stopping   atomic.Bool
 }
 
@@ -366,6 +420,11 @@ func (n *kernelNet) SendAdvert(payload []byte, dst netip.Addr) error {
 
 func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
 	var errs []error
+	if n.fw != nil {
+		// Drop first, as keepalived does, so no packet reaches a VIP
+		// that must not accept traffic.
+		errs = append(errs, n.fw.Block(firewallAddrs(vs)...))
+	}
 	for _, v := range vs {
 		errs = append(errs, n.k.AddAddress(v.Dev, kernelAddress(v)))
 	}
@@ -381,7 +440,24 @@ func (n *kernelNet) RemoveVIPs(vs []vrrp.VIP) error {
 	for _, v := range vs {
 		errs = append(errs, n.k.DelAddress(v.Dev, kernelAddress(v)))
 	}
+	if n.fw != nil {
+		errs = append(errs, n.fw.Unblock(firewallAddrs(vs)...))
+	}
 	return errors.Join(errs...)
+}
+
+// firewallAddrs are the VIPs' addresses; a link-local one carries its
+// interface as zone, since the same fe80:: address may be on several.
+func firewallAddrs(vs []vrrp.VIP) []netip.Addr {
+	out := make([]netip.Addr, 0, len(vs))
+	for _, v := range vs {
+		a := v.Prefix.Addr()
+		if a.Is6() && a.IsLinkLocalUnicast() {
+			a = a.WithZone(v.Dev)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func (n *kernelNet) Announce(vs []vrrp.VIP) error {

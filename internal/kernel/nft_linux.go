@@ -143,14 +143,14 @@ func (f *NFTFirewall) Close() error {
 }
 
 func (f *NFTFirewall) update(block bool, addrs []netip.Addr) error {
-	keys, err := f.keys(addrs)
-	if err != nil {
-		return err
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return ErrFirewallClosed
+	}
+	keys, err := f.keys(addrs)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for i, fam := range f.fams {
@@ -178,7 +178,7 @@ func (f *NFTFirewall) update(block bool, addrs []netip.Addr) error {
 }
 
 // keys normalizes addresses and splits them by family (0 ip, 1 ip6),
-// without duplicates.
+// without duplicates. Called with f.mu held (it uses f.ns).
 func (f *NFTFirewall) keys(addrs []netip.Addr) ([2][]nftKey, error) {
 	var out [2][]nftKey
 	seen := map[nftKey]bool{}
@@ -212,8 +212,11 @@ func (f *NFTFirewall) keys(addrs []netip.Addr) ([2][]nftKey, error) {
 						}
 					}
 					link, err := h.LinkByName(zone)
-					if err != nil {
+					var nf netlink.LinkNotFoundError
+					if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
 						return out, fmt.Errorf("kernel: nftables: %v: %w %q", a, ErrNoInterface, zone)
+					} else if err != nil {
+						return out, fmt.Errorf("kernel: nftables: %v: interface %q: %w", a, zone, err)
 					}
 					k.ifindex = uint32(link.Attrs().Index)
 				}
