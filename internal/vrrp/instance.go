@@ -165,13 +165,22 @@ func (in *Instance) SetFault(fault bool) {
 // resigns with a priority-0 advert and removes its VIPs) and returns.
 func (in *Instance) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
-	deadline := time.Time{}
+	// The timer is re-armed only when the machine's deadline moves
+	// earlier. A backup's deadline moves later with every advert; the
+	// timer then fires at the old deadline and is re-armed for the new
+	// one, instead of being reset on every advert received.
+	var deadline, armed time.Time
 	arm := func() {
 		deadline = in.m.Deadline()
-		timer.Stop()
-		if !deadline.IsZero() {
+		switch {
+		case deadline.IsZero():
+			timer.Stop()
+			armed = time.Time{}
+		case armed.IsZero() || deadline.Before(armed):
 			timer.Reset(time.Until(deadline))
+			armed = deadline
 		}
 	}
 	in.do(in.m.Step(time.Now(), Start{}))
@@ -181,7 +190,11 @@ func (in *Instance) Run(ctx context.Context) {
 		case a := <-in.rx:
 			in.do(in.m.Step(time.Now(), a))
 		case <-timer.C:
+			armed = time.Time{}
 			now := time.Now()
+			if now.Before(deadline) {
+				break // the deadline moved on since the timer was armed
+			}
 			in.recordLateness(now.Sub(deadline))
 			in.do(in.m.Step(now, Timeout{}))
 		case ev := <-in.ctl:
