@@ -1,6 +1,6 @@
 // Command scale runs 255 VRRP instances on each of two routers (one master
 // for all, one backup) for a while, once with keepalived-go on both and
-// once with Debian's keepalived on both, side by side in the same run, and
+// once with Debian's keepalived on both, one after the other in one run, and
 // reports each daemon's CPU time and resident memory, and the state
 // transitions after the initial election (which must be none).
 //
@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +26,7 @@ func main() {
 	interval := flag.String("interval", "1", "advert_int (1 is VRRPv2, fractions VRRPv3)")
 	instances := flag.Int("instances", 255, "VRRP instances per router")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
+	only := flag.String("only", "", "run only keepalived-go (go) or keepalived (ka)")
 	flag.Parse()
 	defer func() {
 		if r := recover(); r != nil {
@@ -37,16 +37,15 @@ func main() {
 	if *bin == "" {
 		*bin = build()
 	}
-	var wg sync.WaitGroup
-	results := make([]string, 2)
-	for i, kg := range []bool{true, false} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = run(*bin, kg, *interval, *instances, *duration)
-		}()
+	// One implementation at a time: with both on two cores at once, each
+	// measures the other's load as much as its own.
+	var results []string
+	for _, kg := range []bool{true, false} {
+		if (*only == "go" && !kg) || (*only == "ka" && kg) {
+			continue
+		}
+		results = append(results, run(*bin, kg, *interval, *instances, *duration))
 	}
-	wg.Wait()
 	fmt.Printf("%d instances per router, advert_int %s, watched %v after the election\n", *instances, *interval, *duration)
 	fmt.Printf("%-14s %-7s %12s %10s %10s %12s\n", "daemon", "router", "CPU (s)", "CPU %", "RSS (MiB)", "transitions")
 	for _, r := range results {
