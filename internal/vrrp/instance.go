@@ -84,24 +84,31 @@ type Stats struct {
 	AddrListErr                 atomic.Uint64 // accepted anyway, as keepalived ≥ 2.3.3 does
 	SendErrors                  atomic.Uint64
 	Dropped                     [len(dropReasonNames)]atomic.Uint64 // by DropReason
-	RxQueueFull                 atomic.Uint64
-	TimerLateMaxMicros          atomic.Int64  // worst lateness of a timer so far
-	TimerLate1ms, TimerLate10ms atomic.Uint64 // timers that fired more than 1 ms / 10 ms late
+	TimerLateMaxMicros          atomic.Int64                        // worst lateness of a timer so far
+	TimerLate1ms, TimerLate10ms atomic.Uint64                       // timers that fired more than 1 ms / 10 ms late
 	TimerLate100ms, TimersFired atomic.Uint64
 	lastAddrListLog             atomic.Int64 // unix nanoseconds, to rate-limit the log
 }
 
 // Instance runs one VRRP instance: its Machine, its timer, the adverts it
 // sends and receives, its VIPs and announcements.
+//
+// Events are handled on the goroutine that produces them: a received
+// advert on the socket reader's, a timer on Run's. mu serialises them. A
+// backup thus handles an advert without waking a second goroutine, which
+// is most of its CPU time with hundreds of instances.
 type Instance struct {
 	cfg   InstanceConfig
 	net   Net
-	m     *Machine
-	rx    chan AdvertReceived
-	ctl   chan Event
 	stats Stats
 	state atomic.Int32
-	buf   []byte // advert encoding buffer, reused
+
+	mu       sync.Mutex // guards everything below
+	m        *Machine
+	buf      []byte // advert encoding buffer, reused
+	timer    *time.Timer
+	deadline time.Time // the machine's deadline
+	armed    time.Time // what the timer is set to; zero when stopped
 
 	// Computed once, so that sending an advert allocates nothing.
 	addrs []netip.Addr // the advertised addresses
@@ -123,8 +130,9 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 	}
 	cfg.Log = cfg.Log.With("instance", cfg.Name)
 	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
-		rx: make(chan AdvertReceived, 64), ctl: make(chan Event, 8),
-		vips: slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
+		timer: time.NewTimer(time.Hour),
+		vips:  slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
+	in.timer.Stop()
 	for _, v := range cfg.VIPs {
 		in.addrs = append(in.addrs, v.Prefix.Addr())
 	}
@@ -150,62 +158,71 @@ func (in *Instance) State() State { return State(in.state.Load()) }
 func (in *Instance) Stats() *Stats { return &in.stats }
 
 // SetPriority delivers a new effective priority (tracking changed it).
-func (in *Instance) SetPriority(p int) { in.ctl <- PriorityChanged{Priority: p} }
+func (in *Instance) SetPriority(p int) { in.step(PriorityChanged{Priority: p}) }
 
 // SetFault raises or clears the instance's fault.
 func (in *Instance) SetFault(fault bool) {
 	if fault {
-		in.ctl <- FaultRaised{}
+		in.step(FaultRaised{})
 	} else {
-		in.ctl <- FaultCleared{}
+		in.step(FaultCleared{})
 	}
 }
 
-// Run drives the instance until ctx is done, then shuts it down (a master
-// resigns with a priority-0 advert and removes its VIPs) and returns.
-func (in *Instance) Run(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	// The timer is re-armed only when the machine's deadline moves
-	// earlier. A backup's deadline moves later with every advert; the
-	// timer then fires at the old deadline and is re-armed for the new
-	// one, instead of being reset on every advert received.
-	var deadline, armed time.Time
-	arm := func() {
-		deadline = in.m.Deadline()
-		switch {
-		case deadline.IsZero():
-			timer.Stop()
-			armed = time.Time{}
-		case armed.IsZero() || deadline.Before(armed):
-			timer.Reset(time.Until(deadline))
-			armed = deadline
-		}
+// step feeds one event to the machine, executes its actions and re-arms
+// the timer.
+func (in *Instance) step(ev Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.do(in.m.Step(time.Now(), ev))
+	in.arm()
+}
+
+// arm re-arms the timer only when the machine's deadline moves earlier.
+// A backup's deadline moves later with every advert; the timer then fires
+// at the old deadline and is re-armed for the new one, instead of being
+// reset on every advert received. Called with mu held.
+func (in *Instance) arm() {
+	in.deadline = in.m.Deadline()
+	switch {
+	case in.deadline.IsZero():
+		in.timer.Stop()
+		in.armed = time.Time{}
+	case in.armed.IsZero() || in.deadline.Before(in.armed):
+		in.timer.Reset(time.Until(in.deadline))
+		in.armed = in.deadline
 	}
-	in.do(in.m.Step(time.Now(), Start{}))
-	arm()
+}
+
+// fire handles the timer: a Timeout if the deadline has come, else a
+// re-arm for the deadline that moved on.
+func (in *Instance) fire() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.armed = time.Time{}
+	if now := time.Now(); !now.Before(in.deadline) {
+		in.recordLateness(now.Sub(in.deadline))
+		in.do(in.m.Step(now, Timeout{}))
+	}
+	in.arm()
+}
+
+// Run drives the instance's timer until ctx is done, then shuts it down
+// (a master resigns with a priority-0 advert and removes its VIPs) and
+// returns. Adverts reach it through Deliver meanwhile.
+func (in *Instance) Run(ctx context.Context) {
+	defer in.timer.Stop()
+	in.step(Start{})
 	for {
 		select {
-		case a := <-in.rx:
-			in.do(in.m.Step(time.Now(), a))
-		case <-timer.C:
-			armed = time.Time{}
-			now := time.Now()
-			if now.Before(deadline) {
-				break // the deadline moved on since the timer was armed
-			}
-			in.recordLateness(now.Sub(deadline))
-			in.do(in.m.Step(now, Timeout{}))
-		case ev := <-in.ctl:
-			in.do(in.m.Step(time.Now(), ev))
+		case <-in.timer.C:
+			in.fire()
 		case <-ctx.Done():
-			in.do(in.m.Step(time.Now(), Shutdown{}))
+			in.step(Shutdown{})
 			in.cancelAnnounce()
 			in.announcing.Wait()
 			return
 		}
-		arm()
 	}
 }
 
@@ -371,9 +388,10 @@ type Received struct {
 }
 
 // Deliver checks a packet for this instance (RFC 5798 §7.1, RFC 3768 §7.1,
-// and keepalived's rules) and queues it for the instance. An invalid packet
-// is counted and dropped: it changes nothing, timers included. Deliver is
-// called from the receiving goroutine.
+// and keepalived's rules) and hands it to the state machine, on the
+// caller's goroutine (the socket reader's). An invalid packet is counted
+// and dropped: it changes nothing, timers included. Before Run has started
+// the instance, the machine ignores adverts.
 func (in *Instance) Deliver(p Received) {
 	adv, err := Parse(p.Payload, p.Src, p.Dst, in.cfg.Checksum)
 	if err == nil {
@@ -392,11 +410,7 @@ func (in *Instance) Deliver(p Received) {
 	if adv.Priority == 0 {
 		in.stats.PriZeroRcvd.Add(1)
 	}
-	select {
-	case in.rx <- AdvertReceived{Src: p.Src, Priority: int(adv.Priority), MaxAdverInt: adv.Interval}:
-	default:
-		in.stats.RxQueueFull.Add(1)
-	}
+	in.step(AdvertReceived{Src: p.Src, Priority: int(adv.Priority), MaxAdverInt: adv.Interval})
 }
 
 // check applies the per-instance receive rules to a decoded advert.
