@@ -564,3 +564,76 @@ func TestNoAcceptDropsTrafficToTheVIP(t *testing.T) {
 		t.Fatalf("the keepalived tables must go at exit: %s %v", out, err)
 	}
 }
+
+// TestInterfaceDownMeansFault: the master's own interface going down puts
+// it in FAULT (its VIP goes, the backup takes over); coming back, it
+// leaves FAULT and preempts again.
+func TestInterfaceDownMeansFault(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	base := instance{version: 3, advertInt: "0.1", vip: vip4}
+	in1, in2 := base, base
+	in1.priority, in2.priority = 150, 100
+	p1 := startKG(t, r1, in1)
+	startKG(t, r2, in2)
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	if err := r1.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, 3*time.Second, p1, "Entering FAULT STATE")
+	waitHolder(t, 3*time.Second, vip4, r2, r1, r2)
+	if err := r1.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+}
+
+// TestTrackInterfaceWeightLowersPriority: a tracked interface with weight
+// -60 going down takes r1 from 150 to 90, below r2's 100, which takes over.
+func TestTrackInterfaceWeightLowersPriority(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	for _, args := range [][]string{
+		{"-n", r1.NS, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"},
+		{"-n", r1.NS, "link", "set", "trk0", "up"},
+		{"-n", r1.NS, "link", "set", "trk1", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	conf := func(prio int, track string) string {
+		return fmt.Sprintf(`vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %d
+    advert_int 0.1
+    version 3
+%s    virtual_ipaddress {
+        198.51.100.200/24
+    }
+}
+`, prio, track)
+	}
+	p1, err := r1.StartKeepalivedGo(binary, conf(150, "    track_interface {\n        trk0 weight -60\n    }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p1.Stop(); dumpLogOnFailure(t, r1, p1) })
+	p2, err := r2.StartKeepalivedGo(binary, conf(100, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "down").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
+	if strings.Contains(p1.Log(), "Entering FAULT STATE") {
+		t.Fatal("a weighted interface must change the priority, not cause FAULT")
+	}
+}

@@ -50,6 +50,8 @@ type vrrpRuntime struct {
 	conns     []kernel.Conn
 	vmacs     []kernel.VMAC
 	fw        kernel.Firewall // the no_accept drop rules; nil when no instance needs them
+	tracked   []*linkTracking
+	trackDone chan struct{}
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 }
@@ -73,6 +75,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
+	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
 		vm, err := rt.vmacFor(ci)
 		if err != nil {
@@ -100,6 +103,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		netAdapter.releaseStale(ic)
 		groups[key] = append(groups[key], inst)
 		adapterOf[inst] = netAdapter
+		configOf[inst] = ci
 		rt.instances = append(rt.instances, inst)
 		rt.adapters = append(rt.adapters, netAdapter)
 	}
@@ -117,9 +121,15 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		rt.readers.Add(1)
 		go rt.read(conn, vrrp.NewDemux(insts...))
 		for _, inst := range insts {
+			inst.Start()
+			rt.tracked = append(rt.tracked, newLinkTracking(inst, configOf[inst]))
 			rt.running.Add(1)
 			go func() { defer rt.running.Done(); inst.Run(ctx) }()
 		}
+	}
+	rt.trackDone = make(chan struct{})
+	if err := trackLinks(log, rt.tracked, rt.trackDone); err != nil {
+		log.Error("cannot watch interfaces: no FAULT state or track_interface weights", "err", err)
 	}
 	if len(rt.instances) > 0 && len(rt.conns) == 0 {
 		rt.stop()
@@ -152,6 +162,9 @@ func (rt *vrrpRuntime) read(conn kernel.Conn, demux *vrrp.Demux) {
 // stop shuts every instance down (masters resign and release their VIPs)
 // and closes the sockets.
 func (rt *vrrpRuntime) stop() {
+	if rt.trackDone != nil {
+		close(rt.trackDone)
+	}
 	for _, a := range rt.adapters {
 		a.stopping.Store(true)
 	}

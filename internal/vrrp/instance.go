@@ -107,6 +107,7 @@ type Instance struct {
 	m        *Machine
 	buf      []byte // advert encoding buffer, reused
 	timer    *time.Timer
+	started  bool
 	deadline time.Time // the machine's deadline
 	armed    time.Time // what the timer is set to; zero when stopped
 
@@ -207,12 +208,24 @@ func (in *Instance) fire() {
 	in.arm()
 }
 
+// Start takes the instance out of INIT (Run does it if it has not been
+// done): call it before delivering tracking events that must come after.
+func (in *Instance) Start() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.started {
+		in.started = true
+		in.do(in.m.Step(time.Now(), Start{}))
+		in.arm()
+	}
+}
+
 // Run drives the instance's timer until ctx is done, then shuts it down
 // (a master resigns with a priority-0 advert and removes its VIPs) and
 // returns. Adverts reach it through Deliver meanwhile.
 func (in *Instance) Run(ctx context.Context) {
 	defer in.timer.Stop()
-	in.step(Start{})
+	in.Start()
 	for {
 		select {
 		case <-in.timer.C:
