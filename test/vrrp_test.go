@@ -637,3 +637,57 @@ func TestTrackInterfaceWeightLowersPriority(t *testing.T) {
 		t.Fatal("a weighted interface must change the priority, not cause FAULT")
 	}
 }
+
+// TestTrackScriptWeightMovesTheVIP: r1 tracks a vrrp_script (weight -60)
+// that checks a file; removing the file makes the script fail, r1's
+// priority drops from 150 to 90, below r2's 100, and r2 takes over;
+// putting the file back brings the VIP back to r1.
+func TestTrackScriptWeightMovesTheVIP(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	flag, err := l.WriteFile("healthy", "ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := func(prio int, extra, track string) string {
+		return fmt.Sprintf(`global_defs {
+    enable_script_security
+    script_user root
+}
+%s
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %d
+    advert_int 0.1
+    version 3
+%s    virtual_ipaddress {
+        198.51.100.200/24
+    }
+}
+`, extra, prio, track)
+	}
+	script := fmt.Sprintf("vrrp_script chk_file {\n    script \"/usr/bin/test -e %s\"\n    interval 1\n    weight -60\n}\n", flag)
+	p1, err := r1.StartKeepalivedGo(binary, conf(150, script, "    track_script {\n        chk_file\n    }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p1.Stop(); dumpLogOnFailure(t, r1, p1) })
+	p2, err := r2.StartKeepalivedGo(binary, conf(100, "", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
+	waitLog(t, time.Second, p1, "VRRP_Script(chk_file) failed")
+	if _, err := l.WriteFile("healthy", "ok"); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+}

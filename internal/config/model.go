@@ -333,6 +333,9 @@ type VRRPScript struct {
 	Disabled bool `json:"-"`
 }
 
+// Name is the script's name.
+func (s *VRRPScript) Name() string { return firstArg(s.Args) }
+
 // TrackProcess is vrrp_track_process NAME.
 type TrackProcess struct {
 	Block

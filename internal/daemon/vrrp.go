@@ -74,6 +74,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log)}
 	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
+	scripts := usableScripts(cfg)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
@@ -122,15 +123,17 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		go rt.read(conn, vrrp.NewDemux(insts...))
 		for _, inst := range insts {
 			inst.Start()
-			rt.tracked = append(rt.tracked, newLinkTracking(inst, configOf[inst]))
+			rt.tracked = append(rt.tracked, newLinkTracking(inst, configOf[inst], scripts))
 			rt.running.Add(1)
 			go func() { defer rt.running.Done(); inst.Run(ctx) }()
 		}
 	}
 	rt.trackDone = make(chan struct{})
-	if err := trackLinks(log, rt.tracked, rt.trackDone); err != nil {
-		log.Error("cannot watch interfaces: no FAULT state or track_interface weights", "err", err)
+	results := make(chan scriptResult, 16)
+	if err := tracker(log, rt.tracked, scripts, results, rt.trackDone); err != nil {
+		log.Error("cannot watch interfaces: no FAULT state or tracking", "err", err)
 	}
+	rt.startScripts(ctx, cfg, scripts, results)
 	if len(rt.instances) > 0 && len(rt.conns) == 0 {
 		rt.stop()
 		return nil, errors.New("no VRRP instance could start")
@@ -184,6 +187,26 @@ func (rt *vrrpRuntime) stop() {
 		if err := vm.Delete(); err != nil {
 			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
 		}
+	}
+}
+
+// startScripts runs the vrrp_scripts that some instance tracks.
+func (rt *vrrpRuntime) startScripts(ctx context.Context, cfg *config.Config, scripts map[string]*config.VRRPScript, results chan<- scriptResult) {
+	used := map[string]bool{}
+	for _, t := range rt.tracked {
+		for _, s := range t.scripts {
+			used[s.name] = true
+		}
+	}
+	for name := range used {
+		s := scripts[name]
+		cred, err := scriptCredential(cfg, s)
+		if err != nil {
+			rt.log.Error("VRRP_Script("+name+") cannot run: no such user", "err", err)
+			continue
+		}
+		rt.running.Add(1)
+		go func() { defer rt.running.Done(); runScript(ctx, rt.log, s, cred, results) }()
 	}
 }
 
