@@ -4,6 +4,7 @@
 package test
 
 import (
+	"bufio"
 	"fmt"
 	"net/netip"
 	"os"
@@ -690,4 +691,81 @@ vrrp_instance VI_1 {
 		t.Fatal(err)
 	}
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+}
+
+// TestNotifyScriptsAndFIFO: on each state change the instance's notify
+// script gets keepalived's four arguments, notify_master runs on MASTER,
+// and the FIFO gets keepalived's lines.
+func TestNotifyScriptsAndFIFO(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	out := filepath.Join(l.Dir, "notify.out")
+	script := filepath.Join(l.Dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fifoPath := filepath.Join(l.Dir, "notify.fifo")
+	if err := syscall.Mkfifo(fifoPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fifo.Close()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(fifo)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	conf := fmt.Sprintf(`global_defs {
+    enable_script_security
+    script_user root
+    notify_fifo %s
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    version 3
+    notify %s
+    notify_master "%s master-only"
+    virtual_ipaddress {
+        198.51.100.200/24
+    }
+}
+`, fifoPath, script, script)
+	p, err := r1.StartKeepalivedGo(binary, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, r1, p) })
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	p.Signal(syscall.SIGTERM)
+	if err := p.Wait(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	want := "INSTANCE VI_1 BACKUP 150\nmaster-only\nINSTANCE VI_1 MASTER 150\nINSTANCE VI_1 STOP 150\n"
+	if string(got) != want {
+		t.Fatalf("notify scripts were called with:\n%s\nwant:\n%s", got, want)
+	}
+	var fifoLines []string
+	for len(fifoLines) < 3 {
+		select {
+		case line := <-lines:
+			fifoLines = append(fifoLines, line)
+		case <-time.After(3 * time.Second):
+			t.Fatalf("FIFO lines so far: %q", fifoLines)
+		}
+	}
+	wantFIFO := []string{`INSTANCE "VI_1" BACKUP 150`, `INSTANCE "VI_1" MASTER 150`, `INSTANCE "VI_1" STOP 150`}
+	if strings.Join(fifoLines, "\n") != strings.Join(wantFIFO, "\n") {
+		t.Fatalf("FIFO lines %q, want %q", fifoLines, wantFIFO)
+	}
 }

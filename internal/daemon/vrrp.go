@@ -52,6 +52,8 @@ type vrrpRuntime struct {
 	fw        kernel.Firewall // the no_accept drop rules; nil when no instance needs them
 	tracked   []*linkTracking
 	trackDone chan struct{}
+	notifiers []*notifier
+	fifos     []*fifo
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 }
@@ -75,6 +77,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
 	scripts := usableScripts(cfg)
+	rt.openFIFOs(cfg)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
@@ -89,6 +92,9 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			continue
 		}
 		ic.Log = log
+		n := newNotifier(log, cfg, ci, rt.fifos)
+		rt.notifiers = append(rt.notifiers, n)
+		ic.OnTransition = n.transition
 		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
 			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
 		if blocksVIPs(cfg, ci) {
@@ -177,6 +183,12 @@ func (rt *vrrpRuntime) stop() {
 		c.Close()
 	}
 	rt.readers.Wait()
+	for _, n := range rt.notifiers {
+		n.finish()
+	}
+	for _, f := range rt.fifos {
+		f.close()
+	}
 	rt.static.remove(rt.k, rt.log)
 	if rt.fw != nil {
 		if err := rt.fw.Close(); err != nil {
@@ -187,6 +199,25 @@ func (rt *vrrpRuntime) stop() {
 		if err := vm.Delete(); err != nil {
 			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
 		}
+	}
+}
+
+// openFIFOs opens global_defs notify_fifo and vrrp_notify_fifo.
+func (rt *vrrpRuntime) openFIFOs(cfg *config.Config) {
+	g := cfg.GlobalDefs
+	if g == nil {
+		return
+	}
+	for _, s := range []config.Script{g.NotifyFIFO, g.VRRPNotifyFIFO} {
+		if s.IsZero() {
+			continue
+		}
+		f, err := openFIFO(s.Cmd)
+		if err != nil {
+			rt.log.Error("cannot open the notify FIFO", "path", s.Cmd, "err", err)
+			continue
+		}
+		rt.fifos = append(rt.fifos, f)
 	}
 }
 

@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+)
+
+func init() {
+	for _, kw := range []string{"notify_master", "notify_backup", "notify_fault", "notify_stop", "notify",
+		"notify_fifo", "vrrp_notify_fifo"} {
+		implemented[kw] = true
+	}
+}
+
+// notifier runs an instance's notify scripts and writes its FIFO lines on
+// every state change, in order: the state's own script, then the generic
+// `notify` with keepalived's four arguments, then the FIFOs. The scripts
+// of one instance run one after the other, in the order of the changes
+// (keepalived starts them all at once, so they can finish out of order).
+type notifier struct {
+	log   *slog.Logger
+	cfg   *config.Config
+	vi    *config.VRRPInstance
+	fifos []*fifo
+	queue chan func()
+	done  chan struct{}
+}
+
+func newNotifier(log *slog.Logger, cfg *config.Config, vi *config.VRRPInstance, fifos []*fifo) *notifier {
+	n := &notifier{log: log, cfg: cfg, vi: vi, fifos: fifos, queue: make(chan func(), 64), done: make(chan struct{})}
+	go func() {
+		defer close(n.done)
+		for job := range n.queue {
+			job()
+		}
+	}()
+	return n
+}
+
+// finish runs what is queued (the STOP notifications) and returns.
+func (n *notifier) finish() {
+	close(n.queue)
+	<-n.done
+}
+
+// transition is the instance's OnTransition hook.
+func (n *notifier) transition(_, to vrrp.State, priority int) {
+	state := to.String()
+	line := fmt.Sprintf("INSTANCE \"%s\" %s %d\n", n.vi.Name(), state, priority)
+	scripts := []config.Script{n.stateScript(to)}
+	generic := n.vi.Notify
+	if !generic.IsZero() {
+		generic.Args = append(append([]string(nil), generic.Args...), "INSTANCE", n.vi.Name(), state, strconv.Itoa(priority))
+	}
+	scripts = append(scripts, generic)
+	select {
+	case n.queue <- func() {
+		for _, s := range scripts {
+			n.run(s)
+		}
+		for _, f := range n.fifos {
+			f.write(line)
+		}
+	}:
+	default:
+		n.log.Error("("+n.vi.Name()+") notify queue full: a notification is lost", "state", state)
+	}
+}
+
+func (n *notifier) stateScript(s vrrp.State) config.Script {
+	switch s {
+	case vrrp.Master:
+		return n.vi.NotifyMaster
+	case vrrp.Backup:
+		return n.vi.NotifyBackup
+	case vrrp.Fault:
+		return n.vi.NotifyFault
+	case vrrp.Stop:
+		return n.vi.NotifyStop
+	}
+	return config.Script{}
+}
+
+// run runs one notify script to completion as the script user.
+func (n *notifier) run(s config.Script) {
+	if s.IsZero() {
+		return
+	}
+	cmd := scriptCommand(context.Background(), s)
+	if len(s.Args) > 1 && cmd.Path == "/bin/sh" {
+		cmd = exec.Command("/bin/sh", "-c", s.Cmd+` "$@"`, "notify")
+		cmd.Args = append(cmd.Args, s.Args[1:]...)
+	}
+	cred, err := scriptCredential(n.cfg, &config.VRRPScript{User: userOf(s)})
+	if err != nil {
+		n.log.Error("notify script cannot run: no such user", "script", s.Cmd, "err", err)
+		return
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		n.log.Warn("notify script failed", "script", s.Cmd, "err", err, "output", string(out))
+	}
+}
+
+// userOf is a script line's own user and group, if given.
+func userOf(s config.Script) []string {
+	switch {
+	case s.User == "":
+		return nil
+	case s.Group == "":
+		return []string{s.User}
+	}
+	return []string{s.User, s.Group}
+}
+
+// fifo is a notify FIFO (notify_fifo, vrrp_notify_fifo): keepalived's
+// lines, one per state change. A FIFO the daemon created is removed when
+// it stops.
+type fifo struct {
+	path    string
+	created bool
+	mu      sync.Mutex
+	f       *os.File
+}
+
+// openFIFO opens (creating if needed) a FIFO for writing without waiting
+// for a reader: opened read-write, writes never block while the pipe has
+// room.
+func openFIFO(path string) (*fifo, error) {
+	ff := &fifo{path: path}
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := syscall.Mkfifo(path, 0o644); err != nil {
+			return nil, err
+		}
+		ff.created = true
+	case err != nil:
+		return nil, err
+	case st.Mode()&fs.ModeNamedPipe == 0:
+		return nil, fmt.Errorf("%s exists and is not a FIFO", path)
+	}
+	if ff.f, err = os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK, 0); err != nil {
+		return nil, err
+	}
+	return ff, nil
+}
+
+func (f *fifo) write(line string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.f.WriteString(line)
+}
+
+func (f *fifo) close() {
+	f.f.Close()
+	if f.created {
+		os.Remove(f.path)
+	}
+}
