@@ -274,8 +274,8 @@ func TestNopreemptKeepsTheRunningMaster(t *testing.T) {
 }
 
 // TestEqualPrioritiesHealToTheHigherAddress makes two equal-priority
-// masters (a split brain: r2 is cut off while both start), then heals the
-// network: RFC 5798 §6.4.3 keeps the master with the higher address.
+// masters (a split brain: r2's VRRP traffic is cut while both start), then
+// heals it: RFC 5798 §6.4.3 keeps the master with the higher address.
 // (A backup never preempts an equal-priority master, so the tie-break is
 // only visible between two masters.)
 func TestPreemptDelayWaitsBeforeTakingOver(t *testing.T) {
@@ -298,22 +298,37 @@ func TestPreemptDelayWaitsBeforeTakingOver(t *testing.T) {
 }
 
 func TestEqualPrioritiesHealToTheHigherAddress(t *testing.T) {
-	needRoot(t)
+	needRoot(t, "nft")
 	l := newLab(t, "r1", "r2", "client")
 	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client") // r2 has the higher address
 	in := instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100}
-	if err := r2.SetLink(false); err != nil {
-		t.Fatal(err)
-	}
+	partitionVRRP(t, r2, true) // r2 neither hears nor is heard, its link stays up
 	startKG(t, r1, in)
 	p2 := startKG(t, r2, in)
 	waitHolder(t, 5*time.Second, vip4, r1, r1)
 	waitLog(t, 5*time.Second, p2, "Entering MASTER STATE")
-	if err := r2.SetLink(true); err != nil {
-		t.Fatal(err)
-	}
+	partitionVRRP(t, r2, false)
 	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
 	waitPing(t, 3*time.Second, client, vip4)
+}
+
+// partitionVRRP cuts (or restores) a host's VRRP traffic with nftables in
+// its namespace, leaving its link up: a split brain for VRRP only.
+func partitionVRRP(t *testing.T, h *lab.Host, cut bool) {
+	t.Helper()
+	script := "delete table inet kgpart\n"
+	if cut {
+		script = `table inet kgpart {
+	chain in { type filter hook input priority 0; meta l4proto 112 drop; }
+	chain out { type filter hook output priority 0; meta l4proto 112 drop; }
+}
+`
+	}
+	cmd := h.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
 }
 
 // waitLog waits (at most d) until the daemon has logged text.
