@@ -134,7 +134,14 @@ func (in instance) conf() string {
 // startKG runs keepalived-go in host h and stops it at the end of the test.
 func startKG(t *testing.T, h *lab.Host, in instance) *lab.Proc {
 	t.Helper()
-	p, err := h.StartKeepalivedGo(binary, in.conf())
+	return startKGConf(t, h, in.conf())
+}
+
+// startKGConf runs keepalived-go with configuration text in host h, and
+// stops it (showing its log if the test failed) at the end of the test.
+func startKGConf(t *testing.T, h *lab.Host, conf string) *lab.Proc {
+	t.Helper()
+	p, err := h.StartKeepalivedGo(binary, conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,16 +462,8 @@ vrrp_instance VI_1 {
 }
 `, prio)
 	}
-	p1, err := r1.StartKeepalivedGo(binary, conf(150))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p1.Stop(); dumpLogOnFailure(t, r1, p1) })
-	p2, err := r2.StartKeepalivedGo(binary, conf(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
+	p1 := startKGConf(t, r1, conf(150))
+	startKGConf(t, r2, conf(100))
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
 	if !routeIn(r1, "203.0.113.128/25") || routeIn(r2, "203.0.113.128/25") {
 		t.Fatalf("the virtual route must be on the master only: r1 %v, r2 %v", routeIn(r1, "203.0.113.128/25"), routeIn(r2, "203.0.113.128/25"))
@@ -512,11 +511,7 @@ func TestUseVMACCarriesTheVIPOnAVirtualMAC(t *testing.T) {
 		host *lab.Host
 		prio int
 	}{{r1, 150}, {r2, 100}} {
-		p, err := h.host.StartKeepalivedGo(binary, conf(h.prio))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, h.host, p) })
+		startKGConf(t, h.host, conf(h.prio))
 	}
 	onVMAC := func(h *lab.Host) bool {
 		out, _ := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "vrrp.51").Output()
@@ -558,11 +553,7 @@ func TestNoAcceptDropsTrafficToTheVIP(t *testing.T) {
     }
 }
 `
-	p, err := r1.StartKeepalivedGo(binary, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, r1, p) })
+	p := startKGConf(t, r1, conf)
 	waitHolder(t, 5*time.Second, vip4, r1, r1)
 	if !client.Ping(r1.IPv4) {
 		t.Fatal("the router's own address must still answer")
@@ -634,16 +625,8 @@ func TestTrackInterfaceWeightLowersPriority(t *testing.T) {
 }
 `, prio, track)
 	}
-	p1, err := r1.StartKeepalivedGo(binary, conf(150, "    track_interface {\n        trk0 weight -60\n    }\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p1.Stop(); dumpLogOnFailure(t, r1, p1) })
-	p2, err := r2.StartKeepalivedGo(binary, conf(100, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
+	p1 := startKGConf(t, r1, conf(150, "    track_interface {\n        trk0 weight -60\n    }\n"))
+	startKGConf(t, r2, conf(100, ""))
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
 	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "down").CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
@@ -686,16 +669,8 @@ vrrp_instance VI_1 {
 `, extra, prio, track)
 	}
 	script := fmt.Sprintf("vrrp_script chk_file {\n    script \"/usr/bin/test -e %s\"\n    interval 1\n    weight -60\n}\n", flag)
-	p1, err := r1.StartKeepalivedGo(binary, conf(150, script, "    track_script {\n        chk_file\n    }\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p1.Stop(); dumpLogOnFailure(t, r1, p1) })
-	p2, err := r2.StartKeepalivedGo(binary, conf(100, "", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
+	p1 := startKGConf(t, r1, conf(150, script, "    track_script {\n        chk_file\n    }\n"))
+	startKGConf(t, r2, conf(100, "", ""))
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
 	if err := os.Remove(flag); err != nil {
 		t.Fatal(err)
@@ -755,11 +730,7 @@ vrrp_instance VI_1 {
     }
 }
 `, fifoPath, script, script)
-	p, err := r1.StartKeepalivedGo(binary, conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, r1, p) })
+	p := startKGConf(t, r1, conf)
 	waitHolder(t, 5*time.Second, vip4, r1, r1)
 	p.Signal(syscall.SIGTERM)
 	if err := p.Wait(5 * time.Second); err != nil {
