@@ -121,25 +121,32 @@ func newLab(t *testing.T) *lab {
 	return l
 }
 
-// in runs f on this goroutine's OS thread switched into namespace ns, and
-// switches back. If switching back fails the thread stays locked, so the
-// runtime discards it rather than reuse a thread in the wrong namespace.
+// in runs f inside namespace ns (see inNamespace).
 func (l *lab) in(ns netns.NsHandle, f func()) {
 	l.t.Helper()
+	inNamespace(l.t, ns, f)
+}
+
+// inNamespace runs f on this goroutine's OS thread switched into namespace
+// ns, and switches back. If switching back fails the thread stays locked,
+// so the runtime discards it rather than reuse a thread in the wrong
+// namespace. The namespace tests of this package all use it.
+func inNamespace(t *testing.T, ns netns.NsHandle, f func()) {
+	t.Helper()
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
 		runtime.UnlockOSThread()
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer orig.Close()
 	if err := netns.Set(ns); err != nil {
 		runtime.UnlockOSThread()
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer func() {
 		if err := netns.Set(orig); err != nil {
-			l.t.Errorf("restoring the namespace: %v", err)
+			t.Errorf("restoring the namespace: %v", err)
 			return // stays locked: the thread dies with the goroutine
 		}
 		runtime.UnlockOSThread()

@@ -21,7 +21,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -114,29 +113,10 @@ func newNFTLab(t *testing.T) *nftLab {
 	return l
 }
 
-// inA runs f on this goroutine's OS thread switched into namespace A. If
-// switching back fails the thread stays locked, so the runtime discards it.
+// inA runs f inside namespace A (see inNamespace).
 func (l *nftLab) inA(f func()) {
 	l.t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		l.t.Fatal(err)
-	}
-	defer orig.Close()
-	if err := netns.Set(l.ha); err != nil {
-		runtime.UnlockOSThread()
-		l.t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			l.t.Errorf("restoring the namespace: %v", err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	f()
+	inNamespace(l.t, l.ha, f)
 }
 
 // firewall creates an NFTFirewall in A, closed by t.Cleanup.

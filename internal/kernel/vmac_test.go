@@ -19,7 +19,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,29 +102,10 @@ func newVMACLab(t *testing.T) *vmacLab {
 	return l
 }
 
-// in runs f on this goroutine's OS thread switched into ns, and switches
-// back; if that fails the thread stays locked and dies with the goroutine.
+// in runs f inside namespace ns (see inNamespace).
 func (l *vmacLab) in(ns netns.NsHandle, f func()) {
 	l.t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		l.t.Fatal(err)
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		l.t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			l.t.Errorf("restoring the namespace: %v", err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	f()
+	inNamespace(l.t, ns, f)
 }
 
 func (l *vmacLab) waitFor(cond func() bool, what string) {
