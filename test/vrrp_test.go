@@ -170,28 +170,11 @@ func dumpLogOnFailure(t *testing.T, h *lab.Host, p *lab.Proc) {
 // the routers, and returns how long that took.
 func waitHolder(t *testing.T, d time.Duration, vip netip.Addr, holder *lab.Host, routers ...*lab.Host) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for {
-		ok := true
-		for _, r := range routers {
-			if r.HasAddress(vip) != (r == holder) {
-				ok = false
-			}
-		}
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > d {
-			var who []string
-			for _, r := range routers {
-				if r.HasAddress(vip) {
-					who = append(who, r.Name)
-				}
-			}
-			t.Fatalf("after %v %s should hold %s alone; holders: %v", d, holder.Name, vip, who)
-		}
-		time.Sleep(20 * time.Millisecond)
+	took, err := lab.WaitHolder(vip, holder, d, routers...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return took
 }
 
 // waitPing waits (at most d) until client reaches addr.

@@ -134,22 +134,7 @@ func startPeer(h *lab.Host, bin, conf string) (*lab.Proc, error) {
 
 // waitHolder waits until holder alone (among routers) has the VIP.
 func waitHolder(holder *lab.Host, d time.Duration, routers ...*lab.Host) (time.Duration, error) {
-	start := time.Now()
-	for {
-		ok := true
-		for _, r := range routers {
-			if r.HasAddress(vip) != (r == holder) {
-				ok = false
-			}
-		}
-		if ok {
-			return time.Since(start), nil
-		}
-		if time.Since(start) > d {
-			return 0, fmt.Errorf("%s did not take the VIP within %v", holder.Name, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return lab.WaitHolder(vip, holder, d, routers...)
 }
 
 func build() (string, error) {

@@ -274,3 +274,30 @@ func runAll(cmds [][]string) error {
 	}
 	return nil
 }
+
+// WaitHolder waits (polling every 10 ms, at most d) until holder is the
+// only one of hosts that has addr, and returns how long that took.
+func WaitHolder(addr netip.Addr, holder *Host, d time.Duration, hosts ...*Host) (time.Duration, error) {
+	start := time.Now()
+	for {
+		ok := true
+		for _, h := range hosts {
+			if h.HasAddress(addr) != (h == holder) {
+				ok = false
+			}
+		}
+		if ok {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > d {
+			var who []string
+			for _, h := range hosts {
+				if h.HasAddress(addr) {
+					who = append(who, h.Name)
+				}
+			}
+			return 0, fmt.Errorf("after %v %s should hold %s alone; holders: %v", d, holder.Name, addr, who)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
