@@ -137,25 +137,12 @@ func TestStatsDumpHasKeepalivedsLayout(t *testing.T) {
 	pka := startKA(t, ka, in)
 	waitHolder(t, 8*time.Second, vip4, kg, kg, ka)
 	layout := func(h *lab.Host, p *lab.Proc) string {
-		file := filepath.Join(h.TmpDir(), "keepalived.stats")
-		os.Remove(file)
-		p.Signal(syscall.SIGUSR2)
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			b, err := os.ReadFile(file)
-			if err == nil && len(b) > 0 && strings.HasSuffix(string(b), "\n") {
-				return strings.Map(func(r rune) rune {
-					if r >= '0' && r <= '9' {
-						return -1
-					}
-					return r
-				}, string(b))
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return -1
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s wrote no keepalived.stats after SIGUSR2", p.Name)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return r
+		}, readStats(t, h, p))
 	}
 	got, want := layout(kg, pkg), layout(ka, pka)
 	if got != want {
@@ -163,5 +150,65 @@ func TestStatsDumpHasKeepalivedsLayout(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(kg.TmpDir(), "keepalived.stats")); !strings.Contains(string(b), "Became master: 1") {
 		t.Errorf("the master's stats do not count its election:\n%s", b)
+	}
+}
+
+// readStats has keepalived or keepalived-go in h write keepalived.stats
+// (SIGUSR2) and returns it.
+func readStats(t *testing.T, h *lab.Host, p *lab.Proc) string {
+	t.Helper()
+	file := filepath.Join(h.TmpDir(), "keepalived.stats")
+	os.Remove(file)
+	p.Signal(syscall.SIGUSR2)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		b, err := os.ReadFile(file)
+		if err == nil && len(b) > 0 && strings.HasSuffix(string(b), "\n") {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s wrote no keepalived.stats after SIGUSR2", p.Name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMasterFaultResignsToKeepalivedWithPriorityZero: keepalived-go is
+// master over keepalived; its weight-0 tracked script fails, so it goes
+// to FAULT and resigns with a priority-0 advert. keepalived counts it and
+// takes over after Skew_Time (0.61 s at priority 100) instead of the
+// Master_Down_Interval (3.61 s).
+func TestMasterFaultResignsToKeepalivedWithPriorityZero(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "kg", "ka")
+	kg, ka := l.Host("kg"), l.Host("ka")
+	flag, err := l.WriteFile("healthy", "ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := instance{version: 2, advertInt: "1", vip: vip4, priority: 150}
+	conf := strings.Replace(in.conf(), "vrrp_instance VI_1 {\n", fmt.Sprintf(`vrrp_script chk_file {
+    script "/usr/bin/test -e %s"
+    interval 1
+}
+vrrp_instance VI_1 {
+    track_script {
+        chk_file
+    }
+`, flag), 1)
+	conf = strings.Replace(conf, "global_defs {\n", "global_defs {\n    enable_script_security\n    script_user root\n", 1)
+	pkg := startKGConf(t, kg, conf)
+	in.priority = 100
+	pka := startKA(t, ka, in)
+	waitHolder(t, 8*time.Second, vip4, kg, kg, ka)
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, 5*time.Second, pkg, "Entering FAULT STATE")
+	if took := waitHolder(t, 5*time.Second, vip4, ka, kg, ka); took > 2*time.Second {
+		t.Errorf("keepalived took over %v after the FAULT; with a priority-0 advert it waits only Skew_Time (0.61 s)", took)
+	}
+	if stats := readStats(t, ka, pka); !strings.Contains(stats, "Priority Zero:\n    Received: 1") {
+		t.Errorf("keepalived did not count one priority-0 advert:\n%s", stats)
 	}
 }

@@ -365,6 +365,33 @@ func TestUnicastPeers(t *testing.T) {
 	waitHolder(t, 3*time.Second, vip4, r2, r1, r2)
 }
 
+// TestUnicastFaultNoPeerStaysInFault: r1 has the higher priority but its
+// unicast instance has no peers and unicast_fault_no_peer, so it stays in
+// FAULT instead of falling back to multicast; r2 holds the VIP throughout
+// and never hears an advert from r1.
+func TestUnicastFaultNoPeerStaysInFault(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	base := instance{version: 3, advertInt: "0.1", vip: vip4}
+	in1, in2 := base, base
+	in1.priority, in2.priority = 150, 100
+	conf1 := strings.Replace(in1.conf(), "    advert_int 0.1\n",
+		fmt.Sprintf("    advert_int 0.1\n    unicast_src_ip %s\n    unicast_fault_no_peer\n", r1.IPv4), 1)
+	p1 := startKGConf(t, r1, conf1)
+	p2 := startKG(t, r2, in2)
+	waitLog(t, 3*time.Second, p1, "Cannot use unicast without any peers - going to fault state")
+	waitLog(t, time.Second, p1, "Entering FAULT STATE")
+	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
+	time.Sleep(time.Second) // ten of r1's advert intervals
+	if r1.HasAddress(vip4) {
+		t.Fatal("r1 took the VIP although its instance is in FAULT")
+	}
+	if stats := readStats(t, r2, p2); !strings.Contains(stats, "Advertisements:\n    Received: 0\n") {
+		t.Errorf("r2 received adverts from the faulted r1:\n%s", stats)
+	}
+}
+
 func TestAuthenticationMismatchIsIgnored(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")

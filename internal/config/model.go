@@ -1,5 +1,7 @@
 package config
 
+import "strings"
+
 // The typed model of keepalived.conf: one struct per block, one field per
 // keyword (see parse.go for how tags bind keywords to fields). Synonyms and
 // deprecated spellings share a field. Defaults are applied by complete().
@@ -13,6 +15,19 @@ func (w *OptWords) parseKeyword(p *parser, l Line) bool {
 		*w = OptWords{}
 	}
 	return true
+}
+
+// True reads the words as keepalived's optional boolean argument: none,
+// "true", "on" or "yes" mean true.
+func (w OptWords) True() bool {
+	if len(w) == 0 {
+		return true
+	}
+	switch strings.ToLower(w[0]) {
+	case "true", "on", "yes":
+		return true
+	}
+	return false
 }
 
 // Config is a whole configuration.

@@ -51,6 +51,17 @@ type Block struct {
 	Args    []string       `json:"args,omitempty"`
 	Set     map[string]Pos `json:"-"`
 	End     Pos            `json:"-"` // the closing brace, cited by keepalived's end-of-block checks
+	// Synonyms records keywords written under a synonym (unicast_src_ip
+	// for mcast_src_ip): Set holds the canonical keyword only, but a few
+	// of keepalived's rules depend on the spelling.
+	Synonyms map[string]Pos `json:"-"`
+}
+
+// Wrote tells whether kw was written in this block, under that spelling
+// or, when kw is canonical, under any.
+func (b *Block) Wrote(kw string) bool {
+	_, ok := b.Synonyms[kw]
+	return ok || b.IsSet(kw)
 }
 
 // IsSet tells whether keyword kw was written in this block.
@@ -261,6 +272,12 @@ func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
 		b.Set = map[string]Pos{}
 	}
 	b.Set[f.keyword] = Pos{l.File, l.Num}
+	if kw != f.keyword {
+		if b.Synonyms == nil {
+			b.Synonyms = map[string]Pos{}
+		}
+		b.Synonyms[kw] = Pos{l.File, l.Num}
+	}
 	if f.deprecated != "" {
 		p.hint(l, kw, f.deprecated, "keyword '%s' is deprecated", kw)
 	}

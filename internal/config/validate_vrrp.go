@@ -165,8 +165,10 @@ func (v *validator) addresses(vi *VRRPInstance) {
 		peers = append(peers, p)
 	}
 	vi.UnicastPeers = peers
-	if len(peers) == 0 && vi.IsSet("unicast_peer") {
-		v.noLine(vi.PosOf("unicast_peer"), ExitConfigErrors, "unicast_peer", "(%s) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", name)
+	if kw := unicastKeyword(vi); len(peers) == 0 && kw != "" && !vi.UnicastFaultNoPeer {
+		// With unicast_fault_no_peer the instance goes to FAULT at run
+		// time instead of falling back to multicast.
+		v.noLine(vi.Pos, ExitConfigErrors, kw, "(%s) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration.", name)
 	}
 	vips := vi.VirtualIPAddresses[:0]
 	for _, a := range vi.VirtualIPAddresses {
@@ -290,10 +292,39 @@ func namesOf[T blockish](blocks []T) map[string]bool {
 	return m
 }
 
+// unicastKeyword is the first keyword that makes an instance unicast in
+// keepalived's eyes (VRRP_FLAG_UNICAST_CONFIGURED), or "".
+func unicastKeyword(vi *VRRPInstance) string {
+	for _, kw := range []string{"unicast_peer", "unicast_src_ip", "unicast_fault_no_peer", "check_unicast_src", "old_unicast_checksum"} {
+		if vi.Wrote(kw) {
+			return kw
+		}
+	}
+	return ""
+}
+
+// preemption clears what cannot work together, in keepalived's order:
+// nopreempt and preempt_delay with initial state MASTER, preempt_delay in
+// strict mode or with nopreempt.
 func (v *validator) preemption(vi *VRRPInstance) {
-	if vi.NoPreempt && vi.State == "MASTER" {
-		v.noLine(vi.PosOf("nopreempt"), ExitConfigErrors, "nopreempt", "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", vi.Name())
-		vi.NoPreempt = false
+	name := vi.Name()
+	if vi.State == "MASTER" {
+		if vi.NoPreempt {
+			v.noLine(vi.PosOf("nopreempt"), ExitConfigErrors, "nopreempt", "(%s) Warning - nopreempt will not work with initial state MASTER - clearing", name)
+			vi.NoPreempt = false
+		}
+		if vi.PreemptDelay > 0 {
+			v.noLine(vi.PosOf("preempt_delay"), ExitConfigErrors, "preempt_delay", "(%s) Warning - preempt delay will not work with initial state MASTER - clearing", name)
+			vi.PreemptDelay = 0
+		}
+	}
+	if vi.PreemptDelay > 0 && v.strictMode(vi) {
+		v.noLine(vi.PosOf("preempt_delay"), ExitConfigErrors, "preempt_delay", "(%s) preempt_delay is incompatible with strict mode - resetting", name)
+		vi.PreemptDelay = 0
+	}
+	if vi.PreemptDelay > 0 && vi.NoPreempt {
+		v.noLine(vi.PosOf("preempt_delay"), ExitConfigErrors, "preempt_delay", "(%s) preempt_delay is incompatible with nopreempt mode - resetting", name)
+		vi.PreemptDelay = 0
 	}
 }
 
@@ -318,6 +349,18 @@ func (v *validator) strict(vi *VRRPInstance) {
 	if vi.Version == 2 && vi.Accept {
 		v.noLine(vi.PosOf("accept"), ExitConfigErrors, "accept", "(%s) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting", vi.Name())
 		vi.Accept = false
+	}
+	if vi.IsSet("down_timer_adverts") && vi.DownTimerAdverts != defaultDownTimerAdvs {
+		v.noLine(vi.PosOf("down_timer_adverts"), ExitConfigErrors, "down_timer_adverts", "(%s) down_timer_adverts is incompatible with strict mode - resetting", vi.Name())
+		vi.DownTimerAdverts = defaultDownTimerAdvs
+	}
+	if vi.LowerPrioNoAdvert != nil && !vi.LowerPrioNoAdvert.True() {
+		v.noLine(vi.PosOf("lower_prio_no_advert"), ExitConfigErrors, "lower_prio_no_advert", "(%s) Strict mode requires no lower priority advert. resetting", vi.Name())
+		vi.LowerPrioNoAdvert = OptWords{}
+	}
+	if vi.HigherPrioSendAdvert != nil && vi.HigherPrioSendAdvert.True() {
+		v.noLine(vi.PosOf("higher_prio_send_advert"), ExitConfigErrors, "higher_prio_send_advert", "(%s) strict mode requires higher_prio_send_advert to be clear. resetting", vi.Name())
+		vi.HigherPrioSendAdvert = OptWords{"false"}
 	}
 }
 

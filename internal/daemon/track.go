@@ -34,7 +34,10 @@ type linkTracking struct {
 	links   []trackedLink
 	scripts []trackedLink // by vrrp_script name; "up" means the script is good
 	fault   bool          // what was last delivered to the instance
-	prio    int
+	// configFault is a fault that nothing clears: unicast_fault_no_peer
+	// without peers, as keepalived's num_config_faults.
+	configFault bool
+	prio        int
 }
 
 // newLinkTracking lists what an instance watches: its own interface (as a
@@ -46,6 +49,9 @@ func newLinkTracking(inst interface {
 	SetFault(bool)
 }, ci *config.VRRPInstance, scripts map[string]*config.VRRPScript) *linkTracking {
 	t := &linkTracking{inst: inst, base: ci.Priority, prio: ci.Priority}
+	if ci.UnicastFaultNoPeer && len(ci.UnicastPeers) == 0 {
+		t.configFault, t.fault = true, true
+	}
 	if !ci.DontTrackPrimary {
 		t.links = append(t.links, trackedLink{name: ci.Interface})
 	}
@@ -77,7 +83,7 @@ type trackState struct {
 // evaluate computes the fault and the effective priority (an object never
 // seen counts as down).
 func (t *linkTracking) evaluate(st trackState) (fault bool, prio int) {
-	prio = t.base
+	fault, prio = t.configFault, t.base
 	for _, set := range []struct {
 		objs  []trackedLink
 		state map[string]bool

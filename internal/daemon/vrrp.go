@@ -30,6 +30,8 @@ var vrrpKeywords = []string{
 	"mcast_dst_ip", "unicast_ttl", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
 	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
 	"use_vmac", "vmac_xmit_base", "accept", "no_accept", "nftables", "nftables_priority", "nftables_counters",
+	"vrrp_strict", "strict_mode", "unicast_fault_no_peer", "check_unicast_src", "vrrp_check_unicast_src",
+	"owner_ignore_adverts", "vrrp_owner_ignore_adverts",
 }
 
 func init() {
@@ -128,8 +130,15 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		rt.readers.Add(1)
 		go rt.read(conn, vrrp.NewDemux(insts...))
 		for _, inst := range insts {
+			t := newLinkTracking(inst, configOf[inst], scripts)
+			if t.configFault {
+				// Before Start, so that the instance never runs as a backup
+				// (or, for an owner, a master) on the multicast fallback.
+				log.Info("(" + inst.Name() + ") Cannot use unicast without any peers - going to fault state")
+				inst.SetFault(true)
+			}
 			inst.Start()
-			rt.tracked = append(rt.tracked, newLinkTracking(inst, configOf[inst], scripts))
+			rt.tracked = append(rt.tracked, t)
 			rt.running.Add(1)
 			go func() { defer rt.running.Done(); inst.Run(ctx) }()
 		}
@@ -254,7 +263,12 @@ func blocksVIPs(cfg *config.Config, ci *config.VRRPInstance) bool {
 	case ci.IsSet("accept"):
 		return !ci.Accept
 	}
-	return ci.StrictMode || (cfg.GlobalDefs != nil && cfg.GlobalDefs.VRRPStrict)
+	return strictMode(cfg.GlobalDefs, ci)
+}
+
+// strictMode tells whether vrrp_strict or strict_mode applies to ci.
+func strictMode(g *config.GlobalDefs, ci *config.VRRPInstance) bool {
+	return ci.StrictMode || (g != nil && g.VRRPStrict)
 }
 
 // firewall creates the nftables tables on first need (creating them
@@ -316,6 +330,12 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id or interface")
 	}
 	family := instanceFamily(ci)
+	if strictMode(cfg.GlobalDefs, ci) && len(ci.UnicastPeers) > 0 {
+		if ifc, err := k.InterfaceByName(ci.Interface); err == nil && ifc.Flags&net.FlagMulticast != 0 {
+			// keepalived refuses the instance at run time (-t cannot tell).
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("unicast peers are not supported in strict mode on an interface that can multicast")
+		}
+	}
 	vipIf, sockIf := ci.Interface, ci.Interface
 	if vm != nil {
 		vipIf = vm.Name()
@@ -352,6 +372,7 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 	for _, p := range ci.UnicastPeers {
 		ic.Peers = append(ic.Peers, vrrp.Peer{Addr: p.Addr, MinTTL: p.MinTTL, MaxTTL: p.MaxTTL})
 	}
+	ic.CheckUnicastSrc = len(ic.Peers) > 0 && (ci.CheckUnicastSrc || g.VRRPCheckUnicastSrc)
 	if a := ci.Authentication; a != nil && ci.Version == 2 {
 		switch a.AuthType {
 		case "PASS":
@@ -377,16 +398,34 @@ func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr
 		StartupDelay:     max(g.VRRPStartupDelay.Duration(), g.VRRPDelayAfterBoot.Duration()),
 		// RFC 9568 answers a lower-priority advert; keepalived's
 		// vrrp_lower_prio_no_advert (global or per instance) turns that off.
-		LowerPrioNoAdvert: g.VRRPLowerPrioNoAdvert || ci.LowerPrioNoAdvert != nil,
+		LowerPrioNoAdvert: optBool(ci.LowerPrioNoAdvert, g.VRRPLowerPrioNoAdvert),
 		// A master that loses sends one advert first so that the winner
 		// learns of the split brain and announces again: keepalived's
 		// vrrp_higher_prio_send_advert, on by default in keepalived-go.
-		HigherPrioSendAdvert: true,
+		HigherPrioSendAdvert: optBool(ci.HigherPrioSendAdvert, true),
+		OwnerIgnoreAdverts:   ci.OwnerIgnoreAdverts || g.VRRPOwnerIgnoreAdverts,
+	}
+	if strictMode(g, ci) {
+		// RFC 5798 to the letter (validation already reset what the
+		// configuration said otherwise): the owner never steps down, a
+		// master does not answer lower priorities, and a master that
+		// loses steps down without a last advert.
+		mc.LowerPrioNoAdvert = true
+		mc.HigherPrioSendAdvert = false
+		mc.OwnerIgnoreAdverts = true
 	}
 	if ci.State == "MASTER" {
 		mc.InitialState = vrrp.Master
 	}
 	return mc
+}
+
+// optBool is an instance's optional boolean keyword, or def when unset.
+func optBool(w config.OptWords, def bool) bool {
+	if w == nil {
+		return def
+	}
+	return w.True()
 }
 
 // instanceFamily is 6 when the instance's addresses are IPv6.

@@ -57,18 +57,21 @@ type AnnounceConfig struct {
 // InstanceConfig is one vrrp_instance, as the daemon builds it from the
 // configuration.
 type InstanceConfig struct {
-	Name     string
-	Machine  MachineConfig
-	Source   netip.Addr // the address adverts are sent from
-	Group    netip.Addr // multicast destination; unused with Peers
-	Peers    []Peer     // unicast peers; none means multicast
-	AuthType uint8      // v2: AuthNone or AuthPass
-	AuthPass []byte
-	Checksum ChecksumMode
-	VIPs     []VIP // advertised (virtual_ipaddress)
-	Excluded []VIP // installed but not advertised (virtual_ipaddress_excluded)
-	Announce AnnounceConfig
-	Log      *slog.Logger
+	Name    string
+	Machine MachineConfig
+	Source  netip.Addr // the address adverts are sent from
+	Group   netip.Addr // multicast destination; unused with Peers
+	Peers   []Peer     // unicast peers; none means multicast
+	// CheckUnicastSrc drops unicast adverts whose source is not one of
+	// Peers (keepalived's check_unicast_src).
+	CheckUnicastSrc bool
+	AuthType        uint8 // v2: AuthNone or AuthPass
+	AuthPass        []byte
+	Checksum        ChecksumMode
+	VIPs            []VIP // advertised (virtual_ipaddress)
+	Excluded        []VIP // installed but not advertised (virtual_ipaddress_excluded)
+	Announce        AnnounceConfig
+	Log             *slog.Logger
 	// OnTransition, if set, is called (on the instance's goroutine) after
 	// every state change, with the priority at that moment: notify scripts,
 	// FIFO and metrics hang here.
@@ -465,6 +468,10 @@ func (in *Instance) checkTTL(p Received) error {
 		if (peer.MinTTL > 0 && int(p.TTL) < peer.MinTTL) || (peer.MaxTTL > 0 && int(p.TTL) > peer.MaxTTL) {
 			return drop(DropTTL, "TTL %d outside [%d, %d] for peer %s", p.TTL, peer.MinTTL, peer.MaxTTL, p.Src)
 		}
+		return nil
+	}
+	if in.cfg.CheckUnicastSrc {
+		return drop(DropUnicastSrc, "unicast source address %s not a unicast peer", p.Src)
 	}
 	return nil
 }

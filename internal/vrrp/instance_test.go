@@ -303,6 +303,33 @@ func TestUnicastPeersElect(t *testing.T) {
 	})
 }
 
+func TestCheckUnicastSrcDropsAdvertsFromStrangers(t *testing.T) {
+	peer, stranger := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.9")
+	for _, check := range []bool{false, true} {
+		cfg := v3Instance("A", 100)
+		cfg.Peers, cfg.CheckUnicastSrc = []Peer{{Addr: peer}}, check
+		inst, err := NewInstance(cfg, &hubNode{vips: map[netip.Prefix]bool{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adv := Advert{Version: 3, VRID: 51, Priority: 200, Interval: time.Second, Addrs: []netip.Addr{testVIP.Addr()}}
+		dst := netip.MustParseAddr("192.0.2.1")
+		for _, src := range []netip.Addr{peer, stranger} {
+			b, _ := adv.Marshal(src, dst, ChecksumV3Pseudo)
+			inst.Deliver(Received{Payload: b, Src: src, Dst: dst, TTL: 255})
+		}
+		wantRcvd, wantDropped := uint64(2), uint64(0)
+		if check {
+			wantRcvd, wantDropped = 1, 1
+		}
+		s := inst.Stats()
+		if s.AdvertRcvd.Load() != wantRcvd || s.Dropped[DropUnicastSrc].Load() != wantDropped {
+			t.Errorf("check_unicast_src %v: received %d, unicast_src_err %d; want %d and %d",
+				check, s.AdvertRcvd.Load(), s.Dropped[DropUnicastSrc].Load(), wantRcvd, wantDropped)
+		}
+	}
+}
+
 func TestDemuxCountsUnknownVRIDs(t *testing.T) {
 	inst, err := NewInstance(v3Instance("A", 100), &hubNode{vips: map[netip.Prefix]bool{}})
 	if err != nil {

@@ -200,6 +200,10 @@ const (
 	// DropVRIDUnknown: no instance for this VRID (caller), or VRID 0 which
 	// can never be configured (Parse). Ours: vrid_unknown.
 	DropVRIDUnknown
+	// DropUnicastSrc: a unicast advert from an address that is not a
+	// configured peer, with check_unicast_src (caller). Ours:
+	// unicast_src_err.
+	DropUnicastSrc
 )
 
 var dropReasonNames = [...]string{
@@ -214,6 +218,7 @@ var dropReasonNames = [...]string{
 	DropVersion:          "version_err",
 	DropChecksum:         "checksum_err",
 	DropVRIDUnknown:      "vrid_unknown",
+	DropUnicastSrc:       "unicast_src_err",
 }
 
 // String returns the counter name, e.g. "packet_len_err".

@@ -322,7 +322,7 @@ func TestDropReasons(t *testing.T) {
 func TestDropReasonNames(t *testing.T) {
 	want := []string{"packet_len_err", "invalid_type_rcvd", "ip_ttl_err", "addr_list_err",
 		"invalid_authtype", "authtype_mismatch", "auth_failure", "advert_interval_err",
-		"version_err", "checksum_err", "vrid_unknown"}
+		"version_err", "checksum_err", "vrid_unknown", "unicast_src_err"}
 	var got []string
 	for _, r := range DropReasons() {
 		got = append(got, r.String())

@@ -1,0 +1,37 @@
+package daemon
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/keepalived-go/keepalived-go/internal/config"
+)
+
+// TestMachineConfigFollowsStrictMode: vrrp_strict makes the instance
+// RFC 5798 to the letter (no answer to lower priorities, no last advert
+// when losing, an owner that ignores adverts); without it keepalived-go's
+// defaults apply, and the instance keywords override them.
+func TestMachineConfigFollowsStrictMode(t *testing.T) {
+	tests := []struct {
+		name                             string
+		global, inst                     string
+		lowerNoAdvert, higherSend, owner bool
+	}{
+		{"defaults", "", "", false, true, false},
+		{"vrrp_strict", "vrrp_strict\n", "", true, false, true},
+		{"strict_mode", "", "strict_mode\n", true, false, true},
+		{"instance keywords", "", "lower_prio_no_advert\nhigher_prio_send_advert false\n", true, false, false},
+		{"global lower_prio_no_advert", "vrrp_lower_prio_no_advert\n", "lower_prio_no_advert off\n", false, true, false},
+		{"owner_ignore_adverts", "", "owner_ignore_adverts\n", false, true, true},
+	}
+	for _, tt := range tests {
+		text := "global_defs {\n" + tt.global + "}\nvrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n priority 255\n" +
+			tt.inst + " virtual_ipaddress {\n 198.51.100.1\n }\n}\n"
+		cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true }})
+		mc := machineConfig(cfg.GlobalDefs, cfg.Instances[0], netip.MustParseAddr("198.51.100.2"))
+		if mc.LowerPrioNoAdvert != tt.lowerNoAdvert || mc.HigherPrioSendAdvert != tt.higherSend || mc.OwnerIgnoreAdverts != tt.owner {
+			t.Errorf("%s: lower_prio_no_advert %v, higher_prio_send_advert %v, owner ignores adverts %v; want %v %v %v", tt.name,
+				mc.LowerPrioNoAdvert, mc.HigherPrioSendAdvert, mc.OwnerIgnoreAdverts, tt.lowerNoAdvert, tt.higherSend, tt.owner)
+		}
+	}
+}
