@@ -66,6 +66,7 @@ var options = []option{
 	{'h', "help", noArg, "Display this help message"},
 	// keepalived-go's own.
 	{0, "dump-json", optionalArg, "Write the parsed configuration as JSON to FILE (default stdout) and exit"},
+	{0, "api-listen", requiredArg, "Serve Prometheus /metrics, JSON /status and /healthz on ADDR (e.g. 127.0.0.1:9165)"},
 }
 
 // Flags is the parsed command line. Values holds every option given, by

@@ -25,6 +25,9 @@ func TestParseKeepalivedCommandLines(t *testing.T) {
 			map[string]string{"pid": "/run/a.pid", "vrrp_pid": "/run/v.pid", "checkers_pid": "/run/c.pid", "bfd_pid": "/run/b.pid"}},
 		{"subsystems", []string{"-P", "-C", "-B", "--all"}, map[string]string{"vrrp": "", "check": "", "no_bfd": "", "all": ""}},
 		{"release flags", []string{"-X", "-V", "-I", "-R"}, map[string]string{"release-vips": "", "dont-release-vrrp": "", "dont-release-ipvs": "", "dont-respawn": ""}},
+		// keepalived-go's own long-only options.
+		{"api-listen with =", []string{"-n", "--api-listen=127.0.0.1:9165"}, map[string]string{"dont-fork": "", "api-listen": "127.0.0.1:9165"}},
+		{"api-listen with separate argument", []string{"--api-listen", "[::1]:9165", "-l"}, map[string]string{"api-listen": "[::1]:9165", "log-console": ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +43,7 @@ func TestParseKeepalivedCommandLines(t *testing.T) {
 }
 
 func TestParseRejectsWhatKeepalivedRejects(t *testing.T) {
-	for _, args := range [][]string{{"--bogus"}, {"-Z"}, {"-f"}, {"--use-file"}, {"--dont-fork=yes"}, {"-lZ"}} {
+	for _, args := range [][]string{{"--bogus"}, {"-Z"}, {"-f"}, {"--use-file"}, {"--dont-fork=yes"}, {"-lZ"}, {"--api-listen"}} {
 		if _, err := Parse(args); err == nil {
 			t.Errorf("Parse(%q) accepted, keepalived rejects it", args)
 		}

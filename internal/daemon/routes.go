@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -178,6 +180,32 @@ func (rt routing) remove(k kernel.Kernel) error {
 	return errors.Join(errs...)
 }
 
+// minus is the routes and rules of rt that other does not have.
+func (rt routing) minus(other routing) routing {
+	var out routing
+	for _, r := range rt.routes {
+		if !containsEqual(other.routes, r) {
+			out.routes = append(out.routes, r)
+		}
+	}
+	for _, r := range rt.rules {
+		if !containsEqual(other.rules, r) {
+			out.rules = append(out.rules, r)
+		}
+	}
+	return out
+}
+
+// containsEqual is slices.Contains for values that == cannot compare.
+func containsEqual[T any](s []T, v T) bool {
+	for _, w := range s {
+		if reflect.DeepEqual(w, v) {
+			return true
+		}
+	}
+	return false
+}
+
 // staticConfig is static_ipaddress, static_routes and static_rules:
 // installed at start, removed at stop, whatever the VRRP states.
 type staticConfig struct {
@@ -198,6 +226,17 @@ func (s staticConfig) install(k kernel.Kernel, log *slog.Logger) {
 	if err := s.routing.install(k); err != nil {
 		log.Error("cannot install static routes or rules", "err", err)
 	}
+}
+
+// minus is the static entries of s that other does not have.
+func (s staticConfig) minus(other staticConfig) staticConfig {
+	out := staticConfig{routing: s.routing.minus(other.routing)}
+	for _, a := range s.addrs {
+		if !slices.ContainsFunc(other.addrs, func(b config.IPAddress) bool { return a.Prefix == b.Prefix && a.Dev == b.Dev }) {
+			out.addrs = append(out.addrs, a)
+		}
+	}
+	return out
 }
 
 func (s staticConfig) remove(k kernel.Kernel, log *slog.Logger) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
@@ -36,7 +37,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	// Catch signals before anything else, so that a TERM during start-up
 	// still stops cleanly (VIPs released) instead of killing the process.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, sigJSON)
 	defer signal.Stop(sigs)
 	log := newLogger(f, stderr)
 	pidFile := f.Get("pid", "/run/keepalived.pid")
@@ -46,41 +47,97 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	}
 	defer os.Remove(pidFile)
 	log.Info("Starting Keepalived-go v" + Version)
-	cfg := load(log, path, opts, f.Has("dump-conf"))
-	var rt *vrrpRuntime
-	if hasVRRPConfig(cfg) && !f.Has("check") {
-		k := &kernel.Linux{}
-		defer k.Close()
-		var err error
-		if rt, err = startVRRP(cfg, k, log, f.Has("dont-release-vrrp")); err != nil {
-			log.Error("VRRP not started", "err", err)
-		}
-	}
+	cfg, _ := load(log, path, opts, f.Has("dump-conf"))
+	k := &kernel.Linux{}
+	defer k.Close()
+	v := vrrpSubsystem{log: log, k: k, on: !f.Has("check"), keepVIPs: f.Has("dont-release-vrrp")}
+	v.apply(cfg)
+	view := newAPIView(cfg, v.rt)
+	stopAPI := startAPI(log, f, view)
+	defer stopAPI()
 	reload := func() {
-		next := load(log, path, opts, f.Has("dump-conf"))
-		if rt != nil {
-			// Restarting the instances would drop the VIPs they hold;
-			// until reload can apply a difference without that, the
-			// running instances keep their configuration.
-			log.Warn("reload: VRRP instance changes take effect at the next restart")
+		next, diags := load(log, path, opts, f.Has("dump-conf"))
+		if reason := refuseReload(path, next, diags); reason != "" {
+			log.Error("reload refused, the running configuration stays: " + reason)
+			return
 		}
 		cfg = next
+		v.apply(cfg)
+		view.update(cfg, v.rt)
 	}
 	handlers := map[os.Signal]func(){
 		syscall.SIGHUP:  reload,
 		syscall.SIGUSR1: func() { dumpData(log, cfg) },
-		syscall.SIGUSR2: func() { dumpStats(log, rt) },
+		syscall.SIGUSR2: func() { dumpStats(log, v.rt) },
+		sigJSON:         func() { dumpKeepalivedJSON(log, view) },
 	}
 	code := serveSignals(log, sigs, handlers)
-	if rt != nil {
-		rt.stop()
-	}
+	view.update(cfg, nil)
+	v.stop()
 	return code
+}
+
+// vrrpSubsystem starts, reloads and stops the VRRP runtime.
+type vrrpSubsystem struct {
+	log      *slog.Logger
+	k        kernel.Kernel
+	on       bool // false with --check (health checks only)
+	keepVIPs bool // -V
+	rt       *vrrpRuntime
+}
+
+// apply runs cfg's VRRP instances: starts them, reloads the running ones
+// (carrying their states over) or stops them if cfg has none.
+func (v *vrrpSubsystem) apply(cfg *config.Config) {
+	var err error
+	switch {
+	case !v.on:
+	case v.rt == nil && hasVRRPConfig(cfg):
+		v.rt, err = startVRRP(cfg, v.k, v.log, v.keepVIPs, nil)
+	case v.rt != nil && !hasVRRPConfig(cfg):
+		v.stop()
+	case v.rt != nil:
+		start := time.Now()
+		v.rt, err = v.rt.reload(cfg, v.keepVIPs)
+		v.log.Info("VRRP reloaded", "took", time.Since(start))
+	}
+	if err != nil {
+		v.log.Error("VRRP not started", "err", err)
+	}
+}
+
+func (v *vrrpSubsystem) stop() {
+	if v.rt != nil {
+		v.rt.stop()
+		v.rt = nil
+	}
+}
+
+// refuseReload says why a reload must not apply the new configuration, or
+// "". A missing or unreadable file (which keepalived reads as an empty
+// configuration), a missing parameter or a fatal error (keepalived's exit
+// codes 2 and 4) would leave keepalived without its instances, dropping
+// every VIP: keepalived-go keeps the running configuration instead. With
+// reload_check_config, as in keepalived 2.3, any error refuses it.
+func refuseReload(path string, cfg *config.Config, diags config.Diagnostics) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	f.Close()
+	code := diags.ExitCode()
+	switch {
+	case code == config.ExitFatal || code == config.ExitMissingParam:
+		return fmt.Sprintf("the new configuration cannot be read (keepalived -t would exit %d)", code)
+	case code != config.ExitOK && cfg.GlobalDefs != nil && cfg.GlobalDefs.ReloadCheckConfig != nil:
+		return fmt.Sprintf("reload_check_config: the new configuration has errors (keepalived -t would exit %d)", code)
+	}
+	return ""
 }
 
 // load reads the configuration and logs its findings and the keywords the
 // daemon does not act on yet.
-func load(log *slog.Logger, path string, opts config.Options, dump bool) *config.Config {
+func load(log *slog.Logger, path string, opts config.Options, dump bool) (*config.Config, config.Diagnostics) {
 	cfg, diags := config.Load(path, opts)
 	for _, d := range diags {
 		if d.Severity == config.Error {
@@ -99,11 +156,12 @@ func load(log *slog.Logger, path string, opts config.Options, dump bool) *config
 		cfg.Format(w)
 		w.flush()
 	}
-	return cfg
+	return cfg, diags
 }
 
 // serveSignals blocks until TERM or INT, running the handler of any other
-// signal (HUP reload, USR1 data dump, USR2 stats dump).
+// signal (HUP reload, USR1 data dump, USR2 stats dump, SIGRTMIN+2 JSON
+// dump).
 func serveSignals(log *slog.Logger, sigs <-chan os.Signal, handlers map[os.Signal]func()) int {
 	for s := range sigs {
 		if h, ok := handlers[s]; ok {

@@ -119,15 +119,17 @@ func (t *linkTracking) apply(st trackState) {
 // tracker follows interface states and script results for the instances
 // until done is closed, on one goroutine that owns the state.
 func tracker(log *slog.Logger, tracked []*linkTracking, scripts map[string]*config.VRRPScript,
-	results <-chan scriptResult, done <-chan struct{}) error {
+	verdicts *scriptVerdicts, results <-chan scriptResult, done <-chan struct{}) error {
 	states, err := kernel.WatchLinks(done)
 	if err != nil {
 		return err
 	}
 	st := trackState{up: map[string]bool{}, good: map[string]bool{}}
 	health := map[string]*scriptHealth{}
+	initial := verdicts.snapshot()
 	for name, s := range scripts {
 		health[name] = newScriptHealth(s)
+		health[name].good = initial[name]
 		st.good[name] = health[name].good
 	}
 	go func() {
@@ -154,6 +156,7 @@ func tracker(log *slog.Logger, tracked []*linkTracking, scripts map[string]*conf
 					continue
 				}
 				st.good[r.name] = h.good
+				verdicts.set(r.name, h.good)
 				log.Info("VRRP_Script(" + r.name + ") " + map[bool]string{true: "succeeded", false: "failed"}[h.good])
 			case <-done:
 				return

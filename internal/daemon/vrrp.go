@@ -50,8 +50,11 @@ type vrrpRuntime struct {
 	instances []*vrrp.Instance
 	adapters  []*kernelNet
 	conns     []kernel.Conn
-	vmacs     []kernel.VMAC
-	fw        kernel.Firewall // the no_accept drop rules; nil when no instance needs them
+	vmacs     map[string]kernel.VMAC // by vmacKey
+	fw        kernel.Firewall        // the no_accept drop rules; nil when no instance needs them
+	nft       kernel.NFTConfig       // what fw was made with
+	byName    map[string]*runningInstance
+	scripts   *scriptVerdicts
 	tracked   []*linkTracking
 	trackDone chan struct{}
 	notifiers []*notifier
@@ -73,17 +76,24 @@ type socketKey struct {
 // startVRRP builds and starts an Instance per vrrp_instance. Instances
 // whose interface or addresses cannot be resolved are reported and left
 // out; the others run.
-func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs bool) (*vrrpRuntime, error) {
+//
+// carry is nil at start-up; at a reload it holds what the previous
+// runtime hands over (see reload.go): instances found in it resume their
+// state instead of starting afresh.
+func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs bool, carry *carryOver) (*vrrpRuntime, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log)}
+	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
+		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}}
 	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
 	scripts := usableScripts(cfg)
-	rt.openFIFOs(cfg)
+	rt.scripts = carry.scriptVerdicts(scripts)
+	rt.adoptFirewall(cfg, carry)
+	rt.openFIFOs(cfg, carry)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
-		vm, err := rt.vmacFor(ci)
+		vm, err := rt.vmacFor(ci, carry)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot create its VMAC", "err", err)
 			continue
@@ -109,12 +119,15 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			log.Error("("+ci.Name()+") cannot start", "err", err)
 			continue
 		}
-		netAdapter.releaseStale(ic)
+		if prev, ok := carry.state(ci.Name()); !ok || prev != vrrp.Master {
+			netAdapter.releaseStale(ic)
+		}
 		groups[key] = append(groups[key], inst)
 		adapterOf[inst] = netAdapter
 		configOf[inst] = ci
 		rt.instances = append(rt.instances, inst)
 		rt.adapters = append(rt.adapters, netAdapter)
+		rt.byName[ci.Name()] = &runningInstance{ci: ci, ic: ic, inst: inst, net: netAdapter}
 	}
 	for key, insts := range groups {
 		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
@@ -137,7 +150,15 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 				log.Info("(" + inst.Name() + ") Cannot use unicast without any peers - going to fault state")
 				inst.SetFault(true)
 			}
-			inst.Start()
+			if prev, ok := carry.state(inst.Name()); ok {
+				// The priority the tracked objects gave it, until the
+				// tracker has looked at them again.
+				t.prio = carry.priority[inst.Name()]
+				inst.SetPriority(t.prio)
+				inst.Resume(prev)
+			} else {
+				inst.Start()
+			}
 			rt.tracked = append(rt.tracked, t)
 			rt.running.Add(1)
 			go func() { defer rt.running.Done(); inst.Run(ctx) }()
@@ -145,10 +166,11 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	}
 	rt.trackDone = make(chan struct{})
 	results := make(chan scriptResult, 16)
-	if err := tracker(log, rt.tracked, scripts, results, rt.trackDone); err != nil {
+	if err := tracker(log, rt.tracked, scripts, rt.scripts, results, rt.trackDone); err != nil {
 		log.Error("cannot watch interfaces: no FAULT state or tracking", "err", err)
 	}
 	rt.startScripts(ctx, cfg, scripts, results)
+	rt.dropUnusedFirewall()
 	if len(rt.instances) > 0 && len(rt.conns) == 0 {
 		rt.stop()
 		return nil, errors.New("no VRRP instance could start")
@@ -204,21 +226,32 @@ func (rt *vrrpRuntime) stop() {
 			rt.log.Error("cannot remove the nftables tables", "err", err)
 		}
 	}
-	for _, vm := range rt.vmacs {
+	rt.deleteVMACs(rt.vmacs)
+}
+
+// deleteVMACs deletes VMACs that no instance uses any more.
+func (rt *vrrpRuntime) deleteVMACs(vmacs map[string]kernel.VMAC) {
+	for _, vm := range vmacs {
 		if err := vm.Delete(); err != nil {
 			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
 		}
 	}
 }
 
-// openFIFOs opens global_defs notify_fifo and vrrp_notify_fifo.
-func (rt *vrrpRuntime) openFIFOs(cfg *config.Config) {
+// openFIFOs opens global_defs notify_fifo and vrrp_notify_fifo, or takes
+// them over from the previous runtime at a reload, so that a reader never
+// sees the FIFO close.
+func (rt *vrrpRuntime) openFIFOs(cfg *config.Config, carry *carryOver) {
 	g := cfg.GlobalDefs
 	if g == nil {
 		return
 	}
 	for _, s := range []config.Script{g.NotifyFIFO, g.VRRPNotifyFIFO} {
 		if s.IsZero() {
+			continue
+		}
+		if f := carry.takeFIFO(s.Cmd); f != nil {
+			rt.fifos = append(rt.fifos, f)
 			continue
 		}
 		f, err := openFIFO(s.Cmd)
@@ -278,6 +311,17 @@ func (rt *vrrpRuntime) firewall(cfg *config.Config) (kernel.Firewall, error) {
 	if rt.fw != nil {
 		return rt.fw, nil
 	}
+	nc := nftConfig(cfg)
+	fw, err := kernel.NewNFTFirewall(nc)
+	if err != nil {
+		return nil, err
+	}
+	rt.fw, rt.nft = fw, nc
+	return fw, nil
+}
+
+// nftConfig is global_defs' nftables settings.
+func nftConfig(cfg *config.Config) kernel.NFTConfig {
 	var nc kernel.NFTConfig
 	if g := cfg.GlobalDefs; g != nil {
 		if len(g.Nftables) > 0 {
@@ -289,17 +333,29 @@ func (rt *vrrpRuntime) firewall(cfg *config.Config) (kernel.Firewall, error) {
 		}
 		nc.Counters = g.NftablesCounters
 	}
-	fw, err := kernel.NewNFTFirewall(nc)
-	if err != nil {
-		return nil, err
+	return nc
+}
+
+// dropUnusedFirewall deletes the tables when no instance blocks its VIPs
+// (after a reload that removed the last no_accept instance).
+func (rt *vrrpRuntime) dropUnusedFirewall() {
+	if rt.fw == nil {
+		return
 	}
-	rt.fw = fw
-	return fw, nil
+	for _, a := range rt.adapters {
+		if a.fw != nil {
+			return
+		}
+	}
+	if err := rt.fw.Close(); err != nil {
+		rt.log.Error("cannot remove the nftables tables", "err", err)
+	}
+	rt.fw = nil
 }
 
 // vmacFor creates the instance's VMAC (use_vmac): a private macvlan
 // vrrp.<VRID> with the virtual router MAC 00:00:5e:00:01:<VRID>.
-func (rt *vrrpRuntime) vmacFor(ci *config.VRRPInstance) (*kernel.VMAC, error) {
+func (rt *vrrpRuntime) vmacFor(ci *config.VRRPInstance, carry *carryOver) (*kernel.VMAC, error) {
 	if !ci.IsSet("use_vmac") {
 		return nil, nil
 	}
@@ -307,13 +363,28 @@ func (rt *vrrpRuntime) vmacFor(ci *config.VRRPInstance) (*kernel.VMAC, error) {
 	if len(ci.UseVMAC) > 0 {
 		vcfg.Name = ci.UseVMAC[0]
 	}
-	vm, err := kernel.CreateVMAC(vcfg)
-	if err != nil {
-		return nil, err
+	key := vmacKey(vcfg)
+	vm, ok := carry.takeVMAC(key)
+	if !ok {
+		// A reload may have changed a VMAC that keeps its name: the old
+		// one goes first.
+		name := vcfg.Name
+		if name == "" {
+			name = kernel.VMACName("vrrp", ci.VRID)
+		}
+		rt.deleteVMACs(carry.takeVMACsNamed(name))
+		var err error
+		if vm, err = kernel.CreateVMAC(vcfg); err != nil {
+			return nil, err
+		}
 	}
-	rt.vmacs = append(rt.vmacs, vm)
+	rt.vmacs[key] = vm
 	return &vm, nil
 }
+
+// vmacKey identifies a VMAC configuration: a reload keeps a VMAC whose
+// configuration is unchanged.
+func vmacKey(c kernel.VMACConfig) string { return fmt.Sprintf("%+v", c) }
 
 // instanceConfig turns a validated vrrp_instance into the driver's
 // configuration, and says which socket it needs.
@@ -366,6 +437,7 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		Excluded: vips(ci.VirtualIPAddressesExcl, vipIf),
 		Announce: announceConfig(g, ci, family),
 	}
+	ic.Interface = vipIf // keepalived's ifp: the VMAC with use_vmac, for the API and keepalived.json
 	if ci.V3ChecksumAsV2 || g.V3ChecksumAsV2 {
 		ic.Checksum = vrrp.ChecksumV2Style
 	}

@@ -57,11 +57,14 @@ type AnnounceConfig struct {
 // InstanceConfig is one vrrp_instance, as the daemon builds it from the
 // configuration.
 type InstanceConfig struct {
-	Name    string
-	Machine MachineConfig
-	Source  netip.Addr // the address adverts are sent from
-	Group   netip.Addr // multicast destination; unused with Peers
-	Peers   []Peer     // unicast peers; none means multicast
+	Name string
+	// Interface is the interface the instance runs on (its VMAC with
+	// use_vmac, as keepalived's ifp): reported, not used to send.
+	Interface string
+	Machine   MachineConfig
+	Source    netip.Addr // the address adverts are sent from
+	Group     netip.Addr // multicast destination; unused with Peers
+	Peers     []Peer     // unicast peers; none means multicast
 	// CheckUnicastSrc drops unicast adverts whose source is not one of
 	// Peers (keepalived's check_unicast_src).
 	CheckUnicastSrc bool
@@ -83,14 +86,15 @@ type InstanceConfig struct {
 type Stats struct {
 	AdvertRcvd, AdvertSent      atomic.Uint64
 	BecomeMaster, ReleaseMaster atomic.Uint64
+	Transitions                 atomic.Uint64 // every state change, INIT → BACKUP included
 	PriZeroRcvd, PriZeroSent    atomic.Uint64
 	AddrListErr                 atomic.Uint64 // accepted anyway, as keepalived ≥ 2.3.3 does
 	SendErrors                  atomic.Uint64
 	Dropped                     [len(dropReasonNames)]atomic.Uint64 // by DropReason
-	TimerLateMaxMicros          atomic.Int64                        // worst lateness of a timer so far
-	TimerLate1ms, TimerLate10ms atomic.Uint64                       // timers that fired more than 1 ms / 10 ms late
-	TimerLate100ms, TimersFired atomic.Uint64
-	lastAddrListLog             atomic.Int64 // unix nanoseconds, to rate-limit the log
+	// TimerLateness is how late each expired timer fired: scheduling
+	// jitter, keepalived's first cause of false failovers.
+	TimerLateness   LatencyHistogram
+	lastAddrListLog atomic.Int64 // unix nanoseconds, to rate-limit the log
 }
 
 // Instance runs one VRRP instance: its Machine, its timer, the adverts it
@@ -105,12 +109,18 @@ type Instance struct {
 	net   Net
 	stats Stats
 	state atomic.Int32
+	// handingOver: Run's end hands the VIPs to a reloaded instance.
+	handingOver atomic.Bool
+	// lastTransition is when the state last changed, in unix nanoseconds
+	// (0: never), for the status API and keepalived.json.
+	lastTransition atomic.Int64
 
 	mu       sync.Mutex // guards everything below
 	m        *Machine
 	buf      []byte // advert encoding buffer, reused
 	timer    *time.Timer
 	started  bool
+	resumed  State     // the state Resume carried over from a reload (Init: none)
 	deadline time.Time // the machine's deadline
 	armed    time.Time // what the timer is set to; zero when stopped
 
@@ -213,15 +223,34 @@ func (in *Instance) fire() {
 
 // Start takes the instance out of INIT (Run does it if it has not been
 // done): call it before delivering tracking events that must come after.
-func (in *Instance) Start() {
+func (in *Instance) Start() { in.startWith(Start{}) }
+
+// Resume is Start for an instance that replaces one of the same name at
+// a reload, which was in state prev: a master goes on as master at once,
+// holding its VIPs. Resuming the previous state runs no notify hook and
+// counts no election.
+func (in *Instance) Resume(prev State) {
+	in.mu.Lock()
+	in.resumed = prev
+	in.mu.Unlock()
+	in.startWith(Resume{State: prev})
+}
+
+func (in *Instance) startWith(ev Event) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if !in.started {
 		in.started = true
-		in.do(in.m.Step(time.Now(), Start{}))
+		in.do(in.m.Step(time.Now(), ev))
 		in.arm()
 	}
 }
+
+// HandOver makes Run stop the instance without resigning or releasing
+// its VIPs, and without running notify hooks: call it before cancelling
+// Run's context when a reload replaces the instance with one that will
+// Resume.
+func (in *Instance) HandOver() { in.handingOver.Store(true) }
 
 // Run drives the instance's timer until ctx is done, then shuts it down
 // (a master resigns with a priority-0 advert and removes its VIPs) and
@@ -234,7 +263,11 @@ func (in *Instance) Run(ctx context.Context) {
 		case <-in.timer.C:
 			in.fire()
 		case <-ctx.Done():
-			in.step(Shutdown{})
+			if in.handingOver.Load() {
+				in.step(Suspend{})
+			} else {
+				in.step(Shutdown{})
+			}
 			in.cancelAnnounce()
 			in.announcing.Wait()
 			return
@@ -242,30 +275,14 @@ func (in *Instance) Run(ctx context.Context) {
 	}
 }
 
-// recordLateness keeps the timer-lateness figures that show scheduling
+// recordLateness keeps the timer-lateness histogram that shows scheduling
 // jitter, keepalived's first cause of false failovers.
 func (in *Instance) recordLateness(late time.Duration) {
-	s := &in.stats
-	s.TimersFired.Add(1)
-	us := late.Microseconds()
-	for {
-		old := s.TimerLateMaxMicros.Load()
-		if us <= old || s.TimerLateMaxMicros.CompareAndSwap(old, us) {
-			break
-		}
-	}
-	switch {
-	case late > 100*time.Millisecond:
-		s.TimerLate100ms.Add(1)
+	in.stats.TimerLateness.Observe(late)
+	if late > 100*time.Millisecond {
 		// keepalived's "A thread timer expired ... ago": the process was
 		// not scheduled in time, the first cause of false failovers.
 		in.cfg.Log.Warn("timer fired late: the process was not scheduled in time", "late", late)
-		fallthrough
-	case late > 10*time.Millisecond:
-		s.TimerLate10ms.Add(1)
-		fallthrough
-	case late > time.Millisecond:
-		s.TimerLate1ms.Add(1)
 	}
 }
 
@@ -296,6 +313,14 @@ func (in *Instance) do(acts []Action) {
 
 func (in *Instance) transition(t Transition) {
 	in.state.Store(int32(t.To))
+	in.lastTransition.Store(time.Now().UnixNano())
+	if in.isReloadTransition(t) {
+		if t.To != Stop {
+			in.cfg.Log.Info("(" + in.cfg.Name + ") " + t.To.String() + " STATE kept across the reload")
+		}
+		return
+	}
+	in.stats.Transitions.Add(1)
 	switch {
 	case t.To == Master:
 		in.stats.BecomeMaster.Add(1)
@@ -307,6 +332,13 @@ func (in *Instance) transition(t Transition) {
 	if in.cfg.OnTransition != nil {
 		in.cfg.OnTransition(t.From, t.To, in.m.Priority())
 	}
+}
+
+// isReloadTransition tells the state changes that a reload makes without
+// a change users would see: resuming the previous state, and the replaced
+// instance stopping.
+func (in *Instance) isReloadTransition(t Transition) bool {
+	return (t.From == Init && t.To == in.resumed) || (t.To == Stop && in.handingOver.Load())
 }
 
 // sendAdvert encodes one advert and sends it to the group or to each peer

@@ -226,6 +226,19 @@ type FaultCleared struct{}
 // first with a priority-0 advert (RFC 5798 §6.4.3 "Shutdown event").
 type Shutdown struct{}
 
+// Resume moves the machine out of Init into the state its instance had
+// under the previous configuration, at a reload: Master takes the VIPs at
+// once (an advert, the addresses, announcements) so that none is dropped;
+// any other state starts as Start does. Neither applies the startup delay.
+type Resume struct{ State State }
+
+// Suspend stops the machine (state Stop) without resigning or releasing
+// the VIPs: at a reload, the instance built from the new configuration
+// takes them over.
+type Suspend struct{}
+
+func (Resume) isEvent()          {}
+func (Suspend) isEvent()         {}
 func (Start) isEvent()           {}
 func (AdvertReceived) isEvent()  {}
 func (Timeout) isEvent()         {}
@@ -442,6 +455,14 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 			m.start(now)
 			m.enter(now, Init)
 		}
+	case Resume:
+		if m.state == Init {
+			m.resume(now, e.State)
+		}
+	case Suspend:
+		m.downAt, m.adverAt = time.Time{}, time.Time{}
+		m.lowerUntil, m.preemptAt = time.Time{}, time.Time{}
+		m.transition(Stop)
 	case PriorityChanged:
 		m.setPriority(e.Priority)
 	case FaultRaised:
@@ -469,6 +490,15 @@ func (m *Machine) start(now time.Time) {
 	if m.cfg.StartupDelay > 0 {
 		m.startUntil = now.Add(m.cfg.StartupDelay)
 	}
+}
+
+// resume is Resume: a master stays master, everything else starts afresh.
+func (m *Machine) resume(now time.Time, prev State) {
+	if prev == Master {
+		m.becomeMaster(now)
+		return
+	}
+	m.enter(now, Init)
 }
 
 // enter leaves Init or Fault (RFC 5798 §6.4.1 Initialize): the owner

@@ -805,3 +805,38 @@ func BenchmarkStepLowerFlood(b *testing.B) {
 		m.Step(now, ev)
 	}
 }
+
+// Resume and Suspend are a reload: the replaced machine stops without
+// resigning or releasing anything, and its successor carries the state on.
+func TestResumeAndSuspend(t *testing.T) {
+	const T = 3_609_375 // v2 priority 100 Master_Down_Interval
+	t.Run("a master resumes at once, despite the startup delay", func(t *testing.T) {
+		c := v2cfg(100)
+		c.StartupDelay = 10 * time.Second
+		m := NewMachine(c)
+		runSteps(t, m, []step{
+			{0, Resume{Master}, toMaster(100, Init), Master, sec},
+			{sec, Timeout{}, []Action{SendAdvert{100}}, Master, 2 * sec},
+			{2 * sec, Resume{Master}, nil, Master, 2 * sec}, // only out of Init
+		})
+	})
+	t.Run("a backup resumes with a fresh down timer", func(t *testing.T) {
+		m := NewMachine(v2cfg(100))
+		runSteps(t, m, []step{
+			{0, Resume{Backup}, tr(Init, Backup), Backup, T},
+		})
+	})
+	t.Run("a fault resumes as a start", func(t *testing.T) {
+		m := NewMachine(v2cfg(255))
+		runSteps(t, m, []step{
+			{0, Resume{Fault}, toMaster(255, Init), Master, sec},
+		})
+	})
+	t.Run("a suspended master neither resigns nor releases", func(t *testing.T) {
+		m, T := startedMaster(t, v2cfg(100))
+		runSteps(t, m, []step{
+			{T + 100, Suspend{}, tr(Master, Stop), Stop, none},
+			{T + 200, adv(ipHigh, 200), nil, Stop, none},
+		})
+	})
+}

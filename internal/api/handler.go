@@ -1,0 +1,50 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// NewRegistry returns a registry with the collector of src's instances
+// and the Go runtime and process collectors. It is our own registry, not
+// the global one, so that nothing registered elsewhere leaks into
+// /metrics.
+func NewRegistry(src Source) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// NewHandler serves:
+//
+//	GET /metrics  Prometheus metrics
+//	GET /status   the instances as a JSON array (InstanceJSON)
+//	GET /healthz  200 "ok" while the daemon runs
+func NewHandler(src Source) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { serveStatus(w, src) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+func serveStatus(w http.ResponseWriter, src Source) {
+	sts := statuses(src)
+	out := make([]InstanceJSON, 0, len(sts)) // [] rather than null without instances
+	for i := range sts {
+		out = append(out, statusJSON(&sts[i]))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}

@@ -1,0 +1,97 @@
+package vrrp
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// latencyBounds are the upper bounds of LatencyHistogram's buckets. They
+// span what matters for VRRP timers: a healthy host fires them within
+// 100 µs; a few milliseconds is load; 100 ms and more is the scheduling
+// stall that makes a backup miss adverts and take over (keepalived's
+// "A thread timer expired ... ago").
+var latencyBounds = [...]time.Duration{
+	100 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 500 * time.Millisecond,
+	time.Second,
+}
+
+// LatencyBounds returns the upper bounds of the histogram's buckets,
+// ascending. Observations above the last one fall into a final,
+// unbounded bucket.
+func LatencyBounds() []time.Duration { return slices.Clone(latencyBounds[:]) }
+
+// LatencyHistogram counts durations in fixed buckets, with their sum and
+// maximum. It is lock-free: the timer path records into it without
+// contending with readers (scrapes, dumps), and its zero value is ready.
+type LatencyHistogram struct {
+	buckets [len(latencyBounds) + 1]atomic.Uint64 // the last one is unbounded
+	sum     atomic.Int64                          // nanoseconds
+	max     atomic.Int64                          // nanoseconds
+}
+
+// Observe records one duration; a negative one counts as zero.
+func (h *LatencyHistogram) Observe(d time.Duration) {
+	d = max(d, 0)
+	h.buckets[bucketOf(d)].Add(1)
+	h.sum.Add(int64(d))
+	for {
+		old := h.max.Load()
+		if int64(d) <= old || h.max.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+// bucketOf is the index of the first bucket whose bound is >= d
+// (Prometheus' "le": a bound is inclusive).
+func bucketOf(d time.Duration) int {
+	for i, b := range latencyBounds {
+		if d <= b {
+			return i
+		}
+	}
+	return len(latencyBounds)
+}
+
+// LatencySnapshot is a histogram's content at one moment.
+type LatencySnapshot struct {
+	// Bounds are the buckets' upper bounds, ascending (LatencyBounds).
+	Bounds []time.Duration
+	// Counts has one entry per bucket, not cumulative: Counts[i] counts
+	// durations in (Bounds[i-1], Bounds[i]]; the last entry, at
+	// len(Bounds), counts those above the last bound.
+	Counts []uint64
+	// Count is the number of observations, the sum of Counts.
+	Count uint64
+	Sum   time.Duration
+	Max   time.Duration
+}
+
+// Snapshot copies the histogram. Count is computed from the copied
+// buckets, so the two always agree even while Observe runs.
+func (h *LatencyHistogram) Snapshot() LatencySnapshot {
+	s := LatencySnapshot{Bounds: LatencyBounds(), Counts: make([]uint64, len(h.buckets))}
+	for i := range h.buckets {
+		s.Counts[i] = h.buckets[i].Load()
+		s.Count += s.Counts[i]
+	}
+	s.Sum = time.Duration(h.sum.Load())
+	s.Max = time.Duration(h.max.Load())
+	return s
+}
+
+// Cumulative returns, for each bound, the number of durations at or
+// below it (what a Prometheus histogram's buckets hold).
+func (s LatencySnapshot) Cumulative() []uint64 {
+	out := make([]uint64, len(s.Bounds))
+	var n uint64
+	for i := range s.Bounds {
+		n += s.Counts[i]
+		out[i] = n
+	}
+	return out
+}

@@ -1,0 +1,130 @@
+package test
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+)
+
+var vip4b = netip.MustParseAddr("198.51.100.201")
+
+// reloadConf is r1's configuration for the reload tests: a master at
+// priority 150, at advert_int 0.1 so that a reload slower than the
+// backup's Master_Down_Interval (0.36 s) would hand the VIP over.
+func reloadConf(notify string, vips ...netip.Addr) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `global_defs {
+    enable_script_security
+    script_user root
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    version 3
+    notify %s
+    virtual_ipaddress {
+`, notify)
+	for _, v := range vips {
+		fmt.Fprintf(&b, "        %s/24\n", v)
+	}
+	b.WriteString("    }\n}\n")
+	return b.String()
+}
+
+// watchAddress polls h for addr every 2 ms until stop is closed, and
+// counts the polls that did not find it.
+func watchAddress(h *lab.Host, addr netip.Addr, stop <-chan struct{}) *atomic.Int64 {
+	var missing atomic.Int64
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				if !h.HasAddress(addr) {
+					missing.Add(1)
+				}
+			}
+		}
+	}()
+	return &missing
+}
+
+// reload rewrites the daemon's configuration file, sends SIGHUP and
+// waits for the reload to be logged (the n-th time).
+func reload(t *testing.T, path, conf string, p *lab.Proc, n int) {
+	t.Helper()
+	if conf != "" {
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(p.Log(), "VRRP reloaded")+strings.Count(p.Log(), "reload refused") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("reload %d not done after 5 s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReloadKeepsTheMasterAndAppliesChanges: SIGHUP with a VIP added,
+// then removed, then with an unreadable configuration. The master holds
+// its VIP throughout (polled every 2 ms), the backup never takes over,
+// the notify script is not run again, the added VIP comes and goes, and
+// the unreadable configuration is refused.
+func TestReloadKeepsTheMasterAndAppliesChanges(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	out := filepath.Join(l.Dir, "notify.out")
+	script := filepath.Join(l.Dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p1 := startKGConf(t, r1, reloadConf(script, vip4))
+	p2 := startKG(t, r2, instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100})
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	path := filepath.Join(l.Dir, "r1-kg.conf")
+
+	stop := make(chan struct{})
+	missing := watchAddress(r1, vip4, stop)
+	reload(t, path, reloadConf(script, vip4, vip4b), p1, 1)
+	waitHolder(t, 2*time.Second, vip4b, r1, r1, r2)
+	reload(t, path, reloadConf(script, vip4), p1, 2)
+	if r1.HasAddress(vip4b) {
+		t.Error("the VIP removed from the configuration is still on r1 after the reload")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	reload(t, "", "", p1, 3)
+	waitLog(t, time.Second, p1, "reload refused")
+	time.Sleep(500 * time.Millisecond) // longer than r2's Master_Down_Interval
+	close(stop)
+
+	if n := missing.Load(); n > 0 {
+		t.Errorf("r1 lost %s during the reloads (%d polls of 2 ms)", vip4, n)
+	}
+	if !r1.HasAddress(vip4) || r2.HasAddress(vip4) {
+		t.Errorf("after the reloads r1 holds the VIP: %v, r2: %v", r1.HasAddress(vip4), r2.HasAddress(vip4))
+	}
+	if strings.Contains(p2.Log(), "Entering MASTER STATE") {
+		t.Error("the backup became master during a reload")
+	}
+	if got, _ := os.ReadFile(out); string(got) != "INSTANCE VI_1 BACKUP 150\nINSTANCE VI_1 MASTER 150\n" {
+		t.Errorf("notify ran with:\n%s\nwant only the start-up BACKUP and MASTER", got)
+	}
+}
