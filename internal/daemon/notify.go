@@ -23,22 +23,51 @@ func init() {
 	}
 }
 
-// notifier runs an instance's notify scripts and writes its FIFO lines on
-// every state change, in order: the state's own script, then the generic
-// `notify` with keepalived's four arguments, then the FIFOs. The scripts
-// of one instance run one after the other, in the order of the changes
-// (keepalived starts them all at once, so they can finish out of order).
+// notifier runs an instance's or a sync group's notify scripts and writes
+// its FIFO lines on every state change, in order: the state's own script,
+// then the generic `notify` with keepalived's four arguments, then the
+// FIFOs. The scripts of one instance run one after the other, in the
+// order of the changes (keepalived starts them all at once, so they can
+// finish out of order).
 type notifier struct {
-	log   *slog.Logger
-	cfg   *config.Config
-	vi    *config.VRRPInstance
-	fifos []*fifo
-	queue chan func()
-	done  chan struct{}
+	log     *slog.Logger
+	cfg     *config.Config
+	kind    string // INSTANCE or GROUP, as keepalived's arguments and FIFO lines say
+	name    string
+	scripts notifyHooks
+	fifos   []*fifo
+	queue   chan func()
+	done    chan struct{}
+}
+
+// notifyHooks are the notify keywords of a vrrp_instance or a
+// vrrp_sync_group.
+type notifyHooks struct {
+	master, backup, fault, stop, generic config.Script
 }
 
 func newNotifier(log *slog.Logger, cfg *config.Config, vi *config.VRRPInstance, fifos []*fifo) *notifier {
-	n := &notifier{log: log, cfg: cfg, vi: vi, fifos: fifos, queue: make(chan func(), 64), done: make(chan struct{})}
+	return startNotifier(log, cfg, "INSTANCE", vi.Name(), notifyHooks{master: vi.NotifyMaster, backup: vi.NotifyBackup,
+		fault: vi.NotifyFault, stop: vi.NotifyStop, generic: vi.Notify}, fifos)
+}
+
+// newGroupNotifier notifies a sync group's changes; a group's priority
+// is always 0 in keepalived's arguments and lines.
+func newGroupNotifier(log *slog.Logger, cfg *config.Config, sg *config.SyncGroup, fifos []*fifo) *notifier {
+	return startNotifier(log, cfg, "GROUP", firstWord(sg.Args), notifyHooks{master: sg.NotifyMaster, backup: sg.NotifyBackup,
+		fault: sg.NotifyFault, stop: sg.NotifyStop, generic: sg.Notify}, fifos)
+}
+
+func firstWord(words []string) string {
+	if len(words) == 0 {
+		return ""
+	}
+	return words[0]
+}
+
+func startNotifier(log *slog.Logger, cfg *config.Config, kind, name string, scripts notifyHooks, fifos []*fifo) *notifier {
+	n := &notifier{log: log, cfg: cfg, kind: kind, name: name, scripts: scripts, fifos: fifos,
+		queue: make(chan func(), 64), done: make(chan struct{})}
 	go func() {
 		defer close(n.done)
 		for job := range n.queue {
@@ -57,11 +86,11 @@ func (n *notifier) finish() {
 // transition is the instance's OnTransition hook.
 func (n *notifier) transition(_, to vrrp.State, priority int) {
 	state := to.String()
-	line := fmt.Sprintf("INSTANCE \"%s\" %s %d\n", n.vi.Name(), state, priority)
+	line := fmt.Sprintf("%s \"%s\" %s %d\n", n.kind, n.name, state, priority)
 	scripts := []config.Script{n.stateScript(to)}
-	generic := n.vi.Notify
+	generic := n.scripts.generic
 	if !generic.IsZero() {
-		generic.Args = append(append([]string(nil), generic.Args...), "INSTANCE", n.vi.Name(), state, strconv.Itoa(priority))
+		generic.Args = append(append([]string(nil), generic.Args...), n.kind, n.name, state, strconv.Itoa(priority))
 	}
 	scripts = append(scripts, generic)
 	select {
@@ -74,20 +103,20 @@ func (n *notifier) transition(_, to vrrp.State, priority int) {
 		}
 	}:
 	default:
-		n.log.Error("("+n.vi.Name()+") notify queue full: a notification is lost", "state", state)
+		n.log.Error("("+n.name+") notify queue full: a notification is lost", "state", state)
 	}
 }
 
 func (n *notifier) stateScript(s vrrp.State) config.Script {
 	switch s {
 	case vrrp.Master:
-		return n.vi.NotifyMaster
+		return n.scripts.master
 	case vrrp.Backup:
-		return n.vi.NotifyBackup
+		return n.scripts.backup
 	case vrrp.Fault:
-		return n.vi.NotifyFault
+		return n.scripts.fault
 	case vrrp.Stop:
-		return n.vi.NotifyStop
+		return n.scripts.stop
 	}
 	return config.Script{}
 }

@@ -31,7 +31,7 @@ var vrrpKeywords = []string{
 	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
 	"use_vmac", "vmac_xmit_base", "accept", "no_accept", "nftables", "nftables_priority", "nftables_counters",
 	"vrrp_strict", "strict_mode", "unicast_fault_no_peer", "check_unicast_src", "vrrp_check_unicast_src",
-	"owner_ignore_adverts", "vrrp_owner_ignore_adverts",
+	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group",
 }
 
 func init() {
@@ -58,6 +58,7 @@ type vrrpRuntime struct {
 	tracked   []*linkTracking
 	trackDone chan struct{}
 	notifiers []*notifier
+	groups    []*vrrp.SyncGroup
 	fifos     []*fifo
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
@@ -90,6 +91,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	rt.scripts = carry.scriptVerdicts(scripts)
 	rt.adoptFirewall(cfg, carry)
 	rt.openFIFOs(cfg, carry)
+	groupOf := rt.syncGroups(cfg, carry)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
@@ -107,6 +109,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		n := newNotifier(log, cfg, ci, rt.fifos)
 		rt.notifiers = append(rt.notifiers, n)
 		ic.OnTransition = n.transition
+		ic.SyncGroup = groupOf[ci.Name()]
 		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
 			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
 		if blocksVIPs(cfg, ci) {
@@ -164,6 +167,10 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			go func() { defer rt.running.Done(); inst.Run(ctx) }()
 		}
 	}
+	for _, g := range rt.groups {
+		rt.running.Add(1)
+		go func() { defer rt.running.Done(); g.Run(ctx) }()
+	}
 	rt.trackDone = make(chan struct{})
 	results := make(chan scriptResult, 16)
 	if err := tracker(log, rt.tracked, scripts, rt.scripts, results, rt.trackDone); err != nil {
@@ -176,6 +183,37 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		return nil, errors.New("no VRRP instance could start")
 	}
 	return rt, nil
+}
+
+// syncGroups makes the vrrp_sync_groups and says which group each
+// instance is in (the first that names it, as keepalived keeps). A group
+// whose members resume as masters after a reload starts as MASTER, so
+// that the reload notifies nothing.
+func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[string]*vrrp.SyncGroup {
+	groupOf := map[string]*vrrp.SyncGroup{}
+	for _, sg := range cfg.SyncGroups {
+		name := firstWord(sg.Args)
+		initial := vrrp.Backup
+		for _, line := range sg.Group {
+			for _, member := range line.Words {
+				if st, ok := carry.state(member); ok && st == vrrp.Master {
+					initial = vrrp.Master
+				}
+			}
+		}
+		n := newGroupNotifier(rt.log, cfg, sg, rt.fifos)
+		rt.notifiers = append(rt.notifiers, n)
+		g := vrrp.NewSyncGroup(name, initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
+		rt.groups = append(rt.groups, g)
+		for _, line := range sg.Group {
+			for _, member := range line.Words {
+				if groupOf[member] == nil {
+					groupOf[member] = g
+				}
+			}
+		}
+	}
+	return groupOf
 }
 
 // read feeds one socket's packets to the instances behind it until the
@@ -210,6 +248,9 @@ func (rt *vrrpRuntime) stop() {
 	}
 	rt.cancel()
 	rt.running.Wait()
+	for _, g := range rt.groups {
+		g.Stop()
+	}
 	for _, c := range rt.conns {
 		c.Close()
 	}

@@ -75,6 +75,8 @@ type InstanceConfig struct {
 	Excluded        []VIP // installed but not advertised (virtual_ipaddress_excluded)
 	Announce        AnnounceConfig
 	Log             *slog.Logger
+	// SyncGroup is the instance's vrrp_sync_group, or nil.
+	SyncGroup *SyncGroup
 	// OnTransition, if set, is called (on the instance's goroutine) after
 	// every state change, with the priority at that moment: notify scripts,
 	// FIFO and metrics hang here.
@@ -111,6 +113,8 @@ type Instance struct {
 	state atomic.Int32
 	// handingOver: Run's end hands the VIPs to a reloaded instance.
 	handingOver atomic.Bool
+	// wantMaster mirrors the machine's WantsMaster for the sync group.
+	wantMaster atomic.Bool
 	// lastTransition is when the state last changed, in unix nanoseconds
 	// (0: never), for the status API and keepalived.json.
 	lastTransition atomic.Int64
@@ -143,6 +147,7 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 		cfg.Log = slog.Default()
 	}
 	cfg.Log = cfg.Log.With("instance", cfg.Name)
+	cfg.Machine.Synced = cfg.SyncGroup != nil
 	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
 		timer: time.NewTimer(time.Hour),
 		vips:  slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
@@ -155,6 +160,9 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 		for _, p := range cfg.Peers {
 			in.dsts = append(in.dsts, p.Addr)
 		}
+	}
+	if g := cfg.SyncGroup; g != nil {
+		g.members = append(g.members, in)
 	}
 	return in, nil
 }
@@ -175,10 +183,21 @@ func (in *Instance) Stats() *Stats { return &in.stats }
 func (in *Instance) SetPriority(p int) { in.step(PriorityChanged{Priority: p}) }
 
 // SetFault raises or clears the instance's fault.
+//
+// In a sync group the fault is the group's: every member goes to FAULT
+// with this one, and this one leaves FAULT only when the group's last
+// fault clears (the group then steps it).
 func (in *Instance) SetFault(fault bool) {
-	if fault {
+	g := in.cfg.SyncGroup
+	switch {
+	case fault:
 		in.step(FaultRaised{})
-	} else {
+		if g != nil {
+			g.post(syncEvent{from: in, kind: memberFaultRaised})
+		}
+	case g != nil:
+		g.post(syncEvent{from: in, kind: memberFaultCleared})
+	default:
 		in.step(FaultCleared{})
 	}
 }
@@ -197,6 +216,7 @@ func (in *Instance) step(ev Event) {
 // at the old deadline and is re-armed for the new one, instead of being
 // reset on every advert received. Called with mu held.
 func (in *Instance) arm() {
+	in.wantMaster.Store(in.m.WantsMaster())
 	in.deadline = in.m.Deadline()
 	switch {
 	case in.deadline.IsZero():
@@ -305,8 +325,16 @@ func (in *Instance) do(acts []Action) {
 			in.startAnnounce()
 		case LowerPriorityAdvert:
 			in.cfg.Log.Info("received lower priority advert, announcing again", "src", a.Src, "priority", a.Priority)
+		case WantMaster:
+			// Published before the group looks at it (arm would be later).
+			in.wantMaster.Store(true)
+			in.cfg.SyncGroup.post(syncEvent{from: in, kind: memberWantsMaster})
 		case Transition:
+			in.wantMaster.Store(false)
 			in.transition(a)
+			if g := in.cfg.SyncGroup; g != nil && !in.isReloadTransition(a) {
+				g.post(syncEvent{from: in, kind: memberTransition, t: a})
+			}
 		}
 	}
 }

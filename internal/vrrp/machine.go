@@ -100,6 +100,12 @@ type MachineConfig struct {
 	// OwnerIgnoreAdverts makes the owner ignore every advert (keepalived's
 	// owner in strict mode): it never steps down.
 	OwnerIgnoreAdverts bool
+	// Synced puts the instance in a sync group (vrrp_sync_group): when its
+	// Master_Down_Timer fires it does not become master but emits
+	// WantMaster and waits, as a backup, for the group to decide
+	// (SyncMaster); the group also moves it with SyncBackup and, through
+	// the driver, FaultRaised/FaultCleared.
+	Synced bool
 }
 
 // Validate reports whether the configuration can drive a Machine.
@@ -237,6 +243,18 @@ type Resume struct{ State State }
 // takes them over.
 type Suspend struct{}
 
+// SyncMaster is the sync group's order to become master: every member
+// wants it, or another member became master. Only a backup obeys.
+type SyncMaster struct{}
+
+// SyncBackup is the sync group's order to give up: another member lost
+// the election (a master steps down, releasing its VIPs without a
+// priority-0 advert, as keepalived does), or the group's last fault
+// cleared (a member in FAULT leaves it as at startup).
+type SyncBackup struct{}
+
+func (SyncMaster) isEvent()      {}
+func (SyncBackup) isEvent()      {}
 func (Resume) isEvent()          {}
 func (Suspend) isEvent()         {}
 func (Start) isEvent()           {}
@@ -267,6 +285,10 @@ type RemoveVIPs struct{}
 // only says when one is due.
 type Announce struct{}
 
+// WantMaster: a synced backup's Master_Down_Timer fired; it stays backup
+// (its timer re-armed) until its sync group says SyncMaster.
+type WantMaster struct{}
+
 // Transition reports a state change, after the actions that made it. It
 // drives notify scripts, the FIFO, metrics and logs.
 type Transition struct{ From, To State }
@@ -286,6 +308,7 @@ func (AddVIPs) isAction()             {}
 func (RemoveVIPs) isAction()          {}
 func (Announce) isAction()            {}
 func (Transition) isAction()          {}
+func (WantMaster) isAction()          {}
 func (LowerPriorityAdvert) isAction() {}
 
 // transitions holds every Transition pre-converted to an Action, so that
@@ -331,6 +354,10 @@ type Machine struct {
 
 	// lowerReplyAt (Master): no answer to a lower-priority advert before.
 	lowerReplyAt time.Time
+
+	// wantMaster (Synced Backup): the down timer fired and no master has
+	// been heard since; keepalived's wantstate MASTER.
+	wantMaster bool
 
 	acts []Action
 }
@@ -459,6 +486,12 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 		if m.state == Init {
 			m.resume(now, e.State)
 		}
+	case SyncMaster:
+		if m.state == Backup {
+			m.becomeMaster(now)
+		}
+	case SyncBackup:
+		m.syncBackup(now)
 	case Suspend:
 		m.downAt, m.adverAt = time.Time{}, time.Time{}
 		m.lowerUntil, m.preemptAt = time.Time{}, time.Time{}
@@ -482,6 +515,7 @@ func (m *Machine) emit(a Action) { m.acts = append(m.acts, a) }
 func (m *Machine) transition(to State) {
 	from := m.state
 	m.state = to
+	m.wantMaster = false
 	m.emit(transitions[from][to])
 }
 
@@ -491,6 +525,25 @@ func (m *Machine) start(now time.Time) {
 		m.startUntil = now.Add(m.cfg.StartupDelay)
 	}
 }
+
+// syncBackup is SyncBackup: a master steps down without a last advert
+// (the other routers' members are winning already), a member in FAULT
+// comes up as at startup.
+func (m *Machine) syncBackup(now time.Time) {
+	switch m.state {
+	case Master:
+		m.emit(RemoveVIPs{})
+		m.adverAt = time.Time{}
+		m.downAt = now.Add(m.MasterDownInterval())
+		m.transition(Backup)
+	case Fault:
+		m.enter(now, Fault)
+	}
+}
+
+// WantsMaster tells whether a synced backup's down timer fired with no
+// master heard since: it waits for its group to let it become master.
+func (m *Machine) WantsMaster() bool { return m.wantMaster }
 
 // resume is Resume: a master stays master, everything else starts afresh.
 func (m *Machine) resume(now time.Time, prev State) {
@@ -571,6 +624,15 @@ func (m *Machine) timeout(now time.Time) {
 	}
 	switch m.state {
 	case Backup:
+		if m.cfg.Synced {
+			// keepalived's vrrp_sync_can_goto_master: wait for the group,
+			// re-arming the down timer ("the timer here doesn't really
+			// matter, since we are waiting for other instances").
+			m.wantMaster = true
+			m.downAt = now.Add(m.MasterDownInterval())
+			m.emit(WantMaster{})
+			return
+		}
 		m.becomeMaster(now)
 	case Master:
 		// RFC 5798 §6.4.3: send an advert, reset the Adver_Timer. The next
@@ -629,6 +691,7 @@ func (m *Machine) backupAdvert(now time.Time, a *AdvertReceived) {
 		m.learnInterval(a)
 		m.downAt = now.Add(m.MasterDownInterval())
 		m.lowerUntil = time.Time{}
+		m.wantMaster = false // a master is alive
 		if a.Priority >= m.prio {
 			m.preemptAt = time.Time{} // keepalived: "stop preempt delay"
 		}

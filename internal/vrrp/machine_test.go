@@ -840,3 +840,32 @@ func TestResumeAndSuspend(t *testing.T) {
 		})
 	})
 }
+
+// A synced machine asks its group before becoming master, and obeys it.
+func TestSyncedMachine(t *testing.T) {
+	const T = 3_609_375 // v2 priority 100 Master_Down_Interval
+	c := v2cfg(100)
+	c.Synced = true
+	m := NewMachine(c)
+	runSteps(t, m, []step{
+		{0, Start{}, tr(Init, Backup), Backup, T},
+		{T, Timeout{}, []Action{WantMaster{}}, Backup, 2 * T},
+	})
+	if !m.WantsMaster() {
+		t.Fatal("the down timer fired: the machine wants master")
+	}
+	runSteps(t, m, []step{
+		{T + 100, adv(ipHigh, 200), nil, Backup, T + 100 + T},
+	})
+	if m.WantsMaster() {
+		t.Fatal("a master was heard: the machine no longer wants master")
+	}
+	runSteps(t, m, []step{
+		{2 * T, SyncMaster{}, toMaster(100, Backup), Master, 2*T + sec},
+		{2*T + 10, SyncMaster{}, nil, Master, 2*T + sec},
+		{2*T + 20, SyncBackup{}, []Action{RemoveVIPs{}, Transition{Master, Backup}}, Backup, 2*T + 20 + T},
+		{2*T + 30, FaultRaised{}, tr(Backup, Fault), Fault, none},
+		{2*T + 40, SyncMaster{}, nil, Fault, none},
+		{2*T + 50, SyncBackup{}, tr(Fault, Backup), Backup, 2*T + 50 + T},
+	})
+}

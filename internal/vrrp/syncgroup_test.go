@@ -1,0 +1,161 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// groupRouter is a node running several instances, in a sync group or
+// not, on the in-memory hub.
+type groupRouter struct {
+	node  *hubNode
+	insts []*Instance
+	group *SyncGroup
+
+	mu          sync.Mutex
+	transitions []string // the group's, "FROM>TO"
+}
+
+// vridVIP is the VIP of the instance with VRID vrid.
+func vridVIP(vrid int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + vrid)}), 32)
+}
+
+// groupInstance is a VRRPv3 instance at 100 ms for VRID vrid.
+func groupInstance(vrid, prio int) InstanceConfig {
+	c := v3Instance(fmt.Sprintf("VI_%d", vrid), prio)
+	c.Machine.VRID = vrid
+	c.VIPs = []VIP{{Prefix: vridVIP(vrid)}}
+	return c
+}
+
+// startGroupRouter runs cfgs on one node of h, in one sync group if
+// synced, and stops them when the test ends.
+func startGroupRouter(t *testing.T, h *hub, addr string, synced bool, cfgs ...InstanceConfig) *groupRouter {
+	t.Helper()
+	src := netip.MustParseAddr(addr)
+	r := &groupRouter{node: &hubNode{hub: h, src: src, vips: map[netip.Prefix]bool{}}}
+	if synced {
+		r.group = NewSyncGroup("G", Backup, nil, func(from, to State) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.transitions = append(r.transitions, from.String()+">"+to.String())
+		})
+	}
+	for _, cfg := range cfgs {
+		cfg.Source, cfg.Machine.PrimaryAddr = src, src
+		cfg.Group = netip.MustParseAddr("224.0.0.18")
+		cfg.SyncGroup = r.group
+		inst, err := NewInstance(cfg, r.node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.insts = append(r.insts, inst)
+	}
+	r.node.demux = NewDemux(r.insts...)
+	r.node.inbox = make(chan Received, 256)
+	h.mu.Lock()
+	h.nodes = append(h.nodes, r.node)
+	h.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	quit, received := make(chan struct{}), make(chan struct{})
+	go r.node.receive(quit, received)
+	if r.group != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.group.Run(ctx) }()
+	}
+	for _, inst := range r.insts {
+		wg.Add(1)
+		go func() { defer wg.Done(); inst.Run(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait(); close(quit); <-received })
+	return r
+}
+
+// states is the members' states, e.g. "MASTER MASTER".
+func (r *groupRouter) states() string {
+	s := ""
+	for i, in := range r.insts {
+		if i > 0 {
+			s += " "
+		}
+		s += in.State().String()
+	}
+	return s
+}
+
+func (r *groupRouter) groupTransitions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.transitions...)
+}
+
+// TestSyncGroupFaultMovesEveryMember: A is master of VRIDs 1 and 2 in a
+// sync group; a fault of its VRID 1 instance alone puts both in FAULT, so
+// B takes both over; when the fault clears, A takes both back.
+func TestSyncGroupFaultMovesEveryMember(t *testing.T) {
+	h := &hub{}
+	a := startGroupRouter(t, h, "192.0.2.1", true, groupInstance(1, 150), groupInstance(2, 150))
+	b := startGroupRouter(t, h, "192.0.2.2", true, groupInstance(1, 100), groupInstance(2, 100))
+	eventually(t, "A masters both", func() bool { return a.states() == "MASTER MASTER" && b.states() == "BACKUP BACKUP" })
+	a.insts[0].SetFault(true)
+	eventually(t, "A's group is in FAULT and B masters both", func() bool {
+		return a.states() == "FAULT FAULT" && b.states() == "MASTER MASTER" &&
+			!a.node.holds(vridVIP(2)) && b.node.holds(vridVIP(1)) && b.node.holds(vridVIP(2))
+	})
+	a.insts[0].SetFault(false)
+	eventually(t, "A masters both again", func() bool { return a.states() == "MASTER MASTER" && b.states() == "BACKUP BACKUP" })
+	want := []string{"BACKUP>MASTER", "MASTER>FAULT", "FAULT>BACKUP", "BACKUP>MASTER"}
+	if got := a.groupTransitions(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("A's group went %v, want %v", got, want)
+	}
+}
+
+// TestSyncGroupWaitsForEveryMember: C is master of VRID 2 only, so A's
+// group stays backup for both VRIDs (VRID 1 has no master: that is the
+// price of all-or-nothing, as in keepalived); when C dies, A takes both.
+func TestSyncGroupWaitsForEveryMember(t *testing.T) {
+	h := &hub{}
+	c := startGroupRouter(t, h, "192.0.2.3", false, groupInstance(2, 200))
+	eventually(t, "C masters VRID 2", func() bool { return c.states() == "MASTER" })
+	a := startGroupRouter(t, h, "192.0.2.1", true, groupInstance(1, 150), groupInstance(2, 150))
+	time.Sleep(time.Second) // many Master_Down_Intervals (about 0.4 s)
+	if s := a.states(); s != "BACKUP BACKUP" {
+		t.Fatalf("A's group is %s while C masters VRID 2, want BACKUP BACKUP", s)
+	}
+	if !a.insts[0].wantMaster.Load() || a.insts[1].wantMaster.Load() {
+		t.Errorf("VRID 1 wants master %v (want true), VRID 2 %v (want false: it hears C)",
+			a.insts[0].wantMaster.Load(), a.insts[1].wantMaster.Load())
+	}
+	c.node.setCut(true)
+	eventually(t, "A masters both once C is gone", func() bool {
+		return a.states() == "MASTER MASTER" && a.node.holds(vridVIP(1)) && a.node.holds(vridVIP(2))
+	})
+}
+
+// TestSyncGroupMasterSteppingDownTakesTheOthers: D (priority 200 for
+// VRID 1 only) preempts A's VRID 1; A's VRID 2 steps down with it.
+func TestSyncGroupMasterSteppingDownTakesTheOthers(t *testing.T) {
+	h := &hub{}
+	a := startGroupRouter(t, h, "192.0.2.1", true, groupInstance(1, 150), groupInstance(2, 150))
+	eventually(t, "A masters both", func() bool { return a.states() == "MASTER MASTER" })
+	startGroupRouter(t, h, "192.0.2.4", false, groupInstance(1, 200))
+	eventually(t, "A steps down on both", func() bool {
+		return a.states() == "BACKUP BACKUP" && !a.node.holds(vridVIP(2))
+	})
+}
+
+// Without a sync group the same topology leaves A master of VRID 2: the
+// group, not the instances, made the difference above.
+func TestWithoutSyncGroupInstancesMoveAlone(t *testing.T) {
+	h := &hub{}
+	a := startGroupRouter(t, h, "192.0.2.1", false, groupInstance(1, 150), groupInstance(2, 150))
+	eventually(t, "A masters both", func() bool { return a.states() == "MASTER MASTER" })
+	startGroupRouter(t, h, "192.0.2.4", false, groupInstance(1, 200))
+	eventually(t, "A steps down on VRID 1 only", func() bool { return a.states() == "BACKUP MASTER" })
+}

@@ -1,0 +1,109 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+)
+
+// syncGroupConf is two instances (VRIDs 51 and 52) in sync group G1; VI_1
+// tracks the interface trk0 (without weight: down means FAULT) when
+// track is set; notify gets the group's notifications.
+func syncGroupConf(prio int, track bool, notify string) string {
+	trackLine := ""
+	if track {
+		trackLine = "    track_interface {\n        trk0\n    }\n"
+	}
+	notifyLine := ""
+	if notify != "" {
+		notifyLine = "    notify " + notify + "\n"
+	}
+	instance := func(n, vrid int, vip, extra string) string {
+		return fmt.Sprintf(`vrrp_instance VI_%d {
+    state BACKUP
+    interface eth0
+    virtual_router_id %d
+    priority %d
+    advert_int 0.1
+    version 3
+%s    virtual_ipaddress {
+        %s/24
+    }
+}
+`, n, vrid, prio, extra, vip)
+	}
+	return fmt.Sprintf(`global_defs {
+    enable_script_security
+    script_user root
+}
+vrrp_sync_group G1 {
+    group {
+        VI_1
+        VI_2
+    }
+%s}
+`, notifyLine) + instance(1, 51, vip4.String(), trackLine) + instance(2, 52, vip4b.String(), "")
+}
+
+// TestSyncGroupFailsOverTogetherWithKeepalived: keepalived-go (r1, 150)
+// and keepalived (r2, 100) each run sync group G1 of two instances. When
+// the interface only VI_1 tracks goes down on r1, the whole group goes to
+// FAULT, so keepalived takes both VIPs; when it comes back, r1 takes both
+// back. r1's group notify script sees keepalived's GROUP arguments.
+func TestSyncGroupFailsOverTogetherWithKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	for _, args := range [][]string{
+		{"-n", r1.NS, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"},
+		{"-n", r1.NS, "link", "set", "trk0", "up"},
+		{"-n", r1.NS, "link", "set", "trk1", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	out := filepath.Join(l.Dir, "group.out")
+	script := filepath.Join(l.Dir, "group.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p1 := startKGConf(t, r1, syncGroupConf(150, true, script))
+	p2, err := r2.StartKeepalived(syncGroupConf(100, false, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
+	holdsBoth := func(h *lab.Host) { waitHolder(t, 8*time.Second, vip4, h, r1, r2); waitHolder(t, 2*time.Second, vip4b, h, r1, r2) }
+	holdsBoth(r1)
+
+	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "down").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	waitLog(t, 3*time.Second, p1, "VRRP_Group(G1) Syncing instances to FAULT state")
+	holdsBoth(r2)
+
+	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "up").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	holdsBoth(r1)
+	waitLog(t, 2*time.Second, p2, "VRRP_Group(G1) Syncing instances to BACKUP state")
+
+	deadline := time.Now().Add(3 * time.Second)
+	want := "GROUP G1 MASTER 0\nGROUP G1 FAULT 0\nGROUP G1 BACKUP 0\nGROUP G1 MASTER 0\n"
+	for {
+		got, _ := os.ReadFile(out)
+		if string(got) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group's notify script ran with:\n%s\nwant:\n%s", got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
