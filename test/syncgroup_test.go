@@ -79,7 +79,10 @@ func TestSyncGroupFailsOverTogetherWithKeepalived(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p2.Stop(); dumpLogOnFailure(t, r2, p2) })
-	holdsBoth := func(h *lab.Host) { waitHolder(t, 8*time.Second, vip4, h, r1, r2); waitHolder(t, 2*time.Second, vip4b, h, r1, r2) }
+	holdsBoth := func(h *lab.Host) {
+		waitHolder(t, 8*time.Second, vip4, h, r1, r2)
+		waitHolder(t, 2*time.Second, vip4b, h, r1, r2)
+	}
 	holdsBoth(r1)
 
 	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "down").CombinedOutput(); err != nil {
