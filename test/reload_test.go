@@ -124,6 +124,9 @@ func TestReloadKeepsTheMasterAndAppliesChanges(t *testing.T) {
 	if strings.Contains(p2.Log(), "Entering MASTER STATE") {
 		t.Error("the backup became master during a reload")
 	}
+	if stats := readStats(t, r1, p1); !strings.Contains(stats, "Became master: 1\n") {
+		t.Errorf("the counters did not survive the reloads:\n%s", stats)
+	}
 	if got, _ := os.ReadFile(out); string(got) != "INSTANCE VI_1 BACKUP 150\nINSTANCE VI_1 MASTER 150\n" {
 		t.Errorf("notify ran with:\n%s\nwant only the start-up BACKUP and MASTER", got)
 	}

@@ -51,6 +51,15 @@ func (c *carryOver) state(name string) (vrrp.State, bool) {
 	return st, ok
 }
 
+// heldInstance is the previous runtime's instance of this name, if the
+// reload carries it over.
+func (c *carryOver) heldInstance(name string) *vrrp.Instance {
+	if c == nil || c.held[name] == nil {
+		return nil
+	}
+	return c.held[name].inst
+}
+
 // takeVMAC hands over the VMAC with this configuration, if there is one.
 func (c *carryOver) takeVMAC(key string) (kernel.VMAC, bool) {
 	if c == nil {
@@ -161,13 +170,13 @@ func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 		if !ok || !sameIdentity(ri.ci, ci) {
 			continue
 		}
+		carry.held[name] = ri // for its counters, at least
 		st := ri.inst.State()
 		if st == vrrp.Fault || st == vrrp.Stop {
 			continue // it starts afresh; the tracker puts it back in FAULT
 		}
 		carry.states[name] = st
 		carry.priority[name] = ri.inst.Status().Priority
-		carry.held[name] = ri
 		ri.inst.HandOver()
 	}
 	if rt.trackDone != nil {

@@ -153,6 +153,9 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 				log.Info("(" + inst.Name() + ") Cannot use unicast without any peers - going to fault state")
 				inst.SetFault(true)
 			}
+			if held := carry.heldInstance(inst.Name()); held != nil {
+				inst.InheritStats(held)
+			}
 			if prev, ok := carry.state(inst.Name()); ok {
 				// The priority the tracked objects gave it, until the
 				// tracker has looked at them again.

@@ -38,9 +38,14 @@ func (h *LatencyHistogram) Observe(d time.Duration) {
 	d = max(d, 0)
 	h.buckets[bucketOf(d)].Add(1)
 	h.sum.Add(int64(d))
+	h.observeMax(int64(d))
+}
+
+// observeMax raises the maximum to ns if it is higher.
+func (h *LatencyHistogram) observeMax(ns int64) {
 	for {
 		old := h.max.Load()
-		if int64(d) <= old || h.max.CompareAndSwap(old, int64(d)) {
+		if ns <= old || h.max.CompareAndSwap(old, ns) {
 			return
 		}
 	}
@@ -94,4 +99,13 @@ func (s LatencySnapshot) Cumulative() []uint64 {
 		out[i] = n
 	}
 	return out
+}
+
+// merge adds o's observations to h.
+func (h *LatencyHistogram) merge(o *LatencyHistogram) {
+	for i := range h.buckets {
+		h.buckets[i].Add(o.buckets[i].Load())
+	}
+	h.sum.Add(o.sum.Load())
+	h.observeMax(o.max.Load())
 }

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,4 +83,25 @@ func (in *Instance) Status() InstanceStatus {
 	st.Preempt, st.PreemptDelay = mc.Preempt, mc.PreemptDelay
 	st.LowerPrioNoAdvert, st.HigherPrioSendAdvert = mc.LowerPrioNoAdvert, mc.HigherPrioSendAdvert
 	return st
+}
+
+// InheritStats adds prev's counters to the instance's: the instance that
+// replaces prev at a reload goes on counting, so that keepalived.stats
+// and the metrics' counters do not fall back to zero. Call it before the
+// instance starts.
+func (in *Instance) InheritStats(prev *Instance) {
+	s, p := &in.stats, &prev.stats
+	for _, c := range []struct{ to, from *atomic.Uint64 }{
+		{&s.AdvertRcvd, &p.AdvertRcvd}, {&s.AdvertSent, &p.AdvertSent},
+		{&s.BecomeMaster, &p.BecomeMaster}, {&s.ReleaseMaster, &p.ReleaseMaster},
+		{&s.Transitions, &p.Transitions},
+		{&s.PriZeroRcvd, &p.PriZeroRcvd}, {&s.PriZeroSent, &p.PriZeroSent},
+		{&s.AddrListErr, &p.AddrListErr}, {&s.SendErrors, &p.SendErrors},
+	} {
+		c.to.Add(c.from.Load())
+	}
+	for i := range s.Dropped {
+		s.Dropped[i].Add(p.Dropped[i].Load())
+	}
+	s.TimerLateness.merge(&p.TimerLateness)
 }

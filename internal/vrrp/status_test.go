@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -64,5 +65,26 @@ func TestStatusFollowsTheEffectivePriority(t *testing.T) {
 	inst.stats.Dropped[DropTTL].Add(2)
 	if got := inst.Status().Stats.Dropped[DropTTL]; got != 2 {
 		t.Fatalf("dropped ip_ttl_err %d, want 2", got)
+	}
+}
+
+// A reloaded instance goes on counting where the one it replaces stopped.
+func TestInheritStatsAddsThePreviousCounters(t *testing.T) {
+	h := &hub{}
+	a := startRouter(t, h, "192.0.2.1", v3Instance("A", 150))
+	eventually(t, "A is master and has sent adverts", func() bool {
+		return a.inst.State() == Master && a.inst.Stats().AdvertSent.Load() >= 2
+	})
+	a.stop()
+	prev := a.inst.Status().Stats
+	next, err := NewInstance(v3Instance("A", 150), &hubNode{vips: map[netip.Prefix]bool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.InheritStats(a.inst)
+	got := next.Status().Stats
+	if got.AdvertSent != prev.AdvertSent || got.BecomeMaster != 1 || got.Transitions != prev.Transitions ||
+		got.TimerLateness.Count != prev.TimerLateness.Count || got.TimerLateness.Max != prev.TimerLateness.Max {
+		t.Errorf("inherited %+v, want the previous %+v", got, prev)
 	}
 }
