@@ -60,6 +60,16 @@ func (c *carryOver) heldInstance(name string) *vrrp.Instance {
 	return c.held[name].inst
 }
 
+// freshVIPs are the addresses of the reloaded instance ic that the one it
+// replaces did not hold: the only ones a resumed master announces.
+func (c *carryOver) freshVIPs(ic vrrp.InstanceConfig) []vrrp.VIP {
+	held := c.held[ic.Name]
+	if held == nil {
+		return concatVIPs(ic)
+	}
+	return vipsMinus(concatVIPs(ic), concatVIPs(held.ic))
+}
+
 // takeVMAC hands over the VMAC with this configuration, if there is one.
 func (c *carryOver) takeVMAC(key string) (kernel.VMAC, bool) {
 	if c == nil {

@@ -161,7 +161,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 				// tracker has looked at them again.
 				t.prio = carry.priority[inst.Name()]
 				inst.SetPriority(t.prio)
-				inst.Resume(prev)
+				inst.Resume(prev, carry.freshVIPs(rt.byName[inst.Name()].ic))
 			} else {
 				inst.Start()
 			}

@@ -119,14 +119,17 @@ type Instance struct {
 	// (0: never), for the status API and keepalived.json.
 	lastTransition atomic.Int64
 
-	mu       sync.Mutex // guards everything below
-	m        *Machine
-	buf      []byte // advert encoding buffer, reused
-	timer    *time.Timer
-	started  bool
-	resumed  State     // the state Resume carried over from a reload (Init: none)
-	deadline time.Time // the machine's deadline
-	armed    time.Time // what the timer is set to; zero when stopped
+	mu      sync.Mutex // guards everything below
+	m       *Machine
+	buf     []byte // advert encoding buffer, reused
+	timer   *time.Timer
+	started bool
+	resumed State // the state Resume carried over from a reload (Init: none)
+	// resumeAnnounce, set by Resume, is what the first announcement
+	// covers instead of every VIP.
+	resumeAnnounce *[]VIP
+	deadline       time.Time // the machine's deadline
+	armed          time.Time // what the timer is set to; zero when stopped
 
 	// Computed once, so that sending an advert allocates nothing.
 	addrs []netip.Addr // the advertised addresses
@@ -247,11 +250,14 @@ func (in *Instance) Start() { in.startWith(Start{}) }
 
 // Resume is Start for an instance that replaces one of the same name at
 // a reload, which was in state prev: a master goes on as master at once,
-// holding its VIPs. Resuming the previous state runs no notify hook and
-// counts no election.
-func (in *Instance) Resume(prev State) {
+// holding its VIPs, and announces only fresh, the addresses the instance
+// it replaces did not hold. Resuming the previous state runs no notify
+// hook and counts no election.
+func (in *Instance) Resume(prev State, fresh []VIP) {
 	in.mu.Lock()
 	in.resumed = prev
+	fresh = slices.Clone(fresh)
+	in.resumeAnnounce = &fresh
 	in.mu.Unlock()
 	in.startWith(Resume{State: prev})
 }
@@ -403,14 +409,21 @@ func (in *Instance) startAnnounce() {
 	in.announceMu.Lock()
 	in.stopAnnounce = cancel
 	in.announceMu.Unlock()
-	vips := in.vips
+	vips, first := in.vips, in.vips
+	if in.resumeAnnounce != nil {
+		// A master resumed by a reload announces only the addresses it
+		// did not hold before; the refreshes cover them all.
+		first, in.resumeAnnounce = *in.resumeAnnounce, nil
+	}
 	cfg := in.cfg.Announce
 	in.announcing.Add(1)
 	go func() {
 		defer in.announcing.Done()
-		in.announceBurst(ctx, vips, max(1, cfg.Repeat), cfg.Interval)
-		if cfg.Delay > 0 && sleep(ctx, cfg.Delay) {
-			in.announceBurst(ctx, vips, max(1, cfg.Repeat), cfg.Interval)
+		if len(first) > 0 {
+			in.announceBurst(ctx, first, max(1, cfg.Repeat), cfg.Interval)
+			if cfg.Delay > 0 && sleep(ctx, cfg.Delay) {
+				in.announceBurst(ctx, first, max(1, cfg.Repeat), cfg.Interval)
+			}
 		}
 		for cfg.Refresh > 0 && sleep(ctx, cfg.Refresh) {
 			in.announceBurst(ctx, vips, max(1, cfg.RefreshRepeat), cfg.Interval)

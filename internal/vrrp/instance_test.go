@@ -439,3 +439,30 @@ func BenchmarkInstanceSendAdvert(b *testing.B) {
 		inst.sendAdvert(100)
 	}
 }
+
+// A master resumed by a reload announces only the addresses that are new
+// to it: the others never moved.
+func TestResumedMasterAnnouncesOnlyFreshAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		fresh     []VIP
+		wantGARPs bool
+	}{{nil, false}, {[]VIP{{Prefix: testVIP}}, true}} {
+		node := &hubNode{vips: map[netip.Prefix]bool{}}
+		cfg := v3Instance("A", 150)
+		cfg.VIPs = []VIP{{Prefix: testVIP}}
+		cfg.Announce = AnnounceConfig{Repeat: 1}
+		inst, err := NewInstance(cfg, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst.Resume(Master, tc.fresh)
+		time.Sleep(50 * time.Millisecond)
+		node.mu.Lock()
+		garps := node.garps
+		node.mu.Unlock()
+		if inst.State() != Master || !node.holds(testVIP) || (garps > 0) != tc.wantGARPs {
+			t.Errorf("fresh %v: state %v, holds %v, %d announcements", tc.fresh, inst.State(), node.holds(testVIP), garps)
+		}
+		inst.cancelAnnounce()
+	}
+}
