@@ -3,7 +3,6 @@ package test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -59,15 +58,7 @@ func TestSyncGroupFailsOverTogetherWithKeepalived(t *testing.T) {
 	needRoot(t, "keepalived")
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	for _, args := range [][]string{
-		{"-n", r1.NS, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"},
-		{"-n", r1.NS, "link", "set", "trk0", "up"},
-		{"-n", r1.NS, "link", "set", "trk1", "up"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v %s", args, err, out)
-		}
-	}
+	addTrackedLink(t, r1)
 	out := filepath.Join(l.Dir, "group.out")
 	script := filepath.Join(l.Dir, "group.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
@@ -85,15 +76,11 @@ func TestSyncGroupFailsOverTogetherWithKeepalived(t *testing.T) {
 	}
 	holdsBoth(r1)
 
-	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "down").CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+	setLink(t, r1, "trk1", false)
 	waitLog(t, 3*time.Second, p1, "VRRP_Group(G1) Syncing instances to FAULT state")
 	holdsBoth(r2)
 
-	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "up").CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
+	setLink(t, r1, "trk1", true)
 	holdsBoth(r1)
 	waitLog(t, 2*time.Second, p2, "VRRP_Group(G1) Syncing instances to BACKUP state")
 

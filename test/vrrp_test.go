@@ -612,38 +612,38 @@ func TestTrackInterfaceWeightLowersPriority(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
+	addTrackedLink(t, r1)
+	p1 := startKGConf(t, r1, trackConf(150, "", "    track_interface {\n        trk0 weight -60\n    }\n"))
+	startKGConf(t, r2, trackConf(100, "", ""))
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	setLink(t, r1, "trk1", false)
+	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
+	if strings.Contains(p1.Log(), "Entering FAULT STATE") {
+		t.Fatal("a weighted interface must change the priority, not cause FAULT")
+	}
+}
+
+// addTrackedLink gives host h an interface to track, trk0, up; it goes
+// down with its veth peer trk1 (setLink(h, "trk1", false)).
+func addTrackedLink(t *testing.T, h *lab.Host) {
+	t.Helper()
 	for _, args := range [][]string{
-		{"-n", r1.NS, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"},
-		{"-n", r1.NS, "link", "set", "trk0", "up"},
-		{"-n", r1.NS, "link", "set", "trk1", "up"},
+		{"-n", h.NS, "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"},
+		{"-n", h.NS, "link", "set", "trk0", "up"},
+		{"-n", h.NS, "link", "set", "trk1", "up"},
 	} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v %s", args, err, out)
 		}
 	}
-	conf := func(prio int, track string) string {
-		return fmt.Sprintf(`vrrp_instance VI_1 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority %d
-    advert_int 0.1
-    version 3
-%s    virtual_ipaddress {
-        198.51.100.200/24
-    }
 }
-`, prio, track)
-	}
-	p1 := startKGConf(t, r1, conf(150, "    track_interface {\n        trk0 weight -60\n    }\n"))
-	startKGConf(t, r2, conf(100, ""))
-	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
-	if out, err := exec.Command("ip", "-n", r1.NS, "link", "set", "trk1", "down").CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
-	if strings.Contains(p1.Log(), "Entering FAULT STATE") {
-		t.Fatal("a weighted interface must change the priority, not cause FAULT")
+
+// setLink sets interface name of host h up or down.
+func setLink(t *testing.T, h *lab.Host, name string, up bool) {
+	t.Helper()
+	state := map[bool]string{true: "up", false: "down"}[up]
+	if out, err := exec.Command("ip", "-n", h.NS, "link", "set", name, state).CombinedOutput(); err != nil {
+		t.Fatalf("ip link set %s %s: %v %s", name, state, err, out)
 	}
 }
 
@@ -660,23 +660,7 @@ func TestTrackScriptWeightMovesTheVIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := func(prio int, extra, track string) string {
-		return fmt.Sprintf(`global_defs {
-    enable_script_security
-    script_user root
-}
-%s
-vrrp_instance VI_1 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    priority %d
-    advert_int 0.1
-    version 3
-%s    virtual_ipaddress {
-        198.51.100.200/24
-    }
-}
-`, extra, prio, track)
+		return trackConf(prio, "global_defs {\n    enable_script_security\n    script_user root\n}\n"+extra, track)
 	}
 	script := fmt.Sprintf("vrrp_script chk_file {\n    script \"/usr/bin/test -e %s\"\n    interval 1\n    weight -60\n}\n", flag)
 	p1 := startKGConf(t, r1, conf(150, script, "    track_script {\n        chk_file\n    }\n"))

@@ -6,29 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
 )
-
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -68,7 +51,7 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 
 	cmd := exec.Command(bin, "-n", "-l", "-f", conf, "-p", pidFile)
 	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
-	var logs syncBuffer
+	var logs lab.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

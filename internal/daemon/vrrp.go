@@ -31,7 +31,7 @@ var vrrpKeywords = []string{
 	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
 	"use_vmac", "vmac_xmit_base", "accept", "no_accept", "nftables", "nftables_priority", "nftables_counters",
 	"vrrp_strict", "strict_mode", "unicast_fault_no_peer", "check_unicast_src", "vrrp_check_unicast_src",
-	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group",
+	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group", "sync_group_tracking_weight", "global_tracking",
 }
 
 func init() {
@@ -92,6 +92,8 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	rt.adoptFirewall(cfg, carry)
 	rt.openFIFOs(cfg, carry)
 	groupOf := rt.syncGroups(cfg, carry)
+	syncConfigOf, groupHasOwner := syncGroupConfigs(cfg)
+	objs := trackObjectsOf(cfg, scripts)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
@@ -146,7 +148,9 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		rt.readers.Add(1)
 		go rt.read(conn, vrrp.NewDemux(insts...))
 		for _, inst := range insts {
-			t := newLinkTracking(inst, configOf[inst], scripts)
+			t := newLinkTracking(inst, configOf[inst], objs)
+			sg := syncConfigOf[inst.Name()]
+			syncGroupTracking(log, t, sg, objs, groupHasOwner[sg])
 			if t.configFault {
 				// Before Start, so that the instance never runs as a backup
 				// (or, for an owner, a master) on the multicast fallback.
@@ -176,7 +180,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	}
 	rt.trackDone = make(chan struct{})
 	results := make(chan scriptResult, 16)
-	if err := tracker(log, rt.tracked, scripts, rt.scripts, results, rt.trackDone); err != nil {
+	if err := tracker(log, rt.tracked, objs, rt.scripts, results, rt.trackDone, carry != nil); err != nil {
 		log.Error("cannot watch interfaces: no FAULT state or tracking", "err", err)
 	}
 	rt.startScripts(ctx, cfg, scripts, results)
@@ -217,6 +221,27 @@ func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[stri
 		}
 	}
 	return groupOf
+}
+
+// syncGroupConfigs says which vrrp_sync_group each instance is in (the
+// first that names it) and which groups have an address owner as member.
+func syncGroupConfigs(cfg *config.Config) (map[string]*config.SyncGroup, map[*config.SyncGroup]bool) {
+	priority := map[string]int{}
+	for _, ci := range cfg.Instances {
+		priority[ci.Name()] = ci.Priority
+	}
+	of, hasOwner := map[string]*config.SyncGroup{}, map[*config.SyncGroup]bool{}
+	for _, sg := range cfg.SyncGroups {
+		for _, line := range sg.Group {
+			for _, member := range line.Words {
+				if of[member] == nil {
+					of[member] = sg
+				}
+				hasOwner[sg] = hasOwner[sg] || priority[member] == vrrp.PriorityOwner
+			}
+		}
+	}
+	return of, hasOwner
 }
 
 // read feeds one socket's packets to the instances behind it until the

@@ -30,10 +30,7 @@ func WatchLinks(done <-chan struct{}) (<-chan LinkState, error) {
 		defer close(out)
 		for u := range updates {
 			a := u.Attrs()
-			up := a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
-			if u.Header.Type == unix.RTM_DELLINK {
-				up = false
-			}
+			up := linkUp(a) && u.Header.Type != unix.RTM_DELLINK
 			select {
 			case out <- LinkState{Name: a.Name, Index: a.Index, Up: up}:
 			case <-done:
@@ -42,4 +39,26 @@ func WatchLinks(done <-chan struct{}) (<-chan LinkState, error) {
 		}
 	}()
 	return out, nil
+}
+
+// LinkStates reports the state of every interface of the calling thread's
+// network namespace now: the whole list at once, where WatchLinks's first
+// listing arrives piecemeal.
+func LinkStates() ([]LinkState, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("kernel: list links: %w", err)
+	}
+	out := make([]LinkState, 0, len(links))
+	for _, l := range links {
+		a := l.Attrs()
+		out = append(out, LinkState{Name: a.Name, Index: a.Index, Up: linkUp(a)})
+	}
+	return out, nil
+}
+
+// linkUp is IFF_UP and IFF_RUNNING: administratively up, and
+// operationally up (or unknown, as for lo).
+func linkUp(a *netlink.LinkAttrs) bool {
+	return a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
 }

@@ -171,14 +171,14 @@ func (l *Lab) WriteFile(name, text string) (string, error) {
 type Proc struct {
 	Name string
 	cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *SyncBuffer
 	done chan struct{}
 	err  error
 }
 
 // Start runs a long-lived command in the host, collecting its output.
 func (h *Host) Start(name string, args ...string) (*Proc, error) {
-	p := &Proc{Name: name, cmd: h.Command(name, args...), log: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{Name: name, cmd: h.Command(name, args...), log: &SyncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	// Dump files (keepalived.data, keepalived.stats) go to the host's own
 	// directory, as keepalived and keepalived-go honour TMPDIR.
@@ -241,18 +241,20 @@ func (p *Proc) Stop() {
 // Log is everything the daemon printed so far.
 func (p *Proc) Log() string { return p.log.String() }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that goroutines may write while another
+// reads it: a daemon's or a child's log, read by a test.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

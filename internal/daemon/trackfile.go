@@ -1,0 +1,480 @@
+package daemon
+
+// track_file: a file holding an integer that weighs on the priority of the
+// instances tracking it, as keepalived 2.2.7's trackers/track_file.c and
+// vrrp/vrrp_track.c do it.
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keepalived-go/keepalived-go/internal/config"
+)
+
+func init() {
+	for _, kw := range []string{"track_file", "vrrp_track_file", "file", "init_file"} {
+		implemented[kw] = true
+	}
+}
+
+// fileInitMode is what init_file asks for.
+type fileInitMode int
+
+const (
+	fileNoInit    fileInitMode = iota
+	fileCreate                 // init_file [VALUE]: write VALUE if the file does not exist
+	fileOverwrite              // init_file [VALUE] overwrite: write it even if it exists
+)
+
+// fileSpec is a track_file block as the daemon runs it.
+type fileSpec struct {
+	name      string
+	path      string
+	weight    int // keepalived's default is 1 (track_file_handler)
+	reverse   bool
+	initMode  fileInitMode
+	initValue int
+}
+
+// fileValue is a new value read from a tracked file.
+type fileValue struct {
+	name  string
+	value int64
+}
+
+// fileSpecs are the usable track_file blocks by name, and what keepalived
+// would have said about the others. A block without `file` is dropped
+// ("No file set for track_file"); of two blocks with one name the first
+// wins, since keepalived's lookup finds it first.
+func fileSpecs(cfg *config.Config) (map[string]*fileSpec, []string) {
+	out := map[string]*fileSpec{}
+	var problems []string
+	for _, tf := range cfg.TrackFiles {
+		name := blockName(tf.Args)
+		if tf.File == "" {
+			problems = append(problems, fmt.Sprintf("No file set for track_file %s - ignoring", name))
+			continue
+		}
+		if _, dup := out[name]; dup {
+			continue
+		}
+		s := &fileSpec{name: name, path: tf.File}
+		var p []string
+		s.weight, s.reverse, p = fileBlockWeight(name, tf.Weight)
+		problems = append(problems, p...)
+		s.initMode, s.initValue, p = parseInitFile(name, tf.InitFile)
+		problems = append(problems, p...)
+		out[name] = s
+	}
+	return out, problems
+}
+
+func blockName(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// fileBlockWeight reads a track_file block's `weight W [reverse]`: W in
+// [-254, 254] (254 lets a file holding -1 mean FAULT), else 1.
+func fileBlockWeight(name string, words []string) (weight int, reverse bool, problems []string) {
+	weight = 1
+	if len(words) == 0 {
+		return weight, false, nil
+	}
+	if n, err := strconv.Atoi(words[0]); err != nil || n < -254 || n > 254 {
+		problems = append(problems, fmt.Sprintf("Weight (%s) for track_file %s must be between [-254..254] inclusive. Ignoring...", words[0], name))
+	} else {
+		weight = n
+	}
+	if len(words) > 1 {
+		if words[1] == "reverse" {
+			reverse = true
+		} else {
+			problems = append(problems, fmt.Sprintf("track_file %s unknown weight option %s", name, words[1]))
+		}
+	}
+	return weight, reverse, problems
+}
+
+// parseInitFile reads `init_file [VALUE] [overwrite]` (nil words: no
+// init_file). A word starting with a digit or '-' is the value.
+func parseInitFile(name string, words config.OptWords) (mode fileInitMode, value int, problems []string) {
+	if words == nil {
+		return fileNoInit, 0, nil
+	}
+	mode = fileCreate
+	for _, w := range words {
+		w = strings.TrimLeft(w, " \t\n\v\f\r")
+		switch {
+		case w != "" && (w[0] == '-' || (w[0] >= '0' && w[0] <= '9')):
+			n, err := strconv.ParseInt(w, 10, 32)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("Track file %s init value %s is invalid", name, w))
+				n = 0
+			} else if n < -254 || n > 254 {
+				problems = append(problems, fmt.Sprintf("Track file %s init value %d is outside sensible range [-254, 254]", name, n))
+			}
+			value = int(n)
+		case w == "overwrite":
+			mode = fileOverwrite
+		default:
+			problems = append(problems, fmt.Sprintf("Unknown track file init option %s", w))
+		}
+	}
+	return mode, value, problems
+}
+
+// initTrackFile writes init_file's value at start: if the file does not
+// exist, or with overwrite if it is a regular file, but never over an
+// existing file at a reload (track_file_end_handler). Like keepalived's
+// fopen_safe it writes a temporary file and renames it into place, so
+// that a reader never sees it half-written. It returns keepalived's
+// message when it cannot ("" when all is well).
+func initTrackFile(s *fileSpec, reload bool) string {
+	if s.initMode == fileNoInit {
+		return ""
+	}
+	if st, err := os.Stat(s.path); err == nil {
+		switch {
+		case s.initMode == fileCreate:
+			return ""
+		case !st.Mode().IsRegular():
+			return fmt.Sprintf("Cannot initialise track file %s - it is not a regular file", s.name)
+		case reload:
+			return ""
+		}
+	}
+	if err := writeFileAtomic(s.path, fmt.Sprintf("%d\n", s.initValue)); err != nil {
+		return fmt.Sprintf("Unable to initialise track file %s: %v", s.name, err)
+	}
+	return ""
+}
+
+// writeFileAtomic writes text to a temporary file next to path, mode
+// 0644 (keepalived's 0666 under its default umask), and renames it over
+// path.
+func writeFileAtomic(path, text string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	err = errors.Join(err, f.Chmod(0o644), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// readTrackFile reads a tracked file's value as process_track_file does:
+// at most 127 bytes, read without blocking (the file may be a FIFO), as
+// C's strtol(buf, NULL, 0) reads them. A missing, unreadable or empty
+// file is 0. ok is false for a number out of [INT32_MIN, INT32_MAX+1],
+// which keepalived ignores (the last value stays).
+func readTrackFile(path string) (value int64, ok bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, true
+	}
+	buf := make([]byte, 127)
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	if err != nil || n <= 0 {
+		return 0, true
+	}
+	v, ok := cStrtol(string(buf[:n]))
+	if !ok || v < math.MinInt32 || v > math.MaxInt32+1 {
+		return v, false
+	}
+	return v, true
+}
+
+// cStrtol is C's strtol(s, NULL, 0): leading white space, a sign, then a
+// hexadecimal (0x), octal (0) or decimal number, up to the first other
+// character; no digits give 0. On overflow (ERANGE) it gives the limit
+// and ok is false.
+func cStrtol(s string) (int64, bool) {
+	i := 0
+	for i < len(s) && strings.IndexByte(" \t\n\v\f\r", s[i]) >= 0 {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	base := uint64(10)
+	switch {
+	case i+2 < len(s) && s[i] == '0' && (s[i+1] == 'x' || s[i+1] == 'X') && digitValue(s[i+2]) < 16:
+		base, i = 16, i+2
+	case i < len(s) && s[i] == '0':
+		base = 8
+	}
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
+	}
+	var n uint64
+	for ; i < len(s); i++ {
+		d := digitValue(s[i])
+		if d >= base {
+			break
+		}
+		if n > (limit-d)/base {
+			if neg {
+				return math.MinInt64, false
+			}
+			return math.MaxInt64, false
+		}
+		n = n*base + d
+	}
+	if neg {
+		if n == limit {
+			return math.MinInt64, true
+		}
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// digitValue is c's value as a digit of any base up to 36, else 36.
+func digitValue(c byte) uint64 {
+	switch {
+	case c >= '0' && c <= '9':
+		return uint64(c - '0')
+	case c >= 'a' && c <= 'z':
+		return uint64(c-'a') + 10
+	case c >= 'A' && c <= 'Z':
+		return uint64(c-'A') + 10
+	}
+	return 36
+}
+
+// fileStatus is what a file's value means to one instance tracking it
+// with weight and reverse (vrrp_track.c initialise_vrrp_file_tracking_priorities,
+// track_file.c update_track_file_status): with weight 0 a non-zero value
+// is FAULT (reverse: a zero value is); otherwise value × weight, negated
+// by reverse, is added to the priority, at most 253, and a result of -254
+// or less is FAULT.
+func fileStatus(value int64, weight int, reverse bool) (fault bool, delta int) {
+	if weight == 0 {
+		return (value != 0) != reverse, 0
+	}
+	if s := weighted(value, weight, reverse); s > -254 {
+		return false, int(min(s, 253))
+	}
+	return true, 0
+}
+
+// weighted is value × weight, negated by reverse, within the int range
+// (keepalived's weight_range).
+func weighted(value int64, weight int, reverse bool) int64 {
+	if reverse {
+		weight = -weight
+	}
+	return max(math.MinInt32, min(value*int64(weight), math.MaxInt32))
+}
+
+// fileFaultStatus is the status keepalived reports for a file that means
+// FAULT: -254 with weight 0, else the weighted value.
+func fileFaultStatus(value int64, weight int, reverse bool) int64 {
+	if weight == 0 {
+		return -254
+	}
+	return weighted(value, weight, reverse)
+}
+
+// watchedFile is one tracked file and the last value read from it.
+type watchedFile struct {
+	spec  *fileSpec
+	path  string // resolved, as keepalived's realpath
+	base  string // its name in the watched directory
+	value int64
+}
+
+// fileWatcher follows tracked files with inotify on their directories, so
+// that it sees them written, created, deleted and renamed.
+type fileWatcher struct {
+	log   *slog.Logger
+	f     *os.File // the inotify descriptor
+	byWD  map[int32][]*watchedFile
+	files []*watchedFile
+	out   chan<- fileValue
+}
+
+// The events keepalived watches (IN_CLOSE_WRITE | IN_DELETE | IN_MOVE),
+// and IN_CREATE so that a file linked into place is read too.
+const fileWatchMask = unix.IN_CLOSE_WRITE | unix.IN_DELETE | unix.IN_MOVE | unix.IN_CREATE
+
+// watchFiles reads the tracked files and watches them until done is
+// closed, sending each change of value to out. It returns the values read
+// at start; a file whose directory does not exist or cannot be resolved is
+// left out (keepalived removes it, and the instances tracking it ignore
+// it).
+func watchFiles(log *slog.Logger, specs []*fileSpec, out chan<- fileValue, done <-chan struct{}) map[string]int64 {
+	w := &fileWatcher{log: log, byWD: map[int32][]*watchedFile{}, out: out}
+	initial := map[string]int64{}
+	for _, s := range specs {
+		wf, problem := resolveTrackFile(s)
+		if wf == nil {
+			log.Error(problem)
+			continue
+		}
+		w.files = append(w.files, wf)
+		initial[s.name] = wf.value
+	}
+	if len(w.files) == 0 {
+		return initial
+	}
+	if err := w.open(); err != nil {
+		log.Error("Unable to monitor track files: their values stay as read at start", "err", err)
+		return initial
+	}
+	go func() { <-done; w.f.Close() }()
+	go w.run(done)
+	return initial
+}
+
+// resolveTrackFile resolves a tracked file's path as init_track_files
+// does (symbolic links followed; for a missing file, its directory) and
+// reads its value. When it cannot, it returns nil and keepalived's message.
+func resolveTrackFile(s *fileSpec) (*watchedFile, string) {
+	abs, err := filepath.Abs(s.path)
+	if err != nil {
+		return nil, fmt.Sprintf("track file %s is not accessible - ignoring (%v)", s.name, err)
+	}
+	path, err := filepath.EvalSymlinks(abs)
+	exists := err == nil
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		dir, derr := filepath.EvalSymlinks(filepath.Dir(abs))
+		if st, serr := os.Stat(dir); derr != nil || serr != nil || !st.IsDir() {
+			return nil, fmt.Sprintf("Track file directory for %s does not exist - removing", s.name)
+		}
+		path = filepath.Join(dir, filepath.Base(abs))
+	case err != nil:
+		return nil, fmt.Sprintf("track file %s is not accessible - ignoring (%v)", s.name, err)
+	}
+	wf := &watchedFile{spec: s, path: path, base: filepath.Base(path)}
+	if exists {
+		if v, ok := readTrackFile(path); ok {
+			wf.value = v
+		}
+	}
+	return wf, ""
+}
+
+// open creates the inotify instance and watches each file's directory.
+func (w *fileWatcher) open() error {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return err
+	}
+	// Non-blocking, so that Go's poller serves it and Close ends a Read.
+	w.f = os.NewFile(uintptr(fd), "inotify")
+	for _, wf := range w.files {
+		wd, err := unix.InotifyAddWatch(fd, filepath.Dir(wf.path), fileWatchMask)
+		if err != nil {
+			w.log.Error("cannot watch track file "+wf.spec.name+": its value stays as read at start", "err", err)
+			continue
+		}
+		w.byWD[int32(wd)] = append(w.byWD[int32(wd)], wf)
+	}
+	return nil
+}
+
+// run reads inotify events until the descriptor is closed.
+func (w *fileWatcher) run(done <-chan struct{}) {
+	buf := make([]byte, 64*1024)
+	for {
+		n, err := w.f.Read(buf)
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				w.log.Error("inotify read error: track files are no longer followed", "err", err)
+			}
+			return
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+			if !w.handle(ev.Wd, ev.Mask, strings.TrimRight(string(nameBytes), "\x00"), done) {
+				return
+			}
+		}
+	}
+}
+
+// handle applies one event; it returns false once done is closed.
+func (w *fileWatcher) handle(wd int32, mask uint32, name string, done <-chan struct{}) bool {
+	switch {
+	case mask&unix.IN_Q_OVERFLOW != 0:
+		// Events were lost: read every file again.
+		for _, wf := range w.files {
+			if !w.reread(wf, done) {
+				return false
+			}
+		}
+		return true
+	case mask&unix.IN_IGNORED != 0:
+		for _, wf := range w.byWD[wd] {
+			w.log.Warn("the directory of track file " + wf.spec.name + " is gone: its value stays " + strconv.FormatInt(wf.value, 10))
+		}
+		delete(w.byWD, wd)
+		return true
+	case mask&unix.IN_ISDIR != 0:
+		return true
+	}
+	for _, wf := range w.byWD[wd] {
+		if wf.base != name {
+			continue
+		}
+		if mask&(unix.IN_MOVED_FROM|unix.IN_DELETE) != 0 {
+			// Gone: it reads as 0, as in keepalived's process_inotify.
+			if !w.set(wf, 0, done) {
+				return false
+			}
+		} else if !w.reread(wf, done) {
+			return false
+		}
+	}
+	return true
+}
+
+// reread reads a file again and sends its value if it changed.
+func (w *fileWatcher) reread(wf *watchedFile, done <-chan struct{}) bool {
+	v, ok := readTrackFile(wf.path)
+	if !ok {
+		w.log.Warn(fmt.Sprintf("Invalid number %d read from %s - ignoring", v, wf.path))
+		return true
+	}
+	return w.set(wf, v, done)
+}
+
+// set records a file's value and sends it when it changed.
+func (w *fileWatcher) set(wf *watchedFile, v int64, done <-chan struct{}) bool {
+	if v == wf.value {
+		return true
+	}
+	wf.value = v
+	select {
+	case w.out <- fileValue{name: wf.spec.name, value: v}:
+		return true
+	case <-done:
+		return false
+	}
+}

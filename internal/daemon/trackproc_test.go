@@ -1,0 +1,432 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+)
+
+func TestProcSpecsReadTheBlocks(t *testing.T) {
+	cfg := loadConf(t, `vrrp_track_process plain {
+    process nginx
+}
+vrrp_track_process params {
+    process /usr/sbin/haproxy -f "/etc/a b.cfg"
+    weight -10 reverse
+    quorum 2
+    quorum_max 3
+}
+vrrp_track_process initial {
+    process /usr/bin/x y
+    param_match initial
+    full_command
+    delay 2
+    fork_delay 0.5
+}
+vrrp_track_process none {
+    quorum_max 0
+    process x
+    param_match
+    fork_delay 0.5
+    delay 2
+}
+vrrp_track_process qfirst {
+    process x
+    quorum 3
+    quorum_max 2
+    weight 300
+}
+vrrp_track_process qmaxfirst {
+    process x
+    quorum_max 2
+    quorum 3
+}
+vrrp_track_process qmaxzero {
+    process x
+    quorum 2
+    quorum_max 0
+}
+vrrp_track_process noprocess {
+    quorum 1
+}
+`)
+	specs, problems := procSpecs(cfg)
+	qmax := noQuorumMax
+	want := map[string]procSpec{
+		"plain":     {name: "plain", path: "nginx", quorum: 1, quorumMax: qmax},
+		"params":    {name: "params", path: "/usr/sbin/haproxy", params: []byte("-f\x00/etc/a b.cfg\x00"), match: paramExact, full: true, quorum: 2, quorumMax: 3, weight: -10, reverse: true},
+		"initial":   {name: "initial", path: "/usr/bin/x", params: []byte("y\x00"), match: paramInitial, full: true, quorum: 1, quorumMax: qmax, forkDelay: 500 * time.Millisecond, termDelay: 2 * time.Second},
+		"none":      {name: "none", path: "x", match: paramExact, full: true, quorum: 0, quorumMax: 0, forkDelay: 2 * time.Second, termDelay: 2 * time.Second},
+		"qfirst":    {name: "qfirst", path: "x", quorum: 3, quorumMax: qmax},
+		"qmaxfirst": {name: "qmaxfirst", path: "x", quorum: 1, quorumMax: 2},
+		"qmaxzero":  {name: "qmaxzero", path: "x", quorum: 2, quorumMax: qmax},
+	}
+	if len(specs) != len(want) {
+		t.Errorf("%d specs, want %d", len(specs), len(want))
+	}
+	for name, w := range want {
+		s := specs[name]
+		if s == nil {
+			t.Errorf("%s missing", name)
+			continue
+		}
+		if !bytes.Equal(s.params, w.params) {
+			t.Errorf("%s: params %q, want %q", name, s.params, w.params)
+		}
+		s2 := *s
+		s2.params, w.params = nil, nil
+		if fmt.Sprintf("%+v", s2) != fmt.Sprintf("%+v", w) {
+			t.Errorf("%s: %+v, want %+v", name, s2, w)
+		}
+	}
+	joined := strings.Join(problems, "\n")
+	for _, p := range []string{"track process 'noprocess' process name not specified", "Weight (300) for vrrp_track_process qfirst",
+		"quorum_max is less than quorum - ignoring", "Quorum is greater than quorum_max - ignoring"} {
+		if !strings.Contains(joined, p) {
+			t.Errorf("problems %q lack %q", problems, p)
+		}
+	}
+}
+
+func TestParamsMatchLikeKeepalived(t *testing.T) {
+	cmd := func(args ...string) []byte { return []byte(strings.Join(args, "\x00") + "\x00") }
+	spec := func(m paramMatch, params ...string) *procSpec {
+		s := &procSpec{path: "/bin/app", full: true, match: m}
+		for _, p := range params {
+			s.params = append(append(s.params, p...), 0)
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		spec *procSpec
+		cmd  []byte
+		want bool
+	}{
+		{"no params: any", spec(paramNone), cmd("/bin/app", "-x"), true},
+		{"other argv0", spec(paramNone), cmd("/bin/other"), false},
+		{"exact, none wanted, none given", spec(paramExact), cmd("/bin/app"), true},
+		{"exact, none wanted, one given", spec(paramExact), cmd("/bin/app", "-x"), false},
+		{"exact equal", spec(paramExact, "-f", "a b"), cmd("/bin/app", "-f", "a b"), true},
+		{"exact, one more", spec(paramExact, "-f", "a"), cmd("/bin/app", "-f", "a", "-d"), false},
+		{"exact, longer last", spec(paramExact, "-f", "a"), cmd("/bin/app", "-f", "ab"), false},
+		{"partial, first ones", spec(paramPartial, "-f", "a"), cmd("/bin/app", "-f", "a", "-d"), true},
+		{"partial, longer last", spec(paramPartial, "-f", "a"), cmd("/bin/app", "-f", "ab"), false},
+		{"initial, longer last", spec(paramInitial, "-f", "a"), cmd("/bin/app", "-f", "ab"), true},
+		{"initial, other", spec(paramInitial, "-f", "a"), cmd("/bin/app", "-g", "a"), false},
+		{"fewer than wanted", spec(paramPartial, "-f", "a"), cmd("/bin/app", "-f"), false},
+	}
+	for _, tt := range tests {
+		if got := tt.spec.matches(procInfo{cmdline: tt.cmd}); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if !(&procSpec{path: "nginx"}).matches(procInfo{comm: "nginx"}) || (&procSpec{path: "ngin"}).matches(procInfo{comm: "nginx"}) {
+		t.Error("without full_command the name must match exactly")
+	}
+}
+
+// counter is a quorumCounter in its initial state (as the first scan
+// leaves it).
+func counter(quorum, quorumMax int, fork, term time.Duration) *quorumCounter {
+	c := &quorumCounter{quorum: quorum, quorumMax: quorumMax, forkDelay: fork, termDelay: term}
+	c.up = c.inQuorum()
+	return c
+}
+
+func TestQuorumRules(t *testing.T) {
+	now := time.Now()
+	steps := func(c *quorumCounter, ops string) []bool {
+		var got []bool
+		for _, op := range ops {
+			if op == '+' {
+				c.add(causeExec, now)
+			} else {
+				c.remove(causeExit, now)
+			}
+			got = append(got, c.up)
+		}
+		return got
+	}
+	tests := []struct {
+		name string
+		c    *quorumCounter
+		ops  string
+		want []bool
+	}{
+		{"quorum 1", counter(1, noQuorumMax, 0, 0), "++--", []bool{true, true, true, false}},
+		{"quorum 2..3", counter(2, 3, 0, 0), "++++-", []bool{false, true, true, false, true}},
+		{"quorum_max 0: up while none runs", counter(0, 0, 0, 0), "+-", []bool{false, true}},
+		{"quorum_max 1: a second one is too many", counter(1, 1, 0, 0), "++-", []bool{true, false, true}},
+	}
+	for _, tt := range tests {
+		if got := steps(tt.c, tt.ops); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: %s gives %v, want %v", tt.name, tt.ops, got, tt.want)
+		}
+	}
+}
+
+func TestQuorumDelays(t *testing.T) {
+	t0 := time.Now()
+	// terminate_delay: an exit counts after the delay...
+	c := counter(1, noQuorumMax, 0, 2*time.Second)
+	c.add(causeExec, t0)
+	if c.remove(causeExit, t0) || !c.up {
+		t.Fatal("with terminate_delay an exit must not count at once")
+	}
+	if c.expire(t0.Add(time.Second)) || !c.expire(t0.Add(2*time.Second)) || c.up {
+		t.Fatal("the exit must count when terminate_delay ends")
+	}
+	// ...and a process back in time cancels it.
+	c.add(causeExec, t0)
+	c.remove(causeExit, t0)
+	if c.add(causeExec, t0.Add(time.Second)) || !c.up || !c.deadline().IsZero() {
+		t.Fatal("a process back within terminate_delay must cancel the exit")
+	}
+	// A process renamed away counts at once, whatever terminate_delay says.
+	if !c.remove(causeRename, t0) || c.up {
+		t.Fatal("a renamed process must count at once")
+	}
+	// fork_delay: a fork counts after the delay; an exec at once.
+	c = counter(1, noQuorumMax, time.Second, 0)
+	if c.add(causeFork, t0) || c.up || !c.expire(t0.Add(time.Second)) || !c.up {
+		t.Fatal("with fork_delay a fork must count after the delay")
+	}
+	c = counter(1, noQuorumMax, time.Second, 0)
+	if !c.add(causeExec, t0) {
+		t.Fatal("fork_delay must not delay an exec")
+	}
+	// A child that exits during fork_delay cancels it.
+	c = counter(1, noQuorumMax, time.Second, time.Second)
+	c.add(causeFork, t0)
+	if c.remove(causeExit, t0) || c.up || !c.deadline().IsZero() {
+		t.Fatal("an exit during fork_delay must cancel it")
+	}
+}
+
+// TestProcTableCountsEachProcessOnce: the same process seen twice (an
+// event after the scan) counts once; a fork's child counts for what its
+// parent counts; an exit and a new name stop a process counting.
+func TestProcTableCountsEachProcessOnce(t *testing.T) {
+	specs := []*procSpec{{name: "byname", path: "app", quorum: 2, quorumMax: noQuorumMax},
+		{name: "bycmd", path: "/bin/app", full: true, quorum: 1, quorumMax: noQuorumMax, forkDelay: time.Second}}
+	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), specs, nil, nil)
+	now := time.Now()
+	both := []bool{true, true}
+	m.table.set(10, both, causeExec, causeRename, now)
+	m.table.set(10, both, causeExec, causeRename, now)
+	if c := m.table.counters[0].count; c != 1 {
+		t.Fatalf("one process counted %d times", c)
+	}
+	changed := m.handle(procEvent{what: netlink.PROC_EVENT_FORK, pid: 11, tgid: 11, parentTgid: 10}, now)
+	if m.table.counters[0].count != 2 || len(changed) != 1 || changed[0] != 0 {
+		t.Fatalf("after a fork: counts %d %d, changed %v; want 2 2 and [0] (the other waits fork_delay)",
+			m.table.counters[0].count, m.table.counters[1].count, changed)
+	}
+	m.handle(procEvent{what: netlink.PROC_EVENT_FORK, pid: 12, tgid: 10, parentTgid: 10}, now) // a thread
+	m.handle(procEvent{what: netlink.PROC_EVENT_COMM, pid: 11, tgid: 11, comm: "worker"}, now)
+	if m.table.counters[0].count != 1 || m.table.counters[1].count != 2 {
+		t.Fatalf("after a rename: counts %d %d, want 1 2", m.table.counters[0].count, m.table.counters[1].count)
+	}
+	m.handle(procEvent{what: netlink.PROC_EVENT_EXIT, pid: 10, tgid: 10}, now)
+	m.handle(procEvent{what: netlink.PROC_EVENT_EXIT, pid: 11, tgid: 11}, now)
+	if m.table.counters[0].count != 0 || m.table.counters[1].count != 0 || len(m.table.pids) != 0 {
+		t.Fatalf("after the exits: counts %d %d, pids %v", m.table.counters[0].count, m.table.counters[1].count, m.table.pids)
+	}
+}
+
+func TestParseProcEvent(t *testing.T) {
+	msg := func(ack uint32, what uint32, fields ...uint32) syscall.NetlinkMessage {
+		var b bytes.Buffer
+		for _, v := range []uint32{netlink.CN_IDX_PROC, netlink.CN_VAL_PROC, 7, ack} {
+			binary.Write(&b, binary.NativeEndian, v)
+		}
+		binary.Write(&b, binary.NativeEndian, uint16(0))
+		binary.Write(&b, binary.NativeEndian, uint16(0))
+		binary.Write(&b, binary.NativeEndian, what)
+		binary.Write(&b, binary.NativeEndian, uint32(0))
+		binary.Write(&b, binary.NativeEndian, uint64(0))
+		for _, f := range fields {
+			binary.Write(&b, binary.NativeEndian, f)
+		}
+		return syscall.NetlinkMessage{Header: syscall.NlMsghdr{Type: unix.NLMSG_DONE}, Data: b.Bytes()}
+	}
+	if ev, ok := parseProcEvent(msg(1, netlink.PROC_EVENT_NONE)); !ok || !ev.ack {
+		t.Errorf("the acknowledgement: %+v %v", ev, ok)
+	}
+	if _, ok := parseProcEvent(msg(0, netlink.PROC_EVENT_NONE)); ok {
+		t.Error("an event of type none without ack must be dropped")
+	}
+	if ev, ok := parseProcEvent(msg(0, netlink.PROC_EVENT_FORK, 1, 2, 3, 4)); !ok || ev.parentTgid != 2 || ev.pid != 3 || ev.tgid != 4 {
+		t.Errorf("fork: %+v %v", ev, ok)
+	}
+	if ev, ok := parseProcEvent(msg(0, netlink.PROC_EVENT_EXIT, 5, 6, 0, 9, 0, 0)); !ok || ev.pid != 5 || ev.tgid != 6 {
+		t.Errorf("exit: %+v %v", ev, ok)
+	}
+	comm := msg(0, netlink.PROC_EVENT_COMM, 8, 8)
+	comm.Data = append(comm.Data, append([]byte("worker"), make([]byte, 10)...)...)
+	if ev, ok := parseProcEvent(comm); !ok || ev.pid != 8 || ev.comm != "worker" {
+		t.Errorf("comm: %+v %v", ev, ok)
+	}
+}
+
+// sleeper is a copy of sleep under a name unique to the test (at most 15
+// characters, the kernel's limit for a process name).
+func sleeper(t *testing.T, suffix string) (name, path string) {
+	t.Helper()
+	src, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("needs sleep")
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name = fmt.Sprintf("kgtp%d%s", os.Getpid()%1000000, suffix)
+	path = filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return name, path
+}
+
+// start runs the copy of sleep; the test's end kills it.
+func start(t *testing.T, path string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func stop(cmd *exec.Cmd) { cmd.Process.Kill(); cmd.Wait() }
+
+// TestProcessMatchingOfARealProcess: a process started under a unique
+// name is counted by its name, or with full_command by its command line
+// and parameters as param_match says; it stops counting when it exits.
+func TestProcessMatchingOfARealProcess(t *testing.T) {
+	name, path := sleeper(t, "m")
+	specs := []*procSpec{
+		{name: "comm", path: name},
+		{name: "exact", path: path, full: true, match: paramExact, params: []byte("1000\x00")},
+		{name: "initial", path: path, full: true, match: paramInitial, params: []byte("10\x00")},
+		{name: "partial", path: path, full: true, match: paramPartial, params: []byte("10\x00")},
+		{name: "argv0", path: name, full: true},
+	}
+	for _, s := range specs {
+		s.quorum, s.quorumMax = 1, noQuorumMax
+	}
+	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), specs, make(chan procStatus, 16), nil)
+	cmd := start(t, path, "1000")
+	m.initialScan()
+	got := m.statuses()
+	want := map[string]bool{"comm": true, "exact": true, "initial": true, "partial": false, "argv0": false}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("with %s 1000 running: %v, want %v", path, got, want)
+	}
+	if c := m.table.counters[0].count; c != 1 {
+		t.Fatalf("%d processes counted by name, want 1", c)
+	}
+	stop(cmd)
+	m.rescan(time.Now())
+	for name, up := range m.statuses() {
+		if up {
+			t.Errorf("%s still up after the process exited", name)
+		}
+	}
+}
+
+// procEvents collects a monitor's statuses and reports the last one.
+type procEvents struct {
+	ch chan procStatus
+}
+
+func (p procEvents) wait(t *testing.T, step, name string, want bool, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case s := <-p.ch:
+			if s.name == name && s.up == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s: %s did not become up=%v within %v", step, name, want, d)
+		}
+	}
+}
+
+// TestProcMonitorFollowsAProcess: the monitor sees a tracked process start
+// and exit, with the kernel's process events where they can be used (as
+// root in the initial network namespace they must be).
+func TestProcMonitorFollowsAProcess(t *testing.T) {
+	name, path := sleeper(t, "c")
+	logs := &lab.SyncBuffer{}
+	ev := procEvents{ch: make(chan procStatus, 16)}
+	done := make(chan struct{})
+	defer close(done)
+	spec := &procSpec{name: "p", path: name, quorum: 1, quorumMax: noQuorumMax}
+	initial := startProcMonitor(slog.New(slog.NewTextHandler(logs, nil)), []*procSpec{spec}, ev.ch, done)
+	if initial["p"] {
+		t.Fatal("up before the process runs")
+	}
+	fallback := strings.Contains(logs.String(), "cannot be used")
+	if os.Geteuid() == 0 && inInitialNetNS() && fallback {
+		t.Fatalf("as root in the initial network namespace the proc connector must work:\n%s", logs)
+	}
+	t.Logf("proc connector used: %v", !fallback)
+	within := 500 * time.Millisecond // events arrive at once
+	if fallback {
+		within = 3 * time.Second // a rescan every second
+	}
+	time.Sleep(100 * time.Millisecond) // let a connector acknowledge the subscription
+	cmd := start(t, path, "1000")
+	ev.wait(t, "started", "p", true, within)
+	stop(cmd)
+	ev.wait(t, "killed", "p", false, within)
+}
+
+// TestProcMonitorFallbackRescans: without the connector, rescanning /proc
+// finds the process and its exit, and terminate_delay holds the exit back.
+func TestProcMonitorFallbackRescans(t *testing.T) {
+	name, path := sleeper(t, "f")
+	ev := procEvents{ch: make(chan procStatus, 16)}
+	done := make(chan struct{})
+	defer close(done)
+	spec := &procSpec{name: "p", path: name, quorum: 1, quorumMax: noQuorumMax, termDelay: 1500 * time.Millisecond}
+	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), []*procSpec{spec}, ev.ch, done)
+	m.initialScan()
+	go m.poll()
+	cmd := start(t, path, "1000")
+	ev.wait(t, "started", "p", true, 3*time.Second)
+	killed := time.Now()
+	stop(cmd)
+	ev.wait(t, "killed", "p", false, 5*time.Second)
+	if took := time.Since(killed); took < 1500*time.Millisecond {
+		t.Fatalf("the exit counted after %v; terminate_delay is 1.5 s", took)
+	}
+}
+
+// inInitialNetNS tells whether this process shares init's network
+// namespace.
+func inInitialNetNS() bool {
+	self, err1 := os.Readlink("/proc/self/ns/net")
+	initNS, err2 := os.Readlink("/proc/1/ns/net")
+	return err1 == nil && err2 == nil && self == initNS
+}
