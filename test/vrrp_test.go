@@ -21,18 +21,13 @@ import (
 var binary string // the keepalived-go built for this test run
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kgbin-")
-	if err != nil {
+	var err error
+	if binary, err = lab.BuildKeepalivedGo(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "keepalived-go")
-	if out, err := exec.Command("go", "build", "-o", binary, "../cmd/keepalived-go").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	os.RemoveAll(filepath.Dir(binary))
 	os.Exit(code)
 }
 

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -137,17 +136,7 @@ func waitHolder(holder *lab.Host, d time.Duration, routers ...*lab.Host) (time.D
 	return lab.WaitHolder(vip, holder, d, routers...)
 }
 
-func build() (string, error) {
-	dir, err := os.MkdirTemp("", "kglab-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "keepalived-go")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/keepalived-go").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-}
+func build() (string, error) { return lab.BuildKeepalivedGo() }
 
 func say(format string, args ...any) {
 	fmt.Printf("== "+format+"\n", args...)

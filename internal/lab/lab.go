@@ -303,3 +303,33 @@ func WaitHolder(addr netip.Addr, holder *Host, d time.Duration, hosts ...*Host) 
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// BuildKeepalivedGo builds the keepalived-go command into a new temporary
+// directory and returns the binary's path. It runs `go build` on the
+// module's package, so it works from any directory inside the module.
+func BuildKeepalivedGo() (string, error) {
+	dir, err := os.MkdirTemp("", "kgbin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "keepalived-go")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/keepalived-go/keepalived-go/cmd/keepalived-go").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// WaitUntil polls cond every 5 ms until it holds, or fails after d with
+// an error that says what was awaited.
+func WaitUntil(what string, d time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting until %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}

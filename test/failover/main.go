@@ -68,14 +68,8 @@ func main() {
 }
 
 func build() string {
-	dir, err := os.MkdirTemp("", "kgfail-")
+	bin, err := lab.BuildKeepalivedGo()
 	check(err)
-	bin := filepath.Join(dir, "keepalived-go")
-	out, err := exec.Command("go", "build", "-o", bin, "./cmd/keepalived-go").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	return bin
 }
 
@@ -220,15 +214,7 @@ func longestGap(out string) time.Duration {
 	return time.Duration(gap * float64(time.Second))
 }
 
-func waitFor(cond func() bool, d time.Duration, what string) {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			fail("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+func waitFor(cond func() bool, d time.Duration, what string) { check(lab.WaitUntil(what, d, cond)) }
 
 // check and fail panic, so that the deferred clean-ups (daemons,
 // namespaces) run before main reports the error.

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,13 +53,8 @@ func main() {
 }
 
 func build() string {
-	dir, err := os.MkdirTemp("", "kgscale-")
+	bin, err := lab.BuildKeepalivedGo()
 	check(err)
-	bin := filepath.Join(dir, "keepalived-go")
-	out, err := exec.Command("go", "build", "-o", bin, "./cmd/keepalived-go").CombinedOutput()
-	if err != nil {
-		panic(fmt.Sprintf("go build: %v\n%s", err, out))
-	}
 	return bin
 }
 
