@@ -428,12 +428,9 @@ func readProcInfo(pid int, comm, cmdline bool) (p procInfo, ok bool) {
 		if err != nil {
 			return p, false
 		}
-		// "PID (COMM) STATE ...": the name may hold spaces and parentheses.
-		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || end < open || end+2 >= len(b) || b[end+2] == 'Z' {
+		if p.comm, ok = parseProcStat(b); !ok {
 			return p, false
 		}
-		p.comm = string(b[open+1 : end])
 	}
 	if cmdline {
 		b, err := os.ReadFile(dir + "/cmdline")
@@ -443,6 +440,17 @@ func readProcInfo(pid int, comm, cmdline bool) (p procInfo, ok bool) {
 		p.cmdline = b
 	}
 	return p, true
+}
+
+// parseProcStat reads the name of a process from its /proc/PID/stat,
+// "PID (COMM) STATE ...", where the name may hold spaces and parentheses;
+// ok is false for a zombie or a line it cannot read.
+func parseProcStat(b []byte) (comm string, ok bool) {
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open || end+2 >= len(b) || b[end+2] == 'Z' {
+		return "", false
+	}
+	return string(b[open+1 : end]), true
 }
 
 // procMonitor follows the processes of the tracked specs and sends each
