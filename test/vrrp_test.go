@@ -299,6 +299,53 @@ func TestEqualPrioritiesHealToTheHigherAddress(t *testing.T) {
 
 // partitionVRRP cuts (or restores) a host's VRRP traffic with nftables in
 // its namespace, leaving its link up: a split brain for VRRP only.
+// TestSplitBrainHealingNotifiesTheRightfulMaster: r1 (150) and r2 (100)
+// are both master while partitioned; when the partition heals, r1 hears
+// r2's lower-priority adverts: r2 steps down, and r1 runs
+// notify_master_rx_lower_pri and writes MASTER_RX_LOWER_PRI to its FIFO,
+// as keepalived does (for cloud setups whose notify_master moved
+// addresses away from r1).
+func TestSplitBrainHealingNotifiesTheRightfulMaster(t *testing.T) {
+	needRoot(t, "nft")
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	out := filepath.Join(l.Dir, "lower.out")
+	script := filepath.Join(l.Dir, "lower.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"rx lower $#\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fifoPath := filepath.Join(l.Dir, "r1.fifo")
+	globals := fmt.Sprintf("global_defs {\n    enable_script_security\n    script_user root\n    vrrp_notify_fifo %s\n}\n", fifoPath)
+	partitionVRRP(t, r2, true)
+	startKGConf(t, r1, trackConf(150, globals, fmt.Sprintf("    notify_master_rx_lower_pri %s\n", script)))
+	p2 := startKG(t, r2, instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100})
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	waitLog(t, 5*time.Second, p2, "Entering MASTER STATE")
+	fifo, err := os.OpenFile(fifoPath, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fifo.Close()
+	partitionVRRP(t, r2, false)
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	check := func() bool {
+		got, _ := os.ReadFile(out)
+		return strings.HasPrefix(string(got), "rx lower 0\n")
+	}
+	if err := lab.WaitUntil("notify_master_rx_lower_pri ran without arguments", 3*time.Second, check); err != nil {
+		t.Fatal(err)
+	}
+	var fifoText string
+	if err := lab.WaitUntil("the FIFO has MASTER_RX_LOWER_PRI", 3*time.Second, func() bool {
+		buf := make([]byte, 4096)
+		n, _ := fifo.Read(buf)
+		fifoText += string(buf[:max(n, 0)])
+		return strings.Contains(fifoText, "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n")
+	}); err != nil {
+		t.Fatalf("%v; FIFO so far: %q", err, fifoText)
+	}
+}
+
 func partitionVRRP(t *testing.T, h *lab.Host, cut bool) {
 	t.Helper()
 	script := "delete table inet kgpart\n"
@@ -742,5 +789,30 @@ vrrp_instance VI_1 {
 	wantFIFO := []string{`INSTANCE "VI_1" BACKUP 150`, `INSTANCE "VI_1" MASTER 150`, `INSTANCE "VI_1" STOP 150`}
 	if strings.Join(fifoLines, "\n") != strings.Join(wantFIFO, "\n") {
 		t.Fatalf("FIFO lines %q, want %q", fifoLines, wantFIFO)
+	}
+}
+
+// TestNoVirtualIPAddressElects: instances without addresses
+// (no_virtual_ipaddress, keepalived 2.3's keyword for VRRP used only to
+// elect a master for notify scripts) elect as any: r1 at 150 is master
+// and r2 at 100 accepts its address-less adverts and stays backup.
+func TestNoVirtualIPAddressElects(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	conf := func(prio int) string {
+		return fmt.Sprintf("vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n"+
+			"    priority %d\n    advert_int 0.1\n    version 3\n    no_virtual_ipaddress\n}\n", prio)
+	}
+	p1 := startKGConf(t, r1, conf(150))
+	p2 := startKGConf(t, r2, conf(100))
+	waitLog(t, 5*time.Second, p1, "(VI_1) Entering MASTER STATE")
+	waitLog(t, 5*time.Second, p2, "(VI_1) Entering BACKUP STATE")
+	time.Sleep(time.Second) // nearly three of r2's Master_Down_Intervals
+	if strings.Contains(p2.Log(), "Entering MASTER STATE") {
+		t.Fatal("r2 took over: it did not accept r1's address-less adverts")
+	}
+	if strings.Contains(p1.Log(), "not supported yet") {
+		t.Errorf("a keyword was ignored:\n%s", p1.Log())
 	}
 }

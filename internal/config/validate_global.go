@@ -296,6 +296,19 @@ func (v *validator) gdVRRP(g *GlobalDefs) {
 	if !v.gdRange(g, "vrrp_garp_master_refresh", g.VRRPGarpMasterRefresh, 0, 1<<32-1, true, "Invalid vrrp_garp_master_refresh '%s' - ignoring") {
 		g.VRRPGarpMasterRefresh = 0
 	}
+	if g.VRRPMinGarp {
+		// One announcement, no repeat, no refresh, unless written.
+		for _, x := range []struct {
+			kw  string
+			val *int
+			to  int
+		}{{"vrrp_garp_master_repeat", &g.VRRPGarpMasterRepeat, 1}, {"vrrp_garp_master_delay", &g.VRRPGarpMasterDelay, 0},
+			{"vrrp_garp_master_refresh", &g.VRRPGarpMasterRefresh, 0}, {"vrrp_garp_master_refresh_repeat", &g.VRRPGarpMasterRefreshRepeat, 0}} {
+			if !g.IsSet(x.kw) {
+				*x.val = x.to
+			}
+		}
+	}
 	if !v.gdRange(g, "vrrp_garp_lower_prio_delay", g.VRRPGarpLowerPrioDelay, 0, maxTimerSeconds, true, "vrrp_garp_lower_prio_delay '%s' invalid - ignoring") {
 		g.VRRPGarpLowerPrioDelay = 0
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -116,5 +117,34 @@ func TestGlobalDefsValid(t *testing.T) {
 	_, ds = gdLoad(t, "global_defs {\n umask IWGRP|IWOTH\n}\n")
 	if ds.ExitCode() != 0 {
 		t.Errorf("symbolic umask: exit %d:%s", ds.ExitCode(), gdDump(ds))
+	}
+}
+
+// Instances start from global_defs' announcement and down timer values
+// (keepalived's alloc_vrrp); their own keywords override them.
+func TestInstancesInheritGlobalGarpAndDownTimer(t *testing.T) {
+	instance := func(extra string) string {
+		return "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n" + extra + " virtual_ipaddress {\n  10.0.0.1\n }\n}\n"
+	}
+	for _, tt := range []struct {
+		name, global, inst                   string
+		repeat, delay, refresh, refRep, down int
+	}{
+		{"keepalived's defaults", "", "", 5, 5, 0, 1, 3},
+		{"global values", " vrrp_garp_master_repeat 2\n vrrp_garp_master_delay 1\n vrrp_garp_master_refresh 60\n vrrp_garp_master_refresh_repeat 3\n vrrp_down_timer_adverts 5\n", "", 2, 1, 60, 3, 5},
+		{"instance values win", " vrrp_garp_master_repeat 2\n vrrp_down_timer_adverts 5\n", " garp_master_repeat 4\n down_timer_adverts 2\n", 4, 5, 0, 1, 2},
+		{"vrrp_min_garp", " vrrp_min_garp\n", "", 1, 0, 0, 0, 3},
+		{"vrrp_min_garp keeps what is written", " vrrp_min_garp\n vrrp_garp_master_repeat 3\n", "", 3, 0, 0, 0, 3},
+	} {
+		cfg, ds := gdLoad(t, "global_defs {\n"+tt.global+"}\n"+instance(tt.inst))
+		if ds.ExitCode() != 0 {
+			t.Fatalf("%s: exit %d:%s", tt.name, ds.ExitCode(), gdDump(ds))
+		}
+		vi := cfg.Instances[0]
+		got := []int{vi.GarpMasterRepeat, vi.GarpMasterDelay, vi.GarpMasterRefresh, vi.GarpMasterRefreshRepeat, vi.DownTimerAdverts}
+		want := []int{tt.repeat, tt.delay, tt.refresh, tt.refRep, tt.down}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: repeat, delay, refresh, refresh repeat, down timer adverts = %v, want %v", tt.name, got, want)
+		}
 	}
 }

@@ -350,7 +350,10 @@ func (v *validator) strict(vi *VRRPInstance) {
 		v.noLine(vi.PosOf("accept"), ExitConfigErrors, "accept", "(%s) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting", vi.Name())
 		vi.Accept = false
 	}
-	if vi.IsSet("down_timer_adverts") && vi.DownTimerAdverts != defaultDownTimerAdvs {
+	if vi.DownTimerAdverts == 0 {
+		vi.DownTimerAdverts = v.globals().VRRPDownTimerAdverts // vrrp_down_timer_adverts
+	}
+	if vi.DownTimerAdverts != defaultDownTimerAdvs {
 		v.noLine(vi.PosOf("down_timer_adverts"), ExitConfigErrors, "down_timer_adverts", "(%s) down_timer_adverts is incompatible with strict mode - resetting", vi.Name())
 		vi.DownTimerAdverts = defaultDownTimerAdvs
 	}
@@ -369,15 +372,34 @@ func (v *validator) garp(vi *VRRPInstance) {
 		v.at(vi.PosOf("garp_master_repeat"), ExitConfigErrors, "garp_master_repeat", "(%s): garp_master_repeat must be greater than 0, setting to 1", vi.Name())
 		vi.GarpMasterRepeat = 1
 	}
+	// An instance starts with global_defs' values (keepalived's
+	// alloc_vrrp), its own keywords then override them.
+	g := v.globals()
 	if !vi.IsSet("garp_master_repeat") {
-		vi.GarpMasterRepeat = defaultGarpRepeat
+		vi.GarpMasterRepeat = g.VRRPGarpMasterRepeat
 	}
 	if !vi.IsSet("garp_master_delay") {
-		vi.GarpMasterDelay = defaultGarpDelay
+		vi.GarpMasterDelay = g.VRRPGarpMasterDelay
+	}
+	if !vi.IsSet("garp_master_refresh") {
+		vi.GarpMasterRefresh = g.VRRPGarpMasterRefresh
+	}
+	if !vi.IsSet("garp_master_refresh_repeat") {
+		vi.GarpMasterRefreshRepeat = g.VRRPGarpMasterRefreshRepeat
 	}
 	if vi.DownTimerAdverts == 0 {
-		vi.DownTimerAdverts = defaultDownTimerAdvs
+		vi.DownTimerAdverts = g.VRRPDownTimerAdverts
 	}
+}
+
+// globals is global_defs as validated, or its defaults when there is
+// none.
+func (v *validator) globals() *GlobalDefs {
+	if v.cfg.GlobalDefs != nil {
+		return v.cfg.GlobalDefs
+	}
+	return &GlobalDefs{VRRPGarpMasterRepeat: defaultGarpRepeat, VRRPGarpMasterDelay: defaultGarpDelay,
+		VRRPGarpMasterRefreshRepeat: defaultGarpRefreshRepeat, VRRPDownTimerAdverts: defaultDownTimerAdvs}
 }
 
 // duplicateVRIDs reports two instances with the same VRID, family and

@@ -44,11 +44,12 @@ type notifier struct {
 // vrrp_sync_group.
 type notifyHooks struct {
 	master, backup, fault, stop, generic config.Script
+	rxLowerPri                           config.Script // notify_master_rx_lower_pri
 }
 
 func newNotifier(log *slog.Logger, cfg *config.Config, vi *config.VRRPInstance, fifos []*fifo) *notifier {
 	return startNotifier(log, cfg, "INSTANCE", vi.Name(), notifyHooks{master: vi.NotifyMaster, backup: vi.NotifyBackup,
-		fault: vi.NotifyFault, stop: vi.NotifyStop, generic: vi.Notify}, fifos)
+		fault: vi.NotifyFault, stop: vi.NotifyStop, generic: vi.Notify, rxLowerPri: vi.NotifyMasterRxLowerPri}, fifos)
 }
 
 // newGroupNotifier notifies a sync group's changes; a group's priority
@@ -93,18 +94,37 @@ func (n *notifier) transition(_, to vrrp.State, priority int) {
 		generic.Args = append(append([]string(nil), generic.Args...), n.kind, n.name, state, strconv.Itoa(priority))
 	}
 	scripts = append(scripts, generic)
-	select {
-	case n.queue <- func() {
+	n.enqueue(state, func() {
 		for _, s := range scripts {
 			n.run(s)
 		}
 		for _, f := range n.fifos {
 			f.write(line)
 		}
-	}:
+	})
+}
+
+// enqueue queues a notification without ever blocking the instance: a
+// full queue (scripts that hang) loses it, and says so.
+func (n *notifier) enqueue(what string, job func()) {
+	select {
+	case n.queue <- job:
 	default:
-		n.log.Error("("+n.name+") notify queue full: a notification is lost", "state", state)
+		n.log.Error("("+n.name+") notify queue full: a notification is lost", "state", what)
 	}
+}
+
+// lowerPriority is the instance's OnLowerPriority hook: keepalived runs
+// notify_master_rx_lower_pri without arguments and writes
+// MASTER_RX_LOWER_PRI with the master's own priority.
+func (n *notifier) lowerPriority(priority int) {
+	line := fmt.Sprintf("%s \"%s\" MASTER_RX_LOWER_PRI %d\n", n.kind, n.name, priority)
+	n.enqueue("MASTER_RX_LOWER_PRI", func() {
+		n.run(n.scripts.rxLowerPri)
+		for _, f := range n.fifos {
+			f.write(line)
+		}
+	})
 }
 
 func (n *notifier) stateScript(s vrrp.State) config.Script {

@@ -89,6 +89,12 @@ type vrrpSubsystem struct {
 // apply runs cfg's VRRP instances: starts them, reloads the running ones
 // (carrying their states over) or stops them if cfg has none.
 func (v *vrrpSubsystem) apply(cfg *config.Config) {
+	if v.on && hasVRRPConfig(cfg) {
+		applyProcessSettings(v.log, cfg)
+		// Again once VRRP runs: its start made threads, which inherited
+		// the settings only from threads that had them.
+		defer applyProcessSettings(v.log, cfg)
+	}
 	var err error
 	switch {
 	case !v.on:

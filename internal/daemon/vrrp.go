@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +33,8 @@ var vrrpKeywords = []string{
 	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
 	"use_vmac", "vmac_xmit_base", "accept", "no_accept", "nftables", "nftables_priority", "nftables_counters",
 	"vrrp_strict", "strict_mode", "unicast_fault_no_peer", "check_unicast_src", "vrrp_check_unicast_src",
-	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group", "sync_group_tracking_weight", "global_tracking",
+	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group", "sync_group_tracking_weight", "global_tracking", "notify_master_rx_lower_pri",
+	"vrrp_min_garp", "vrrp_down_timer_adverts", "vrrp_delay_after_boot", "no_virtual_ipaddress",
 }
 
 func init() {
@@ -108,9 +111,14 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			continue
 		}
 		ic.Log = log
+		if carry != nil {
+			// keepalived delays VRRP at start-up only, not at a reload.
+			ic.Machine.StartupDelay = 0
+		}
 		n := newNotifier(log, cfg, ci, rt.fifos)
 		rt.notifiers = append(rt.notifiers, n)
 		ic.OnTransition = n.transition
+		ic.OnLowerPriority = n.lowerPriority
 		ic.SyncGroup = groupOf[ci.Name()]
 		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
 			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
@@ -536,7 +544,7 @@ func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr
 		DownTimerAdverts: ci.DownTimerAdverts,
 		InitialState:     vrrp.Backup,
 		PrimaryAddr:      src,
-		StartupDelay:     max(g.VRRPStartupDelay.Duration(), g.VRRPDelayAfterBoot.Duration()),
+		StartupDelay:     max(g.VRRPStartupDelay.Duration(), delayAfterBoot(g.VRRPDelayAfterBoot.Duration(), systemUptime())),
 		// RFC 9568 answers a lower-priority advert; keepalived's
 		// vrrp_lower_prio_no_advert (global or per instance) turns that off.
 		LowerPrioNoAdvert: optBool(ci.LowerPrioNoAdvert, g.VRRPLowerPrioNoAdvert),
@@ -559,6 +567,33 @@ func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr
 		mc.InitialState = vrrp.Master
 	}
 	return mc
+}
+
+// delayAfterBoot is what remains of vrrp_delay_after_boot when the system
+// has been up for uptime (keepalived reads /proc/uptime): nothing once
+// the delay has passed, or when uptime is unknown (negative).
+func delayAfterBoot(delay, uptime time.Duration) time.Duration {
+	if uptime < 0 || uptime >= delay {
+		return 0
+	}
+	return delay - uptime
+}
+
+// systemUptime is /proc/uptime's first figure, or -1 if unreadable.
+func systemUptime() time.Duration {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	secs, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return time.Duration(secs * float64(time.Second))
 }
 
 // optBool is an instance's optional boolean keyword, or def when unset.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 )
@@ -33,5 +34,21 @@ func TestMachineConfigFollowsStrictMode(t *testing.T) {
 			t.Errorf("%s: lower_prio_no_advert %v, higher_prio_send_advert %v, owner ignores adverts %v; want %v %v %v", tt.name,
 				mc.LowerPrioNoAdvert, mc.HigherPrioSendAdvert, mc.OwnerIgnoreAdverts, tt.lowerNoAdvert, tt.higherSend, tt.owner)
 		}
+	}
+}
+
+func TestDelayAfterBootCountsFromBoot(t *testing.T) {
+	for _, tt := range []struct{ delay, uptime, want time.Duration }{
+		{60 * time.Second, 20 * time.Second, 40 * time.Second}, // booted 20 s ago: 40 s to go
+		{60 * time.Second, 90 * time.Second, 0},                // the delay is long past
+		{60 * time.Second, -1, 0},                              // /proc/uptime unreadable: keepalived ignores it
+		{0, 5 * time.Second, 0},
+	} {
+		if got := delayAfterBoot(tt.delay, tt.uptime); got != tt.want {
+			t.Errorf("delay %v after boot, up %v: %v, want %v", tt.delay, tt.uptime, got, tt.want)
+		}
+	}
+	if systemUptime() <= 0 {
+		t.Error("cannot read /proc/uptime")
 	}
 }

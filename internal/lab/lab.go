@@ -218,6 +218,9 @@ func (h *Host) StartKeepalived(conf string) (*Proc, error) {
 // the daemon's own).
 func (p *Proc) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
 
+// Pid is the daemon's process id (ip netns exec execs it).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Wait waits at most d for the daemon to exit and returns its error.
 func (p *Proc) Wait(d time.Duration) error {
 	select {

@@ -75,6 +75,11 @@ type InstanceConfig struct {
 	Excluded        []VIP // installed but not advertised (virtual_ipaddress_excluded)
 	Announce        AnnounceConfig
 	Log             *slog.Logger
+	// OnLowerPriority, if set, is called (on the instance's goroutine)
+	// when the master hears a lower-priority master (rate-limited to one
+	// per advert interval), with its own priority: keepalived's
+	// notify_master_rx_lower_pri and MASTER_RX_LOWER_PRI FIFO line.
+	OnLowerPriority func(priority int)
 	// SyncGroup is the instance's vrrp_sync_group, or nil.
 	SyncGroup *SyncGroup
 	// OnTransition, if set, is called (on the instance's goroutine) after
@@ -331,6 +336,9 @@ func (in *Instance) do(acts []Action) {
 			in.startAnnounce()
 		case LowerPriorityAdvert:
 			in.cfg.Log.Info("received lower priority advert, announcing again", "src", a.Src, "priority", a.Priority)
+			if in.cfg.OnLowerPriority != nil {
+				in.cfg.OnLowerPriority(in.m.Priority())
+			}
 		case WantMaster:
 			// Published before the group looks at it (arm would be later).
 			in.wantMaster.Store(true)
