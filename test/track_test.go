@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,5 +193,40 @@ func TestTrackFileAgreesWithKeepalived(t *testing.T) {
 			t.Fatalf("after leaving FAULT exactly one must hold the VIP: kg %v ka %v", kg.HasAddress(vip4), ka.HasAddress(vip4))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPriorityChangesReachTheFIFO: with notify_priority_changes, each
+// change of effective priority writes keepalived's MASTER_PRIORITY line
+// (from a master) or BACKUP_PRIORITY line (from a backup) to the FIFO.
+func TestPriorityChangesReachTheFIFO(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	state := filepath.Join(l.Dir, "r1-state")
+	fifoPath := filepath.Join(l.Dir, "r1.fifo")
+	if err := syscall.Mkfifo(fifoPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fifo.Close()
+	blocks := fmt.Sprintf("global_defs {\n    vrrp_notify_fifo %s\n    vrrp_notify_priority_changes\n}\n"+
+		"track_file state {\n    file %s\n    weight -10\n    init_file 0\n}\n", fifoPath, state)
+	startKGConf(t, r1, trackConf(150, blocks, "    track_file {\n        state\n    }\n"))
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	setValue(t, state, "2")
+	var got string
+	err = lab.WaitUntil("the FIFO has the priority change", 3*time.Second, func() bool {
+		fifo.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		buf := make([]byte, 4096)
+		n, _ := fifo.Read(buf)
+		got += string(buf[:max(n, 0)])
+		return strings.Contains(got, "INSTANCE \"VI_1\" MASTER_PRIORITY 130\n")
+	})
+	if err != nil {
+		t.Fatalf("%v; FIFO: %q", err, got)
 	}
 }

@@ -127,6 +127,34 @@ func (n *notifier) lowerPriority(priority int) {
 	})
 }
 
+// priorityChanged writes keepalived's notify_priority_changes FIFO line:
+// MASTER_PRIORITY from a master, BACKUP_PRIORITY from any other state.
+func (n *notifier) priorityChanged(state vrrp.State, priority int) {
+	event := "BACKUP_PRIORITY"
+	if state == vrrp.Master {
+		event = "MASTER_PRIORITY"
+	}
+	line := fmt.Sprintf("%s \"%s\" %s %d\n", n.kind, n.name, event, priority)
+	n.enqueue(event, func() {
+		for _, f := range n.fifos {
+			f.write(line)
+		}
+	})
+}
+
+// notifiesPriorityChanges is notify_priority_changes for ci: its own if
+// written, else its sync group's, else global_defs' (keepalived's
+// vrrp_complete_instance).
+func notifiesPriorityChanges(g *config.GlobalDefs, ci *config.VRRPInstance, sg *config.SyncGroup) bool {
+	switch {
+	case ci.IsSet("notify_priority_changes"):
+		return ci.NotifyPriorityChanges
+	case sg != nil && sg.IsSet("notify_priority_changes"):
+		return sg.NotifyPriorityChanges
+	}
+	return g != nil && g.VRRPNotifyPriorityChanges
+}
+
 func (n *notifier) stateScript(s vrrp.State) config.Script {
 	switch s {
 	case vrrp.Master:

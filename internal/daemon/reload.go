@@ -23,10 +23,11 @@ import (
 // runningInstance is one instance of a runtime with what it was built
 // from.
 type runningInstance struct {
-	ci   *config.VRRPInstance
-	ic   vrrp.InstanceConfig
-	inst *vrrp.Instance
-	net  *kernelNet
+	ci     *config.VRRPInstance
+	ic     vrrp.InstanceConfig
+	inst   *vrrp.Instance
+	net    *kernelNet
+	notify *notifier
 }
 
 // carryOver is what the previous runtime hands to the next. A nil

@@ -62,6 +62,9 @@ type linkTracking struct {
 	configFault bool
 	prio        int
 	shown       int // the effective priority last logged; 0 until the first apply
+	// onPriority, if set, hears each change of effective priority
+	// (notify_priority_changes).
+	onPriority func(effective int)
 }
 
 // trackObjects are the objects instances may track, by name, from the
@@ -419,6 +422,9 @@ func (l *trackLoop) applyAll() {
 		if e := t.effective(); !t.fault && e != t.shown {
 			l.log.Info(fmt.Sprintf("(%s) Changing effective priority from %d to %d", t.name, t.shown, e))
 			t.shown = e
+			if t.onPriority != nil {
+				t.onPriority(e)
+			}
 		}
 	}
 }

@@ -35,6 +35,7 @@ var vrrpKeywords = []string{
 	"vrrp_strict", "strict_mode", "unicast_fault_no_peer", "check_unicast_src", "vrrp_check_unicast_src",
 	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group", "sync_group_tracking_weight", "global_tracking", "notify_master_rx_lower_pri",
 	"vrrp_min_garp", "vrrp_down_timer_adverts", "vrrp_delay_after_boot", "no_virtual_ipaddress",
+	"notify_priority_changes", "vrrp_notify_priority_changes",
 }
 
 func init() {
@@ -140,7 +141,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		configOf[inst] = ci
 		rt.instances = append(rt.instances, inst)
 		rt.adapters = append(rt.adapters, netAdapter)
-		rt.byName[ci.Name()] = &runningInstance{ci: ci, ic: ic, inst: inst, net: netAdapter}
+		rt.byName[ci.Name()] = &runningInstance{ci: ci, ic: ic, inst: inst, net: netAdapter, notify: n}
 	}
 	for key, insts := range groups {
 		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
@@ -159,6 +160,10 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			t := newLinkTracking(inst, configOf[inst], objs)
 			sg := syncConfigOf[inst.Name()]
 			syncGroupTracking(log, t, sg, objs, groupHasOwner[sg])
+			if notifiesPriorityChanges(cfg.GlobalDefs, configOf[inst], sg) {
+				n := rt.byName[inst.Name()].notify
+				t.onPriority = func(p int) { n.priorityChanged(inst.State(), p) }
+			}
 			if t.configFault {
 				// Before Start, so that the instance never runs as a backup
 				// (or, for an owner, a master) on the multicast fallback.
