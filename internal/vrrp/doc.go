@@ -16,12 +16,22 @@
 //
 // Events: Start, AdvertReceived (already validated: an invalid packet
 // never reaches Step), Timeout (when now >= Deadline()), PriorityChanged,
-// FaultRaised, FaultCleared, Shutdown.
+// FaultRaised, FaultCleared, Shutdown. A reload replaces a machine with
+// Suspend (stop without resigning or releasing) and starts its successor
+// with Resume{State} (a master goes on as master). A machine in a sync
+// group (MachineConfig.Synced) emits WantMaster instead of taking over,
+// and its SyncGroup answers with SyncMaster or SyncBackup.
 //
 // Actions, to execute in order: SendAdvert{Priority}, AddVIPs,
 // RemoveVIPs, Announce (a gratuitous ARP / unsolicited NA sequence),
-// LowerPriorityAdvert (notify_master_rx_lower_pri), and Transition{From,
-// To}, always last, for notify scripts, the FIFO and metrics.
+// LowerPriorityAdvert (notify_master_rx_lower_pri), WantMaster (synced
+// machines), and Transition{From, To}, always last, for notify scripts,
+// the FIFO and metrics.
+//
+// Instance (instance.go) is the driver the daemon uses: the loop below
+// with a mutex instead of a select, so that an advert is handled on the
+// socket reader's goroutine; SyncGroup (syncgroup.go) coordinates the
+// instances of a vrrp_sync_group from a goroutine of its own.
 //
 // # Driving loop
 //
