@@ -42,9 +42,9 @@ vrrp_instance VI_1 {
 	return b.String()
 }
 
-// watchAddress polls h for addr every 2 ms until stop is closed, and
-// counts the polls that did not find it.
-func watchAddress(h *lab.Host, addr netip.Addr, stop <-chan struct{}) *atomic.Int64 {
+// watchAddress polls has every 2 ms until stop is closed, and counts the
+// polls that did not find the address.
+func watchAddress(has func() bool, stop <-chan struct{}) *atomic.Int64 {
 	var missing atomic.Int64
 	go func() {
 		for {
@@ -52,7 +52,7 @@ func watchAddress(h *lab.Host, addr netip.Addr, stop <-chan struct{}) *atomic.In
 			case <-stop:
 				return
 			case <-time.After(2 * time.Millisecond):
-				if !h.HasAddress(addr) {
+				if !has() {
 					missing.Add(1)
 				}
 			}
@@ -100,7 +100,7 @@ func TestReloadKeepsTheMasterAndAppliesChanges(t *testing.T) {
 	path := filepath.Join(l.Dir, "r1-kg.conf")
 
 	stop := make(chan struct{})
-	missing := watchAddress(r1, vip4, stop)
+	missing := watchAddress(func() bool { return r1.HasAddress(vip4) }, stop)
 	reload(t, path, reloadConf(script, vip4, vip4b), p1, 1)
 	waitHolder(t, 2*time.Second, vip4b, r1, r1, r2)
 	reload(t, path, reloadConf(script, vip4), p1, 2)
@@ -129,5 +129,62 @@ func TestReloadKeepsTheMasterAndAppliesChanges(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(out); string(got) != "INSTANCE VI_1 BACKUP 150\nINSTANCE VI_1 MASTER 150\n" {
 		t.Errorf("notify ran with:\n%s\nwant only the start-up BACKUP and MASTER", got)
+	}
+}
+
+// TestReloadKeepsTheVMACAndTheFirewall: a master with use_vmac and
+// no_accept is reloaded with one more address. The VMAC is the same link
+// after the reload (not deleted and made again, which would drop the
+// VIP), the VIP never goes missing, and the new address is blocked by
+// the no_accept rules too.
+func TestReloadKeepsTheVMACAndTheFirewall(t *testing.T) {
+	needRoot(t, "nft")
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	conf := func(vips ...netip.Addr) string {
+		var b strings.Builder
+		b.WriteString("vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    use_vmac\n    no_accept\n" +
+			"    virtual_router_id 51\n    priority 150\n    advert_int 0.1\n    version 3\n    virtual_ipaddress {\n")
+		for _, v := range vips {
+			fmt.Fprintf(&b, "        %s/24\n", v)
+		}
+		b.WriteString("    }\n}\n")
+		return b.String()
+	}
+	p1 := startKGConf(t, r1, conf(vip4))
+	onVMAC := func(v netip.Addr) func() bool { return func() bool { return r1.HasAddressOn("vrrp.51", v) } }
+	if err := lab.WaitUntil("r1 holds the VIP on its VMAC", 5*time.Second, onVMAC(vip4)); err != nil {
+		t.Fatal(err)
+	}
+	index := func() string {
+		out, err := r1.Command("cat", "/sys/class/net/vrrp.51/ifindex").Output()
+		if err != nil {
+			t.Fatalf("no VMAC vrrp.51: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	before := index()
+	stop := make(chan struct{})
+	missing := watchAddress(onVMAC(vip4), stop)
+	reload(t, filepath.Join(l.Dir, "r1-kg.conf"), conf(vip4, vip4b), p1, 1)
+	if err := lab.WaitUntil("r1 holds the new address on its VMAC", 2*time.Second, onVMAC(vip4b)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	if n := missing.Load(); n > 0 {
+		t.Errorf("the VIP went missing during the reload (%d polls of 2 ms)", n)
+	}
+	if after := index(); after != before {
+		t.Errorf("the VMAC was made again: ifindex %s, then %s", before, after)
+	}
+	rules, err := r1.Command("nft", "list", "ruleset").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []netip.Addr{vip4, vip4b} {
+		if !strings.Contains(string(rules), v.String()) {
+			t.Errorf("%s is not in the no_accept rules:\n%s", v, rules)
+		}
 	}
 }

@@ -141,8 +141,11 @@ func (h *Host) Command(name string, args ...string) *exec.Cmd {
 func (h *Host) TmpDir() string { return filepath.Join(h.lab.Dir, h.Name+"-tmp") }
 
 // HasAddress tells whether addr is configured on the host's eth0.
-func (h *Host) HasAddress(addr netip.Addr) bool {
-	out, err := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0").Output()
+func (h *Host) HasAddress(addr netip.Addr) bool { return h.HasAddressOn("eth0", addr) }
+
+// HasAddressOn tells whether interface dev of the host has addr.
+func (h *Host) HasAddressOn(dev string, addr netip.Addr) bool {
+	out, err := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", dev).Output()
 	return err == nil && bytes.Contains(out, []byte(" "+addr.String()+"/"))
 }
 
