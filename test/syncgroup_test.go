@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,5 +96,32 @@ func TestSyncGroupFailsOverTogetherWithKeepalived(t *testing.T) {
 			t.Fatalf("the group's notify script ran with:\n%s\nwant:\n%s", got, want)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReloadKeepsTheSyncGroupMaster: reloading a router whose sync group
+// is master keeps both members master without a group notification, and
+// the backup router never takes over.
+func TestReloadKeepsTheSyncGroupMaster(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	out := filepath.Join(l.Dir, "group.out")
+	script := filepath.Join(l.Dir, "group.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p1 := startKGConf(t, r1, syncGroupConf(150, false, script))
+	p2 := startKGConf(t, r2, syncGroupConf(100, false, ""))
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	waitHolder(t, 2*time.Second, vip4b, r1, r1, r2)
+	reload(t, filepath.Join(l.Dir, "r1-kg.conf"), "", p1, 1)
+	time.Sleep(time.Second) // nearly three of r2's Master_Down_Intervals
+	if !r1.HasAddress(vip4) || !r1.HasAddress(vip4b) || strings.Contains(p2.Log(), "Entering MASTER STATE") {
+		t.Fatalf("after the reload r1 holds %v and %v; r2 became master: %v",
+			r1.HasAddress(vip4), r1.HasAddress(vip4b), strings.Contains(p2.Log(), "Entering MASTER STATE"))
+	}
+	if got, _ := os.ReadFile(out); string(got) != "GROUP G1 MASTER 0\n" {
+		t.Errorf("the group's notify script ran with:\n%s\nwant only the start-up MASTER", got)
 	}
 }
