@@ -37,10 +37,21 @@ func groupInstance(vrid, prio int) InstanceConfig {
 // synced, and stops them when the test ends.
 func startGroupRouter(t *testing.T, h *hub, addr string, synced bool, cfgs ...InstanceConfig) *groupRouter {
 	t.Helper()
+	return startGroupRouterAs(t, h, addr, synced, Init, cfgs...)
+}
+
+// startGroupRouterAs is startGroupRouter for a router whose instances
+// resume state prev after a reload (Init: none), its group too.
+func startGroupRouterAs(t *testing.T, h *hub, addr string, synced bool, prev State, cfgs ...InstanceConfig) *groupRouter {
+	t.Helper()
 	src := netip.MustParseAddr(addr)
 	r := &groupRouter{node: &hubNode{hub: h, src: src, vips: map[netip.Prefix]bool{}}}
 	if synced {
-		r.group = NewSyncGroup("G", Backup, nil, func(from, to State) {
+		initial := Backup
+		if prev == Master {
+			initial = Master
+		}
+		r.group = NewSyncGroup("G", initial, nil, func(from, to State) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.transitions = append(r.transitions, from.String()+">"+to.String())
@@ -70,6 +81,9 @@ func startGroupRouter(t *testing.T, h *hub, addr string, synced bool, cfgs ...In
 		go func() { defer wg.Done(); r.group.Run(ctx) }()
 	}
 	for _, inst := range r.insts {
+		if prev != Init {
+			inst.Resume(prev, nil)
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); inst.Run(ctx) }()
 	}
@@ -158,4 +172,20 @@ func TestWithoutSyncGroupInstancesMoveAlone(t *testing.T) {
 	eventually(t, "A masters both", func() bool { return a.states() == "MASTER MASTER" })
 	startGroupRouter(t, h, "192.0.2.4", false, groupInstance(1, 200))
 	eventually(t, "A steps down on VRID 1 only", func() bool { return a.states() == "BACKUP MASTER" })
+}
+
+// A group whose members resumed as masters after a reload is a master
+// group: when one member steps down, the others follow, and the reload
+// itself notified nothing.
+func TestSyncGroupResumedAsMaster(t *testing.T) {
+	h := &hub{}
+	a := startGroupRouterAs(t, h, "192.0.2.1", true, Master, groupInstance(1, 150), groupInstance(2, 150))
+	if s := a.states(); s != "MASTER MASTER" {
+		t.Fatalf("resumed as %s", s)
+	}
+	startGroupRouter(t, h, "192.0.2.4", false, groupInstance(1, 200))
+	eventually(t, "A steps down on both", func() bool { return a.states() == "BACKUP BACKUP" })
+	if got := a.groupTransitions(); fmt.Sprint(got) != "[MASTER>BACKUP]" {
+		t.Errorf("A's group went %v, want only [MASTER>BACKUP]", got)
+	}
 }
