@@ -187,12 +187,9 @@ func TestTrackFileAgreesWithKeepalived(t *testing.T) {
 	}
 	// Equal priorities again: one of them (whichever's timer ran out
 	// first) holds the VIP.
-	deadline := time.Now().Add(5 * time.Second)
-	for kg.HasAddress(vip4) == ka.HasAddress(vip4) {
-		if time.Now().After(deadline) {
-			t.Fatalf("after leaving FAULT exactly one must hold the VIP: kg %v ka %v", kg.HasAddress(vip4), ka.HasAddress(vip4))
-		}
-		time.Sleep(50 * time.Millisecond)
+	oneHolds := func() bool { return kg.HasAddress(vip4) != ka.HasAddress(vip4) }
+	if err := lab.WaitUntil("exactly one holds the VIP after leaving FAULT", 5*time.Second, oneHolds); err != nil {
+		t.Fatalf("%v: kg %v ka %v", err, kg.HasAddress(vip4), ka.HasAddress(vip4))
 	}
 }
 

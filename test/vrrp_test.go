@@ -444,12 +444,9 @@ func TestAuthenticationMismatchIsIgnored(t *testing.T) {
 	startKG(t, r1, in1)
 	startKG(t, r2, in2)
 	// Each drops the other's adverts, so both become master.
-	deadline := time.Now().Add(8 * time.Second)
-	for !(r1.HasAddress(vip4) && r2.HasAddress(vip4)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("with different passwords both must be master; r1 %v r2 %v", r1.HasAddress(vip4), r2.HasAddress(vip4))
-		}
-		time.Sleep(50 * time.Millisecond)
+	bothHold := func() bool { return r1.HasAddress(vip4) && r2.HasAddress(vip4) }
+	if err := lab.WaitUntil("both hold the VIP (different passwords)", 8*time.Second, bothHold); err != nil {
+		t.Fatalf("%v: r1 %v r2 %v", err, r1.HasAddress(vip4), r2.HasAddress(vip4))
 	}
 }
 
