@@ -527,6 +527,7 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		ic.Peers = append(ic.Peers, vrrp.Peer{Addr: p.Addr, MinTTL: p.MinTTL, MaxTTL: p.MaxTTL})
 	}
 	ic.CheckUnicastSrc = len(ic.Peers) > 0 && (ci.CheckUnicastSrc || g.VRRPCheckUnicastSrc)
+	ic.SourceInterface = sockIf
 	if a := ci.Authentication; a != nil && ci.Version == 2 {
 		switch a.AuthType {
 		case "PASS":

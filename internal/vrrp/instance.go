@@ -65,6 +65,9 @@ type InstanceConfig struct {
 	Source    netip.Addr // the address adverts are sent from
 	Group     netip.Addr // multicast destination; unused with Peers
 	Peers     []Peer     // unicast peers; none means multicast
+	// SourceInterface is the interface adverts leave from: a unicast
+	// instance announces Source there when it leaves FAULT.
+	SourceInterface string
 	// CheckUnicastSrc drops unicast adverts whose source is not one of
 	// Peers (keepalived's check_unicast_src).
 	CheckUnicastSrc bool
@@ -346,6 +349,9 @@ func (in *Instance) do(acts []Action) {
 		case Transition:
 			in.wantMaster.Store(false)
 			in.transition(a)
+			if a.From == Fault && a.To == Backup && len(in.cfg.Peers) > 0 {
+				in.announceSource()
+			}
 			if g := in.cfg.SyncGroup; g != nil && !in.isReloadTransition(a) {
 				g.post(syncEvent{from: in, kind: memberTransition, t: a})
 			}
@@ -373,6 +379,21 @@ func (in *Instance) transition(t Transition) {
 	in.cfg.Log.Info("(" + in.cfg.Name + ") Entering " + t.To.String() + " STATE")
 	if in.cfg.OnTransition != nil {
 		in.cfg.OnTransition(t.From, t.To, in.m.Priority())
+	}
+}
+
+// announceSource sends one gratuitous ARP or unsolicited NA for a unicast
+// instance's own address as it leaves FAULT, as keepalived's
+// try_up_instance does: while it was down the master may have dropped it
+// from its neighbour cache, and would then resolve it again before its
+// adverts get through, late enough for our down timer to run out.
+func (in *Instance) announceSource() {
+	if !in.cfg.Source.IsValid() || in.cfg.SourceInterface == "" {
+		return
+	}
+	p := netip.PrefixFrom(in.cfg.Source, in.cfg.Source.BitLen())
+	if err := in.net.Announce([]VIP{{Prefix: p, Dev: in.cfg.SourceInterface}}); err != nil {
+		in.cfg.Log.Warn("cannot announce the unicast source address", "addr", in.cfg.Source, "err", err)
 	}
 }
 

@@ -466,3 +466,31 @@ func TestResumedMasterAnnouncesOnlyFreshAddresses(t *testing.T) {
 		inst.cancelAnnounce()
 	}
 }
+
+// A unicast backup leaving FAULT announces its own address (keepalived's
+// try_up_instance), so that the master can reach it at once; a multicast
+// one has nothing to announce.
+func TestUnicastInstanceAnnouncesItsAddressLeavingFault(t *testing.T) {
+	for _, unicast := range []bool{false, true} {
+		node := &hubNode{vips: map[netip.Prefix]bool{}}
+		cfg := v3Instance("A", 100)
+		cfg.Machine.AdvertInt = time.Second // no takeover during the test
+		cfg.Source, cfg.SourceInterface = netip.MustParseAddr("192.0.2.1"), "eth0"
+		if unicast {
+			cfg.Peers = []Peer{{Addr: netip.MustParseAddr("192.0.2.2")}}
+		}
+		inst, err := NewInstance(cfg, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst.SetFault(true)
+		inst.Start()
+		inst.SetFault(false)
+		node.mu.Lock()
+		garps := node.garps
+		node.mu.Unlock()
+		if inst.State() != Backup || (garps == 1) != unicast || garps > 1 {
+			t.Errorf("unicast %v: state %v after the fault, %d announcements", unicast, inst.State(), garps)
+		}
+	}
+}
