@@ -104,6 +104,17 @@ func (n *notifier) transition(_, to vrrp.State, priority int) {
 	})
 }
 
+// writeState writes the FIFO line of a state without running scripts:
+// keepalived's fifo_write_vrrp_states_on_reload for what a reload kept.
+func (n *notifier) writeState(state vrrp.State, priority int) {
+	line := fmt.Sprintf("%s \"%s\" %s %d\n", n.kind, n.name, state, priority)
+	n.enqueue(state.String(), func() {
+		for _, f := range n.fifos {
+			f.write(line)
+		}
+	})
+}
+
 // enqueue queues a notification without ever blocking the instance: a
 // full queue (scripts that hang) loses it, and says so.
 func (n *notifier) enqueue(what string, job func()) {

@@ -35,7 +35,7 @@ var vrrpKeywords = []string{
 	"vrrp_strict", "strict_mode", "unicast_fault_no_peer", "check_unicast_src", "vrrp_check_unicast_src",
 	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group", "sync_group_tracking_weight", "global_tracking", "notify_master_rx_lower_pri",
 	"vrrp_min_garp", "vrrp_down_timer_adverts", "vrrp_delay_after_boot", "no_virtual_ipaddress",
-	"notify_priority_changes", "vrrp_notify_priority_changes",
+	"notify_priority_changes", "vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload",
 }
 
 func init() {
@@ -179,6 +179,9 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 				t.prio = carry.priority[inst.Name()]
 				inst.SetPriority(t.prio)
 				inst.Resume(prev, carry.freshVIPs(rt.byName[inst.Name()].ic))
+				if cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
+					rt.byName[inst.Name()].notify.writeState(prev, t.effective())
+				}
 			} else {
 				inst.Start()
 			}
@@ -224,6 +227,9 @@ func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[stri
 		n := newGroupNotifier(rt.log, cfg, sg, rt.fifos)
 		rt.notifiers = append(rt.notifiers, n)
 		g := vrrp.NewSyncGroup(name, initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
+		if carry != nil && cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
+			n.writeState(initial, 0)
+		}
 		rt.groups = append(rt.groups, g)
 		for _, line := range sg.Group {
 			for _, member := range line.Words {
