@@ -89,11 +89,7 @@ func TestReloadKeepsTheMasterAndAppliesChanges(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	out := filepath.Join(l.Dir, "notify.out")
-	script := filepath.Join(l.Dir, "notify.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, out := recordingScript(t, l, "notify", `"$*"`)
 	p1 := startKGConf(t, r1, reloadConf(script, vip4))
 	p2 := startKG(t, r2, instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100})
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
@@ -196,33 +192,11 @@ func TestReloadWritesStatesToTheFIFO(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1")
 	r1 := l.Host("r1")
-	fifoPath := filepath.Join(l.Dir, "r1.fifo")
-	if err := syscall.Mkfifo(fifoPath, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fifo.Close()
-	globals := fmt.Sprintf("global_defs {\n    vrrp_notify_fifo %s\n    fifo_write_vrrp_states_on_reload\n}\n", fifoPath)
+	fifo := newNotifyFIFO(t, l, "r1.fifo")
+	globals := fmt.Sprintf("global_defs {\n    vrrp_notify_fifo %s\n    fifo_write_vrrp_states_on_reload\n}\n", fifo.path)
 	p1 := startKGConf(t, r1, trackConf(150, globals, ""))
 	waitHolder(t, 5*time.Second, vip4, r1, r1)
-	var got string
-	read := func(want int) func() bool {
-		return func() bool {
-			fifo.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-			buf := make([]byte, 4096)
-			n, _ := fifo.Read(buf)
-			got += string(buf[:max(n, 0)])
-			return strings.Count(got, "INSTANCE \"VI_1\" MASTER 150\n") >= want
-		}
-	}
-	if err := lab.WaitUntil("the FIFO has the election", 3*time.Second, read(1)); err != nil {
-		t.Fatalf("%v: %q", err, got)
-	}
+	fifo.waitLine(t, 3*time.Second, "INSTANCE \"VI_1\" MASTER 150\n", 1)
 	reload(t, "", "", p1, 1)
-	if err := lab.WaitUntil("the FIFO has the state kept by the reload", 3*time.Second, read(2)); err != nil {
-		t.Fatalf("%v: %q", err, got)
-	}
+	fifo.waitLine(t, 3*time.Second, "INSTANCE \"VI_1\" MASTER 150\n", 2)
 }

@@ -60,11 +60,7 @@ func TestSyncGroupFailsOverTogetherWithKeepalived(t *testing.T) {
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
 	addTrackedLink(t, r1)
-	out := filepath.Join(l.Dir, "group.out")
-	script := filepath.Join(l.Dir, "group.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, out := recordingScript(t, l, "group", `"$*"`)
 	p1 := startKGConf(t, r1, syncGroupConf(150, true, script))
 	p2, err := r2.StartKeepalived(syncGroupConf(100, false, ""))
 	if err != nil {
@@ -106,11 +102,7 @@ func TestReloadKeepsTheSyncGroupMaster(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	out := filepath.Join(l.Dir, "group.out")
-	script := filepath.Join(l.Dir, "group.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, out := recordingScript(t, l, "group", `"$*"`)
 	p1 := startKGConf(t, r1, syncGroupConf(150, false, script))
 	p2 := startKGConf(t, r2, syncGroupConf(100, false, ""))
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)

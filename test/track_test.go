@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -201,29 +200,11 @@ func TestPriorityChangesReachTheFIFO(t *testing.T) {
 	l := newLab(t, "r1")
 	r1 := l.Host("r1")
 	state := filepath.Join(l.Dir, "r1-state")
-	fifoPath := filepath.Join(l.Dir, "r1.fifo")
-	if err := syscall.Mkfifo(fifoPath, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fifo.Close()
+	fifo := newNotifyFIFO(t, l, "r1.fifo")
 	blocks := fmt.Sprintf("global_defs {\n    vrrp_notify_fifo %s\n    vrrp_notify_priority_changes\n}\n"+
-		"track_file state {\n    file %s\n    weight -10\n    init_file 0\n}\n", fifoPath, state)
+		"track_file state {\n    file %s\n    weight -10\n    init_file 0\n}\n", fifo.path, state)
 	startKGConf(t, r1, trackConf(150, blocks, "    track_file {\n        state\n    }\n"))
 	waitHolder(t, 5*time.Second, vip4, r1, r1)
 	setValue(t, state, "2")
-	var got string
-	err = lab.WaitUntil("the FIFO has the priority change", 3*time.Second, func() bool {
-		fifo.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		buf := make([]byte, 4096)
-		n, _ := fifo.Read(buf)
-		got += string(buf[:max(n, 0)])
-		return strings.Contains(got, "INSTANCE \"VI_1\" MASTER_PRIORITY 130\n")
-	})
-	if err != nil {
-		t.Fatalf("%v; FIFO: %q", err, got)
-	}
+	fifo.waitLine(t, 3*time.Second, "INSTANCE \"VI_1\" MASTER_PRIORITY 130\n", 1)
 }

@@ -126,6 +126,67 @@ func (in instance) conf() string {
 	return b.String()
 }
 
+// recordingScript writes a notify script into the lab that appends the
+// line echo prints (echoArgs, e.g. `"$*"`) to a file; it returns the
+// script's path and the file's.
+func recordingScript(t *testing.T, l *lab.Lab, name, echoArgs string) (script, out string) {
+	t.Helper()
+	out = filepath.Join(l.Dir, name+".out")
+	script = filepath.Join(l.Dir, name+".sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho "+echoArgs+" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script, out
+}
+
+// notifyFIFO is a FIFO the test makes for a daemon's notify lines, and
+// what it has read of it so far.
+type notifyFIFO struct {
+	path string
+	f    *os.File
+	got  string
+}
+
+// newNotifyFIFO makes the FIFO name in the lab and opens it read-write,
+// so that the daemon's writes never block; it is closed with the test.
+func newNotifyFIFO(t *testing.T, l *lab.Lab, name string) *notifyFIFO {
+	t.Helper()
+	path := filepath.Join(l.Dir, name)
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &notifyFIFO{path: path, f: f}
+}
+
+// waitLine waits (at most d) until line has come n times.
+func (n *notifyFIFO) waitLine(t *testing.T, d time.Duration, line string, times int) {
+	t.Helper()
+	err := lab.WaitUntil(fmt.Sprintf("the FIFO has %q %d times", line, times), d, func() bool {
+		n.f.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		buf := make([]byte, 4096)
+		k, _ := n.f.Read(buf)
+		n.got += string(buf[:max(k, 0)])
+		return strings.Count(n.got, line) >= times
+	})
+	if err != nil {
+		t.Fatalf("%v; FIFO so far: %q", err, n.got)
+	}
+}
+
+// masterAndBackup is the usual pair: VRRPv3 at 0.1 s for vip, the
+// first at priority 150, the second at 100.
+func masterAndBackup(vip netip.Addr) (instance, instance) {
+	base := instance{version: 3, advertInt: "0.1", vip: vip}
+	in1, in2 := base, base
+	in1.priority, in2.priority = 150, 100
+	return in1, in2
+}
+
 // startKG runs keepalived-go in host h and stops it at the end of the test.
 func startKG(t *testing.T, h *lab.Host, in instance) *lab.Proc {
 	t.Helper()
@@ -224,9 +285,7 @@ func TestGracefulStopHandsOverAndReleasesTheVIP(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2", "client")
 	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client")
-	base := instance{version: 3, advertInt: "0.1", vip: vip4}
-	in1, in2 := base, base
-	in1.priority, in2.priority = 150, 100
+	in1, in2 := masterAndBackup(vip4)
 	p1 := startKG(t, r1, in1)
 	startKG(t, r2, in2)
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
@@ -247,10 +306,8 @@ func TestNopreemptKeepsTheRunningMaster(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	base := instance{version: 3, advertInt: "0.1", vip: vip4}
-	in1, in2 := base, base
-	in1.priority, in1.nopreempt = 150, true
-	in2.priority = 100
+	in1, in2 := masterAndBackup(vip4)
+	in1.nopreempt = true
 	startKG(t, r2, in2)
 	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
 	startKG(t, r1, in1)
@@ -267,10 +324,8 @@ func TestPreemptDelayWaitsBeforeTakingOver(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	base := instance{version: 3, advertInt: "0.1", vip: vip4}
-	in1, in2 := base, base
-	in1.priority, in1.delay = 150, "2"
-	in2.priority = 100
+	in1, in2 := masterAndBackup(vip4)
+	in1.delay = "2"
 	startKG(t, r2, in2)
 	waitHolder(t, 5*time.Second, vip4, r2, r1, r2)
 	started := time.Now()
@@ -309,23 +364,14 @@ func TestSplitBrainHealingNotifiesTheRightfulMaster(t *testing.T) {
 	needRoot(t, "nft")
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	out := filepath.Join(l.Dir, "lower.out")
-	script := filepath.Join(l.Dir, "lower.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"rx lower $#\" >> "+out+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fifoPath := filepath.Join(l.Dir, "r1.fifo")
-	globals := fmt.Sprintf("global_defs {\n    enable_script_security\n    script_user root\n    vrrp_notify_fifo %s\n}\n", fifoPath)
+	script, out := recordingScript(t, l, "lower", `"rx lower $#"`)
+	fifo := newNotifyFIFO(t, l, "r1.fifo")
+	globals := fmt.Sprintf("global_defs {\n    enable_script_security\n    script_user root\n    vrrp_notify_fifo %s\n}\n", fifo.path)
 	partitionVRRP(t, r2, true)
 	startKGConf(t, r1, trackConf(150, globals, fmt.Sprintf("    notify_master_rx_lower_pri %s\n", script)))
 	p2 := startKG(t, r2, instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100})
 	waitHolder(t, 5*time.Second, vip4, r1, r1)
 	waitLog(t, 5*time.Second, p2, "Entering MASTER STATE")
-	fifo, err := os.OpenFile(fifoPath, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fifo.Close()
 	partitionVRRP(t, r2, false)
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
 	check := func() bool {
@@ -335,15 +381,7 @@ func TestSplitBrainHealingNotifiesTheRightfulMaster(t *testing.T) {
 	if err := lab.WaitUntil("notify_master_rx_lower_pri ran without arguments", 3*time.Second, check); err != nil {
 		t.Fatal(err)
 	}
-	var fifoText string
-	if err := lab.WaitUntil("the FIFO has MASTER_RX_LOWER_PRI", 3*time.Second, func() bool {
-		buf := make([]byte, 4096)
-		n, _ := fifo.Read(buf)
-		fifoText += string(buf[:max(n, 0)])
-		return strings.Contains(fifoText, "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n")
-	}); err != nil {
-		t.Fatalf("%v; FIFO so far: %q", err, fifoText)
-	}
+	fifo.waitLine(t, 3*time.Second, "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 150\n", 1)
 }
 
 func partitionVRRP(t *testing.T, h *lab.Host, cut bool) {
@@ -379,9 +417,7 @@ func TestIPv6VRRPv3(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2", "client")
 	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client")
-	base := instance{version: 3, advertInt: "0.1", vip: vip6}
-	in1, in2 := base, base
-	in1.priority, in2.priority = 150, 100
+	in1, in2 := masterAndBackup(vip6)
 	p1 := startKG(t, r1, in1)
 	startKG(t, r2, in2)
 	waitHolder(t, 5*time.Second, vip6, r1, r1, r2)
@@ -395,10 +431,9 @@ func TestUnicastPeers(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	base := instance{version: 3, advertInt: "0.1", vip: vip4}
-	in1, in2 := base, base
-	in1.priority, in1.src, in1.unicast = 150, r1.IPv4, []netip.Addr{r2.IPv4}
-	in2.priority, in2.src, in2.unicast = 100, r2.IPv4, []netip.Addr{r1.IPv4}
+	in1, in2 := masterAndBackup(vip4)
+	in1.src, in1.unicast = r1.IPv4, []netip.Addr{r2.IPv4}
+	in2.src, in2.unicast = r2.IPv4, []netip.Addr{r1.IPv4}
 	p1 := startKG(t, r1, in1)
 	startKG(t, r2, in2)
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
@@ -415,9 +450,7 @@ func TestUnicastFaultNoPeerStaysInFault(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	base := instance{version: 3, advertInt: "0.1", vip: vip4}
-	in1, in2 := base, base
-	in1.priority, in2.priority = 150, 100
+	in1, in2 := masterAndBackup(vip4)
 	conf1 := strings.Replace(in1.conf(), "    advert_int 0.1\n",
 		fmt.Sprintf("    advert_int 0.1\n    unicast_src_ip %s\n    unicast_fault_no_peer\n", r1.IPv4), 1)
 	p1 := startKGConf(t, r1, conf1)
@@ -628,9 +661,7 @@ func TestInterfaceDownMeansFault(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
-	base := instance{version: 3, advertInt: "0.1", vip: vip4}
-	in1, in2 := base, base
-	in1.priority, in2.priority = 150, 100
+	in1, in2 := masterAndBackup(vip4)
 	p1 := startKG(t, r1, in1)
 	startKG(t, r2, in2)
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
@@ -723,11 +754,7 @@ func TestNotifyScriptsAndFIFO(t *testing.T) {
 	needRoot(t)
 	l := newLab(t, "r1")
 	r1 := l.Host("r1")
-	out := filepath.Join(l.Dir, "notify.out")
-	script := filepath.Join(l.Dir, "notify.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+out+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, out := recordingScript(t, l, "notify", `"$*"`)
 	fifoPath := filepath.Join(l.Dir, "notify.fifo")
 	if err := syscall.Mkfifo(fifoPath, 0o644); err != nil {
 		t.Fatal(err)
