@@ -59,6 +59,9 @@ func processSettingsOf(g *config.GlobalDefs) (processSettings, error) {
 // configuration at a reload, which can take longer without blocking, and
 // the limit would kill the daemon. It is set when vrrp_rlimit_rttime is.
 func (s processSettings) apply() error {
+	if s.nice == 0 && s.rtPriority == 0 && !s.noSwap && len(s.cpus) == 0 && s.rttime == 0 {
+		return nil // nothing asked: no need to walk the threads
+	}
 	var errs []error
 	if s.noSwap {
 		// MCL_ONFAULT: lock pages as they are used, not the address space

@@ -95,7 +95,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	rt.scripts = carry.scriptVerdicts(scripts)
 	rt.adoptFirewall(cfg, carry)
 	rt.openFIFOs(cfg, carry)
-	groupOf := rt.syncGroups(cfg, carry)
+	syncGroupOf := rt.syncGroups(cfg, carry)
 	syncConfigOf, groupHasOwner := syncGroupConfigs(cfg)
 	objs := trackObjectsOf(cfg, scripts)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
@@ -120,7 +120,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		rt.notifiers = append(rt.notifiers, n)
 		ic.OnTransition = n.transition
 		ic.OnLowerPriority = n.lowerPriority
-		ic.SyncGroup = groupOf[ci.Name()]
+		ic.SyncGroup = syncGroupOf[syncConfigOf[ci.Name()]]
 		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
 			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
 		if blocksVIPs(cfg, ci) {
@@ -208,38 +208,37 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	return rt, nil
 }
 
-// syncGroups makes the vrrp_sync_groups and says which group each
-// instance is in (the first that names it, as keepalived keeps). A group
+// syncGroups makes a vrrp.SyncGroup for each vrrp_sync_group. A group
 // whose members resume as masters after a reload starts as MASTER, so
 // that the reload notifies nothing.
-func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[string]*vrrp.SyncGroup {
-	groupOf := map[string]*vrrp.SyncGroup{}
+func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[*config.SyncGroup]*vrrp.SyncGroup {
+	groups := map[*config.SyncGroup]*vrrp.SyncGroup{}
 	for _, sg := range cfg.SyncGroups {
-		name := firstWord(sg.Args)
 		initial := vrrp.Backup
-		for _, line := range sg.Group {
-			for _, member := range line.Words {
-				if st, ok := carry.state(member); ok && st == vrrp.Master {
-					initial = vrrp.Master
-				}
+		for _, member := range groupMembers(sg) {
+			if st, ok := carry.state(member); ok && st == vrrp.Master {
+				initial = vrrp.Master
 			}
 		}
 		n := newGroupNotifier(rt.log, cfg, sg, rt.fifos)
 		rt.notifiers = append(rt.notifiers, n)
-		g := vrrp.NewSyncGroup(name, initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
+		g := vrrp.NewSyncGroup(firstWord(sg.Args), initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
 		if carry != nil && cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
 			n.writeState(initial, 0)
 		}
 		rt.groups = append(rt.groups, g)
-		for _, line := range sg.Group {
-			for _, member := range line.Words {
-				if groupOf[member] == nil {
-					groupOf[member] = g
-				}
-			}
-		}
+		groups[sg] = g
 	}
-	return groupOf
+	return groups
+}
+
+// groupMembers are the instance names a sync group's group block lists.
+func groupMembers(sg *config.SyncGroup) []string {
+	var out []string
+	for _, line := range sg.Group {
+		out = append(out, line.Words...)
+	}
+	return out
 }
 
 // syncGroupConfigs says which vrrp_sync_group each instance is in (the
@@ -251,13 +250,11 @@ func syncGroupConfigs(cfg *config.Config) (map[string]*config.SyncGroup, map[*co
 	}
 	of, hasOwner := map[string]*config.SyncGroup{}, map[*config.SyncGroup]bool{}
 	for _, sg := range cfg.SyncGroups {
-		for _, line := range sg.Group {
-			for _, member := range line.Words {
-				if of[member] == nil {
-					of[member] = sg
-				}
-				hasOwner[sg] = hasOwner[sg] || priority[member] == vrrp.PriorityOwner
+		for _, member := range groupMembers(sg) {
+			if of[member] == nil {
+				of[member] = sg
 			}
+			hasOwner[sg] = hasOwner[sg] || priority[member] == vrrp.PriorityOwner
 		}
 	}
 	return of, hasOwner
@@ -556,7 +553,7 @@ func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr
 		DownTimerAdverts: ci.DownTimerAdverts,
 		InitialState:     vrrp.Backup,
 		PrimaryAddr:      src,
-		StartupDelay:     max(g.VRRPStartupDelay.Duration(), delayAfterBoot(g.VRRPDelayAfterBoot.Duration(), systemUptime())),
+		StartupDelay:     max(g.VRRPStartupDelay.Duration(), bootDelay(g)),
 		// RFC 9568 answers a lower-priority advert; keepalived's
 		// vrrp_lower_prio_no_advert (global or per instance) turns that off.
 		LowerPrioNoAdvert: optBool(ci.LowerPrioNoAdvert, g.VRRPLowerPrioNoAdvert),
@@ -579,6 +576,16 @@ func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr
 		mc.InitialState = vrrp.Master
 	}
 	return mc
+}
+
+// bootDelay is vrrp_delay_after_boot's remaining delay; /proc/uptime is
+// read only when it is set.
+func bootDelay(g *config.GlobalDefs) time.Duration {
+	d := g.VRRPDelayAfterBoot.Duration()
+	if d == 0 {
+		return 0
+	}
+	return delayAfterBoot(d, systemUptime())
 }
 
 // delayAfterBoot is what remains of vrrp_delay_after_boot when the system
