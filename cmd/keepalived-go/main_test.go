@@ -49,7 +49,7 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 	// and reported as not supported yet.
 	os.WriteFile(conf, []byte("global_defs {\n    router_id demo\n}\nvirtual_server 203.0.113.1 80 {\n    delay_loop 6\n    protocol TCP\n    real_server 203.0.113.2 80 {\n        TCP_CHECK {\n        }\n    }\n}\n"), 0o644)
 
-	cmd := exec.Command(bin, "-n", "-l", "-f", conf, "-p", pidFile)
+	cmd := exec.Command(bin, "-n", "-l", "-f", conf, "-p", pidFile, "-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid"))
 	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 	var logs lab.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

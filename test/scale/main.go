@@ -134,7 +134,7 @@ func run(bin string, kg bool, interval string, n int, duration time.Duration) st
 // pids are the daemon's processes: keepalived-go's one, or keepalived's
 // parent and VRRP child.
 func pids(l *lab.Lab, h *lab.Host, kg bool) []int {
-	files := []string{h.Name + "-kg.pid"}
+	files := []string{h.Name + "-kg-main.pid"}
 	if !kg {
 		files = []string{h.Name + "-ka-main.pid", h.Name + "-ka-vrrp.pid"}
 	}

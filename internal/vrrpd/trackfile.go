@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 // track_file: a file holding an integer that weighs on the priority of the
 // instances tracking it, as keepalived 2.2.7's trackers/track_file.c and
@@ -19,12 +19,6 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 )
-
-func init() {
-	for _, kw := range []string{"track_file", "vrrp_track_file", "file", "init_file"} {
-		implemented[kw] = true
-	}
-}
 
 // fileInitMode is what init_file asks for.
 type fileInitMode int

@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 import (
 	"errors"
@@ -14,12 +14,6 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
-
-func init() {
-	for _, kw := range []string{"virtual_routes", "virtual_rules", "static_ipaddress", "static_routes", "static_rules"} {
-		implemented[kw] = true
-	}
-}
 
 // routeTypes maps `ip route` type words to rtnetlink's route types.
 var routeTypes = map[string]int{"unicast": unix.RTN_UNICAST, "blackhole": unix.RTN_BLACKHOLE,

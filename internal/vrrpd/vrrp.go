@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 import (
 	"context"
@@ -18,31 +18,6 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
-
-// vrrpKeywords are the keywords the VRRP subsystem acts on; the daemon
-// logs every other keyword of the configuration as not supported yet.
-var vrrpKeywords = []string{
-	"global_defs", "vrrp_version", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_interval",
-	"vrrp_gna_interval", "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
-	"vrrp_garp_master_refresh_repeat", "vrrp_startup_delay", "vrrp_lower_prio_no_advert",
-	"vrrp_higher_prio_send_advert", "v3_checksum_as_v2", "router_id",
-	"vrrp_instance", "state", "interface", "virtual_router_id", "priority", "advert_int", "version",
-	"nopreempt", "preempt", "preempt_delay", "authentication", "auth_type", "auth_pass",
-	"virtual_ipaddress", "virtual_ipaddress_excluded", "mcast_src_ip", "unicast_src_ip", "unicast_peer",
-	"mcast_dst_ip", "unicast_ttl", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
-	"garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert",
-	"use_vmac", "vmac_xmit_base", "accept", "no_accept", "nftables", "nftables_priority", "nftables_counters",
-	"vrrp_strict", "strict_mode", "unicast_fault_no_peer", "check_unicast_src", "vrrp_check_unicast_src",
-	"owner_ignore_adverts", "vrrp_owner_ignore_adverts", "vrrp_sync_group", "group", "sync_group_tracking_weight", "global_tracking", "notify_master_rx_lower_pri",
-	"vrrp_min_garp", "vrrp_down_timer_adverts", "vrrp_delay_after_boot", "no_virtual_ipaddress",
-	"notify_priority_changes", "vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload",
-}
-
-func init() {
-	for _, kw := range vrrpKeywords {
-		implemented[kw] = true
-	}
-}
 
 // vrrpRuntime is the running VRRP subsystem: the instances and the
 // sockets that feed them.

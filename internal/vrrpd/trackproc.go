@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 // vrrp_track_process: the number of running processes of a name, within
 // [quorum, quorum_max], weighs on the priority of the instances tracking
@@ -26,13 +26,6 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 )
-
-func init() {
-	for _, kw := range []string{"vrrp_track_process", "process", "param_match", "quorum", "quorum_max",
-		"delay", "fork_delay", "terminate_delay", "full_command", "track_process"} {
-		implemented[kw] = true
-	}
-}
 
 // paramMatch is how a process's parameters must match (param_match).
 type paramMatch int

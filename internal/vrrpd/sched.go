@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 import (
 	"errors"
@@ -11,12 +11,6 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 )
-
-func init() {
-	for _, kw := range []string{"vrrp_priority", "vrrp_rt_priority", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "vrrp_rlimit_rtime"} {
-		implemented[kw] = true
-	}
-}
 
 // processSettings are global_defs' scheduling settings for VRRP: what
 // keepalived applies to its VRRP child, keepalived-go applies to the

@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 import (
 	"fmt"
@@ -8,12 +8,6 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
-
-func init() {
-	for _, kw := range []string{"track_interface", "dont_track_primary"} {
-		implemented[kw] = true
-	}
-}
 
 // trackedLink is one tracked object (an interface, a vrrp_script, a
 // vrrp_track_process) with keepalived's weight rules: with weight 0 the

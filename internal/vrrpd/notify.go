@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 import (
 	"context"
@@ -15,13 +15,6 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
-
-func init() {
-	for _, kw := range []string{"notify_master", "notify_backup", "notify_fault", "notify_stop", "notify",
-		"notify_fifo", "vrrp_notify_fifo"} {
-		implemented[kw] = true
-	}
-}
 
 // notifier runs an instance's or a sync group's notify scripts and writes
 // its FIFO lines on every state change, in order: the state's own script,

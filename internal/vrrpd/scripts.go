@@ -1,4 +1,4 @@
-package daemon
+package vrrpd
 
 import (
 	"context"
@@ -12,13 +12,6 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 )
-
-func init() {
-	for _, kw := range []string{"vrrp_script", "script", "interval", "timeout", "weight", "rise", "fall", "user",
-		"init_fail", "track_script", "script_user", "enable_script_security"} {
-		implemented[kw] = true
-	}
-}
 
 // scriptResult is one run of a vrrp_script.
 type scriptResult struct {
