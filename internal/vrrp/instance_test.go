@@ -486,6 +486,7 @@ func TestUnicastInstanceAnnouncesItsAddressLeavingFault(t *testing.T) {
 		inst.SetFault(true)
 		inst.Start()
 		inst.SetFault(false)
+		inst.effects.wait()
 		node.mu.Lock()
 		garps := node.garps
 		node.mu.Unlock()

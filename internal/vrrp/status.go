@@ -62,10 +62,9 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	return out
 }
 
-// Status returns a snapshot of the instance; safe from any goroutine but
-// OnTransition's (which runs with the instance's lock held). It holds the
-// lock only to read the machine, so a scrape never delays an advert for
-// long.
+// Status returns a snapshot of the instance; safe from any goroutine,
+// the hooks' included. It holds the lock only to read the machine, so a
+// scrape never delays an advert for long.
 func (in *Instance) Status() InstanceStatus {
 	st := InstanceStatus{
 		Name: in.cfg.Name, Interface: in.cfg.Interface, AuthType: in.cfg.AuthType,

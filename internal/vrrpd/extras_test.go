@@ -65,4 +65,3 @@ vrrp_instance VI_1 {
 		t.Errorf("vroutes %v", x.VRoutes)
 	}
 }
-

@@ -239,20 +239,38 @@ func syncGroupConfigs(cfg *config.Config) (map[string]*config.SyncGroup, map[*co
 // socket is closed.
 func (rt *vrrpRuntime) read(conn kernel.Conn, demux *vrrp.Demux) {
 	defer rt.readers.Done()
+	readAdverts(conn, demux.Dispatch, rt.log)
+}
+
+// receiveErrorLogEvery is how often a receive error that persists is
+// logged again, with the number of errors in between.
+const receiveErrorLogEvery = 10 * time.Second
+
+// readAdverts hands each packet conn receives to dispatch until conn is
+// closed. A receive error is logged at once, then at most once per
+// receiveErrorLogEvery while errors go on, so that a persistent error
+// cannot flood the log; the reader waits 10 ms after each.
+func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logger) {
 	buf := make([]byte, 65536)
+	var lastLog time.Time
+	suppressed := 0
 	for {
 		p, err := conn.Recv(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+		switch {
+		case err == nil:
+			dispatch(vrrp.Received{Payload: buf[:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
+		case errors.Is(err, net.ErrClosed):
+			return
+		case errors.Is(err, kernel.ErrTruncated):
+		default:
+			if now := time.Now(); now.Sub(lastLog) >= receiveErrorLogEvery {
+				log.Warn("VRRP receive error", "err", err, "errors since the last report", suppressed)
+				lastLog, suppressed = now, 0
+			} else {
+				suppressed++
 			}
-			if !errors.Is(err, kernel.ErrTruncated) {
-				rt.log.Warn("VRRP receive error", "err", err)
-				time.Sleep(10 * time.Millisecond)
-			}
-			continue
+			time.Sleep(10 * time.Millisecond)
 		}
-		demux.Dispatch(vrrp.Received{Payload: buf[:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
 	}
 }
 
