@@ -92,7 +92,7 @@ func TestOracle(t *testing.T) {
 				InterfaceExists: oracleInterfaceExists,
 				// The recording namespace's lo is its only loopback.
 				LoopbackInterface: func(n string) bool { return n == "lo" },
-				UserExists:      oracleUserExists,
+				UserExists:        oracleUserExists,
 			})
 
 			var got []int
