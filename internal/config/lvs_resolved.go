@@ -68,14 +68,18 @@ func (s *lvsState) resolved(dropped string) *VirtualServerSpec {
 		n, _ := kaUnsigned(s.vs.Args[1], 0, maxUint32)
 		r.Fwmark = uint32(n)
 	}
-	spec := func(srv *lvsServer) *RealServerSpec {
-		return &RealServerSpec{RealServer: srv.rs, Addr: srv.addr, Method: srv.method, Weight: srv.weight, Checkers: srv.checkers}
+	spec := func(srv *lvsServer, dst *RealServerSpec) *RealServerSpec {
+		*dst = RealServerSpec{RealServer: srv.rs, Addr: srv.addr, Method: srv.method, Weight: srv.weight, Checkers: srv.checkers}
+		return dst
 	}
 	if s.ss != nil {
-		r.Sorry = spec(s.ss)
+		r.Sorry = spec(s.ss, &RealServerSpec{})
 	}
-	for _, srv := range s.rs {
-		r.RealServers = append(r.RealServers, spec(srv))
+	// One allocation for all the real servers.
+	all := make([]RealServerSpec, len(s.rs))
+	r.RealServers = make([]*RealServerSpec, len(s.rs))
+	for i, srv := range s.rs {
+		r.RealServers[i] = spec(srv, &all[i])
 	}
 	return r
 }

@@ -474,8 +474,15 @@ func (v *validator) realServer(s *lvsState, rs *RealServer) {
 	if rs.IsSet("snmp_name") && rs.SNMPName == "" {
 		bad("snmp_name", "real server snmp_name missing or extra parameters")
 	}
-	for _, c := range rs.Checkers {
-		if v.checker(s, srv, c) && !v.droppedMisc[c] {
+	// The kept checkers share rs.Checkers until one is dropped.
+	srv.checkers = rs.Checkers
+	dropped := false
+	for i, c := range rs.Checkers {
+		kept := v.checker(s, srv, c) && !v.droppedMisc[c]
+		switch {
+		case !kept && !dropped:
+			srv.checkers, dropped = slices.Clone(rs.Checkers[:i]), true
+		case kept && dropped:
 			srv.checkers = append(srv.checkers, c)
 		}
 	}
