@@ -20,6 +20,13 @@ import (
 //	range:"lo,hi"   accepted range of an int field (inclusive)
 //	code:"N"        the -t exit code of a bad value (default 5, keepalived's "config errors")
 //	deprecated:"x"  log that the keyword is deprecated, with x as the advice
+//	noarg:"msg"     keepalived's handler checks for a missing value itself:
+//	                a bare keyword is reported as msg (exit 5, "{name}" is
+//	                the block's name; "-" says nothing) and ignored, rather
+//	                than a missing parameter (exit 2)
+//	raw:"1"         keep the words in Block.Raw; a bad number is not
+//	                reported by the parser (validation reads it as
+//	                keepalived's handler does)
 //
 // The field's Go type decides how its arguments are read:
 //
@@ -55,6 +62,9 @@ type Block struct {
 	// for mcast_src_ip): Set holds the canonical keyword only, but a few
 	// of keepalived's rules depend on the spelling.
 	Synonyms map[string]Pos `json:"-"`
+	// Raw holds the words after the keyword of the fields tagged raw, as
+	// written (nil when there are none).
+	Raw map[string][]string `json:"-"`
 }
 
 // Wrote tells whether kw was written in this block, under that spelling
@@ -121,6 +131,8 @@ type field struct {
 	hasRange   bool
 	code       int
 	deprecated string
+	noarg      string // the handler's own message for a missing value
+	raw        bool   // keep the words in Block.Raw, read numbers quietly
 }
 
 type blockSpec struct {
@@ -141,7 +153,8 @@ func specOf(t reflect.Type) *blockSpec {
 		if tag == "" {
 			continue
 		}
-		f := &field{index: sf.Index, typ: sf.Type, code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated")}
+		f := &field{index: sf.Index, typ: sf.Type, code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated"),
+			noarg: sf.Tag.Get("noarg"), raw: sf.Tag.Get("raw") != ""}
 		if r := sf.Tag.Get("range"); r != "" {
 			lo, hi, _ := strings.Cut(r, ",")
 			f.lo, _ = strconv.ParseFloat(lo, 64)
@@ -177,6 +190,8 @@ type parser struct {
 	// ended a block, for the misplaced-brace hint.
 	depth     int
 	lastClose *Line
+	// missingOpen counts the blocks opened without their '{'.
+	missingOpen int
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -252,9 +267,13 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 		if _, known := spec.fields[l.Tokens[0].Text]; known && !closeWithBrace {
 			p.area = areaOf(l.Tokens[0].Text)
 		}
+		from, missing := p.next, p.missingOpen
 		p.parseKeywordLine(v, spec, l)
 		if !closeWithBrace {
 			p.area = ""
+			if p.missingOpen != missing {
+				p.skippedView(spec, p.lines[from:p.next])
+			}
 		}
 	}
 	return !closeWithBrace
@@ -280,6 +299,20 @@ func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
 	}
 	if f.deprecated != "" {
 		p.hint(l, kw, f.deprecated, "keyword '%s' is deprecated", kw)
+	}
+	if f.noarg != "" && len(l.Tokens) == 1 {
+		// An unterminated quote leaves the keyword bare too.
+		if f.noarg != "-" {
+			p.report(ExitConfigErrors, l, kw, "%s", strings.ReplaceAll(f.noarg, "{name}", firstArg(b.Args)))
+		}
+		delete(b.Set, f.keyword)
+		return
+	}
+	if f.raw {
+		if b.Raw == nil {
+			b.Raw = map[string][]string{}
+		}
+		b.Raw[f.keyword] = tokenTexts(l.Tokens[1:])
 	}
 	p.assign(v.Elem().FieldByIndex(f.index), f, l)
 }
@@ -311,6 +344,17 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 	}
 	args := l.Tokens[1:]
 	switch {
+	case f.raw && (f.typ == timerType || f.typ.Kind() == reflect.Int):
+		// Validation reads Block.Raw as keepalived's handler reads it.
+		if a, ok := p.needArg(l, args); ok {
+			if f.typ == timerType {
+				if secs, err := strconv.ParseFloat(a, 64); err == nil && secs >= 0 && secs <= 1e9 {
+					dst.SetInt(int64(time.Duration(secs*1e6+0.5) * time.Microsecond))
+				}
+			} else if n, err := strconv.Atoi(a); err == nil {
+				dst.SetInt(int64(n))
+			}
+		}
 	case f.typ == timerType:
 		if a, ok := p.needArg(l, args); ok {
 			if t, ok := p.readTimer(l, f, a); ok {
@@ -346,15 +390,11 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 
 // needArg returns the first argument, or reports keepalived's fatal
 // "missing parameter" (exit 2) when there is none.
+// An unterminated quote is the same: the lexer drops the quoted word, as
+// keepalived's alloc_strvec does, so the handler sees no value (keywords
+// whose handlers check for that themselves are tagged noarg).
 func (p *parser) needArg(l Line, args []Token) (string, bool) {
 	if len(args) == 0 {
-		if unterminatedQuote(l.Raw) {
-			// The lexer dropped the unterminated word; keepalived's
-			// handlers then see no value, which is not a missing
-			// parameter (exit 2) but an ignored keyword.
-			p.report(ExitConfigErrors, l, l.Tokens[0].Text, "%s: value missing - ignoring", l.Tokens[0].Text)
-			return "", false
-		}
 		p.missingParameter(l)
 		return "", false
 	}
@@ -368,7 +408,7 @@ func unterminatedQuote(raw string) bool { return strings.Count(raw, `"`)%2 == 1 
 // stops the current area, as the keepalived child reading it exits there.
 func (p *parser) missingParameter(l Line) {
 	kw := l.Tokens[0].Text
-	p.report(ExitMissingParam, l, kw, "Configuration line starting `%s` is missing a parameter after keyword `%s` at word position %d", kw, kw, len(l.Tokens)+1)
+	p.report(ExitMissingParam, l, kw, "*** Configuration line starting `%s` is missing a parameter after keyword `%s` at word position %d", kw, kw, len(l.Tokens)+1)
 	if p.stopped == nil {
 		p.stopped = map[string]bool{}
 	}
@@ -436,10 +476,48 @@ func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
 		bp.parseBody(p, l)
 		return v
 	}
+	if p.more() && !p.peekIs("{") {
+		// process_stream (lib/parser.c): the process reading the block
+		// says so at the line after the keyword, then reads that line as
+		// the block's first keyword.
+		p.report(ExitConfigErrors, p.lines[p.next], b.Keyword, "Missing '{' at beginning of configuration block")
+		p.missingOpen++
+	}
 	if !p.parseBlock(v, true) {
 		p.missingBrace(l)
 	}
 	return v
+}
+
+// skippedView reports what keepalived's other processes say about a root
+// block holding a block opened without its '{' (body: the lines after the
+// root keyword, up to its closing '}'). A process that does not read a
+// block skips it by counting braces (process_stream's skip_sublevel); the
+// missing '{' ends its skipping early (at once if it is the root block's
+// own), and it reads the rest of the block as top-level lines: each is an
+// unknown keyword, each '{' unexpected.
+func (p *parser) skippedView(root *blockSpec, body []Line) {
+	i, depth := 0, 0
+	if len(body) > 0 && isBrace(body[0], "{") {
+		i, depth = 1, 1
+	}
+	for ; depth > 0 && i < len(body); i++ {
+		switch {
+		case isBrace(body[i], "{"):
+			depth++
+		case isBrace(body[i], "}"):
+			depth--
+		}
+	}
+	for _, l := range body[i:] {
+		switch {
+		case len(l.Tokens) == 0:
+		case isBrace(l, "{"):
+			p.report(ExitConfigErrors, l, "{", "Unexpected '{' - ignoring")
+		case root.fields[l.Tokens[0].Text] == nil:
+			p.report(ExitConfigErrors, l, l.Tokens[0].Text, "Unknown keyword '%s'", l.Tokens[0].Text)
+		}
+	}
 }
 
 func (p *parser) missingBrace(opener Line) {

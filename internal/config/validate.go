@@ -15,16 +15,20 @@ type validator struct {
 	// missingInterface makes keepalived's closing "Non-existent interface
 	// specified in configuration" line.
 	missingInterface bool
+	// droppedMisc are the MISC_CHECKs script security removed.
+	droppedMisc map[*Checker]bool
 }
 
 func validate(cfg *Config, opts *Options) Diagnostics {
 	v := &validator{cfg: cfg, opts: opts}
-	// Order matters: script security decides which vrrp_scripts survive
-	// before the instances that track them are checked.
+	// Order matters: script security decides which vrrp_scripts survive,
+	// and trackObjects which track_file and vrrp_track_process blocks,
+	// before the instances (and FILE_CHECKs) that track them are checked.
 	checks := []struct {
 		area string
 		run  func()
-	}{{"global", v.globalDefs}, {"vrrp", v.scriptSecurity}, {"vrrp", v.vrrp}, {"check", v.virtualServers}, {"", v.rootBlocks}}
+	}{{"global", v.globalDefs}, {"vrrp", v.scriptSecurity}, {"", v.trackObjects}, {"vrrp", v.vrrp},
+		{"check", v.virtualServers}, {"", v.rootBlocks}}
 	for _, c := range checks {
 		// keepalived's child for an area exits at a missing parameter,
 		// before its post-parse checks.
