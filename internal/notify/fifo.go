@@ -61,7 +61,7 @@ var openFIFOs = struct {
 // reader and no write ever blocks; and refuse anything that is not a FIFO
 // owned by the daemon or by owner, which an attacker could have planted
 // at the path. If the path is open in the process already, the pipe is
-// shared (see FIFO).
+// shared (see FIFO), whatever owner this call gives.
 //
 // log receives the FIFO's complaints (lines dropped, write errors).
 func OpenFIFO(log *slog.Logger, path string, owner *syscall.Credential) (*FIFO, error) {
@@ -141,17 +141,17 @@ func (f *FIFO) Path() string { return f.file.path }
 
 // Write writes line as it is (keepalived's lines end with "\n") without
 // ever blocking: a line that does not fit in the pipe (its reader is slow
-// or gone) is dropped, counted and logged, at most every 10 seconds.
-// Lines up to PIPE_BUF (4096) bytes are written whole or not at all. It
-// tells whether the line was written.
-func (f *FIFO) Write(line string) bool {
+// or gone) is dropped, counted and logged, at most every 10 seconds; it
+// tells whether it was. Lines up to PIPE_BUF (4096) bytes are written
+// whole or not at all. A closed FIFO writes nothing.
+func (f *FIFO) Write(line string) (dropped bool) {
 	if f.closed.Load() {
 		return false
 	}
 	return f.file.write(line)
 }
 
-func (f *fifoFile) write(line string) bool {
+func (f *fifoFile) write(line string) (dropped bool) {
 	f.mu.Lock()
 	if f.fd < 0 {
 		f.mu.Unlock()
@@ -160,7 +160,7 @@ func (f *fifoFile) write(line string) bool {
 	n, err := unix.Write(f.fd, []byte(line))
 	f.mu.Unlock()
 	if err == nil && n == len(line) {
-		return true
+		return false
 	}
 	f.dropped.Add(1)
 	totals.droppedLines.Add(1)
@@ -174,7 +174,7 @@ func (f *fifoFile) write(line string) bool {
 		f.log.Warn("notify FIFO line dropped: "+why, "path", f.path, "line", line, "dropped_before", more,
 			"dropped_total", f.dropped.Load())
 	}
-	return false
+	return true
 }
 
 // Dropped is how many lines this FIFO's pipe dropped, for all who write
@@ -278,7 +278,7 @@ func (s *FIFOs) Write(line string) (dropped int) {
 		return 0
 	}
 	for _, f := range s.list {
-		if !f.Write(line) {
+		if f.Write(line) {
 			dropped++
 		}
 	}

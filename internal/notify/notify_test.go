@@ -212,7 +212,11 @@ func TestStopRunsQueuedNotificationsThenEndsLeftovers(t *testing.T) {
 	n.Notify(Event{What: "MASTER", Scripts: []Script{sh("echo $$ >" + pidFile + "; exec sleep 60")}})
 	pid := pidIn(t, pidFile)
 	n.Notify(Event{What: "STOP", Scripts: []Script{sh("echo stop >>" + out)}})
+	start := time.Now()
 	n.Stop()
+	if took := time.Since(start); took > time.Second+runner.KillDelay {
+		t.Errorf("Stop took %v: more than the bound for the hung script, then SIGTERM", took)
+	}
 	if got := readFile(out); got != "stop\n" {
 		t.Errorf("the queued STOP script did not run before Stop returned: %q", got)
 	}

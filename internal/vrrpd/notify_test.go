@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/testenv"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -170,6 +172,71 @@ vrrp_instance VI_1 {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("notify_backup did not run behind the hung notify_master")
+		}
+	}
+}
+
+// The generic notify script gets its own words, then keepalived's four
+// arguments, each once (runner.Script.WithArgs).
+func TestGenericNotifyGetsItsOwnWordsThenTheFour(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cfg := notifyConf(t, fmt.Sprintf(`global_defs {
+    script_user root
+}
+vrrp_instance VI_1 {
+    interface lo
+    virtual_router_id 1
+    priority 100
+    notify "/bin/sh -c 'echo $@ >>%s' sh own"
+    virtual_ipaddress {
+        198.51.100.1
+    }
+}
+`, out))
+	n := newNotifier(slog.Default(), cfg, cfg.Instances[0], nil)
+	n.transition(vrrp.Backup, vrrp.Master, 100)
+	stopNotifiers(notifiersOf([]*notifier{n}))
+	if got, _ := os.ReadFile(out); string(got) != "own INSTANCE VI_1 MASTER 100\n" {
+		t.Errorf("the generic script printed %q, want %q", got, "own INSTANCE VI_1 MASTER 100\n")
+	}
+}
+
+// With vrrp_rt_priority the daemon's threads run SCHED_RR; a notify
+// script must not (keepalived's reset_process_priorities in
+// system_call_script): it runs through internal/runner.
+func TestNotifyScriptDoesNotInheritRealTimeScheduling(t *testing.T) {
+	testenv.RequireRoot(t)
+	out := filepath.Join(t.TempDir(), "out")
+	script := filepath.Join(t.TempDir(), "sched.sh")
+	// Field 41 of /proc/PID/stat is the policy: 0 normal, 2 SCHED_RR.
+	body := "#!/bin/sh\nset -- $(sed 's/.*) //' /proc/$$/stat)\neval echo \\${39} >" + out + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := notifyConf(t, fmt.Sprintf("global_defs {\n    script_user root\n}\nvrrp_instance VI_1 {\n    interface lo\n"+
+		"    virtual_router_id 1\n    priority 100\n    notify_master %s\n    virtual_ipaddress {\n        198.51.100.1\n    }\n}\n", script))
+	n := newNotifier(slog.Default(), cfg, cfg.Instances[0], nil)
+	setThreadsScheduling(t, unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: 1})
+	n.transition(vrrp.Backup, vrrp.Master, 100)
+	stopNotifiers(notifiersOf([]*notifier{n}))
+	setThreadsScheduling(t, unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL})
+	if got, _ := os.ReadFile(out); strings.TrimSpace(string(got)) != "0" {
+		t.Errorf("notify_master ran with scheduling policy %q, want 0 (SCHED_NORMAL)", got)
+	}
+}
+
+// setThreadsScheduling gives every thread of the test process attr, as
+// vrrp_rt_priority does to the daemon's.
+func setThreadsScheduling(t *testing.T, attr unix.SchedAttr) {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		tid, _ := strconv.Atoi(e.Name())
+		if err := unix.SchedSetAttr(tid, &attr, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+			t.Fatalf("sched_setattr %d: %v", tid, err)
 		}
 	}
 }
