@@ -1,55 +1,58 @@
 package vrrpd
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"os/exec"
 	"strconv"
-	"sync"
-	"syscall"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
-// notifier runs an instance's or a sync group's notify scripts and writes
-// its FIFO lines on every state change, in order: the state's own script,
-// then the generic `notify` with keepalived's four arguments, then the
-// FIFOs. The scripts of one instance run one after the other, in the
-// order of the changes (keepalived starts them all at once, so they can
-// finish out of order).
+// notifier turns an instance's or a sync group's changes into keepalived's
+// notifications (vrrp/vrrp_notify.c) for its notify.Notifier: on a state
+// change, the state's own script, then the generic `notify` with
+// keepalived's four arguments, and the FIFO line. The lines reach the
+// FIFOs at once; the scripts run in order on the notifier's queue (see
+// internal/notify).
 type notifier struct {
-	log     *slog.Logger
-	cfg     *config.Config
-	kind    string // INSTANCE or GROUP, as keepalived's arguments and FIFO lines say
+	n       *notify.Notifier
+	kind    notify.Kind // INSTANCE or GROUP, as keepalived's arguments and FIFO lines say
 	name    string
 	scripts notifyHooks
-	fifos   []*fifo
-	queue   chan func()
-	done    chan struct{}
 }
 
 // notifyHooks are the notify keywords of a vrrp_instance or a
-// vrrp_sync_group.
+// vrrp_sync_group, resolved to run (command and user).
 type notifyHooks struct {
-	master, backup, fault, stop, generic config.Script
-	rxLowerPri                           config.Script // notify_master_rx_lower_pri
+	master, backup, fault, stop, generic notify.Script
+	rxLowerPri                           notify.Script // notify_master_rx_lower_pri
 }
 
-func newNotifier(log *slog.Logger, cfg *config.Config, vi *config.VRRPInstance, fifos []*fifo) *notifier {
-	return startNotifier(log, cfg, "INSTANCE", vi.Name(), notifyHooks{master: vi.NotifyMaster, backup: vi.NotifyBackup,
-		fault: vi.NotifyFault, stop: vi.NotifyStop, generic: vi.Notify, rxLowerPri: vi.NotifyMasterRxLowerPri}, fifos)
+func newNotifier(log *slog.Logger, cfg *config.Config, vi *config.VRRPInstance, fifos *notify.FIFOs) *notifier {
+	u := scriptUser(cfg)
+	return startNotifier(log, notify.Instance, vi.Name(), notifyHooks{master: notify.ScriptOf(vi.NotifyMaster, u),
+		backup: notify.ScriptOf(vi.NotifyBackup, u), fault: notify.ScriptOf(vi.NotifyFault, u),
+		stop: notify.ScriptOf(vi.NotifyStop, u), generic: notify.ScriptOf(vi.Notify, u),
+		rxLowerPri: notify.ScriptOf(vi.NotifyMasterRxLowerPri, u)}, fifos)
 }
 
 // newGroupNotifier notifies a sync group's changes; a group's priority
 // is always 0 in keepalived's arguments and lines.
-func newGroupNotifier(log *slog.Logger, cfg *config.Config, sg *config.SyncGroup, fifos []*fifo) *notifier {
-	return startNotifier(log, cfg, "GROUP", firstWord(sg.Args), notifyHooks{master: sg.NotifyMaster, backup: sg.NotifyBackup,
-		fault: sg.NotifyFault, stop: sg.NotifyStop, generic: sg.Notify}, fifos)
+func newGroupNotifier(log *slog.Logger, cfg *config.Config, sg *config.SyncGroup, fifos *notify.FIFOs) *notifier {
+	u := scriptUser(cfg)
+	return startNotifier(log, notify.Group, firstWord(sg.Args), notifyHooks{master: notify.ScriptOf(sg.NotifyMaster, u),
+		backup: notify.ScriptOf(sg.NotifyBackup, u), fault: notify.ScriptOf(sg.NotifyFault, u),
+		stop: notify.ScriptOf(sg.NotifyStop, u), generic: notify.ScriptOf(sg.Notify, u)}, fifos)
+}
+
+// scriptUser is global_defs script_user, if given.
+func scriptUser(cfg *config.Config) []string {
+	if cfg.GlobalDefs == nil {
+		return nil
+	}
+	return cfg.GlobalDefs.ScriptUser
 }
 
 func firstWord(words []string) string {
@@ -59,91 +62,57 @@ func firstWord(words []string) string {
 	return words[0]
 }
 
-func startNotifier(log *slog.Logger, cfg *config.Config, kind, name string, scripts notifyHooks, fifos []*fifo) *notifier {
-	n := &notifier{log: log, cfg: cfg, kind: kind, name: name, scripts: scripts, fifos: fifos,
-		queue: make(chan func(), 64), done: make(chan struct{})}
-	go func() {
-		defer close(n.done)
-		for job := range n.queue {
-			job()
-		}
-	}()
-	return n
+// notifyScriptWait is how long a notifier waits for a notify script
+// before it goes on with the next (keepalived's default script timeout);
+// tests shorten it.
+var notifyScriptWait = notify.DefaultScriptWait
+
+func startNotifier(log *slog.Logger, kind notify.Kind, name string, scripts notifyHooks, fifos *notify.FIFOs) *notifier {
+	n := notify.New(kind, name, notify.Options{Log: log, FIFOs: fifos, ScriptWait: notifyScriptWait})
+	return &notifier{n: n, kind: kind, name: name, scripts: scripts}
 }
 
-// finish runs what is queued (the STOP notifications) and returns.
-func (n *notifier) finish() {
-	close(n.queue)
-	<-n.done
+// line is keepalived's FIFO line (vrrp_notify.c notify_fifo).
+func (n *notifier) line(event string, priority int) string {
+	return fmt.Sprintf("%s \"%s\" %s %d\n", n.kind, n.name, event, priority)
 }
 
-// transition is the instance's OnTransition hook.
+// transition is the instance's OnTransition hook (keepalived's
+// send_instance_notifies, send_group_notifies).
 func (n *notifier) transition(_, to vrrp.State, priority int) {
 	state := to.String()
-	line := fmt.Sprintf("%s \"%s\" %s %d\n", n.kind, n.name, state, priority)
-	scripts := []config.Script{n.stateScript(to)}
 	generic := n.scripts.generic
 	if !generic.IsZero() {
-		generic.Args = append(append([]string(nil), generic.Args...), n.kind, n.name, state, strconv.Itoa(priority))
+		generic = generic.WithArgs(string(n.kind), n.name, state, strconv.Itoa(priority))
 	}
-	scripts = append(scripts, generic)
-	n.enqueue(state, func() {
-		for _, s := range scripts {
-			n.run(s)
-		}
-		for _, f := range n.fifos {
-			f.write(line)
-		}
-	})
+	n.n.Notify(notify.Event{What: state, Lines: []string{n.line(state, priority)},
+		Scripts: []notify.Script{n.stateScript(to), generic}})
 }
 
 // writeState writes the FIFO line of a state without running scripts:
 // keepalived's fifo_write_vrrp_states_on_reload for what a reload kept.
 func (n *notifier) writeState(state vrrp.State, priority int) {
-	line := fmt.Sprintf("%s \"%s\" %s %d\n", n.kind, n.name, state, priority)
-	n.enqueue(state.String(), func() {
-		for _, f := range n.fifos {
-			f.write(line)
-		}
-	})
+	n.n.Notify(notify.Event{What: state.String(), Lines: []string{n.line(state.String(), priority)}})
 }
 
-// enqueue queues a notification without ever blocking the instance: a
-// full queue (scripts that hang) loses it, and says so.
-func (n *notifier) enqueue(what string, job func()) {
-	select {
-	case n.queue <- job:
-	default:
-		n.log.Error("("+n.name+") notify queue full: a notification is lost", "state", what)
-	}
-}
-
-// lowerPriority is the instance's OnLowerPriority hook: keepalived runs
-// notify_master_rx_lower_pri without arguments and writes
-// MASTER_RX_LOWER_PRI with the master's own priority.
+// lowerPriority is the instance's OnLowerPriority hook: keepalived's
+// send_event_notify runs notify_master_rx_lower_pri without arguments and
+// writes MASTER_RX_LOWER_PRI with the master's own priority.
 func (n *notifier) lowerPriority(priority int) {
-	line := fmt.Sprintf("%s \"%s\" MASTER_RX_LOWER_PRI %d\n", n.kind, n.name, priority)
-	n.enqueue("MASTER_RX_LOWER_PRI", func() {
-		n.run(n.scripts.rxLowerPri)
-		for _, f := range n.fifos {
-			f.write(line)
-		}
-	})
+	const event = "MASTER_RX_LOWER_PRI"
+	n.n.Notify(notify.Event{What: event, Lines: []string{n.line(event, priority)},
+		Scripts: []notify.Script{n.scripts.rxLowerPri}})
 }
 
-// priorityChanged writes keepalived's notify_priority_changes FIFO line:
-// MASTER_PRIORITY from a master, BACKUP_PRIORITY from any other state.
+// priorityChanged writes keepalived's notify_priority_changes FIFO line
+// (send_instance_priority_notifies): MASTER_PRIORITY from a master,
+// BACKUP_PRIORITY from any other state.
 func (n *notifier) priorityChanged(state vrrp.State, priority int) {
 	event := "BACKUP_PRIORITY"
 	if state == vrrp.Master {
 		event = "MASTER_PRIORITY"
 	}
-	line := fmt.Sprintf("%s \"%s\" %s %d\n", n.kind, n.name, event, priority)
-	n.enqueue(event, func() {
-		for _, f := range n.fifos {
-			f.write(line)
-		}
-	})
+	n.n.Notify(notify.Event{What: event, Lines: []string{n.line(event, priority)}})
 }
 
 // notifiesPriorityChanges is notify_priority_changes for ci: its own if
@@ -159,7 +128,7 @@ func notifiesPriorityChanges(g *config.GlobalDefs, ci *config.VRRPInstance, sg *
 	return g != nil && g.VRRPNotifyPriorityChanges
 }
 
-func (n *notifier) stateScript(s vrrp.State) config.Script {
+func (n *notifier) stateScript(s vrrp.State) notify.Script {
 	switch s {
 	case vrrp.Master:
 		return n.scripts.master
@@ -170,83 +139,46 @@ func (n *notifier) stateScript(s vrrp.State) config.Script {
 	case vrrp.Stop:
 		return n.scripts.stop
 	}
-	return config.Script{}
+	return notify.Script{}
 }
 
-// run runs one notify script to completion as the script user.
-func (n *notifier) run(s config.Script) {
-	if s.IsZero() {
-		return
+// stopNotifiers runs what the notifiers have queued (the STOP
+// notifications), all at once, then ends what their scripts left running
+// and waits for it (see notify.Notifier.Stop).
+func stopNotifiers(ns []*notify.Notifier) {
+	for _, n := range ns {
+		n.Close()
 	}
-	cmd := scriptCommand(context.Background(), s)
-	if len(s.Args) > 1 && cmd.Path == "/bin/sh" {
-		cmd = exec.Command("/bin/sh", "-c", s.Cmd+` "$@"`, "notify")
-		cmd.Args = append(cmd.Args, s.Args[1:]...)
-	}
-	cred, err := scriptCredential(n.cfg, &config.VRRPScript{User: userOf(s)})
-	if err != nil {
-		n.log.Error("notify script cannot run: no such user", "script", s.Cmd, "err", err)
-		return
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		n.log.Warn("notify script failed", "script", s.Cmd, "err", err, "output", string(out))
+	for _, n := range ns {
+		n.Stop()
 	}
 }
 
-// userOf is a script line's own user and group, if given.
-func userOf(s config.Script) []string {
-	switch {
-	case s.User == "":
-		return nil
-	case s.Group == "":
-		return []string{s.User}
-	}
-	return []string{s.User, s.Group}
-}
-
-// fifo is a notify FIFO (notify_fifo, vrrp_notify_fifo): keepalived's
-// lines, one per state change. A FIFO the daemon created is removed when
-// it stops.
-type fifo struct {
-	path    string
-	created bool
-	mu      sync.Mutex
-	f       *os.File
-}
-
-// openFIFO opens (creating if needed) a FIFO for writing without waiting
-// for a reader: opened read-write, writes never block while the pipe has
-// room.
-func openFIFO(path string) (*fifo, error) {
-	ff := &fifo{path: path}
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := syscall.Mkfifo(path, 0o644); err != nil {
-			return nil, err
+// retireNotifiers closes the notifiers of a runtime that a reload
+// replaces: their queued notifications (the STOP of removed instances)
+// run on in the background, and the next runtime stops them with its own.
+// Of those retired by earlier reloads, the ones done are let go.
+func retireNotifiers(ns []*notifier, earlier []*notify.Notifier) []*notify.Notifier {
+	var out []*notify.Notifier
+	for _, n := range earlier {
+		if n.Busy() {
+			out = append(out, n)
+		} else {
+			n.Stop() // returns at once
 		}
-		ff.created = true
-	case err != nil:
-		return nil, err
-	case st.Mode()&fs.ModeNamedPipe == 0:
-		return nil, fmt.Errorf("%s exists and is not a FIFO", path)
 	}
-	if ff.f, err = os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK, 0); err != nil {
-		return nil, err
+	for _, n := range ns {
+		n.n.Close()
+		out = append(out, n.n)
 	}
-	return ff, nil
+	return out
 }
 
-func (f *fifo) write(line string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.f.WriteString(line)
-}
-
-func (f *fifo) close() {
-	f.f.Close()
-	if f.created {
-		os.Remove(f.path)
+// notifiersOf are the notify.Notifiers behind ns.
+func notifiersOf(ns []*notifier) []*notify.Notifier {
+	out := make([]*notify.Notifier, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, n.n)
 	}
+	return out
 }

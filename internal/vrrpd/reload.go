@@ -7,6 +7,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -39,7 +40,8 @@ type carryOver struct {
 	fw       kernel.Firewall
 	nft      kernel.NFTConfig
 	vmacs    map[string]kernel.VMAC // by vmacKey
-	fifos    map[string]*fifo       // by path
+	fifos    *notify.FIFOs          // closed once the next runtime has opened its own
+	retired  []*notify.Notifier     // still running STOP scripts: the next runtime stops them
 	verdicts map[string]bool        // vrrp_script good, by name
 	static   staticConfig
 }
@@ -97,13 +99,13 @@ func (c *carryOver) takeVMACsNamed(name string) map[string]kernel.VMAC {
 	return out
 }
 
-func (c *carryOver) takeFIFO(path string) *fifo {
+// retiredNotifiers are the notifiers of the runtimes a reload replaced,
+// for the next runtime to stop.
+func (c *carryOver) retiredNotifiers() []*notify.Notifier {
 	if c == nil {
 		return nil
 	}
-	f := c.fifos[path]
-	delete(c.fifos, path)
-	return f
+	return c.retired
 }
 
 // scriptVerdicts starts the verdicts of the new configuration's scripts:
@@ -168,7 +170,7 @@ func (rt *vrrpRuntime) reload(cfg *config.Config, keepVIPs bool) (*vrrpRuntime, 
 func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 	carry := &carryOver{states: map[string]vrrp.State{}, priority: map[string]int{},
 		held: map[string]*runningInstance{}, fw: rt.fw, nft: rt.nft, vmacs: rt.vmacs,
-		fifos: map[string]*fifo{}, static: rt.static}
+		fifos: rt.fifos, static: rt.static}
 	if rt.scripts != nil {
 		carry.verdicts = rt.scripts.snapshot()
 	}
@@ -199,13 +201,8 @@ func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 		c.Close()
 	}
 	rt.readers.Wait()
-	for _, f := range rt.fifos {
-		carry.fifos[f.path] = f
-	}
 	// STOP notifications of removed instances run on, in the background.
-	for _, n := range rt.notifiers {
-		go n.finish()
-	}
+	carry.retired = retireNotifiers(rt.notifiers, rt.retired)
 	return carry
 }
 
@@ -247,9 +244,7 @@ func (rt *vrrpRuntime) releaseDropped(carry *carryOver) {
 	}
 	carry.static.minus(rt.static).remove(rt.k, rt.log)
 	rt.deleteVMACs(carry.vmacs)
-	for _, f := range carry.fifos {
-		f.close()
-	}
+	carry.fifos.Close()
 	if carry.fw != nil && carry.fw != rt.fw {
 		if err := carry.fw.Close(); err != nil {
 			rt.log.Error("cannot remove the old nftables tables", "err", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -37,8 +38,9 @@ type vrrpRuntime struct {
 	tracked   []*linkTracking
 	trackDone chan struct{}
 	notifiers []*notifier
+	retired   []*notify.Notifier // of runtimes a reload replaced, still running their STOP scripts
 	groups    []*vrrp.SyncGroup
-	fifos     []*fifo
+	fifos     *notify.FIFOs
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 }
@@ -69,7 +71,8 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	scripts := usableScripts(cfg)
 	rt.scripts = carry.scriptVerdicts(scripts)
 	rt.adoptFirewall(cfg, carry)
-	rt.openFIFOs(cfg, carry)
+	rt.openFIFOs(cfg)
+	rt.retired = carry.retiredNotifiers()
 	syncGroupOf := rt.syncGroups(cfg, carry)
 	syncConfigOf, groupHasOwner := syncGroupConfigs(cfg)
 	objs := trackObjectsOf(cfg, scripts)
@@ -292,12 +295,8 @@ func (rt *vrrpRuntime) stop() {
 		c.Close()
 	}
 	rt.readers.Wait()
-	for _, n := range rt.notifiers {
-		n.finish()
-	}
-	for _, f := range rt.fifos {
-		f.close()
-	}
+	stopNotifiers(append(notifiersOf(rt.notifiers), rt.retired...))
+	rt.fifos.Close()
 	rt.static.remove(rt.k, rt.log)
 	if rt.fw != nil {
 		if err := rt.fw.Close(); err != nil {
@@ -316,28 +315,13 @@ func (rt *vrrpRuntime) deleteVMACs(vmacs map[string]kernel.VMAC) {
 	}
 }
 
-// openFIFOs opens global_defs notify_fifo and vrrp_notify_fifo, or takes
-// them over from the previous runtime at a reload, so that a reader never
-// sees the FIFO close.
-func (rt *vrrpRuntime) openFIFOs(cfg *config.Config, carry *carryOver) {
-	g := cfg.GlobalDefs
-	if g == nil {
-		return
-	}
-	for _, s := range []config.Script{g.NotifyFIFO, g.VRRPNotifyFIFO} {
-		if s.IsZero() {
-			continue
-		}
-		if f := carry.takeFIFO(s.Cmd); f != nil {
-			rt.fifos = append(rt.fifos, f)
-			continue
-		}
-		f, err := openFIFO(s.Cmd)
-		if err != nil {
-			rt.log.Error("cannot open the notify FIFO", "path", s.Cmd, "err", err)
-			continue
-		}
-		rt.fifos = append(rt.fifos, f)
+// openFIFOs opens global_defs notify_fifo and vrrp_notify_fifo. At a
+// reload the previous runtime's are still open: a path both name keeps
+// its pipe, so that a reader never sees the FIFO close (see
+// notify.FIFO).
+func (rt *vrrpRuntime) openFIFOs(cfg *config.Config) {
+	if g := cfg.GlobalDefs; g != nil {
+		rt.fifos = notify.OpenFIFOs(rt.log, g.ScriptUser, g.NotifyFIFO, g.VRRPNotifyFIFO)
 	}
 }
 
