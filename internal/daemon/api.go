@@ -140,4 +140,3 @@ func writePrivate(file string, write func(*os.File) error) error {
 	}
 	return err
 }
-

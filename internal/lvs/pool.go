@@ -26,11 +26,11 @@ func (s *Server) Alive() bool { return s.alive }
 type EventKind int
 
 const (
-	ServerUp    EventKind = iota // a real server came alive: notify_up, FIFO RS ... UP
-	ServerDown                   // a real server failed: notify_down, FIFO RS ... DOWN
-	QuorumUp                     // quorum_up, FIFO VS ... UP
-	QuorumDown                   // quorum_down, FIFO VS ... DOWN
-	WeightChanged                // a server's effective weight moved: a log line only
+	ServerUp      EventKind = iota // a real server came alive: notify_up, FIFO RS ... UP
+	ServerDown                     // a real server failed: notify_down, FIFO RS ... DOWN
+	QuorumUp                       // quorum_up, FIFO VS ... UP
+	QuorumDown                     // quorum_down, FIFO VS ... DOWN
+	WeightChanged                  // a server's effective weight moved: a log line only
 )
 
 // Event is one notification a pool change asks for, with the lines

@@ -91,7 +91,7 @@ func TestQuorumWithHysteresis(t *testing.T) {
 	if evs := p.Start(false); len(evs) != 0 || !p.QuorumIsUp() {
 		t.Fatalf("start with 5 >= 4: %+v", evs)
 	}
-	p.CheckerChanged(0, false) // 4
+	p.CheckerChanged(0, false)                                   // 4
 	if evs := p.CheckerChanged(1, false); len(kinds(evs)) != 1 { // 3: still >= 4-1
 		t.Fatalf("3 alive: %v", kinds(evs))
 	}
@@ -100,7 +100,7 @@ func TestQuorumWithHysteresis(t *testing.T) {
 		evs[1].Log[0] != "Lost quorum 4-1=3 > 2 for VS [10.0.0.1]:tcp:80" {
 		t.Fatalf("2 alive: %+v", evs)
 	}
-	p.CheckerChanged(2, true) // 3
+	p.CheckerChanged(2, true)                                   // 3
 	if evs := p.CheckerChanged(1, true); len(kinds(evs)) != 1 { // 4 < 4+1
 		t.Fatalf("4 alive: %v, want no quorum yet", kinds(evs))
 	}

@@ -167,7 +167,7 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 	cfg.Machine.Synced = cfg.SyncGroup != nil
 	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
 		timer: time.NewTimer(time.Hour), effects: newEffects(),
-		vips:  slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
+		vips: slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
 	in.timer.Stop()
 	for _, v := range cfg.VIPs {
 		in.addrs = append(in.addrs, v.Prefix.Addr())
