@@ -8,6 +8,8 @@ import "net/netip"
 
 // VirtualServerSpec is a virtual_server as keepalived keeps it.
 type VirtualServerSpec struct {
+	// VirtualServer is the virtual_server block.
+	VirtualServer *VirtualServer
 	// Dropped says why keepalived ignores the whole virtual server ("" if
 	// it keeps it): "invalid address", "undefined group", "group family
 	// mismatch", "no real servers". The other fields are then partial.
@@ -62,7 +64,7 @@ func (c *Config) VirtualServerSpecs() []*VirtualServerSpec {
 
 // resolved is what s knows of its virtual server, for the runtime.
 func (s *lvsState) resolved(dropped string) *VirtualServerSpec {
-	r := &VirtualServerSpec{Dropped: dropped, Family: s.af, Addr: s.addr, Group: s.group, Protocol: s.proto,
+	r := &VirtualServerSpec{VirtualServer: s.vs, Dropped: dropped, Family: s.af, Addr: s.addr, Group: s.group, Protocol: s.proto,
 		Scheduler: s.sched, Method: s.method, Persistent: s.persist, Weight: s.weight}
 	if s.fwmark {
 		n, _ := kaUnsigned(s.vs.Args[1], 0, maxUint32)

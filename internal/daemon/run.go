@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/keepalived-go/keepalived-go/internal/checkd"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
@@ -64,8 +65,11 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	defer k.Close()
 	var subsystems []Subsystem
 	vrrpSub := vrrpd.New(log, k, f.Has("dont-release-vrrp"))
-	if !f.Has("check") {
+	if !f.Has("check") { // -C: health checks only
 		subsystems = append(subsystems, vrrpSub)
+	}
+	if !f.Has("vrrp") { // -P: VRRP only
+		subsystems = append(subsystems, checkd.New(log))
 	}
 	implemented := keywordsOf(subsystems)
 	cfg, _ := load(log, path, opts, f.Has("dump-conf"), implemented)

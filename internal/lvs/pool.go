@@ -86,6 +86,19 @@ func (p *Pool) Start(initNotifies bool) []Event {
 	return append(out, p.updateQuorum(true)...)
 }
 
+// Resume is Start for a pool carried over a reload whose quorum was up
+// or not: the servers whose checkers are up are in, nothing is notified
+// for them, and the quorum moves (and notifies) only if the new
+// configuration moves it.
+func (p *Pool) Resume(quorumUp bool) []Event {
+	for _, s := range p.Servers {
+		s.alive = s.failed == 0
+	}
+	p.quorumUp = quorumUp
+	p.sorryIn = !quorumUp && p.Sorry != nil
+	return p.updateQuorum(false)
+}
+
 // CheckerChanged records that one checker of server i went up or down,
 // and returns what that did.
 func (p *Pool) CheckerChanged(i int, up bool) []Event {

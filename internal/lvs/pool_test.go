@@ -162,3 +162,18 @@ func TestWeightChangeMovesTheQuorum(t *testing.T) {
 		t.Fatalf("%v", kinds(evs))
 	}
 }
+
+// A pool carried over a reload keeps its quorum state: no "Starting with
+// quorum down" again, no sorry server re-added, no notification.
+func TestResumeKeepsTheQuorumState(t *testing.T) {
+	p := newPool(1, 0, 1)
+	p.AddChecker(0, false)
+	p.Sorry = &Server{Name: "[10.0.0.9]:tcp:80", Weight: 1}
+	if evs := p.Resume(false); len(evs) != 0 || p.QuorumIsUp() || !p.SorryIn() {
+		t.Fatalf("resume with quorum down: %+v quorum %v sorry %v", evs, p.QuorumIsUp(), p.SorryIn())
+	}
+	q := newPool(2, 0, 1)
+	if evs := q.Resume(true); !reflect.DeepEqual(kinds(evs), []EventKind{QuorumDown}) {
+		t.Fatalf("a reload that raised the quorum above the alive weight: %v", kinds(evs))
+	}
+}
