@@ -5,6 +5,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/track"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -23,7 +24,7 @@ var implemented = func() map[string]bool {
 // what runs.
 func KeepalivedExtras(cfg *config.Config) map[string]api.KeepalivedExtra {
 	out := map[string]api.KeepalivedExtra{}
-	scripts := usableScripts(cfg)
+	scripts := track.UsableScripts(cfg)
 	strict := cfg.GlobalDefs != nil && cfg.GlobalDefs.VRRPStrict
 	for _, ci := range cfg.Instances {
 		on := func(kw string, v bool) bool { return implemented[kw] && v }

@@ -3,7 +3,15 @@ package vrrpd
 import (
 	"slices"
 	"testing"
+
+	"github.com/keepalived-go/keepalived-go/internal/config"
 )
+
+func loadConf(t *testing.T, text string) *config.Config {
+	t.Helper()
+	cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true }})
+	return cfg
+}
 
 func TestKeepalivedExtrasShowWhatRuns(t *testing.T) {
 	cfg := loadConf(t, `

@@ -3,11 +3,11 @@ package vrrpd
 import (
 	"errors"
 	"reflect"
-	"sync"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
+	"github.com/keepalived-go/keepalived-go/internal/track"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -111,41 +111,11 @@ func (c *carryOver) retiredNotifiers() []*notify.Notifier {
 // scriptVerdicts starts the verdicts of the new configuration's scripts:
 // as carried over for a script of the same name, else as the script
 // starts (good unless init_fail).
-func (c *carryOver) scriptVerdicts(scripts map[string]*config.VRRPScript) *scriptVerdicts {
-	v := &scriptVerdicts{good: map[string]bool{}}
-	for name, s := range scripts {
-		v.good[name] = newScriptHealth(s).good
-		if c == nil {
-			continue
-		}
-		if good, ok := c.verdicts[name]; ok {
-			v.good[name] = good
-		}
+func (c *carryOver) scriptVerdicts(objs *track.Objects) *track.Verdicts {
+	if c == nil {
+		return track.NewVerdicts(objs, nil)
 	}
-	return v
-}
-
-// scriptVerdicts are the current verdicts of the vrrp_scripts, kept by
-// the tracker for the next reload.
-type scriptVerdicts struct {
-	mu   sync.Mutex
-	good map[string]bool
-}
-
-func (v *scriptVerdicts) set(name string, good bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.good[name] = good
-}
-
-func (v *scriptVerdicts) snapshot() map[string]bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make(map[string]bool, len(v.good))
-	for k, g := range v.good {
-		out[k] = g
-	}
-	return out
+	return track.NewVerdicts(objs, c.verdicts)
 }
 
 // reload builds the runtime for cfg from this one, which it stops.
@@ -171,8 +141,12 @@ func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 	carry := &carryOver{states: map[string]vrrp.State{}, priority: map[string]int{},
 		held: map[string]*runningInstance{}, fw: rt.fw, nft: rt.nft, vmacs: rt.vmacs,
 		fifos: rt.fifos, static: rt.static}
+	if rt.tracker != nil {
+		// First, so that no verdict or priority changes after it is taken.
+		rt.tracker.Stop()
+	}
 	if rt.scripts != nil {
-		carry.verdicts = rt.scripts.snapshot()
+		carry.verdicts = rt.scripts.Snapshot()
 	}
 	next := map[string]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
@@ -191,9 +165,6 @@ func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 		carry.states[name] = st
 		carry.priority[name] = ri.inst.Status().Priority
 		ri.inst.HandOver()
-	}
-	if rt.trackDone != nil {
-		close(rt.trackDone)
 	}
 	rt.cancel()
 	rt.running.Wait()

@@ -17,6 +17,7 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
+	"github.com/keepalived-go/keepalived-go/internal/track"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -34,9 +35,9 @@ type vrrpRuntime struct {
 	fw        kernel.Firewall        // the no_accept drop rules; nil when no instance needs them
 	nft       kernel.NFTConfig       // what fw was made with
 	byName    map[string]*runningInstance
-	scripts   *scriptVerdicts
-	tracked   []*linkTracking
-	trackDone chan struct{}
+	scripts   *track.Verdicts
+	tracked   []*track.Tracking
+	tracker   *track.Tracker
 	notifiers []*notifier
 	retired   []*notify.Notifier // of runtimes a reload replaced, still running their STOP scripts
 	groups    []*vrrp.SyncGroup
@@ -68,14 +69,13 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}}
 	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
-	scripts := usableScripts(cfg)
-	rt.scripts = carry.scriptVerdicts(scripts)
+	objs := track.NewObjects(cfg)
+	rt.scripts = carry.scriptVerdicts(objs)
 	rt.adoptFirewall(cfg, carry)
 	rt.openFIFOs(cfg)
 	rt.retired = carry.retiredNotifiers()
 	syncGroupOf := rt.syncGroups(cfg, carry)
 	syncConfigOf, groupHasOwner := syncGroupConfigs(cfg)
-	objs := trackObjectsOf(cfg, scripts)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
@@ -135,14 +135,14 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		rt.readers.Add(1)
 		go rt.read(conn, vrrp.NewDemux(insts...))
 		for _, inst := range insts {
-			t := newLinkTracking(inst, configOf[inst], objs)
+			t := track.NewTracking(inst, configOf[inst], objs)
 			sg := syncConfigOf[inst.Name()]
-			syncGroupTracking(log, t, sg, objs, groupHasOwner[sg])
+			t.JoinSyncGroup(log, sg, objs, groupHasOwner[sg])
 			if notifiesPriorityChanges(cfg.GlobalDefs, configOf[inst], sg) {
 				n := rt.byName[inst.Name()].notify
-				t.onPriority = func(p int) { n.priorityChanged(inst.State(), p) }
+				t.OnPriorityChange(func(p int) { n.priorityChanged(inst.State(), p) })
 			}
-			if t.configFault {
+			if t.ConfigFault() {
 				// Before Start, so that the instance never runs as a backup
 				// (or, for an owner, a master) on the multicast fallback.
 				log.Info("(" + inst.Name() + ") Cannot use unicast without any peers - going to fault state")
@@ -154,11 +154,11 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			if prev, ok := carry.state(inst.Name()); ok {
 				// The priority the tracked objects gave it, until the
 				// tracker has looked at them again.
-				t.prio = carry.priority[inst.Name()]
-				inst.SetPriority(t.prio)
+				t.Resume(carry.priority[inst.Name()])
+				inst.SetPriority(carry.priority[inst.Name()])
 				inst.Resume(prev, carry.freshVIPs(rt.byName[inst.Name()].ic))
 				if cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
-					rt.byName[inst.Name()].notify.writeState(prev, t.effective())
+					rt.byName[inst.Name()].notify.writeState(prev, t.Effective())
 				}
 			} else {
 				inst.Start()
@@ -172,12 +172,11 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		rt.running.Add(1)
 		go func() { defer rt.running.Done(); g.Run(ctx) }()
 	}
-	rt.trackDone = make(chan struct{})
-	results := make(chan scriptResult, 16)
-	if err := tracker(log, rt.tracked, objs, rt.scripts, results, rt.trackDone, carry != nil); err != nil {
+	rt.tracker = track.New(track.Config{Log: log, Objects: objs, Tracked: rt.tracked, Verdicts: rt.scripts,
+		Reload: carry != nil, Sources: trackSources})
+	if err := rt.tracker.Start(); err != nil {
 		log.Error("cannot watch interfaces: no FAULT state or tracking", "err", err)
 	}
-	rt.startScripts(ctx, cfg, scripts, results)
 	rt.dropUnusedFirewall()
 	if len(rt.instances) > 0 && len(rt.conns) == 0 {
 		rt.stop()
@@ -280,8 +279,8 @@ func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logge
 // stop shuts every instance down (masters resign and release their VIPs)
 // and closes the sockets.
 func (rt *vrrpRuntime) stop() {
-	if rt.trackDone != nil {
-		close(rt.trackDone)
+	if rt.tracker != nil {
+		rt.tracker.Stop() // before the notifiers its callbacks feed are finished
 	}
 	for _, a := range rt.adapters {
 		a.stopping.Store(true)
@@ -322,26 +321,6 @@ func (rt *vrrpRuntime) deleteVMACs(vmacs map[string]kernel.VMAC) {
 func (rt *vrrpRuntime) openFIFOs(cfg *config.Config) {
 	if g := cfg.GlobalDefs; g != nil {
 		rt.fifos = notify.OpenFIFOs(rt.log, g.ScriptUser, g.NotifyFIFO, g.VRRPNotifyFIFO)
-	}
-}
-
-// startScripts runs the vrrp_scripts that some instance tracks.
-func (rt *vrrpRuntime) startScripts(ctx context.Context, cfg *config.Config, scripts map[string]*config.VRRPScript, results chan<- scriptResult) {
-	used := map[string]bool{}
-	for _, t := range rt.tracked {
-		for _, s := range t.scripts {
-			used[s.name] = true
-		}
-	}
-	for name := range used {
-		s := scripts[name]
-		cred, err := scriptCredential(cfg, s)
-		if err != nil {
-			rt.log.Error("VRRP_Script("+name+") cannot run: no such user", "err", err)
-			continue
-		}
-		rt.running.Add(1)
-		go func() { defer rt.running.Done(); runScript(ctx, rt.log, s, cred, results) }()
 	}
 }
 

@@ -1,4 +1,4 @@
-package vrrpd
+package track
 
 import (
 	"log/slog"
@@ -6,8 +6,8 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/config"
 )
 
-// syncGroupTracking applies a vrrp_sync_group's tracking rules to one
-// member's tracking, as keepalived 2.2.7's vrrp_complete_instance and
+// JoinSyncGroup applies the tracking rules of the vrrp_sync_group sg (nil:
+// none) to its member's tracking, as keepalived 2.2.7's vrrp_complete_instance and
 // vrrp_complete_init do:
 //
 //   - without sync_group_tracking_weight, the member's own weighted
@@ -16,8 +16,10 @@ import (
 //     scripts and other weighted files are ignored;
 //   - the group's own track_interface, track_script, track_file and
 //     track_process apply to every member, weight 0 when a member is the
-//     address owner.
-func syncGroupTracking(log *slog.Logger, t *linkTracking, sg *config.SyncGroup, objs trackObjects, groupHasOwner bool) {
+//     address owner (groupHasOwner: one of the group's members is).
+//
+// The weights it ignores are logged, with keepalived's lines.
+func (t *Tracking) JoinSyncGroup(log *slog.Logger, sg *config.SyncGroup, objs *Objects, groupHasOwner bool) {
 	if sg == nil {
 		return
 	}
@@ -53,7 +55,7 @@ func syncGroupTracking(log *slog.Logger, t *linkTracking, sg *config.SyncGroup, 
 
 // dropFloatingWeights is keepalived's rule for a member of a sync group
 // without sync_group_tracking_weight, with its messages.
-func (t *linkTracking) dropFloatingWeights(log *slog.Logger) {
+func (t *Tracking) dropFloatingWeights(log *slog.Logger) {
 	for i := range t.links {
 		if t.links[i].weight != 0 {
 			log.Warn("(" + t.name + ") ignoring " + t.links[i].name + " tracked interface weight due to SYNC group")

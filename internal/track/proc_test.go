@@ -1,8 +1,7 @@
-package vrrpd
+package track
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,13 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/lab"
 )
 
@@ -131,11 +128,11 @@ func TestParamsMatchLikeKeepalived(t *testing.T) {
 		{"fewer than wanted", spec(paramPartial, "-f", "a"), cmd("/bin/app", "-f"), false},
 	}
 	for _, tt := range tests {
-		if got := tt.spec.matches(procInfo{cmdline: tt.cmd}); got != tt.want {
+		if got := tt.spec.matches(kernel.ProcInfo{Cmdline: tt.cmd}); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if !(&procSpec{path: "nginx"}).matches(procInfo{comm: "nginx"}) || (&procSpec{path: "ngin"}).matches(procInfo{comm: "nginx"}) {
+	if !(&procSpec{path: "nginx"}).matches(kernel.ProcInfo{Comm: "nginx"}) || (&procSpec{path: "ngin"}).matches(kernel.ProcInfo{Comm: "nginx"}) {
 		t.Error("without full_command the name must match exactly")
 	}
 }
@@ -224,7 +221,7 @@ func TestQuorumDelays(t *testing.T) {
 func TestProcTableCountsEachProcessOnce(t *testing.T) {
 	specs := []*procSpec{{name: "byname", path: "app", quorum: 2, quorumMax: noQuorumMax},
 		{name: "bycmd", path: "/bin/app", full: true, quorum: 1, quorumMax: noQuorumMax, forkDelay: time.Second}}
-	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), specs, nil, nil)
+	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), kernelProcs{}, specs, nil, nil)
 	now := time.Now()
 	both := []bool{true, true}
 	m.table.set(10, both, causeExec, causeRename, now)
@@ -232,55 +229,20 @@ func TestProcTableCountsEachProcessOnce(t *testing.T) {
 	if c := m.table.counters[0].count; c != 1 {
 		t.Fatalf("one process counted %d times", c)
 	}
-	changed := m.handle(procEvent{what: netlink.PROC_EVENT_FORK, pid: 11, tgid: 11, parentTgid: 10}, now)
+	changed := m.handle(kernel.ProcEvent{Kind: kernel.ProcFork, Pid: 11, Tgid: 11, ParentTgid: 10}, now)
 	if m.table.counters[0].count != 2 || len(changed) != 1 || changed[0] != 0 {
 		t.Fatalf("after a fork: counts %d %d, changed %v; want 2 2 and [0] (the other waits fork_delay)",
 			m.table.counters[0].count, m.table.counters[1].count, changed)
 	}
-	m.handle(procEvent{what: netlink.PROC_EVENT_FORK, pid: 12, tgid: 10, parentTgid: 10}, now) // a thread
-	m.handle(procEvent{what: netlink.PROC_EVENT_COMM, pid: 11, tgid: 11, comm: "worker"}, now)
+	m.handle(kernel.ProcEvent{Kind: kernel.ProcFork, Pid: 12, Tgid: 10, ParentTgid: 10}, now) // a thread
+	m.handle(kernel.ProcEvent{Kind: kernel.ProcComm, Pid: 11, Tgid: 11, Comm: "worker"}, now)
 	if m.table.counters[0].count != 1 || m.table.counters[1].count != 2 {
 		t.Fatalf("after a rename: counts %d %d, want 1 2", m.table.counters[0].count, m.table.counters[1].count)
 	}
-	m.handle(procEvent{what: netlink.PROC_EVENT_EXIT, pid: 10, tgid: 10}, now)
-	m.handle(procEvent{what: netlink.PROC_EVENT_EXIT, pid: 11, tgid: 11}, now)
+	m.handle(kernel.ProcEvent{Kind: kernel.ProcExit, Pid: 10, Tgid: 10}, now)
+	m.handle(kernel.ProcEvent{Kind: kernel.ProcExit, Pid: 11, Tgid: 11}, now)
 	if m.table.counters[0].count != 0 || m.table.counters[1].count != 0 || len(m.table.pids) != 0 {
 		t.Fatalf("after the exits: counts %d %d, pids %v", m.table.counters[0].count, m.table.counters[1].count, m.table.pids)
-	}
-}
-
-func TestParseProcEvent(t *testing.T) {
-	msg := func(ack uint32, what uint32, fields ...uint32) syscall.NetlinkMessage {
-		var b bytes.Buffer
-		for _, v := range []uint32{netlink.CN_IDX_PROC, netlink.CN_VAL_PROC, 7, ack} {
-			binary.Write(&b, binary.NativeEndian, v)
-		}
-		binary.Write(&b, binary.NativeEndian, uint16(0))
-		binary.Write(&b, binary.NativeEndian, uint16(0))
-		binary.Write(&b, binary.NativeEndian, what)
-		binary.Write(&b, binary.NativeEndian, uint32(0))
-		binary.Write(&b, binary.NativeEndian, uint64(0))
-		for _, f := range fields {
-			binary.Write(&b, binary.NativeEndian, f)
-		}
-		return syscall.NetlinkMessage{Header: syscall.NlMsghdr{Type: unix.NLMSG_DONE}, Data: b.Bytes()}
-	}
-	if ev, ok := parseProcEvent(msg(1, netlink.PROC_EVENT_NONE)); !ok || !ev.ack {
-		t.Errorf("the acknowledgement: %+v %v", ev, ok)
-	}
-	if _, ok := parseProcEvent(msg(0, netlink.PROC_EVENT_NONE)); ok {
-		t.Error("an event of type none without ack must be dropped")
-	}
-	if ev, ok := parseProcEvent(msg(0, netlink.PROC_EVENT_FORK, 1, 2, 3, 4)); !ok || ev.parentTgid != 2 || ev.pid != 3 || ev.tgid != 4 {
-		t.Errorf("fork: %+v %v", ev, ok)
-	}
-	if ev, ok := parseProcEvent(msg(0, netlink.PROC_EVENT_EXIT, 5, 6, 0, 9, 0, 0)); !ok || ev.pid != 5 || ev.tgid != 6 {
-		t.Errorf("exit: %+v %v", ev, ok)
-	}
-	comm := msg(0, netlink.PROC_EVENT_COMM, 8, 8)
-	comm.Data = append(comm.Data, append([]byte("worker"), make([]byte, 10)...)...)
-	if ev, ok := parseProcEvent(comm); !ok || ev.pid != 8 || ev.comm != "worker" {
-		t.Errorf("comm: %+v %v", ev, ok)
 	}
 }
 
@@ -332,7 +294,7 @@ func TestProcessMatchingOfARealProcess(t *testing.T) {
 	for _, s := range specs {
 		s.quorum, s.quorumMax = 1, noQuorumMax
 	}
-	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), specs, make(chan procStatus, 16), nil)
+	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), kernelProcs{}, specs, make(chan procStatus, 16), nil)
 	cmd := start(t, path, "1000")
 	m.initialScan()
 	got := m.statuses()
@@ -380,9 +342,11 @@ func TestProcMonitorFollowsAProcess(t *testing.T) {
 	logs := &lab.SyncBuffer{}
 	ev := procEvents{ch: make(chan procStatus, 16)}
 	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer close(done)
 	spec := &procSpec{name: "p", path: name, quorum: 1, quorumMax: noQuorumMax}
-	initial := startProcMonitor(slog.New(slog.NewTextHandler(logs, nil)), []*procSpec{spec}, ev.ch, done)
+	initial := startProcMonitor(slog.New(slog.NewTextHandler(logs, nil)), kernelProcs{}, []*procSpec{spec}, ev.ch, done, &wg)
 	if initial["p"] {
 		t.Fatal("up before the process runs")
 	}
@@ -408,11 +372,14 @@ func TestProcMonitorFallbackRescans(t *testing.T) {
 	name, path := sleeper(t, "f")
 	ev := procEvents{ch: make(chan procStatus, 16)}
 	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer close(done)
 	spec := &procSpec{name: "p", path: name, quorum: 1, quorumMax: noQuorumMax, termDelay: 1500 * time.Millisecond}
-	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), []*procSpec{spec}, ev.ch, done)
+	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), kernelProcs{}, []*procSpec{spec}, ev.ch, done)
 	m.initialScan()
-	go m.poll()
+	wg.Add(1)
+	go func() { defer wg.Done(); m.poll() }()
 	cmd := start(t, path, "1000")
 	ev.wait(t, "started", "p", true, 3*time.Second)
 	killed := time.Now()

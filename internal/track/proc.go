@@ -1,4 +1,4 @@
-package vrrpd
+package track
 
 // vrrp_track_process: the number of running processes of a name, within
 // [quorum, quorum_max], weighs on the priority of the instances tracking
@@ -9,22 +9,17 @@ package vrrpd
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"sort"
 	"strconv"
-	"syscall"
+	"sync"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
-	"golang.org/x/sys/unix"
-
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
 // paramMatch is how a process's parameters must match (param_match).
@@ -214,20 +209,14 @@ func inLineOrder(b *config.Block, kws ...string) []string {
 	return set
 }
 
-// procInfo is what matching needs of a process.
-type procInfo struct {
-	comm    string
-	cmdline []byte
-}
-
 // matches tells whether a process counts for the spec: its name (comm)
 // is exactly path, or with full_command its argv[0] is, and then its
 // parameters match as param_match says.
-func (s *procSpec) matches(p procInfo) bool {
+func (s *procSpec) matches(p kernel.ProcInfo) bool {
 	if !s.full {
-		return p.comm == s.path
+		return p.Comm == s.path
 	}
-	argv0, rest, _ := bytes.Cut(p.cmdline, []byte{0})
+	argv0, rest, _ := bytes.Cut(p.Cmdline, []byte{0})
 	if string(argv0) != s.path {
 		return false
 	}
@@ -411,45 +400,11 @@ func (t *procTable) deadline() time.Time {
 	return next
 }
 
-// readProcInfo reads what matching needs of process pid (its name from
-// /proc/PID/stat, its command line); ok is false if it is gone or a
-// zombie, which keepalived does not count.
-func readProcInfo(pid int, comm, cmdline bool) (p procInfo, ok bool) {
-	dir := "/proc/" + strconv.Itoa(pid)
-	if comm {
-		b, err := os.ReadFile(dir + "/stat")
-		if err != nil {
-			return p, false
-		}
-		if p.comm, ok = parseProcStat(b); !ok {
-			return p, false
-		}
-	}
-	if cmdline {
-		b, err := os.ReadFile(dir + "/cmdline")
-		if err != nil {
-			return p, false
-		}
-		p.cmdline = b
-	}
-	return p, true
-}
-
-// parseProcStat reads the name of a process from its /proc/PID/stat,
-// "PID (COMM) STATE ...", where the name may hold spaces and parentheses;
-// ok is false for a zombie or a line it cannot read.
-func parseProcStat(b []byte) (comm string, ok bool) {
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open || end+2 >= len(b) || b[end+2] == 'Z' {
-		return "", false
-	}
-	return string(b[open+1 : end]), true
-}
-
 // procMonitor follows the processes of the tracked specs and sends each
 // change of status.
 type procMonitor struct {
 	log               *slog.Logger
+	src               ProcSource
 	table             *procTable
 	needComm, needCmd bool
 	out               chan<- procStatus
@@ -457,26 +412,34 @@ type procMonitor struct {
 	timer             *time.Timer // fires at the table's next deadline
 }
 
-// startProcMonitor scans /proc, then follows processes until done is
-// closed, sending each change of status to out. It returns the statuses
-// found by the scan, which apply at once (keepalived's
-// initialise_process_tracking_priorities applies no delay at start).
-func startProcMonitor(log *slog.Logger, specs []*procSpec, out chan<- procStatus, done <-chan struct{}) map[string]bool {
-	m := newProcMonitor(log, specs, out, done)
+// startProcMonitor scans the processes, then follows them on a goroutine
+// counted in wg until done is closed, sending each change of status to
+// out. It returns the statuses found by the scan, which apply at once
+// (keepalived's initialise_process_tracking_priorities applies no delay
+// at start).
+func startProcMonitor(log *slog.Logger, src ProcSource, specs []*procSpec, out chan<- procStatus, done <-chan struct{}, wg *sync.WaitGroup) map[string]bool {
+	m := newProcMonitor(log, src, specs, out, done)
 	// Listen first, so that no process starting during the scan is missed.
-	sock, err := openProcConnector()
+	watch, err := src.WatchProcesses()
 	m.initialScan()
 	initial := m.statuses() // before the monitor's goroutine owns the table
 	if err != nil {
-		m.fallBack(err)
-	} else {
-		go m.listen(sock)
+		m.logFallBack(err)
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err != nil {
+			m.poll()
+			return
+		}
+		m.listen(watch)
+	}()
 	return initial
 }
 
-func newProcMonitor(log *slog.Logger, specs []*procSpec, out chan<- procStatus, done <-chan struct{}) *procMonitor {
-	m := &procMonitor{log: log, table: newProcTable(specs), out: out, done: done, timer: time.NewTimer(time.Hour)}
+func newProcMonitor(log *slog.Logger, src ProcSource, specs []*procSpec, out chan<- procStatus, done <-chan struct{}) *procMonitor {
+	m := &procMonitor{log: log, src: src, table: newProcTable(specs), out: out, done: done, timer: time.NewTimer(time.Hour)}
 	m.timer.Stop()
 	for _, s := range specs {
 		m.needCmd = m.needCmd || s.full
@@ -494,10 +457,15 @@ func (m *procMonitor) statuses() map[string]bool {
 	return out
 }
 
-// fallBack rescans /proc every second, saying once why.
+// fallBack rescans the processes every second until done, saying once
+// why.
 func (m *procMonitor) fallBack(why error) {
+	m.logFallBack(why)
+	m.poll()
+}
+
+func (m *procMonitor) logFallBack(why error) {
 	m.log.Warn("track_process: the kernel's process events cannot be used (" + why.Error() + "): rescanning /proc every second instead")
-	go m.poll()
 }
 
 // initialScan counts the matching processes, and sets each status.
@@ -518,18 +486,12 @@ func (m *procMonitor) initialScan() {
 // scan lists the processes that match some spec.
 func (m *procMonitor) scan() map[int][]bool {
 	out := map[int][]bool{}
-	d, err := os.Open("/proc")
+	pids, err := m.src.Pids()
 	if err != nil {
 		m.log.Error("track_process: cannot read /proc", "err", err)
 		return out
 	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue
-		}
+	for _, pid := range pids {
 		if set := m.matchPid(pid); set != nil {
 			out[pid] = set
 		}
@@ -539,14 +501,14 @@ func (m *procMonitor) scan() map[int][]bool {
 
 // matchPid reads process pid and returns the specs it matches (nil: none).
 func (m *procMonitor) matchPid(pid int) []bool {
-	info, ok := readProcInfo(pid, m.needComm, m.needCmd)
+	info, ok := m.src.ReadProcess(pid, m.needComm, m.needCmd)
 	if !ok {
 		return nil
 	}
 	return m.matchInfo(info)
 }
 
-func (m *procMonitor) matchInfo(info procInfo) []bool {
+func (m *procMonitor) matchInfo(info kernel.ProcInfo) []bool {
 	var set []bool
 	for i, s := range m.table.specs {
 		if s.matches(info) {
@@ -570,7 +532,7 @@ func (m *procMonitor) rescan(now time.Time) bool {
 			continue
 		}
 		cause := causeRename
-		if _, alive := readProcInfo(pid, true, false); !alive {
+		if _, alive := m.src.ReadProcess(pid, true, false); !alive {
 			cause = causeExit
 		}
 		changed = append(changed, m.table.set(pid, nil, causeExec, cause, now)...)
@@ -581,7 +543,7 @@ func (m *procMonitor) rescan(now time.Time) bool {
 	return m.emit(changed)
 }
 
-// poll rescans /proc every second until done.
+// poll rescans the processes every second until done.
 func (m *procMonitor) poll() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -623,157 +585,34 @@ func (m *procMonitor) emit(changed []int) bool {
 	return true
 }
 
-// The proc connector's messages (linux/connector.h, linux/cn_proc.h).
-const (
-	cnMsgLen          = 20 // struct cn_msg: id.idx, id.val, seq, ack, len, flags
-	procEventHdrLen   = 16 // struct proc_event: what, cpu, timestamp_ns
-	procCnMcastIgnore = 2  // PROC_CN_MCAST_IGNORE
-	procEventLost     = math.MaxUint32
-)
-
-// procEvent is one process event of the proc connector.
-type procEvent struct {
-	what       uint32
-	ack        bool
-	pid, tgid  int // the task (for a fork, the child)
-	parentTgid int // for a fork
-	comm       string
-}
-
-// openProcConnector subscribes to the kernel's process events. Outside
-// the initial network namespace the kernel refuses the subscription.
-func openProcConnector() (*nl.NetlinkSocket, error) {
-	s, err := nl.Subscribe(unix.NETLINK_CONNECTOR, netlink.CN_IDX_PROC)
-	if err != nil {
-		return nil, err
-	}
-	if err := sendProcListen(s, netlink.PROC_CN_MCAST_LISTEN); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func sendProcListen(s *nl.NetlinkSocket, op uint32) error {
-	var req nl.NetlinkRequest
-	req.Pid = uint32(os.Getpid())
-	req.Type = unix.NLMSG_DONE
-	req.Len = uint32(unix.SizeofNlMsghdr)
-	req.AddData(nl.NewCnMsg(netlink.CN_IDX_PROC, netlink.CN_VAL_PROC, op))
-	return s.Send(&req)
-}
-
-// closeProcConnector unsubscribes, as end_process_monitor does, so that
-// the kernel stops producing events for nobody, and closes the socket.
-func closeProcConnector(s *nl.NetlinkSocket) {
-	sendProcListen(s, procCnMcastIgnore)
-	s.Close()
-}
-
-// parseProcEvent decodes one connector message; ok is false for anything
-// but a process event or the subscription's acknowledgement.
-func parseProcEvent(m syscall.NetlinkMessage) (ev procEvent, ok bool) {
-	d := m.Data
-	if m.Header.Type == unix.NLMSG_ERROR || m.Header.Type == unix.NLMSG_NOOP || len(d) < cnMsgLen+procEventHdrLen {
-		return ev, false
-	}
-	u32 := func(off int) uint32 { return binary.NativeEndian.Uint32(d[off:]) }
-	if u32(0) != netlink.CN_IDX_PROC || u32(4) != netlink.CN_VAL_PROC {
-		return ev, false
-	}
-	ev.ack, ev.what = u32(12) != 0, u32(cnMsgLen)
-	// Only the acknowledgement has no event (keepalived's handle_proc_ev).
-	if (ev.what == netlink.PROC_EVENT_NONE) != ev.ack {
-		return ev, false
-	}
-	body := d[cnMsgLen+procEventHdrLen:]
-	field := func(i int) int { return int(binary.NativeEndian.Uint32(body[4*i:])) }
-	switch ev.what {
-	case netlink.PROC_EVENT_NONE:
-		return ev, true
-	case netlink.PROC_EVENT_FORK:
-		if len(body) < 16 {
-			return ev, false
-		}
-		ev.parentTgid, ev.pid, ev.tgid = field(1), field(2), field(3)
-	case netlink.PROC_EVENT_EXEC, netlink.PROC_EVENT_EXIT:
-		if len(body) < 8 {
-			return ev, false
-		}
-		ev.pid, ev.tgid = field(0), field(1)
-	case netlink.PROC_EVENT_COMM:
-		if len(body) < 24 {
-			return ev, false
-		}
-		ev.pid, ev.tgid = field(0), field(1)
-		name, _, _ := bytes.Cut(body[8:24], []byte{0})
-		ev.comm = string(name)
-	default:
-		return ev, false
-	}
-	return ev, true
-}
-
-// readConnector passes the connector's events on until the socket is
-// closed. Lost events (ENOBUFS: the socket's buffer overflowed) are passed
-// as procEventLost, and reading goes on.
-func readConnector(s *nl.NetlinkSocket, events chan<- procEvent, errs chan<- error, done <-chan struct{}) {
-	for {
-		msgs, from, err := s.Receive()
-		if errors.Is(err, unix.ENOBUFS) {
-			select {
-			case events <- procEvent{what: procEventLost}:
-			case <-done:
-				return
-			}
-			continue
-		}
-		if err != nil {
-			select {
-			case errs <- err:
-			case <-done:
-			}
-			return
-		}
-		if from.Pid != 0 {
-			continue // not from the kernel
-		}
-		for _, msg := range msgs {
-			ev, ok := parseProcEvent(msg)
-			if !ok {
-				continue
-			}
-			select {
-			case events <- ev:
-			case <-done:
-				return
-			}
-		}
-	}
-}
-
 // connectorAckWait is how long the kernel has to acknowledge the
-// subscription before the connector is taken as unusable (keepalived only
+// subscription before its events are taken as unusable (keepalived only
 // warns after 100 ms; keepalived-go rescans /proc instead).
 const connectorAckWait = time.Second
 
-// listen follows the connector's events until done; without an
-// acknowledgement of the subscription, or on a read error, it falls back
-// to rescanning /proc.
-func (m *procMonitor) listen(s *nl.NetlinkSocket) {
-	events, errs := make(chan procEvent, 1024), make(chan error, 1)
-	go readConnector(s, events, errs, m.done)
+// listen follows the process events until done, and closes the watch;
+// without an acknowledgement of the subscription, or when the events end,
+// it falls back to rescanning.
+func (m *procMonitor) listen(w ProcWatch) {
 	ack := time.NewTimer(connectorAckWait)
 	defer ack.Stop()
 	var rescan <-chan time.Time // after lost events, as process_lost_messages_timer_thread
 	for {
 		ok := true
 		select {
-		case ev := <-events:
+		case ev, open := <-w.Events():
 			switch {
-			case ev.what == netlink.PROC_EVENT_NONE:
+			case !open:
+				err := w.Err()
+				w.Close()
+				if err == nil {
+					err = errors.New("the process events ended")
+				}
+				m.fallBack(err)
+				return
+			case ev.Kind == kernel.ProcAck:
 				ack.Stop()
-			case ev.what == procEventLost:
+			case ev.Kind == kernel.ProcEventsLost:
 				if rescan == nil {
 					m.log.Warn("track_process: process events were lost; rescanning /proc")
 					rescan = time.After(time.Second)
@@ -787,19 +626,15 @@ func (m *procMonitor) listen(s *nl.NetlinkSocket) {
 		case <-m.timer.C:
 			ok = m.emit(m.table.expire(time.Now()))
 		case <-ack.C:
-			closeProcConnector(s)
+			w.Close()
 			m.fallBack(errors.New("the kernel did not acknowledge the subscription"))
 			return
-		case err := <-errs:
-			closeProcConnector(s)
-			m.fallBack(err)
-			return
 		case <-m.done:
-			closeProcConnector(s)
+			w.Close()
 			return
 		}
 		if !ok {
-			closeProcConnector(s)
+			w.Close()
 			return
 		}
 		m.arm()
@@ -808,27 +643,27 @@ func (m *procMonitor) listen(s *nl.NetlinkSocket) {
 
 // handle applies one process event (keepalived's handle_proc_ev); thread
 // events are ignored. It returns the specs whose status changed.
-func (m *procMonitor) handle(ev procEvent, now time.Time) []int {
-	if ev.pid != ev.tgid {
+func (m *procMonitor) handle(ev kernel.ProcEvent, now time.Time) []int {
+	if ev.Pid != ev.Tgid {
 		return nil
 	}
 	t := m.table
-	switch ev.what {
-	case netlink.PROC_EVENT_FORK:
+	switch ev.Kind {
+	case kernel.ProcFork:
 		// The child of a counted process counts too (check_process_fork).
-		if parent, ok := t.pids[ev.parentTgid]; ok {
-			return t.set(ev.pid, append([]bool(nil), parent...), causeFork, causeRename, now)
+		if parent, ok := t.pids[ev.ParentTgid]; ok {
+			return t.set(ev.Pid, append([]bool(nil), parent...), causeFork, causeRename, now)
 		}
-	case netlink.PROC_EVENT_EXEC:
-		info, ok := readProcInfo(ev.pid, m.needComm, m.needCmd)
+	case kernel.ProcExec:
+		info, ok := m.src.ReadProcess(ev.Pid, m.needComm, m.needCmd)
 		if !ok {
 			return nil // gone already: its exit event follows
 		}
-		return t.set(ev.pid, m.matchInfo(info), causeExec, causeRename, now)
-	case netlink.PROC_EVENT_COMM:
-		return t.set(ev.pid, m.withComm(ev.pid, ev.comm), causeExec, causeRename, now)
-	case netlink.PROC_EVENT_EXIT:
-		return t.set(ev.pid, nil, causeExec, causeExit, now)
+		return t.set(ev.Pid, m.matchInfo(info), causeExec, causeRename, now)
+	case kernel.ProcComm:
+		return t.set(ev.Pid, m.withComm(ev.Pid, ev.Comm), causeExec, causeRename, now)
+	case kernel.ProcExit:
+		return t.set(ev.Pid, nil, causeExec, causeExit, now)
 	}
 	return nil
 }

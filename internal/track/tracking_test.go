@@ -1,4 +1,4 @@
-package vrrpd
+package track
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // "Changing effective priority from 100 to 90", and with a failing one of
 // weight -7 reverse raises it by 7.
 func TestLinkTrackingFollowsKeepalivedsWeightRules(t *testing.T) {
-	tr := &linkTracking{base: 100, links: []trackedLink{
+	tr := &Tracking{base: 100, links: []trackedLink{
 		{name: "eth0"},                            // the instance's own: down means FAULT
 		{name: "eth1", weight: 20},                // +20 while up
 		{name: "eth2", weight: -30},               // -30 while down
@@ -43,7 +43,7 @@ func TestLinkTrackingFollowsKeepalivedsWeightRules(t *testing.T) {
 }
 
 func TestReverseWithoutWeightFaultsWhileUp(t *testing.T) {
-	tr := &linkTracking{base: 100, links: []trackedLink{{name: "eth9", reverse: true}}}
+	tr := &Tracking{base: 100, links: []trackedLink{{name: "eth9", reverse: true}}}
 	if fault, _ := tr.evaluate(trackState{up: map[string]bool{"eth9": true}}); !fault {
 		t.Fatal("weight 0 reverse: FAULT while the interface is up")
 	}
@@ -53,27 +53,12 @@ func TestReverseWithoutWeightFaultsWhileUp(t *testing.T) {
 }
 
 func TestScriptsWeighLikeInterfaces(t *testing.T) {
-	tr := &linkTracking{base: 100, scripts: []trackedLink{{name: "chk_web", weight: -30}, {name: "chk_db"}}}
+	tr := &Tracking{base: 100, scripts: []trackedLink{{name: "chk_web", weight: -30}, {name: "chk_db"}}}
 	if fault, prio := tr.evaluate(trackState{good: map[string]bool{"chk_web": false, "chk_db": true}}); fault || prio != 70 {
 		t.Errorf("failed weighted script: fault %v prio %d, want false 70", fault, prio)
 	}
 	if fault, _ := tr.evaluate(trackState{good: map[string]bool{"chk_web": true, "chk_db": false}}); !fault {
 		t.Error("a failed script without weight must cause FAULT")
-	}
-}
-
-func TestScriptHealthRiseAndFall(t *testing.T) {
-	h := &scriptHealth{good: true, rise: 2, fall: 3}
-	var changes []bool
-	for _, ok := range []bool{false, false, true, false, false, false, true, true} {
-		if h.record(ok) {
-			changes = append(changes, h.good)
-		}
-	}
-	// Two failures are not enough (fall 3); three in a row are; one success
-	// is not enough to recover (rise 2); two are.
-	if len(changes) != 2 || changes[0] || !changes[1] {
-		t.Fatalf("changes %v, want [false true]", changes)
 	}
 }
 
@@ -92,8 +77,8 @@ func (f *fakeInstance) SetFault(b bool)   { f.faults = append(f.faults, b) }
 func TestTrackerLogsPriorityChangesAsKeepalived(t *testing.T) {
 	inst := &fakeInstance{}
 	var logs bytes.Buffer
-	tr := &linkTracking{inst: inst, name: "VI_1", base: 150, prio: 150, files: []trackedLink{{name: "f", weight: -60}}}
-	l := &trackLoop{log: slog.New(slog.NewTextHandler(&logs, nil)), tracked: []*linkTracking{tr},
+	tr := &Tracking{inst: inst, name: "VI_1", base: 150, prio: 150, files: []trackedLink{{name: "f", weight: -60}}}
+	l := &trackLoop{log: slog.New(slog.NewTextHandler(&logs, nil)), tracked: []*Tracking{tr},
 		st: trackState{files: map[string]int64{}}}
 	for _, v := range []int64{1, 3, 5, 0} {
 		l.st.files["f"] = v
@@ -122,23 +107,23 @@ func TestOwnerDropsWeightedTrackers(t *testing.T) {
 	ci := &config.VRRPInstance{Interface: "eth0", Priority: 255,
 		TrackFile:    []config.TrackRef{{Name: "f1"}, {Name: "f2"}},
 		TrackProcess: []config.TrackRef{{Name: "p1"}, {Name: "p2", Weight: 0, HasWeight: true}}}
-	objs := trackObjects{
+	objs := &Objects{
 		files: map[string]*fileSpec{"f1": {name: "f1", weight: 1}, "f2": {name: "f2", weight: -10}},
 		procs: map[string]*procSpec{"p1": {name: "p1", weight: 20}, "p2": {name: "p2", weight: 20}},
 	}
-	tr := newLinkTracking(&fakeInstance{}, ci, objs)
+	tr := NewTracking(&fakeInstance{}, ci, objs)
 	if !equalLinks(tr.files, []trackedLink{{name: "f1"}}) || !equalLinks(tr.procs, []trackedLink{{name: "p2"}}) {
 		t.Errorf("owner tracks files %v and processes %v; want f1 with weight 0 and p2", tr.files, tr.procs)
 	}
 	ci.Priority = 100
-	tr = newLinkTracking(&fakeInstance{}, ci, objs)
+	tr = NewTracking(&fakeInstance{}, ci, objs)
 	if len(tr.files) != 2 || len(tr.procs) != 2 || tr.procs[0].weight != 20 {
 		t.Errorf("non-owner tracks files %v and processes %v; want all, with their weights", tr.files, tr.procs)
 	}
 }
 
 func TestFaultReasonsAtStartAreKeepalivedsLines(t *testing.T) {
-	tr := &linkTracking{name: "VI_1", base: 100,
+	tr := &Tracking{name: "VI_1", base: 100,
 		files: []trackedLink{{name: "zero"}, {name: "heavy", weight: -60}, {name: "fine", weight: -60}},
 		procs: []trackedLink{{name: "svc"}, {name: "weighted", weight: -10}}}
 	st := trackState{files: map[string]int64{"zero": 1, "heavy": 5, "fine": 1}, procs: map[string]bool{}}

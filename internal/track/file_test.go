@@ -1,4 +1,4 @@
-package vrrpd
+package track
 
 import (
 	"io"
@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,10 +80,10 @@ func TestCStrtolReadsLikeC(t *testing.T) {
 
 func TestReadTrackFileValues(t *testing.T) {
 	dir := t.TempDir()
-	if v, ok := readTrackFile(filepath.Join(dir, "missing")); v != 0 || !ok {
+	if v, ok := readTrackFile(kernelFiles{}, filepath.Join(dir, "missing")); v != 0 || !ok {
 		t.Errorf("a missing file reads %d %v, want 0", v, ok)
 	}
-	if v, ok := readTrackFile(dir); v != 0 || !ok {
+	if v, ok := readTrackFile(kernelFiles{}, dir); v != 0 || !ok {
 		t.Errorf("a directory reads %d %v, want 0", v, ok)
 	}
 	tests := []struct {
@@ -105,7 +106,7 @@ func TestReadTrackFileValues(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		v, ok := readTrackFile(path)
+		v, ok := readTrackFile(kernelFiles{}, path)
 		if ok != tt.wantOK || (ok && v != tt.want) {
 			t.Errorf("file %q reads %d %v, want %d %v", tt.text, v, ok, tt.want, tt.wantOK)
 		}
@@ -190,7 +191,7 @@ func TestInitTrackFileCreatesButKeepsExistingFiles(t *testing.T) {
 }
 
 func TestTrackFileWeightsPerInstanceAndOwner(t *testing.T) {
-	objs := trackObjects{files: map[string]*fileSpec{
+	objs := &Objects{files: map[string]*fileSpec{
 		"dflt": {name: "dflt", weight: 1},
 		"neg":  {name: "neg", weight: -60},
 		"zero": {name: "zero", weight: 0, reverse: true},
@@ -222,7 +223,7 @@ func equalLinks(a, b []trackedLink) bool {
 }
 
 func TestEvaluateCombinesAllTrackers(t *testing.T) {
-	tr := &linkTracking{base: 150,
+	tr := &Tracking{base: 150,
 		links:   []trackedLink{{name: "eth0"}},
 		scripts: []trackedLink{{name: "chk", weight: -10}},
 		files:   []trackedLink{{name: "f", weight: -60}, {name: "gone", weight: 0}},
@@ -274,8 +275,10 @@ func TestFileWatcherSeesWritesRenamesAndDeletes(t *testing.T) {
 	specs := []*fileSpec{{name: "direct", path: path, weight: 1}, {name: "vialink", path: link, weight: 1},
 		{name: "nodir", path: filepath.Join(dir, "no", "such"), weight: 1}}
 	out, done := make(chan fileValue, 16), make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer close(done)
-	initial := watchFiles(slog.New(slog.NewTextHandler(io.Discard, nil)), specs, out, done)
+	initial := watchFiles(slog.New(slog.NewTextHandler(io.Discard, nil)), kernelFiles{}, specs, out, done, &wg)
 	if v, ok := initial["direct"]; !ok || v != 0 {
 		t.Fatalf("the file starts at %d (watched %v), want 0", v, ok)
 	}

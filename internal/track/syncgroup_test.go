@@ -1,4 +1,4 @@
-package vrrpd
+package track
 
 import (
 	"fmt"
@@ -11,16 +11,19 @@ import (
 )
 
 // trackingOf builds VI_1's tracking from a configuration text, with the
-// sync group rules applied.
-func trackingOf(t *testing.T, text string) *linkTracking {
+// rules of its sync group (the first) applied.
+func trackingOf(t *testing.T, text string) *Tracking {
 	t.Helper()
 	cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true },
 		UserExists: func(string) bool { return true }, LookPath: func(f string) (string, error) { return f, nil }})
-	scripts := usableScripts(cfg)
-	objs := trackObjectsOf(cfg, scripts)
-	of, owner := syncGroupConfigs(cfg)
-	tr := newLinkTracking(nil, cfg.Instances[0], objs)
-	syncGroupTracking(slog.Default(), tr, of["VI_1"], objs, owner[of["VI_1"]])
+	objs := NewObjects(cfg)
+	sg := cfg.SyncGroups[0]
+	owner := false
+	for _, ci := range cfg.Instances {
+		owner = owner || ci.Priority == 255
+	}
+	tr := NewTracking(nil, cfg.Instances[0], objs)
+	tr.JoinSyncGroup(slog.Default(), sg, objs, owner)
 	return tr
 }
 

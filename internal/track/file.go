@@ -1,4 +1,4 @@
-package vrrpd
+package track
 
 // track_file: a file holding an integer that weighs on the priority of the
 // instances tracking it, as keepalived 2.2.7's trackers/track_file.c and
@@ -13,11 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
+	"sync"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
 // fileInitMode is what init_file asks for.
@@ -179,18 +178,12 @@ func writeFileAtomic(path, text string) error {
 // C's strtol(buf, NULL, 0) reads them. A missing, unreadable or empty
 // file is 0. ok is false for a number out of [INT32_MIN, INT32_MAX+1],
 // which keepalived ignores (the last value stays).
-func readTrackFile(path string) (value int64, ok bool) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
+func readTrackFile(src FileSource, path string) (value int64, ok bool) {
+	b, err := src.ReadFile(path, 127)
+	if err != nil || len(b) == 0 {
 		return 0, true
 	}
-	buf := make([]byte, 127)
-	n, err := unix.Read(fd, buf)
-	unix.Close(fd)
-	if err != nil || n <= 0 {
-		return 0, true
-	}
-	v, ok := cStrtol(string(buf[:n]))
+	v, ok := cStrtol(string(b))
 	if !ok || v < math.MinInt32 || v > math.MaxInt32+1 {
 		return v, false
 	}
@@ -300,30 +293,28 @@ type watchedFile struct {
 	value int64
 }
 
-// fileWatcher follows tracked files with inotify on their directories, so
+// fileWatcher follows tracked files by watching their directories, so
 // that it sees them written, created, deleted and renamed.
 type fileWatcher struct {
 	log   *slog.Logger
-	f     *os.File // the inotify descriptor
-	byWD  map[int32][]*watchedFile
+	src   FileSource
+	watch DirWatch
+	byWD  map[int][]*watchedFile
 	files []*watchedFile
 	out   chan<- fileValue
+	done  <-chan struct{}
 }
 
-// The events keepalived watches (IN_CLOSE_WRITE | IN_DELETE | IN_MOVE),
-// and IN_CREATE so that a file linked into place is read too.
-const fileWatchMask = unix.IN_CLOSE_WRITE | unix.IN_DELETE | unix.IN_MOVE | unix.IN_CREATE
-
-// watchFiles reads the tracked files and watches them until done is
-// closed, sending each change of value to out. It returns the values read
-// at start; a file whose directory does not exist or cannot be resolved is
-// left out (keepalived removes it, and the instances tracking it ignore
-// it).
-func watchFiles(log *slog.Logger, specs []*fileSpec, out chan<- fileValue, done <-chan struct{}) map[string]int64 {
-	w := &fileWatcher{log: log, byWD: map[int32][]*watchedFile{}, out: out}
+// watchFiles reads the tracked files and follows them on a goroutine
+// counted in wg until done is closed, sending each change of value to
+// out. It returns the values read at start; a file whose directory does
+// not exist or cannot be resolved is left out (keepalived removes it, and
+// the instances tracking it ignore it).
+func watchFiles(log *slog.Logger, src FileSource, specs []*fileSpec, out chan<- fileValue, done <-chan struct{}, wg *sync.WaitGroup) map[string]int64 {
+	w := &fileWatcher{log: log, src: src, byWD: map[int][]*watchedFile{}, out: out, done: done}
 	initial := map[string]int64{}
 	for _, s := range specs {
-		wf, problem := resolveTrackFile(s)
+		wf, problem := resolveTrackFile(src, s)
 		if wf == nil {
 			log.Error(problem)
 			continue
@@ -338,15 +329,18 @@ func watchFiles(log *slog.Logger, specs []*fileSpec, out chan<- fileValue, done 
 		log.Error("Unable to monitor track files: their values stay as read at start", "err", err)
 		return initial
 	}
-	go func() { <-done; w.f.Close() }()
-	go w.run(done)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.run()
+	}()
 	return initial
 }
 
 // resolveTrackFile resolves a tracked file's path as init_track_files
 // does (symbolic links followed; for a missing file, its directory) and
 // reads its value. When it cannot, it returns nil and keepalived's message.
-func resolveTrackFile(s *fileSpec) (*watchedFile, string) {
+func resolveTrackFile(src FileSource, s *fileSpec) (*watchedFile, string) {
 	abs, err := filepath.Abs(s.path)
 	if err != nil {
 		return nil, fmt.Sprintf("track file %s is not accessible - ignoring (%v)", s.name, err)
@@ -365,84 +359,79 @@ func resolveTrackFile(s *fileSpec) (*watchedFile, string) {
 	}
 	wf := &watchedFile{spec: s, path: path, base: filepath.Base(path)}
 	if exists {
-		if v, ok := readTrackFile(path); ok {
+		if v, ok := readTrackFile(src, path); ok {
 			wf.value = v
 		}
 	}
 	return wf, ""
 }
 
-// open creates the inotify instance and watches each file's directory.
+// open starts the watch and watches each file's directory.
 func (w *fileWatcher) open() error {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	watch, err := w.src.WatchDirs()
 	if err != nil {
 		return err
 	}
-	// Non-blocking, so that Go's poller serves it and Close ends a Read.
-	w.f = os.NewFile(uintptr(fd), "inotify")
+	w.watch = watch
 	for _, wf := range w.files {
-		wd, err := unix.InotifyAddWatch(fd, filepath.Dir(wf.path), fileWatchMask)
+		wd, err := watch.Add(filepath.Dir(wf.path))
 		if err != nil {
 			w.log.Error("cannot watch track file "+wf.spec.name+": its value stays as read at start", "err", err)
 			continue
 		}
-		w.byWD[int32(wd)] = append(w.byWD[int32(wd)], wf)
+		w.byWD[wd] = append(w.byWD[wd], wf)
 	}
 	return nil
 }
 
-// run reads inotify events until the descriptor is closed.
-func (w *fileWatcher) run(done <-chan struct{}) {
-	buf := make([]byte, 64*1024)
+// run applies the watch's events until done is closed, and closes the
+// watch.
+func (w *fileWatcher) run() {
+	defer w.watch.Close()
 	for {
-		n, err := w.f.Read(buf)
-		if err != nil {
-			if !errors.Is(err, os.ErrClosed) {
-				w.log.Error("inotify read error: track files are no longer followed", "err", err)
-			}
-			return
-		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
-			off += unix.SizeofInotifyEvent + int(ev.Len)
-			if !w.handle(ev.Wd, ev.Mask, strings.TrimRight(string(nameBytes), "\x00"), done) {
+		select {
+		case ev, ok := <-w.watch.Events():
+			if !ok {
+				w.log.Error("inotify read error: track files are no longer followed", "err", w.watch.Err())
 				return
 			}
+			if !w.handle(ev) {
+				return
+			}
+		case <-w.done:
+			return
 		}
 	}
 }
 
 // handle applies one event; it returns false once done is closed.
-func (w *fileWatcher) handle(wd int32, mask uint32, name string, done <-chan struct{}) bool {
-	switch {
-	case mask&unix.IN_Q_OVERFLOW != 0:
+func (w *fileWatcher) handle(ev kernel.FileEvent) bool {
+	switch ev.Op {
+	case kernel.EventsLost:
 		// Events were lost: read every file again.
 		for _, wf := range w.files {
-			if !w.reread(wf, done) {
+			if !w.reread(wf) {
 				return false
 			}
 		}
 		return true
-	case mask&unix.IN_IGNORED != 0:
-		for _, wf := range w.byWD[wd] {
+	case kernel.DirGone:
+		for _, wf := range w.byWD[ev.Watch] {
 			w.log.Warn("the directory of track file " + wf.spec.name + " is gone: its value stays " + strconv.FormatInt(wf.value, 10))
 		}
-		delete(w.byWD, wd)
-		return true
-	case mask&unix.IN_ISDIR != 0:
+		delete(w.byWD, ev.Watch)
 		return true
 	}
-	for _, wf := range w.byWD[wd] {
-		if wf.base != name {
+	for _, wf := range w.byWD[ev.Watch] {
+		if wf.base != ev.Name {
 			continue
 		}
-		if mask&(unix.IN_MOVED_FROM|unix.IN_DELETE) != 0 {
+		if ev.Op == kernel.FileRemoved {
 			// Gone: it reads as 0, as in keepalived's process_inotify.
-			if !w.set(wf, 0, done) {
+			if !w.set(wf, 0) {
 				return false
 			}
-		} else if !w.reread(wf, done) {
+		} else if !w.reread(wf) {
 			return false
 		}
 	}
@@ -450,17 +439,17 @@ func (w *fileWatcher) handle(wd int32, mask uint32, name string, done <-chan str
 }
 
 // reread reads a file again and sends its value if it changed.
-func (w *fileWatcher) reread(wf *watchedFile, done <-chan struct{}) bool {
-	v, ok := readTrackFile(wf.path)
+func (w *fileWatcher) reread(wf *watchedFile) bool {
+	v, ok := readTrackFile(w.src, wf.path)
 	if !ok {
 		w.log.Warn(fmt.Sprintf("Invalid number %d read from %s - ignoring", v, wf.path))
 		return true
 	}
-	return w.set(wf, v, done)
+	return w.set(wf, v)
 }
 
 // set records a file's value and sends it when it changed.
-func (w *fileWatcher) set(wf *watchedFile, v int64, done <-chan struct{}) bool {
+func (w *fileWatcher) set(wf *watchedFile, v int64) bool {
 	if v == wf.value {
 		return true
 	}
@@ -468,7 +457,7 @@ func (w *fileWatcher) set(wf *watchedFile, v int64, done <-chan struct{}) bool {
 	select {
 	case w.out <- fileValue{name: wf.spec.name, value: v}:
 		return true
-	case <-done:
+	case <-w.done:
 		return false
 	}
 }
