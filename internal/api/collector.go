@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -95,6 +96,12 @@ var (
 	droppedDesc = prometheus.NewDesc("keepalived_vrrp_dropped_total",
 		"Received adverts dropped, by reason (keepalived's counter name where it has one).",
 		append(append([]string(nil), instanceLabels...), "reason"), nil)
+
+	notifyLostDesc = prometheus.NewDesc("keepalived_notify_lost_total",
+		"Notifications not delivered, by what was lost: event (its scripts did not run, the queue was full), "+
+			"fifo_line (a FIFO line did not fit in its pipe).", []string{"what"}, nil)
+	notifyOverrunDesc = prometheus.NewDesc("keepalived_notify_script_overruns_total",
+		"Notify scripts still running when the queue stopped waiting for them (10 s) and went on.", nil, nil)
 )
 
 // Collector is a prometheus.Collector of the instances of a Source. It
@@ -108,7 +115,8 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 // Describe sends every descriptor the collector may emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{upDesc, stateDesc, excludedStateDesc, priorityDesc, sinceDesc, latenessDesc, droppedDesc} {
+	for _, d := range []*prometheus.Desc{upDesc, stateDesc, excludedStateDesc, priorityDesc, sinceDesc, latenessDesc, droppedDesc,
+		notifyLostDesc, notifyOverrunDesc} {
 		ch <- d
 	}
 	for _, cs := range [][]counter{exporterCounters, ourCounters} {
@@ -125,6 +133,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range statuses(c.src) {
 		collectInstance(ch, &st)
 	}
+	lost := notify.Totals()
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedEvents), "event")
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedLines), "fifo_line")
+	ch <- prometheus.MustNewConstMetric(notifyOverrunDesc, prometheus.CounterValue, float64(lost.OverrunScripts))
 }
 
 func collectInstance(ch chan<- prometheus.Metric, st *vrrp.InstanceStatus) {
