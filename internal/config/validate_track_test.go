@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -228,6 +229,52 @@ func TestTrackFileBadWeightAndBareInit(t *testing.T) {
 	want := &TrackFileSpec{Name: "bad", Pos: Pos{"test.conf", 1}, Path: "/run/c", Weight: 1, Init: TrackFileCreate}
 	if got := cfg.TrackFileSpecs()["bad"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("%+v, want %+v", got, want)
+	}
+}
+
+// An owner's track_script entries with a weight (its own or the script's)
+// are dropped here; the runtime tracks the rest as they are.
+func TestOwnerWeightedTrackScriptsDropped(t *testing.T) {
+	cfg, diags := load(t, `global_defs {
+    script_user root
+}
+vrrp_script weighted {
+    script /bin/true
+    weight -20
+}
+vrrp_script plain {
+    script /bin/true
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    priority 255
+    track_script {
+        weighted
+        plain
+        plain weight 5
+        weighted weight 0
+    }
+    virtual_ipaddress {
+        192.0.2.1
+    }
+}
+`)
+	var kept []string
+	for _, ts := range cfg.Instances[0].TrackScript {
+		kept = append(kept, fmt.Sprintf("%s/%d", ts.Name, ts.Weight))
+	}
+	if strings.Join(kept, " ") != "plain/0 weighted/0" {
+		t.Errorf("owner's track_script entries %v, want plain/0 weighted/0", kept)
+	}
+	n := 0
+	for _, d := range diags {
+		if strings.HasSuffix(d.Msg, "with weights due to address_owner") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d address_owner messages, want 2:\n%v", n, diags)
 	}
 }
 

@@ -29,11 +29,13 @@ func NewObjects(cfg *config.Config) *Objects {
 	return o
 }
 
-// UsableScripts are the vrrp_scripts validation kept, by name.
+// UsableScripts are the vrrp_scripts validation kept, by name: not
+// removed while reading (no script, unknown user) nor disabled by the
+// script security check.
 func UsableScripts(cfg *config.Config) map[string]*config.VRRPScript {
 	out := map[string]*config.VRRPScript{}
 	for _, s := range cfg.Scripts {
-		if !s.Removed && !s.Disabled && !s.Script.IsZero() {
+		if !s.Removed && !s.Disabled {
 			out[s.Name()] = s
 		}
 	}

@@ -81,17 +81,15 @@ func NewTracking(inst Instance, ci *config.VRRPInstance, objs *Objects) *Trackin
 	for _, ref := range ci.TrackInterface {
 		t.links = append(t.links, trackedLink{name: ref.Name, weight: ref.Weight, reverse: ref.Reverse})
 	}
-	owner := ci.Priority == vrrp.PriorityOwner
+	// Validation dropped the entries naming no usable script, and an
+	// owner's weighted ones.
 	for _, ref := range ci.TrackScript {
-		s, ok := objs.scripts[ref.Name]
-		if !ok {
-			continue // validation reported it
-		}
-		w, reverse := scriptWeight(s)
-		if l := refWeight(ref, w, reverse); !owner || l.weight == 0 {
-			t.scripts = append(t.scripts, l) // keepalived drops an owner's weighted trackers
+		if s, ok := objs.scripts[ref.Name]; ok {
+			w, reverse := scriptWeight(s)
+			t.scripts = append(t.scripts, refWeight(ref, w, reverse))
 		}
 	}
+	owner := ci.Priority == vrrp.PriorityOwner
 	t.files = fileRefs(ci.TrackFile, objs.files, owner)
 	t.procs = procRefs(ci.TrackProcess, objs.procs, owner)
 	return t
