@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -132,6 +133,148 @@ vrrp_track_process p5 {
 		if got := diagAt(diags, msg); got != line {
 			t.Errorf("%q: line %d, want %d", msg, got, line)
 		}
+	}
+}
+
+// The cases internal/track read itself before it took these specs: the
+// keywords apply in the order they were written, parameters make
+// param_match exact, and of two blocks with one name the first is kept.
+func TestTrackProcessSpecsKeywordOrder(t *testing.T) {
+	cfg, diags := load(t, `vrrp_track_process params {
+    process /usr/sbin/haproxy -f "/etc/a b.cfg"
+    weight -10 reverse
+    quorum 2
+    quorum_max 3
+}
+vrrp_track_process initial {
+    process /usr/bin/x y
+    param_match initial
+    full_command
+    delay 2
+    fork_delay 0.5
+}
+vrrp_track_process none {
+    quorum_max 0
+    process x
+    param_match
+    fork_delay 0.5
+    delay 2
+}
+vrrp_track_process qfirst {
+    process x
+    quorum 3
+    quorum_max 2
+    weight 300
+}
+vrrp_track_process qmaxfirst {
+    process x
+    quorum_max 2
+    quorum 3
+}
+vrrp_track_process qmaxzero {
+    process x
+    quorum 2
+    quorum_max 0
+}
+vrrp_track_process params {
+    process other
+}
+`)
+	qmax := TrackProcessNoQuorumMax
+	want := map[string]*TrackProcessSpec{
+		"params": {Name: "params", Pos: Pos{"test.conf", 1}, Process: "/usr/sbin/haproxy", Params: []string{"-f", "/etc/a b.cfg"},
+			ParamMatch: ParamMatchExact, FullCommand: true, Quorum: 2, QuorumMax: 3, Weight: -10, Reverse: true},
+		"initial": {Name: "initial", Pos: Pos{"test.conf", 7}, Process: "/usr/bin/x", Params: []string{"y"},
+			ParamMatch: ParamMatchInitial, FullCommand: true, Quorum: 1, QuorumMax: qmax,
+			TerminateDelay: 2 * time.Second, ForkDelay: 500 * time.Millisecond},
+		// quorum_max 0 makes quorum 0; a bare param_match is exact; the
+		// later delay sets both.
+		"none": {Name: "none", Pos: Pos{"test.conf", 14}, Process: "x", ParamMatch: ParamMatchExact, FullCommand: true,
+			Quorum: 0, QuorumMax: 0, TerminateDelay: 2 * time.Second, ForkDelay: 2 * time.Second},
+		// quorum_max 2 below quorum 3 is ignored; weight 300 leaves 0.
+		"qfirst": {Name: "qfirst", Pos: Pos{"test.conf", 21}, Process: "x", Quorum: 3, QuorumMax: qmax},
+		// quorum 3 above quorum_max 2 is ignored.
+		"qmaxfirst": {Name: "qmaxfirst", Pos: Pos{"test.conf", 27}, Process: "x", Quorum: 1, QuorumMax: 2},
+		// quorum_max 0 after quorum 2 is below it: ignored.
+		"qmaxzero": {Name: "qmaxzero", Pos: Pos{"test.conf", 32}, Process: "x", Quorum: 2, QuorumMax: qmax},
+	}
+	got := cfg.TrackProcessSpecs()
+	if !reflect.DeepEqual(got, want) {
+		for n, s := range got {
+			t.Logf("got %s: %+v", n, *s)
+		}
+		t.Errorf("TrackProcessSpecs differ")
+	}
+	if r := cfg.TrackProcesses[6].Resolved; r == nil || r.Process != "other" {
+		t.Errorf("the second block named params is resolved on its own block: %+v", r)
+	}
+	for msg, line := range map[string]int{
+		"quorum_max is less than quorum - ignoring":                                        24,
+		"Weight (300) for vrrp_track_process qfirst must be between [-254..254] inclusive": 25,
+		"Quorum is greater than quorum_max - ignoring":                                     30,
+	} {
+		if got := diagAt(diags, msg); got != line {
+			t.Errorf("%q: line %d, want %d", msg, got, line)
+		}
+	}
+	if n := len(diags.Sorted()); n != 5 {
+		t.Errorf("%d diagnostics, want 5 (two quorum_max, one quorum, the weight's two):\n%v", n, diags)
+	}
+}
+
+// A bad track_file weight is 1, not reversed without reverse; a bare
+// init_file creates the file with 0.
+func TestTrackFileBadWeightAndBareInit(t *testing.T) {
+	cfg, _ := load(t, "track_file bad {\n    file /run/c\n    weight 300\n    init_file\n}\n")
+	want := &TrackFileSpec{Name: "bad", Pos: Pos{"test.conf", 1}, Path: "/run/c", Weight: 1, Init: TrackFileCreate}
+	if got := cfg.TrackFileSpecs()["bad"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("%+v, want %+v", got, want)
+	}
+}
+
+// An owner's track_script entries with a weight (its own or the script's)
+// are dropped here; the runtime tracks the rest as they are.
+func TestOwnerWeightedTrackScriptsDropped(t *testing.T) {
+	cfg, diags := load(t, `global_defs {
+    script_user root
+}
+vrrp_script weighted {
+    script /bin/true
+    weight -20
+}
+vrrp_script plain {
+    script /bin/true
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    priority 255
+    track_script {
+        weighted
+        plain
+        plain weight 5
+        weighted weight 0
+    }
+    virtual_ipaddress {
+        192.0.2.1
+    }
+}
+`)
+	var kept []string
+	for _, ts := range cfg.Instances[0].TrackScript {
+		kept = append(kept, fmt.Sprintf("%s/%d", ts.Name, ts.Weight))
+	}
+	if strings.Join(kept, " ") != "plain/0 weighted/0" {
+		t.Errorf("owner's track_script entries %v, want plain/0 weighted/0", kept)
+	}
+	n := 0
+	for _, d := range diags {
+		if strings.HasSuffix(d.Msg, "with weights due to address_owner") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d address_owner messages, want 2:\n%v", n, diags)
 	}
 }
 

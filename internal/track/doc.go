@@ -57,8 +57,17 @@
 // the Tracker then logs it, subscribes again and reads every interface
 // again.
 //
-// The track_file and vrrp_track_process blocks are still read here from
-// the configuration's raw words (fileSpecs, procSpecs), with keepalived's
-// messages for bad values; they are to come from the configuration's
-// validated values instead.
+// # Configuration
+//
+// The objects come from the configuration as validation resolved them:
+// the vrrp_scripts it kept (UsableScripts), the track_file and
+// vrrp_track_process blocks it kept (config.Config's TrackFileSpecs and
+// TrackProcessSpecs), and the instances' track_script entries it kept (it
+// drops an address owner's weighted ones); an instance's entry naming a
+// dropped object is skipped. Validation reports what keepalived says
+// about bad values, with the file and line; nothing here reads those
+// keywords again or repeats the messages. What the runtime still decides
+// itself is what keepalived decides when it completes the instances: an
+// address owner's weighted track_file and track_process entries, and a
+// sync group member's weighted trackers.
 package track

@@ -19,113 +19,10 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
-// fileInitMode is what init_file asks for.
-type fileInitMode int
-
-const (
-	fileNoInit    fileInitMode = iota
-	fileCreate                 // init_file [VALUE]: write VALUE if the file does not exist
-	fileOverwrite              // init_file [VALUE] overwrite: write it even if it exists
-)
-
-// fileSpec is a track_file block as the daemon runs it.
-type fileSpec struct {
-	name      string
-	path      string
-	weight    int // keepalived's default is 1 (track_file_handler)
-	reverse   bool
-	initMode  fileInitMode
-	initValue int
-}
-
 // fileValue is a new value read from a tracked file.
 type fileValue struct {
 	name  string
 	value int64
-}
-
-// fileSpecs are the usable track_file blocks by name, and what keepalived
-// would have said about the others. A block without `file` is dropped
-// ("No file set for track_file"); of two blocks with one name the first
-// wins, since keepalived's lookup finds it first.
-func fileSpecs(cfg *config.Config) (map[string]*fileSpec, []string) {
-	out := map[string]*fileSpec{}
-	var problems []string
-	for _, tf := range cfg.TrackFiles {
-		name := blockName(tf.Args)
-		if tf.File == "" {
-			problems = append(problems, fmt.Sprintf("No file set for track_file %s - ignoring", name))
-			continue
-		}
-		if _, dup := out[name]; dup {
-			continue
-		}
-		s := &fileSpec{name: name, path: tf.File}
-		var p []string
-		s.weight, s.reverse, p = fileBlockWeight(name, tf.Weight)
-		problems = append(problems, p...)
-		s.initMode, s.initValue, p = parseInitFile(name, tf.InitFile)
-		problems = append(problems, p...)
-		out[name] = s
-	}
-	return out, problems
-}
-
-func blockName(args []string) string {
-	if len(args) == 0 {
-		return ""
-	}
-	return args[0]
-}
-
-// fileBlockWeight reads a track_file block's `weight W [reverse]`: W in
-// [-254, 254] (254 lets a file holding -1 mean FAULT), else 1.
-func fileBlockWeight(name string, words []string) (weight int, reverse bool, problems []string) {
-	weight = 1
-	if len(words) == 0 {
-		return weight, false, nil
-	}
-	if n, err := strconv.Atoi(words[0]); err != nil || n < -254 || n > 254 {
-		problems = append(problems, fmt.Sprintf("Weight (%s) for track_file %s must be between [-254..254] inclusive. Ignoring...", words[0], name))
-	} else {
-		weight = n
-	}
-	if len(words) > 1 {
-		if words[1] == "reverse" {
-			reverse = true
-		} else {
-			problems = append(problems, fmt.Sprintf("track_file %s unknown weight option %s", name, words[1]))
-		}
-	}
-	return weight, reverse, problems
-}
-
-// parseInitFile reads `init_file [VALUE] [overwrite]` (nil words: no
-// init_file). A word starting with a digit or '-' is the value.
-func parseInitFile(name string, words config.OptWords) (mode fileInitMode, value int, problems []string) {
-	if words == nil {
-		return fileNoInit, 0, nil
-	}
-	mode = fileCreate
-	for _, w := range words {
-		w = strings.TrimLeft(w, " \t\n\v\f\r")
-		switch {
-		case w != "" && (w[0] == '-' || (w[0] >= '0' && w[0] <= '9')):
-			n, err := strconv.ParseInt(w, 10, 32)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("Track file %s init value %s is invalid", name, w))
-				n = 0
-			} else if n < -254 || n > 254 {
-				problems = append(problems, fmt.Sprintf("Track file %s init value %d is outside sensible range [-254, 254]", name, n))
-			}
-			value = int(n)
-		case w == "overwrite":
-			mode = fileOverwrite
-		default:
-			problems = append(problems, fmt.Sprintf("Unknown track file init option %s", w))
-		}
-	}
-	return mode, value, problems
 }
 
 // initTrackFile writes init_file's value at start: if the file does not
@@ -134,22 +31,22 @@ func parseInitFile(name string, words config.OptWords) (mode fileInitMode, value
 // fopen_safe it writes a temporary file and renames it into place, so
 // that a reader never sees it half-written. It returns keepalived's
 // message when it cannot ("" when all is well).
-func initTrackFile(s *fileSpec, reload bool) string {
-	if s.initMode == fileNoInit {
+func initTrackFile(s *config.TrackFileSpec, reload bool) string {
+	if s.Init == config.TrackFileNoInit {
 		return ""
 	}
-	if st, err := os.Stat(s.path); err == nil {
+	if st, err := os.Stat(s.Path); err == nil {
 		switch {
-		case s.initMode == fileCreate:
+		case s.Init == config.TrackFileCreate:
 			return ""
 		case !st.Mode().IsRegular():
-			return fmt.Sprintf("Cannot initialise track file %s - it is not a regular file", s.name)
+			return fmt.Sprintf("Cannot initialise track file %s - it is not a regular file", s.Name)
 		case reload:
 			return ""
 		}
 	}
-	if err := writeFileAtomic(s.path, fmt.Sprintf("%d\n", s.initValue)); err != nil {
-		return fmt.Sprintf("Unable to initialise track file %s: %v", s.name, err)
+	if err := writeFileAtomic(s.Path, fmt.Sprintf("%d\n", s.InitValue)); err != nil {
+		return fmt.Sprintf("Unable to initialise track file %s: %v", s.Name, err)
 	}
 	return ""
 }
@@ -287,7 +184,7 @@ func fileFaultStatus(value int64, weight int, reverse bool) int64 {
 
 // watchedFile is one tracked file and the last value read from it.
 type watchedFile struct {
-	spec  *fileSpec
+	spec  *config.TrackFileSpec
 	path  string // resolved, as keepalived's realpath
 	base  string // its name in the watched directory
 	value int64
@@ -310,7 +207,7 @@ type fileWatcher struct {
 // out. It returns the values read at start; a file whose directory does
 // not exist or cannot be resolved is left out (keepalived removes it, and
 // the instances tracking it ignore it).
-func watchFiles(log *slog.Logger, src FileSource, specs []*fileSpec, out chan<- fileValue, done <-chan struct{}, wg *sync.WaitGroup) map[string]int64 {
+func watchFiles(log *slog.Logger, src FileSource, specs []*config.TrackFileSpec, out chan<- fileValue, done <-chan struct{}, wg *sync.WaitGroup) map[string]int64 {
 	w := &fileWatcher{log: log, src: src, byWD: map[int][]*watchedFile{}, out: out, done: done}
 	initial := map[string]int64{}
 	for _, s := range specs {
@@ -320,7 +217,7 @@ func watchFiles(log *slog.Logger, src FileSource, specs []*fileSpec, out chan<- 
 			continue
 		}
 		w.files = append(w.files, wf)
-		initial[s.name] = wf.value
+		initial[s.Name] = wf.value
 	}
 	if len(w.files) == 0 {
 		return initial
@@ -340,10 +237,10 @@ func watchFiles(log *slog.Logger, src FileSource, specs []*fileSpec, out chan<- 
 // resolveTrackFile resolves a tracked file's path as init_track_files
 // does (symbolic links followed; for a missing file, its directory) and
 // reads its value. When it cannot, it returns nil and keepalived's message.
-func resolveTrackFile(src FileSource, s *fileSpec) (*watchedFile, string) {
-	abs, err := filepath.Abs(s.path)
+func resolveTrackFile(src FileSource, s *config.TrackFileSpec) (*watchedFile, string) {
+	abs, err := filepath.Abs(s.Path)
 	if err != nil {
-		return nil, fmt.Sprintf("track file %s is not accessible - ignoring (%v)", s.name, err)
+		return nil, fmt.Sprintf("track file %s is not accessible - ignoring (%v)", s.Name, err)
 	}
 	path, err := filepath.EvalSymlinks(abs)
 	exists := err == nil
@@ -351,11 +248,11 @@ func resolveTrackFile(src FileSource, s *fileSpec) (*watchedFile, string) {
 	case errors.Is(err, os.ErrNotExist):
 		dir, derr := filepath.EvalSymlinks(filepath.Dir(abs))
 		if st, serr := os.Stat(dir); derr != nil || serr != nil || !st.IsDir() {
-			return nil, fmt.Sprintf("Track file directory for %s does not exist - removing", s.name)
+			return nil, fmt.Sprintf("Track file directory for %s does not exist - removing", s.Name)
 		}
 		path = filepath.Join(dir, filepath.Base(abs))
 	case err != nil:
-		return nil, fmt.Sprintf("track file %s is not accessible - ignoring (%v)", s.name, err)
+		return nil, fmt.Sprintf("track file %s is not accessible - ignoring (%v)", s.Name, err)
 	}
 	wf := &watchedFile{spec: s, path: path, base: filepath.Base(path)}
 	if exists {
@@ -376,7 +273,7 @@ func (w *fileWatcher) open() error {
 	for _, wf := range w.files {
 		wd, err := watch.Add(filepath.Dir(wf.path))
 		if err != nil {
-			w.log.Error("cannot watch track file "+wf.spec.name+": its value stays as read at start", "err", err)
+			w.log.Error("cannot watch track file "+wf.spec.Name+": its value stays as read at start", "err", err)
 			continue
 		}
 		w.byWD[wd] = append(w.byWD[wd], wf)
@@ -417,7 +314,7 @@ func (w *fileWatcher) handle(ev kernel.FileEvent) bool {
 		return true
 	case kernel.DirGone:
 		for _, wf := range w.byWD[ev.Watch] {
-			w.log.Warn("the directory of track file " + wf.spec.name + " is gone: its value stays " + strconv.FormatInt(wf.value, 10))
+			w.log.Warn("the directory of track file " + wf.spec.Name + " is gone: its value stays " + strconv.FormatInt(wf.value, 10))
 		}
 		delete(w.byWD, ev.Watch)
 		return true
@@ -455,7 +352,7 @@ func (w *fileWatcher) set(wf *watchedFile, v int64) bool {
 	}
 	wf.value = v
 	select {
-	case w.out <- fileValue{name: wf.spec.name, value: v}:
+	case w.out <- fileValue{name: wf.spec.Name, value: v}:
 		return true
 	case <-w.done:
 		return false

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -119,7 +120,10 @@ func loadConf(t *testing.T, text string) *config.Config {
 	return cfg
 }
 
-func TestFileSpecsReadTheBlocks(t *testing.T) {
+// TestObjectsTakeTheResolvedTrackFiles: the runtime runs the blocks
+// validation kept, as it resolved them (TestTrackFileSpecs in
+// internal/config checks the reading).
+func TestObjectsTakeTheResolvedTrackFiles(t *testing.T) {
 	cfg := loadConf(t, `track_file plain {
     file /run/a
 }
@@ -128,34 +132,20 @@ vrrp_track_file old {
     weight -60 reverse
     init_file 5 overwrite
 }
-track_file bad {
-    file /run/c
-    weight 300
-    init_file
-}
 track_file nofile {
     weight 2
 }
+track_file plain {
+    file /run/a2
+}
 `)
-	specs, problems := fileSpecs(cfg)
-	want := map[string]fileSpec{
-		"plain": {name: "plain", path: "/run/a", weight: 1},
-		"old":   {name: "old", path: "/run/b", weight: -60, reverse: true, initMode: fileOverwrite, initValue: 5},
-		"bad":   {name: "bad", path: "/run/c", weight: 1, initMode: fileCreate},
+	objs := NewObjects(cfg)
+	want := map[string]*config.TrackFileSpec{"plain": cfg.TrackFiles[0].Resolved, "old": cfg.TrackFiles[1].Resolved}
+	if !reflect.DeepEqual(objs.files, want) || want["plain"] == nil || want["old"] == nil {
+		t.Errorf("files %v, want the resolved %v", objs.files, want)
 	}
-	if len(specs) != len(want) {
-		t.Fatalf("specs %v, want %v", specs, want)
-	}
-	for name, w := range want {
-		if s := specs[name]; s == nil || *s != w {
-			t.Errorf("%s: %+v, want %+v", name, s, w)
-		}
-	}
-	joined := strings.Join(problems, "\n")
-	for _, p := range []string{"Weight (300) for track_file bad must be between [-254..254] inclusive", "No file set for track_file nofile"} {
-		if !strings.Contains(joined, p) {
-			t.Errorf("problems %q lack %q", problems, p)
-		}
+	if s := objs.files["old"]; s.Weight != -60 || !s.Reverse || s.Init != config.TrackFileOverwrite || s.InitValue != 5 {
+		t.Errorf("old: %+v", s)
 	}
 }
 
@@ -163,7 +153,7 @@ func TestInitTrackFileCreatesButKeepsExistingFiles(t *testing.T) {
 	dir := t.TempDir()
 	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
 	path := filepath.Join(dir, "state")
-	create := &fileSpec{name: "f", path: path, initMode: fileCreate, initValue: 3}
+	create := &config.TrackFileSpec{Name: "f", Path: path, Init: config.TrackFileCreate, InitValue: 3}
 	if problem := initTrackFile(create, false); problem != "" || read(path) != "3\n" {
 		t.Fatalf("init_file 3 on a missing file: %q %q, want \"3\\n\"", read(path), problem)
 	}
@@ -174,14 +164,14 @@ func TestInitTrackFileCreatesButKeepsExistingFiles(t *testing.T) {
 	if initTrackFile(create, false); read(path) != "7\n" {
 		t.Errorf("init_file without overwrite changed an existing file: %q", read(path))
 	}
-	over := &fileSpec{name: "f", path: path, initMode: fileOverwrite, initValue: 0}
+	over := &config.TrackFileSpec{Name: "f", Path: path, Init: config.TrackFileOverwrite, InitValue: 0}
 	if initTrackFile(over, true); read(path) != "7\n" {
 		t.Errorf("init_file overwrite changed the file at a reload: %q", read(path))
 	}
 	if initTrackFile(over, false); read(path) != "0\n" {
 		t.Errorf("init_file overwrite at start: %q, want \"0\\n\"", read(path))
 	}
-	if problem := initTrackFile(&fileSpec{name: "d", path: dir, initMode: fileOverwrite}, false); !strings.Contains(problem, "it is not a regular file") {
+	if problem := initTrackFile(&config.TrackFileSpec{Name: "d", Path: dir, Init: config.TrackFileOverwrite}, false); !strings.Contains(problem, "it is not a regular file") {
 		t.Errorf("init_file overwrite on a directory: %q, want keepalived's refusal", problem)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -191,10 +181,10 @@ func TestInitTrackFileCreatesButKeepsExistingFiles(t *testing.T) {
 }
 
 func TestTrackFileWeightsPerInstanceAndOwner(t *testing.T) {
-	objs := &Objects{files: map[string]*fileSpec{
-		"dflt": {name: "dflt", weight: 1},
-		"neg":  {name: "neg", weight: -60},
-		"zero": {name: "zero", weight: 0, reverse: true},
+	objs := &Objects{files: map[string]*config.TrackFileSpec{
+		"dflt": {Name: "dflt", Weight: 1},
+		"neg":  {Name: "neg", Weight: -60},
+		"zero": {Name: "zero", Weight: 0, Reverse: true},
 	}}
 	refs := []config.TrackRef{{Name: "dflt"}, {Name: "neg", Weight: 5, HasWeight: true, Reverse: true}, {Name: "zero"}, {Name: "neg"}, {Name: "missing"}}
 	got := fileRefs(refs, objs.files, false)
@@ -272,8 +262,8 @@ func TestFileWatcherSeesWritesRenamesAndDeletes(t *testing.T) {
 	if err := os.Symlink(path, link); err != nil {
 		t.Fatal(err)
 	}
-	specs := []*fileSpec{{name: "direct", path: path, weight: 1}, {name: "vialink", path: link, weight: 1},
-		{name: "nodir", path: filepath.Join(dir, "no", "such"), weight: 1}}
+	specs := []*config.TrackFileSpec{{Name: "direct", Path: path, Weight: 1}, {Name: "vialink", Path: link, Weight: 1},
+		{Name: "nodir", Path: filepath.Join(dir, "no", "such"), Weight: 1}}
 	out, done := make(chan fileValue, 16), make(chan struct{})
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -10,11 +10,7 @@ package track
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math"
-	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -22,30 +18,21 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
-// paramMatch is how a process's parameters must match (param_match).
-type paramMatch int
-
-const (
-	paramNone    paramMatch = iota // the name alone
-	paramExact                     // exactly the configured parameters
-	paramPartial                   // the first parameters are the configured ones
-	paramInitial                   // as partial, but the last may be longer
-)
-
-// noQuorumMax is keepalived's default quorum_max (UINT_MAX).
-const noQuorumMax = math.MaxUint32
-
-// procSpec is a vrrp_track_process block as the daemon runs it.
+// procSpec is a vrrp_track_process block as the daemon runs it: the
+// configuration's resolved block, with its parameters as
+// /proc/PID/cmdline holds them.
 type procSpec struct {
-	name                 string
-	path                 string // the process name (comm), or argv[0] with full_command
-	params               []byte // the parameters, each NUL-terminated as in /proc/PID/cmdline
-	match                paramMatch
-	full                 bool // match /proc/PID/cmdline rather than the name
-	quorum, quorumMax    int
-	forkDelay, termDelay time.Duration
-	weight               int // keepalived's default is 0: down means FAULT
-	reverse              bool
+	config.TrackProcessSpec
+	nulParams []byte // Params, each NUL-terminated
+}
+
+// newProcSpec is the runtime's copy of a resolved block.
+func newProcSpec(s *config.TrackProcessSpec) *procSpec {
+	p := &procSpec{TrackProcessSpec: *s}
+	for _, w := range s.Params {
+		p.nulParams = append(append(p.nulParams, w...), 0)
+	}
+	return p
 }
 
 // procStatus is a change of a tracked process's status.
@@ -54,192 +41,37 @@ type procStatus struct {
 	up   bool
 }
 
-// procSpecs are the usable vrrp_track_process blocks by name, and what
-// keepalived would have said about them. A block without `process` is
-// dropped; of two blocks with one name the first wins.
-func procSpecs(cfg *config.Config) (map[string]*procSpec, []string) {
-	out := map[string]*procSpec{}
-	var problems []string
-	for _, tp := range cfg.TrackProcesses {
-		name := blockName(tp.Args)
-		if _, dup := out[name]; dup {
-			continue
-		}
-		s, p := procSpecOf(name, tp)
-		problems = append(problems, p...)
-		if s != nil {
-			out[name] = s
-		}
-	}
-	return out, problems
-}
-
-// procSpecOf reads one block as vrrp_parser.c's vrrp_tprocess_* handlers.
-func procSpecOf(name string, tp *config.TrackProcess) (*procSpec, []string) {
-	if len(tp.Process) == 0 {
-		return nil, []string{fmt.Sprintf("track process '%s' process name not specified", name)}
-	}
-	s := &procSpec{name: name, path: tp.Process[0], quorum: 1, quorumMax: noQuorumMax}
-	if len(tp.Process) > 1 {
-		for _, p := range tp.Process[1:] {
-			s.params = append(append(s.params, p...), 0)
-		}
-		s.match, s.full = paramExact, true
-	}
-	var problems []string
-	if tp.IsSet("param_match") {
-		problems = append(problems, s.setParamMatch(tp.ParamMatch)...)
-	}
-	// keepalived's handler ignores any argument: `full_command` turns it on.
-	s.full = s.full || tp.IsSet("full_command")
-	s.weight, s.reverse, problems = procBlockWeight(name, tp.Weight, problems)
-	problems = s.setQuorum(tp, problems)
-	problems = s.setDelays(tp, problems)
-	return s, problems
-}
-
-func (s *procSpec) setParamMatch(words []string) []string {
-	switch {
-	case len(words) == 0:
-		s.match = paramExact
-	case words[0] == "initial":
-		s.match = paramInitial
-	case words[0] == "partial":
-		s.match = paramPartial
-	default:
-		return []string{fmt.Sprintf("Invalid param_match type %s - ignoring", words[0])}
-	}
-	s.full = true
-	return nil
-}
-
-// procBlockWeight reads `weight W [reverse]`: W in [-254, 254], else the
-// line is ignored (weight 0).
-func procBlockWeight(name string, words []string, problems []string) (int, bool, []string) {
-	if len(words) == 0 {
-		return 0, false, problems
-	}
-	w, err := strconv.Atoi(words[0])
-	if err != nil || w < -254 || w > 254 {
-		return 0, false, append(problems, fmt.Sprintf("Weight (%s) for vrrp_track_process %s must be between [-254..254] inclusive. Ignoring...", words[0], name))
-	}
-	if len(words) > 1 {
-		if words[1] == "reverse" {
-			return w, true, problems
-		}
-		problems = append(problems, fmt.Sprintf("vrrp_track_process %s unknown weight option %s", name, words[1]))
-	}
-	return w, false, problems
-}
-
-// setQuorum applies quorum and quorum_max in the order they were written,
-// since keepalived checks each against the other as it reads it.
-func (s *procSpec) setQuorum(tp *config.TrackProcess, problems []string) []string {
-	for _, kw := range inLineOrder(&tp.Block, "quorum", "quorum_max") {
-		if kw == "quorum" {
-			problems = s.applyQuorum(tp.Quorum, problems)
-		} else {
-			problems = s.applyQuorumMax(tp.QuorumMax, problems)
-		}
-	}
-	return problems
-}
-
-func (s *procSpec) applyQuorum(q int, problems []string) []string {
-	switch {
-	case q < 1 || q > 65535:
-		return append(problems, fmt.Sprintf("Quorum (%d) for vrrp_track_process %s must be between [1..65535] inclusive. Ignoring...", q, s.name))
-	case q > s.quorumMax:
-		return append(problems, "Quorum is greater than quorum_max - ignoring")
-	}
-	s.quorum = q
-	return problems
-}
-
-// applyQuorumMax: quorum_max 0 means "up while none runs" (quorum 0).
-func (s *procSpec) applyQuorumMax(m int, problems []string) []string {
-	switch {
-	case m < 0 || m > 65535:
-		return append(problems, fmt.Sprintf("quorum_max (%d) for vrrp_track_process %s must be between [0..65535] inclusive. Ignoring...", m, s.name))
-	case (m != 0 || s.quorum > 1) && m < s.quorum:
-		return append(problems, "quorum_max is less than quorum - ignoring")
-	}
-	s.quorumMax = m
-	if m == 0 {
-		s.quorum = 0
-	} else if s.quorum == 0 {
-		s.quorum = 1
-	}
-	return problems
-}
-
-// setDelays applies delay (both), fork_delay and terminate_delay in the
-// order they were written; each must be in (0, 3600] seconds.
-func (s *procSpec) setDelays(tp *config.TrackProcess, problems []string) []string {
-	values := map[string]config.Timer{"delay": tp.Delay, "fork_delay": tp.ForkDelay, "terminate_delay": tp.TerminateDelay}
-	for _, kw := range inLineOrder(&tp.Block, "delay", "fork_delay", "terminate_delay") {
-		d := values[kw].Duration()
-		if d <= 0 || d > time.Hour {
-			problems = append(problems, fmt.Sprintf("%s (%s) for vrrp_track_process %s must be between [0.000001..3600] inclusive. Ignoring...", kw, d, s.name))
-			continue
-		}
-		if kw != "fork_delay" {
-			s.termDelay = d
-		}
-		if kw != "terminate_delay" {
-			s.forkDelay = d
-		}
-	}
-	return problems
-}
-
-// inLineOrder lists the keywords of kws written in block b, in the order
-// of their lines.
-func inLineOrder(b *config.Block, kws ...string) []string {
-	var set []string
-	for _, kw := range kws {
-		if b.IsSet(kw) {
-			set = append(set, kw)
-		}
-	}
-	sort.SliceStable(set, func(i, j int) bool {
-		pi, pj := b.PosOf(set[i]), b.PosOf(set[j])
-		return pi.File == pj.File && pi.Line < pj.Line
-	})
-	return set
-}
-
 // matches tells whether a process counts for the spec: its name (comm)
 // is exactly path, or with full_command its argv[0] is, and then its
 // parameters match as param_match says.
 func (s *procSpec) matches(p kernel.ProcInfo) bool {
-	if !s.full {
-		return p.Comm == s.path
+	if !s.FullCommand {
+		return p.Comm == s.Process
 	}
 	argv0, rest, _ := bytes.Cut(p.Cmdline, []byte{0})
-	if string(argv0) != s.path {
+	if string(argv0) != s.Process {
 		return false
 	}
-	return s.match == paramNone || s.paramsMatch(rest)
+	return s.ParamMatch == config.ParamMatchNone || s.paramsMatch(rest)
 }
 
 // paramsMatch is track_process.c's check_params on the parameters as
 // /proc/PID/cmdline holds them (NUL-terminated).
 func (s *procSpec) paramsMatch(rest []byte) bool {
 	switch {
-	case s.match == paramExact && s.params == nil && len(rest) == 0:
+	case s.ParamMatch == config.ParamMatchExact && s.nulParams == nil && len(rest) == 0:
 		return true
-	case len(rest) < len(s.params):
+	case len(rest) < len(s.nulParams):
 		return false
-	case s.match == paramExact:
-		return bytes.Equal(rest, s.params)
-	case s.params == nil:
+	case s.ParamMatch == config.ParamMatchExact:
+		return bytes.Equal(rest, s.nulParams)
+	case s.nulParams == nil:
 		return true
-	case s.match == paramPartial:
-		return bytes.HasPrefix(rest, s.params)
+	case s.ParamMatch == config.ParamMatchPartial:
+		return bytes.HasPrefix(rest, s.nulParams)
 	}
-	// paramInitial: the last configured parameter is a prefix.
-	return len(s.params) == 1 || bytes.HasPrefix(rest, s.params[:len(s.params)-1])
+	// ParamMatchInitial: the last configured parameter is a prefix.
+	return len(s.nulParams) == 1 || bytes.HasPrefix(rest, s.nulParams[:len(s.nulParams)-1])
 }
 
 // procCause is why a process starts or stops counting, which decides
@@ -266,7 +98,7 @@ type quorumCounter struct {
 }
 
 func newQuorumCounter(s *procSpec) *quorumCounter {
-	return &quorumCounter{quorum: s.quorum, quorumMax: s.quorumMax, forkDelay: s.forkDelay, termDelay: s.termDelay}
+	return &quorumCounter{quorum: s.Quorum, quorumMax: s.QuorumMax, forkDelay: s.ForkDelay, termDelay: s.TerminateDelay}
 }
 
 func (c *quorumCounter) inQuorum() bool { return c.count >= c.quorum && c.count <= c.quorumMax }
@@ -442,8 +274,8 @@ func newProcMonitor(log *slog.Logger, src ProcSource, specs []*procSpec, out cha
 	m := &procMonitor{log: log, src: src, table: newProcTable(specs), out: out, done: done, timer: time.NewTimer(time.Hour)}
 	m.timer.Stop()
 	for _, s := range specs {
-		m.needCmd = m.needCmd || s.full
-		m.needComm = m.needComm || !s.full
+		m.needCmd = m.needCmd || s.FullCommand
+		m.needComm = m.needComm || !s.FullCommand
 	}
 	return m
 }
@@ -452,7 +284,7 @@ func newProcMonitor(log *slog.Logger, src ProcSource, specs []*procSpec, out cha
 func (m *procMonitor) statuses() map[string]bool {
 	out := map[string]bool{}
 	for i, c := range m.table.counters {
-		out[m.table.specs[i].name] = c.up
+		out[m.table.specs[i].Name] = c.up
 	}
 	return out
 }
@@ -577,7 +409,7 @@ func (m *procMonitor) arm() {
 func (m *procMonitor) emit(changed []int) bool {
 	for _, i := range changed {
 		select {
-		case m.out <- procStatus{name: m.table.specs[i].name, up: m.table.counters[i].up}:
+		case m.out <- procStatus{name: m.table.specs[i].Name, up: m.table.counters[i].up}:
 		case <-m.done:
 			return false
 		}
@@ -675,10 +507,10 @@ func (m *procMonitor) withComm(pid int, comm string) []bool {
 	prev := m.table.pids[pid]
 	next := make([]bool, len(m.table.specs))
 	for i, s := range m.table.specs {
-		if s.full {
+		if s.FullCommand {
 			next[i] = prev != nil && prev[i]
 		} else {
-			next[i] = s.path == comm
+			next[i] = s.Process == comm
 		}
 	}
 	return next

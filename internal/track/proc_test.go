@@ -1,23 +1,28 @@
 package track
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/lab"
 )
 
-func TestProcSpecsReadTheBlocks(t *testing.T) {
+// TestObjectsTakeTheResolvedTrackProcesses: the runtime runs the blocks
+// validation kept, as it resolved them (TestTrackProcessSpecs in
+// internal/config checks the reading), with the parameters NUL-terminated
+// as /proc/PID/cmdline holds them.
+func TestObjectsTakeTheResolvedTrackProcesses(t *testing.T) {
 	cfg := loadConf(t, `vrrp_track_process plain {
     process nginx
 }
@@ -26,87 +31,44 @@ vrrp_track_process params {
     weight -10 reverse
     quorum 2
     quorum_max 3
-}
-vrrp_track_process initial {
-    process /usr/bin/x y
-    param_match initial
-    full_command
     delay 2
-    fork_delay 0.5
-}
-vrrp_track_process none {
-    quorum_max 0
-    process x
-    param_match
-    fork_delay 0.5
-    delay 2
-}
-vrrp_track_process qfirst {
-    process x
-    quorum 3
-    quorum_max 2
-    weight 300
-}
-vrrp_track_process qmaxfirst {
-    process x
-    quorum_max 2
-    quorum 3
-}
-vrrp_track_process qmaxzero {
-    process x
-    quorum 2
-    quorum_max 0
 }
 vrrp_track_process noprocess {
     quorum 1
 }
+vrrp_track_process plain {
+    process apache2
+}
 `)
-	specs, problems := procSpecs(cfg)
-	qmax := noQuorumMax
-	want := map[string]procSpec{
-		"plain":     {name: "plain", path: "nginx", quorum: 1, quorumMax: qmax},
-		"params":    {name: "params", path: "/usr/sbin/haproxy", params: []byte("-f\x00/etc/a b.cfg\x00"), match: paramExact, full: true, quorum: 2, quorumMax: 3, weight: -10, reverse: true},
-		"initial":   {name: "initial", path: "/usr/bin/x", params: []byte("y\x00"), match: paramInitial, full: true, quorum: 1, quorumMax: qmax, forkDelay: 500 * time.Millisecond, termDelay: 2 * time.Second},
-		"none":      {name: "none", path: "x", match: paramExact, full: true, quorum: 0, quorumMax: 0, forkDelay: 2 * time.Second, termDelay: 2 * time.Second},
-		"qfirst":    {name: "qfirst", path: "x", quorum: 3, quorumMax: qmax},
-		"qmaxfirst": {name: "qmaxfirst", path: "x", quorum: 1, quorumMax: 2},
-		"qmaxzero":  {name: "qmaxzero", path: "x", quorum: 2, quorumMax: qmax},
+	objs := NewObjects(cfg)
+	if len(objs.procs) != 2 || objs.procs["noprocess"] != nil {
+		t.Fatalf("procs %v, want plain and params", objs.procs)
 	}
-	if len(specs) != len(want) {
-		t.Errorf("%d specs, want %d", len(specs), len(want))
-	}
-	for name, w := range want {
-		s := specs[name]
-		if s == nil {
-			t.Errorf("%s missing", name)
-			continue
-		}
-		if !bytes.Equal(s.params, w.params) {
-			t.Errorf("%s: params %q, want %q", name, s.params, w.params)
-		}
-		s2 := *s
-		s2.params, w.params = nil, nil
-		if fmt.Sprintf("%+v", s2) != fmt.Sprintf("%+v", w) {
-			t.Errorf("%s: %+v, want %+v", name, s2, w)
+	for name, want := range cfg.TrackProcessSpecs() {
+		got := objs.procs[name]
+		if got == nil || !reflect.DeepEqual(got.TrackProcessSpec, *want) {
+			t.Errorf("%s: %+v, want the resolved %+v", name, got, want)
 		}
 	}
-	joined := strings.Join(problems, "\n")
-	for _, p := range []string{"track process 'noprocess' process name not specified", "Weight (300) for vrrp_track_process qfirst",
-		"quorum_max is less than quorum - ignoring", "Quorum is greater than quorum_max - ignoring"} {
-		if !strings.Contains(joined, p) {
-			t.Errorf("problems %q lack %q", problems, p)
-		}
+	if p := objs.procs["plain"]; p.Process != "nginx" || p.nulParams != nil {
+		t.Errorf("plain: the first block of a name runs, without parameters: %+v", p)
+	}
+	if p := objs.procs["params"]; string(p.nulParams) != "-f\x00/etc/a b.cfg\x00" {
+		t.Errorf("params: %q, want each parameter NUL-terminated", p.nulParams)
+	}
+	c := newQuorumCounter(objs.procs["params"])
+	if c.quorum != 2 || c.quorumMax != 3 || c.forkDelay != 2*time.Second || c.termDelay != 2*time.Second {
+		t.Errorf("counter %+v, want quorum 2..3 and both delays 2s", c)
 	}
 }
 
+// pspec is the runtime's spec of a resolved block.
+func pspec(s config.TrackProcessSpec) *procSpec { return newProcSpec(&s) }
+
 func TestParamsMatchLikeKeepalived(t *testing.T) {
 	cmd := func(args ...string) []byte { return []byte(strings.Join(args, "\x00") + "\x00") }
-	spec := func(m paramMatch, params ...string) *procSpec {
-		s := &procSpec{path: "/bin/app", full: true, match: m}
-		for _, p := range params {
-			s.params = append(append(s.params, p...), 0)
-		}
-		return s
+	spec := func(m config.TrackProcessParamMatch, params ...string) *procSpec {
+		return pspec(config.TrackProcessSpec{Process: "/bin/app", FullCommand: true, ParamMatch: m, Params: params})
 	}
 	tests := []struct {
 		name string
@@ -114,25 +76,25 @@ func TestParamsMatchLikeKeepalived(t *testing.T) {
 		cmd  []byte
 		want bool
 	}{
-		{"no params: any", spec(paramNone), cmd("/bin/app", "-x"), true},
-		{"other argv0", spec(paramNone), cmd("/bin/other"), false},
-		{"exact, none wanted, none given", spec(paramExact), cmd("/bin/app"), true},
-		{"exact, none wanted, one given", spec(paramExact), cmd("/bin/app", "-x"), false},
-		{"exact equal", spec(paramExact, "-f", "a b"), cmd("/bin/app", "-f", "a b"), true},
-		{"exact, one more", spec(paramExact, "-f", "a"), cmd("/bin/app", "-f", "a", "-d"), false},
-		{"exact, longer last", spec(paramExact, "-f", "a"), cmd("/bin/app", "-f", "ab"), false},
-		{"partial, first ones", spec(paramPartial, "-f", "a"), cmd("/bin/app", "-f", "a", "-d"), true},
-		{"partial, longer last", spec(paramPartial, "-f", "a"), cmd("/bin/app", "-f", "ab"), false},
-		{"initial, longer last", spec(paramInitial, "-f", "a"), cmd("/bin/app", "-f", "ab"), true},
-		{"initial, other", spec(paramInitial, "-f", "a"), cmd("/bin/app", "-g", "a"), false},
-		{"fewer than wanted", spec(paramPartial, "-f", "a"), cmd("/bin/app", "-f"), false},
+		{"no params: any", spec(config.ParamMatchNone), cmd("/bin/app", "-x"), true},
+		{"other argv0", spec(config.ParamMatchNone), cmd("/bin/other"), false},
+		{"exact, none wanted, none given", spec(config.ParamMatchExact), cmd("/bin/app"), true},
+		{"exact, none wanted, one given", spec(config.ParamMatchExact), cmd("/bin/app", "-x"), false},
+		{"exact equal", spec(config.ParamMatchExact, "-f", "a b"), cmd("/bin/app", "-f", "a b"), true},
+		{"exact, one more", spec(config.ParamMatchExact, "-f", "a"), cmd("/bin/app", "-f", "a", "-d"), false},
+		{"exact, longer last", spec(config.ParamMatchExact, "-f", "a"), cmd("/bin/app", "-f", "ab"), false},
+		{"partial, first ones", spec(config.ParamMatchPartial, "-f", "a"), cmd("/bin/app", "-f", "a", "-d"), true},
+		{"partial, longer last", spec(config.ParamMatchPartial, "-f", "a"), cmd("/bin/app", "-f", "ab"), false},
+		{"initial, longer last", spec(config.ParamMatchInitial, "-f", "a"), cmd("/bin/app", "-f", "ab"), true},
+		{"initial, other", spec(config.ParamMatchInitial, "-f", "a"), cmd("/bin/app", "-g", "a"), false},
+		{"fewer than wanted", spec(config.ParamMatchPartial, "-f", "a"), cmd("/bin/app", "-f"), false},
 	}
 	for _, tt := range tests {
 		if got := tt.spec.matches(kernel.ProcInfo{Cmdline: tt.cmd}); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if !(&procSpec{path: "nginx"}).matches(kernel.ProcInfo{Comm: "nginx"}) || (&procSpec{path: "ngin"}).matches(kernel.ProcInfo{Comm: "nginx"}) {
+	if !pspec(config.TrackProcessSpec{Process: "nginx"}).matches(kernel.ProcInfo{Comm: "nginx"}) || pspec(config.TrackProcessSpec{Process: "ngin"}).matches(kernel.ProcInfo{Comm: "nginx"}) {
 		t.Error("without full_command the name must match exactly")
 	}
 }
@@ -165,7 +127,7 @@ func TestQuorumRules(t *testing.T) {
 		ops  string
 		want []bool
 	}{
-		{"quorum 1", counter(1, noQuorumMax, 0, 0), "++--", []bool{true, true, true, false}},
+		{"quorum 1", counter(1, config.TrackProcessNoQuorumMax, 0, 0), "++--", []bool{true, true, true, false}},
 		{"quorum 2..3", counter(2, 3, 0, 0), "++++-", []bool{false, true, true, false, true}},
 		{"quorum_max 0: up while none runs", counter(0, 0, 0, 0), "+-", []bool{false, true}},
 		{"quorum_max 1: a second one is too many", counter(1, 1, 0, 0), "++-", []bool{true, false, true}},
@@ -180,7 +142,7 @@ func TestQuorumRules(t *testing.T) {
 func TestQuorumDelays(t *testing.T) {
 	t0 := time.Now()
 	// terminate_delay: an exit counts after the delay...
-	c := counter(1, noQuorumMax, 0, 2*time.Second)
+	c := counter(1, config.TrackProcessNoQuorumMax, 0, 2*time.Second)
 	c.add(causeExec, t0)
 	if c.remove(causeExit, t0) || !c.up {
 		t.Fatal("with terminate_delay an exit must not count at once")
@@ -199,16 +161,16 @@ func TestQuorumDelays(t *testing.T) {
 		t.Fatal("a renamed process must count at once")
 	}
 	// fork_delay: a fork counts after the delay; an exec at once.
-	c = counter(1, noQuorumMax, time.Second, 0)
+	c = counter(1, config.TrackProcessNoQuorumMax, time.Second, 0)
 	if c.add(causeFork, t0) || c.up || !c.expire(t0.Add(time.Second)) || !c.up {
 		t.Fatal("with fork_delay a fork must count after the delay")
 	}
-	c = counter(1, noQuorumMax, time.Second, 0)
+	c = counter(1, config.TrackProcessNoQuorumMax, time.Second, 0)
 	if !c.add(causeExec, t0) {
 		t.Fatal("fork_delay must not delay an exec")
 	}
 	// A child that exits during fork_delay cancels it.
-	c = counter(1, noQuorumMax, time.Second, time.Second)
+	c = counter(1, config.TrackProcessNoQuorumMax, time.Second, time.Second)
 	c.add(causeFork, t0)
 	if c.remove(causeExit, t0) || c.up || !c.deadline().IsZero() {
 		t.Fatal("an exit during fork_delay must cancel it")
@@ -219,8 +181,8 @@ func TestQuorumDelays(t *testing.T) {
 // event after the scan) counts once; a fork's child counts for what its
 // parent counts; an exit and a new name stop a process counting.
 func TestProcTableCountsEachProcessOnce(t *testing.T) {
-	specs := []*procSpec{{name: "byname", path: "app", quorum: 2, quorumMax: noQuorumMax},
-		{name: "bycmd", path: "/bin/app", full: true, quorum: 1, quorumMax: noQuorumMax, forkDelay: time.Second}}
+	specs := []*procSpec{pspec(config.TrackProcessSpec{Name: "byname", Process: "app", Quorum: 2, QuorumMax: config.TrackProcessNoQuorumMax}),
+		pspec(config.TrackProcessSpec{Name: "bycmd", Process: "/bin/app", FullCommand: true, Quorum: 1, QuorumMax: config.TrackProcessNoQuorumMax, ForkDelay: time.Second})}
 	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), kernelProcs{}, specs, nil, nil)
 	now := time.Now()
 	both := []bool{true, true}
@@ -284,15 +246,16 @@ func stop(cmd *exec.Cmd) { cmd.Process.Kill(); cmd.Wait() }
 // and parameters as param_match says; it stops counting when it exits.
 func TestProcessMatchingOfARealProcess(t *testing.T) {
 	name, path := sleeper(t, "m")
-	specs := []*procSpec{
-		{name: "comm", path: name},
-		{name: "exact", path: path, full: true, match: paramExact, params: []byte("1000\x00")},
-		{name: "initial", path: path, full: true, match: paramInitial, params: []byte("10\x00")},
-		{name: "partial", path: path, full: true, match: paramPartial, params: []byte("10\x00")},
-		{name: "argv0", path: name, full: true},
-	}
-	for _, s := range specs {
-		s.quorum, s.quorumMax = 1, noQuorumMax
+	var specs []*procSpec
+	for _, s := range []config.TrackProcessSpec{
+		{Name: "comm", Process: name},
+		{Name: "exact", Process: path, FullCommand: true, ParamMatch: config.ParamMatchExact, Params: []string{"1000"}},
+		{Name: "initial", Process: path, FullCommand: true, ParamMatch: config.ParamMatchInitial, Params: []string{"10"}},
+		{Name: "partial", Process: path, FullCommand: true, ParamMatch: config.ParamMatchPartial, Params: []string{"10"}},
+		{Name: "argv0", Process: name, FullCommand: true},
+	} {
+		s.Quorum, s.QuorumMax = 1, config.TrackProcessNoQuorumMax
+		specs = append(specs, pspec(s))
 	}
 	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), kernelProcs{}, specs, make(chan procStatus, 16), nil)
 	cmd := start(t, path, "1000")
@@ -345,7 +308,7 @@ func TestProcMonitorFollowsAProcess(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer close(done)
-	spec := &procSpec{name: "p", path: name, quorum: 1, quorumMax: noQuorumMax}
+	spec := pspec(config.TrackProcessSpec{Name: "p", Process: name, Quorum: 1, QuorumMax: config.TrackProcessNoQuorumMax})
 	initial := startProcMonitor(slog.New(slog.NewTextHandler(logs, nil)), kernelProcs{}, []*procSpec{spec}, ev.ch, done, &wg)
 	if initial["p"] {
 		t.Fatal("up before the process runs")
@@ -375,7 +338,7 @@ func TestProcMonitorFallbackRescans(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer close(done)
-	spec := &procSpec{name: "p", path: name, quorum: 1, quorumMax: noQuorumMax, termDelay: 1500 * time.Millisecond}
+	spec := pspec(config.TrackProcessSpec{Name: "p", Process: name, Quorum: 1, QuorumMax: config.TrackProcessNoQuorumMax, TerminateDelay: 1500 * time.Millisecond})
 	m := newProcMonitor(slog.New(slog.NewTextHandler(io.Discard, nil)), kernelProcs{}, []*procSpec{spec}, ev.ch, done)
 	m.initialScan()
 	wg.Add(1)

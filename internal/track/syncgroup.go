@@ -43,12 +43,12 @@ func (t *Tracking) JoinSyncGroup(log *slog.Logger, sg *config.SyncGroup, objs *O
 	}
 	for _, ref := range sg.TrackFile {
 		if s, ok := objs.files[ref.Name]; ok {
-			t.files = append(t.files, weight(refWeight(ref, s.weight, s.reverse)))
+			t.files = append(t.files, weight(refWeight(ref, s.Weight, s.Reverse)))
 		}
 	}
 	for _, ref := range sg.TrackProcess {
 		if s, ok := objs.procs[ref.Name]; ok {
-			t.procs = append(t.procs, weight(refWeight(ref, s.weight, s.reverse)))
+			t.procs = append(t.procs, weight(refWeight(ref, s.Weight, s.Reverse)))
 		}
 	}
 }

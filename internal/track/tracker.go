@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
@@ -69,9 +70,6 @@ func New(cfg Config) *Tracker {
 // no FAULT state or tracking.
 func (t *Tracker) Start() error {
 	objs := t.cfg.Objects
-	for _, p := range objs.problems {
-		t.log.Warn(p)
-	}
 	initFiles(t.log, objs.files, t.cfg.Reload)
 	watch, err := t.src.Links.WatchLinks()
 	if err != nil {
@@ -141,7 +139,7 @@ func (t *Tracker) Stop() {
 
 // initFiles writes the init_file values of every track_file block, tracked
 // or not, as keepalived does when it reads the configuration.
-func initFiles(log *slog.Logger, specs map[string]*fileSpec, reload bool) {
+func initFiles(log *slog.Logger, specs map[string]*config.TrackFileSpec, reload bool) {
 	for _, s := range specs {
 		if problem := initTrackFile(s, reload); problem != "" {
 			log.Error(problem)

@@ -81,17 +81,15 @@ func NewTracking(inst Instance, ci *config.VRRPInstance, objs *Objects) *Trackin
 	for _, ref := range ci.TrackInterface {
 		t.links = append(t.links, trackedLink{name: ref.Name, weight: ref.Weight, reverse: ref.Reverse})
 	}
-	owner := ci.Priority == vrrp.PriorityOwner
+	// Validation dropped the entries naming no usable script, and an
+	// owner's weighted ones.
 	for _, ref := range ci.TrackScript {
-		s, ok := objs.scripts[ref.Name]
-		if !ok {
-			continue // validation reported it
-		}
-		w, reverse := scriptWeight(s)
-		if l := refWeight(ref, w, reverse); !owner || l.weight == 0 {
-			t.scripts = append(t.scripts, l) // keepalived drops an owner's weighted trackers
+		if s, ok := objs.scripts[ref.Name]; ok {
+			w, reverse := scriptWeight(s)
+			t.scripts = append(t.scripts, refWeight(ref, w, reverse))
 		}
 	}
+	owner := ci.Priority == vrrp.PriorityOwner
 	t.files = fileRefs(ci.TrackFile, objs.files, owner)
 	t.procs = procRefs(ci.TrackProcess, objs.procs, owner)
 	return t
@@ -131,8 +129,9 @@ func refWeight(ref config.TrackRef, weight int, reverse bool) trackedLink {
 // fileRefs are an instance's track_file entries. For the address owner,
 // weight 1 (the default) becomes 0 and any other weight drops the entry
 // (vrrp.c vrrp_complete_instance).
-func fileRefs(refs []config.TrackRef, specs map[string]*fileSpec, owner bool) []trackedLink {
-	return objectRefs(refs, specs, func(l *trackedLink) bool {
+func fileRefs(refs []config.TrackRef, specs map[string]*config.TrackFileSpec, owner bool) []trackedLink {
+	own := func(s *config.TrackFileSpec) (int, bool) { return s.Weight, s.Reverse }
+	return objectRefs(refs, specs, own, func(l *trackedLink) bool {
 		if owner && l.weight == 1 {
 			l.weight = 0
 		}
@@ -144,21 +143,14 @@ func fileRefs(refs []config.TrackRef, specs map[string]*fileSpec, owner bool) []
 // never moves, so its weighted entries do nothing (keepalived keeps but
 // ignores them) and are left out.
 func procRefs(refs []config.TrackRef, specs map[string]*procSpec, owner bool) []trackedLink {
-	return objectRefs(refs, specs, func(l *trackedLink) bool { return !owner || l.weight == 0 })
+	own := func(s *procSpec) (int, bool) { return s.Weight, s.Reverse }
+	return objectRefs(refs, specs, own, func(l *trackedLink) bool { return !owner || l.weight == 0 })
 }
-
-// weightedSpec is a tracked object with a weight of its own.
-type weightedSpec interface {
-	ownWeight() (weight int, reverse bool)
-}
-
-func (s *fileSpec) ownWeight() (int, bool) { return s.weight, s.reverse }
-func (s *procSpec) ownWeight() (int, bool) { return s.weight, s.reverse }
 
 // objectRefs are an instance's entries for tracked objects of one kind:
-// each known name once, with the entry's weight or else the object's,
-// as keep adjusts it, if keep keeps it.
-func objectRefs[S weightedSpec](refs []config.TrackRef, specs map[string]S, keep func(*trackedLink) bool) []trackedLink {
+// each known name once, with the entry's weight or else the object's
+// own, as keep adjusts it, if keep keeps it.
+func objectRefs[S any](refs []config.TrackRef, specs map[string]S, own func(S) (weight int, reverse bool), keep func(*trackedLink) bool) []trackedLink {
 	var out []trackedLink
 	seen := map[string]bool{}
 	for _, ref := range refs {
@@ -167,7 +159,7 @@ func objectRefs[S weightedSpec](refs []config.TrackRef, specs map[string]S, keep
 			continue
 		}
 		seen[ref.Name] = true
-		w, reverse := s.ownWeight()
+		w, reverse := own(s)
 		if l := refWeight(ref, w, reverse); keep(&l) {
 			out = append(out, l)
 		}
@@ -241,7 +233,7 @@ func (t *Tracking) faultReasons(st trackState) []string {
 
 // usedObjects are the scripts, files and processes some instance tracks:
 // only those are run, read and followed.
-func usedObjects(tracked []*Tracking, objs *Objects) (scripts []string, files []*fileSpec, procs []*procSpec) {
+func usedObjects(tracked []*Tracking, objs *Objects) (scripts []string, files []*config.TrackFileSpec, procs []*procSpec) {
 	seenS, seenF, seenP := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, t := range tracked {
 		for _, l := range t.scripts {

@@ -108,8 +108,8 @@ func TestOwnerDropsWeightedTrackers(t *testing.T) {
 		TrackFile:    []config.TrackRef{{Name: "f1"}, {Name: "f2"}},
 		TrackProcess: []config.TrackRef{{Name: "p1"}, {Name: "p2", Weight: 0, HasWeight: true}}}
 	objs := &Objects{
-		files: map[string]*fileSpec{"f1": {name: "f1", weight: 1}, "f2": {name: "f2", weight: -10}},
-		procs: map[string]*procSpec{"p1": {name: "p1", weight: 20}, "p2": {name: "p2", weight: 20}},
+		files: map[string]*config.TrackFileSpec{"f1": {Name: "f1", Weight: 1}, "f2": {Name: "f2", Weight: -10}},
+		procs: map[string]*procSpec{"p1": pspec(config.TrackProcessSpec{Name: "p1", Weight: 20}), "p2": pspec(config.TrackProcessSpec{Name: "p2", Weight: 20})},
 	}
 	tr := NewTracking(&fakeInstance{}, ci, objs)
 	if !equalLinks(tr.files, []trackedLink{{name: "f1"}}) || !equalLinks(tr.procs, []trackedLink{{name: "p2"}}) {

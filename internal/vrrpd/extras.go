@@ -6,7 +6,6 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/track"
-	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
 // implemented tells whether the subsystem acts on a keyword.
@@ -92,14 +91,14 @@ func tracked(ci *config.VRRPInstance, scripts map[string]*config.VRRPScript) (if
 	return ifs, cmds
 }
 
-// authPass is the VRRPv2 PASS password as keepalived keeps it: at most 8
-// bytes.
+// authPass is the VRRPv2 PASS password as keepalived keeps it
+// (validation truncated it to 8 bytes).
 func authPass(ci *config.VRRPInstance) string {
 	a := ci.Authentication
 	if a == nil || a.AuthType != "PASS" || ci.Version != 2 {
 		return ""
 	}
-	return a.AuthPass[:min(len(a.AuthPass), vrrp.AuthDataLen)]
+	return a.AuthPass
 }
 
 // lines joins each item's words into one line.
