@@ -110,7 +110,7 @@ func sleeper(t *testing.T, args ...string) (name string, cmd *exec.Cmd) {
 }
 
 func TestPidsAndReadProcess(t *testing.T) {
-	name, cmd := sleeper(t, "1000", "x y")
+	name, cmd := sleeper(t, "1000", "0.5") // sleep sums its arguments; a bad one would end it at once
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +126,15 @@ func TestPidsAndReadProcess(t *testing.T) {
 	if !found {
 		t.Fatalf("Pids lacks the running %d", cmd.Process.Pid)
 	}
+	// exec(2) has set the new name before it lays out the arguments, and
+	// Start returns as soon as the exec is under way: the command line
+	// may read empty for a moment.
 	p, ok := ReadProcess(cmd.Process.Pid, true, true)
-	if !ok || p.Comm != name || string(p.Cmdline) != cmd.Path+"\x00"+"1000\x00x y\x00" {
+	for deadline := time.Now().Add(time.Second); ok && len(p.Cmdline) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		p, ok = ReadProcess(cmd.Process.Pid, true, true)
+	}
+	if !ok || p.Comm != name || string(p.Cmdline) != cmd.Path+"\x00"+"1000\x000.5\x00" {
 		t.Fatalf("ReadProcess: %+v %v, want comm %s and its command line", p, ok, name)
 	}
 	cmd.Process.Kill()
