@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
@@ -97,6 +98,14 @@ var (
 		"Received adverts dropped, by reason (keepalived's counter name where it has one).",
 		append(append([]string(nil), instanceLabels...), "reason"), nil)
 
+	rsUpDesc = prometheus.NewDesc("keepalived_lvs_real_server_up",
+		"1 while the real server is alive (all its checkers up), else 0.", []string{"virtual_server", "real_server"}, nil)
+	rsWeightDesc = prometheus.NewDesc("keepalived_lvs_real_server_weight",
+		"The real server's effective weight (configured plus misc_dynamic and FILE_CHECK adjustments).",
+		[]string{"virtual_server", "real_server"}, nil)
+	quorumUpDesc = prometheus.NewDesc("keepalived_lvs_quorum_up",
+		"1 while the virtual server has its quorum, else 0.", []string{"virtual_server"}, nil)
+
 	notifyLostDesc = prometheus.NewDesc("keepalived_notify_lost_total",
 		"Notifications not delivered, by what was lost: event (its scripts did not run, the queue was full), "+
 			"fifo_line (a FIFO line did not fit in its pipe).", []string{"what"}, nil)
@@ -116,7 +125,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 // Describe sends every descriptor the collector may emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{upDesc, stateDesc, excludedStateDesc, priorityDesc, sinceDesc, latenessDesc, droppedDesc,
-		notifyLostDesc, notifyOverrunDesc} {
+		notifyLostDesc, notifyOverrunDesc, rsUpDesc, rsWeightDesc, quorumUpDesc} {
 		ch <- d
 	}
 	for _, cs := range [][]counter{exporterCounters, ourCounters} {
@@ -133,10 +142,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range statuses(c.src) {
 		collectInstance(ch, &st)
 	}
+	for _, p := range pools(c.src) {
+		collectPool(ch, &p)
+	}
 	lost := notify.Totals()
 	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedEvents), "event")
 	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedLines), "fifo_line")
 	ch <- prometheus.MustNewConstMetric(notifyOverrunDesc, prometheus.CounterValue, float64(lost.OverrunScripts))
+}
+
+func collectPool(ch chan<- prometheus.Metric, p *lvs.PoolStatus) {
+	ch <- prometheus.MustNewConstMetric(quorumUpDesc, prometheus.GaugeValue, boolValue(p.QuorumUp), p.Name)
+	for _, s := range p.Servers {
+		ch <- prometheus.MustNewConstMetric(rsUpDesc, prometheus.GaugeValue, boolValue(s.Alive), p.Name, s.Name)
+		ch <- prometheus.MustNewConstMetric(rsWeightDesc, prometheus.GaugeValue, float64(s.Weight), p.Name, s.Name)
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func collectInstance(ch chan<- prometheus.Metric, st *vrrp.InstanceStatus) {

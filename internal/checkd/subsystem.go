@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 )
@@ -13,8 +14,11 @@ import (
 type Subsystem struct {
 	log *slog.Logger
 
-	mu sync.Mutex
+	mu sync.Mutex // serialises Apply and Stop
 	rt *runtime
+	// cur is rt for readers (status, metrics), who must not wait for a
+	// reload.
+	cur atomic.Pointer[runtime]
 }
 
 // New makes the checker subsystem; it runs nothing until Apply.
@@ -35,12 +39,14 @@ func (s *Subsystem) Apply(_ context.Context, cfg *config.Config) error {
 	if s.rt != nil {
 		carry = s.rt.stop(true)
 		s.rt = nil
+		s.cur.Store(nil)
 	}
 	if len(cfg.VirtualServerSpecs()) == 0 {
 		carry.release()
 		return nil
 	}
 	s.rt = start(s.log, cfg, carry)
+	s.cur.Store(s.rt)
 	return nil
 }
 
@@ -50,6 +56,7 @@ func (s *Subsystem) Stop(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rt != nil {
+		s.cur.Store(nil)
 		s.rt.stop(false).release()
 		s.rt = nil
 	}

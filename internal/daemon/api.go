@@ -15,6 +15,7 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 	"github.com/keepalived-go/keepalived-go/internal/vrrpd"
 )
@@ -37,12 +38,21 @@ type instanceSource interface {
 // reads it, hence the lock.
 type apiView struct {
 	vrrp   instanceSource // nil: no VRRP
+	pools  api.PoolSource // nil: no health checks
 	mu     sync.RWMutex
 	extras map[string]api.KeepalivedExtra
 }
 
-func newAPIView(cfg *config.Config, vrrp instanceSource) *apiView {
-	return &apiView{vrrp: vrrp, extras: vrrpd.KeepalivedExtras(cfg)}
+func newAPIView(cfg *config.Config, vrrp instanceSource, pools api.PoolSource) *apiView {
+	return &apiView{vrrp: vrrp, pools: pools, extras: vrrpd.KeepalivedExtras(cfg)}
+}
+
+// VirtualServers implements api.PoolSource.
+func (v *apiView) VirtualServers() []lvs.PoolStatus {
+	if v.pools == nil {
+		return nil
+	}
+	return v.pools.VirtualServers()
 }
 
 // update shows what a reload applied.

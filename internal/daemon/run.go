@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/checkd"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
@@ -68,13 +69,19 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	if !f.Has("check") { // -C: health checks only
 		subsystems = append(subsystems, vrrpSub)
 	}
+	var checks *checkd.Subsystem
 	if !f.Has("vrrp") { // -P: VRRP only
-		subsystems = append(subsystems, checkd.New(log))
+		checks = checkd.New(log)
+		subsystems = append(subsystems, checks)
 	}
 	implemented := keywordsOf(subsystems)
 	cfg, _ := load(log, path, opts, f.Has("dump-conf"), implemented)
 	apply(log, subsystems, cfg)
-	view := newAPIView(cfg, vrrpSub)
+	var pools api.PoolSource
+	if checks != nil {
+		pools = checks
+	}
+	view := newAPIView(cfg, vrrpSub, pools)
 	stopAPI := startAPI(log, f, view)
 	defer stopAPI()
 	reload := func() {

@@ -224,3 +224,39 @@ func (p *Pool) serverLog(s *Server, alive bool) string {
 	}
 	return fmt.Sprintf("%sing service %s %s VS %s", verb, s.Name, prep, p.Name)
 }
+
+// PoolStatus is a snapshot of a pool, for the status API and metrics.
+type PoolStatus struct {
+	Name     string         `json:"name"`
+	QuorumUp bool           `json:"quorum_up"`
+	SorryIn  bool           `json:"sorry_server_in"`
+	Servers  []ServerStatus `json:"real_servers"`
+	Sorry    *ServerStatus  `json:"sorry_server,omitempty"`
+}
+
+// ServerStatus is a snapshot of one server of a pool.
+type ServerStatus struct {
+	Name   string `json:"name"`
+	Alive  bool   `json:"alive"`
+	Weight int    `json:"weight"`
+	// FailedCheckers is how many of its checkers are down.
+	FailedCheckers int `json:"failed_checkers"`
+}
+
+// Status is a snapshot of the pool.
+func (p *Pool) Status() PoolStatus {
+	st := PoolStatus{Name: p.Name, QuorumUp: p.quorumUp, SorryIn: p.sorryIn}
+	for _, s := range p.Servers {
+		st.Servers = append(st.Servers, s.status())
+	}
+	if p.Sorry != nil {
+		s := p.Sorry.status()
+		s.Alive = p.sorryIn
+		st.Sorry = &s
+	}
+	return st
+}
+
+func (s *Server) status() ServerStatus {
+	return ServerStatus{Name: s.Name, Alive: s.alive, Weight: s.Weight, FailedCheckers: s.failed}
+}
