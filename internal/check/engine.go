@@ -17,6 +17,10 @@ type Job struct {
 	// OnResult hears every probe's result and what it changed, on the
 	// engine's goroutine, in order; it must not block.
 	OnResult func(r Result, c Change)
+	// Suspended, if set, says when the job must not probe (ha_suspend:
+	// the virtual server's address is not on this host): the engine then
+	// looks again delay_loop later, and the checker keeps its state.
+	Suspended func() bool
 
 	next  time.Time
 	index int // in the heap; -1 when not in it (probing or removed)
@@ -109,6 +113,11 @@ func (e *Engine) startDue(ctx context.Context) {
 	defer e.mu.Unlock()
 	for len(e.queue) > 0 && !e.queue[0].next.After(now) {
 		j := heap.Pop(&e.queue).(*Job)
+		if j.Suspended != nil && j.Suspended() {
+			j.next = now.Add(j.Schedule.Timing().DelayLoop)
+			heap.Push(&e.queue, j)
+			continue
+		}
 		e.probes.Add(1)
 		go e.probe(ctx, j)
 	}

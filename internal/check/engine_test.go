@@ -108,3 +108,25 @@ func TestRemovedJobIsNotCheckedAgain(t *testing.T) {
 		t.Fatal("a removed job is still checked")
 	}
 }
+
+// A suspended job is not probed and keeps its state; it is probed again
+// once resumed.
+func TestSuspendedJobIsNotProbed(t *testing.T) {
+	e := startEngine(t)
+	var suspended atomic.Bool
+	suspended.Store(true)
+	c := &scripted{results: []bool{false}}
+	var down atomic.Bool
+	j := &Job{Checker: c, Schedule: NewSchedule(Timing{DelayLoop: 10 * time.Millisecond}), Timeout: time.Second,
+		Suspended: suspended.Load, OnResult: func(_ Result, ch Change) { down.Store(down.Load() || ch == WentDown) }}
+	e.addAt(j, time.Now())
+	time.Sleep(100 * time.Millisecond)
+	if n := c.probes.Load(); n != 0 || down.Load() {
+		t.Fatalf("suspended: %d probes, down %v; want none", n, down.Load())
+	}
+	suspended.Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if c.probes.Load() == 0 || !down.Load() {
+		t.Fatal("resumed: not probed")
+	}
+}

@@ -9,5 +9,5 @@ var keywords = []string{
 	"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
 	"retry", "nb_get_retry", "delay_before_retry", "delay_loop", "warmup", "alpha",
 	"notify_up", "notify_down", "quorum", "hysteresis", "quorum_up", "quorum_down",
-	"rs_init_notifies", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
+	"rs_init_notifies", "ha_suspend", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
 }

@@ -20,6 +20,7 @@ type runtime struct {
 	done     chan struct{}
 	fifos    *notify.FIFOs
 	services []*service
+	suspend  *suspender // nil without ha_suspend
 }
 
 // carryOver is what a reload hands from one runtime to the next: the
@@ -65,9 +66,19 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	}
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
 	carry.release()
+	var suspendable []*service
 	for _, spec := range cfg.VirtualServerSpecs() {
 		svc := newService(log, g, spec, rt.fifos)
 		rt.services = append(rt.services, svc)
+		if svc.haSuspend {
+			suspendable = append(suspendable, svc)
+		}
+	}
+	if len(suspendable) > 0 {
+		rt.suspend = newSuspender(log, suspendable)
+		rt.suspend.start()
+	}
+	for _, svc := range rt.services {
 		svc.start(rt.engine, carry, g.RSInitNotifies)
 	}
 	go func() { defer close(rt.done); rt.engine.Run(ctx) }()
@@ -77,6 +88,9 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 // stop ends the checkers. At a reload it returns what the next runtime
 // takes over; at the daemon's stop, the caller releases it at once.
 func (rt *runtime) stop(reload bool) *carryOver {
+	if rt.suspend != nil {
+		rt.suspend.Stop()
+	}
 	rt.cancel()
 	<-rt.done
 	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos}

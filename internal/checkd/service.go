@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keepalived-go/keepalived-go/internal/check"
 	"github.com/keepalived-go/keepalived-go/internal/config"
@@ -24,6 +25,11 @@ type service struct {
 	notifier   *notify.Notifier
 	quorumUp   notify.Script
 	quorumDown notify.Script
+	// haSuspend: the checkers run only while ownsAddr matches an address
+	// of this host (suspend.go); suspended says they do not now.
+	haSuspend bool
+	ownsAddr  addrMatcher
+	suspended atomic.Bool
 }
 
 // server is one real server and its checkers.
@@ -49,7 +55,9 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		pool:       &lvs.Pool{Name: name, Quorum: max(1, vs.Quorum), Hysteresis: vs.Hysteresis},
 		notifier:   notify.New(notify.VirtualServer, name, notify.Options{Log: log, FIFOs: fifos}),
 		quorumUp:   notify.ScriptOf(vs.QuorumUp, g.ScriptUser),
-		quorumDown: notify.ScriptOf(vs.QuorumDown, g.ScriptUser)}
+		quorumDown: notify.ScriptOf(vs.QuorumDown, g.ScriptUser),
+		haSuspend:  vs.HASuspend, ownsAddr: matcherOf(spec)}
+	svc.suspended.Store(vs.HASuspend) // until the suspender has seen the addresses
 	for _, rs := range spec.RealServers {
 		srv := &server{name: trio(rs.Addr, spec.Protocol),
 			notifyUp:   notify.ScriptOf(rs.RealServer.NotifyUp, g.ScriptUser),
@@ -106,7 +114,11 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 				j.Schedule = check.Resume(j.timing, up)
 			} else {
 				j.Schedule = check.NewSchedule(j.timing)
-				svc.log.Info(fmt.Sprintf("Activating healthchecker for service %s for VS %s", srv.name, svc.name))
+				svc.log.Info(fmt.Sprintf("%s healthchecker for service %s for VS %s",
+					map[bool]string{false: "Activating", true: "Deactivating"}[svc.suspended.Load()], srv.name, svc.name))
+			}
+			if svc.haSuspend {
+				j.Suspended = svc.suspended.Load
 			}
 			svc.pool.AddChecker(i, j.Schedule.Up())
 			j.OnResult = svc.onResult(i, j)
