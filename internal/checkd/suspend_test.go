@@ -26,9 +26,9 @@ func (f *fakeAddresses) Addresses() ([]kernel.AddrEvent, error) {
 }
 
 func (f *fakeAddresses) WatchAddresses() (addrWatch, error) { return f, nil }
-func (f *fakeAddresses) Updates() <-chan kernel.AddrEvent     { return f.updates }
-func (f *fakeAddresses) Err() error                          { return nil }
-func (f *fakeAddresses) Close()                              {}
+func (f *fakeAddresses) Updates() <-chan kernel.AddrEvent   { return f.updates }
+func (f *fakeAddresses) Err() error                         { return nil }
+func (f *fakeAddresses) Close()                             {}
 
 func (f *fakeAddresses) set(a netip.Addr, added bool) {
 	f.mu.Lock()
