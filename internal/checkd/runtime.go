@@ -20,6 +20,7 @@ type runtime struct {
 	done     chan struct{}
 	fifos    *notify.FIFOs
 	services []*service
+	files    *fileChecks
 }
 
 // carryOver is what a reload hands from one runtime to the next: the
@@ -30,6 +31,7 @@ type carryOver struct {
 	quorumUp  map[string]bool // virtual server name -> quorum up
 	fifos     *notify.FIFOs
 	notifiers []*notify.Notifier
+	exits     map[string]int // MISC_CHECK key -> last exit status
 }
 
 // quorumOf is the quorum state a reload kept for a virtual server.
@@ -65,11 +67,14 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	}
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
 	carry.release()
+	rt.files = watchFileChecks(log, cfg, carry != nil, nil)
 	for _, spec := range cfg.VirtualServerSpecs() {
 		svc := newService(log, g, spec, rt.fifos)
+		rt.files.attach(svc)
 		rt.services = append(rt.services, svc)
 		svc.start(rt.engine, carry, g.RSInitNotifies)
 	}
+	rt.files.run()
 	go func() { defer close(rt.done); rt.engine.Run(ctx) }()
 	return rt
 }
@@ -77,6 +82,7 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 // stop ends the checkers. At a reload it returns what the next runtime
 // takes over; at the daemon's stop, the caller releases it at once.
 func (rt *runtime) stop(reload bool) *carryOver {
+	rt.files.stop()
 	rt.cancel()
 	<-rt.done
 	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos}
@@ -90,6 +96,7 @@ func (rt *runtime) stop(reload bool) *carryOver {
 		for _, srv := range svc.servers {
 			for _, j := range srv.jobs {
 				carry.up[j.key] = j.Schedule.Up()
+				carry.saveExtras(j)
 			}
 		}
 	}
