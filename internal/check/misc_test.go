@@ -2,7 +2,7 @@ package check
 
 import (
 	"context"
-		"sync"
+	"sync"
 	"testing"
 	"time"
 
