@@ -12,8 +12,14 @@ import (
 type Job struct {
 	Checker  Checker
 	Schedule *Schedule
-	// Timeout bounds one probe (connect_timeout).
+	// Timeout bounds one probe (connect_timeout); 0 leaves the bound to
+	// the checker (MISC_CHECK's misc_timeout and its SIGKILL delay).
 	Timeout time.Duration
+	// FromStart counts the time to the next check from the probe's start
+	// rather than its end: MISC_CHECK re-arms from the script's start
+	// (check_misc.c misc_check_child_thread: last_ran + delay), and a
+	// script that outlasts the delay runs again at once.
+	FromStart bool
 	// OnResult hears every probe's result and what it changed, on the
 	// engine's goroutine, in order; it must not block.
 	OnResult func(r Result, c Change)
@@ -43,9 +49,9 @@ type Engine struct {
 }
 
 type finished struct {
-	job    *Job
-	result Result
-	end    time.Time
+	job        *Job
+	result     Result
+	start, end time.Time
 }
 
 // NewEngine makes an engine; Run drives it.
@@ -125,11 +131,18 @@ func (e *Engine) startDue(ctx context.Context) {
 
 func (e *Engine) probe(ctx context.Context, j *Job) {
 	defer e.probes.Done()
-	pctx, cancel := context.WithTimeout(ctx, j.Timeout)
+	var pctx context.Context
+	var cancel context.CancelFunc
+	if j.Timeout > 0 {
+		pctx, cancel = context.WithTimeout(ctx, j.Timeout)
+	} else {
+		pctx, cancel = context.WithCancel(ctx)
+	}
+	start := time.Now()
 	r := j.Checker.Check(pctx)
 	cancel()
 	select {
-	case e.results <- finished{job: j, result: r, end: time.Now()}:
+	case e.results <- finished{job: j, result: r, start: start, end: time.Now()}:
 	case <-ctx.Done():
 	}
 }
@@ -146,7 +159,11 @@ func (e *Engine) apply(f finished) {
 	if f.job.OnResult != nil {
 		f.job.OnResult(f.result, change)
 	}
-	e.addAt(f.job, f.end.Add(delay))
+	from := f.end
+	if f.job.FromStart {
+		from = f.start
+	}
+	e.addAt(f.job, from.Add(delay))
 }
 
 func (e *Engine) untilNext() time.Duration {

@@ -130,3 +130,29 @@ func TestSuspendedJobIsNotProbed(t *testing.T) {
 		t.Fatal("resumed: not probed")
 	}
 }
+
+// deadlineOf reports whether its probes had a deadline.
+type deadlineOf struct{ had chan bool }
+
+func (d *deadlineOf) String() string { return "deadline" }
+func (d *deadlineOf) Check(ctx context.Context) Result {
+	_, ok := ctx.Deadline()
+	d.had <- ok
+	return Result{OK: true}
+}
+
+// A job without Timeout leaves the bound to its checker (MISC_CHECK's
+// misc_timeout and SIGKILL delay): its probe has no deadline.
+func TestJobWithoutTimeoutHasNoDeadline(t *testing.T) {
+	e := startEngine(t)
+	d := &deadlineOf{had: make(chan bool, 4)}
+	e.addAt(&Job{Checker: d, Schedule: NewSchedule(Timing{DelayLoop: time.Hour})}, time.Now())
+	if <-d.had {
+		t.Fatal("a job without Timeout has a deadline")
+	}
+	d2 := &deadlineOf{had: make(chan bool, 4)}
+	e.addAt(&Job{Checker: d2, Schedule: NewSchedule(Timing{DelayLoop: time.Hour}), Timeout: time.Second}, time.Now())
+	if !<-d2.had {
+		t.Fatal("a job with Timeout has no deadline")
+	}
+}

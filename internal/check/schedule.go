@@ -17,6 +17,11 @@ type Timing struct {
 	// Alpha starts the checker down (its server out of the pool) until a
 	// first success.
 	Alpha bool
+	// RetryEachCycle is SMTP_CHECK's rule (check_smtp.c: its retry count
+	// is reset at the start of each cycle by smtp_start_check_thread, and
+	// smtp_final retries whatever the state): every failed cycle is
+	// retried Retry times, at start and while down too.
+	RetryEachCycle bool
 }
 
 // Change is what one result did to a checker.
@@ -46,7 +51,11 @@ type Schedule struct {
 // retry count starts full, so that without alpha the first failure takes
 // the server out at once (check_data.c: retry_it = retry).
 func NewSchedule(t Timing) *Schedule {
-	return &Schedule{t: t, up: !t.Alpha, retries: t.Retry}
+	s := &Schedule{t: t, up: !t.Alpha, retries: t.Retry}
+	if t.RetryEachCycle {
+		s.retries = 0
+	}
+	return s
 }
 
 // Resume is a checker carried over a reload with its state: it goes on
@@ -79,6 +88,9 @@ func (s *Schedule) FirstDelay(random float64) time.Duration {
 // retried after DelayBeforeRetry, Retry times; the next failure takes it
 // down. A down checker is checked again every DelayLoop.
 func (s *Schedule) Result(ok bool) (time.Duration, Change) {
+	if s.t.RetryEachCycle && !ok {
+		return s.failedCycle()
+	}
 	firstRun := !s.hasRun
 	s.hasRun = true
 	switch {
@@ -102,6 +114,28 @@ func (s *Schedule) Result(ok bool) (time.Duration, Change) {
 	case s.up:
 		s.retries++
 		return s.t.DelayBeforeRetry, Unchanged
+	}
+	return s.t.DelayLoop, Unchanged
+}
+
+// failedCycle is a failure under RetryEachCycle (check_smtp.c smtp_final):
+// retried Retry times after DelayBeforeRetry, up or down; the last
+// failure takes an up checker down, and one that never ran stays down
+// (alpha). The checker has run once a cycle ends, not at a retry.
+func (s *Schedule) failedCycle() (time.Duration, Change) {
+	if s.retries < s.t.Retry {
+		s.retries++
+		return s.t.DelayBeforeRetry, Unchanged
+	}
+	s.retries = 0
+	firstRun := !s.hasRun
+	s.hasRun = true
+	switch {
+	case s.up:
+		s.up = false
+		return s.t.DelayLoop, WentDown
+	case firstRun:
+		return s.t.DelayLoop, StayedDown
 	}
 	return s.t.DelayLoop, Unchanged
 }

@@ -103,3 +103,35 @@ func TestFirstDelaySpreadsOverWarmup(t *testing.T) {
 		t.Fatalf("warmup share 0.5: %v", d)
 	}
 }
+
+// SMTP_CHECK (RetryEachCycle) retries its first failure too, and retries
+// while down; the last failure of a cycle takes it down, and the next
+// cycle starts with its retries again.
+func TestRetryEachCycleRetriesAtStartAndWhileDown(t *testing.T) {
+	tm := timing
+	tm.Retry = 2
+	tm.RetryEachCycle = true
+	s := NewSchedule(tm)
+	run(t, s, []step{
+		{false, 2 * time.Second, Unchanged}, // the first failure is retried
+		{false, 2 * time.Second, Unchanged},
+		{false, 6 * time.Second, WentDown},
+		{false, 2 * time.Second, Unchanged}, // down: retried all the same
+		{false, 2 * time.Second, Unchanged},
+		{false, 6 * time.Second, Unchanged},
+		{false, 2 * time.Second, Unchanged},
+		{true, 6 * time.Second, WentUp}, // a retry's success
+		{false, 2 * time.Second, Unchanged},
+		{true, 6 * time.Second, Unchanged},
+	})
+	// With alpha, the first cycle's last failure is StayedDown.
+	tm.Alpha = true
+	run(t, NewSchedule(tm), []step{
+		{false, 2 * time.Second, Unchanged},
+		{false, 2 * time.Second, Unchanged},
+		{false, 6 * time.Second, StayedDown},
+		{false, 2 * time.Second, Unchanged},
+		{false, 2 * time.Second, Unchanged},
+		{false, 6 * time.Second, Unchanged},
+	})
+}

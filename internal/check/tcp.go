@@ -7,6 +7,12 @@ type Result struct {
 	OK bool
 	// Reason says why a probe failed, for the log.
 	Reason string
+	// Status is a MISC_CHECK script's exit status, -1 when it did not
+	// exit by itself (timed out, killed, not started).
+	Status int
+	// TimedOut: the probe ran out of time (a MISC_CHECK script ended at
+	// misc_timeout).
+	TimedOut bool
 }
 
 func failed(err error) Result { return Result{Reason: err.Error()} }

@@ -10,4 +10,6 @@ var keywords = []string{
 	"retry", "nb_get_retry", "delay_before_retry", "delay_loop", "warmup", "alpha",
 	"notify_up", "notify_down", "quorum", "hysteresis", "quorum_up", "quorum_down",
 	"rs_init_notifies", "ha_suspend", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
+	"MISC_CHECK", "misc_path", "misc_timeout", "misc_dynamic", "user", "log_all_failures", "checker_log_all_failures",
+	"FILE_CHECK", "track_file", "file", "weight", "init_file", "SMTP_CHECK", "helo_name", "host",
 }

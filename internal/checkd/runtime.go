@@ -21,6 +21,7 @@ type runtime struct {
 	fifos    *notify.FIFOs
 	services []*service
 	suspend  *suspender // nil without ha_suspend
+	files    *fileChecks
 }
 
 // carryOver is what a reload hands from one runtime to the next: the
@@ -31,6 +32,7 @@ type carryOver struct {
 	quorumUp  map[string]bool // virtual server name -> quorum up
 	fifos     *notify.FIFOs
 	notifiers []*notify.Notifier
+	exits     map[string]int // MISC_CHECK key -> last exit status
 }
 
 // quorumOf is the quorum state a reload kept for a virtual server.
@@ -67,8 +69,10 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
 	carry.release()
 	var suspendable []*service
+	rt.files = watchFileChecks(log, cfg, carry != nil, nil)
 	for _, spec := range cfg.VirtualServerSpecs() {
 		svc := newService(log, g, spec, rt.fifos)
+		rt.files.attach(svc)
 		rt.services = append(rt.services, svc)
 		if svc.haSuspend {
 			suspendable = append(suspendable, svc)
@@ -81,6 +85,7 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	for _, svc := range rt.services {
 		svc.start(rt.engine, carry, g.RSInitNotifies)
 	}
+	rt.files.run()
 	go func() { defer close(rt.done); rt.engine.Run(ctx) }()
 	return rt
 }
@@ -91,6 +96,7 @@ func (rt *runtime) stop(reload bool) *carryOver {
 	if rt.suspend != nil {
 		rt.suspend.Stop()
 	}
+	rt.files.stop()
 	rt.cancel()
 	<-rt.done
 	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos}
@@ -104,6 +110,7 @@ func (rt *runtime) stop(reload bool) *carryOver {
 		for _, srv := range svc.servers {
 			for _, j := range srv.jobs {
 				carry.up[j.key] = j.Schedule.Up()
+				carry.saveExtras(j)
 			}
 		}
 	}

@@ -30,6 +30,7 @@ type service struct {
 	haSuspend bool
 	ownsAddr  addrMatcher
 	suspended atomic.Bool
+	ext       extras // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
 }
 
 // server is one real server and its checkers.
@@ -46,6 +47,7 @@ type job struct {
 	key    string
 	kind   string // TCP_CHECK, ...
 	timing check.Timing
+	x      *jobX // MISC_CHECK and SMTP_CHECK (dynamic.go)
 }
 
 func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs) *service {
@@ -66,6 +68,9 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		svc.pool.Servers = append(svc.pool.Servers, &lvs.Server{Name: srv.name, Weight: rs.Weight,
 			Inhibit: rs.RealServer.InhibitOnFailure})
 		for i, c := range rs.Checkers {
+			if svc.newJobs(g, spec, rs, c, i) {
+				continue
+			}
 			checker, ok := newChecker(c, rs)
 			if !ok {
 				continue
@@ -104,6 +109,7 @@ func fingerprint(c *config.Checker) string {
 func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
+	svc.startExtras(carry)
 	for i, srv := range svc.servers {
 		for _, j := range srv.jobs {
 			up, kept := false, false
@@ -134,6 +140,9 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 
 // onResult is a checker's result handler, on the engine's goroutine.
 func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
+	if j.x != nil {
+		return svc.onResultX(i, j)
+	}
 	srv := svc.servers[i]
 	return func(r check.Result, c check.Change) {
 		switch c {

@@ -1089,8 +1089,8 @@ func (v *validator) fileChecker(c *Checker, known func(string) bool) bool {
 		w := c.Weight
 		if n, err := strconv.Atoi(w[0]); err != nil || n < -ipvsWeightLimit || n > ipvsWeightLimit {
 			v.at(c.PosOf("weight"), ExitConfigErrors, "weight", "weight for track file must be in [%d..%d] inclusive. Ignoring...", -ipvsWeightLimit, ipvsWeightLimit)
-		} else if len(w) > 2 && w[2] != "reverse" && w[2] != "noreverse" {
-			v.at(c.PosOf("weight"), ExitConfigErrors, "weight", "unknown track file weight option %s - ignoring", w[2])
+		} else if len(w) > 1 && w[1] != "reverse" && w[1] != "noreverse" {
+			v.at(c.PosOf("weight"), ExitConfigErrors, "weight", "unknown track file weight option %s - ignoring", w[1])
 		}
 	}
 	if !found {
