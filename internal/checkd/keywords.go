@@ -10,4 +10,6 @@ var keywords = []string{
 	"retry", "nb_get_retry", "delay_before_retry", "delay_loop", "warmup", "alpha",
 	"notify_up", "notify_down", "quorum", "hysteresis", "quorum_up", "quorum_down",
 	"rs_init_notifies", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
+	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
+	"smtp_connect_timeout", "smtp_alert", "smtp_alert_checker", "no_checker_emails", "router_id",
 }

@@ -19,6 +19,7 @@ type runtime struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	fifos    *notify.FIFOs
+	alerts   *notify.Alerter // SMTP alerts, shared by the virtual servers
 	services []*service
 }
 
@@ -29,6 +30,7 @@ type carryOver struct {
 	up        map[string]bool // checker key -> up
 	quorumUp  map[string]bool // virtual server name -> quorum up
 	fifos     *notify.FIFOs
+	alerts    *notify.Alerter
 	notifiers []*notify.Notifier
 }
 
@@ -51,6 +53,7 @@ func (c *carryOver) release() {
 	for _, n := range c.notifiers {
 		n.Stop()
 	}
+	c.alerts.Stop() // the last alerter of the process waits for the sender
 	c.fifos.Close()
 }
 
@@ -64,9 +67,11 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 		g = &config.GlobalDefs{}
 	}
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
+	rt.alerts = notify.OpenAlerter(log, notify.SMTPSettingsOf(g))
 	carry.release()
 	for _, spec := range cfg.VirtualServerSpecs() {
 		svc := newService(log, g, spec, rt.fifos)
+		svc.mail = alertingOf(rt.alerts, g, spec.VirtualServer)
 		rt.services = append(rt.services, svc)
 		svc.start(rt.engine, carry, g.RSInitNotifies)
 	}
@@ -79,7 +84,7 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 func (rt *runtime) stop(reload bool) *carryOver {
 	rt.cancel()
 	<-rt.done
-	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos}
+	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos, alerts: rt.alerts}
 	for _, svc := range rt.services {
 		svc.notifier.Close()
 		carry.notifiers = append(carry.notifiers, svc.notifier)

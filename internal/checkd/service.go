@@ -24,6 +24,7 @@ type service struct {
 	notifier   *notify.Notifier
 	quorumUp   notify.Script
 	quorumDown notify.Script
+	mail       alerting // SMTP alerts (smtp.go)
 }
 
 // server is one real server and its checkers.
@@ -31,6 +32,7 @@ type server struct {
 	name       string
 	notifyUp   notify.Script
 	notifyDown notify.Script
+	alert      bool // smtp_alert
 	jobs       []*job
 }
 
@@ -53,7 +55,8 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 	for _, rs := range spec.RealServers {
 		srv := &server{name: trio(rs.Addr, spec.Protocol),
 			notifyUp:   notify.ScriptOf(rs.RealServer.NotifyUp, g.ScriptUser),
-			notifyDown: notify.ScriptOf(rs.RealServer.NotifyDown, g.ScriptUser)}
+			notifyDown: notify.ScriptOf(rs.RealServer.NotifyDown, g.ScriptUser),
+			alert:      realServerAlerts(g, rs.RealServer)}
 		svc.servers = append(svc.servers, srv)
 		svc.pool.Servers = append(svc.pool.Servers, &lvs.Server{Name: srv.name, Weight: rs.Weight,
 			Inhibit: rs.RealServer.InhibitOnFailure})
@@ -143,9 +146,12 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 			}
 			return
 		}
+		wasAlive := svc.pool.Servers[i].Alive()
 		evs := svc.pool.CheckerChanged(i, c == check.WentUp)
+		alive := svc.pool.Servers[i].Alive()
 		svc.mu.Unlock()
 		svc.handle(evs)
+		svc.checkerAlert(srv, j.kind, c == check.WentUp, wasAlive, alive)
 	}
 }
 
@@ -191,6 +197,7 @@ func (svc *service) handle(evs []lvs.Event) {
 			svc.notifier.Notify(notify.Event{What: "VS " + state,
 				Lines:   []string{fmt.Sprintf("VS %s %s\n\x00", svc.name, state)},
 				Scripts: []notify.Script{script}})
+			svc.quorumAlert(ev)
 		}
 	}
 }

@@ -1,10 +1,7 @@
 package notify
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"os/user"
 	"regexp"
@@ -13,125 +10,11 @@ import (
 	"testing"
 	"time"
 
-	smtp "github.com/emersion/go-smtp"
-
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/notify/smtptest"
 )
 
-// smtpSink is a real SMTP server (emersion/go-smtp) on loopback that
-// records what each client sent, byte for byte.
-type smtpSink struct {
-	t    *testing.T
-	srv  *smtp.Server
-	ln   net.Listener
-	port string
-
-	mu      sync.Mutex
-	wires   []*bytes.Buffer // what each connection sent, in order
-	got     []string        // the DATA of each message the server took
-	refuse  string          // a recipient the server refuses with 550
-	served  chan struct{}
-	quitted int // connections the client ended with QUIT
-}
-
-func newSMTPSink(t *testing.T) *smtpSink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpSink{t: t, served: make(chan struct{})}
-	s.ln = &tapListener{Listener: ln, sink: s}
-	s.port = portOf(ln.Addr().String())
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s}, nil }))
-	s.srv.Domain = "sink.test"
-	s.srv.ErrorLog = log.New(io.Discard, "", 0)
-	go func() { defer close(s.served); s.srv.Serve(s.ln) }()
-	t.Cleanup(s.close)
-	return s
-}
-
-func (s *smtpSink) close() {
-	s.srv.Close()
-	<-s.served
-}
-
 func portOf(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
-
-// wire is what the n-th connection sent.
-func (s *smtpSink) wire(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n >= len(s.wires) {
-		return ""
-	}
-	return s.wires[n].String()
-}
-
-func (s *smtpSink) messages() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.got...)
-}
-
-type tapListener struct {
-	net.Listener
-	sink *smtpSink
-}
-
-func (l *tapListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	buf := &bytes.Buffer{}
-	l.sink.mu.Lock()
-	l.sink.wires = append(l.sink.wires, buf)
-	l.sink.mu.Unlock()
-	return &tapConn{Conn: c, buf: buf, sink: l.sink}, nil
-}
-
-type tapConn struct {
-	net.Conn
-	buf  *bytes.Buffer
-	sink *smtpSink
-}
-
-func (c *tapConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.sink.mu.Lock()
-	c.buf.Write(p[:n])
-	if n > 0 && strings.HasSuffix(c.buf.String(), "QUIT\r\n") {
-		c.sink.quitted++
-	}
-	c.sink.mu.Unlock()
-	return n, err
-}
-
-type sinkSession struct{ s *smtpSink }
-
-func (ss *sinkSession) Reset()        {}
-func (ss *sinkSession) Logout() error { return nil }
-func (ss *sinkSession) Mail(string, *smtp.MailOptions) error {
-	return nil
-}
-
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.s.mu.Lock()
-	defer ss.s.mu.Unlock()
-	if to == ss.s.refuse {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-	}
-	return nil
-}
-
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	ss.s.mu.Lock()
-	ss.s.got = append(ss.s.got, string(b))
-	ss.s.mu.Unlock()
-	return err
-}
 
 // stubLocalName makes the local host name name for the test: no test
 // looks the real one up (which might ask a DNS server).
@@ -142,8 +25,8 @@ func stubLocalName(t *testing.T, name string) {
 	t.Cleanup(func() { localName = old })
 }
 
-func sinkSettings(s *smtpSink) SMTPSettings {
-	return SMTPSettings{Host: "127.0.0.1", Port: s.port, HeloName: "lb1.example", From: "keepalived@lb1.example",
+func sinkSettings(s *smtptest.Sink) SMTPSettings {
+	return SMTPSettings{Host: "127.0.0.1", Port: s.Port, HeloName: "lb1.example", From: "keepalived@lb1.example",
 		To: []string{"ops@example.com", "oncall@example.com"}, RouterID: "lb1", ConnectTimeout: 2 * time.Second}
 }
 
@@ -187,7 +70,7 @@ func checkDate(t *testing.T, wire string, from, to time.Time) string {
 // down. Two alerters share the process's sender, which ends with the
 // last.
 func TestAlertSendsKeepalivedMessages(t *testing.T) {
-	sink := newSMTPSink(t)
+	sink := smtptest.New(t)
 	var l logs
 	vrrpSide := OpenAlerter(l.logger(), sinkSettings(sink))
 	checkSide := OpenAlerter(l.logger(), sinkSettings(sink))
@@ -202,8 +85,8 @@ func TestAlertSendsKeepalivedMessages(t *testing.T) {
 	vrrpSide.Alert(subject, body)
 	checkSide.Alert(RealServerAlertSubject("[10.0.0.2]:tcp:80", "[10.0.0.1]:tcp:80", false),
 		"=> TCP CHECK failed on service <=")
-	waitUntil(t, "both messages arrive", func() bool { return len(sink.messages()) == 2 })
-	waitUntil(t, "both sessions end with QUIT", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return sink.quitted == 2 })
+	waitUntil(t, "both messages arrive", func() bool { return len(sink.Messages()) == 2 })
+	waitUntil(t, "both sessions end with QUIT", func() bool { return sink.Quitted() == 2 })
 	to := time.Now()
 
 	want := func(subject, body string) string {
@@ -226,7 +109,7 @@ func TestAlertSendsKeepalivedMessages(t *testing.T) {
 		want("[lb1] VRRP Instance VI_1 - Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <="),
 		want("[lb1] Realserver [10.0.0.2]:tcp:80 of virtual server [10.0.0.1]:tcp:80 - DOWN", "=> TCP CHECK failed on service <="),
 	} {
-		if got := checkDate(t, sink.wire(i), from, to); got != w {
+		if got := checkDate(t, sink.Wire(i), from, to); got != w {
 			t.Errorf("connection %d sent\n%q\nwant\n%q", i, got, w)
 		}
 	}
@@ -239,7 +122,7 @@ func TestAlertSendsKeepalivedMessages(t *testing.T) {
 		t.Fatal("the sender stopped with an alerter still open")
 	}
 	checkSide.Alert("after the other stopped", "body")
-	waitUntil(t, "the third message arrives", func() bool { return len(sink.messages()) == 3 })
+	waitUntil(t, "the third message arrives", func() bool { return len(sink.Messages()) == 3 })
 	snd := checkSide.snd
 	checkSide.Stop()
 	select {
@@ -383,12 +266,12 @@ smtp_connect_timeout 7`)
 		t.Skip(err)
 	}
 	stubLocalName(t, "lb9.example.net")
-	sink := newSMTPSink(t)
-	a := OpenAlerter(nil, SMTPSettings{Host: "127.0.0.1", Port: sink.port, To: []string{"ops@example.com"}})
+	sink := smtptest.New(t)
+	a := OpenAlerter(nil, SMTPSettings{Host: "127.0.0.1", Port: sink.Port, To: []string{"ops@example.com"}})
 	a.Alert("s", "b")
-	waitUntil(t, "the message arrives", func() bool { return len(sink.messages()) == 1 })
+	waitUntil(t, "the message arrives", func() bool { return len(sink.Messages()) == 1 })
 	a.Stop()
-	w := sink.wire(0)
+	w := sink.Wire(0)
 	from := me.Username + "@lb9.example.net"
 	for _, line := range []string{"HELO lb9.example.net\r\n", "MAIL FROM:<" + from + ">\r\n",
 		"From: " + from + "\r\n", "Subject: [lb9.example.net] s\r\n"} {
@@ -401,15 +284,15 @@ smtp_connect_timeout 7`)
 	// and the NULL sender glibc prints "(null)", which servers refuse.
 	stubLocalName(t, "")
 	var l logs
-	sink = newSMTPSink(t)
-	a = OpenAlerter(l.logger(), SMTPSettings{Host: "127.0.0.1", Port: sink.port, To: []string{"ops@example.com"}})
+	sink = smtptest.New(t)
+	a = OpenAlerter(l.logger(), SMTPSettings{Host: "127.0.0.1", Port: sink.Port, To: []string{"ops@example.com"}})
 	a.Alert("s", "b")
 	waitUntil(t, "the refusal is logged", func() bool { return strings.Contains(l.String(), "Error processing MAIL cmd") })
 	a.Stop()
-	if w := sink.wire(0); !strings.HasPrefix(w, "HELO localhost\r\nMAIL FROM:<(null)>\r\n") {
+	if w := sink.Wire(0); !strings.HasPrefix(w, "HELO localhost\r\nMAIL FROM:<(null)>\r\n") {
 		t.Errorf("without a local name the dialogue is\n%q", w)
 	}
-	a = OpenAlerter(nil, SMTPSettings{Host: "127.0.0.1", Port: sink.port, To: []string{"x"}})
+	a = OpenAlerter(nil, SMTPSettings{Host: "127.0.0.1", Port: sink.Port, To: []string{"x"}})
 	if got := a.settings().RouterID; got != "unknown" {
 		t.Errorf("router id %q, want unknown", got)
 	}
@@ -420,16 +303,16 @@ smtp_connect_timeout 7`)
 // with keepalived's line and counted, the refused session ends with QUIT,
 // and Alert never waits.
 func TestAlertFailuresAreLoggedAndCounted(t *testing.T) {
-	sink := newSMTPSink(t)
-	sink.refuse = "oncall@example.com"
+	sink := smtptest.New(t)
+	sink.Refuse("oncall@example.com")
 	var l logs
 	a := OpenAlerter(l.logger(), sinkSettings(sink))
 	a.Alert("refused", "body")
 	waitUntil(t, "the refusal is logged", func() bool {
-		return strings.Contains(l.String(), "Error processing RCPT cmd on SMTP server [127.0.0.1]:"+sink.port+". SMTP status code = 550")
+		return strings.Contains(l.String(), "Error processing RCPT cmd on SMTP server [127.0.0.1]:"+sink.Port+". SMTP status code = 550")
 	})
-	waitUntil(t, "the session ends with QUIT", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return sink.quitted == 1 })
-	if w := sink.wire(0); strings.Contains(w, "DATA") {
+	waitUntil(t, "the session ends with QUIT", func() bool { return sink.Quitted() == 1 })
+	if w := sink.Wire(0); strings.Contains(w, "DATA") {
 		t.Errorf("the client went on after the refusal:\n%s", w)
 	}
 	waitUntil(t, "the failure is counted", func() bool { return a.Stats() == AlertStats{Failed: 1} })

@@ -3,79 +3,19 @@ package vrrpd
 import (
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
-	"net"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	smtp "github.com/emersion/go-smtp"
-
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/lab"
+	"github.com/keepalived-go/keepalived-go/internal/notify/smtptest"
 	"github.com/keepalived-go/keepalived-go/internal/track"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
-
-// mailSink is an SMTP server (emersion/go-smtp) on loopback that keeps
-// the messages it is given.
-type mailSink struct {
-	port string
-	mu   sync.Mutex
-	msgs []string
-}
-
-func newMailSink(t *testing.T) *mailSink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &mailSink{port: ln.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):]}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s}, nil }))
-	srv.Domain = "sink.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	served := make(chan struct{})
-	go func() { defer close(served); srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-served })
-	return s
-}
-
-type sinkSession struct{ s *mailSink }
-
-func (ss *sinkSession) Reset()                               {}
-func (ss *sinkSession) Logout() error                        { return nil }
-func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (ss *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	ss.s.mu.Lock()
-	ss.s.msgs = append(ss.s.msgs, string(b))
-	ss.s.mu.Unlock()
-	return err
-}
-
-var subjectBody = regexp.MustCompile(`(?s)Subject: ([^\r]*)\r\n.*?\r\n\r\n(.*?)\r\n`)
-
-// alerts are the subjects and bodies received, "SUBJECT | BODY".
-func (s *mailSink) alerts() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, m := range s.msgs {
-		if sb := subjectBody.FindStringSubmatch(m); sb != nil {
-			out = append(out, sb[1]+" | "+sb[2])
-		} else {
-			out = append(out, "unreadable: "+m)
-		}
-	}
-	return out
-}
 
 func smtpGlobals(port, extra string) string {
 	return fmt.Sprintf(`global_defs {
@@ -95,8 +35,8 @@ func smtpGlobals(port, extra string) string {
 // group with smtp_alert as it becomes master and stops; an instance
 // without smtp_alert (the default is off) nothing.
 func TestInstancesAndGroupsSendSMTPAlerts(t *testing.T) {
-	sink := newMailSink(t)
-	cfg := loadConf(t, smtpGlobals(sink.port, "")+`vrrp_sync_group G {
+	sink := smtptest.New(t)
+	cfg := loadConf(t, smtpGlobals(sink.Port, "")+`vrrp_sync_group G {
     group {
         VI_1
     }
@@ -129,12 +69,12 @@ vrrp_instance VI_2 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lab.WaitUntil("VI_1 and G are master", 10*time.Second, func() bool { return len(sink.alerts()) >= 3 }); err != nil {
+	if err := lab.WaitUntil("VI_1 and G are master", 10*time.Second, func() bool { return len(sink.Alerts()) >= 3 }); err != nil {
 		rt.stop()
-		t.Fatal(err, sink.alerts())
+		t.Fatal(err, sink.Alerts())
 	}
 	rt.stop()
-	got := sink.alerts()
+	got := sink.Alerts()
 	want := []string{
 		"[lb1] VRRP Instance VI_1 - Entering BACKUP state | => VRRP Instance is no longer owning VRRP VIPs <=",
 		"[lb1] VRRP Instance VI_1 - Entering MASTER state | => VRRP Instance is now owning VRRP VIPs <=",
@@ -165,8 +105,8 @@ vrrp_instance VI_2 {
 // it; with no_email_faults FAULT sends nothing, and neither does the
 // return to the state of the last alert (last_email_state).
 func TestSMTPAlertPrecedenceAndFaults(t *testing.T) {
-	sink := newMailSink(t)
-	cfg := notifyConf(t, smtpGlobals(sink.port, "    smtp_alert_vrrp\n    no_email_faults\n")+`vrrp_sync_group G {
+	sink := smtptest.New(t)
+	cfg := notifyConf(t, smtpGlobals(sink.Port, "    smtp_alert_vrrp\n    no_email_faults\n")+`vrrp_sync_group G {
     group {
         VI_1
     }
@@ -205,8 +145,8 @@ vrrp_instance VI_2 {
 	g.transition(vrrp.Backup, vrrp.Fault, 0)
 	g.transition(vrrp.Fault, vrrp.Master, 0)
 	stopNotifiers(notifiersOf([]*notifier{n1, n2, g}))
-	if err := lab.WaitUntil("three alerts", 10*time.Second, func() bool { return len(sink.alerts()) == 3 }); err != nil {
-		t.Fatal(err, sink.alerts())
+	if err := lab.WaitUntil("three alerts", 10*time.Second, func() bool { return len(sink.Alerts()) == 3 }); err != nil {
+		t.Fatal(err, sink.Alerts())
 	}
 	rt.alerts.Stop()
 	want := []string{
@@ -214,7 +154,7 @@ vrrp_instance VI_2 {
 		"[lb1] VRRP Instance VI_1 - Entering BACKUP state | => VRRP Instance is no longer owning VRRP VIPs <=",
 		"[lb1] VRRP Group G - Entering MASTER state | => All VRRP group instances are now in MASTER state <=",
 	}
-	if got := sink.alerts(); !slices.Equal(got, want) {
+	if got := sink.Alerts(); !slices.Equal(got, want) {
 		t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
