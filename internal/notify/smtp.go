@@ -322,8 +322,9 @@ func (a *Alerter) Stop() {
 }
 
 // settings are the alerter's settings with keepalived's defaults filled
-// in; the first call may look the local host name up.
-func (a *Alerter) settings() SMTPSettings {
+// in; the first call may look the local host name up (ctx ends the
+// look-up at stop).
+func (a *Alerter) settings(ctx context.Context) SMTPSettings {
 	a.defaults.Do(func() {
 		s := a.set
 		if s.ConnectTimeout <= 0 {
@@ -332,7 +333,7 @@ func (a *Alerter) settings() SMTPSettings {
 		if s.RouterID == "" || s.HeloName == "" || s.From == "" {
 			// global_data.c init_global_data: get_local_name(), or
 			// "unknown", which gives no default sender or HELO name.
-			name := localName()
+			name := localName(ctx)
 			if s.RouterID == "" {
 				s.RouterID = name
 				if name == "" {
@@ -359,12 +360,12 @@ func (a *Alerter) settings() SMTPSettings {
 
 // localName is keepalived's get_local_name (lib/utils.c): the canonical
 // name of the host name, or "" if it cannot be found. Tests replace it.
-var localName = func() string {
+var localName = func(ctx context.Context) string {
 	h, err := os.Hostname()
 	if err != nil {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	cname, err := net.DefaultResolver.LookupCNAME(ctx, h)
 	if err != nil {
@@ -461,7 +462,7 @@ func acquireShared() (*sender, func()) {
 // SMTP_FSM table and its handlers) and tells whether the server took the
 // message. Every failure is logged with keepalived's line.
 func (a *Alerter) deliver(ctx context.Context, m alertMail) bool {
-	s := a.settings()
+	s := a.settings(ctx)
 	host := s.Host
 	if !isAddr(host) {
 		// keepalived resolves a name once, when it reads the

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os/user"
@@ -21,7 +22,7 @@ func portOf(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1
 func stubLocalName(t *testing.T, name string) {
 	t.Helper()
 	old := localName
-	localName = func() string { return name }
+	localName = func(context.Context) string { return name }
 	t.Cleanup(func() { localName = old })
 }
 
@@ -293,7 +294,7 @@ smtp_connect_timeout 7`)
 		t.Errorf("without a local name the dialogue is\n%q", w)
 	}
 	a = OpenAlerter(nil, SMTPSettings{Host: "127.0.0.1", Port: sink.Port, To: []string{"x"}})
-	if got := a.settings().RouterID; got != "unknown" {
+	if got := a.settings(t.Context()).RouterID; got != "unknown" {
 		t.Errorf("router id %q, want unknown", got)
 	}
 	a.Stop()
