@@ -108,7 +108,9 @@ var (
 
 	notifyLostDesc = prometheus.NewDesc("keepalived_notify_lost_total",
 		"Notifications not delivered, by what was lost: event (its scripts did not run, the queue was full), "+
-			"fifo_line (a FIFO line did not fit in its pipe).", []string{"what"}, nil)
+			"fifo_line (a FIFO line did not fit in its pipe), smtp_alert (an SMTP alert was dropped: the queue was full "+
+			"or the daemon stopped), smtp_undelivered (the SMTP server could not be reached or refused the alert).",
+		[]string{"what"}, nil)
 	notifyOverrunDesc = prometheus.NewDesc("keepalived_notify_script_overruns_total",
 		"Notify scripts still running when the queue stopped waiting for them (10 s) and went on.", nil, nil)
 )
@@ -148,6 +150,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	lost := notify.Totals()
 	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedEvents), "event")
 	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedLines), "fifo_line")
+	mail := notify.AlertTotals()
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(mail.Dropped), "smtp_alert")
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(mail.Failed), "smtp_undelivered")
 	ch <- prometheus.MustNewConstMetric(notifyOverrunDesc, prometheus.CounterValue, float64(lost.OverrunScripts))
 }
 

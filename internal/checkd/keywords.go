@@ -12,4 +12,6 @@ var keywords = []string{
 	"rs_init_notifies", "ha_suspend", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
 	"MISC_CHECK", "misc_path", "misc_timeout", "misc_dynamic", "user", "log_all_failures", "checker_log_all_failures",
 	"FILE_CHECK", "track_file", "file", "weight", "init_file", "SMTP_CHECK", "helo_name", "host",
+	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
+	"smtp_connect_timeout", "smtp_alert", "smtp_alert_checker", "no_checker_emails", "router_id",
 }

@@ -19,6 +19,7 @@ type runtime struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	fifos    *notify.FIFOs
+	alerts   *notify.Alerter // SMTP alerts, shared by the virtual servers
 	services []*service
 	suspend  *suspender // nil without ha_suspend
 	files    *fileChecks
@@ -31,6 +32,7 @@ type carryOver struct {
 	up        map[string]bool // checker key -> up
 	quorumUp  map[string]bool // virtual server name -> quorum up
 	fifos     *notify.FIFOs
+	alerts    *notify.Alerter
 	notifiers []*notify.Notifier
 	exits     map[string]int // MISC_CHECK key -> last exit status
 }
@@ -54,6 +56,7 @@ func (c *carryOver) release() {
 	for _, n := range c.notifiers {
 		n.Stop()
 	}
+	c.alerts.Stop() // the last alerter of the process waits for the sender
 	c.fifos.Close()
 }
 
@@ -67,12 +70,14 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 		g = &config.GlobalDefs{}
 	}
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
+	rt.alerts = notify.OpenAlerter(log, notify.SMTPSettingsOf(g))
 	carry.release()
 	var suspendable []*service
 	rt.files = watchFileChecks(log, cfg, carry != nil, nil)
 	for _, spec := range cfg.VirtualServerSpecs() {
 		svc := newService(log, g, spec, rt.fifos)
 		rt.files.attach(svc)
+		svc.mail = alertingOf(rt.alerts, g, spec.VirtualServer)
 		rt.services = append(rt.services, svc)
 		if svc.haSuspend {
 			suspendable = append(suspendable, svc)
@@ -99,7 +104,7 @@ func (rt *runtime) stop(reload bool) *carryOver {
 	rt.files.stop()
 	rt.cancel()
 	<-rt.done
-	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos}
+	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos, alerts: rt.alerts}
 	for _, svc := range rt.services {
 		svc.notifier.Close()
 		carry.notifiers = append(carry.notifiers, svc.notifier)

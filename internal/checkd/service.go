@@ -30,7 +30,8 @@ type service struct {
 	haSuspend bool
 	ownsAddr  addrMatcher
 	suspended atomic.Bool
-	ext       extras // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
+	ext       extras   // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
+	mail      alerting // SMTP alerts (smtp.go)
 }
 
 // server is one real server and its checkers.
@@ -38,6 +39,7 @@ type server struct {
 	name       string
 	notifyUp   notify.Script
 	notifyDown notify.Script
+	alert      bool // smtp_alert
 	jobs       []*job
 }
 
@@ -63,7 +65,8 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 	for _, rs := range spec.RealServers {
 		srv := &server{name: trio(rs.Addr, spec.Protocol),
 			notifyUp:   notify.ScriptOf(rs.RealServer.NotifyUp, g.ScriptUser),
-			notifyDown: notify.ScriptOf(rs.RealServer.NotifyDown, g.ScriptUser)}
+			notifyDown: notify.ScriptOf(rs.RealServer.NotifyDown, g.ScriptUser),
+			alert:      realServerAlerts(g, rs.RealServer)}
 		svc.servers = append(svc.servers, srv)
 		svc.pool.Servers = append(svc.pool.Servers, &lvs.Server{Name: srv.name, Weight: rs.Weight,
 			Inhibit: rs.RealServer.InhibitOnFailure})
@@ -164,9 +167,12 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 			}
 			return
 		}
+		wasAlive := svc.pool.Servers[i].Alive()
 		evs := svc.pool.CheckerChanged(i, c == check.WentUp)
+		alive := svc.pool.Servers[i].Alive()
 		svc.mu.Unlock()
 		svc.handle(evs)
+		svc.checkerAlert(srv, j.kind, c == check.WentUp, wasAlive, alive)
 	}
 }
 
@@ -212,6 +218,7 @@ func (svc *service) handle(evs []lvs.Event) {
 			svc.notifier.Notify(notify.Event{What: "VS " + state,
 				Lines:   []string{fmt.Sprintf("VS %s %s\n\x00", svc.name, state)},
 				Scripts: []notify.Script{script}})
+			svc.quorumAlert(ev)
 		}
 	}
 }

@@ -1,112 +1,83 @@
 package checkd
 
 import (
-	"fmt"
-	"time"
-
-	"github.com/keepalived-go/keepalived-go/internal/check"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
 )
 
-// smtpJobs makes the jobs of an SMTP_CHECK (check_smtp.c
-// smtp_check_end_handler). Each legacy host block is a checker of its
-// own, connecting to the real server unless its connect_ip and
-// connect_port say otherwise, with connect_timeout defaulting to the real
-// server's; the SMTP_CHECK's own connection is checked too when it sets a
-// connection keyword or has no host. All share helo_name and the timing,
-// which a host block's timing keywords change for all of them (keepalived
-// applies them to the SMTP_CHECK being read).
-func (svc *service) smtpJobs(srv *server, rs *config.RealServerSpec, c *config.Checker, ci int, logAll bool) {
-	timing := timingOf(c)
-	timing.RetryEachCycle = true
-	for _, h := range c.Hosts {
-		if h.IsSet("retry") && h.Retry >= 0 {
-			timing.Retry = h.Retry
-		}
-		if h.IsSet("delay_before_retry") {
-			timing.DelayBeforeRetry = h.DelayBeforeRetry.Duration()
-		}
-		if h.IsSet("delay_loop") && h.DelayLoop > 0 {
-			timing.DelayLoop = h.DelayLoop.Duration()
-		}
-		if h.IsSet("warmup") {
-			timing.Warmup = h.Warmup.Duration()
-		}
-		if h.IsSet("alpha") {
-			timing.Alpha = h.Alpha
-		}
-		logAll = logAll || h.LogAllFailures
-	}
-	helo := c.HeloName
-	if helo == "" {
-		helo = check.DefaultHelo
-	}
-	own := len(c.Hosts) == 0
-	for _, kw := range []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark", "connect_timeout"} {
-		own = own || c.IsSet(kw)
-	}
-	type target struct {
-		c   *config.Checker
-		key string
-	}
-	var targets []target
-	base := *c
-	base.Hosts = nil // the hosts' pointers must not make the identity
-	key := fmt.Sprintf("%s|%s|%d|%s", svc.name, srv.name, ci, fingerprint(&base))
-	if own {
-		targets = append(targets, target{c, key})
-	}
-	for k, h := range c.Hosts {
-		targets = append(targets, target{h, fmt.Sprintf("%s|host %d|%s", key, k, fingerprint(h))})
-	}
-	for _, t := range targets {
-		conn := connOf(t.c, rs.Addr)
-		if !t.c.IsSet("connect_timeout") || t.c.ConnectTimeout <= 0 {
-			if t.c == c {
-				conn.Timeout = c.ConnectTimeout.Duration()
-			} else {
-				conn.Timeout = rs.RealServer.ConnectTimeout.Duration()
-			}
-			if conn.Timeout <= 0 {
-				conn.Timeout = 5 * time.Second
-			}
-		}
-		s := &check.SMTP{Conn: conn, Helo: helo, Server: rs.Addr}
-		srv.jobs = append(srv.jobs, &job{kind: "SMTP_CHECK", timing: timing, key: t.key,
-			x:   &jobX{logAll: logAll},
-			Job: &check.Job{Checker: s}})
-	}
+// SMTP alerts of the checkers, as keepalived sends them:
+//
+//   - a virtual server's, when its quorum goes up or down, if its
+//     smtp_alert resolves on (off by default): ipwrapper.c do_vs_notifies,
+//     after the quorum scripts and FIFO line;
+//   - a real server's, from the checker whose state changed (check_tcp.c
+//     tcp_epilog and its siblings), after the server's notifications:
+//     when a checker goes down or comes back up, if the server's
+//     smtp_alert resolves on (on by default), and unless global_defs
+//     no_checker_emails is set and the server's own state did not move.
+//     The subject says the server's state (UP only when all its checkers
+//     are), the body the checker's change.
+
+// alerting is what a virtual server needs to send its alerts.
+type alerting struct {
+	alerts          *notify.Alerter // nil: no alert is sent
+	vs              bool            // the virtual server's smtp_alert
+	noCheckerEmails bool
 }
 
-// smtpResult is smtp_final's handling of a conversation's end: the
-// failure is logged when it takes the checker down (or with
-// log_all_failures, at each attempt while up), the success when it
-// brings the checker up or is its first.
-func (svc *service) smtpResult(i int, j *job, r check.Result, c check.Change) []lvs.Event {
-	x := j.x
-	first := !x.ran
-	if r.OK || c != check.Unchanged || j.Schedule.Retries() == 0 {
-		x.ran = true // a cycle ended
+func alertingOf(a *notify.Alerter, g *config.GlobalDefs, vs *config.VirtualServer) alerting {
+	if !a.Enabled() {
+		return alerting{}
 	}
-	name := svc.servers[i].name
-	if r.OK {
-		if c == check.WentUp || first {
-			svc.log.Info(fmt.Sprintf("Remote SMTP server %s succeed on service.", name))
-		}
-		if c == check.WentUp {
-			return svc.pool.CheckerChanged(i, true)
-		}
-		return nil
+	return alerting{alerts: a, vs: notify.VirtualServerAlertOn(g, vs.IsSet("smtp_alert"), vs.SMTPAlert),
+		noCheckerEmails: g.NoCheckerEmails}
+}
+
+// realServerAlerts is a real_server's smtp_alert, resolved.
+func realServerAlerts(g *config.GlobalDefs, rs *config.RealServer) bool {
+	return notify.RealServerAlertOn(g, rs.IsSet("smtp_alert"), rs.SMTPAlert)
+}
+
+// quorumAlert sends a virtual server's alert for a quorum event.
+func (svc *service) quorumAlert(ev lvs.Event) {
+	if svc.mail.alerts == nil || !svc.mail.vs {
+		return
 	}
-	switch c {
-	case check.WentDown, check.StayedDown:
-		svc.log.Info("SMTP_CHECK " + r.Reason)
-		return svc.stateChange(i, c)
-	case check.Unchanged:
-		if j.Schedule.Retries() > 0 && x.logAll && (j.Schedule.Up() || first) {
-			svc.log.Info("SMTP_CHECK " + r.Reason)
-		}
+	subject, body := notify.VirtualServerAlert(svc.name, ev.Kind == lvs.QuorumUp, ev.Init,
+		svc.pool.Quorum, svc.pool.Hysteresis, ev.Threshold, ev.Weight)
+	svc.mail.alerts.Alert(subject, body)
+}
+
+// checkerAlert sends a real server's alert for one of its checkers that
+// went up or down; wasAlive and alive are the server's state before and
+// after.
+func (svc *service) checkerAlert(srv *server, kind string, up, wasAlive, alive bool) {
+	if svc.mail.alerts == nil || !srv.alert || (wasAlive == alive && svc.mail.noCheckerEmails) {
+		return
 	}
-	return nil
+	svc.mail.alerts.Alert(notify.RealServerAlertSubject(srv.name, svc.name, alive), checkerAlertBody(kind, up))
+}
+
+// checkerAlertBody is the body a checker of this kind sends when it goes
+// up or down. The fixed ones are keepalived's; left to the checkers that
+// make them: SMTP_CHECK's failure carries its error ("=> CHECK failed on
+// service : <error> <="), MISC_CHECK says "timed out" for a script that
+// did, BFD_CHECK names its bfd instance ("=> BFD CHECK <name>
+// succeeded|failed on service <="); FILE_CHECK sends none.
+func checkerAlertBody(kind string, up bool) string {
+	texts := map[string][2]string{
+		"TCP_CHECK":  {"=> TCP CHECK succeed on service <=", "=> TCP CHECK failed on service <="},
+		"UDP_CHECK":  {"=> UDP CHECK succeed on service <=", "=> UDP CHECK failed on service <="},
+		"PING_CHECK": {"=> ICMP CHECK succeed on service <=", "=> ICMP CHECK failed on service <="},
+		"DNS_CHECK":  {"=> DNS_CHECK: succeed on service <=", "=> DNS_CHECK: failed on service <="},
+		"HTTP_GET":   {"=> CHECK succeed on service <=", "=> CHECK failed on service : HTTP request failed <="},
+		"SSL_GET":    {"=> CHECK succeed on service <=", "=> CHECK failed on service : HTTP request failed <="},
+		"SMTP_CHECK": {"=> CHECK succeed on service <=", "=> CHECK failed on service <="},
+		"MISC_CHECK": {"=> MISC CHECK succeeded on service <=", "=> MISC CHECK failed on service <="},
+	}[kind]
+	if up {
+		return texts[0]
+	}
+	return texts[1]
 }

@@ -1,120 +1,142 @@
 package checkd
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
+	"regexp"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/notify/smtptest"
 )
 
-// smtpServer is a loopback SMTP server that can be stopped and started
-// again on its port; it counts its conversations.
-type smtpServer struct {
-	t     *testing.T
-	addr  string
-	ln    net.Listener
-	talks atomic.Int64
+func mailGlobals(sink *smtptest.Sink, extra string) string {
+	return fmt.Sprintf(`global_defs {
+    router_id lb1
+    notification_email {
+        ops@example.com
+    }
+    notification_email_from keepalived@lb1.example
+    smtp_helo_name lb1.example
+    smtp_server 127.0.0.1 %s
+%s}
+`, sink.Port, extra)
 }
 
-func newSMTPServer(t *testing.T) *smtpServer {
-	s := &smtpServer{t: t}
-	s.start("127.0.0.1:0")
-	s.addr = s.ln.Addr().String()
-	t.Cleanup(s.stop)
-	return s
-}
+var mailDate = regexp.MustCompile(`^Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [-+]\d{4}\r\n`)
 
-func (s *smtpServer) port() string { return s.addr[strings.LastIndexByte(s.addr, ':')+1:] }
-
-func (s *smtpServer) start(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.ln = ln
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				r := bufio.NewReader(c)
-				io.WriteString(c, "220 test ESMTP\r\n")
-				if l, _ := r.ReadString('\n'); strings.HasPrefix(l, "HELO lb.test") {
-					io.WriteString(c, "250 hi\r\n")
-				} else {
-					io.WriteString(c, "500 who?\r\n")
-				}
-				r.ReadString('\n')
-				io.WriteString(c, "221 bye\r\n")
-				s.talks.Add(1)
-			}()
-		}
-	}()
-}
-
-func (s *smtpServer) stop() {
-	if s.ln != nil {
-		s.ln.Close()
-		s.ln = nil
-	}
-}
-
-// SMTP_CHECK's legacy host blocks are checkers of their own, each with
-// its connection (the SMTP_CHECK itself is not one: it sets no connection
-// keyword); the real server is alive while all pass. A host that
-// stops answering takes the server down after retry attempts, with
-// keepalived's "SMTP_CHECK ..." line, and its first success since brings
-// it back.
-func TestSMTPCheckHostsAndRetries(t *testing.T) {
-	a, b := newSMTPServer(t), newSMTPServer(t)
-	conf := fmt.Sprintf(`virtual_server 192.0.2.1 25 {
+// A real server going down and back mails keepalived's alerts: the
+// virtual server's (smtp_alert on) for the quorum, then the real
+// server's from its TCP_CHECK; the message is keepalived's, byte for
+// byte.
+func TestRealAndVirtualServerAlerts(t *testing.T) {
+	sink := smtptest.New(t)
+	srv := newTCPServer(t)
+	port := srv.addr[strings.LastIndexByte(srv.addr, ':')+1:]
+	var logs syncBuffer
+	startChecks(t, mailGlobals(sink, "")+fmt.Sprintf(`virtual_server 192.0.2.1 80 {
     protocol TCP
-    delay_loop 0.2
+    delay_loop 0.1
+    smtp_alert
     real_server 127.0.0.1 %s {
-        SMTP_CHECK {
-            helo_name lb.test
-            retry 2
-            delay_before_retry 0.1
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
             warmup 0
-            host {
-                connect_ip 127.0.0.1
-            }
-            host {
-                connect_port %s
-            }
         }
     }
 }
-`, a.port(), b.port())
-	var logs syncBuffer
-	startChecks(t, conf, &logs)
-	rs, vs := "[127.0.0.1]:tcp:"+a.port(), "[192.0.2.1]:tcp:25"
-	logHas := func(line string) func() bool { return func() bool { return strings.Contains(logs.String(), line) } }
-	waitFor(t, "both hosts checked", func() bool { return a.talks.Load() > 0 && b.talks.Load() > 0 })
-	if n := strings.Count(logs.String(), "Activating healthchecker for service "+rs+" for VS "+vs); n != 2 {
-		t.Fatalf("%d checkers activated, want one per host:\n%s", n, logs.String())
+`, port), &logs)
+	time.Sleep(1500 * time.Millisecond) // the first check, 1 s after start, succeeds
+	srv.stop()
+	waitFor(t, "two alerts", func() bool { return len(sink.Alerts()) == 2 })
+	srv.start(srv.addr)
+	waitFor(t, "four alerts", func() bool { return len(sink.Alerts()) == 4 })
+	rs, vs := "[127.0.0.1]:tcp:"+port, "[192.0.2.1]:tcp:80"
+	want := []string{
+		"[lb1] Virtualserver " + vs + " - DOWN | => Lost quorum 1+0=1 <= 0 <=",
+		"[lb1] Realserver " + rs + " of virtual server " + vs + " - DOWN | => TCP CHECK failed on service <=",
+		"[lb1] Virtualserver " + vs + " - UP | => Gained quorum 1+0=1 <= 1 <=",
+		"[lb1] Realserver " + rs + " of virtual server " + vs + " - UP | => TCP CHECK succeed on service <=",
 	}
-	waitFor(t, "the first success logged", logHas("Remote SMTP server "+rs+" succeed on service."))
+	if got := sink.Alerts(); !slices.Equal(got, want) {
+		t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	down := sink.Messages()[1]
+	if !mailDate.MatchString(down) {
+		t.Fatalf("no Date header first in %q", down)
+	}
+	wantDown := "From: keepalived@lb1.example\r\n" +
+		"Subject: [lb1] Realserver " + rs + " of virtual server " + vs + " - DOWN\r\n" +
+		"X-Mailer: Keepalived\r\n" +
+		"To: ops@example.com\r\n" +
+		"\r\n" +
+		"=> TCP CHECK failed on service <=\r\n" +
+		"\r\n"
+	if got := mailDate.ReplaceAllString(down, ""); got != wantDown {
+		t.Errorf("the real server's message is\n%q\nwant\n%q", got, wantDown)
+	}
+	if w := sink.Wire(1); !strings.HasPrefix(w, "HELO lb1.example\r\nMAIL FROM:<keepalived@lb1.example>\r\nRCPT TO:<ops@example.com>\r\nDATA\r\n") ||
+		!strings.HasSuffix(w, "\r\n.\r\nQUIT\r\n") {
+		t.Errorf("the dialogue is\n%q", w)
+	}
+}
 
-	b.stop()
-	down := "SMTP_CHECK Could not connect to server [127.0.0.1]:" + b.port()
-	waitFor(t, "the host's failure", logHas(down))
-	waitFor(t, "the server removed", logHas("Removing service "+rs+" from VS "+vs))
-	if strings.Count(logs.String(), down) != 1 {
-		t.Errorf("the failure is logged once, when it takes the checker down:\n%s", logs.String())
-	}
-	before := strings.Count(logs.String(), "succeed on service")
-	b.start(b.addr)
-	waitFor(t, "the server back", logHas("Adding service "+rs+" to VS "+vs))
-	if strings.Count(logs.String(), "succeed on service") != before+1 {
-		t.Errorf("want one success line for the host coming back:\n%s", logs.String())
+// Defaults and precedence: without smtp_alert a real server mails and a
+// virtual server does not; smtp_alert_checker off silences both unless
+// the server's own smtp_alert is on. A second checker of a server
+// already down mails again, unless no_checker_emails.
+func TestCheckerAlertDefaultsAndPrecedence(t *testing.T) {
+	for _, c := range []struct {
+		name, global, vs, rs string
+		want                 []string // alert subjects' tails
+	}{
+		{"defaults", "", "", "", []string{"RS DOWN", "RS DOWN"}},
+		{"checker off", "    smtp_alert_checker off\n    smtp_alert on\n", "", "", nil},
+		{"own on", "    smtp_alert_checker off\n", "smtp_alert", "smtp_alert on", []string{"VS DOWN", "RS DOWN", "RS DOWN"}},
+		{"no_checker_emails", "    no_checker_emails\n", "", "", []string{"RS DOWN"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sink := smtptest.New(t)
+			a, b := newTCPServer(t), newTCPServer(t)
+			var logs syncBuffer
+			s := startChecks(t, mailGlobals(sink, c.global)+fmt.Sprintf(`virtual_server 192.0.2.1 80 {
+    protocol TCP
+    delay_loop 0.1
+    %s
+    real_server 127.0.0.1 80 {
+        %s
+        TCP_CHECK {
+            connect_port %s
+            retry 0
+            warmup 0
+        }
+        TCP_CHECK {
+            connect_port %s
+            retry 0
+            warmup 0
+        }
+    }
+}
+`, c.vs, c.rs, a.addr[strings.LastIndexByte(a.addr, ':')+1:], b.addr[strings.LastIndexByte(b.addr, ':')+1:]), &logs)
+			time.Sleep(1500 * time.Millisecond)
+			a.stop()
+			waitFor(t, "the first checker fails", func() bool { return strings.Count(logs.String(), "failed.") == 1 })
+			b.stop()
+			waitFor(t, "the second checker fails", func() bool { return strings.Count(logs.String(), "failed.") == 2 })
+			s.Stop(t.Context()) // the last alerter: the queue is sent before it returns
+			var got []string
+			for _, al := range sink.Alerts() {
+				kind := "RS"
+				if strings.Contains(al, "Virtualserver") {
+					kind = "VS"
+				}
+				got = append(got, kind+" "+al[strings.Index(al, " - ")+3:strings.Index(al, " | ")])
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("alerts %q, want %q", got, c.want)
+			}
+		})
 	}
 }

@@ -40,6 +40,9 @@ type Event struct {
 	Server int  // the real server's index, for ServerUp and ServerDown
 	Init   bool // at start (rs_init_notifies, "Starting with quorum")
 	Log    []string
+	// Threshold and Weight are, for QuorumUp and QuorumDown, the
+	// threshold crossed and the alive weight (the SMTP alert's body).
+	Threshold, Weight int
 }
 
 // Pool is a virtual server's real servers, quorum and sorry server, as
@@ -193,7 +196,7 @@ func (p *Pool) updateQuorum(init bool) []Event {
 			log = append(log, fmt.Sprintf("%s sorry server %s from VS %s", map[bool]string{true: "Disabling", false: "Removing"}[p.Sorry.Inhibit], p.Sorry.Name, p.Name),
 				"Adding alive servers to the pool for VS "+p.Name)
 		}
-		return []Event{{Kind: QuorumUp, Init: init, Log: log}}
+		return []Event{{Kind: QuorumUp, Init: init, Log: log, Threshold: threshold, Weight: sum}}
 	case (p.quorumUp && (sum == 0 || sum < threshold)) || (init && !p.quorumUp && p.Sorry != nil && !p.sorryIn):
 		p.quorumUp = false
 		what := "Lost quorum"
@@ -206,7 +209,7 @@ func (p *Pool) updateQuorum(init bool) []Event {
 			log = append(log, fmt.Sprintf("%s sorry server %s to VS %s", map[bool]string{true: "Enabling", false: "Adding"}[p.Sorry.Inhibit], p.Sorry.Name, p.Name),
 				"Removing alive servers from the pool for VS "+p.Name)
 		}
-		return []Event{{Kind: QuorumDown, Init: init, Log: log}}
+		return []Event{{Kind: QuorumDown, Init: init, Log: log, Threshold: threshold, Weight: sum}}
 	}
 	return nil
 }

@@ -82,7 +82,35 @@
 //     pipe and its reader. The same sharing lets the VRRP subsystem and
 //     the checkers write the global notify_fifo through one pipe.
 //
+// # SMTP alerts
+//
+// smtp.go sends keepalived's SMTP alerts (core/smtp.c). A subsystem's
+// runtime opens an Alerter with global_defs' settings (SMTPSettingsOf)
+// and calls Alert(subject, body) after the scripts and FIFO line of an
+// event, with keepalived's texts (VRRPAlert, RealServerAlertSubject,
+// VirtualServerAlert) when smtp_alert resolves on for the object
+// (VRRPAlertOn, VirtualServerAlertOn, RealServerAlertOn). Alert never
+// blocks: the alert goes to a bounded queue, and one sender goroutine per
+// process, shared by every open Alerter (VRRP's, the checkers', and
+// across a reload the old and the new runtime's), delivers the alerts one
+// after the other with keepalived's dialogue and timeouts, logging what
+// fails with keepalived's lines. A full queue drops the alert (logged,
+// counted: Alerter.Stats, AlertTotals). The last Stop gives the queue
+// DefaultAlertStopWait, keepalived's one second of shutdown, then ends
+// what is in flight and waits for the goroutine.
+//
+// Where it differs from keepalived, which opens one connection per alert
+// at once, without bound: the bounded queue and the single sender; the
+// Date header is the event's time, not the sending's; a connection that
+// fails at once is logged (keepalived's smtp_connect says nothing); a
+// host name in smtp_server is resolved when a mail is sent, not when the
+// configuration is read; a reply to QUIT other than 221 ends the session
+// (keepalived sends QUIT again); a body line that starts with a dot is
+// escaped; keepalived's 1024-byte send buffer, which can cut off a long
+// message and its end, is not reproduced. Kept although odd: without a
+// local host name the sender is "(null)", and a To header cut at 1023
+// bytes ends with ", ".
+//
 // Not here yet: notify_fifo_script (keepalived starts a script that reads
-// the FIFO), SMTP alerts (which the checkers will queue the same way),
-// and SNMP traps and D-Bus signals.
+// the FIFO), and SNMP traps and D-Bus signals.
 package notify

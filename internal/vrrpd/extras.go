@@ -5,6 +5,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/track"
 )
 
@@ -35,7 +36,7 @@ func KeepalivedExtras(cfg *config.Config) map[string]api.KeepalivedExtra {
 			Parent:             ci.Interface,
 			NoAccept:           blocksVIPs(cfg, ci),
 			PromoteSecondaries: on("promote_secondaries", ci.PromoteSecondaries),
-			SMTPAlert:          on("smtp_alert", ci.SMTPAlert),
+			SMTPAlert:          notify.VRRPAlertOn(cfg.GlobalDefs, ci.IsSet("smtp_alert"), ci.SMTPAlert), // resolved, as vrrp_json.c prints it
 			NotifyDeleted:      on("notify_deleted", ci.IsSet("notify_deleted")),
 			AuthPass:           authPass(ci),
 		}

@@ -28,4 +28,6 @@ var keywords = []string{
 	"dont_track_primary", "track_file", "vrrp_track_file", "file", "init_file", "vrrp_track_process",
 	"process", "param_match", "quorum", "quorum_max", "delay", "fork_delay", "terminate_delay",
 	"full_command", "track_process",
+	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
+	"smtp_connect_timeout", "smtp_alert", "smtp_alert_vrrp", "no_email_faults",
 }

@@ -21,6 +21,7 @@ type notifier struct {
 	kind    notify.Kind // INSTANCE or GROUP, as keepalived's arguments and FIFO lines say
 	name    string
 	scripts notifyHooks
+	mail    mailer // SMTP alerts (smtp.go)
 }
 
 // notifyHooks are the notify keywords of a vrrp_instance or a
@@ -87,6 +88,7 @@ func (n *notifier) transition(_, to vrrp.State, priority int) {
 	}
 	n.n.Notify(notify.Event{What: state, Lines: []string{n.line(state, priority)},
 		Scripts: []notify.Script{n.stateScript(to), generic}})
+	n.mail.alert(n.kind, n.name, to)
 }
 
 // writeState writes the FIFO line of a state without running scripts:

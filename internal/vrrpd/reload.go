@@ -41,6 +41,7 @@ type carryOver struct {
 	nft      kernel.NFTConfig
 	vmacs    map[string]kernel.VMAC // by vmacKey
 	fifos    *notify.FIFOs          // closed once the next runtime has opened its own
+	alerts   *notify.Alerter        // stopped once the next runtime has opened its own
 	retired  []*notify.Notifier     // still running STOP scripts: the next runtime stops them
 	verdicts map[string]bool        // vrrp_script good, by name
 	static   staticConfig
@@ -140,7 +141,7 @@ func (rt *vrrpRuntime) reload(cfg *config.Config, keepVIPs bool) (*vrrpRuntime, 
 func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 	carry := &carryOver{states: map[string]vrrp.State{}, priority: map[string]int{},
 		held: map[string]*runningInstance{}, fw: rt.fw, nft: rt.nft, vmacs: rt.vmacs,
-		fifos: rt.fifos, static: rt.static}
+		fifos: rt.fifos, alerts: rt.alerts, static: rt.static}
 	if rt.tracker != nil {
 		// First, so that no verdict or priority changes after it is taken.
 		rt.tracker.Stop()
@@ -216,6 +217,7 @@ func (rt *vrrpRuntime) releaseDropped(carry *carryOver) {
 	carry.static.minus(rt.static).remove(rt.k, rt.log)
 	rt.deleteVMACs(carry.vmacs)
 	carry.fifos.Close()
+	carry.alerts.Stop()
 	if carry.fw != nil && carry.fw != rt.fw {
 		if err := carry.fw.Close(); err != nil {
 			rt.log.Error("cannot remove the old nftables tables", "err", err)

@@ -42,6 +42,7 @@ type vrrpRuntime struct {
 	retired   []*notify.Notifier // of runtimes a reload replaced, still running their STOP scripts
 	groups    []*vrrp.SyncGroup
 	fifos     *notify.FIFOs
+	alerts    *notify.Alerter // SMTP alerts, shared by the instances and groups
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 }
@@ -73,6 +74,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 	rt.scripts = carry.scriptVerdicts(objs)
 	rt.adoptFirewall(cfg, carry)
 	rt.openFIFOs(cfg)
+	rt.openAlerts(cfg)
 	rt.retired = carry.retiredNotifiers()
 	syncGroupOf := rt.syncGroups(cfg, carry)
 	syncConfigOf, groupHasOwner := syncGroupConfigs(cfg)
@@ -95,6 +97,7 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 			ic.Machine.StartupDelay = 0
 		}
 		n := newNotifier(log, cfg, ci, rt.fifos)
+		n.useAlerts(rt.alerts, cfg.GlobalDefs, ci.IsSet("smtp_alert"), ci.SMTPAlert)
 		rt.notifiers = append(rt.notifiers, n)
 		ic.OnTransition = n.transition
 		ic.OnLowerPriority = n.lowerPriority
@@ -198,6 +201,7 @@ func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[*con
 			}
 		}
 		n := newGroupNotifier(rt.log, cfg, sg, rt.fifos)
+		n.useAlerts(rt.alerts, cfg.GlobalDefs, sg.IsSet("smtp_alert"), sg.SMTPAlert)
 		rt.notifiers = append(rt.notifiers, n)
 		g := vrrp.NewSyncGroup(firstWord(sg.Args), initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
 		if carry != nil && cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
@@ -295,6 +299,7 @@ func (rt *vrrpRuntime) stop() {
 	}
 	rt.readers.Wait()
 	stopNotifiers(append(notifiersOf(rt.notifiers), rt.retired...))
+	rt.alerts.Stop() // the last alerter of the process waits for the sender
 	rt.fifos.Close()
 	rt.static.remove(rt.k, rt.log)
 	if rt.fw != nil {
