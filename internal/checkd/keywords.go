@@ -10,4 +10,5 @@ var keywords = []string{
 	"retry", "nb_get_retry", "delay_before_retry", "delay_loop", "warmup", "alpha",
 	"notify_up", "notify_down", "quorum", "hysteresis", "quorum_up", "quorum_down",
 	"rs_init_notifies", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
+	"UDP_CHECK", "payload", "require_reply", "min_reply_length", "max_reply_length", "DNS_CHECK", "type", "name", "PING_CHECK",
 }
