@@ -35,8 +35,10 @@ type Conn struct {
 // "[10.0.0.2]:tcp:80".
 func (c Conn) String() string { return fmt.Sprintf("[%s]:tcp:%d", c.Addr.Addr(), c.Addr.Port()) }
 
-// dialer is the net.Dialer the connection keywords ask for.
-func (c Conn) dialer() *net.Dialer {
+// dialer is the net.Dialer the connection keywords ask for, for network
+// "tcp" or "udp"; opts are further socket options a checker sets before
+// the socket is bound (UDP_CHECK's IP_RECVERR).
+func (c Conn) dialer(network string, opts ...func(fd int) error) *net.Dialer {
 	d := &net.Dialer{Timeout: c.Timeout}
 	if c.BindTo.IsValid() || c.BindPort != 0 {
 		local := c.BindTo
@@ -47,8 +49,11 @@ func (c Conn) dialer() *net.Dialer {
 			}
 		}
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, c.BindPort))
+		if network == "udp" {
+			d.LocalAddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, c.BindPort))
+		}
 	}
-	if c.Fwmark != 0 || c.BindIf != "" {
+	if c.Fwmark != 0 || c.BindIf != "" || len(opts) > 0 {
 		d.Control = func(_, _ string, raw syscall.RawConn) error {
 			var err error
 			cerr := raw.Control(func(fd uintptr) {
@@ -57,6 +62,11 @@ func (c Conn) dialer() *net.Dialer {
 				}
 				if err == nil && c.BindIf != "" {
 					err = unix.BindToDevice(int(fd), c.BindIf)
+				}
+				for _, o := range opts {
+					if err == nil {
+						err = o(int(fd))
+					}
 				}
 			})
 			if cerr != nil {
@@ -69,11 +79,11 @@ func (c Conn) dialer() *net.Dialer {
 }
 
 // dial opens a connection of network "tcp" or "udp" to c.Addr within
-// ctx's deadline.
-func (c Conn) dial(ctx context.Context, network string) (net.Conn, error) {
+// ctx's deadline; opts are further socket options (see dialer).
+func (c Conn) dial(ctx context.Context, network string, opts ...func(fd int) error) (net.Conn, error) {
 	target := c.Addr
 	if c.BindIf != "" && target.Addr().Is6() && target.Addr().IsLinkLocalUnicast() {
 		target = netip.AddrPortFrom(target.Addr().WithZone(c.BindIf), target.Port())
 	}
-	return c.dialer().DialContext(ctx, network, target.String())
+	return c.dialer(network, opts...).DialContext(ctx, network, target.String())
 }

@@ -14,4 +14,5 @@ var keywords = []string{
 	"FILE_CHECK", "track_file", "file", "weight", "init_file", "SMTP_CHECK", "helo_name", "host",
 	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
 	"smtp_connect_timeout", "smtp_alert", "smtp_alert_checker", "no_checker_emails", "router_id",
+	"UDP_CHECK", "payload", "require_reply", "min_reply_length", "max_reply_length", "DNS_CHECK", "type", "name", "PING_CHECK",
 }

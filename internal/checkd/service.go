@@ -50,6 +50,7 @@ type job struct {
 	kind   string // TCP_CHECK, ...
 	timing check.Timing
 	x      *jobX // MISC_CHECK and SMTP_CHECK (dynamic.go)
+	ran    bool  // keepalived's has_run: a result was seen (or kept over a reload)
 }
 
 func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs) *service {
@@ -95,6 +96,12 @@ func newChecker(c *config.Checker, rs *config.RealServerSpec) (check.Checker, bo
 	switch c.Keyword {
 	case "TCP_CHECK":
 		return &check.TCP{Conn: connOf(c, rs.Addr)}, true
+	case "UDP_CHECK":
+		return udpChecker(c, rs.Addr), true
+	case "DNS_CHECK":
+		return dnsChecker(c, rs.Addr), true
+	case "PING_CHECK":
+		return pingChecker(c, rs.Addr), true
 	}
 	return nil, false
 }
@@ -121,6 +128,7 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 			}
 			if kept {
 				j.Schedule = check.Resume(j.timing, up)
+				j.ran = true
 			} else {
 				j.Schedule = check.NewSchedule(j.timing)
 				svc.log.Info(fmt.Sprintf("%s healthchecker for service %s for VS %s",
@@ -148,11 +156,20 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 	}
 	srv := svc.servers[i]
 	return func(r check.Result, c check.Change) {
-		switch c {
-		case check.WentUp:
+		hasRun := j.ran
+		j.ran = true
+		lines, own := j.Checker.(check.Lines)
+		switch {
+		case c == check.WentUp && own:
+			if l := lines.UpLine(srv.name); l != "" {
+				svc.log.Info(l)
+			}
+		case c == check.WentUp:
 			svc.log.Info(fmt.Sprintf("%s success.", successLine(j.kind, srv.name)))
-		case check.WentDown, check.StayedDown:
-			svc.log.Info(failureLine(j.kind, srv.name, j.Schedule.Timing().Retry, c == check.WentDown, r.Reason))
+		case (c == check.WentDown || c == check.StayedDown) && own:
+			svc.log.Info(lines.DownLine(srv.name, svc.name, j.Schedule.Timing().Retry, hasRun, r.Reason))
+		case c == check.WentDown || c == check.StayedDown:
+			svc.log.Info(failureLine(j.kind, srv.name, j.Schedule.Timing().Retry, hasRun, r.Reason))
 		default:
 			return
 		}
