@@ -9,6 +9,7 @@
 package api
 
 import (
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
@@ -23,6 +24,9 @@ type Source interface {
 // the virtual servers' pools.
 type PoolSource interface {
 	VirtualServers() []lvs.PoolStatus
+	// CheckLateness is how late the checks started; false when no
+	// checker runs.
+	CheckLateness() (latency.Snapshot, bool)
 }
 
 // pools snapshots src's pools, if it has any.

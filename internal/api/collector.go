@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
@@ -103,6 +104,8 @@ var (
 	rsWeightDesc = prometheus.NewDesc("keepalived_lvs_real_server_weight",
 		"The real server's effective weight (configured plus misc_dynamic and FILE_CHECK adjustments).",
 		[]string{"virtual_server", "real_server"}, nil)
+	checkLatenessDesc = prometheus.NewDesc("keepalived_check_lateness_seconds",
+		"How late the health checks started after their time: their drift from delay_loop.", nil, nil)
 	quorumUpDesc = prometheus.NewDesc("keepalived_lvs_quorum_up",
 		"1 while the virtual server has its quorum, else 0.", []string{"virtual_server"}, nil)
 
@@ -127,7 +130,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 // Describe sends every descriptor the collector may emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{upDesc, stateDesc, excludedStateDesc, priorityDesc, sinceDesc, latenessDesc, droppedDesc,
-		notifyLostDesc, notifyOverrunDesc, rsUpDesc, rsWeightDesc, quorumUpDesc} {
+		notifyLostDesc, notifyOverrunDesc, rsUpDesc, rsWeightDesc, quorumUpDesc, checkLatenessDesc} {
 		ch <- d
 	}
 	for _, cs := range [][]counter{exporterCounters, ourCounters} {
@@ -146,6 +149,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, p := range pools(c.src) {
 		collectPool(ch, &p)
+	}
+	if ps, ok := c.src.(PoolSource); ok {
+		if h, running := ps.CheckLateness(); running {
+			ch <- histogram(checkLatenessDesc, h)
+		}
 	}
 	lost := notify.Totals()
 	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedEvents), "event")
@@ -208,12 +216,16 @@ func collectStates(ch chan<- prometheus.Metric, st *vrrp.InstanceStatus) {
 
 // lateness is the timer-lateness histogram, in seconds.
 func lateness(st *vrrp.InstanceStatus, labels []string) prometheus.Metric {
-	h := st.Stats.TimerLateness
+	return histogram(latenessDesc, st.Stats.TimerLateness, labels...)
+}
+
+// histogram is a lateness histogram as a Prometheus one, in seconds.
+func histogram(desc *prometheus.Desc, h latency.Snapshot, labels ...string) prometheus.Metric {
 	buckets := make(map[float64]uint64, len(h.Bounds))
 	for i, n := range h.Cumulative() {
 		buckets[h.Bounds[i].Seconds()] = n
 	}
-	return prometheus.MustNewConstHistogram(latenessDesc, h.Count, h.Sum.Seconds(), buckets, labels...)
+	return prometheus.MustNewConstHistogram(desc, h.Count, h.Sum.Seconds(), buckets, labels...)
 }
 
 func unixSeconds(st *vrrp.InstanceStatus) float64 {

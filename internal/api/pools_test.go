@@ -6,9 +6,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
@@ -18,6 +20,12 @@ import (
 type withPools struct{}
 
 func (withPools) Instances() []*vrrp.Instance { return nil }
+
+func (withPools) CheckLateness() (latency.Snapshot, bool) {
+	var h latency.Histogram
+	h.Observe(3 * time.Millisecond)
+	return h.Snapshot(), true
+}
 
 func (withPools) VirtualServers() []lvs.PoolStatus {
 	p := &lvs.Pool{Name: "[10.0.0.1]:tcp:80", Quorum: 1,
@@ -61,5 +69,8 @@ keepalived_lvs_quorum_up{virtual_server="[10.0.0.1]:tcp:80"} 1
 	if err := testutil.CollectAndCompare(NewCollector(withPools{}), strings.NewReader(want),
 		"keepalived_lvs_real_server_up", "keepalived_lvs_quorum_up"); err != nil {
 		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(NewCollector(withPools{}), "keepalived_check_lateness_seconds"); n != 1 {
+		t.Errorf("%d check lateness histograms, want 1", n)
 	}
 }

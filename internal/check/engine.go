@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 )
 
 // Job is one checker as the engine runs it.
@@ -40,12 +42,15 @@ type Job struct {
 // applies the Schedule and re-arms the checker delay_loop (or
 // delay_before_retry) after the probe ended, as keepalived does.
 type Engine struct {
-	rand    func() float64 // [0, 1), for the warmup spread
-	mu      sync.Mutex
-	queue   jobHeap
-	wake    chan struct{}
-	results chan finished
-	probes  sync.WaitGroup
+	// Lateness is how late each probe started after its time: the drift
+	// of the checks from their period.
+	Lateness latency.Histogram
+	rand     func() float64 // [0, 1), for the warmup spread
+	mu       sync.Mutex
+	queue    jobHeap
+	wake     chan struct{}
+	results  chan finished
+	probes   sync.WaitGroup
 }
 
 type finished struct {
@@ -124,6 +129,7 @@ func (e *Engine) startDue(ctx context.Context) {
 			heap.Push(&e.queue, j)
 			continue
 		}
+		e.Lateness.Observe(now.Sub(j.next))
 		e.probes.Add(1)
 		go e.probe(ctx, j)
 	}

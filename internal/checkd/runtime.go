@@ -9,6 +9,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/check"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
 )
 
@@ -31,6 +32,7 @@ type runtime struct {
 type carryOver struct {
 	up        map[string]bool // checker key -> up
 	quorumUp  map[string]bool // virtual server name -> quorum up
+	lateness  *latency.Histogram
 	fifos     *notify.FIFOs
 	alerts    *notify.Alerter
 	notifiers []*notify.Notifier
@@ -71,6 +73,9 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	}
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
 	rt.alerts = notify.OpenAlerter(log, notify.SMTPSettingsOf(g))
+	if carry != nil {
+		rt.engine.Lateness.Merge(carry.lateness)
+	}
 	carry.release()
 	var suspendable []*service
 	rt.files = watchFileChecks(log, cfg, carry != nil, nil)
@@ -104,7 +109,8 @@ func (rt *runtime) stop(reload bool) *carryOver {
 	rt.files.stop()
 	rt.cancel()
 	<-rt.done
-	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos, alerts: rt.alerts}
+	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos, alerts: rt.alerts,
+		lateness: &rt.engine.Lateness}
 	for _, svc := range rt.services {
 		svc.notifier.Close()
 		carry.notifiers = append(carry.notifiers, svc.notifier)

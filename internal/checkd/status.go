@@ -1,6 +1,9 @@
 package checkd
 
-import "github.com/keepalived-go/keepalived-go/internal/lvs"
+import (
+	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
+)
 
 // VirtualServers is a snapshot of every virtual server's pool, for the
 // status API and the metrics; safe from any goroutine.
@@ -16,4 +19,14 @@ func (s *Subsystem) VirtualServers() []lvs.PoolStatus {
 		svc.mu.Unlock()
 	}
 	return out
+}
+
+// CheckLateness is how late the checks started after their time since
+// the daemon started (reloads included); false when no checker runs.
+func (s *Subsystem) CheckLateness() (latency.Snapshot, bool) {
+	rt := s.cur.Load()
+	if rt == nil {
+		return latency.Snapshot{}, false
+	}
+	return rt.engine.Lateness.Snapshot(), true
 }

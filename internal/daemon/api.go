@@ -15,6 +15,7 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 	"github.com/keepalived-go/keepalived-go/internal/vrrpd"
@@ -45,6 +46,14 @@ type apiView struct {
 
 func newAPIView(cfg *config.Config, vrrp instanceSource, pools api.PoolSource) *apiView {
 	return &apiView{vrrp: vrrp, pools: pools, extras: vrrpd.KeepalivedExtras(cfg)}
+}
+
+// CheckLateness implements api.PoolSource.
+func (v *apiView) CheckLateness() (latency.Snapshot, bool) {
+	if v.pools == nil {
+		return latency.Snapshot{}, false
+	}
+	return v.pools.CheckLateness()
 }
 
 // VirtualServers implements api.PoolSource.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 )
 
 // Net is what an Instance needs from the kernel. The daemon adapts the
@@ -105,7 +107,7 @@ type Stats struct {
 	Dropped                     [len(dropReasonNames)]atomic.Uint64 // by DropReason
 	// TimerLateness is how late each expired timer fired: scheduling
 	// jitter, keepalived's first cause of false failovers.
-	TimerLateness   LatencyHistogram
+	TimerLateness   latency.Histogram
 	lastAddrListLog atomic.Int64 // unix nanoseconds, to rate-limit the log
 }
 

@@ -1,4 +1,4 @@
-package vrrp
+package latency
 
 import (
 	"slices"
@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-func TestLatencyHistogramBucketsAreInclusiveUpperBounds(t *testing.T) {
-	var h LatencyHistogram
+func TestHistogramBucketsAreInclusiveUpperBounds(t *testing.T) {
+	var h Histogram
 	for _, d := range []time.Duration{
 		0,                                       // bucket 0 (<= 100µs)
 		100 * time.Microsecond,                  // bucket 0: a bound is inclusive
@@ -44,19 +44,19 @@ func TestLatencyHistogramBucketsAreInclusiveUpperBounds(t *testing.T) {
 	}
 }
 
-func TestLatencyHistogramZeroValueIsEmpty(t *testing.T) {
-	var h LatencyHistogram
+func TestHistogramZeroValueIsEmpty(t *testing.T) {
+	var h Histogram
 	s := h.Snapshot()
-	if s.Count != 0 || s.Sum != 0 || s.Max != 0 || len(s.Counts) != len(LatencyBounds())+1 {
+	if s.Count != 0 || s.Sum != 0 || s.Max != 0 || len(s.Counts) != len(Bounds())+1 {
 		t.Fatalf("empty histogram: %+v", s)
 	}
 }
 
-// TestLatencyHistogramConcurrentObserve: no observation is lost and the
+// TestHistogramConcurrentObserve: no observation is lost and the
 // maximum is the true one when many goroutines record at once (run with
 // -race).
-func TestLatencyHistogramConcurrentObserve(t *testing.T) {
-	var h LatencyHistogram
+func TestHistogramConcurrentObserve(t *testing.T) {
+	var h Histogram
 	const workers, each = 8, 1000
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -85,24 +85,8 @@ func TestLatencyHistogramConcurrentObserve(t *testing.T) {
 	}
 }
 
-func TestRecordLatenessFeedsTheHistogram(t *testing.T) {
-	inst, err := NewInstance(v3Instance("VI_1", 100), discardNet{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst.recordLateness(3 * time.Millisecond)
-	inst.recordLateness(200 * time.Millisecond) // also logs a warning
-	s := inst.Stats().TimerLateness.Snapshot()
-	if s.Count != 2 || s.Counts[bucketOf(5*time.Millisecond)] != 1 || s.Counts[bucketOf(500*time.Millisecond)] != 1 {
-		t.Fatalf("lateness histogram %+v, want one in (1ms, 5ms] and one in (100ms, 500ms]", s)
-	}
-	if s.Max != 200*time.Millisecond {
-		t.Fatalf("max %v, want 200ms", s.Max)
-	}
-}
-
-func BenchmarkLatencyHistogramObserve(b *testing.B) {
-	var h LatencyHistogram
+func BenchmarkHistogramObserve(b *testing.B) {
+	var h Histogram
 	b.ReportAllocs()
 	for b.Loop() {
 		h.Observe(3 * time.Millisecond)

@@ -1,4 +1,7 @@
-package vrrp
+// Package latency is a lock-free histogram of how late timers fire: VRRP's advert
+// and down timers, and the health checks' schedule. Lateness is the first
+// cause of false failovers and of checks that drift from their period.
+package latency
 
 import (
 	"slices"
@@ -6,7 +9,7 @@ import (
 	"time"
 )
 
-// latencyBounds are the upper bounds of LatencyHistogram's buckets. They
+// latencyBounds are the upper bounds of Histogram's buckets. They
 // span what matters for VRRP timers: a healthy host fires them within
 // 100 µs; a few milliseconds is load; 100 ms and more is the scheduling
 // stall that makes a backup miss adverts and take over (keepalived's
@@ -19,22 +22,22 @@ var latencyBounds = [...]time.Duration{
 	time.Second,
 }
 
-// LatencyBounds returns the upper bounds of the histogram's buckets,
+// Bounds returns the upper bounds of the histogram's buckets,
 // ascending. Observations above the last one fall into a final,
 // unbounded bucket.
-func LatencyBounds() []time.Duration { return slices.Clone(latencyBounds[:]) }
+func Bounds() []time.Duration { return slices.Clone(latencyBounds[:]) }
 
-// LatencyHistogram counts durations in fixed buckets, with their sum and
+// Histogram counts durations in fixed buckets, with their sum and
 // maximum. It is lock-free: the timer path records into it without
 // contending with readers (scrapes, dumps), and its zero value is ready.
-type LatencyHistogram struct {
+type Histogram struct {
 	buckets [len(latencyBounds) + 1]atomic.Uint64 // the last one is unbounded
 	sum     atomic.Int64                          // nanoseconds
 	max     atomic.Int64                          // nanoseconds
 }
 
 // Observe records one duration; a negative one counts as zero.
-func (h *LatencyHistogram) Observe(d time.Duration) {
+func (h *Histogram) Observe(d time.Duration) {
 	d = max(d, 0)
 	h.buckets[bucketOf(d)].Add(1)
 	h.sum.Add(int64(d))
@@ -42,7 +45,7 @@ func (h *LatencyHistogram) Observe(d time.Duration) {
 }
 
 // observeMax raises the maximum to ns if it is higher.
-func (h *LatencyHistogram) observeMax(ns int64) {
+func (h *Histogram) observeMax(ns int64) {
 	for {
 		old := h.max.Load()
 		if ns <= old || h.max.CompareAndSwap(old, ns) {
@@ -62,9 +65,9 @@ func bucketOf(d time.Duration) int {
 	return len(latencyBounds)
 }
 
-// LatencySnapshot is a histogram's content at one moment.
-type LatencySnapshot struct {
-	// Bounds are the buckets' upper bounds, ascending (LatencyBounds).
+// Snapshot is a histogram's content at one moment.
+type Snapshot struct {
+	// Bounds are the buckets' upper bounds, ascending (Bounds).
 	Bounds []time.Duration
 	// Counts has one entry per bucket, not cumulative: Counts[i] counts
 	// durations in (Bounds[i-1], Bounds[i]]; the last entry, at
@@ -78,8 +81,8 @@ type LatencySnapshot struct {
 
 // Snapshot copies the histogram. Count is computed from the copied
 // buckets, so the two always agree even while Observe runs.
-func (h *LatencyHistogram) Snapshot() LatencySnapshot {
-	s := LatencySnapshot{Bounds: LatencyBounds(), Counts: make([]uint64, len(h.buckets))}
+func (h *Histogram) Snapshot() Snapshot {
+	s := Snapshot{Bounds: Bounds(), Counts: make([]uint64, len(h.buckets))}
 	for i := range h.buckets {
 		s.Counts[i] = h.buckets[i].Load()
 		s.Count += s.Counts[i]
@@ -91,7 +94,7 @@ func (h *LatencyHistogram) Snapshot() LatencySnapshot {
 
 // Cumulative returns, for each bound, the number of durations at or
 // below it (what a Prometheus histogram's buckets hold).
-func (s LatencySnapshot) Cumulative() []uint64 {
+func (s Snapshot) Cumulative() []uint64 {
 	out := make([]uint64, len(s.Bounds))
 	var n uint64
 	for i := range s.Bounds {
@@ -101,8 +104,8 @@ func (s LatencySnapshot) Cumulative() []uint64 {
 	return out
 }
 
-// merge adds o's observations to h.
-func (h *LatencyHistogram) merge(o *LatencyHistogram) {
+// Merge adds o's observations to h (a reload carries counters over).
+func (h *Histogram) Merge(o *Histogram) {
 	for i := range h.buckets {
 		h.buckets[i].Add(o.buckets[i].Load())
 	}
