@@ -156,3 +156,32 @@ func TestJobWithoutTimeoutHasNoDeadline(t *testing.T) {
 		t.Fatal("a job with Timeout has no deadline")
 	}
 }
+
+// noop is a checker that succeeds at once.
+type noop struct{}
+
+func (noop) String() string               { return "noop" }
+func (noop) Check(context.Context) Result { return Result{OK: true} }
+
+// BenchmarkEngineProbe is the engine's own cost per probe: 1,000 jobs due
+// at once, each probed, its result applied and re-armed.
+func BenchmarkEngineProbe(b *testing.B) {
+	e := NewEngine()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx) }()
+	var probes atomic.Int64
+	tm := Timing{DelayLoop: time.Millisecond}
+	for range 1000 {
+		e.addAt(&Job{Checker: noop{}, Schedule: NewSchedule(tm), Timeout: time.Second,
+			OnResult: func(Result, Change) { probes.Add(1) }}, time.Now())
+	}
+	b.ResetTimer()
+	target := probes.Load() + int64(b.N)
+	for probes.Load() < target {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+}

@@ -94,3 +94,29 @@ func TestConnString(t *testing.T) {
 		t.Fatal(s)
 	}
 }
+
+// BenchmarkTCPCheck is one TCP_CHECK probe against a loopback server:
+// connect and close.
+func BenchmarkTCPCheck(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	c := &TCP{Conn: Conn{Addr: netip.MustParseAddrPort(ln.Addr().String()), Timeout: time.Second}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := probe(c, time.Second); !r.OK {
+			b.Fatal(r.Reason)
+		}
+	}
+}
