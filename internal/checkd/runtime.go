@@ -9,6 +9,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/check"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
 )
 
@@ -20,6 +21,7 @@ type runtime struct {
 	done     chan struct{}
 	fifos    *notify.FIFOs
 	services []*service
+	dp       *dataPlane // nil without a data plane
 }
 
 // carryOver is what a reload hands from one runtime to the next: the
@@ -55,8 +57,9 @@ func (c *carryOver) release() {
 }
 
 // start builds and runs the checkers of cfg; carry (nil at start-up)
-// holds the states a reload keeps.
-func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
+// holds the states a reload keeps. With a syncer, the kernel's virtual
+// services are synced to the started pools before the first check.
+func start(log *slog.Logger, cfg *config.Config, carry *carryOver, syncer *lvs.Syncer) *runtime {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &runtime{log: log, engine: check.NewEngine(), cancel: cancel, done: make(chan struct{})}
 	g := cfg.GlobalDefs
@@ -65,10 +68,14 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	}
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
 	carry.release()
-	for _, spec := range cfg.VirtualServerSpecs() {
+	specs := cfg.VirtualServerSpecs()
+	for _, spec := range specs {
 		svc := newService(log, g, spec, rt.fifos)
 		rt.services = append(rt.services, svc)
 		svc.start(rt.engine, carry, g.RSInitNotifies)
+	}
+	if syncer != nil {
+		rt.dp = startDataPlane(log, syncer, rt.services, specs)
 	}
 	go func() { defer close(rt.done); rt.engine.Run(ctx) }()
 	return rt
@@ -79,6 +86,9 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 func (rt *runtime) stop(reload bool) *carryOver {
 	rt.cancel()
 	<-rt.done
+	if rt.dp != nil {
+		rt.dp.stop()
+	}
 	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos}
 	for _, svc := range rt.services {
 		svc.notifier.Close()

@@ -24,6 +24,8 @@ type service struct {
 	notifier   *notify.Notifier
 	quorumUp   notify.Script
 	quorumDown notify.Script
+	// changed, when set, hears that the pool changed (the data plane).
+	changed func()
 }
 
 // server is one real server and its checkers.
@@ -170,6 +172,9 @@ func failureLine(kind, name string, retry int, afterRetries bool, reason string)
 // scripts, and the FIFO lines keepalived writes with their terminating
 // NUL (ipwrapper.c notify_fifo_rs and notify_fifo_vs).
 func (svc *service) handle(evs []lvs.Event) {
+	if len(evs) > 0 && svc.changed != nil {
+		svc.changed()
+	}
 	for _, ev := range evs {
 		for _, l := range ev.Log {
 			svc.log.Info(l)

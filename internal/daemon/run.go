@@ -69,7 +69,8 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		subsystems = append(subsystems, vrrpSub)
 	}
 	if !f.Has("vrrp") { // -P: VRRP only
-		subsystems = append(subsystems, checkd.New(log))
+		backend, _ := f.LVSBackend() // checked by Main
+		subsystems = append(subsystems, checkd.New(log, checkd.WithDataPlane(backend, f.Has("dont-release-ipvs"))))
 	}
 	implemented := keywordsOf(subsystems)
 	cfg, _ := load(log, path, opts, f.Has("dump-conf"), implemented)

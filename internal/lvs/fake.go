@@ -154,6 +154,13 @@ func (f *FakeBackend) Applied() [][]Op {
 	return out
 }
 
+// SetErr sets Err while other goroutines use the backend.
+func (f *FakeBackend) SetErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Err = err
+}
+
 // Released is how many times Release was called.
 func (f *FakeBackend) Released() int {
 	f.mu.Lock()
