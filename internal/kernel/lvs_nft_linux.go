@@ -139,10 +139,13 @@ func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
 	if lb.closed {
 		return nil, ErrLoadBalancerClosed
 	}
-	c, err := lb.conn()
+	// One socket for the whole read (a dump per service otherwise opens
+	// its own).
+	c, err := nftables.New(nftables.WithNetNSFd(int(lb.ns)), nftables.AsLasting())
 	if err != nil {
 		return nil, err
 	}
+	defer c.CloseLasting()
 	lb.view = nil
 	v, err := lb.read(c)
 	if err != nil {
