@@ -173,7 +173,7 @@ func failureLine(kind, name string, retry int, afterRetries bool, reason string)
 // NUL (ipwrapper.c notify_fifo_rs and notify_fifo_vs).
 func (svc *service) handle(evs []lvs.Event) {
 	if len(evs) > 0 && svc.changed != nil {
-		svc.changed()
+		defer svc.changed() // after keepalived's lines
 	}
 	for _, ev := range evs {
 		for _, l := range ev.Log {

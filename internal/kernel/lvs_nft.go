@@ -93,7 +93,9 @@ type LoadBalancer interface {
 	// exist).
 	Services() ([]LBService, error)
 	// Apply writes set (each replacing the service of its key, if any)
-	// and deletes del, in one transaction: all or nothing.
+	// and deletes del, in one transaction: all or nothing. The
+	// transaction goes out in one netlink send: a few services at a
+	// time, not thousands.
 	Apply(set []LBService, del []LBKey) error
 	// Delete removes the table.
 	Delete() error
