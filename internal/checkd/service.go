@@ -32,6 +32,8 @@ type service struct {
 	suspended atomic.Bool
 	ext       extras   // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
 	mail      alerting // SMTP alerts (smtp.go)
+	// changed, when set, hears that the pool changed (the data plane).
+	changed func()
 }
 
 // server is one real server and its checkers.
@@ -214,6 +216,9 @@ func failureLine(kind, name string, retry int, afterRetries bool, reason string)
 // scripts, and the FIFO lines keepalived writes with their terminating
 // NUL (ipwrapper.c notify_fifo_rs and notify_fifo_vs).
 func (svc *service) handle(evs []lvs.Event) {
+	if len(evs) > 0 && svc.changed != nil {
+		defer svc.changed() // after keepalived's lines
+	}
 	for _, ev := range evs {
 		for _, l := range ev.Log {
 			svc.log.Info(l)

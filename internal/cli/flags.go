@@ -67,6 +67,7 @@ var options = []option{
 	// keepalived-go's own.
 	{0, "dump-json", optionalArg, "Write the parsed configuration as JSON to FILE (default stdout) and exit"},
 	{0, "api-listen", requiredArg, "Serve Prometheus /metrics, JSON /status and /healthz on ADDR (e.g. 127.0.0.1:9165)"},
+	{0, "lvs-backend", requiredArg, "Program virtual servers with auto (IPVS if the kernel has it, else nftables), ipvs or nftables"},
 }
 
 // Flags is the parsed command line. Values holds every option given, by
@@ -176,6 +177,21 @@ func findShort(c rune) *option {
 		}
 	}
 	return nil
+}
+
+// LVSBackends are --lvs-backend's values; the first is the default.
+var LVSBackends = []string{"auto", "ipvs", "nftables"}
+
+// LVSBackend is --lvs-backend's value ("auto" if absent), or an error for
+// a value it does not take.
+func (f *Flags) LVSBackend() (string, error) {
+	v := f.Get("lvs-backend", LVSBackends[0])
+	for _, b := range LVSBackends {
+		if v == b {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("invalid --lvs-backend %q: auto, ipvs or nftables", v)
 }
 
 // Usage is the help text, in keepalived's layout.

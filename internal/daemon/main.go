@@ -42,6 +42,10 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "genhash mode (-T) is not available in this version of keepalived-go")
 		return 1
 	}
+	if _, err := f.LVSBackend(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	path := f.Get("use-file", DefaultConfigFile)
 	opts := config.Options{ConfigID: f.Get("config-id", "")}
 	switch {
