@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -135,16 +136,25 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
 	pid := d.Pid()
 	cpu0, err := lab.CPUSeconds(pid)
 	check(err)
+	farm0, err := lab.CPUSeconds(farm.Pid())
+	check(err)
+	wait0 := runqueueWait(pid)
+	load0 := loadavg()
 	m0 := metrics(director, self)
 	log0 := len(d.Log())
 	time.Sleep(duration)
 	cpu1, err := lab.CPUSeconds(pid)
 	check(err)
+	farm1, err := lab.CPUSeconds(farm.Pid())
+	check(err)
+	wait1 := runqueueWait(pid)
 	rss, err := lab.RSSKiB(pid)
 	check(err)
 	m1 := metrics(director, self)
 	fmt.Printf("%d real servers, TCP_CHECK at delay_loop %d, measured %v after %v\n", n, delayLoop, duration, settle)
 	fmt.Printf("CPU: %.2f s (%.1f%% of one core)   RSS: %.1f MiB\n", cpu1-cpu0, 100*(cpu1-cpu0)/duration.Seconds(), float64(rss)/1024)
+	fmt.Printf("machine: load average %s at the start, %s at the end; the director's threads waited %.2f s for a CPU; the server farm used %.1f%% of one core\n",
+		load0, loadavg(), wait1-wait0, 100*(farm1-farm0)/duration.Seconds())
 	p50, p99, count := quantiles(m0, m1, "keepalived_check_lateness_seconds")
 	fmt.Printf("checks started: %d (%.0f/s); lateness p50 <= %s, p99 <= %s\n", count, float64(count)/duration.Seconds(), p50, p99)
 	if withVRRP {
@@ -241,10 +251,38 @@ func quantiles(before, after map[string]*dto.MetricFamily, name string) (p50, p9
 		}
 		return "beyond " + time.Duration(bounds[len(bounds)-1]*float64(time.Second)).String()
 	}
+	if math.IsInf(bounds[len(bounds)-1], 1) { // the unbounded bucket
+		bounds = bounds[:len(bounds)-1]
+	}
 	if count == 0 || len(bounds) == 0 {
 		return "-", "-", 0
 	}
 	return at(0.5), at(0.99), count
+}
+
+// runqueueWait is how long, in seconds, the threads of a process waited
+// for a CPU while runnable (/proc/PID/task/*/schedstat, second field):
+// what the machine's other load cost it.
+func runqueueWait(pid int) float64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var ns int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if f := strings.Fields(string(b)); err == nil && len(f) >= 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			ns += n
+		}
+	}
+	return float64(ns) / 1e9
+}
+
+// loadavg is the machine's 1-minute load average.
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func check(err error) {
