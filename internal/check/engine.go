@@ -33,13 +33,16 @@ type Job struct {
 	next  time.Time
 	index int // in the heap; -1 when not in it (probing or removed)
 	gone  bool
+	tcp   *connecting // TCP_CHECK's connect, reused (reactor.go)
 }
 
 // Engine runs many checkers on one goroutine and a heap of deadlines:
-// an idle checker costs no goroutine, timer or socket. A probe that is due
+// an idle checker costs no goroutine, timer or socket. A TCP_CHECK probe
+// that is due is a non-blocking connect that the engine's reactor
+// watches (reactor.go), with no goroutine of its own; any other probe
 // runs on a goroutine of its own for its duration only, so a server that
-// hangs delays no other; its result comes back to the engine, which
-// applies the Schedule and re-arms the checker delay_loop (or
+// hangs delays no other. Results come back to the engine, which applies
+// the Schedule and re-arms the checker delay_loop (or
 // delay_before_retry) after the probe ended, as keepalived does.
 type Engine struct {
 	// Lateness is how late each probe started after its time: the drift
@@ -51,6 +54,20 @@ type Engine struct {
 	wake     chan struct{}
 	results  chan finished
 	probes   sync.WaitGroup
+	due      []*Job // startDue's, reused
+
+	// reactor runs the TCP_CHECK probes while Run runs, unless
+	// goroutinesOnly (tests and benchmarks compare the two) or it could
+	// not start (then TCP_CHECK's probes run on goroutines too).
+	reactor        *reactor
+	goroutinesOnly bool
+	// connected holds the reactor's results until the engine's goroutine
+	// applies them (ready says there are some); spare is the other
+	// buffer of the two it swaps.
+	cmu       sync.Mutex
+	connected []finished
+	spare     []finished
+	ready     chan struct{}
 }
 
 type finished struct {
@@ -61,7 +78,8 @@ type finished struct {
 
 // NewEngine makes an engine; Run drives it.
 func NewEngine() *Engine {
-	return &Engine{rand: rand.Float64, wake: make(chan struct{}, 1), results: make(chan finished, 64)}
+	return &Engine{rand: rand.Float64, wake: make(chan struct{}, 1), results: make(chan finished, 64),
+		ready: make(chan struct{}, 1)}
 }
 
 // Add schedules a job's first check, BootstrapDelay plus its share of
@@ -73,11 +91,17 @@ func (e *Engine) Add(j *Job) {
 // AddAt schedules a job's first check at t (a checker carried over a
 // reload keeps its rhythm).
 func (e *Engine) addAt(j *Job, t time.Time) {
+	e.rearm(j, t)
+	e.poke()
+}
+
+// rearm puts a job back in the heap; on the engine's goroutine, whose
+// loop looks at the heap again before it sleeps, no poke is needed.
+func (e *Engine) rearm(j *Job, t time.Time) {
 	e.mu.Lock()
 	j.next = t
 	heap.Push(&e.queue, j)
 	e.mu.Unlock()
-	e.poke()
 }
 
 // Remove stops a job: it is not checked again, and a probe under way is
@@ -98,11 +122,20 @@ func (e *Engine) poke() {
 	}
 }
 
-// Run checks until ctx is done, then waits for the probes under way.
+// Run checks until ctx is done, then waits for the probes under way
+// (the connects under way are abandoned).
 func (e *Engine) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer e.probes.Wait()
+	if !e.goroutinesOnly {
+		if r, err := newReactor(e.onConnected); err == nil {
+			e.mu.Lock()
+			e.reactor = r
+			e.mu.Unlock()
+			defer r.close()
+		}
+	}
 	for {
 		e.startDue(ctx)
 		timer.Reset(e.untilNext())
@@ -113,6 +146,8 @@ func (e *Engine) Run(ctx context.Context) {
 		case <-timer.C:
 		case f := <-e.results:
 			e.apply(f)
+		case <-e.ready:
+			e.applyConnected()
 		}
 	}
 }
@@ -121,7 +156,6 @@ func (e *Engine) Run(ctx context.Context) {
 func (e *Engine) startDue(ctx context.Context) {
 	now := time.Now()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	for len(e.queue) > 0 && !e.queue[0].next.After(now) {
 		j := heap.Pop(&e.queue).(*Job)
 		if j.Suspended != nil && j.Suspended() {
@@ -130,9 +164,65 @@ func (e *Engine) startDue(ctx context.Context) {
 			continue
 		}
 		e.Lateness.Observe(now.Sub(j.next))
+		e.due = append(e.due, j)
+	}
+	e.mu.Unlock()
+	for i, j := range e.due {
+		e.due[i] = nil
+		if t, ok := j.Checker.(*TCP); ok && e.reactor != nil {
+			e.connect(j, t)
+			continue
+		}
 		e.probes.Add(1)
 		go e.probe(ctx, j)
 	}
+	e.due = e.due[:0]
+}
+
+// connect starts a TCP_CHECK probe on the reactor: bounded by
+// connect_timeout and the job's Timeout, as Conn.dial under the probe's
+// context is.
+func (e *Engine) connect(j *Job, t *TCP) {
+	p := j.tcp
+	if p == nil {
+		p = &connecting{job: j}
+		j.tcp = p
+	}
+	p.conn = &t.Conn
+	p.start = time.Now()
+	timeout := t.Conn.Timeout
+	if j.Timeout > 0 && (timeout <= 0 || j.Timeout < timeout) {
+		timeout = j.Timeout
+	}
+	p.deadline = time.Time{}
+	if timeout > 0 {
+		p.deadline = p.start.Add(timeout)
+	}
+	e.reactor.start(p)
+}
+
+// onConnected is the reactor's report of a connect's result.
+func (e *Engine) onConnected(p *connecting, r Result, end time.Time) {
+	e.cmu.Lock()
+	e.connected = append(e.connected, finished{job: p.job, result: r, start: p.start, end: end})
+	e.cmu.Unlock()
+	select {
+	case e.ready <- struct{}{}:
+	default:
+	}
+}
+
+// applyConnected applies the reactor's results so far.
+func (e *Engine) applyConnected() {
+	e.cmu.Lock()
+	batch := e.connected
+	e.connected = e.spare[:0]
+	e.cmu.Unlock()
+	for i := range batch {
+		e.apply(batch[i])
+		batch[i] = finished{}
+	}
+	e.spare = batch
 }
 
 func (e *Engine) probe(ctx context.Context, j *Job) {
@@ -169,7 +259,7 @@ func (e *Engine) apply(f finished) {
 	if f.job.FromStart {
 		from = f.start
 	}
-	e.addAt(f.job, from.Add(delay))
+	e.rearm(f.job, from.Add(delay))
 }
 
 func (e *Engine) untilNext() time.Duration {
