@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -169,6 +170,9 @@ func (e *Engine) startDue(ctx context.Context) {
 	e.mu.Unlock()
 	for i, j := range e.due {
 		e.due[i] = nil
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched() // a burst leaves room for the rest (VRRP)
+		}
 		if t, ok := j.Checker.(*TCP); ok && e.reactor != nil {
 			e.connect(j, t)
 			continue
@@ -178,6 +182,12 @@ func (e *Engine) startDue(ctx context.Context) {
 	}
 	e.due = e.due[:0]
 }
+
+// yieldEvery is how many probes the engine and the reactor start or
+// finish before they let other goroutines run: the Go scheduler would
+// preempt a long burst (10,000 real servers due at once) only after
+// 10 ms, and a VRRP timer on the same P would wait that long.
+const yieldEvery = 64
 
 // connect starts a TCP_CHECK probe on the reactor: bounded by
 // connect_timeout and the job's Timeout, as Conn.dial under the probe's
@@ -219,6 +229,9 @@ func (e *Engine) applyConnected() {
 	e.connected = e.spare[:0]
 	e.cmu.Unlock()
 	for i := range batch {
+		if i%(4*yieldEvery) == 4*yieldEvery-1 {
+			runtime.Gosched()
+		}
 		e.apply(batch[i])
 		batch[i] = finished{}
 	}

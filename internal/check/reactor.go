@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -229,7 +230,10 @@ func (r *reactor) loop() {
 			batch = append(batch, ended{p: r.forget(r.deadlines[0].fd), expired: true})
 		}
 		r.mu.Unlock()
-		for _, e := range batch {
+		for i, e := range batch {
+			if i%yieldEvery == yieldEvery-1 {
+				runtime.Gosched()
+			}
 			r.finish(e, now)
 		}
 	}
@@ -245,7 +249,9 @@ func (r *reactor) timeout() int {
 	if len(r.deadlines) > 0 && r.deadlines[0].deadline.Before(r.wakeAt) {
 		r.wakeAt = r.deadlines[0].deadline
 	}
-	return int((r.wakeAt.Sub(now) + time.Millisecond - 1) / time.Millisecond)
+	// Rounded up, lest it wake before the deadline; and never negative,
+	// which would be no timeout at all.
+	return int(max(0, r.wakeAt.Sub(now)+time.Millisecond-1) / time.Millisecond)
 }
 
 // forget takes the connect on fd off the books; r.mu is held.

@@ -1,11 +1,17 @@
 package check
 
 import (
+	"bufio"
+	"container/heap"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -124,6 +130,40 @@ func TestReactorKeepsAShortDeadline(t *testing.T) {
 	}
 	if n := r.pending(); n != 1 {
 		t.Fatalf("%d connects under way, want the long one", n)
+	}
+}
+
+// A connect whose deadline has passed by the time the reactor looks at
+// it ends at once (epoll_wait's timeout is then 0, not negative, which
+// would wait for ever).
+func TestReactorPastDeadline(t *testing.T) {
+	r, out := startReactor(t)
+	full := fullListener(t)
+	p := &connecting{conn: &Conn{Addr: full}, start: time.Now()}
+	p.deadline = p.start.Add(-50 * time.Millisecond)
+	r.start(p)
+	select {
+	case o := <-out:
+		if o.r.OK {
+			t.Fatal("a connect past its deadline succeeded")
+		}
+	case <-time.After(time.Second):
+		t.Fatal("a connect past its deadline did not end")
+	}
+	// The same when the deadline passes while the reactor works out how
+	// long to sleep.
+	idle := &reactor{}
+	heap.Push(&idle.deadlines, &connecting{deadline: time.Now().Add(-50 * time.Millisecond)})
+	if ms := idle.timeout(); ms != 0 {
+		t.Fatalf("epoll_wait timeout %d ms past a deadline, want 0", ms)
+	}
+	heap.Push(&idle.deadlines, &connecting{deadline: time.Now().Add(-time.Hour)})
+	if ms := idle.timeout(); ms != 0 {
+		t.Fatalf("epoll_wait timeout %d ms past a deadline, want 0", ms)
+	}
+	idle.deadlines = nil
+	if ms := idle.timeout(); ms < 999 || ms > 1000 {
+		t.Fatalf("epoll_wait timeout %d ms with nothing under way, want idleWait", ms)
 	}
 }
 
@@ -246,7 +286,13 @@ func TestReactorManyAtOnce(t *testing.T) {
 				t.Fatalf("connect to %v: %+v, want OK=%v", o.p.conn.Addr, o.r, want[o.p])
 			}
 		case <-deadline:
-			t.Fatalf("%d results of %d", len(seen), n)
+			missing := map[netip.AddrPort]int{}
+			for _, p := range ps {
+				if !seen[p] {
+					missing[p.conn.Addr]++
+				}
+			}
+			t.Fatalf("%d results of %d; %d under way; missing by server: %v (refused %v, full %v)", len(seen), n, r.pending(), missing, refused, full)
 		}
 	}
 	if k := r.pending(); k != 0 {
@@ -413,67 +459,141 @@ func BenchmarkReactorTCP(b *testing.B) {
 }
 
 // BenchmarkEngineTCP is TCP_CHECK at scale in one process: 1,000 jobs at
-// delay_loop 1 ms against 8 loopback servers, on the reactor and, for
-// comparison, on a goroutine per probe (as before the reactor). ns/op is
-// the wall time per probe; cpu-µs/probe is the process's CPU time per
-// probe, the servers' side included.
+// delay_loop 1 ms against 16 loopback servers, as fast as they go, on the
+// reactor and, for comparison, on a goroutine per probe (as before the
+// reactor). ns/op is the wall time per probe; cpu-µs/probe is the
+// process's CPU time per probe, the servers' side included; the servers
+// allocate nothing, so B/op and allocs/op are the engine's and the
+// probe's.
 func BenchmarkEngineTCP(b *testing.B) {
-	for _, mode := range []struct {
-		name       string
-		goroutines bool
-	}{{"reactor", false}, {"goroutines", true}} {
+	for _, mode := range engineModes {
 		b.Run(mode.name, func(b *testing.B) {
-			var addrs []netip.AddrPort
-			for range 8 {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer ln.Close()
-				go func() {
-					for {
-						c, err := ln.Accept()
-						if err != nil {
-							return
-						}
-						c.Close()
-					}
-				}()
-				addrs = append(addrs, netip.MustParseAddrPort(ln.Addr().String()))
-			}
+			benchEngineTCP(b, mode.goroutines, 1000, time.Millisecond, false)
+		})
+	}
+}
+
+// BenchmarkEngineTCPBesideATimer is the same at a steady 10,000 probes a
+// second (1,000 jobs at delay_loop 100 ms), with a timer every 10 ms on a
+// goroutine of its own, as a VRRP instance beside the checks: how late it
+// fires (tick-p99-µs, tick-max-µs) is what the checks cost VRRP.
+//
+// The sub-benchmark "idle" is the timer alone for as long (100 µs per
+// op): what the machine's own load costs it.
+func BenchmarkEngineTCPBesideATimer(b *testing.B) {
+	b.Run("idle", func(b *testing.B) {
+		ticks := startTicker(10 * time.Millisecond)
+		time.Sleep(time.Duration(b.N) * 100 * time.Microsecond)
+		p99, worst := ticks()
+		b.ReportMetric(float64(p99.Microseconds()), "tick-p99-µs")
+		b.ReportMetric(float64(worst.Microseconds()), "tick-max-µs")
+	})
+	for _, mode := range engineModes {
+		b.Run(mode.name, func(b *testing.B) {
+			benchEngineTCP(b, mode.goroutines, 1000, 100*time.Millisecond, true)
+		})
+	}
+}
+
+// BenchmarkEngineTCPBurst is 10,000 TCP_CHECK probes due at the same
+// instant (10,000 real servers without warmup at start-up), with the
+// timer of BenchmarkEngineTCPBesideATimer beside them: ns/op is the time
+// until every result is in.
+func BenchmarkEngineTCPBurst(b *testing.B) {
+	for _, mode := range engineModes {
+		b.Run(mode.name, func(b *testing.B) {
+			addrs := farm(b, 16)
 			e := NewEngine()
 			e.goroutinesOnly = mode.goroutines
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { defer close(done); e.Run(ctx) }()
-			var probes, failures atomic.Int64
-			tm := Timing{DelayLoop: time.Millisecond, DelayBeforeRetry: time.Millisecond, Retry: 1}
-			for i := range 1000 {
-				e.addAt(&Job{Checker: &TCP{Conn: Conn{Addr: addrs[i%len(addrs)], Timeout: 5 * time.Second}},
-					Schedule: NewSchedule(tm), Timeout: 5 * time.Second,
-					OnResult: func(r Result, _ Change) {
-						probes.Add(1)
-						if !r.OK {
-							failures.Add(1)
-						}
-					}}, time.Now())
-			}
-			time.Sleep(100 * time.Millisecond) // under way
-			b.ReportAllocs()
+			defer func() { cancel(); <-done }()
+			results := make(chan bool, 10000)
+			jobs := make([]*Job, 10000)
+			ticks := startTicker(10 * time.Millisecond)
 			b.ResetTimer()
-			cpu0 := cpuTime()
-			target := probes.Load() + int64(b.N)
-			for probes.Load() < target {
-				time.Sleep(time.Millisecond)
+			for range b.N {
+				b.StopTimer()
+				for i := range jobs {
+					jobs[i] = &Job{Checker: &TCP{Conn: Conn{Addr: addrs[i%len(addrs)], Timeout: 5 * time.Second}},
+						Schedule: NewSchedule(Timing{DelayLoop: time.Hour}), Timeout: 5 * time.Second,
+						OnResult: func(r Result, _ Change) { results <- r.OK }}
+				}
+				b.StartTimer()
+				now := time.Now()
+				for _, j := range jobs {
+					e.addAt(j, now)
+				}
+				for range jobs {
+					if !<-results {
+						b.Fatal("a probe failed")
+					}
+				}
+				b.StopTimer()
+				for _, j := range jobs {
+					e.Remove(j)
+				}
+				b.StartTimer()
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/probe")
-			cancel()
-			<-done
-			if f := failures.Load(); f > 0 {
-				b.Fatalf("%d probes failed", f)
-			}
+			p99, worst := ticks()
+			b.ReportMetric(float64(p99.Microseconds()), "tick-p99-µs")
+			b.ReportMetric(float64(worst.Microseconds()), "tick-max-µs")
 		})
+	}
+}
+
+var engineModes = []struct {
+	name       string
+	goroutines bool
+}{{"reactor", false}, {"goroutines", true}}
+
+func benchEngineTCP(b *testing.B, goroutines bool, jobs int, delay time.Duration, timer bool) {
+	addrs := farm(b, 16)
+	e := NewEngine()
+	e.goroutinesOnly = goroutines
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx) }()
+	var probes, failures atomic.Int64
+	var reason atomic.Value
+	tm := Timing{DelayLoop: delay, DelayBeforeRetry: delay, Retry: 1}
+	for i := range jobs {
+		e.addAt(&Job{Checker: &TCP{Conn: Conn{Addr: addrs[i%len(addrs)], Timeout: 5 * time.Second}},
+			Schedule: NewSchedule(tm), Timeout: 5 * time.Second,
+			OnResult: func(r Result, _ Change) {
+				probes.Add(1)
+				if !r.OK {
+					failures.Add(1)
+					reason.Store(r.Reason)
+				}
+			}}, time.Now().Add(time.Duration(i)*delay/time.Duration(jobs)))
+	}
+	time.Sleep(delay + 100*time.Millisecond) // under way
+	var ticks func() (time.Duration, time.Duration)
+	if timer {
+		ticks = startTicker(10 * time.Millisecond)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	target := probes.Load() + int64(b.N)
+	for probes.Load() < target {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	failed := failures.Load() // before the stop, which cancels the probes under way
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/probe")
+	if timer {
+		p99, worst := ticks()
+		b.ReportMetric(float64(p99.Microseconds()), "tick-p99-µs")
+		b.ReportMetric(float64(worst.Microseconds()), "tick-max-µs")
+	}
+	cancel()
+	<-done
+	if failed > 0 {
+		b.Fatalf("%d probes failed: %v", failed, reason.Load())
 	}
 }
 
@@ -482,4 +602,107 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// farm is n loopback TCP servers that accept and close, in a process of
+// their own (this test binary again, see TestMain), so that a
+// benchmark's process, its CPU time and its allocations are the
+// director's alone; they stop with the benchmark.
+func farm(tb testing.TB, n int) []netip.AddrPort {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", farmEnv, n))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		stdin.Close() // the farm exits when its input ends
+		cmd.Wait()
+	})
+	var addrs []netip.AddrPort
+	sc := bufio.NewScanner(stdout)
+	for len(addrs) < n && sc.Scan() {
+		a, err := netip.ParseAddrPort(sc.Text())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		addrs = append(addrs, a)
+	}
+	if len(addrs) < n {
+		tb.Fatalf("the farm gave %d addresses of %d", len(addrs), n)
+	}
+	return addrs
+}
+
+// farmEnv, set to a number, makes the test binary a farm of that many
+// servers (TestMain).
+const farmEnv = "KEEPALIVED_GO_CHECK_TEST_FARM"
+
+// serveFarm is the farm's process: it prints its servers' addresses, one
+// a line, then accepts and closes until its input ends.
+func serveFarm(n int) {
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(ln.Addr())
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// startTicker runs a timer every period on a goroutine of its own, as a
+// VRRP instance runs its advert timer beside the checks, and records how
+// late it fires; stop ends it and returns the 99th percentile and the
+// worst lateness.
+func startTicker(period time.Duration) (stop func() (p99, worst time.Duration)) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	var late []time.Duration
+	go func() {
+		defer close(done)
+		next := time.Now().Add(period)
+		t := time.NewTimer(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			now := time.Now()
+			late = append(late, now.Sub(next))
+			next = next.Add(period)
+			if next.Before(now) {
+				next = now.Add(period)
+			}
+			t.Reset(time.Until(next))
+		}
+	}()
+	return func() (time.Duration, time.Duration) {
+		close(quit)
+		<-done
+		if len(late) == 0 {
+			return 0, 0
+		}
+		slices.Sort(late)
+		return late[len(late)*99/100], late[len(late)-1]
+	}
 }
