@@ -2,8 +2,10 @@
 // checker type (TCP_CHECK in tcp.go; the others follow), the pure Schedule
 // that applies keepalived's retry, delay_before_retry, delay_loop, alpha
 // and warmup rules to their results, and the Engine that runs thousands of
-// them from one goroutine and a heap of deadlines, a probe's goroutine
-// living only as long as the probe.
+// them from one goroutine and a heap of deadlines. TCP_CHECK's probes are
+// non-blocking connects on that goroutine's epoll instance (reactor.go),
+// as keepalived's scheduler runs them; any other probe has a goroutine of
+// its own, living only as long as the probe.
 //
 // keepalived's rules, read from check/check_api.c and the checkers'
 // epilogs (check_tcp.c tcp_epilog and its siblings), are in schedule.go.

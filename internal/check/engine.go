@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/latency"
@@ -40,11 +41,12 @@ type Job struct {
 // Engine runs many checkers on one goroutine and a heap of deadlines:
 // an idle checker costs no goroutine, timer or socket. A TCP_CHECK probe
 // that is due is a non-blocking connect that the engine's reactor
-// watches (reactor.go), with no goroutine of its own; any other probe
-// runs on a goroutine of its own for its duration only, so a server that
-// hangs delays no other. Results come back to the engine, which applies
-// the Schedule and re-arms the checker delay_loop (or
-// delay_before_retry) after the probe ended, as keepalived does.
+// watches (reactor.go), on the engine's own goroutine, as keepalived's
+// scheduler does; any other probe runs on a goroutine of its own for its
+// duration only, so a server that hangs delays no other. Results come
+// back to the engine, which applies the Schedule and re-arms the checker
+// delay_loop (or delay_before_retry) after the probe ended, as
+// keepalived does.
 type Engine struct {
 	// Lateness is how late each probe started after its time: the drift
 	// of the checks from their period.
@@ -53,7 +55,6 @@ type Engine struct {
 	mu       sync.Mutex
 	queue    jobHeap
 	wake     chan struct{}
-	results  chan finished
 	probes   sync.WaitGroup
 	due      []*Job // startDue's, reused
 
@@ -62,13 +63,15 @@ type Engine struct {
 	// not start (then TCP_CHECK's probes run on goroutines too).
 	reactor        *reactor
 	goroutinesOnly bool
-	// connected holds the reactor's results until the engine's goroutine
-	// applies them (ready says there are some); spare is the other
-	// buffer of the two it swaps.
-	cmu       sync.Mutex
-	connected []finished
-	spare     []finished
-	ready     chan struct{}
+	// sleeper is the reactor while Run waits on it: poke wakes it.
+	sleeper atomic.Pointer[reactor]
+
+	// finished holds the results of the probes on goroutines until the
+	// engine's goroutine applies them; spare is the other buffer of the
+	// two it swaps.
+	fmu      sync.Mutex
+	finished []finished
+	spare    []finished
 }
 
 type finished struct {
@@ -79,8 +82,7 @@ type finished struct {
 
 // NewEngine makes an engine; Run drives it.
 func NewEngine() *Engine {
-	return &Engine{rand: rand.Float64, wake: make(chan struct{}, 1), results: make(chan finished, 64),
-		ready: make(chan struct{}, 1)}
+	return &Engine{rand: rand.Float64, wake: make(chan struct{}, 1)}
 }
 
 // Add schedules a job's first check, BootstrapDelay plus its share of
@@ -116,40 +118,60 @@ func (e *Engine) Remove(j *Job) {
 	}
 }
 
+// poke wakes the engine's goroutine to look at its heap and results again.
 func (e *Engine) poke() {
+	if r := e.sleeper.Load(); r != nil {
+		r.wake()
+	}
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run checks until ctx is done, then waits for the probes under way
+// Run checks until ctx is done, then waits for the probes on goroutines
 // (the connects under way are abandoned).
 func (e *Engine) Run(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	defer e.probes.Wait()
 	if !e.goroutinesOnly {
 		if r, err := newReactor(e.onConnected); err == nil {
-			e.mu.Lock()
-			e.reactor = r
-			e.mu.Unlock()
-			defer r.close()
+			e.runReactor(ctx, r)
+			return
 		}
 	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		e.startDue(ctx)
-		timer.Reset(e.untilNext())
+		e.applyFinished()
+		timer.Reset(max(0, time.Until(e.nextDue(time.Now().Add(time.Hour)))))
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.wake:
 		case <-timer.C:
-		case f := <-e.results:
-			e.apply(f)
-		case <-e.ready:
-			e.applyConnected()
 		}
+	}
+}
+
+// runReactor is Run's loop with the reactor: the engine's goroutine
+// sleeps on the reactor's epoll instance until the next job is due, a
+// connect ends or times out, or it is poked.
+func (e *Engine) runReactor(ctx context.Context, r *reactor) {
+	e.mu.Lock()
+	e.reactor = r
+	e.mu.Unlock()
+	e.sleeper.Store(r)
+	defer func() {
+		e.sleeper.Store(nil)
+		r.close()
+	}()
+	stop := context.AfterFunc(ctx, e.poke)
+	defer stop()
+	for ctx.Err() == nil {
+		e.startDue(ctx)
+		e.applyFinished()
+		r.wait(e.nextDue(time.Time{}))
 	}
 }
 
@@ -183,10 +205,10 @@ func (e *Engine) startDue(ctx context.Context) {
 	e.due = e.due[:0]
 }
 
-// yieldEvery is how many probes the engine and the reactor start or
-// finish before they let other goroutines run: the Go scheduler would
-// preempt a long burst (10,000 real servers due at once) only after
-// 10 ms, and a VRRP timer on the same P would wait that long.
+// yieldEvery is how many probes the engine starts or applies before it
+// lets other goroutines run: the Go scheduler would preempt a long burst
+// (10,000 real servers due at once) only after 10 ms, and a VRRP timer
+// on the same P would wait that long.
 const yieldEvery = 64
 
 // connect starts a TCP_CHECK probe on the reactor: bounded by
@@ -211,31 +233,10 @@ func (e *Engine) connect(j *Job, t *TCP) {
 	e.reactor.start(p)
 }
 
-// onConnected is the reactor's report of a connect's result.
+// onConnected is the reactor's report of a connect's result, on the
+// engine's goroutine.
 func (e *Engine) onConnected(p *connecting, r Result, end time.Time) {
-	e.cmu.Lock()
-	e.connected = append(e.connected, finished{job: p.job, result: r, start: p.start, end: end})
-	e.cmu.Unlock()
-	select {
-	case e.ready <- struct{}{}:
-	default:
-	}
-}
-
-// applyConnected applies the reactor's results so far.
-func (e *Engine) applyConnected() {
-	e.cmu.Lock()
-	batch := e.connected
-	e.connected = e.spare[:0]
-	e.cmu.Unlock()
-	for i := range batch {
-		if i%(4*yieldEvery) == 4*yieldEvery-1 {
-			runtime.Gosched()
-		}
-		e.apply(batch[i])
-		batch[i] = finished{}
-	}
-	e.spare = batch
+	e.apply(finished{job: p.job, result: r, start: p.start, end: end})
 }
 
 func (e *Engine) probe(ctx context.Context, j *Job) {
@@ -250,10 +251,26 @@ func (e *Engine) probe(ctx context.Context, j *Job) {
 	start := time.Now()
 	r := j.Checker.Check(pctx)
 	cancel()
-	select {
-	case e.results <- finished{job: j, result: r, start: start, end: time.Now()}:
-	case <-ctx.Done():
+	e.fmu.Lock()
+	e.finished = append(e.finished, finished{job: j, result: r, start: start, end: time.Now()})
+	e.fmu.Unlock()
+	e.poke()
+}
+
+// applyFinished applies the results of the probes on goroutines so far.
+func (e *Engine) applyFinished() {
+	e.fmu.Lock()
+	batch := e.finished
+	e.finished = e.spare[:0]
+	e.fmu.Unlock()
+	for i := range batch {
+		if i%(4*yieldEvery) == 4*yieldEvery-1 {
+			runtime.Gosched()
+		}
+		e.apply(batch[i])
+		batch[i] = finished{}
 	}
+	e.spare = batch
 }
 
 // apply records a probe's result and re-arms its job.
@@ -275,13 +292,14 @@ func (e *Engine) apply(f finished) {
 	e.rearm(f.job, from.Add(delay))
 }
 
-func (e *Engine) untilNext() time.Duration {
+// nextDue is when the first job is due, or none if there is none.
+func (e *Engine) nextDue(none time.Time) time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.queue) == 0 {
-		return time.Hour
+		return none
 	}
-	return max(0, time.Until(e.queue[0].next))
+	return e.queue[0].next
 }
 
 // jobHeap orders jobs by their next check.

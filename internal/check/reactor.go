@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,15 +19,18 @@ import (
 // The reactor runs TCP_CHECK's probes without a goroutine each, as
 // keepalived does with its own epoll scheduler: the engine's goroutine
 // opens a non-blocking socket and starts the connect (socket, the
-// options the checker asks for, bind, connect → EINPROGRESS), and one
-// goroutine watches every connect under way on one epoll instance, reads
-// SO_ERROR when the socket becomes writable, or gives up at
-// connect_timeout, closes the socket and hands the result back. A probe
-// costs five system calls (socket, connect, epoll_ctl, getsockopt,
-// close) and no allocation; a thousand connects under way cost a
-// thousand sockets and nothing else.
+// options the checker asks for, bind, connect → EINPROGRESS) and
+// registers it with the reactor's epoll instance; when the engine has
+// nothing due it sleeps on that instance (parked in Go's poller, which
+// watches the instance's descriptor, with the next job's time as its
+// deadline), reads SO_ERROR from each connect that became writable,
+// gives up those past connect_timeout, closes them and applies their
+// results. A probe costs five system calls (socket, connect, epoll_ctl,
+// getsockopt, close) and no allocation; a thousand connects under way
+// cost a thousand sockets and nothing else; and the checks keep one
+// goroutine busy at most, so that VRRP finds a free P.
 //
-// Go's net package would add a goroutine, a context, the netpoller's
+// Go's net package would add a goroutine, a context, the poller's
 // registration and half a dozen socket options and address look-ups to
 // each probe: at 10,000 real servers the goroutines alone outnumbered
 // what the scheduler could keep in time (see BENCHMARKS.md).
@@ -38,41 +43,36 @@ type connecting struct {
 	start    time.Time
 	deadline time.Time // zero: none (the kernel's SYN retries end it)
 	fd       int
-	seq      uint32 // tells this connect's epoll events from a former one's on the same fd
-	index    int    // in the reactor's deadline heap; -1 when not in it
+	index    int // in the reactor's deadline heap; -1 when not in it
 	// The socket addresses, filled at each start: kept here, they cost
 	// no allocation.
 	remote4, local4 unix.SockaddrInet4
 	remote6, local6 unix.SockaddrInet6
 }
 
-// reactor watches the connects under way.
+// reactor watches the connects under way. It belongs to one goroutine,
+// the engine's, which calls start, wait and close; wake is for any
+// goroutine.
 type reactor struct {
-	epfd, evfd int
+	epoll *os.File // the epoll instance, in Go's poller
+	rc    syscall.RawConn
+	epfd  int
+	evfd  int // an eventfd in the epoll set: wake
 	// done hears each connect's result, once, on the reactor's goroutine
-	// (or on the caller of start when the connect ended at once); it
-	// must not block.
+	// (in start or wait); it must not block.
 	done func(p *connecting, r Result, end time.Time)
 
-	mu        sync.Mutex
 	byFD      []*connecting // connects under way by socket
 	deadlines connectHeap
-	inflight  int
-	seq       uint32
-	wakeAt    time.Time // the latest the reactor's goroutine wakes up
-	stopping  bool
+	inflight  atomic.Int64 // len(byFD) less its nils, for any goroutine
+	events    []unix.EpollEvent
+	ended     []ended
 
-	exited chan struct{}
+	wmu    sync.Mutex // wake against close
+	closed bool
 }
 
-// idleWait is how long the reactor sleeps at most: a connect whose
-// deadline is later than its wake-up needs no eventfd write to be seen.
-const idleWait = time.Second
-
-// epoll data of the eventfd: connects carry a sequence number >= 1.
-const wakeSeq = 0
-
-// newReactor starts a reactor; close stops it.
+// newReactor makes a reactor; close releases it.
 func newReactor(done func(p *connecting, r Result, end time.Time)) (*reactor, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -83,54 +83,79 @@ func newReactor(done func(p *connecting, r Result, end time.Time)) (*reactor, er
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("eventfd", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: wakeSeq}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+	fail := func(err error) (*reactor, error) {
 		unix.Close(evfd)
 		unix.Close(epfd)
-		return nil, os.NewSyscallError("epoll_ctl", err)
+		return nil, err
 	}
-	r := &reactor{epfd: epfd, evfd: evfd, done: done, exited: make(chan struct{})}
-	go r.loop()
-	return r, nil
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		return fail(os.NewSyscallError("epoll_ctl", err))
+	}
+	// Non-blocking, os.NewFile puts the instance in Go's poller, so that
+	// the engine's goroutine sleeps on it without holding a thread.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		return fail(os.NewSyscallError("fcntl", err))
+	}
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err == nil {
+		err = f.SetReadDeadline(time.Time{}) // fails if not in the poller
+	}
+	if err != nil {
+		f.Close()
+		unix.Close(evfd)
+		return nil, err
+	}
+	return &reactor{epoll: f, rc: rc, epfd: epfd, evfd: evfd, done: done,
+		events: make([]unix.EpollEvent, 256)}, nil
 }
 
-// close stops the reactor and waits for its goroutine: the connects
-// under way are abandoned (their sockets closed, no result).
+// close abandons the connects under way (their sockets are closed, with
+// no result) and releases the epoll instance.
 func (r *reactor) close() {
-	r.mu.Lock()
-	if r.stopping {
-		r.mu.Unlock()
-		<-r.exited
+	r.wmu.Lock()
+	if r.closed {
+		r.wmu.Unlock()
 		return
 	}
-	r.stopping = true
-	r.wake()
-	r.mu.Unlock()
-	<-r.exited
-	unix.Close(r.epfd)
+	r.closed = true
+	r.wmu.Unlock()
+	for fd, p := range r.byFD {
+		if p != nil {
+			unix.Close(fd)
+			r.byFD[fd] = nil
+		}
+	}
+	r.inflight.Store(0)
+	r.deadlines = nil
+	r.epoll.Close()
 	unix.Close(r.evfd)
 }
 
-// pending is the number of connects under way.
-func (r *reactor) pending() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.inflight
-}
+// pending is the number of connects under way; any goroutine may ask.
+func (r *reactor) pending() int { return int(r.inflight.Load()) }
 
-// wake interrupts the reactor's epoll_wait; r.mu is held, so that the
-// eventfd is still open.
+// wake ends the current or next wait early; it may be called from any
+// goroutine, even after close.
 func (r *reactor) wake() {
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	unix.Write(r.evfd, one[:]) // EAGAIN: it is awake already
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if !r.closed {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		unix.Write(r.evfd, one[:]) // EAGAIN: it is awake already
+	}
 }
 
 // start begins p's connect to p.conn; p.deadline (if not zero) bounds
 // it. Its result comes to done: at once if the connect ended at once
-// (refused, or no socket), else from the reactor's goroutine.
+// (refused, or no socket), else from a later wait.
 func (r *reactor) start(p *connecting) {
 	c := p.conn
+	if r.closed {
+		return
+	}
 	family, remote, local, err := p.sockaddrs()
 	if err != nil {
 		r.done(p, failed(err), time.Now())
@@ -157,21 +182,8 @@ func (r *reactor) start(p *connecting) {
 		r.done(p, failed(c.dialError(os.NewSyscallError("connect", err))), time.Now())
 		return
 	}
-	r.mu.Lock()
-	if r.stopping {
-		r.mu.Unlock()
-		unix.Close(fd)
-		return
-	}
-	if r.seq++; r.seq == wakeSeq {
-		r.seq++
-	}
-	p.fd, p.seq, p.index = fd, r.seq, -1
-	// The socket is registered under r.mu, so that the reactor's
-	// goroutine finds p as soon as an event can come.
-	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(p.seq)}
+	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: int32(fd)}
 	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		r.mu.Unlock()
 		unix.Close(fd)
 		r.done(p, failed(c.dialError(os.NewSyscallError("epoll_ctl", err))), time.Now())
 		return
@@ -179,16 +191,12 @@ func (r *reactor) start(p *connecting) {
 	for fd >= len(r.byFD) {
 		r.byFD = append(r.byFD, nil)
 	}
+	p.fd, p.index = fd, -1
 	r.byFD[fd] = p
-	r.inflight++
+	r.inflight.Add(1)
 	if !p.deadline.IsZero() {
 		heap.Push(&r.deadlines, p)
-		if p.deadline.Before(r.wakeAt) {
-			r.wakeAt = p.deadline
-			r.wake()
-		}
 	}
-	r.mu.Unlock()
 }
 
 // ended is a connect taken off the books, its socket still open.
@@ -197,108 +205,105 @@ type ended struct {
 	expired bool
 }
 
-func (r *reactor) loop() {
-	defer close(r.exited)
-	events := make([]unix.EpollEvent, 256)
-	var batch []ended
-	for {
-		n, err := unix.EpollWait(r.epfd, events, r.timeout())
-		if err != nil && err != unix.EINTR {
-			time.Sleep(time.Millisecond) // cannot happen; do not spin if it does
+// wait sleeps until a connect ends or passes its deadline, wake is
+// called, or until (if not zero); then it reports the connects that
+// ended.
+func (r *reactor) wait(until time.Time) {
+	if r.closed {
+		return
+	}
+	if len(r.deadlines) > 0 && (until.IsZero() || r.deadlines[0].deadline.Before(until)) {
+		until = r.deadlines[0].deadline
+	}
+	if !until.IsZero() && !time.Now().Before(until) {
+		r.poll() // due already: look, do not sleep
+	} else {
+		r.epoll.SetReadDeadline(until)
+		// Read calls poll until it finds something, and sleeps in Go's
+		// poller in between: until the instance is readable or until.
+		r.rc.Read(func(uintptr) bool { return r.poll() })
+	}
+	r.expire()
+}
+
+// poll reports the connects that ended, without sleeping; it tells
+// whether it found anything.
+func (r *reactor) poll() bool {
+	n, err := unix.EpollWait(r.epfd, r.events, 0)
+	for err == unix.EINTR {
+		n, err = unix.EpollWait(r.epfd, r.events, 0)
+	}
+	if err != nil || n <= 0 {
+		return false
+	}
+	now := time.Now()
+	batch := r.ended[:0]
+	for _, ev := range r.events[:n] {
+		fd := int(ev.Fd)
+		if fd == r.evfd {
+			var b [8]byte
+			unix.Read(r.evfd, b[:])
+			continue
 		}
-		now := time.Now()
-		batch = batch[:0]
-		r.mu.Lock()
-		if r.stopping {
-			r.abandon()
-			r.mu.Unlock()
-			return
-		}
-		for _, ev := range events[:max(n, 0)] {
-			if ev.Pad == wakeSeq {
-				var b [8]byte
-				unix.Read(r.evfd, b[:])
-				continue
-			}
-			fd := int(ev.Fd)
-			if fd >= len(r.byFD) || r.byFD[fd] == nil || r.byFD[fd].seq != uint32(ev.Pad) {
-				continue // a former connect's (cannot happen: one-shot, and deleted before close)
-			}
+		if fd < len(r.byFD) && r.byFD[fd] != nil {
 			batch = append(batch, ended{p: r.forget(fd)})
 		}
-		for len(r.deadlines) > 0 && !r.deadlines[0].deadline.After(now) {
-			batch = append(batch, ended{p: r.forget(r.deadlines[0].fd), expired: true})
-		}
-		r.mu.Unlock()
-		for i, e := range batch {
-			if i%yieldEvery == yieldEvery-1 {
-				runtime.Gosched()
-			}
-			r.finish(e, now)
-		}
 	}
+	r.finish(batch, now)
+	return true
 }
 
-// timeout is how long epoll_wait may sleep, in milliseconds: until the
-// first deadline, idleWait at most.
-func (r *reactor) timeout() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// expire reports the connects past their deadline.
+func (r *reactor) expire() {
 	now := time.Now()
-	r.wakeAt = now.Add(idleWait)
-	if len(r.deadlines) > 0 && r.deadlines[0].deadline.Before(r.wakeAt) {
-		r.wakeAt = r.deadlines[0].deadline
+	batch := r.ended[:0]
+	for len(r.deadlines) > 0 && !r.deadlines[0].deadline.After(now) {
+		batch = append(batch, ended{p: r.forget(r.deadlines[0].fd), expired: true})
 	}
-	// Rounded up, lest it wake before the deadline; and never negative,
-	// which would be no timeout at all.
-	return int(max(0, r.wakeAt.Sub(now)+time.Millisecond-1) / time.Millisecond)
+	r.finish(batch, now)
 }
 
-// forget takes the connect on fd off the books; r.mu is held.
+// forget takes the connect on fd off the books.
 func (r *reactor) forget(fd int) *connecting {
 	p := r.byFD[fd]
 	r.byFD[fd] = nil
-	r.inflight--
+	r.inflight.Add(-1)
 	if p.index >= 0 {
 		heap.Remove(&r.deadlines, p.index)
 	}
 	return p
 }
 
-// finish reads an ended connect's outcome, closes its socket and reports.
-func (r *reactor) finish(e ended, now time.Time) {
-	p := e.p
-	if e.expired {
-		// Out of epoll first: the socket may outlive its close in a child
-		// forked meanwhile, and must then send no event for its number.
-		unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+// finish reads the ended connects' outcomes, closes their sockets and
+// reports them.
+func (r *reactor) finish(batch []ended, now time.Time) {
+	for i, e := range batch {
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched()
+		}
+		batch[i] = ended{}
+		p := e.p
+		if e.expired {
+			// Out of epoll first: the socket may outlive its close in a
+			// child forked meanwhile, and must then send no event for its
+			// number.
+			unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+			unix.Close(p.fd)
+			r.done(p, failed(p.conn.dialError(os.ErrDeadlineExceeded)), now)
+			continue
+		}
+		soerr, err := unix.GetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 		unix.Close(p.fd)
-		r.done(p, failed(p.conn.dialError(os.ErrDeadlineExceeded)), now)
-		return
-	}
-	soerr, err := unix.GetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	unix.Close(p.fd)
-	switch {
-	case err != nil:
-		r.done(p, failed(p.conn.dialError(os.NewSyscallError("getsockopt", err))), now)
-	case soerr != 0:
-		r.done(p, failed(p.conn.dialError(os.NewSyscallError("connect", unix.Errno(soerr)))), now)
-	default:
-		r.done(p, Result{OK: true}, now)
-	}
-}
-
-// abandon closes the sockets of the connects under way; r.mu is held.
-func (r *reactor) abandon() {
-	for fd, p := range r.byFD {
-		if p != nil {
-			unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, fd, nil)
-			unix.Close(fd)
-			r.byFD[fd] = nil
+		switch {
+		case err != nil:
+			r.done(p, failed(p.conn.dialError(os.NewSyscallError("getsockopt", err))), now)
+		case soerr != 0:
+			r.done(p, failed(p.conn.dialError(os.NewSyscallError("connect", unix.Errno(soerr)))), now)
+		default:
+			r.done(p, Result{OK: true}, now)
 		}
 	}
-	r.inflight = 0
-	r.deadlines = nil
+	r.ended = batch[:0]
 }
 
 // sockaddrs are the connect's family, target and local address (nil:

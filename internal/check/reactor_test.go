@@ -2,7 +2,6 @@ package check
 
 import (
 	"bufio"
-	"container/heap"
 	"context"
 	"fmt"
 	"io"
@@ -26,21 +25,66 @@ type connected struct {
 	end time.Time
 }
 
-// startReactor is a reactor whose results go to the returned channel;
-// it is closed at the end of the test.
-func startReactor(t testing.TB) (*reactor, chan connected) {
+// driven is a reactor run by a goroutine of its own, as the engine runs
+// it: start and pending may be called from the test's goroutine.
+type driven struct {
+	r    *reactor
+	do   chan func(*reactor)
+	stop chan struct{}
+	done chan struct{}
+}
+
+// startReactor is a driven reactor whose results go to the returned
+// channel; it is stopped at the end of the test.
+func startReactor(t testing.TB) (*driven, chan connected) {
 	t.Helper()
 	out := make(chan connected, 4096)
 	r, err := newReactor(func(p *connecting, res Result, end time.Time) { out <- connected{p, res, end} })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.close)
-	return r, out
+	d := &driven{r: r, do: make(chan func(*reactor), 4096), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		for {
+			for more := true; more; {
+				select {
+				case <-d.stop:
+					r.close()
+					return
+				case f := <-d.do:
+					f(r)
+				default:
+					more = false
+				}
+			}
+			r.wait(time.Time{})
+		}
+	}()
+	t.Cleanup(d.close)
+	return d, out
+}
+
+func (d *driven) start(p *connecting) {
+	d.do <- func(r *reactor) { r.start(p) }
+	d.r.wake()
+}
+
+func (d *driven) pending() int { return d.r.pending() }
+
+// close stops the reactor and waits for its goroutine.
+func (d *driven) close() {
+	select {
+	case <-d.stop:
+	default:
+		close(d.stop)
+	}
+	d.r.wake()
+	<-d.done
 }
 
 // connectOnce runs one connect on r and waits for its result.
-func connectOnce(t *testing.T, r *reactor, out chan connected, c Conn) connected {
+func connectOnce(t *testing.T, r *driven, out chan connected, c Conn) connected {
 	t.Helper()
 	p := &connecting{conn: &c, start: time.Now()}
 	if c.Timeout > 0 {
@@ -150,20 +194,18 @@ func TestReactorPastDeadline(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("a connect past its deadline did not end")
 	}
-	// The same when the deadline passes while the reactor works out how
-	// long to sleep.
-	idle := &reactor{}
-	heap.Push(&idle.deadlines, &connecting{deadline: time.Now().Add(-50 * time.Millisecond)})
-	if ms := idle.timeout(); ms != 0 {
-		t.Fatalf("epoll_wait timeout %d ms past a deadline, want 0", ms)
+	// A wait until a time already past returns at once.
+	r.close()
+	idle, err := newReactor(func(*connecting, Result, time.Time) {})
+	if err != nil {
+		t.Fatal(err)
 	}
-	heap.Push(&idle.deadlines, &connecting{deadline: time.Now().Add(-time.Hour)})
-	if ms := idle.timeout(); ms != 0 {
-		t.Fatalf("epoll_wait timeout %d ms past a deadline, want 0", ms)
-	}
-	idle.deadlines = nil
-	if ms := idle.timeout(); ms < 999 || ms > 1000 {
-		t.Fatalf("epoll_wait timeout %d ms with nothing under way, want idleWait", ms)
+	defer idle.close()
+	start := time.Now()
+	idle.wait(start.Add(-time.Hour))
+	idle.wait(start.Add(20 * time.Millisecond))
+	if took := time.Since(start); took < 20*time.Millisecond || took > 500*time.Millisecond {
+		t.Fatalf("waits until a past time and 20 ms ahead took %v", took)
 	}
 }
 
@@ -312,9 +354,9 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// close abandons the connects under way: their sockets are closed, no
-// result comes, and the reactor's goroutine is gone when close returns
-// (goleak, in TestMain, checks that none outlives the tests).
+// close abandons the connects under way: their sockets are closed and no
+// result comes (and the reactor has no goroutine: goleak, in TestMain,
+// checks that none outlives the tests).
 func TestReactorCloseAbandonsConnects(t *testing.T) {
 	full := fullListener(t)
 	fds := openFDs(t)
@@ -333,12 +375,13 @@ func TestReactorCloseAbandonsConnects(t *testing.T) {
 	}
 	r.close()
 	r.close() // twice is fine
+	r.wake()  // and a wake after close does nothing
 	if now := openFDs(t); now > fds {
 		t.Fatalf("%d descriptors open after close, %d before", now, fds)
 	}
-	// A connect started after close is dropped.
+	// A connect started after close is dropped, and a wait returns.
 	r.start(&connecting{conn: &Conn{Addr: full}, start: time.Now()})
-	time.Sleep(50 * time.Millisecond)
+	r.wait(time.Time{})
 	if n := results.Load(); n != 0 {
 		t.Fatalf("%d results after close", n)
 	}
@@ -444,16 +487,25 @@ func BenchmarkReactorTCP(b *testing.B) {
 			c.Close()
 		}
 	}()
-	r, out := startReactor(b)
+	var ok, got bool
+	r, err := newReactor(func(_ *connecting, res Result, _ time.Time) { got, ok = true, res.OK })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.close()
 	c := Conn{Addr: netip.MustParseAddrPort(ln.Addr().String()), Timeout: time.Second}
 	p := &connecting{conn: &c}
 	b.ReportAllocs()
 	for b.Loop() {
 		p.start = time.Now()
 		p.deadline = p.start.Add(time.Second)
+		got = false
 		r.start(p)
-		if o := <-out; !o.r.OK {
-			b.Fatal(o.r.Reason)
+		for !got {
+			r.wait(time.Time{})
+		}
+		if !ok {
+			b.Fatal("the probe failed")
 		}
 	}
 }
