@@ -194,6 +194,9 @@ func (e *Engine) startDue(ctx context.Context) {
 		e.due[i] = nil
 		if i%yieldEvery == yieldEvery-1 {
 			runtime.Gosched() // a burst leaves room for the rest (VRRP)
+			if e.reactor != nil {
+				e.reactor.catchUp()
+			}
 		}
 		if t, ok := j.Checker.(*TCP); ok && e.reactor != nil {
 			e.connect(j, t)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 )
 
 // connected is one result the reactor reported.
@@ -641,6 +643,8 @@ func benchEngineTCP(b *testing.B, goroutines bool, jobs int, delay time.Duration
 		p99, worst := ticks()
 		b.ReportMetric(float64(p99.Microseconds()), "tick-p99-µs")
 		b.ReportMetric(float64(worst.Microseconds()), "tick-max-µs")
+		late := e.Lateness.Snapshot()
+		b.ReportMetric(float64(quantile(late, 0.99).Microseconds()), "late-p99≤µs")
 	}
 	cancel()
 	<-done
@@ -757,4 +761,17 @@ func startTicker(period time.Duration) (stop func() (p99, worst time.Duration)) 
 		slices.Sort(late)
 		return late[len(late)*99/100], late[len(late)-1]
 	}
+}
+
+// quantile is the upper bound of the bucket holding the quantile q of a
+// lateness histogram (the last bound if it is beyond).
+func quantile(s latency.Snapshot, q float64) time.Duration {
+	var n uint64
+	for i, c := range s.Counts {
+		n += c
+		if float64(n) >= q*float64(s.Count) && i < len(s.Bounds) {
+			return s.Bounds[i]
+		}
+	}
+	return s.Bounds[len(s.Bounds)-1]
 }
