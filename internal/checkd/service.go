@@ -1,6 +1,8 @@
 package checkd
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -109,11 +111,15 @@ func newChecker(c *config.Checker, rs *config.RealServerSpec) (check.Checker, bo
 }
 
 // fingerprint is what identifies a checker's configuration: a reload
-// keeps the state of a checker whose configuration did not change.
+// keeps the state of a checker whose configuration did not change. It is
+// a hash of the configuration's text, which is some 600 bytes per
+// checker: kept in every job's key, the text took 6 MB at 10,000 real
+// servers.
 func fingerprint(c *config.Checker) string {
 	b := *c
 	b.Block = config.Block{Keyword: c.Keyword, Args: c.Args}
-	return fmt.Sprintf("%+v", b)
+	sum := sha256.Sum256(fmt.Appendf(nil, "%+v", b))
+	return hex.EncodeToString(sum[:16])
 }
 
 // start registers the checkers with the engine and fills the pool, with
