@@ -164,6 +164,9 @@ func (e *Engine) runReactor(ctx context.Context, r *reactor) {
 	e.sleeper.Store(r)
 	defer func() {
 		e.sleeper.Store(nil)
+		e.mu.Lock()
+		e.reactor = nil
+		e.mu.Unlock()
 		r.close()
 	}()
 	stop := context.AfterFunc(ctx, e.poke)

@@ -27,9 +27,9 @@ import (
 // one failed), gives up those past connect_timeout, closes them and
 // applies their results. A probe costs four system calls (socket,
 // connect, epoll_ctl, close; getsockopt too if it failed) and no
-// allocation; a thousand connects under way
-// cost a thousand sockets and nothing else; and the checks keep one
-// goroutine busy at most, so that VRRP finds a free P.
+// allocation; a thousand connects under way cost a thousand sockets and
+// nothing else; and the checks keep one goroutine busy at most, so that
+// VRRP finds a free P.
 //
 // Go's net package would add a goroutine, a context, the poller's
 // registration and half a dozen socket options and address look-ups to
