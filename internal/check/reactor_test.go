@@ -126,6 +126,65 @@ func TestReactorConnects(t *testing.T) {
 	if n := r.pending(); n != 0 {
 		t.Fatalf("%d connects still under way", n)
 	}
+	// IPv6, up and refused.
+	ln6, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	go func() {
+		for {
+			c, err := ln6.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	addr6 := netip.MustParseAddrPort(ln6.Addr().String())
+	if o := connectOnce(t, r, out, Conn{Addr: addr6, Timeout: time.Second}); !o.r.OK {
+		t.Fatalf("IPv6 listening server: %+v", o.r)
+	}
+	ln6.Close()
+	c := Conn{Addr: addr6, Timeout: time.Second}
+	o := connectOnce(t, r, out, c)
+	if want := probe(&TCP{Conn: c}, time.Second); o.r.OK || o.r.Reason != want.Reason {
+		t.Fatalf("IPv6 closed port: %+v, Conn.dial says %+v", o.r, want)
+	}
+}
+
+// Without its reactor (goroutinesOnly, or no epoll), the engine runs
+// TCP_CHECK through Conn.dial on a goroutine per probe, as before.
+func TestEngineTCPOnGoroutines(t *testing.T) {
+	_, up := listen(t)
+	e := NewEngine()
+	e.goroutinesOnly = true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	results := make(chan Result, 8)
+	e.addAt(&Job{Checker: &TCP{Conn: Conn{Addr: up, Timeout: time.Second}}, Schedule: NewSchedule(Timing{DelayLoop: 10 * time.Millisecond}),
+		Timeout: time.Second, OnResult: func(r Result, _ Change) {
+			select {
+			case results <- r:
+			default:
+			}
+		}}, time.Now())
+	for range 3 {
+		select {
+		case r := <-results:
+			if !r.OK {
+				t.Fatalf("%+v", r)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("no result")
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.reactor != nil {
+		t.Fatal("a reactor with goroutinesOnly")
+	}
 }
 
 // A refusal and a timeout fail with the reasons Conn.dial gives, so that
