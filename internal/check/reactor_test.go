@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/testenv"
 )
 
 // connected is one result the reactor reported.
@@ -129,7 +130,7 @@ func TestReactorConnects(t *testing.T) {
 	// IPv6, up and refused.
 	ln6, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
-		t.Skip("no IPv6 loopback:", err)
+		testenv.Unavailable(t, "no IPv6 loopback: "+err.Error())
 	}
 	go func() {
 		for {
@@ -329,7 +330,7 @@ func TestReactorBindOptions(t *testing.T) {
 func TestReactorLinkLocalZone(t *testing.T) {
 	lo, err := net.InterfaceByName("lo")
 	if err != nil {
-		t.Skip(err)
+		testenv.Unavailable(t, err.Error())
 	}
 	p := &connecting{conn: &Conn{Addr: netip.MustParseAddrPort("[fe80::2]:80"), BindIf: "lo"}}
 	family, remote, local, err := p.sockaddrs()
@@ -410,7 +411,7 @@ func openFDs(t *testing.T) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skip(err)
+		testenv.Unavailable(t, err.Error())
 	}
 	return len(ents)
 }
