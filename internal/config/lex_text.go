@@ -11,13 +11,13 @@ import (
 // are the physical ones; keepalived's first pass cites the previous line for
 // the first piece (it counts '\n's), which we do not copy.
 func (l *lexer) nextChunk(f *srcFile) (string, bool) {
-	if f.off >= len(f.data) {
+	if f.off >= len(f.text) {
 		return "", false
 	}
-	startOfLine := f.off == 0 || f.data[f.off-1] == '\n'
-	rest := f.data[f.off:]
+	startOfLine := f.off == 0 || f.text[f.off-1] == '\n'
+	rest := f.text[f.off:]
 	n := min(len(rest), lexMaxBuf-1)
-	if i := bytes.IndexByte(rest[:n], '\n'); i >= 0 {
+	if i := strings.IndexByte(rest[:n], '\n'); i >= 0 {
 		n = i + 1
 	}
 	chunk := rest[:n]
@@ -29,21 +29,32 @@ func (l *lexer) nextChunk(f *srcFile) (string, bool) {
 	if chunk[len(chunk)-1] == '\n' {
 		f.nl++
 	}
-	if i := bytes.IndexByte(chunk, 0); i >= 0 {
+	if i := strings.IndexByte(chunk, 0); i >= 0 {
 		// strlen() stops at the NUL, so keepalived silently drops the rest.
 		l.note("Line contains a NUL character - the rest of the line is ignored")
 		chunk = chunk[:i]
 	}
-	return string(bytes.TrimRight(chunk, "\r\n")), true
+	return trimEOL(chunk), true
+}
+
+// trimEOL is strings.TrimRight(s, "\r\n").
+func trimEOL(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // checkLongLine warns about a physical line that keepalived will split.
-func (l *lexer) checkLongLine(rest []byte) {
-	end := bytes.IndexByte(rest, '\n')
+func (l *lexer) checkLongLine(rest string) {
+	end := strings.IndexByte(rest, '\n')
 	if end < 0 {
 		end = len(rest)
 	}
-	if n := len(bytes.TrimRight(rest[:end], "\r")); n > lexMaxBuf-1 {
+	if end <= lexMaxBuf-1 {
+		return
+	}
+	if n := len(strings.TrimRight(rest[:end], "\r")); n > lexMaxBuf-1 {
 		l.note("Line is %d bytes long; keepalived reads it as several lines of at most %d bytes", n, lexMaxBuf-1)
 	}
 }
@@ -53,7 +64,12 @@ func (l *lexer) checkLongLine(rest []byte) {
 // "\!" into literal characters outside quotes, and keeps a trailing '\'
 // (moving it next to the text) so definitions can continue.
 func (l *lexer) decomment(s string) string {
-	b := strings.TrimLeft(s, " \t")
+	b := trimBlanks(s)
+	if !hasAny(b, &decommentSpecial) {
+		// Nothing to strip or unescape: the result is the text itself.
+		return b
+	}
+	b = strings.TrimLeft(s, " \t")
 	out := make([]byte, 0, len(b)+1)
 	quote, cont, skip := false, false, -1
 	for i := 0; i < len(b); i++ {
@@ -90,6 +106,45 @@ func (l *lexer) decomment(s string) string {
 		out = append(out, '\\')
 	}
 	return string(out)
+}
+
+// byteSet is a set of bytes, for scanning without building one per call
+// as strings.IndexAny does.
+type byteSet [256]bool
+
+func newByteSet(chars string) (set byteSet) {
+	for i := 0; i < len(chars); i++ {
+		set[chars[i]] = true
+	}
+	return set
+}
+
+var (
+	decommentSpecial = newByteSet("\"\\!#")
+	lexSpaceSet      = newByteSet(lexWhiteSpace)
+	wordEndSet       = newByteSet(lexWhiteSpace + "\"")
+)
+
+// hasAny tells whether s has a byte of set.
+func hasAny(s string, set *byteSet) bool {
+	for i := 0; i < len(s); i++ {
+		if set[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// trimBlanks strips leading and trailing spaces and tabs.
+func trimBlanks(s string) string {
+	i, j := 0, len(s)
+	for i < j && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[i:j]
 }
 
 // splitBrace splits a line at its first '{' or '}' outside double quotes, as
@@ -137,13 +192,14 @@ func findBrace(buf string) int {
 
 const lexWhiteSpace = " \t\f\n\r\v"
 
-// tokenize is alloc_strvec_r(): words are split on white space, "..." is one
-// word without its quotes and with no escapes, and a '"' ends a word. An
-// unterminated quote drops the rest of the line.
-func tokenize(s string, p position) (toks []Token, unmatched bool) {
+// appendTokens is alloc_strvec_r(): it appends the words of s to toks.
+// Words are split on white space, "..." is one word without its quotes and
+// with no escapes, and a '"' ends a word. An unterminated quote drops the
+// rest of the line.
+func appendTokens(toks []Token, s string, p position) (_ []Token, unmatched bool) {
 	i := 0
 	for {
-		for i < len(s) && strings.IndexByte(lexWhiteSpace, s[i]) >= 0 {
+		for i < len(s) && lexSpaceSet[s[i]] {
 			i++
 		}
 		if i >= len(s) {
@@ -158,12 +214,12 @@ func tokenize(s string, p position) (toks []Token, unmatched bool) {
 			t.Text, t.Quoted = s[i+1:i+1+j], true
 			i += j + 2
 		} else {
-			j := strings.IndexAny(s[i:], lexWhiteSpace+"\"")
-			if j < 0 {
-				j = len(s) - i
+			j := i
+			for j < len(s) && !wordEndSet[s[j]] {
+				j++
 			}
-			t.Text = s[i : i+j]
-			i += j
+			t.Text = s[i:j]
+			i = j
 		}
 		toks = append(toks, t)
 	}

@@ -162,11 +162,16 @@ func specOf(t reflect.Type) *blockSpec {
 	return s
 }
 
-// parser walks the preprocessed lines.
+// parser walks the preprocessed lines: those of a slice (Parse), or those
+// the lexer makes as they are asked for (Load), never holding them all.
 type parser struct {
 	lines []Line
 	next  int
-	diags Diagnostics
+	lex   *lexer
+	// ahead is the line read but not yet taken (hasAhead).
+	ahead    Line
+	hasAhead bool
+	diags    Diagnostics
 	// area is the subsystem owning the root block being read ("" at the
 	// root). keepalived reads each area in its own child process, and a
 	// missing parameter ends that child: nothing more is reported for a
@@ -175,8 +180,9 @@ type parser struct {
 	stopped map[string]bool
 	// depth is how many blocks are open; lastClose is the last '}' that
 	// ended a block, for the misplaced-brace hint.
-	depth     int
-	lastClose *Line
+	depth        int
+	lastClose    Pos
+	hasLastClose bool
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -192,16 +198,28 @@ func areaOf(rootKeyword string) string {
 	return "vrrp"
 }
 
-func (p *parser) more() bool { return p.next < len(p.lines) }
+// more tells whether a line is left, reading it ahead.
+func (p *parser) more() bool {
+	if p.hasAhead {
+		return true
+	}
+	if p.lex != nil {
+		p.ahead, p.hasAhead = p.lex.next()
+	} else if p.next < len(p.lines) {
+		p.ahead, p.hasAhead = p.lines[p.next], true
+		p.next++
+	}
+	return p.hasAhead
+}
 
+// take returns the next line; more() must have said there is one.
 func (p *parser) take() Line {
-	l := p.lines[p.next]
-	p.next++
-	return l
+	p.hasAhead = false
+	return p.ahead
 }
 
 func (p *parser) peekIs(text string) bool {
-	return p.more() && isBrace(p.lines[p.next], text)
+	return p.more() && isBrace(p.ahead, text)
 }
 
 func isBrace(l Line, brace string) bool {
@@ -241,7 +259,7 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 		if isBrace(l, "}") {
 			if closeWithBrace {
 				v.Interface().(blockish).block().End = Pos{l.File, l.Num}
-				p.lastClose = &l
+				p.lastClose, p.hasLastClose = Pos{l.File, l.Num}, true
 				return true
 			}
 			// The lexer has said "Extra '}' found"; keepalived then
@@ -289,8 +307,8 @@ func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
 	p.report(ExitConfigErrors, l, kw, "Unknown keyword '%s'", kw)
 	if s := closest(kw, spec.keywords); s != "" {
 		p.hint(l, kw, "did you mean '"+s+"'?", "'%s' is not a keyword here", kw)
-	} else if owner := blockOwning(kw); p.depth == 0 && owner != "" && p.lastClose != nil {
-		p.hint(l, kw, fmt.Sprintf("'%s' belongs in a %s block: the '}' at %s line %d may close a block too early", kw, owner, p.lastClose.File, p.lastClose.Num),
+	} else if owner := blockOwning(kw); p.depth == 0 && owner != "" && p.hasLastClose {
+		p.hint(l, kw, fmt.Sprintf("'%s' belongs in a %s block: the '}' at %s line %d may close a block too early", kw, owner, p.lastClose.File, p.lastClose.Line),
 			"'%s' is not a keyword at the top level", kw)
 	}
 	// keepalived does not skip an unknown keyword's block: its lines are
@@ -460,7 +478,7 @@ func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
 		}
 	}
 	if p.peekIs("{") {
-		p.next++
+		p.take()
 	} else if len(opener.Tokens) > 1 {
 		rest := opener
 		rest.Tokens = opener.Tokens[1:]
