@@ -41,7 +41,7 @@ func (f formatter) fields(v reflect.Value, depth int) {
 		}
 		kw, _, _ := strings.Cut(tag, ",")
 		fv := v.Field(i)
-		if _, ok := set[kw]; !ok && !(fv.Kind() == reflect.Slice && fv.Len() > 0) {
+		if _, ok := set.Lookup(kw); !ok && !(fv.Kind() == reflect.Slice && fv.Len() > 0) {
 			continue
 		}
 		f.keyword(kw, fv, depth)

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,11 +47,11 @@ func (p Pos) String() string { return fmt.Sprintf("(%s: Line %d)", p.File, p.Lin
 // Block is embedded by every block of the model: where it starts, the words
 // that followed its keyword, and where each of its keywords was set.
 type Block struct {
-	Pos     Pos            `json:"pos"`
-	Keyword string         `json:"keyword,omitempty"`
-	Args    []string       `json:"args,omitempty"`
-	Set     map[string]Pos `json:"-"`
-	End     Pos            `json:"-"` // the closing brace, cited by keepalived's end-of-block checks
+	Pos     Pos        `json:"pos"`
+	Keyword string     `json:"keyword,omitempty"`
+	Args    []string   `json:"args,omitempty"`
+	Set     KeywordSet `json:"-"`
+	End     Pos        `json:"-"` // the closing brace, cited by keepalived's end-of-block checks
 	// Synonyms records keywords written under a synonym (unicast_src_ip
 	// for mcast_src_ip): Set holds the canonical keyword only, but a few
 	// of keepalived's rules depend on the spelling.
@@ -65,14 +66,40 @@ func (b *Block) Wrote(kw string) bool {
 }
 
 // IsSet tells whether keyword kw was written in this block.
-func (b *Block) IsSet(kw string) bool { _, ok := b.Set[kw]; return ok }
+func (b *Block) IsSet(kw string) bool { _, ok := b.Set.Lookup(kw); return ok }
 
 // PosOf returns where keyword kw was written, or the block's own position.
 func (b *Block) PosOf(kw string) Pos {
-	if p, ok := b.Set[kw]; ok {
+	if p, ok := b.Set.Lookup(kw); ok {
 		return p
 	}
 	return b.Pos
+}
+
+// KeywordSet is the keywords written in a block (canonical spellings), each
+// once, with where it was last written, in the order first written. A block
+// writes a handful of keywords: a list is smaller and quicker than a map.
+type KeywordSet []KeywordAt
+
+// KeywordAt is one keyword of a KeywordSet.
+type KeywordAt struct {
+	Keyword string
+	Pos     Pos
+}
+
+// Lookup returns where kw was written, if it was.
+func (s KeywordSet) Lookup(kw string) (Pos, bool) {
+	for i := range s {
+		if s[i].Keyword == kw {
+			return s[i].Pos, true
+		}
+	}
+	return Pos{}, false
+}
+
+// Delete forgets kw.
+func (s *KeywordSet) Delete(kw string) {
+	*s = slices.DeleteFunc(*s, func(k KeywordAt) bool { return k.Keyword == kw })
 }
 
 func (b *Block) block() *Block { return b }
@@ -107,16 +134,60 @@ type keywordValue interface {
 }
 
 var (
-	timerType     = reflect.TypeOf(Timer(0))
-	lineValueType = reflect.TypeOf((*lineValue)(nil)).Elem()
-	keywordType   = reflect.TypeOf((*keywordValue)(nil)).Elem()
+	timerType      = reflect.TypeOf(Timer(0))
+	stringsType    = reflect.TypeOf([]string(nil))
+	lineValueType  = reflect.TypeOf((*lineValue)(nil)).Elem()
+	keywordType    = reflect.TypeOf((*keywordValue)(nil)).Elem()
+	bodyParserType = reflect.TypeOf((*bodyParser)(nil)).Elem()
 )
+
+// fieldKind says how a field reads its arguments (see the table above),
+// decided once per type rather than by reflection on every line.
+type fieldKind uint8
+
+const (
+	kindNone    fieldKind = iota // no reader: a bug in the model
+	kindKeyword                  // the type reads its own arguments (keywordValue)
+	kindTimer
+	kindString
+	kindInt
+	kindBool
+	kindWords  // []string
+	kindBlock  // *T
+	kindBlocks // []*T
+	kindValues // []T, T a lineValue
+)
+
+func kindOf(t reflect.Type) fieldKind {
+	switch {
+	case reflect.PointerTo(t).Implements(keywordType):
+		return kindKeyword
+	case t == timerType:
+		return kindTimer
+	case t.Kind() == reflect.String:
+		return kindString
+	case t.Kind() == reflect.Int:
+		return kindInt
+	case t.Kind() == reflect.Bool:
+		return kindBool
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		return kindWords
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
+		return kindBlock
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Pointer:
+		return kindBlocks
+	case t.Kind() == reflect.Slice && reflect.PointerTo(t.Elem()).Implements(lineValueType):
+		return kindValues
+	}
+	return kindNone
+}
 
 // field is one keyword of a block, resolved from struct tags once per type.
 type field struct {
 	keyword    string // canonical keyword (first in the tag)
 	index      []int
 	typ        reflect.Type
+	kind       fieldKind
 	lo, hi     float64 // inclusive; seconds for a Timer
 	hasRange   bool
 	code       int
@@ -126,6 +197,7 @@ type field struct {
 type blockSpec struct {
 	fields   map[string]*field
 	keywords []string // canonical, for "did you mean"
+	body     bool     // the block reads its own body (bodyParser)
 }
 
 var specCache sync.Map // reflect.Type -> *blockSpec
@@ -134,14 +206,14 @@ func specOf(t reflect.Type) *blockSpec {
 	if s, ok := specCache.Load(t); ok {
 		return s.(*blockSpec)
 	}
-	s := &blockSpec{fields: map[string]*field{}}
+	s := &blockSpec{fields: map[string]*field{}, body: reflect.PointerTo(t).Implements(bodyParserType)}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("kw")
 		if tag == "" {
 			continue
 		}
-		f := &field{index: sf.Index, typ: sf.Type, code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated")}
+		f := &field{index: sf.Index, typ: sf.Type, kind: kindOf(sf.Type), code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated")}
 		if r := sf.Tag.Get("range"); r != "" {
 			lo, hi, _ := strings.Cut(r, ",")
 			f.lo, _ = strconv.ParseFloat(lo, 64)
@@ -183,6 +255,13 @@ type parser struct {
 	depth        int
 	lastClose    Pos
 	hasLastClose bool
+	// kws holds the keywords written in the blocks being read, innermost
+	// last; a block's part moves into its Set, sized to fit, when the
+	// block ends. kwArena and strArena are where the Sets and the blocks'
+	// Args are allocated, many at a time.
+	kws      []KeywordAt
+	kwArena  []KeywordAt
+	strArena []string
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -250,6 +329,15 @@ func (p *parser) hint(l Line, kw, hint, format string, args ...any) {
 // embedding Block) until the closing brace, which it consumes, or the end.
 // It returns false if the input ended before the block was closed.
 func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
+	b := v.Interface().(blockish).block()
+	mark := len(p.kws)
+	p.kws = append(p.kws, b.Set...)
+	closed := p.readKeywords(v, b, mark, closeWithBrace)
+	b.Set = p.popKeywords(mark)
+	return closed
+}
+
+func (p *parser) readKeywords(v reflect.Value, b *Block, mark int, closeWithBrace bool) bool {
 	spec := specOf(v.Elem().Type())
 	for p.more() {
 		l := p.take()
@@ -258,7 +346,7 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 		}
 		if isBrace(l, "}") {
 			if closeWithBrace {
-				v.Interface().(blockish).block().End = Pos{l.File, l.Num}
+				b.End = Pos{l.File, l.Num}
 				p.lastClose, p.hasLastClose = Pos{l.File, l.Num}, true
 				return true
 			}
@@ -267,10 +355,15 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 			p.report(ExitConfigErrors, l, "}", "Unknown keyword '}'")
 			continue
 		}
-		if _, known := spec.fields[l.Tokens[0].Text]; known && !closeWithBrace {
+		f := spec.fields[l.Tokens[0].Text]
+		if f == nil {
+			p.unknownKeyword(spec, l)
+			continue
+		}
+		if !closeWithBrace {
 			p.area = areaOf(l.Tokens[0].Text)
 		}
-		p.parseKeywordLine(v, spec, l)
+		p.parseKeywordLine(v, b, mark, f, l)
 		if !closeWithBrace {
 			p.area = ""
 		}
@@ -278,18 +371,25 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 	return !closeWithBrace
 }
 
-func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
+// popKeywords moves the keywords written since mark into a KeywordSet.
+func (p *parser) popKeywords(mark int) KeywordSet {
+	n := len(p.kws) - mark
+	if n == 0 {
+		return nil
+	}
+	if cap(p.kwArena)-len(p.kwArena) < n {
+		p.kwArena = make([]KeywordAt, 0, max(256, n))
+	}
+	start := len(p.kwArena)
+	p.kwArena = append(p.kwArena, p.kws[mark:]...)
+	clear(p.kws[mark:])
+	p.kws = p.kws[:mark]
+	return p.kwArena[start:len(p.kwArena):len(p.kwArena)]
+}
+
+func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field, l Line) {
 	kw := l.Tokens[0].Text
-	f, ok := spec.fields[kw]
-	if !ok {
-		p.unknownKeyword(spec, l)
-		return
-	}
-	b := v.Interface().(blockish).block()
-	if b.Set == nil {
-		b.Set = map[string]Pos{}
-	}
-	b.Set[f.keyword] = Pos{l.File, l.Num}
+	p.setKeyword(mark, f.keyword, Pos{l.File, l.Num})
 	if kw != f.keyword {
 		if b.Synonyms == nil {
 			b.Synonyms = map[string]Pos{}
@@ -300,6 +400,18 @@ func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
 		p.hint(l, kw, f.deprecated, "keyword '%s' is deprecated", kw)
 	}
 	p.assign(v.Elem().FieldByIndex(f.index), f, l)
+}
+
+// setKeyword records that the block whose keywords start at mark wrote kw
+// at pos (the last time counts, as in a map).
+func (p *parser) setKeyword(mark int, kw string, pos Pos) {
+	for i := mark; i < len(p.kws); i++ {
+		if p.kws[i].Keyword == kw {
+			p.kws[i].Pos = pos
+			return
+		}
+	}
+	p.kws = append(p.kws, KeywordAt{Keyword: kw, Pos: pos})
 }
 
 func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
@@ -323,43 +435,60 @@ func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
 
 // assign reads the arguments of keyword line l into dst according to f.
 func (p *parser) assign(dst reflect.Value, f *field, l Line) {
-	if dst.CanAddr() && dst.Addr().Type().Implements(keywordType) {
-		dst.Addr().Interface().(keywordValue).parseKeyword(p, l)
-		return
-	}
 	args := l.Tokens[1:]
-	switch {
-	case f.typ == timerType:
+	switch f.kind {
+	case kindKeyword:
+		dst.Addr().Interface().(keywordValue).parseKeyword(p, l)
+	case kindTimer:
 		if a, ok := p.needArg(l, args); ok {
 			if t, ok := p.readTimer(l, f, a); ok {
 				dst.SetInt(int64(t))
 			}
 		}
-	case f.typ.Kind() == reflect.String:
+	case kindString:
 		if a, ok := p.needArg(l, args); ok {
 			dst.SetString(a)
 		}
-	case f.typ.Kind() == reflect.Int:
+	case kindInt:
 		if a, ok := p.needArg(l, args); ok {
 			if n, ok := p.readInt(l, f, a); ok {
 				dst.SetInt(int64(n))
 			}
 		}
-	case f.typ.Kind() == reflect.Bool:
+	case kindBool:
 		dst.SetBool(p.readBool(l, args))
-	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
+	case kindWords:
 		if _, ok := p.needArg(l, args); ok {
-			dst.Set(reflect.ValueOf(tokenTexts(args)))
+			if f.typ == stringsType {
+				*dst.Addr().Interface().(*[]string) = p.texts(args)
+			} else {
+				dst.Set(reflect.ValueOf(tokenTexts(args)))
+			}
 		}
-	case f.typ.Kind() == reflect.Pointer && f.typ.Elem().Kind() == reflect.Struct:
+	case kindBlock:
 		dst.Set(p.readBlock(f.typ.Elem(), l))
-	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.Pointer:
+	case kindBlocks:
 		dst.Set(reflect.Append(dst, p.readBlock(f.typ.Elem().Elem(), l)))
-	case f.typ.Kind() == reflect.Slice && reflect.PointerTo(f.typ.Elem()).Implements(lineValueType):
+	case kindValues:
 		p.readValueBlock(dst, l)
 	default:
 		panic("config: no reader for field type " + f.typ.String())
 	}
+}
+
+// texts is tokenTexts with the strings allocated many lines at a time.
+func (p *parser) texts(ts []Token) []string {
+	if len(ts) == 0 {
+		return nil
+	}
+	if cap(p.strArena)-len(p.strArena) < len(ts) {
+		p.strArena = make([]string, 0, max(1024, len(ts)))
+	}
+	start := len(p.strArena)
+	for _, t := range ts {
+		p.strArena = append(p.strArena, t.Text)
+	}
+	return p.strArena[start:len(p.strArena):len(p.strArena)]
 }
 
 // needArg returns the first argument, or reports keepalived's fatal
@@ -449,9 +578,9 @@ func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
 	b := v.Interface().(blockish).block()
 	b.Pos = Pos{l.File, l.Num}
 	b.Keyword = l.Tokens[0].Text
-	b.Args = tokenTexts(l.Tokens[1:])
-	if bp, ok := v.Interface().(bodyParser); ok {
-		bp.parseBody(p, l)
+	b.Args = p.texts(l.Tokens[1:])
+	if specOf(t).body {
+		v.Interface().(bodyParser).parseBody(p, l)
 		return v
 	}
 	if !p.parseBlock(v, true) {

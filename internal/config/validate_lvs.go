@@ -743,16 +743,15 @@ func concat(lists ...[]string) []string {
 // written in b that is not one of allowed. Blocks (url, host) written
 // where they are unknown also get keepalived's "Unexpected '{'".
 func (v *validator) unknownInBlock(b *Block, allowed []string, blockKW func(kw string) []Pos) {
-	kws := make([]string, 0, len(b.Set))
-	for kw := range b.Set {
-		kws = append(kws, kw)
+	var kws []string
+	for _, k := range b.Set {
+		if !slices.Contains(allowed, k.Keyword) {
+			kws = append(kws, k.Keyword)
+		}
 	}
 	slices.Sort(kws)
 	for _, kw := range kws {
-		if slices.Contains(allowed, kw) {
-			continue
-		}
-		positions := []Pos{b.Set[kw]}
+		positions := []Pos{b.PosOf(kw)}
 		isBlock := false
 		if blockKW != nil {
 			if ps := blockKW(kw); ps != nil {
