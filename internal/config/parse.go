@@ -468,7 +468,7 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 	case kindBlock:
 		dst.Set(p.readBlock(f.typ.Elem(), l))
 	case kindBlocks:
-		dst.Set(reflect.Append(dst, p.readBlock(f.typ.Elem().Elem(), l)))
+		appendValue(dst, p.readBlock(f.typ.Elem().Elem(), l))
 	case kindValues:
 		p.readValueBlock(dst, l)
 	default:
@@ -599,11 +599,17 @@ func (p *parser) missingBrace(opener Line) {
 // parsed by the element type. Words after the keyword on the opening line,
 // before the brace, are a value line too (keepalived accepts `group VI_1 {`).
 func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
-	elem := dst.Type().Elem()
 	add := func(l Line) {
-		v := reflect.New(elem)
-		if v.Interface().(lineValue).parseLine(p, l) {
-			dst.Set(reflect.Append(dst, v.Elem()))
+		// The line is read into a new last element, dropped again if
+		// the line is rejected.
+		n := dst.Len()
+		dst.Grow(1)
+		dst.SetLen(n + 1)
+		v := dst.Index(n)
+		v.SetZero()
+		if !v.Addr().Interface().(lineValue).parseLine(p, l) {
+			v.SetZero()
+			dst.SetLen(n)
 		}
 	}
 	if p.peekIs("{") {
@@ -625,6 +631,16 @@ func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
 		add(l)
 	}
 	p.missingBrace(opener)
+}
+
+// appendValue appends x to the settable slice dst, as
+// dst.Set(reflect.Append(dst, x)) without the slice header that
+// reflect.Append allocates.
+func appendValue(dst, x reflect.Value) {
+	n := dst.Len()
+	dst.Grow(1)
+	dst.SetLen(n + 1)
+	dst.Index(n).Set(x)
 }
 
 func reflectValueOf(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }

@@ -15,6 +15,30 @@ type validator struct {
 	// missingInterface makes keepalived's closing "Non-existent interface
 	// specified in configuration" line.
 	missingInterface bool
+	// tracked is what instances may track, by name: built once, not once
+	// per instance.
+	tracked *trackedNames
+}
+
+type trackedNames struct {
+	scripts                map[string]*VRRPScript // those script security kept
+	files, processes, bfds map[string]bool
+}
+
+// trackNames returns the names instances may track. Script security has
+// run by then, so the kept scripts are known.
+func (v *validator) trackNames() *trackedNames {
+	if v.tracked == nil {
+		t := &trackedNames{scripts: map[string]*VRRPScript{}, files: namesOf(v.cfg.TrackFiles),
+			processes: namesOf(v.cfg.TrackProcesses), bfds: namesOf(v.cfg.BFDInstances)}
+		for _, s := range v.cfg.Scripts {
+			if !s.Removed {
+				t.scripts[firstArg(s.Args)] = s
+			}
+		}
+		v.tracked = t
+	}
+	return v.tracked
 }
 
 func validate(cfg *Config, opts *Options) Diagnostics {

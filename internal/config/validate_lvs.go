@@ -86,7 +86,7 @@ func (v *validator) virtualServers() {
 }
 
 func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualServerGroup) {
-	s := &lvsState{vs: vs, weight: 1}
+	s := &lvsState{vs: vs, weight: 1, rs: make([]*lvsServer, 0, len(vs.RealServers))}
 	if !v.vsAddress(s) {
 		return // keepalived skips the whole block
 	}
@@ -607,7 +607,7 @@ func (v *validator) vsEnd(s *lvsState) {
 	vs.LBAlgo = s.sched
 
 	weightSum := 0
-	var kept []*lvsServer
+	kept := make([]*lvsServer, 0, len(s.rs))
 	for _, rs := range s.rs {
 		if slices.ContainsFunc(kept, func(o *lvsServer) bool { return o.addr == rs.addr }) {
 			say("VS %s: real server %s is duplicated - removing second rs", s.name(), s.trio(rs.addr))
