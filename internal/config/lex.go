@@ -75,6 +75,15 @@ type lexer struct {
 	// toks is where the words of lines are allocated, many lines' worth
 	// at a time: each Line's Tokens is a full slice of its own part.
 	toks []Token
+	// reuseTokens is set when the lines go to a parser that keeps none
+	// of their Tokens beyond the next few lines (Load): chunks of words
+	// are then reused in turn (tokenRing), instead of new memory for
+	// every word of a large configuration. A line's Tokens stay valid
+	// until over a thousand more words have been made (a chunk less the
+	// most words a line can have).
+	reuseTokens bool
+	tokenRing   [2][]Token
+	ringNext    int
 }
 
 // Preprocess reads the config at path (which may be a glob, as keepalived -f
@@ -216,6 +225,19 @@ func (l *lexer) stop(format string, args ...any) {
 // tokenChunk is how many words are allocated at once.
 const tokenChunk = 2048
 
+// tokenSpace returns an empty slice with room for at least need words.
+func (l *lexer) tokenSpace(need int) []Token {
+	if !l.reuseTokens || need > tokenChunk {
+		return make([]Token, 0, max(tokenChunk, need))
+	}
+	i := l.ringNext
+	l.ringNext = (i + 1) % len(l.tokenRing)
+	if l.tokenRing[i] == nil {
+		l.tokenRing[i] = make([]Token, 0, tokenChunk)
+	}
+	return l.tokenRing[i][:0]
+}
+
 // emit splits off braces and tokenizes one line returned by readLine; it
 // reports false when the line has no words.
 func (l *lexer) emit(buf string) (Line, bool) {
@@ -227,7 +249,7 @@ func (l *lexer) emit(buf string) (Line, bool) {
 	p := l.pos()
 	// A line of n bytes has at most (n+1)/2 words.
 	if need := (len(head)+1)/2 + 1; cap(l.toks)-len(l.toks) < need {
-		l.toks = make([]Token, 0, max(tokenChunk, need))
+		l.toks = l.tokenSpace(need)
 	}
 	start := len(l.toks)
 	var unmatched bool

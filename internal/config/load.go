@@ -80,6 +80,7 @@ func LoadBytes(name string, data []byte, opts Options) (*Config, Diagnostics) {
 // findings are in the same order as Preprocess's, then Parse's, then
 // validation's.
 func loadFrom(l *lexer, opts *Options) (*Config, Diagnostics) {
+	l.reuseTokens = true
 	cfg, pdiags := parseLines(&parser{lex: l})
 	for {
 		if _, ok := l.next(); !ok {

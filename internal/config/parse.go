@@ -571,6 +571,9 @@ func (p *parser) readBool(l Line, args []Token) bool {
 }
 
 // readBlock allocates a block of type t opened by line l and reads it.
+// Lines read from the lexer share the memory of their Tokens with lines
+// read later (see lexer.reuseTokens): what a block needs of its opening
+// line after reading its body is copied first.
 func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
 	p.depth++
 	defer func() { p.depth-- }()
@@ -584,14 +587,15 @@ func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
 		return v
 	}
 	if !p.parseBlock(v, true) {
-		p.missingBrace(l)
+		p.missingBrace(b.Keyword, b.Pos)
 	}
 	return v
 }
 
-func (p *parser) missingBrace(opener Line) {
-	p.diags = append(p.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors, Keyword: opener.Tokens[0].Text,
-		Msg:  fmt.Sprintf("missing '}' at end of configuration (block '%s' opened at %s: line %d)", opener.Tokens[0].Text, opener.File, opener.Num),
+// missingBrace reports the block kw opened at pos that the input ended in.
+func (p *parser) missingBrace(kw string, pos Pos) {
+	p.diags = append(p.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors, Keyword: kw,
+		Msg:  fmt.Sprintf("missing '}' at end of configuration (block '%s' opened at %s: line %d)", kw, pos.File, pos.Line),
 		Hint: "a '}' is missing: check the braces of this block and the ones inside it"})
 }
 
@@ -599,6 +603,12 @@ func (p *parser) missingBrace(opener Line) {
 // parsed by the element type. Words after the keyword on the opening line,
 // before the brace, are a value line too (keepalived accepts `group VI_1 {`).
 func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
+	kw, at := opener.Tokens[0].Text, Pos{opener.File, opener.Num}
+	rest := opener
+	rest.Tokens = nil
+	if len(opener.Tokens) > 1 {
+		rest.Tokens = slices.Clone(opener.Tokens[1:]) // before reading on
+	}
 	add := func(l Line) {
 		// The line is read into a new last element, dropped again if
 		// the line is rejected.
@@ -614,9 +624,7 @@ func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
 	}
 	if p.peekIs("{") {
 		p.take()
-	} else if len(opener.Tokens) > 1 {
-		rest := opener
-		rest.Tokens = opener.Tokens[1:]
+	} else if len(rest.Tokens) > 0 {
 		add(rest)
 		return
 	}
@@ -630,7 +638,7 @@ func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
 		}
 		add(l)
 	}
-	p.missingBrace(opener)
+	p.missingBrace(kw, at)
 }
 
 // appendValue appends x to the settable slice dst, as
