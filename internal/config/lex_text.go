@@ -16,15 +16,19 @@ func (l *lexer) nextChunk(f *srcFile) (string, bool) {
 	}
 	startOfLine := f.off == 0 || f.text[f.off-1] == '\n'
 	rest := f.text[f.off:]
+	end := strings.IndexByte(rest, '\n') // of the physical line
+	if end < 0 {
+		end = len(rest)
+	}
 	n := min(len(rest), lexMaxBuf-1)
-	if i := strings.IndexByte(rest[:n], '\n'); i >= 0 {
-		n = i + 1
+	if end < n {
+		n = end + 1
 	}
 	chunk := rest[:n]
 	f.off += n
 	if startOfLine {
 		f.line = f.nl + 1
-		l.checkLongLine(rest)
+		l.checkLongLine(rest[:end])
 	}
 	if chunk[len(chunk)-1] == '\n' {
 		f.nl++
@@ -45,16 +49,13 @@ func trimEOL(s string) string {
 	return s
 }
 
-// checkLongLine warns about a physical line that keepalived will split.
-func (l *lexer) checkLongLine(rest string) {
-	end := strings.IndexByte(rest, '\n')
-	if end < 0 {
-		end = len(rest)
-	}
-	if end <= lexMaxBuf-1 {
+// checkLongLine warns about a physical line (without its '\n') that
+// keepalived will split.
+func (l *lexer) checkLongLine(line string) {
+	if len(line) <= lexMaxBuf-1 {
 		return
 	}
-	if n := len(strings.TrimRight(rest[:end], "\r")); n > lexMaxBuf-1 {
+	if n := len(strings.TrimRight(line, "\r")); n > lexMaxBuf-1 {
 		l.note("Line is %d bytes long; keepalived reads it as several lines of at most %d bytes", n, lexMaxBuf-1)
 	}
 }
@@ -121,6 +122,7 @@ func newByteSet(chars string) (set byteSet) {
 
 var (
 	decommentSpecial = newByteSet("\"\\!#")
+	braceOrQuote     = newByteSet("{}\"")
 	lexSpaceSet      = newByteSet(lexWhiteSpace)
 	wordEndSet       = newByteSet(lexWhiteSpace + "\"")
 )
@@ -136,15 +138,24 @@ func hasAny(s string, set *byteSet) bool {
 }
 
 // trimBlanks strips leading and trailing spaces and tabs.
-func trimBlanks(s string) string {
-	i, j := 0, len(s)
-	for i < j && (s[i] == ' ' || s[i] == '\t') {
+func trimBlanks(s string) string { return trimRightBlanks(trimLeftBlanks(s)) }
+
+// trimLeftBlanks is strings.TrimLeft(s, " \t").
+func trimLeftBlanks(s string) string {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 		i++
 	}
-	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+	return s[i:]
+}
+
+// trimRightBlanks is strings.TrimRight(s, " \t").
+func trimRightBlanks(s string) string {
+	j := len(s)
+	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') {
 		j--
 	}
-	return s[i:j]
+	return s[:j]
 }
 
 // splitBrace splits a line at its first '{' or '}' outside double quotes, as
@@ -159,14 +170,14 @@ func splitBrace(buf string) (head, rest string, hasRest bool) {
 	if p >= 0 {
 		skip := 0
 		if p == 0 {
-			skip = 1 + len(buf[1:]) - len(strings.TrimLeft(buf[1:], " \t"))
+			skip = 1 + len(buf[1:]) - len(trimLeftBlanks(buf[1:]))
 		}
 		if p+skip < len(buf) {
-			rest, hasRest = strings.TrimRight(buf[p+skip:], " \t"), true
+			rest, hasRest = trimRightBlanks(buf[p+skip:]), true
 			buf = buf[:p+skip]
 		}
 	}
-	return strings.TrimRight(buf, " \t"), rest, hasRest
+	return trimRightBlanks(buf), rest, hasRest
 }
 
 // findBrace returns the index of the first brace outside "..." or -1; an
@@ -174,11 +185,12 @@ func splitBrace(buf string) (head, rest string, hasRest bool) {
 func findBrace(buf string) int {
 	p := 0
 	for {
-		i := strings.IndexAny(buf[p:], "{}\"")
-		if i < 0 {
+		for p < len(buf) && !braceOrQuote[buf[p]] {
+			p++
+		}
+		if p == len(buf) {
 			return -1
 		}
-		p += i
 		if buf[p] != '"' {
 			return p
 		}
