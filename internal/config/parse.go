@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"iter"
 	"reflect"
 	"slices"
 	"strconv"
@@ -77,29 +78,56 @@ func (b *Block) PosOf(kw string) Pos {
 }
 
 // KeywordSet is the keywords written in a block (canonical spellings), each
-// once, with where it was last written, in the order first written. A block
-// writes a handful of keywords: a list is smaller and quicker than a map.
-type KeywordSet []KeywordAt
+// once, with where it was last written, in the order first written; the
+// zero KeywordSet is empty. A block writes a handful of keywords: a list is
+// smaller and quicker than a map, and the set is one pointer, as a map was,
+// so that blocks keep their size.
+type KeywordSet struct{ list *[]keywordAt }
 
-// KeywordAt is one keyword of a KeywordSet.
-type KeywordAt struct {
-	Keyword string
-	Pos     Pos
+type keywordAt struct {
+	kw  string
+	pos Pos
 }
 
 // Lookup returns where kw was written, if it was.
 func (s KeywordSet) Lookup(kw string) (Pos, bool) {
-	for i := range s {
-		if s[i].Keyword == kw {
-			return s[i].Pos, true
+	if s.list != nil {
+		for _, k := range *s.list {
+			if k.kw == kw {
+				return k.pos, true
+			}
 		}
 	}
 	return Pos{}, false
 }
 
+// Len is the number of keywords written.
+func (s KeywordSet) Len() int {
+	if s.list == nil {
+		return 0
+	}
+	return len(*s.list)
+}
+
+// All yields each keyword written and where, in the order first written.
+func (s KeywordSet) All() iter.Seq2[string, Pos] {
+	return func(yield func(string, Pos) bool) {
+		if s.list == nil {
+			return
+		}
+		for _, k := range *s.list {
+			if !yield(k.kw, k.pos) {
+				return
+			}
+		}
+	}
+}
+
 // Delete forgets kw.
-func (s *KeywordSet) Delete(kw string) {
-	*s = slices.DeleteFunc(*s, func(k KeywordAt) bool { return k.Keyword == kw })
+func (s KeywordSet) Delete(kw string) {
+	if s.list != nil {
+		*s.list = slices.DeleteFunc(*s.list, func(k keywordAt) bool { return k.kw == kw })
+	}
 }
 
 func (b *Block) block() *Block { return b }
@@ -257,11 +285,12 @@ type parser struct {
 	hasLastClose bool
 	// kws holds the keywords written in the blocks being read, innermost
 	// last; a block's part moves into its Set, sized to fit, when the
-	// block ends. kwArena and strArena are where the Sets and the blocks'
-	// Args are allocated, many at a time.
-	kws      []KeywordAt
-	kwArena  []KeywordAt
-	strArena []string
+	// block ends. kwArena, listArena and strArena are where the Sets and
+	// the blocks' Args are allocated, many at a time.
+	kws       []keywordAt
+	kwArena   []keywordAt
+	listArena [][]keywordAt
+	strArena  []string
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -331,7 +360,9 @@ func (p *parser) hint(l Line, kw, hint, format string, args ...any) {
 func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 	b := v.Interface().(blockish).block()
 	mark := len(p.kws)
-	p.kws = append(p.kws, b.Set...)
+	if b.Set.list != nil {
+		p.kws = append(p.kws, *b.Set.list...)
+	}
 	closed := p.readKeywords(v, b, mark, closeWithBrace)
 	b.Set = p.popKeywords(mark)
 	return closed
@@ -375,16 +406,20 @@ func (p *parser) readKeywords(v reflect.Value, b *Block, mark int, closeWithBrac
 func (p *parser) popKeywords(mark int) KeywordSet {
 	n := len(p.kws) - mark
 	if n == 0 {
-		return nil
+		return KeywordSet{}
 	}
 	if cap(p.kwArena)-len(p.kwArena) < n {
-		p.kwArena = make([]KeywordAt, 0, max(256, n))
+		p.kwArena = make([]keywordAt, 0, max(256, n))
+	}
+	if len(p.listArena) == cap(p.listArena) {
+		p.listArena = make([][]keywordAt, 0, 256)
 	}
 	start := len(p.kwArena)
 	p.kwArena = append(p.kwArena, p.kws[mark:]...)
 	clear(p.kws[mark:])
 	p.kws = p.kws[:mark]
-	return p.kwArena[start:len(p.kwArena):len(p.kwArena)]
+	p.listArena = append(p.listArena, p.kwArena[start:len(p.kwArena):len(p.kwArena)])
+	return KeywordSet{&p.listArena[len(p.listArena)-1]}
 }
 
 func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field, l Line) {
@@ -406,12 +441,12 @@ func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field,
 // at pos (the last time counts, as in a map).
 func (p *parser) setKeyword(mark int, kw string, pos Pos) {
 	for i := mark; i < len(p.kws); i++ {
-		if p.kws[i].Keyword == kw {
-			p.kws[i].Pos = pos
+		if p.kws[i].kw == kw {
+			p.kws[i].pos = pos
 			return
 		}
 	}
-	p.kws = append(p.kws, KeywordAt{Keyword: kw, Pos: pos})
+	p.kws = append(p.kws, keywordAt{kw: kw, pos: pos})
 }
 
 func (p *parser) unknownKeyword(spec *blockSpec, l Line) {

@@ -744,9 +744,9 @@ func concat(lists ...[]string) []string {
 // where they are unknown also get keepalived's "Unexpected '{'".
 func (v *validator) unknownInBlock(b *Block, allowed []string, blockKW func(kw string) []Pos) {
 	var kws []string
-	for _, k := range b.Set {
-		if !slices.Contains(allowed, k.Keyword) {
-			kws = append(kws, k.Keyword)
+	for kw := range b.Set.All() {
+		if !slices.Contains(allowed, kw) {
+			kws = append(kws, kw)
 		}
 	}
 	slices.Sort(kws)

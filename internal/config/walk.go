@@ -19,11 +19,11 @@ func (c *Config) KeywordUses() []KeywordUse {
 	seen := map[[2]string]bool{}
 	var uses []KeywordUse
 	walkBlocks(reflect.ValueOf(c), func(b *Block) {
-		for _, k := range b.Set {
-			key := [2]string{b.Keyword, k.Keyword}
+		for kw, pos := range b.Set.All() {
+			key := [2]string{b.Keyword, kw}
 			if !seen[key] {
 				seen[key] = true
-				uses = append(uses, KeywordUse{Keyword: k.Keyword, Block: b.Keyword, Pos: k.Pos})
+				uses = append(uses, KeywordUse{Keyword: kw, Block: b.Keyword, Pos: pos})
 			}
 		}
 	})
