@@ -19,6 +19,7 @@ type srcFile struct {
 	off     int    // read offset
 	nl      int    // '\n's consumed so far
 	line    int    // physical line number of the text being processed
+	hasNUL  bool   // text has a NUL byte (known once reading starts)
 }
 
 // globState is one include directive (or the main -f glob): its matches

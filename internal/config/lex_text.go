@@ -14,6 +14,9 @@ func (l *lexer) nextChunk(f *srcFile) (string, bool) {
 	if f.off >= len(f.text) {
 		return "", false
 	}
+	if f.off == 0 {
+		f.hasNUL = strings.IndexByte(f.text, 0) >= 0
+	}
 	startOfLine := f.off == 0 || f.text[f.off-1] == '\n'
 	rest := f.text[f.off:]
 	end := strings.IndexByte(rest, '\n') // of the physical line
@@ -33,10 +36,12 @@ func (l *lexer) nextChunk(f *srcFile) (string, bool) {
 	if chunk[len(chunk)-1] == '\n' {
 		f.nl++
 	}
-	if i := strings.IndexByte(chunk, 0); i >= 0 {
-		// strlen() stops at the NUL, so keepalived silently drops the rest.
-		l.note("Line contains a NUL character - the rest of the line is ignored")
-		chunk = chunk[:i]
+	if f.hasNUL {
+		if i := strings.IndexByte(chunk, 0); i >= 0 {
+			// strlen() stops at the NUL, so keepalived silently drops the rest.
+			l.note("Line contains a NUL character - the rest of the line is ignored")
+			chunk = chunk[:i]
+		}
 	}
 	return trimEOL(chunk), true
 }
