@@ -99,7 +99,7 @@ func Parse(lines []Line) (*Config, Diagnostics) {
 
 func parseLines(p *parser) (*Config, Diagnostics) {
 	cfg := &Config{}
-	p.parseBlock(reflect.ValueOf(cfg), false)
+	p.parseBlock(reflect.ValueOf(cfg), specOf(reflect.TypeOf(cfg).Elem()), false)
 	cfg.stopped = p.stopped
 	return cfg, p.diags
 }

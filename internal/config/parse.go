@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -220,9 +221,27 @@ type field struct {
 	hasRange   bool
 	code       int
 	deprecated string
+	// elem is the spec of the block a kindBlock or kindBlocks field holds,
+	// found on first use (a block type may hold itself).
+	elem atomic.Pointer[blockSpec]
+}
+
+// elemSpec returns the spec of the block type f holds.
+func (f *field) elemSpec() *blockSpec {
+	if s := f.elem.Load(); s != nil {
+		return s
+	}
+	t := f.typ.Elem() // T of *T, or *T of []*T
+	if f.kind == kindBlocks {
+		t = t.Elem()
+	}
+	s := specOf(t)
+	f.elem.Store(s)
+	return s
 }
 
 type blockSpec struct {
+	typ      reflect.Type
 	fields   map[string]*field
 	keywords []string // canonical, for "did you mean"
 	body     bool     // the block reads its own body (bodyParser)
@@ -234,7 +253,7 @@ func specOf(t reflect.Type) *blockSpec {
 	if s, ok := specCache.Load(t); ok {
 		return s.(*blockSpec)
 	}
-	s := &blockSpec{fields: map[string]*field{}, body: reflect.PointerTo(t).Implements(bodyParserType)}
+	s := &blockSpec{typ: t, fields: map[string]*field{}, body: reflect.PointerTo(t).Implements(bodyParserType)}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("kw")
@@ -357,19 +376,18 @@ func (p *parser) hint(l Line, kw, hint, format string, args ...any) {
 // parseBlock reads keyword lines into the block v (a pointer to a struct
 // embedding Block) until the closing brace, which it consumes, or the end.
 // It returns false if the input ended before the block was closed.
-func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
+func (p *parser) parseBlock(v reflect.Value, spec *blockSpec, closeWithBrace bool) bool {
 	b := v.Interface().(blockish).block()
 	mark := len(p.kws)
 	if b.Set.list != nil {
 		p.kws = append(p.kws, *b.Set.list...)
 	}
-	closed := p.readKeywords(v, b, mark, closeWithBrace)
+	closed := p.readKeywords(v, spec, b, mark, closeWithBrace)
 	b.Set = p.popKeywords(mark)
 	return closed
 }
 
-func (p *parser) readKeywords(v reflect.Value, b *Block, mark int, closeWithBrace bool) bool {
-	spec := specOf(v.Elem().Type())
+func (p *parser) readKeywords(v reflect.Value, spec *blockSpec, b *Block, mark int, closeWithBrace bool) bool {
 	for p.more() {
 		l := p.take()
 		if len(l.Tokens) == 0 || isBrace(l, "{") {
@@ -501,9 +519,9 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 			}
 		}
 	case kindBlock:
-		dst.Set(p.readBlock(f.typ.Elem(), l))
+		dst.Set(p.readBlock(f.elemSpec(), l))
 	case kindBlocks:
-		appendValue(dst, p.readBlock(f.typ.Elem().Elem(), l))
+		appendValue(dst, p.readBlock(f.elemSpec(), l))
 	case kindValues:
 		p.readValueBlock(dst, l)
 	default:
@@ -605,23 +623,23 @@ func (p *parser) readBool(l Line, args []Token) bool {
 	return true
 }
 
-// readBlock allocates a block of type t opened by line l and reads it.
+// readBlock allocates a block of spec's type opened by line l and reads it.
 // Lines read from the lexer share the memory of their Tokens with lines
 // read later (see lexer.reuseTokens): what a block needs of its opening
 // line after reading its body is copied first.
-func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
+func (p *parser) readBlock(spec *blockSpec, l Line) reflect.Value {
 	p.depth++
 	defer func() { p.depth-- }()
-	v := reflect.New(t)
+	v := reflect.New(spec.typ)
 	b := v.Interface().(blockish).block()
 	b.Pos = Pos{l.File, l.Num}
 	b.Keyword = l.Tokens[0].Text
 	b.Args = p.texts(l.Tokens[1:])
-	if specOf(t).body {
+	if spec.body {
 		v.Interface().(bodyParser).parseBody(p, l)
 		return v
 	}
-	if !p.parseBlock(v, true) {
+	if !p.parseBlock(v, spec, true) {
 		p.missingBrace(b.Keyword, b.Pos)
 	}
 	return v
