@@ -18,6 +18,18 @@ type validator struct {
 	// tracked is what instances may track, by name: built once, not once
 	// per instance.
 	tracked *trackedNames
+	// servers holds the real servers of the virtual server being checked.
+	servers []lvsServer
+}
+
+// newServer returns a copy of s that lives until the next virtual server
+// is checked.
+func (v *validator) newServer(s lvsServer) *lvsServer {
+	if len(v.servers) == cap(v.servers) {
+		v.servers = make([]lvsServer, 0, max(64, 2*cap(v.servers)))
+	}
+	v.servers = append(v.servers, s)
+	return &v.servers[len(v.servers)-1]
 }
 
 type trackedNames struct {

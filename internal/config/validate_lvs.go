@@ -87,6 +87,7 @@ func (v *validator) virtualServers() {
 
 func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualServerGroup) {
 	s := &lvsState{vs: vs, weight: 1, rs: make([]*lvsServer, 0, len(vs.RealServers))}
+	v.servers = v.servers[:0] // the previous virtual server's are done with
 	if !v.vsAddress(s) {
 		return // keepalived skips the whole block
 	}
@@ -380,7 +381,7 @@ func (v *validator) realServer(s *lvsState, rs *RealServer) {
 		v.at(rs.Pos, ExitConfigErrors, "real_server", "Invalid real server ip address/port %s/%s - skipping", ip, port)
 		return // keepalived skips the block
 	}
-	srv := &lvsServer{rs: rs, addr: ap, weight: -1}
+	srv := v.newServer(lvsServer{rs: rs, addr: ap, weight: -1})
 	if rs.IsSet("weight") {
 		if msg := intRange(rs.Weight, 0, ipvsWeightLimit); msg != "" {
 			reader("weight", msg)
