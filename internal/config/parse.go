@@ -85,17 +85,23 @@ func (b *Block) PosOf(kw string) Pos {
 // so that blocks keep their size.
 type KeywordSet struct{ list *[]keywordAt }
 
+// keywordAt is one keyword of a set. The keyword and file name are shared
+// (the field's canonical keyword, one string per file), which makes an
+// entry 24 bytes rather than 40.
 type keywordAt struct {
-	kw  string
-	pos Pos
+	kw   *string
+	file *string
+	line int
 }
+
+func (k keywordAt) pos() Pos { return Pos{File: *k.file, Line: k.line} }
 
 // Lookup returns where kw was written, if it was.
 func (s KeywordSet) Lookup(kw string) (Pos, bool) {
 	if s.list != nil {
 		for _, k := range *s.list {
-			if k.kw == kw {
-				return k.pos, true
+			if *k.kw == kw {
+				return k.pos(), true
 			}
 		}
 	}
@@ -117,7 +123,7 @@ func (s KeywordSet) All() iter.Seq2[string, Pos] {
 			return
 		}
 		for _, k := range *s.list {
-			if !yield(k.kw, k.pos) {
+			if !yield(*k.kw, k.pos()) {
 				return
 			}
 		}
@@ -127,7 +133,7 @@ func (s KeywordSet) All() iter.Seq2[string, Pos] {
 // Delete forgets kw.
 func (s KeywordSet) Delete(kw string) {
 	if s.list != nil {
-		*s.list = slices.DeleteFunc(*s.list, func(k keywordAt) bool { return k.kw == kw })
+		*s.list = slices.DeleteFunc(*s.list, func(k keywordAt) bool { return *k.kw == kw })
 	}
 }
 
@@ -310,6 +316,7 @@ type parser struct {
 	kwArena   []keywordAt
 	listArena [][]keywordAt
 	strArena  []string
+	file      *string // the file of the last keyword, shared by its Sets
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -442,7 +449,7 @@ func (p *parser) popKeywords(mark int) KeywordSet {
 
 func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field, l Line) {
 	kw := l.Tokens[0].Text
-	p.setKeyword(mark, f.keyword, Pos{l.File, l.Num})
+	p.setKeyword(mark, &f.keyword, l)
 	if kw != f.keyword {
 		if b.Synonyms == nil {
 			b.Synonyms = map[string]Pos{}
@@ -456,15 +463,19 @@ func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field,
 }
 
 // setKeyword records that the block whose keywords start at mark wrote kw
-// at pos (the last time counts, as in a map).
-func (p *parser) setKeyword(mark int, kw string, pos Pos) {
+// at line l (the last time counts, as in a map).
+func (p *parser) setKeyword(mark int, kw *string, l Line) {
+	if p.file == nil || *p.file != l.File {
+		file := l.File
+		p.file = &file
+	}
 	for i := mark; i < len(p.kws); i++ {
-		if p.kws[i].kw == kw {
-			p.kws[i].pos = pos
+		if *p.kws[i].kw == *kw {
+			p.kws[i].file, p.kws[i].line = p.file, l.Num
 			return
 		}
 	}
-	p.kws = append(p.kws, keywordAt{kw: kw, pos: pos})
+	p.kws = append(p.kws, keywordAt{kw: kw, file: p.file, line: l.Num})
 }
 
 func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
