@@ -63,3 +63,54 @@ func dumpJSON(t *testing.T, cfg *Config) string {
 	}
 	return b.String()
 }
+
+// TestKeywordSet checks where a block's keywords are recorded, also when
+// some of them come from an included file, and the set's operations.
+func TestKeywordSet(t *testing.T) {
+	dir := t.TempDir()
+	main := filepath.Join(dir, "main.conf")
+	files := map[string]string{
+		main:                             "vrrp_instance VI_1 {\n    state MASTER\n    include inner.conf\n    priority 100\n    priority 101\n}\n",
+		filepath.Join(dir, "inner.conf"): "    interface eth0\n    virtual_router_id 5\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines, _ := Preprocess(main, LexOptions{ConfigID: "testhost"})
+	want := map[string]Pos{}
+	for _, l := range lines {
+		want[l.Tokens[0].Text] = Pos{l.File, l.Num} // the last one counts
+	}
+	cfg, _ := Load(main, testOpts)
+	vi := cfg.Instances[0]
+	var order []string
+	for kw, pos := range vi.Set.All() {
+		order = append(order, kw)
+		if pos != want[kw] {
+			t.Errorf("%s written at %v, want %v", kw, pos, want[kw])
+		}
+		if vi.PosOf(kw) != pos || !vi.IsSet(kw) {
+			t.Errorf("PosOf/IsSet(%s) disagree with All", kw)
+		}
+	}
+	if got := strings.Join(order, " "); got != "state interface virtual_router_id priority" || vi.Set.Len() != 4 {
+		t.Errorf("keywords %q (%d), want them in the order first written", got, vi.Set.Len())
+	}
+	if want["interface"].File == want["state"].File {
+		t.Fatalf("the test needs keywords from two files: %v", want)
+	}
+	vi.Set.Delete("interface")
+	if vi.IsSet("interface") || vi.Set.Len() != 3 || vi.PosOf("interface") != vi.Pos {
+		t.Errorf("interface still set after Delete")
+	}
+	var empty KeywordSet
+	if _, ok := empty.Lookup("state"); ok || empty.Len() != 0 {
+		t.Errorf("the zero KeywordSet is not empty")
+	}
+	empty.Delete("state")
+	for range empty.All() {
+		t.Errorf("the zero KeywordSet yields keywords")
+	}
+}
