@@ -37,21 +37,45 @@ func TestLoadEqualsPreprocessThenParse(t *testing.T) {
 		}
 	}
 	for name, text := range inputs {
-		cfg, diags := LoadBytes(name, []byte(text), testOpts)
+		checkLoadEqualsParse(t, name, []byte(text))
+	}
+}
 
-		opts := testOpts
-		opts.fill()
-		lines, want := PreprocessBytes(name, []byte(text), LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance})
-		wantCfg, pdiags := Parse(lines)
-		want = append(want, pdiags...)
-		want = append(want, validate(wantCfg, &opts)...)
+// FuzzLoadEqualsPreprocessThenParse is TestLoadEqualsPreprocessThenParse on
+// arbitrary text.
+func FuzzLoadEqualsPreprocessThenParse(f *testing.F) {
+	for _, dir := range []string{"testdata/samples", "testdata/oracle"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, file := range files {
+			if data, err := os.ReadFile(file); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.Contains(data, []byte("_RANDOM")) {
+			t.Skip("${_RANDOM} differs from one read to the next")
+		}
+		checkLoadEqualsParse(t, filepath.Join(t.TempDir(), "fuzz.conf"), data)
+	})
+}
 
-		if !reflect.DeepEqual(diags, want) {
-			t.Errorf("%s: Load found\n%v\nPreprocess, Parse and validation found\n%v", name, diags, want)
-		}
-		if got, exp := dumpJSON(t, cfg), dumpJSON(t, wantCfg); got != exp {
-			t.Errorf("%s: Load's model differs from Parse's", name)
-		}
+func checkLoadEqualsParse(t *testing.T, name string, data []byte) {
+	t.Helper()
+	cfg, diags := LoadBytes(name, data, testOpts)
+
+	opts := testOpts
+	opts.fill()
+	lines, want := PreprocessBytes(name, data, LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance})
+	wantCfg, pdiags := Parse(lines)
+	want = append(want, pdiags...)
+	want = append(want, validate(wantCfg, &opts)...)
+
+	if !reflect.DeepEqual(diags, want) {
+		t.Errorf("%s: Load found\n%v\nPreprocess, Parse and validation found\n%v", name, diags, want)
+	}
+	if got, exp := dumpJSON(t, cfg), dumpJSON(t, wantCfg); got != exp {
+		t.Errorf("%s: Load's model differs from Parse's", name)
 	}
 }
 
@@ -59,7 +83,7 @@ func dumpJSON(t *testing.T, cfg *Config) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := cfg.WriteJSON(&b); err != nil {
-		t.Fatal(err)
+		return "error: " + err.Error()
 	}
 	return b.String()
 }
