@@ -39,7 +39,7 @@ func startKGAPI(t *testing.T, l *lab.Lab, h *lab.Host, conf string) *lab.Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := h.Start(binary, "-n", "-l", "-D", "-f", path, "-p", filepath.Join(l.Dir, h.Name+"-api.pid"), "--api-listen="+apiAddr)
+	p, err := h.Start(binary, append(append([]string{"-n", "-l", "-D", "-f", path}, h.PidArgs("api")...), "--api-listen="+apiAddr)...)
 	if err != nil {
 		t.Fatal(err)
 	}

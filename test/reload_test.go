@@ -94,6 +94,11 @@ func TestReloadKeepsTheMasterAndAppliesChanges(t *testing.T) {
 	p2 := startKG(t, r2, instance{version: 3, advertInt: "0.1", vip: vip4, priority: 100})
 	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
 	path := filepath.Join(l.Dir, "r1-kg.conf")
+	// Started together, both routers' down timers may run out before
+	// either hears the other, and r2 may be master for a moment: that is
+	// VRRP at start-up, not a reload's doing. Only what r2 logs from here
+	// on counts.
+	startLog := len(p2.Log())
 
 	stop := make(chan struct{})
 	missing := watchAddress(func() bool { return r1.HasAddress(vip4) }, stop)
@@ -117,7 +122,7 @@ func TestReloadKeepsTheMasterAndAppliesChanges(t *testing.T) {
 	if !r1.HasAddress(vip4) || r2.HasAddress(vip4) {
 		t.Errorf("after the reloads r1 holds the VIP: %v, r2: %v", r1.HasAddress(vip4), r2.HasAddress(vip4))
 	}
-	if strings.Contains(p2.Log(), "Entering MASTER STATE") {
+	if strings.Contains(p2.Log()[startLog:], "Entering MASTER STATE") {
 		t.Error("the backup became master during a reload")
 	}
 	if stats := readStats(t, r1, p1); !strings.Contains(stats, "Became master: 1\n") {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
 )
 
 // TestVRRPProcessSettings: vrrp_rt_priority, vrrp_priority,
@@ -44,5 +46,44 @@ func TestVRRPProcessSettings(t *testing.T) {
 	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if strings.Contains(string(status), "VmLck:\t       0 kB") {
 		t.Errorf("vrrp_no_swap: no memory locked:\n%s", status)
+	}
+}
+
+// TestScriptsDoNotRunRealTime: with vrrp_rt_priority and vrrp_priority
+// the daemon runs SCHED_RR at nice -5, but its scripts (a vrrp_script and
+// a notify script) run with the normal policy at nice 0, as keepalived's
+// reset_process_priorities makes them: a looping script must not starve
+// the host.
+func TestScriptsDoNotRunRealTime(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	dir := t.TempDir()
+	// The probe writes its own policy and nice value: after "PID (comm) ",
+	// field 1 is /proc/PID/stat's 3rd, so policy (41st) is $39 and nice
+	// (19th) is $17 (proc(5)).
+	probe := filepath.Join(dir, "probe.sh")
+	err := os.WriteFile(probe, []byte("#!/bin/sh\nout=$1\nset -- $(sed 's/^.*) //' /proc/$$/stat)\neval \"echo \\${39} \\${17}\" >\"$out\"\n"), 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := "global_defs {\n    vrrp_rt_priority 10\n    vrrp_priority -5\n}\n" +
+		"vrrp_script probe {\n    script \"" + probe + " " + filepath.Join(dir, "script") + "\"\n    interval 1\n}\n"
+	track := "    track_script {\n        probe\n    }\n    notify_master \"" + probe + " " + filepath.Join(dir, "notify") + "\"\n"
+	startKGConf(t, r1, trackConf(150, blocks, track))
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	for _, name := range []string{"script", "notify"} {
+		var got string
+		err := lab.WaitUntil("the "+name+" ran", 5*time.Second, func() bool {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			got = strings.TrimSpace(string(b))
+			return err == nil && got != ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != "0 0" {
+			t.Errorf("the %s ran with policy and nice %q, want \"0 0\" (SCHED_NORMAL, nice 0)", name, got)
+		}
 	}
 }

@@ -47,9 +47,9 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 	// No vrrp_instance: this test runs in the machine's own namespace,
 	// where the daemon must not add addresses. The virtual_server is read
 	// and reported as not supported yet.
-	os.WriteFile(conf, []byte("global_defs {\n    router_id demo\n}\nvirtual_server 203.0.113.1 80 {\n    delay_loop 6\n    protocol TCP\n    real_server 203.0.113.2 80 {\n        TCP_CHECK {\n        }\n    }\n}\n"), 0o644)
+	os.WriteFile(conf, []byte("global_defs {\n    router_id demo\n}\nvirtual_server 203.0.113.1 80 {\n    delay_loop 6\n    lb_algo rr\n    protocol TCP\n    real_server 203.0.113.2 80 {\n        weight 1\n    }\n}\n"), 0o644)
 
-	cmd := exec.Command(bin, "-n", "-l", "-f", conf, "-p", pidFile)
+	cmd := exec.Command(bin, "-n", "-l", "-f", conf, "-p", pidFile, "-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid"))
 	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 	var logs lab.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -60,9 +60,9 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 
 	waitFor(t, "the pid file", func() bool { b, _ := os.ReadFile(pidFile); return len(b) > 0 })
 	waitFor(t, "the not-supported log", func() bool {
-		return strings.Contains(logs.String(), "delay_loop: not supported yet")
+		return strings.Contains(logs.String(), "lb_algo: not supported yet")
 	})
-	if !strings.Contains(logs.String(), "Line 5) delay_loop: not supported yet") {
+	if !strings.Contains(logs.String(), "Line 6) lb_algo: not supported yet") {
 		t.Errorf("the not-supported line does not cite the keyword's line:\n%s", logs.String())
 	}
 

@@ -8,12 +8,33 @@
 // a Source, so the daemon can swap instances (reload) without telling us.
 package api
 
-import "github.com/keepalived-go/keepalived-go/internal/vrrp"
+import (
+	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+)
 
 // Source gives the instances to report. It is called on every request,
 // from the HTTP server's goroutines.
 type Source interface {
 	Instances() []*vrrp.Instance
+}
+
+// PoolSource is what a Source also implements when health checks run:
+// the virtual servers' pools.
+type PoolSource interface {
+	VirtualServers() []lvs.PoolStatus
+	// CheckLateness is how late the checks started; false when no
+	// checker runs.
+	CheckLateness() (latency.Snapshot, bool)
+}
+
+// pools snapshots src's pools, if it has any.
+func pools(src Source) []lvs.PoolStatus {
+	if ps, ok := src.(PoolSource); ok {
+		return ps.VirtualServers()
+	}
+	return nil
 }
 
 // SourceFunc adapts a function to Source.

@@ -6,6 +6,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -95,6 +98,24 @@ var (
 	droppedDesc = prometheus.NewDesc("keepalived_vrrp_dropped_total",
 		"Received adverts dropped, by reason (keepalived's counter name where it has one).",
 		append(append([]string(nil), instanceLabels...), "reason"), nil)
+
+	rsUpDesc = prometheus.NewDesc("keepalived_lvs_real_server_up",
+		"1 while the real server is alive (all its checkers up), else 0.", []string{"virtual_server", "real_server"}, nil)
+	rsWeightDesc = prometheus.NewDesc("keepalived_lvs_real_server_weight",
+		"The real server's effective weight (configured plus misc_dynamic and FILE_CHECK adjustments).",
+		[]string{"virtual_server", "real_server"}, nil)
+	checkLatenessDesc = prometheus.NewDesc("keepalived_check_lateness_seconds",
+		"How late the health checks started after their time: their drift from delay_loop.", nil, nil)
+	quorumUpDesc = prometheus.NewDesc("keepalived_lvs_quorum_up",
+		"1 while the virtual server has its quorum, else 0.", []string{"virtual_server"}, nil)
+
+	notifyLostDesc = prometheus.NewDesc("keepalived_notify_lost_total",
+		"Notifications not delivered, by what was lost: event (its scripts did not run, the queue was full), "+
+			"fifo_line (a FIFO line did not fit in its pipe), smtp_alert (an SMTP alert was dropped: the queue was full "+
+			"or the daemon stopped), smtp_undelivered (the SMTP server could not be reached or refused the alert).",
+		[]string{"what"}, nil)
+	notifyOverrunDesc = prometheus.NewDesc("keepalived_notify_script_overruns_total",
+		"Notify scripts still running when the queue stopped waiting for them (10 s) and went on.", nil, nil)
 )
 
 // Collector is a prometheus.Collector of the instances of a Source. It
@@ -108,7 +129,8 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 
 // Describe sends every descriptor the collector may emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{upDesc, stateDesc, excludedStateDesc, priorityDesc, sinceDesc, latenessDesc, droppedDesc} {
+	for _, d := range []*prometheus.Desc{upDesc, stateDesc, excludedStateDesc, priorityDesc, sinceDesc, latenessDesc, droppedDesc,
+		notifyLostDesc, notifyOverrunDesc, rsUpDesc, rsWeightDesc, quorumUpDesc, checkLatenessDesc} {
 		ch <- d
 	}
 	for _, cs := range [][]counter{exporterCounters, ourCounters} {
@@ -125,6 +147,36 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range statuses(c.src) {
 		collectInstance(ch, &st)
 	}
+	for _, p := range pools(c.src) {
+		collectPool(ch, &p)
+	}
+	if ps, ok := c.src.(PoolSource); ok {
+		if h, running := ps.CheckLateness(); running {
+			ch <- histogram(checkLatenessDesc, h)
+		}
+	}
+	lost := notify.Totals()
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedEvents), "event")
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(lost.DroppedLines), "fifo_line")
+	mail := notify.AlertTotals()
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(mail.Dropped), "smtp_alert")
+	ch <- prometheus.MustNewConstMetric(notifyLostDesc, prometheus.CounterValue, float64(mail.Failed), "smtp_undelivered")
+	ch <- prometheus.MustNewConstMetric(notifyOverrunDesc, prometheus.CounterValue, float64(lost.OverrunScripts))
+}
+
+func collectPool(ch chan<- prometheus.Metric, p *lvs.PoolStatus) {
+	ch <- prometheus.MustNewConstMetric(quorumUpDesc, prometheus.GaugeValue, boolValue(p.QuorumUp), p.Name)
+	for _, s := range p.Servers {
+		ch <- prometheus.MustNewConstMetric(rsUpDesc, prometheus.GaugeValue, boolValue(s.Alive), p.Name, s.Name)
+		ch <- prometheus.MustNewConstMetric(rsWeightDesc, prometheus.GaugeValue, float64(s.Weight), p.Name, s.Name)
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func collectInstance(ch chan<- prometheus.Metric, st *vrrp.InstanceStatus) {
@@ -164,12 +216,16 @@ func collectStates(ch chan<- prometheus.Metric, st *vrrp.InstanceStatus) {
 
 // lateness is the timer-lateness histogram, in seconds.
 func lateness(st *vrrp.InstanceStatus, labels []string) prometheus.Metric {
-	h := st.Stats.TimerLateness
+	return histogram(latenessDesc, st.Stats.TimerLateness, labels...)
+}
+
+// histogram is a lateness histogram as a Prometheus one, in seconds.
+func histogram(desc *prometheus.Desc, h latency.Snapshot, labels ...string) prometheus.Metric {
 	buckets := make(map[float64]uint64, len(h.Bounds))
 	for i, n := range h.Cumulative() {
 		buckets[h.Bounds[i].Seconds()] = n
 	}
-	return prometheus.MustNewConstHistogram(latenessDesc, h.Count, h.Sum.Seconds(), buckets, labels...)
+	return prometheus.MustNewConstHistogram(desc, h.Count, h.Sum.Seconds(), buckets, labels...)
 }
 
 func unixSeconds(st *vrrp.InstanceStatus) float64 {

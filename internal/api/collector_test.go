@@ -182,14 +182,25 @@ func TestCollectorStateSinceIsTheLastTransition(t *testing.T) {
 	}
 }
 
-// TestCollectorEmptySource: without instances only keepalived_up is left.
+// TestCollectorEmptySource: without instances only keepalived_up and
+// the process's notify losses are left.
 func TestCollectorEmptySource(t *testing.T) {
 	c := NewCollector(SourceFunc(func() []*vrrp.Instance { return nil }))
-	if n := testutil.CollectAndCount(c); n != 1 {
-		t.Fatalf("%d metrics without instances, want 1 (keepalived_up)", n)
+	if n := testutil.CollectAndCount(c); n != 6 {
+		t.Fatalf("%d metrics without instances, want 6 (keepalived_up, the notify losses)", n)
 	}
-	if n := testutil.CollectAndCount(NewCollector(nil)); n != 1 {
-		t.Fatalf("%d metrics with a nil source, want 1", n)
+	if n := testutil.CollectAndCount(NewCollector(nil), "keepalived_up"); n != 1 {
+		t.Fatalf("%d keepalived_up with a nil source, want 1", n)
+	}
+	want := `# HELP keepalived_notify_lost_total Notifications not delivered, by what was lost: event (its scripts did not run, the queue was full), fifo_line (a FIFO line did not fit in its pipe), smtp_alert (an SMTP alert was dropped: the queue was full or the daemon stopped), smtp_undelivered (the SMTP server could not be reached or refused the alert).
+# TYPE keepalived_notify_lost_total counter
+keepalived_notify_lost_total{what="event"} 0
+keepalived_notify_lost_total{what="fifo_line"} 0
+keepalived_notify_lost_total{what="smtp_alert"} 0
+keepalived_notify_lost_total{what="smtp_undelivered"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "keepalived_notify_lost_total"); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,13 @@ func NewHandler(src Source) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(NewRegistry(src), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { serveStatus(w, src) })
+	mux.HandleFunc("GET /status/virtual_servers", func(w http.ResponseWriter, r *http.Request) {
+		out := pools(src)
+		if out == nil {
+			out = []lvs.PoolStatus{} // [] rather than null
+		}
+		writeJSON(w, out)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -43,8 +51,12 @@ func serveStatus(w http.ResponseWriter, src Source) {
 	for i := range sts {
 		out = append(out, statusJSON(&sts[i]))
 	}
+	writeJSON(w, out)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(out)
+	enc.Encode(v)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 )
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, string, string) {
@@ -56,7 +58,7 @@ func TestStatusListsTheInstances(t *testing.T) {
 	if b.Stats.AdvertRcvd != 2 || b.Stats.PriZeroRcvd != 1 || b.Stats.Dropped["ip_ttl_err"] != 1 || b.Stats.Dropped["auth_failure"] != 0 {
 		t.Errorf("VI_2 stats %+v", b.Stats)
 	}
-	if l := b.Stats.TimerLateness; l.Count != 2 || l.MaxSeconds != 0.2 || len(l.Buckets) != len(vrrp.LatencyBounds()) ||
+	if l := b.Stats.TimerLateness; l.Count != 2 || l.MaxSeconds != 0.2 || len(l.Buckets) != len(latency.Bounds()) ||
 		l.Buckets[3].LeSeconds != 0.005 || l.Buckets[3].Count != 1 {
 		t.Errorf("VI_2 timer lateness %+v", l)
 	}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 )
 
 // The /status document: one object per instance. Field names are part of
@@ -96,7 +98,7 @@ func statsJSON(s *vrrp.StatsSnapshot) StatsJSON {
 	return out
 }
 
-func latencyJSON(h vrrp.LatencySnapshot) LatencyJSON {
+func latencyJSON(h latency.Snapshot) LatencyJSON {
 	out := LatencyJSON{Count: h.Count, SumSeconds: h.Sum.Seconds(), MaxSeconds: h.Max.Seconds(),
 		Buckets: make([]BucketJSON, 0, len(h.Bounds))}
 	for i, n := range h.Cumulative() {

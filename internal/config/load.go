@@ -17,6 +17,10 @@ type Options struct {
 	// InterfaceExists reports whether a network interface exists; nil
 	// looks at the machine.
 	InterfaceExists func(name string) bool
+	// LoopbackInterface reports whether an existing interface is a
+	// loopback one (which a vrrp_instance cannot use); nil looks at the
+	// machine.
+	LoopbackInterface func(name string) bool
 	// UserExists reports whether a user exists; nil looks at the machine.
 	UserExists func(name string) bool
 	// Stat is os.Stat unless a test replaces it (script security).
@@ -29,8 +33,14 @@ func (o *Options) fill() {
 	if o.ConfigID == "" {
 		o.ConfigID = DefaultConfigID()
 	}
-	if o.InterfaceExists == nil {
-		o.InterfaceExists = machineInterfaces()
+	if o.InterfaceExists == nil || o.LoopbackInterface == nil {
+		exists, loopback := machineInterfaces()
+		if o.InterfaceExists == nil {
+			o.InterfaceExists = exists
+		}
+		if o.LoopbackInterface == nil {
+			o.LoopbackInterface = loopback
+		}
 	}
 	if o.UserExists == nil {
 		o.UserExists = func(name string) bool { _, err := user.Lookup(name); return err == nil }
@@ -45,13 +55,18 @@ func (o *Options) fill() {
 
 // machineInterfaces lists the machine's interfaces once: a configuration
 // with a thousand instances would otherwise ask the kernel a thousand times.
-func machineInterfaces() func(string) bool {
-	names := map[string]bool{}
+// The second function tells the loopback ones (keepalived looks at the link
+// type, ARPHRD_LOOPBACK, which only loopback devices have, as they alone
+// have IFF_LOOPBACK).
+func machineInterfaces() (exists, loopback func(string) bool) {
+	names := map[string]net.Flags{}
 	ifs, _ := net.Interfaces()
 	for _, i := range ifs {
-		names[i.Name] = true
+		names[i.Name] = i.Flags
 	}
-	return func(name string) bool { return names[name] }
+	exists = func(name string) bool { _, ok := names[name]; return ok }
+	loopback = func(name string) bool { return names[name]&net.FlagLoopback != 0 }
+	return exists, loopback
 }
 
 // DefaultConfigID is keepalived's default -i: the host name up to its first dot.

@@ -35,11 +35,11 @@ type Config struct {
 	Block
 	GlobalDefs          *GlobalDefs           `kw:"global_defs" json:"global_defs,omitempty"`
 	LinkbeatUsePolling  bool                  `kw:"linkbeat_use_polling" json:"linkbeat_use_polling,omitempty"`
-	NetNamespace        string                `kw:"net_namespace" json:"net_namespace,omitempty"`
+	NetNamespace        string                `kw:"net_namespace" noarg:"net_namespace name missing - ignoring" json:"net_namespace,omitempty"`
 	NetNamespaceIPVS    OptWords              `kw:"net_namespace_ipvs" json:"net_namespace_ipvs,omitempty"`
 	NamespaceWithIPsets bool                  `kw:"namespace_with_ipsets" json:"namespace_with_ipsets,omitempty"`
 	UsePidDir           bool                  `kw:"use_pid_dir" json:"use_pid_dir,omitempty"`
-	Instance            string                `kw:"instance" json:"instance,omitempty"`
+	Instance            string                `kw:"instance" noarg:"instance name missing - ignoring" json:"instance,omitempty"`
 	ChildWaitTime       int                   `kw:"child_wait_time" range:"0,2147483647" json:"child_wait_time,omitempty"`
 	TrackGroups         []*TrackGroup         `kw:"track_group" json:"track_group,omitempty"`
 	StaticIPAddresses   []IPAddress           `kw:"static_ipaddress" json:"static_ipaddress,omitempty"`
@@ -71,31 +71,31 @@ type GlobalDefs struct {
 	BFDProcessName               string   `kw:"bfd_process_name" json:"bfd_process_name,omitempty"`
 	UseSymlinkPaths              bool     `kw:"use_symlink_paths" json:"use_symlink_paths,omitempty"`
 	SetSupplementaryGroups       bool     `kw:"set_supplementary_groups" json:"set_supplementary_groups,omitempty"`
-	RouterID                     string   `kw:"router_id" json:"router_id,omitempty"`
-	NotificationEmailFrom        string   `kw:"notification_email_from" json:"notification_email_from,omitempty"`
+	RouterID                     string   `kw:"router_id" noarg:"routerid name missing - ignoring" json:"router_id,omitempty"`
+	NotificationEmailFrom        string   `kw:"notification_email_from" noarg:"emailfrom missing - ignoring" json:"notification_email_from,omitempty"`
 	SMTPServer                   OptWords `kw:"smtp_server" json:"smtp_server,omitempty"`
-	SMTPHeloName                 string   `kw:"smtp_helo_name" json:"smtp_helo_name,omitempty"`
+	SMTPHeloName                 string   `kw:"smtp_helo_name" noarg:"-" json:"smtp_helo_name,omitempty"`
 	SMTPConnectTimeout           int      `kw:"smtp_connect_timeout" json:"smtp_connect_timeout,omitempty"`
 	NotificationEmail            []Words  `kw:"notification_email" json:"notification_email,omitempty"`
 	SMTPAlert                    bool     `kw:"smtp_alert" json:"smtp_alert,omitempty"`
 	StartupScript                Script   `kw:"startup_script" json:"startup_script,omitzero"`
-	StartupScriptTimeout         int      `kw:"startup_script_timeout" json:"startup_script_timeout,omitempty"`
+	StartupScriptTimeout         int      `kw:"startup_script_timeout" noarg:"startup_script_timeout requires value" json:"startup_script_timeout,omitempty"`
 	ShutdownScript               Script   `kw:"shutdown_script" json:"shutdown_script,omitzero"`
-	ShutdownScriptTimeout        int      `kw:"shutdown_script_timeout" json:"shutdown_script_timeout,omitempty"`
+	ShutdownScriptTimeout        int      `kw:"shutdown_script_timeout" noarg:"shutdown_script_timeout requires value" json:"shutdown_script_timeout,omitempty"`
 	MaxAutoPriority              OptWords `kw:"max_auto_priority" json:"max_auto_priority,omitempty"`
-	MinAutoPriorityDelay         int      `kw:"min_auto_priority_delay" json:"min_auto_priority_delay,omitempty"`
+	MinAutoPriorityDelay         int      `kw:"min_auto_priority_delay" noarg:"min_auto_priority_delay requires delay time" json:"min_auto_priority_delay,omitempty"`
 	SMTPAlertVRRP                bool     `kw:"smtp_alert_vrrp" json:"smtp_alert_vrrp,omitempty"`
 	SMTPAlertChecker             bool     `kw:"smtp_alert_checker" json:"smtp_alert_checker,omitempty"`
 	CheckerLogAllFailures        bool     `kw:"checker_log_all_failures" json:"checker_log_all_failures,omitempty"`
 	DynamicInterfaces            OptWords `kw:"dynamic_interfaces" json:"dynamic_interfaces,omitempty"`
 	NoEmailFaults                bool     `kw:"no_email_faults" json:"no_email_faults,omitempty"`
-	DefaultInterface             string   `kw:"default_interface" json:"default_interface,omitempty"`
+	DefaultInterface             string   `kw:"default_interface" noarg:"default_interface requires interface name" json:"default_interface,omitempty"`
 	DisableLocalIGMP             bool     `kw:"disable_local_igmp" json:"disable_local_igmp,omitempty"`
 	V3ChecksumAsV2               bool     `kw:"v3_checksum_as_v2" json:"v3_checksum_as_v2,omitempty"`
 	LVSTimeouts                  []string `kw:"lvs_timeouts" json:"lvs_timeouts,omitempty"`
 	LVSFlush                     bool     `kw:"lvs_flush" json:"lvs_flush,omitempty"`
 	LVSFlushOnStop               OptWords `kw:"lvs_flush_on_stop,lvs_flush_onstop" json:"lvs_flush_on_stop,omitempty"`
-	LVSSyncDaemon                []string `kw:"lvs_sync_daemon" json:"lvs_sync_daemon,omitempty"`
+	LVSSyncDaemon                []string `kw:"lvs_sync_daemon" noarg:"lvs_sync_daemon requires interface" json:"lvs_sync_daemon,omitempty"`
 	VRRPMcastGroup4              string   `kw:"vrrp_mcast_group4" json:"vrrp_mcast_group4,omitempty"`
 	VRRPMcastGroup6              string   `kw:"vrrp_mcast_group6" json:"vrrp_mcast_group6,omitempty"`
 	VRRPGarpMasterDelay          int      `kw:"vrrp_garp_master_delay" json:"vrrp_garp_master_delay,omitempty"`
@@ -122,8 +122,8 @@ type GlobalDefs struct {
 	VRRPStrict                   bool     `kw:"vrrp_strict" json:"vrrp_strict,omitempty"`
 	VRRPPriority                 Nice     `kw:"vrrp_priority" json:"vrrp_priority,omitempty"`
 	VRRPNoSwap                   bool     `kw:"vrrp_no_swap" json:"vrrp_no_swap,omitempty"`
-	VRRPRtPriority               int      `kw:"vrrp_rt_priority" json:"vrrp_rt_priority,omitempty"`
-	VRRPCPUAffinity              []string `kw:"vrrp_cpu_affinity" json:"vrrp_cpu_affinity,omitempty"`
+	VRRPRtPriority               int      `kw:"vrrp_rt_priority" noarg:"No vrrp process real-time priority specified" json:"vrrp_rt_priority,omitempty"`
+	VRRPCPUAffinity              []string `kw:"vrrp_cpu_affinity" noarg:"No vrrp cpu_id set specified" json:"vrrp_cpu_affinity,omitempty"`
 	VRRPRlimitRttime             int      `kw:"vrrp_rlimit_rttime,vrrp_rlimit_rtime" json:"vrrp_rlimit_rttime,omitempty"`
 	NftablesIPVS                 OptWords `kw:"nftables_ipvs" json:"nftables_ipvs,omitempty"`
 	NftablesIPVSPriority         int      `kw:"nftables_ipvs_priority" json:"nftables_ipvs_priority,omitempty"`
@@ -139,15 +139,15 @@ type GlobalDefs struct {
 	LVSNotifyFIFOScript          Script   `kw:"lvs_notify_fifo_script" json:"lvs_notify_fifo_script,omitzero"`
 	CheckerPriority              Nice     `kw:"checker_priority" json:"checker_priority,omitempty"`
 	CheckerNoSwap                bool     `kw:"checker_no_swap" json:"checker_no_swap,omitempty"`
-	CheckerRtPriority            int      `kw:"checker_rt_priority" json:"checker_rt_priority,omitempty"`
-	CheckerCPUAffinity           []string `kw:"checker_cpu_affinity" json:"checker_cpu_affinity,omitempty"`
+	CheckerRtPriority            int      `kw:"checker_rt_priority" noarg:"No checker process real-time priority specified" json:"checker_rt_priority,omitempty"`
+	CheckerCPUAffinity           []string `kw:"checker_cpu_affinity" noarg:"No checker cpu_id set specified" json:"checker_cpu_affinity,omitempty"`
 	CheckerRlimitRttime          int      `kw:"checker_rlimit_rttime,checker_rlimit_rtime" json:"checker_rlimit_rttime,omitempty"`
 	BFDPriority                  Nice     `kw:"bfd_priority" json:"bfd_priority,omitempty"`
 	BFDNoSwap                    bool     `kw:"bfd_no_swap" json:"bfd_no_swap,omitempty"`
-	BFDRtPriority                int      `kw:"bfd_rt_priority" json:"bfd_rt_priority,omitempty"`
-	BFDCPUAffinity               []string `kw:"bfd_cpu_affinity" json:"bfd_cpu_affinity,omitempty"`
+	BFDRtPriority                int      `kw:"bfd_rt_priority" noarg:"No bfd process real-time priority specified" json:"bfd_rt_priority,omitempty"`
+	BFDCPUAffinity               []string `kw:"bfd_cpu_affinity" noarg:"No bfd cpu_id set specified" json:"bfd_cpu_affinity,omitempty"`
 	BFDRlimitRttime              int      `kw:"bfd_rlimit_rttime,bfd_rlimit_rtime" json:"bfd_rlimit_rttime,omitempty"`
-	SNMPSocket                   string   `kw:"snmp_socket" json:"snmp_socket,omitempty"`
+	SNMPSocket                   string   `kw:"snmp_socket" noarg:"SNMP error : snmp socket name missing" json:"snmp_socket,omitempty"`
 	EnableTraps                  bool     `kw:"enable_traps" json:"enable_traps,omitempty"`
 	EnableSNMPVRRP               bool     `kw:"enable_snmp_vrrp,enable_snmp_keepalived" json:"enable_snmp_vrrp,omitempty"`
 	EnableSNMPRFC                bool     `kw:"enable_snmp_rfc" json:"enable_snmp_rfc,omitempty"`
@@ -157,23 +157,23 @@ type GlobalDefs struct {
 	SNMPVSStatsUpdateInterval    Timer    `kw:"snmp_vs_stats_update_interval" json:"snmp_vs_stats_update_interval,omitempty"`
 	SNMPRSStatsUpdateInterval    Timer    `kw:"snmp_rs_stats_update_interval" json:"snmp_rs_stats_update_interval,omitempty"`
 	EnableDBus                   bool     `kw:"enable_dbus" json:"enable_dbus,omitempty"`
-	DBusServiceName              string   `kw:"dbus_service_name" json:"dbus_service_name,omitempty"`
+	DBusServiceName              string   `kw:"dbus_service_name" noarg:"dbus_service_name missing - ignoring" json:"dbus_service_name,omitempty"`
 	DBusNoInterfaceName          bool     `kw:"dbus_no_interface_name" json:"dbus_no_interface_name,omitempty"`
-	ScriptUser                   []string `kw:"script_user" json:"script_user,omitempty"`
+	ScriptUser                   []string `kw:"script_user" noarg:"No script username specified" json:"script_user,omitempty"`
 	EnableScriptSecurity         bool     `kw:"enable_script_security" json:"enable_script_security,omitempty"`
-	VRRPNetlinkCmdRcvBufs        int      `kw:"vrrp_netlink_cmd_rcv_bufs" json:"vrrp_netlink_cmd_rcv_bufs,omitempty"`
+	VRRPNetlinkCmdRcvBufs        int      `kw:"vrrp_netlink_cmd_rcv_bufs" noarg:"vrrp_netlink_cmd_rcv_bufs size missing" json:"vrrp_netlink_cmd_rcv_bufs,omitempty"`
 	VRRPNetlinkCmdRcvBufsForce   bool     `kw:"vrrp_netlink_cmd_rcv_bufs_force" json:"vrrp_netlink_cmd_rcv_bufs_force,omitempty"`
-	VRRPNetlinkMonitorRcvBufs    int      `kw:"vrrp_netlink_monitor_rcv_bufs" json:"vrrp_netlink_monitor_rcv_bufs,omitempty"`
+	VRRPNetlinkMonitorRcvBufs    int      `kw:"vrrp_netlink_monitor_rcv_bufs" noarg:"vrrp_netlink_monitor_rcv_bufs size missing" json:"vrrp_netlink_monitor_rcv_bufs,omitempty"`
 	VRRPNetlinkMonitorRcvForce   bool     `kw:"vrrp_netlink_monitor_rcv_bufs_force" json:"vrrp_netlink_monitor_rcv_bufs_force,omitempty"`
-	ProcessMonitorRcvBufs        int      `kw:"process_monitor_rcv_bufs" json:"process_monitor_rcv_bufs,omitempty"`
+	ProcessMonitorRcvBufs        int      `kw:"process_monitor_rcv_bufs" noarg:"process_monitor_rcv_bufs size missing" json:"process_monitor_rcv_bufs,omitempty"`
 	ProcessMonitorRcvBufsForce   bool     `kw:"process_monitor_rcv_bufs_force" json:"process_monitor_rcv_bufs_force,omitempty"`
-	LVSNetlinkCmdRcvBufs         int      `kw:"lvs_netlink_cmd_rcv_bufs" json:"lvs_netlink_cmd_rcv_bufs,omitempty"`
+	LVSNetlinkCmdRcvBufs         int      `kw:"lvs_netlink_cmd_rcv_bufs" noarg:"lvs_netlink_cmd_rcv_bufs size missing" json:"lvs_netlink_cmd_rcv_bufs,omitempty"`
 	LVSNetlinkCmdRcvBufsForce    bool     `kw:"lvs_netlink_cmd_rcv_bufs_force" json:"lvs_netlink_cmd_rcv_bufs_force,omitempty"`
-	LVSNetlinkMonitorRcvBufs     int      `kw:"lvs_netlink_monitor_rcv_bufs" json:"lvs_netlink_monitor_rcv_bufs,omitempty"`
+	LVSNetlinkMonitorRcvBufs     int      `kw:"lvs_netlink_monitor_rcv_bufs" noarg:"lvs_netlink_monitor_rcv_bufs size missing" json:"lvs_netlink_monitor_rcv_bufs,omitempty"`
 	LVSNetlinkMonitorRcvBufsForc bool     `kw:"lvs_netlink_monitor_rcv_bufs_force" json:"lvs_netlink_monitor_rcv_bufs_force,omitempty"`
 	RSInitNotifies               bool     `kw:"rs_init_notifies" json:"rs_init_notifies,omitempty"`
 	NoCheckerEmails              bool     `kw:"no_checker_emails" json:"no_checker_emails,omitempty"`
-	VRRPRxBufsPolicy             []string `kw:"vrrp_rx_bufs_policy" json:"vrrp_rx_bufs_policy,omitempty"`
+	VRRPRxBufsPolicy             []string `kw:"vrrp_rx_bufs_policy" noarg:"vrrp_rx_bufs_policy missing" json:"vrrp_rx_bufs_policy,omitempty"`
 	VRRPRxBufsMultiplier         int      `kw:"vrrp_rx_bufs_multiplier" json:"vrrp_rx_bufs_multiplier,omitempty"`
 	VRRPStartupDelay             Timer    `kw:"vrrp_startup_delay" json:"vrrp_startup_delay,omitempty"`
 	VRRPDelayAfterBoot           Timer    `kw:"vrrp_delay_after_boot" json:"vrrp_delay_after_boot,omitempty"`
@@ -351,26 +351,37 @@ type VRRPScript struct {
 // Name is the script's name.
 func (s *VRRPScript) Name() string { return firstArg(s.Args) }
 
-// TrackProcess is vrrp_track_process NAME.
+// TrackProcess is vrrp_track_process NAME. The fields are the words as
+// written; Resolved is what keepalived makes of them.
 type TrackProcess struct {
 	Block
 	Process        []string `kw:"process" json:"process,omitempty"`
-	ParamMatch     []string `kw:"param_match" json:"param_match,omitempty"`
-	Weight         []string `kw:"weight" json:"weight,omitempty"`
-	Quorum         int      `kw:"quorum" json:"quorum,omitempty"`
-	QuorumMax      int      `kw:"quorum_max" json:"quorum_max,omitempty"`
-	Delay          Timer    `kw:"delay" json:"delay,omitempty"`
-	TerminateDelay Timer    `kw:"terminate_delay" json:"terminate_delay,omitempty"`
-	ForkDelay      Timer    `kw:"fork_delay" json:"fork_delay,omitempty"`
-	FullCommand    bool     `kw:"full_command" json:"full_command,omitempty"`
+	ParamMatch     OptWords `kw:"param_match" json:"param_match,omitempty"`
+	Weight         []string `kw:"weight" noarg:"No weight specified for track process {name} - ignoring" json:"weight,omitempty"`
+	Quorum         int      `kw:"quorum" raw:"1" json:"quorum,omitempty"`
+	QuorumMax      int      `kw:"quorum_max" raw:"1" json:"quorum_max,omitempty"`
+	Delay          Timer    `kw:"delay" raw:"1" json:"delay,omitempty"`
+	TerminateDelay Timer    `kw:"terminate_delay" raw:"1" json:"terminate_delay,omitempty"`
+	ForkDelay      Timer    `kw:"fork_delay" raw:"1" json:"fork_delay,omitempty"`
+	FullCommand    OptWords `kw:"full_command" json:"full_command,omitempty"`
+
+	// Resolved is the block as keepalived keeps it, filled in by
+	// validation; nil if keepalived drops the block (no process).
+	Resolved *TrackProcessSpec `json:"-"`
 }
 
-// TrackFile is track_file NAME.
+// TrackFile is track_file NAME (or the deprecated vrrp_track_file). The
+// fields are the words as written; Resolved is what keepalived makes of
+// them.
 type TrackFile struct {
 	Block
-	File     string   `kw:"file" json:"file,omitempty"`
-	Weight   []string `kw:"weight" json:"weight,omitempty"`
+	File     string   `kw:"file" noarg:"track file file name missing" json:"file,omitempty"`
+	Weight   []string `kw:"weight" noarg:"No weight specified for track file {name} - ignoring" json:"weight,omitempty"`
 	InitFile OptWords `kw:"init_file" json:"init_file,omitempty"`
+
+	// Resolved is the block as keepalived keeps it, filled in by
+	// validation; nil if keepalived drops the block (no file).
+	Resolved *TrackFileSpec `json:"-"`
 }
 
 // SSLBlock is the global SSL block used by SSL_GET.
@@ -428,6 +439,10 @@ type VirtualServer struct {
 	SorryServerInhibit     bool          `kw:"sorry_server_inhibit" json:"sorry_server_inhibit,omitempty"`
 	SorryServerLVSMethod   string        `kw:"sorry_server_lvs_method" json:"sorry_server_lvs_method,omitempty"`
 	RealServers            []*RealServer `kw:"real_server" json:"real_server,omitempty"`
+
+	// Resolved is the virtual server as keepalived keeps it, filled in by
+	// validation (nil if the checker area was not validated).
+	Resolved *VirtualServerSpec `json:"-"`
 }
 
 // RealServer is real_server IP [PORT].

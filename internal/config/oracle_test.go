@@ -90,7 +90,9 @@ func TestOracle(t *testing.T) {
 			_, diags := Load(filepath.Join("testdata", v.File), Options{
 				ConfigID:        "testhost",
 				InterfaceExists: oracleInterfaceExists,
-				UserExists:      oracleUserExists,
+				// The recording namespace's lo is its only loopback.
+				LoopbackInterface: func(n string) bool { return n == "lo" },
+				UserExists:        oracleUserExists,
 			})
 
 			var got []int
@@ -175,5 +177,75 @@ func TestOracleCorpusComplete(t *testing.T) {
 		if !strings.HasPrefix(string(data), "# "+strings.TrimSuffix(filepath.Base(p), ".conf")+": ") {
 			t.Errorf("%s: first line should be '# NAME: what it tests'", p)
 		}
+	}
+}
+
+// oracleExactMessages are the cases whose every message we print as
+// keepalived 2.2.7 does (same text, same line), not only the same lines
+// and exit code.
+var oracleExactMessages = []string{
+	"oracle/err-track-file-weight.conf",
+	"oracle/err-track-file-init.conf",
+	"oracle/err-track-file-no-file.conf",
+	"oracle/err-track-process-quorum.conf",
+	"oracle/err-track-process-values.conf",
+	"oracle/err-interface-loopback.conf",
+	"oracle/syn-missing-open-brace.conf",
+	"oracle/syn-missing-open-brace-nested.conf",
+	"oracle/syn-missing-open-brace-global.conf",
+	"oracle/syn-unterminated-quote-param.conf",
+	"oracle/err-global-value-missing.conf",
+	"oracle/err-vsg-range.conf",
+	"oracle/warn-vsg-mixed-family.conf",
+}
+
+// TestOracleMessages holds the cases of oracleExactMessages to keepalived's
+// recorded messages: the set of "(Line N) text" (or "text" without a line)
+// must be the same, whatever the file name and however often keepalived's
+// processes repeat them.
+func TestOracleMessages(t *testing.T) {
+	byFile := map[string]verdict{}
+	for _, v := range loadVerdicts(t) {
+		byFile[v.File] = v
+	}
+	for _, file := range oracleExactMessages {
+		v, ok := byFile[file]
+		if !ok {
+			t.Errorf("%s: no recorded verdict", file)
+			continue
+		}
+		t.Run(v.subtestName(), func(t *testing.T) {
+			want := map[string]bool{}
+			for _, m := range v.Messages {
+				want[oracleCiteRe.ReplaceAllString(m, "(Line $2)")] = true
+			}
+			_, diags := Load(filepath.Join("testdata", v.File), Options{
+				ConfigID:          "testhost",
+				InterfaceExists:   oracleInterfaceExists,
+				LoopbackInterface: func(n string) bool { return n == "lo" },
+				UserExists:        oracleUserExists,
+			})
+			got := map[string]bool{}
+			for _, d := range diags {
+				if d.Extra {
+					continue
+				}
+				m := d.Msg
+				if d.Line > 0 {
+					m = fmt.Sprintf("(Line %d) %s", d.Line, d.Msg)
+				}
+				got[m] = true
+			}
+			for m := range want {
+				if !got[m] {
+					t.Errorf("keepalived said %q, we did not", m)
+				}
+			}
+			for m := range got {
+				if !want[m] {
+					t.Errorf("we said %q, keepalived did not", m)
+				}
+			}
+		})
 	}
 }

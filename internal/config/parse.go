@@ -23,6 +23,13 @@ import (
 //	range:"lo,hi"   accepted range of an int field (inclusive)
 //	code:"N"        the -t exit code of a bad value (default 5, keepalived's "config errors")
 //	deprecated:"x"  log that the keyword is deprecated, with x as the advice
+//	noarg:"msg"     keepalived's handler checks for a missing value itself:
+//	                a bare keyword is reported as msg (exit 5, "{name}" is
+//	                the block's name; "-" says nothing) and ignored, rather
+//	                than a missing parameter (exit 2)
+//	raw:"1"         keep the words in Block.Raw; a bad number is not
+//	                reported by the parser (validation reads it as
+//	                keepalived's handler does)
 //
 // The field's Go type decides how its arguments are read:
 //
@@ -58,6 +65,9 @@ type Block struct {
 	// for mcast_src_ip): Set holds the canonical keyword only, but a few
 	// of keepalived's rules depend on the spelling.
 	Synonyms map[string]Pos `json:"-"`
+	// Raw holds the words after the keyword of the fields tagged raw, as
+	// written (nil when there are none).
+	Raw map[string][]string `json:"-"`
 }
 
 // Wrote tells whether kw was written in this block, under that spelling
@@ -191,6 +201,10 @@ const (
 	kindBlock  // *T
 	kindBlocks // []*T
 	kindValues // []T, T a lineValue
+	// A raw Timer or int (tag raw) is read quietly: validation reads
+	// Block.Raw as keepalived's handler does.
+	kindRawTimer
+	kindRawInt
 )
 
 func kindOf(t reflect.Type) fieldKind {
@@ -227,6 +241,8 @@ type field struct {
 	hasRange   bool
 	code       int
 	deprecated string
+	noarg      string // the handler's own message for a missing value
+	raw        bool   // keep the words in Block.Raw, read numbers quietly
 	// elem is the spec of the block a kindBlock or kindBlocks field holds,
 	// found on first use (a block type may hold itself).
 	elem atomic.Pointer[blockSpec]
@@ -266,7 +282,13 @@ func specOf(t reflect.Type) *blockSpec {
 		if tag == "" {
 			continue
 		}
-		f := &field{index: sf.Index, typ: sf.Type, kind: kindOf(sf.Type), code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated")}
+		f := &field{index: sf.Index, typ: sf.Type, kind: kindOf(sf.Type), code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated"),
+			noarg: sf.Tag.Get("noarg"), raw: sf.Tag.Get("raw") != ""}
+		if f.raw && f.kind == kindTimer {
+			f.kind = kindRawTimer
+		} else if f.raw && f.kind == kindInt {
+			f.kind = kindRawInt
+		}
 		if r := sf.Tag.Get("range"); r != "" {
 			lo, hi, _ := strings.Cut(r, ",")
 			f.lo, _ = strconv.ParseFloat(lo, 64)
@@ -317,6 +339,11 @@ type parser struct {
 	listArena [][]keywordAt
 	strArena  []string
 	file      *string // the file of the last keyword, shared by its Sets
+	// missingOpen counts the blocks opened without their '{'.
+	missingOpen int
+	// skip follows the lines of the root block being read as the
+	// processes that skip it see them (see skippedView).
+	skip skipWatch
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -349,6 +376,9 @@ func (p *parser) more() bool {
 // take returns the next line; more() must have said there is one.
 func (p *parser) take() Line {
 	p.hasAhead = false
+	if p.skip.on {
+		p.skip.see(p.ahead)
+	}
 	return p.ahead
 }
 
@@ -419,9 +449,17 @@ func (p *parser) readKeywords(v reflect.Value, spec *blockSpec, b *Block, mark i
 		if !closeWithBrace {
 			p.area = areaOf(l.Tokens[0].Text)
 		}
+		if !closeWithBrace {
+			p.skip.start(spec)
+		}
+		missing := p.missingOpen
 		p.parseKeywordLine(v, b, mark, f, l)
 		if !closeWithBrace {
 			p.area = ""
+			p.skip.on = false
+			if p.missingOpen != missing {
+				p.skippedView()
+			}
 		}
 	}
 	return !closeWithBrace
@@ -459,6 +497,20 @@ func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field,
 	if f.deprecated != "" {
 		p.hint(l, kw, f.deprecated, "keyword '%s' is deprecated", kw)
 	}
+	if f.noarg != "" && len(l.Tokens) == 1 {
+		// An unterminated quote leaves the keyword bare too.
+		if f.noarg != "-" {
+			p.report(ExitConfigErrors, l, kw, "%s", strings.ReplaceAll(f.noarg, "{name}", firstArg(b.Args)))
+		}
+		p.unsetKeyword(mark, f.keyword)
+		return
+	}
+	if f.raw {
+		if b.Raw == nil {
+			b.Raw = map[string][]string{}
+		}
+		b.Raw[f.keyword] = p.texts(l.Tokens[1:])
+	}
 	p.assign(v.Elem().FieldByIndex(f.index), f, l)
 }
 
@@ -476,6 +528,17 @@ func (p *parser) setKeyword(mark int, kw *string, l Line) {
 		}
 	}
 	p.kws = append(p.kws, keywordAt{kw: kw, file: p.file, line: l.Num})
+}
+
+// unsetKeyword forgets that the block whose keywords start at mark wrote
+// kw, as if it had not.
+func (p *parser) unsetKeyword(mark int, kw string) {
+	for i := mark; i < len(p.kws); i++ {
+		if *p.kws[i].kw == kw {
+			p.kws = slices.Delete(p.kws, i, i+1)
+			return
+		}
+	}
 }
 
 func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
@@ -503,6 +566,19 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 	switch f.kind {
 	case kindKeyword:
 		dst.Addr().Interface().(keywordValue).parseKeyword(p, l)
+	case kindRawTimer:
+		// Validation reads Block.Raw as keepalived's handler reads it.
+		if a, ok := p.needArg(l, args); ok {
+			if secs, err := strconv.ParseFloat(a, 64); err == nil && secs >= 0 && secs <= 1e9 {
+				dst.SetInt(int64(time.Duration(secs*1e6+0.5) * time.Microsecond))
+			}
+		}
+	case kindRawInt:
+		if a, ok := p.needArg(l, args); ok {
+			if n, err := strconv.Atoi(a); err == nil {
+				dst.SetInt(int64(n))
+			}
+		}
 	case kindTimer:
 		if a, ok := p.needArg(l, args); ok {
 			if t, ok := p.readTimer(l, f, a); ok {
@@ -557,15 +633,11 @@ func (p *parser) texts(ts []Token) []string {
 
 // needArg returns the first argument, or reports keepalived's fatal
 // "missing parameter" (exit 2) when there is none.
+// An unterminated quote is the same: the lexer drops the quoted word, as
+// keepalived's alloc_strvec does, so the handler sees no value (keywords
+// whose handlers check for that themselves are tagged noarg).
 func (p *parser) needArg(l Line, args []Token) (string, bool) {
 	if len(args) == 0 {
-		if unterminatedQuote(l.Raw) {
-			// The lexer dropped the unterminated word; keepalived's
-			// handlers then see no value, which is not a missing
-			// parameter (exit 2) but an ignored keyword.
-			p.report(ExitConfigErrors, l, l.Tokens[0].Text, "%s: value missing - ignoring", l.Tokens[0].Text)
-			return "", false
-		}
 		p.missingParameter(l)
 		return "", false
 	}
@@ -579,7 +651,7 @@ func unterminatedQuote(raw string) bool { return strings.Count(raw, `"`)%2 == 1 
 // stops the current area, as the keepalived child reading it exits there.
 func (p *parser) missingParameter(l Line) {
 	kw := l.Tokens[0].Text
-	p.report(ExitMissingParam, l, kw, "Configuration line starting `%s` is missing a parameter after keyword `%s` at word position %d", kw, kw, len(l.Tokens)+1)
+	p.report(ExitMissingParam, l, kw, "*** Configuration line starting `%s` is missing a parameter after keyword `%s` at word position %d", kw, kw, len(l.Tokens)+1)
 	if p.stopped == nil {
 		p.stopped = map[string]bool{}
 	}
@@ -650,10 +722,90 @@ func (p *parser) readBlock(spec *blockSpec, l Line) reflect.Value {
 		v.Interface().(bodyParser).parseBody(p, l)
 		return v
 	}
+	if p.more() && !p.peekIs("{") {
+		// process_stream (lib/parser.c): the process reading the block
+		// says so at the line after the keyword, then reads that line as
+		// the block's first keyword.
+		p.report(ExitConfigErrors, p.ahead, b.Keyword, "Missing '{' at beginning of configuration block")
+		p.missingOpen++
+	}
 	if !p.parseBlock(v, spec, true) {
 		p.missingBrace(b.Keyword, b.Pos)
 	}
 	return v
+}
+
+// skipWatch follows the lines of a root block, from the line after its
+// keyword, as a keepalived process that does not read the block sees them:
+// it skips the block by counting braces (process_stream's skip_sublevel),
+// and reads the lines after the skipped part as top-level lines. The lines
+// themselves are not kept (the lexer reuses their memory, and Load never
+// holds them all); only what such a process would report on is, which is
+// nothing unless a block inside lacks its '{'.
+type skipWatch struct {
+	on    bool
+	root  *blockSpec // the top level's keywords
+	seen  bool       // the first line after the root keyword has been seen
+	depth int        // braces open, while skipping
+	// lines are those read after the skipped part that the process
+	// reports: each '{' unexpected, each keyword unknown at the top level.
+	lines []skippedLine
+}
+
+// skippedLine is one line read after the skipped part: its '{' or keyword.
+type skippedLine struct {
+	pos Pos
+	kw  string
+}
+
+// start follows a new root block; root is the top level's spec.
+func (w *skipWatch) start(root *blockSpec) {
+	*w = skipWatch{on: true, root: root, lines: w.lines[:0]}
+}
+
+// see follows one line of the root block as the parser takes it.
+func (w *skipWatch) see(l Line) {
+	if !w.seen {
+		w.seen = true
+		if isBrace(l, "{") {
+			w.depth = 1
+			return
+		}
+	}
+	if w.depth > 0 {
+		switch {
+		case isBrace(l, "{"):
+			w.depth++
+		case isBrace(l, "}"):
+			w.depth--
+		}
+		return
+	}
+	switch {
+	case len(l.Tokens) == 0:
+	case isBrace(l, "{"):
+		w.lines = append(w.lines, skippedLine{Pos{l.File, l.Num}, "{"})
+	case w.root.fields[l.Tokens[0].Text] == nil:
+		w.lines = append(w.lines, skippedLine{Pos{l.File, l.Num}, l.Tokens[0].Text})
+	}
+}
+
+// skippedView reports what keepalived's other processes say about a root
+// block holding a block opened without its '{' (p.skip has followed the
+// lines after the root keyword, up to its closing '}'). A process that
+// does not read a block skips it by counting braces; the missing '{' ends
+// its skipping early (at once if it is the root block's own), and it reads
+// the rest of the block as top-level lines: each is an unknown keyword,
+// each '{' unexpected.
+func (p *parser) skippedView() {
+	for _, s := range p.skip.lines {
+		l := Line{File: s.pos.File, Num: s.pos.Line}
+		if s.kw == "{" {
+			p.report(ExitConfigErrors, l, "{", "Unexpected '{' - ignoring")
+		} else {
+			p.report(ExitConfigErrors, l, s.kw, "Unknown keyword '%s'", s.kw)
+		}
+	}
 }
 
 // missingBrace reports the block kw opened at pos that the input ended in.

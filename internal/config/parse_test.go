@@ -12,6 +12,8 @@ var testOpts = Options{
 	ConfigID:        "testhost",
 	InterfaceExists: func(n string) bool { return n == "lo" || n == "eth0" || n == "eth1" || n == "eth2" || n == "eth3" },
 	UserExists:      func(n string) bool { return n == "root" || n == "nobody" },
+	// lo is the only loopback interface.
+	LoopbackInterface: func(n string) bool { return n == "lo" },
 }
 
 func load(t *testing.T, text string) (*Config, Diagnostics) {

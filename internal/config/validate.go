@@ -20,6 +20,8 @@ type validator struct {
 	tracked *trackedNames
 	// servers holds the real servers of the virtual server being checked.
 	servers []lvsServer
+	// droppedMisc are the MISC_CHECKs script security removed.
+	droppedMisc map[*Checker]bool
 }
 
 // newServer returns a copy of s that lives until the next virtual server
@@ -37,12 +39,13 @@ type trackedNames struct {
 	files, processes, bfds map[string]bool
 }
 
-// trackNames returns the names instances may track. Script security has
-// run by then, so the kept scripts are known.
+// trackNames returns the names instances may track. Script security and
+// trackObjects have run by then, so the kept scripts, track files and
+// tracked processes are known.
 func (v *validator) trackNames() *trackedNames {
 	if v.tracked == nil {
-		t := &trackedNames{scripts: map[string]*VRRPScript{}, files: namesOf(v.cfg.TrackFiles),
-			processes: namesOf(v.cfg.TrackProcesses), bfds: namesOf(v.cfg.BFDInstances)}
+		t := &trackedNames{scripts: map[string]*VRRPScript{}, files: mapKeySet(v.cfg.TrackFileSpecs()),
+			processes: mapKeySet(v.cfg.TrackProcessSpecs()), bfds: namesOf(v.cfg.BFDInstances)}
 		for _, s := range v.cfg.Scripts {
 			if !s.Removed {
 				t.scripts[firstArg(s.Args)] = s
@@ -55,12 +58,14 @@ func (v *validator) trackNames() *trackedNames {
 
 func validate(cfg *Config, opts *Options) Diagnostics {
 	v := &validator{cfg: cfg, opts: opts}
-	// Order matters: script security decides which vrrp_scripts survive
-	// before the instances that track them are checked.
+	// Order matters: script security decides which vrrp_scripts survive,
+	// and trackObjects which track_file and vrrp_track_process blocks,
+	// before the instances (and FILE_CHECKs) that track them are checked.
 	checks := []struct {
 		area string
 		run  func()
-	}{{"global", v.globalDefs}, {"vrrp", v.scriptSecurity}, {"vrrp", v.vrrp}, {"check", v.virtualServers}, {"", v.rootBlocks}}
+	}{{"global", v.globalDefs}, {"vrrp", v.scriptSecurity}, {"", v.trackObjects}, {"vrrp", v.vrrp},
+		{"check", v.virtualServers}, {"", v.rootBlocks}}
 	for _, c := range checks {
 		// keepalived's child for an area exits at a missing parameter,
 		// before its post-parse checks.

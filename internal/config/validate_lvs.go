@@ -37,10 +37,11 @@ type lvsState struct {
 
 // lvsServer is a real or sorry server that survived reading.
 type lvsServer struct {
-	rs     *RealServer // nil for the sorry server
-	addr   netip.AddrPort
-	method string
-	weight int
+	rs       *RealServer // nil for the sorry server
+	addr     netip.AddrPort
+	method   string
+	weight   int
+	checkers []*Checker // the checkers keepalived keeps
 }
 
 func famOf(a netip.Addr) int {
@@ -88,9 +89,11 @@ func (v *validator) virtualServers() {
 func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualServerGroup) {
 	s := &lvsState{vs: vs, weight: 1, rs: make([]*lvsServer, 0, len(vs.RealServers))}
 	v.servers = v.servers[:0] // the previous virtual server's are done with
+	vs.Resolved = &VirtualServerSpec{Dropped: "invalid address"}
 	if !v.vsAddress(s) {
 		return // keepalived skips the whole block
 	}
+	defer func() { vs.Resolved = s.resolved(vs.Resolved.Dropped) }()
 	v.vsKeywords(s)
 	for _, rs := range vs.RealServers {
 		v.realServer(s, rs)
@@ -103,10 +106,53 @@ func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualS
 			// without a word.
 			v.extra(vs.Pos, "virtual_server", "define it with virtual_server_group "+vs.Args[1]+" { ... }",
 				"virtual server group %s is not defined: this virtual server is ignored", vs.Args[1])
+			vs.Resolved.Dropped = "undefined group"
+			return
+		}
+		if !v.vsGroupFamily(s) {
+			vs.Resolved.Dropped = "group family mismatch"
 			return
 		}
 	}
-	v.vsEnd(s)
+	vs.Resolved.Dropped = ""
+	if !v.vsEnd(s) {
+		vs.Resolved.Dropped = "no real servers"
+	}
+}
+
+// vsGroupFamily is link_vsg_to_vs (check/ipwrapper.c): the families of the
+// group's entries must agree with the virtual server's (that of its real
+// and sorry servers), else keepalived drops the virtual server, only
+// logging it. It reports whether the virtual server is kept.
+func (v *validator) vsGroupFamily(s *lvsState) bool {
+	have4, have6 := false, false
+	for _, e := range s.group.Entries {
+		switch {
+		case e.Start.IsValid():
+			have4, have6 = have4 || e.Start.Is4(), have6 || e.Start.Is6()
+		case e.Family == "inet":
+			have4 = true
+		case e.Family == "inet6":
+			have6 = true
+		}
+	}
+	drop := func() bool {
+		v.extra(s.vs.Pos, "virtual_server", "keepalived only logs this; use a group of one address family, or tunnelled real servers",
+			"the address families of virtual server group %s do not match its real servers: this virtual server is ignored", s.vs.Args[1])
+		return false
+	}
+	switch {
+	case have4 && have6 && s.af != 0:
+		return drop()
+	case (have4 && s.af == 6) || (have6 && s.af == 4):
+		return drop()
+	case have4 != have6 && s.af == 0:
+		s.af = 4
+		if have6 {
+			s.af = 6
+		}
+	}
+	return true
 }
 
 // vsAddress reads `virtual_server IP [PORT] | fwmark N | group NAME`.
@@ -429,8 +475,17 @@ func (v *validator) realServer(s *lvsState, rs *RealServer) {
 	if rs.IsSet("snmp_name") && rs.SNMPName == "" {
 		bad("snmp_name", "real server snmp_name missing or extra parameters")
 	}
-	for _, c := range rs.Checkers {
-		v.checker(s, srv, c)
+	// The kept checkers share rs.Checkers until one is dropped.
+	srv.checkers = rs.Checkers
+	dropped := false
+	for i, c := range rs.Checkers {
+		kept := v.checker(s, srv, c) && !v.droppedMisc[c]
+		switch {
+		case !kept && !dropped:
+			srv.checkers, dropped = slices.Clone(rs.Checkers[:i]), true
+		case kept && dropped:
+			srv.checkers = append(srv.checkers, c)
+		}
 	}
 	// rs_end_handler: unless tunnelled, the real server's family must be
 	// the virtual server's.
@@ -546,14 +601,15 @@ func checkerDefaults(vs *VirtualServer, rs *RealServer, c *Checker) {
 
 // vsEnd is validate_check_config for one virtual server: the checks
 // keepalived makes once everything is read, reported without a line.
-func (v *validator) vsEnd(s *lvsState) {
+// It reports whether the virtual server is kept.
+func (v *validator) vsEnd(s *lvsState) bool {
 	vs := s.vs
 	say := func(format string, args ...any) {
 		v.noLine(vs.Pos, ExitConfigErrors, "virtual_server", format, args...)
 	}
 	if len(s.rs) == 0 {
 		say("Virtual server %s has no real servers - ignoring", s.name())
-		return
+		return false
 	}
 	groupAddrs, groupMarks := false, false
 	if s.group != nil {
@@ -649,6 +705,7 @@ func (v *validator) vsEnd(s *lvsState) {
 		vs.Protocol = strings.ToUpper(s.proto)
 	}
 	v.vsPorts(s, groupMarks)
+	return true
 }
 
 // vsPorts: unless NAT, real (and sorry) servers must use the virtual
@@ -775,7 +832,9 @@ func (v *validator) unknownInBlock(b *Block, allowed []string, blockKW func(kw s
 }
 
 // checker reads one checker block of real server srv.
-func (v *validator) checker(s *lvsState, srv *lvsServer, c *Checker) {
+// It reports whether keepalived keeps the checker.
+func (v *validator) checker(s *lvsState, srv *lvsServer, c *Checker) bool {
+	kept := true
 	allowed := checkerKeywords[c.Keyword]
 	v.unknownInBlock(&c.Block, allowed, func(kw string) []Pos {
 		var ps []Pos
@@ -796,7 +855,7 @@ func (v *validator) checker(s *lvsState, srv *lvsServer, c *Checker) {
 
 	switch c.Keyword {
 	case "HTTP_GET", "SSL_GET":
-		v.httpChecker(c, known)
+		kept = v.httpChecker(c, known)
 	case "DNS_CHECK":
 		if known("type") && !slices.ContainsFunc(dnsTypes, func(t string) bool { return strings.EqualFold(t, c.Type) }) {
 			v.at(c.PosOf("type"), ExitConfigErrors, "type", "Unknown DNS check type %s - ignoring", c.Type)
@@ -815,11 +874,12 @@ func (v *validator) checker(s *lvsState, srv *lvsServer, c *Checker) {
 		}
 		if !known("misc_path") {
 			v.at(c.End, ExitConfigErrors, "MISC_CHECK", "No script path has been specified for MISC_CHECKER - skipping")
+			kept = false
 		}
 	case "FILE_CHECK":
-		v.fileChecker(c, known)
+		kept = v.fileChecker(c, known)
 	case "BFD_CHECK":
-		v.bfdChecker(s, srv, c, known)
+		kept = v.bfdChecker(s, srv, c, known)
 	case "SMTP_CHECK":
 		for _, h := range c.Hosts {
 			v.unknownInBlock(&h.Block, checkerKeywords["host"], nil)
@@ -836,8 +896,10 @@ func (v *validator) checker(s *lvsState, srv *lvsServer, c *Checker) {
 		}
 		if dst.Is6() && dst.IsLinkLocalUnicast() && !known("bind_if") {
 			v.at(c.End, ExitConfigErrors, c.Keyword, "Checker link local address %s requires a bind_if", dst)
+			kept = false // check_conn_opts fails: the checker is dequeued
 		}
 	}
+	return kept
 }
 
 // checkerCommon checks the keywords all (or all connecting) checkers share.
@@ -918,7 +980,7 @@ func (v *validator) checkerCommon(c *Checker, known func(string) bool) {
 	}
 }
 
-func (v *validator) httpChecker(c *Checker, known func(string) bool) {
+func (v *validator) httpChecker(c *Checker, known func(string) bool) bool {
 	if known("http_protocol") {
 		switch c.HTTPProtocol {
 		case "1.0", "1.1", "1.0C", "1.0c":
@@ -965,7 +1027,9 @@ func (v *validator) httpChecker(c *Checker, known func(string) bool) {
 		// keepalived 2.2.7 crashes after this message when the checker is
 		// the real server's first; we go on.
 		v.at(c.End, ExitConfigErrors, c.Keyword, "HTTP/SSL_GET checker has no urls specified - ignoring")
+		return false
 	}
+	return true
 }
 
 func (v *validator) udpChecker(c *Checker, known func(string) bool) {
@@ -1000,12 +1064,13 @@ func (v *validator) udpChecker(c *Checker, known func(string) bool) {
 	}
 }
 
-func (v *validator) fileChecker(c *Checker, known func(string) bool) {
+func (v *validator) fileChecker(c *Checker, known func(string) bool) bool {
 	found := false
 	if known("track_file") {
 		pos := c.PosOf("track_file")
 		for _, tf := range v.cfg.TrackFiles {
-			if firstArg(tf.Args) == c.TrackFile && posBefore(tf.Pos, pos) {
+			// A track_file without a file is not kept (track_file_end_handler).
+			if firstArg(tf.Args) == c.TrackFile && posBefore(tf.Pos, pos) && tf.Resolved != nil {
 				found = true
 				break
 			}
@@ -1024,29 +1089,32 @@ func (v *validator) fileChecker(c *Checker, known func(string) bool) {
 		w := c.Weight
 		if n, err := strconv.Atoi(w[0]); err != nil || n < -ipvsWeightLimit || n > ipvsWeightLimit {
 			v.at(c.PosOf("weight"), ExitConfigErrors, "weight", "weight for track file must be in [%d..%d] inclusive. Ignoring...", -ipvsWeightLimit, ipvsWeightLimit)
-		} else if len(w) > 2 && w[2] != "reverse" && w[2] != "noreverse" {
-			v.at(c.PosOf("weight"), ExitConfigErrors, "weight", "unknown track file weight option %s - ignoring", w[2])
+		} else if len(w) > 1 && w[1] != "reverse" && w[1] != "noreverse" {
+			v.at(c.PosOf("weight"), ExitConfigErrors, "weight", "unknown track file weight option %s - ignoring", w[1])
 		}
 	}
 	if !found {
 		v.at(c.End, ExitConfigErrors, "FILE_CHECK", "FILE_CHECK has no track_file specified - ignoring")
 	}
+	return found
 }
 
-func (v *validator) bfdChecker(s *lvsState, srv *lvsServer, c *Checker, known func(string) bool) {
+func (v *validator) bfdChecker(s *lvsState, srv *lvsServer, c *Checker, known func(string) bool) bool {
 	rsName := s.trio(srv.addr)
 	if !known("name") {
 		v.at(c.End, ExitConfigErrors, "BFD_CHECK", "(%s) No name has been specified for BFD_CHECKER - skipping", rsName)
-		return
+		return false
 	}
 	pos := c.PosOf("name")
 	for _, b := range v.cfg.BFDInstances {
 		if firstArg(b.Args) == c.Name && posBefore(b.Pos, pos) {
 			if len(c.Name) >= 32 {
 				v.at(pos, ExitConfigErrors, "name", "(%s) BFD_CHECK - BFD name %s too long", rsName, c.Name)
+				return false
 			}
-			return
+			return true
 		}
 	}
 	v.at(pos, ExitConfigErrors, "name", "(%s) BFD_CHECK - BFD %s not configured", rsName, c.Name)
+	return false
 }

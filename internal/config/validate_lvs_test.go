@@ -129,6 +129,27 @@ virtual_server 10.1.1.1 abc {
 `,
 		lines: []int{6},
 		exit:  5,
+	}, {
+		name: "FILE_CHECK weight option",
+		text: `track_file tf {
+    file /tmp/x
+}
+virtual_server 10.1.1.1 80 {
+    protocol TCP
+    real_server 10.1.2.1 80 {
+        FILE_CHECK {
+            track_file tf
+            weight 3 bogus
+        }
+        FILE_CHECK {
+            track_file tf
+            weight -2 reverse
+        }
+    }
+}
+`,
+		lines: []int{9},
+		exit:  5,
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -630,16 +630,25 @@ func (v *validator) scMiscUser(d *scDefault, u *scUse) {
 			return
 		}
 		v.at(c.PosOf("user"), ExitConfigErrors, "user", "Failed to set uid/gid for misc checker script %s - removing", scCmdStr(c.MiscPath))
-		u.dropped = true
+		v.dropMisc(u)
 		return
 	}
 	root, ok := d.get(u.pos)
 	if !ok {
 		v.at(u.pos, ExitConfigErrors, "MISC_CHECK", "Unable to set default user for misc script %s - removing", scCmdStr(c.MiscPath))
-		u.dropped = true
+		v.dropMisc(u)
 		return
 	}
 	u.root = root
+}
+
+// dropMisc marks a MISC_CHECK keepalived removes.
+func (v *validator) dropMisc(u *scUse) {
+	u.dropped = true
+	if v.droppedMisc == nil {
+		v.droppedMisc = map[*Checker]bool{}
+	}
+	v.droppedMisc[u.misc] = true
 }
 
 // scVRRPScriptValues checks a vrrp_script's numbers as keepalived reads

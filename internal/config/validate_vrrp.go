@@ -85,6 +85,12 @@ func (v *validator) state(vi *VRRPInstance) {
 // interfaces checks the instance's interface and the tracked ones. A
 // missing interface is a warning in keepalived, but it still makes -t exit 5.
 func (v *validator) interfaces(vi *VRRPInstance) {
+	if vi.Interface != "" && v.opts.InterfaceExists(vi.Interface) && v.opts.LoopbackInterface(vi.Interface) {
+		// vrrp_int_handler (vrrp_parser.c): the interface is dropped, so
+		// the instance then has none.
+		v.at(vi.PosOf("interface"), ExitConfigErrors, "interface", "(%s) cannot use a loopback interface (%s) for vrrp - ignoring", vi.Name(), vi.Interface)
+		vi.Interface = ""
+	}
 	switch {
 	case vi.Interface == "" && vi.McastSrcIP == "":
 		if dflt := v.defaultInterface(); dflt != "" {
@@ -277,6 +283,15 @@ func (v *validator) trackRefs(vi *VRRPInstance, kw string, refs []TrackRef, defi
 			v.at(t.Pos, ExitConfigErrors, kw, "(%s) %s %s not found, ignoring...", vi.Name(), strings.ReplaceAll(kw, "_", " "), t.Name)
 		}
 	}
+}
+
+// mapKeySet is the set of m's keys.
+func mapKeySet[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 // namesOf returns the set of names of named blocks.

@@ -413,10 +413,13 @@ func (u *UnicastPeer) parseLine(p *parser, l Line) bool {
 // `fwmark N [inet|inet6]`.
 type VSGEntry struct {
 	Pos    Pos    `json:"pos"`
-	Range  string `json:"range,omitempty"`
+	Range  string `json:"range,omitempty"` // the address as written
 	Port   int    `json:"port,omitempty"`
 	Fwmark int    `json:"fwmark,omitempty"`
 	Family string `json:"family,omitempty"`
+	// Start and End are the first and last addresses of Range.
+	Start netip.Addr `json:"-"`
+	End   netip.Addr `json:"-"`
 }
 
 func (e *VSGEntry) parseLine(p *parser, l Line) bool {
@@ -438,40 +441,137 @@ func (e *VSGEntry) parseLine(p *parser, l Line) bool {
 		}
 		return true
 	}
-	if !validRange(w[0]) {
-		p.report(ExitConfigErrors, l, w[0], "Invalid virtual server group IP address/range %s - skipping", w[0])
+	return e.parseAddress(p, l, w)
+}
+
+// parseAddress reads `ADDR[-END|/LEN] [PORT]` as keepalived 2.2.7's
+// alloc_vsg_entry (check/check_data.c) does, with its messages. END is
+// either the last part of the address (the last byte of an IPv4 address,
+// the last 16 bits of an IPv6 one, in hex) or a whole address; Start and
+// End are the first and last addresses.
+func (e *VSGEntry) parseAddress(p *parser, l Line, w []string) bool {
+	addrStr, portStr := w[0], ""
+	if len(w) >= 2 && strings.Trim(w[1], "0") != "" {
+		portStr = w[1] // a port of only zeros is no port
+	}
+	bad := func(format string, args ...any) bool {
+		p.report(ExitConfigErrors, l, w[0], format, args...)
 		return false
 	}
-	e.Range = w[0]
-	if len(w) > 1 {
-		n, err := strconv.Atoi(w[1])
-		if err != nil || n < 0 || n > 65535 {
-			p.report(ExitConfigErrors, l, w[1], "Invalid virtual server group port %s - skipping", w[1])
-			return false
+	ap, msg, ok := kaAddrPort(addrStr, portStr)
+	if !ok {
+		if msg != "" {
+			bad("%s", msg)
 		}
-		e.Port = n
+		if portStr != "" {
+			return bad("Invalid virtual server group IP address %s /port/%s - skipping", addrStr, portStr)
+		}
+		return bad("Invalid virtual server group IP address %s  - skipping", addrStr)
 	}
+	e.Range, e.Port = addrStr, int(ap.Port())
+	start := ap.Addr()
+	end := start
+	if _, maskStr, isMask := strings.Cut(addrStr, "/"); isMask {
+		mask, n := strtol(maskStr, 10)
+		if n != len(maskStr) || maskStr == "" || maskStr[0] == '-' || mask == 0 || mask > int64(start.BitLen()) {
+			return bad("Invalid netmask - %s - skipping", addrStr)
+		}
+		pfx := netip.PrefixFrom(start, int(mask))
+		if pfx.Masked().Addr() != start {
+			return bad("Address mask bits not empty - %s - skipping", addrStr)
+		}
+		end = lastAddr(pfx)
+	} else if _, endStr, isRange := strings.Cut(addrStr, "-"); isRange {
+		sep := "."
+		if start.Is6() {
+			sep = ":"
+		}
+		if strings.Contains(endStr, sep) {
+			// A whole address.
+			a, _, ok := kaAddrPort(endStr, portStr)
+			switch {
+			case !ok:
+				return bad("Invalid range end %s - skipping", addrStr)
+			case a.Addr().Is6() != start.Is6():
+				return bad("Range address families do not match %s - skipping", addrStr)
+			case a.Addr().Less(start):
+				return bad("Address range end is less than address range start - %s - skipping", addrStr)
+			}
+			end = a.Addr()
+		} else {
+			// inet_stor (lib/utils.c): the last byte (IPv4, decimal) or
+			// the last 16 bits (IPv6, hex).
+			bits, base, max := 8, 10, uint64(255)
+			if strings.Contains(addrStr, ":") {
+				bits, base, max = 16, 16, 0xffff
+			}
+			n, used, erange := cStrtoul(endStr, base)
+			switch {
+			case used != len(endStr):
+				// In -t mode keepalived then skips the entry (and warns
+				// and keeps it otherwise).
+				return bad("Virtual server group range '%s' has extra characters at end '%s'", addrStr, endStr[used:])
+			case erange || n > max:
+				return bad("Virtual server group range '%s' end '%s' too large", addrStr, endStr)
+			}
+			b := start.AsSlice()
+			first := uint64(b[len(b)-1])
+			if bits == 16 {
+				first = uint64(b[len(b)-2])<<8 | first
+				b[len(b)-2] = byte(n >> 8)
+			}
+			b[len(b)-1] = byte(n)
+			if first >= n {
+				return bad("Address range end is not greater than address range start - %s - skipping", addrStr)
+			}
+			end, _ = netip.AddrFromSlice(b)
+		}
+	}
+	e.Start, e.End = start, end
 	return true
 }
 
-// validRange accepts ADDR, ADDR/LEN and ADDR-END where END is the last
-// group of the address (a.b.c.d-e, or ae00::2-9 for IPv6).
-func validRange(s string) bool {
-	if base, end, ok := strings.Cut(s, "-"); ok {
-		addr, err := netip.ParseAddr(base)
-		if err != nil {
-			return false
-		}
-		bits := 8
-		if addr.Is6() {
-			bits = 16
-			_, err = strconv.ParseUint(end, 16, bits)
-		} else {
-			_, err = strconv.ParseUint(end, 10, bits)
-		}
-		return err == nil
+// lastAddr is the last address of a prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
 	}
-	return validPrefix(s)
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// cStrtoul is C strtoul(s, &end, base) for base 10 or 16 without a 0x
+// prefix: leading white space, a sign, digits. used is how much was read
+// (0 if no digits); erange an overflow of 64 bits.
+func cStrtoul(s string, base int) (val uint64, used int, erange bool) {
+	i := 0
+	for i < len(s) && strings.IndexByte(lexWhiteSpace, s[i]) >= 0 {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	start := i
+	for ; i < len(s); i++ {
+		d := hexDigit(s[i])
+		if d < 0 || d >= base {
+			break
+		}
+		if val > (^uint64(0)-uint64(d))/uint64(base) {
+			erange = true
+		}
+		val = val*uint64(base) + uint64(d)
+	}
+	if i == start {
+		return 0, 0, false
+	}
+	if neg && !erange {
+		val = -val
+	}
+	return val, i, erange
 }
 
 // parseBody reads a virtual_server_group's entries: its block is a value

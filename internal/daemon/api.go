@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,7 +15,10 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+	"github.com/keepalived-go/keepalived-go/internal/vrrpd"
 )
 
 // sigJSON is keepalived's SIGJSON, SIGRTMIN+2 with glibc (whose SIGRTMIN
@@ -26,36 +28,56 @@ var sigJSON = func() syscall.Signal {
 	return syscall.Signal(n)
 }()
 
+// instanceSource gives the running VRRP instances.
+type instanceSource interface {
+	Instances() []*vrrp.Instance
+}
+
 // apiView is what the API and keepalived.json show: the running VRRP
-// instances (none without VRRP), with the configuration they run. A
-// reload swaps both while the HTTP server reads them, hence the lock.
+// instances (none without VRRP), with what keepalived.json shows of the
+// configuration they run. A reload swaps the latter while the HTTP server
+// reads it, hence the lock.
 type apiView struct {
+	vrrp   instanceSource // nil: no VRRP
+	pools  api.PoolSource // nil: no health checks
 	mu     sync.RWMutex
-	rt     *vrrpRuntime
 	extras map[string]api.KeepalivedExtra
 }
 
-func newAPIView(cfg *config.Config, rt *vrrpRuntime) *apiView {
-	return &apiView{rt: rt, extras: keepalivedExtras(cfg)}
+func newAPIView(cfg *config.Config, vrrp instanceSource, pools api.PoolSource) *apiView {
+	return &apiView{vrrp: vrrp, pools: pools, extras: vrrpd.KeepalivedExtras(cfg)}
 }
 
-// update shows the runtime a reload (or the stop, with nil) left.
-func (v *apiView) update(cfg *config.Config, rt *vrrpRuntime) {
-	extras := keepalivedExtras(cfg)
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.rt, v.extras = rt, extras
+// CheckLateness implements api.PoolSource.
+func (v *apiView) CheckLateness() (latency.Snapshot, bool) {
+	if v.pools == nil {
+		return latency.Snapshot{}, false
+	}
+	return v.pools.CheckLateness()
 }
 
-// Instances implements api.Source. A runtime's instances never change
-// once it runs, so the slice may be read without the lock.
-func (v *apiView) Instances() []*vrrp.Instance {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if v.rt == nil {
+// VirtualServers implements api.PoolSource.
+func (v *apiView) VirtualServers() []lvs.PoolStatus {
+	if v.pools == nil {
 		return nil
 	}
-	return v.rt.instances
+	return v.pools.VirtualServers()
+}
+
+// update shows what a reload applied.
+func (v *apiView) update(cfg *config.Config) {
+	extras := vrrpd.KeepalivedExtras(cfg)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.extras = extras
+}
+
+// Instances implements api.Source.
+func (v *apiView) Instances() []*vrrp.Instance {
+	if v.vrrp == nil {
+		return nil
+	}
+	return v.vrrp.Instances()
 }
 
 func (v *apiView) extra(name string) api.KeepalivedExtra {
@@ -136,97 +158,4 @@ func writePrivate(file string, write func(*os.File) error) error {
 		err = cerr
 	}
 	return err
-}
-
-// keepalivedExtras is, per instance name, what keepalived.json shows
-// beyond the instance's own status. A keyword the daemon does not act on
-// shows keepalived's default, not the configured value: the dump says
-// what runs.
-func keepalivedExtras(cfg *config.Config) map[string]api.KeepalivedExtra {
-	out := map[string]api.KeepalivedExtra{}
-	scripts := usableScripts(cfg)
-	strict := cfg.GlobalDefs != nil && cfg.GlobalDefs.VRRPStrict
-	for _, ci := range cfg.Instances {
-		on := func(kw string, v bool) bool { return implemented[kw] && v }
-		x := api.KeepalivedExtra{
-			DontTrackPrimary:   on("dont_track_primary", ci.DontTrackPrimary),
-			SkipCheckAdvAddr:   on("skip_check_adv_addr", ci.SkipCheckAdvAddr),
-			StrictMode:         ci.StrictMode || strict,
-			UseVMAC:            on("use_vmac", ci.IsSet("use_vmac")),
-			Parent:             ci.Interface,
-			NoAccept:           blocksVIPs(cfg, ci),
-			PromoteSecondaries: on("promote_secondaries", ci.PromoteSecondaries),
-			SMTPAlert:          on("smtp_alert", ci.SMTPAlert),
-			NotifyDeleted:      on("notify_deleted", ci.IsSet("notify_deleted")),
-			AuthPass:           authPass(ci),
-		}
-		notifyScripts(&x, ci)
-		if implemented["virtual_routes"] {
-			x.VRoutes = lines(ci.VirtualRoutes, func(r config.Route) []string { return r.Words })
-		}
-		if implemented["virtual_rules"] {
-			x.VRules = lines(ci.VirtualRules, func(r config.Rule) []string { return r.Words })
-		}
-		x.TrackInterfaces, x.TrackScripts = tracked(ci, scripts)
-		out[ci.Name()] = x
-	}
-	return out
-}
-
-// notifyScripts fills the notify scripts the daemon runs.
-func notifyScripts(x *api.KeepalivedExtra, ci *config.VRRPInstance) {
-	for _, s := range []struct {
-		kw  string
-		s   config.Script
-		dst *string
-	}{
-		{"notify_backup", ci.NotifyBackup, &x.ScriptBackup},
-		{"notify_master", ci.NotifyMaster, &x.ScriptMaster},
-		{"notify_fault", ci.NotifyFault, &x.ScriptFault},
-		{"notify_stop", ci.NotifyStop, &x.ScriptStop},
-		{"notify_deleted", ci.NotifyDeleted, &x.ScriptDeleted},
-		{"notify", ci.Notify, &x.Script},
-		{"notify_master_rx_lower_pri", ci.NotifyMasterRxLowerPri, &x.ScriptMasterRxLowerPri},
-	} {
-		if implemented[s.kw] && !s.s.IsZero() {
-			*s.dst = api.ScriptString(s.s.Args)
-		}
-	}
-}
-
-// tracked lists the tracked interfaces, and the commands of the tracked
-// scripts that run (keepalived prints commands, not script names).
-func tracked(ci *config.VRRPInstance, scripts map[string]*config.VRRPScript) (ifs, cmds []string) {
-	if implemented["track_interface"] {
-		for _, t := range ci.TrackInterface {
-			ifs = append(ifs, t.Name)
-		}
-	}
-	if implemented["track_script"] {
-		for _, t := range ci.TrackScript {
-			if s, ok := scripts[t.Name]; ok {
-				cmds = append(cmds, api.ScriptString(s.Script.Args))
-			}
-		}
-	}
-	return ifs, cmds
-}
-
-// authPass is the VRRPv2 PASS password as keepalived keeps it: at most 8
-// bytes.
-func authPass(ci *config.VRRPInstance) string {
-	a := ci.Authentication
-	if a == nil || a.AuthType != "PASS" || ci.Version != 2 {
-		return ""
-	}
-	return a.AuthPass[:min(len(a.AuthPass), vrrp.AuthDataLen)]
-}
-
-// lines joins each item's words into one line.
-func lines[T any](items []T, words func(T) []string) []string {
-	var out []string
-	for _, it := range items {
-		out = append(out, strings.Join(words(it), " "))
-	}
-	return out
 }

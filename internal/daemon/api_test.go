@@ -9,77 +9,18 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/cli"
-	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
-func TestKeepalivedExtrasShowWhatRuns(t *testing.T) {
-	path := writeConf(t, `
-vrrp_script chk {
-    script "/bin/true"
-    interval 1
-}
-vrrp_instance VI_1 {
-    interface eth0
-    use_vmac
-    virtual_router_id 51
-    priority 100
-    advert_int 1
-    no_accept
-    smtp_alert
-    promote_secondaries
-    authentication {
-        auth_type PASS
-        auth_pass longpassword
-    }
-    notify_master "/bin/echo master"
-    notify_backup /bin/true
-    track_interface {
-        eth9
-    }
-    track_script {
-        chk
-    }
-    virtual_ipaddress {
-        198.51.100.200/24
-    }
-    virtual_routes {
-        198.51.100.128/25 via 198.51.100.2 dev eth0
-    }
-}
-`)
-	cfg, _ := config.Load(path, config.Options{})
-	x, ok := keepalivedExtras(cfg)["VI_1"]
-	if !ok {
-		t.Fatal("no extras for VI_1")
-	}
-	if !x.UseVMAC || x.Parent != "eth0" || !x.NoAccept {
-		t.Errorf("use_vmac %v parent %q no_accept %v, want true eth0 true", x.UseVMAC, x.Parent, x.NoAccept)
-	}
-	// keepalived-go sends no SMTP alerts and does not promote secondaries:
-	// the dump shows keepalived's defaults, not the configured words.
-	if x.SMTPAlert || x.PromoteSecondaries {
-		t.Errorf("smtp_alert %v promote_secondaries %v for keywords not acted on", x.SMTPAlert, x.PromoteSecondaries)
-	}
-	if x.AuthPass != "longpass" {
-		t.Errorf("auth_data %q, want the first 8 bytes, as keepalived keeps them", x.AuthPass)
-	}
-	if x.ScriptMaster != "'/bin/echo' 'master'" || x.ScriptBackup != "'/bin/true'" || x.ScriptFault != "" {
-		t.Errorf("scripts master %q backup %q fault %q", x.ScriptMaster, x.ScriptBackup, x.ScriptFault)
-	}
-	if !slices.Equal(x.TrackInterfaces, []string{"eth9"}) || !slices.Equal(x.TrackScripts, []string{"'/bin/true'"}) {
-		t.Errorf("track_ifp %v track_script %v", x.TrackInterfaces, x.TrackScripts)
-	}
-	if !slices.Equal(x.VRoutes, []string{"198.51.100.128/25 via 198.51.100.2 dev eth0"}) {
-		t.Errorf("vroutes %v", x.VRoutes)
-	}
-}
+// fixedInstances is a VRRP subsystem that runs these instances.
+type fixedInstances []*vrrp.Instance
+
+func (f fixedInstances) Instances() []*vrrp.Instance { return f }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -118,7 +59,7 @@ func TestDumpKeepalivedJSON(t *testing.T) {
 	if err := os.Symlink(victim, file); err != nil {
 		t.Fatal(err)
 	}
-	dumpKeepalivedJSON(discardLog(), &apiView{rt: &vrrpRuntime{instances: []*vrrp.Instance{startedInstance(t)}}})
+	dumpKeepalivedJSON(discardLog(), &apiView{vrrp: fixedInstances{startedInstance(t)}})
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

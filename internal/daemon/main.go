@@ -1,5 +1,9 @@
-// Package daemon wires keepalived-go together: the command line, the
-// configuration, logging, pid files and signals.
+// Package daemon is keepalived-go's process shell: the command line, -t
+// and the dumps of the configuration, logging, detaching, pid files, and
+// the signals (HUP reload, TERM stop, USR1/USR2/JSON dumps). It holds no
+// keepalived behaviour of its own: each half of keepalived (VRRP in
+// internal/vrrpd; the checkers and the data plane next) plugs in as a
+// Subsystem that applies a configuration and stops.
 package daemon
 
 import (

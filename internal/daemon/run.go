@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,26 +12,34 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"syscall"
-	"time"
 
+	"github.com/keepalived-go/keepalived-go/internal/api"
+	"github.com/keepalived-go/keepalived-go/internal/checkd"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/vrrpd"
 )
 
 // daemonizedEnv marks the re-executed child when keepalived-go detaches
 // itself (Go cannot fork; keepalived forks unless -n is given).
 const daemonizedEnv = "KEEPALIVED_GO_DETACHED"
 
-// implemented lists the keywords the running daemon acts on. Every other
-// keyword in the configuration is logged once as not supported yet, so
-// nothing is silently dropped.
-var implemented = map[string]bool{}
+// Subsystem is one half of keepalived the daemon runs (VRRP now, the
+// health checkers and the data plane next): it applies a configuration,
+// at start and at every reload, and stops, releasing what it owns and
+// waiting for its goroutines.
+type Subsystem interface {
+	Name() string
+	// Keywords are the configuration keywords the subsystem acts on.
+	Keywords() []string
+	Apply(ctx context.Context, cfg *config.Config) error
+	Stop(ctx context.Context) error
+}
 
 // Run is the daemon: it reads the configuration, reports what it cannot do
-// yet, writes the pid file and serves signals until told to stop.
+// yet, writes the pid files and serves signals until told to stop.
 func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	if !f.Has("dont-fork") && os.Getenv(daemonizedEnv) == "" {
 		return detach(stderr)
@@ -40,83 +50,98 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, sigJSON)
 	defer signal.Stop(sigs)
 	log := newLogger(f, stderr)
-	pidFile := f.Get("pid", "/run/keepalived.pid")
-	if err := writePidFile(pidFile); err != nil {
-		log.Error("cannot write pid file", "file", pidFile, "err", err)
+	log.Info("Starting Keepalived-go v" + Version)
+	pids, err := createPidFiles(pidFilePaths(f)...)
+	if errors.Is(err, errAlreadyRunning) {
+		// keepalived logs this and exits 0, leaving the files alone.
+		log.Info("daemon is already running", "why", err)
+		return 0
+	}
+	if err != nil {
+		log.Error("cannot write pid file", "err", err)
 		return 1
 	}
-	defer os.Remove(pidFile)
-	log.Info("Starting Keepalived-go v" + Version)
-	cfg, _ := load(log, path, opts, f.Has("dump-conf"))
+	defer removePidFiles(pids)
 	k := &kernel.Linux{}
 	defer k.Close()
-	v := vrrpSubsystem{log: log, k: k, on: !f.Has("check"), keepVIPs: f.Has("dont-release-vrrp")}
-	v.apply(cfg)
-	view := newAPIView(cfg, v.rt)
+	var subsystems []Subsystem
+	vrrpSub := vrrpd.New(log, k, f.Has("dont-release-vrrp"))
+	if !f.Has("check") { // -C: health checks only
+		subsystems = append(subsystems, vrrpSub)
+	}
+	var checks *checkd.Subsystem
+	if !f.Has("vrrp") { // -P: VRRP only
+		checks = checkd.New(log)
+		subsystems = append(subsystems, checks)
+	}
+	implemented := keywordsOf(subsystems)
+	cfg, _ := load(log, path, opts, f.Has("dump-conf"), implemented)
+	apply(log, subsystems, cfg)
+	var pools api.PoolSource
+	if checks != nil {
+		pools = checks
+	}
+	view := newAPIView(cfg, vrrpSub, pools)
 	stopAPI := startAPI(log, f, view)
 	defer stopAPI()
 	reload := func() {
-		next, diags := load(log, path, opts, f.Has("dump-conf"))
+		next, diags := load(log, path, opts, f.Has("dump-conf"), implemented)
 		if reason := refuseReload(path, next, diags); reason != "" {
 			log.Error("reload refused, the running configuration stays: " + reason)
 			return
 		}
 		cfg = next
-		v.apply(cfg)
-		view.update(cfg, v.rt)
+		apply(log, subsystems, cfg)
+		view.update(cfg)
 	}
 	handlers := map[os.Signal]func(){
 		syscall.SIGHUP:  reload,
 		syscall.SIGUSR1: func() { dumpData(log, cfg) },
-		syscall.SIGUSR2: func() { dumpStats(log, v.rt) },
+		syscall.SIGUSR2: func() { writeDump(log, "keepalived.stats", vrrpSub.WriteStats) },
 		sigJSON:         func() { dumpKeepalivedJSON(log, view) },
 	}
 	code := serveSignals(log, sigs, handlers)
-	view.update(cfg, nil)
-	v.stop()
+	for i := len(subsystems) - 1; i >= 0; i-- {
+		if err := subsystems[i].Stop(context.Background()); err != nil {
+			log.Error(subsystems[i].Name()+" did not stop cleanly", "err", err)
+		}
+	}
 	return code
 }
 
-// vrrpSubsystem starts, reloads and stops the VRRP runtime.
-type vrrpSubsystem struct {
-	log      *slog.Logger
-	k        kernel.Kernel
-	on       bool // false with --check (health checks only)
-	keepVIPs bool // -V
-	rt       *vrrpRuntime
+// pidFilePaths are the pid files the daemon holds: the main one, and the
+// one of each keepalived child whose work it does (-P runs no checkers,
+// -C no VRRP), as keepalived's keepalived_running checks them.
+func pidFilePaths(f *cli.Flags) []string {
+	paths := []string{f.Get("pid", "/run/keepalived.pid")}
+	if !f.Has("check") {
+		paths = append(paths, f.Get("vrrp_pid", "/run/vrrp.pid"))
+	}
+	if !f.Has("vrrp") {
+		paths = append(paths, f.Get("checkers_pid", "/run/checkers.pid"))
+	}
+	return paths
 }
 
-// apply runs cfg's VRRP instances: starts them, reloads the running ones
-// (carrying their states over) or stops them if cfg has none.
-func (v *vrrpSubsystem) apply(cfg *config.Config) {
-	if v.on && hasVRRPConfig(cfg) {
-		applyProcessSettings(v.log, cfg)
-		// Again once VRRP runs: its start made threads, which inherited
-		// the settings only from threads that had them.
-		defer applyProcessSettings(v.log, cfg)
-	}
-	var err error
-	switch {
-	case !v.on:
-	case v.rt == nil && hasVRRPConfig(cfg):
-		v.rt, err = startVRRP(cfg, v.k, v.log, v.keepVIPs, nil)
-	case v.rt != nil && !hasVRRPConfig(cfg):
-		v.stop()
-	case v.rt != nil:
-		start := time.Now()
-		v.rt, err = v.rt.reload(cfg, v.keepVIPs)
-		v.log.Info("VRRP reloaded", "took", time.Since(start))
-	}
-	if err != nil {
-		v.log.Error("VRRP not started", "err", err)
+// apply gives cfg to every subsystem; one that fails is logged and the
+// others run on.
+func apply(log *slog.Logger, subsystems []Subsystem, cfg *config.Config) {
+	for _, s := range subsystems {
+		if err := s.Apply(context.Background(), cfg); err != nil {
+			log.Error(s.Name()+" not started", "err", err)
+		}
 	}
 }
 
-func (v *vrrpSubsystem) stop() {
-	if v.rt != nil {
-		v.rt.stop()
-		v.rt = nil
+// keywordsOf is the set of keywords some subsystem acts on.
+func keywordsOf(subsystems []Subsystem) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range subsystems {
+		for _, kw := range s.Keywords() {
+			out[kw] = true
+		}
 	}
+	return out
 }
 
 // refuseReload says why a reload must not apply the new configuration, or
@@ -143,7 +168,7 @@ func refuseReload(path string, cfg *config.Config, diags config.Diagnostics) str
 
 // load reads the configuration and logs its findings and the keywords the
 // daemon does not act on yet.
-func load(log *slog.Logger, path string, opts config.Options, dump bool) (*config.Config, config.Diagnostics) {
+func load(log *slog.Logger, path string, opts config.Options, dump bool, implemented map[string]bool) (*config.Config, config.Diagnostics) {
 	cfg, diags := config.Load(path, opts)
 	for _, d := range diags {
 		if d.Severity == config.Error {
@@ -189,22 +214,6 @@ func dumpData(log *slog.Logger, cfg *config.Config) {
 	writeDump(log, "keepalived.data", func(w io.Writer) error { cfg.Format(w); return nil })
 }
 
-// dumpStats writes the VRRP counters to keepalived's stats file
-// (SIGUSR2), $TMPDIR/keepalived.stats, in keepalived's format.
-func dumpStats(log *slog.Logger, rt *vrrpRuntime) {
-	writeDump(log, "keepalived.stats", func(w io.Writer) error {
-		if rt == nil {
-			return nil
-		}
-		for _, in := range rt.instances {
-			if err := in.WriteStats(w); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // writeDump writes one of keepalived's dump files in $TMPDIR (default /tmp).
 func writeDump(log *slog.Logger, name string, write func(io.Writer) error) {
 	dir := os.Getenv("TMPDIR")
@@ -222,13 +231,6 @@ func writeDump(log *slog.Logger, name string, write func(io.Writer) error) {
 	if err != nil {
 		log.Error("cannot write dump", "file", file, "err", err)
 	}
-}
-
-func writePidFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 }
 
 // detach re-executes the program in a new session with its output closed,
@@ -287,10 +289,4 @@ func (w *logWriter) flush() {
 	if len(w.buf) > 0 {
 		w.log.Info(string(w.buf))
 	}
-}
-
-// hasVRRPConfig tells whether keepalived would start its VRRP process:
-// instances or static addresses, routes or rules.
-func hasVRRPConfig(cfg *config.Config) bool {
-	return len(cfg.Instances)+len(cfg.StaticIPAddresses)+len(cfg.StaticRoutes)+len(cfg.StaticRules) > 0
 }

@@ -1,8 +1,27 @@
 // Package kernel is the only part of keepalived-go's VRRP side that talks to
 // the Linux kernel: the raw IP protocol 112 sockets adverts travel on
 // (VRRPConn), virtual addresses, routes and rules (rtnetlink, through
-// github.com/vishvananda/netlink), and the gratuitous ARP / unsolicited
-// neighbour advertisement announcements a new master sends (AF_PACKET).
+// github.com/vishvananda/netlink), the gratuitous ARP / unsolicited
+// neighbour advertisement announcements a new master sends (AF_PACKET),
+// and what the trackers (internal/track) watch:
+//
+//   - interface states (links.go): LinkStates lists them, WatchLinks
+//     subscribes to their changes (RTNLGRP_LINK). A LinkWatch that ends
+//     by itself says why (Err): netlink drops events for a socket whose
+//     buffer is full, its next read fails with ENOBUFS, and the netlink
+//     library ends the subscription there. The watcher must then
+//     subscribe and list again (internal/track does);
+//   - files (inotify.go): DirWatcher follows the files of directories
+//     with inotify, as keepalived's track_file; ReadNonblocking reads a
+//     file that may be a FIFO;
+//   - processes (procfs.go, procconn.go): Pids and ReadProcess read /proc;
+//     ProcConnector subscribes to the kernel's process events (the
+//     netlink proc connector, which the kernel grants only to root in the
+//     initial network namespace).
+//
+// Each subscription (LinkWatch, DirWatcher, ProcConnector) has one
+// goroutine, which its Close ends and waits for: after Close nothing of it
+// runs, and its channel is closed.
 //
 // The layers above (internal/vrrp's instances, internal/daemon) see it
 // through the Kernel interface. Linux implements it for real; Fake is an

@@ -17,32 +17,35 @@ type LinkState struct {
 	Up    bool
 }
 
-// WatchLinks reports the state of every interface of the calling thread's
-// network namespace, first as it is now, then at every change (a deleted
-// interface is reported down), until done is closed.
-func WatchLinks(done <-chan struct{}) (<-chan LinkState, error) {
-	updates := make(chan netlink.LinkUpdate, 256)
-	if err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{ListExisting: true}); err != nil {
+// LinkWatch is a subscription to the interfaces of a network namespace
+// (rtnetlink's RTNLGRP_LINK). Updates reports the state of every
+// interface, first as it is now, then at every change (a deleted interface
+// is reported down). It ends as every Watch may (see Watch).
+type LinkWatch = Watch[LinkState]
+
+// WatchLinks subscribes to the interfaces of the calling thread's network
+// namespace.
+func WatchLinks() (*LinkWatch, error) { return watchLinks(0) }
+
+// watchLinks is WatchLinks with the socket's receive buffer set to rcvbuf
+// bytes when it is not 0 (tests make it small to overflow it).
+func watchLinks(rcvbuf int) (*LinkWatch, error) {
+	w := newWatch[LinkState]("links")
+	raw := make(chan netlink.LinkUpdate, 256)
+	opts := netlink.LinkSubscribeOptions{ListExisting: true, ReceiveBufferSize: rcvbuf, ErrorCallback: w.callback}
+	if err := netlink.LinkSubscribeWithOptions(raw, w.stop, opts); err != nil {
+		close(w.stop) // the library may already wait on it to close its socket
 		return nil, fmt.Errorf("kernel: watch links: %w", err)
 	}
-	out := make(chan LinkState, 256)
-	go func() {
-		defer close(out)
-		for u := range updates {
-			a := u.Attrs()
-			up := linkUp(a) && u.Header.Type != unix.RTM_DELLINK
-			select {
-			case out <- LinkState{Name: a.Name, Index: a.Index, Up: up}:
-			case <-done:
-				return
-			}
-		}
-	}()
-	return out, nil
+	go forward(w, raw, func(u netlink.LinkUpdate) LinkState {
+		a := u.Attrs()
+		return LinkState{Name: a.Name, Index: a.Index, Up: linkUp(a) && u.Header.Type != unix.RTM_DELLINK}
+	})
+	return w, nil
 }
 
 // LinkStates reports the state of every interface of the calling thread's
-// network namespace now: the whole list at once, where WatchLinks's first
+// network namespace now: the whole list at once, where a LinkWatch's first
 // listing arrives piecemeal.
 func LinkStates() ([]LinkState, error) {
 	links, err := netlink.LinkList()

@@ -203,7 +203,16 @@ func (h *Host) StartKeepalivedGo(bin, conf string) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.Start(bin, "-n", "-l", "-D", "-f", path, "-p", filepath.Join(h.lab.Dir, h.Name+"-kg.pid"))
+	return h.Start(bin, append([]string{"-n", "-l", "-D", "-f", path}, h.PidArgs("kg")...)...)
+}
+
+// PidArgs are the -p, -r and -c options that give a daemon of this host
+// pid files of its own in the lab's directory: TAG-main.pid (the main
+// one), TAG-vrrp.pid and TAG-check.pid. Daemons started with the same pid
+// files refuse to run beside each other, as keepalived does.
+func (h *Host) PidArgs(tag string) []string {
+	pid := func(s string) string { return filepath.Join(h.lab.Dir, h.Name+"-"+tag+"-"+s+".pid") }
+	return []string{"-p", pid("main"), "-r", pid("vrrp"), "-c", pid("check")}
 }
 
 // StartKeepalived runs Debian's keepalived (VRRP only) in the foreground
@@ -213,8 +222,7 @@ func (h *Host) StartKeepalived(conf string) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	pid := func(s string) string { return filepath.Join(h.lab.Dir, h.Name+"-ka-"+s+".pid") }
-	return h.Start("keepalived", "-n", "-l", "-D", "-P", "-f", path, "-p", pid("main"), "-r", pid("vrrp"), "-c", pid("check"))
+	return h.Start("keepalived", append([]string{"-n", "-l", "-D", "-P", "-f", path}, h.PidArgs("ka")...)...)
 }
 
 // Signal sends sig to the daemon (ip netns exec execs it, so the pid is

@@ -30,8 +30,13 @@
 //
 // Instance (instance.go) is the driver the daemon uses: the loop below
 // with a mutex instead of a select, so that an advert is handled on the
-// socket reader's goroutine; SyncGroup (syncgroup.go) coordinates the
-// instances of a vrrp_sync_group from a goroutine of its own.
+// socket reader's goroutine. Only the adverts are sent there; VIP changes
+// (netlink), announcements and the hooks run in order on the instance's
+// effects queue (effects.go), without its lock, so that a slow netlink
+// call never delays the adverts of the other instances behind the same
+// socket. SyncGroup (syncgroup.go) coordinates the instances of a
+// vrrp_sync_group from a goroutine of its own. internal/vrrpd builds
+// instances from the configuration and runs them.
 //
 // # Driving loop
 //

@@ -10,12 +10,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 )
 
 // Net is what an Instance needs from the kernel. The daemon adapts the
-// kernel package to it; tests use an in-memory network. Calls come from
-// the instance's goroutine, one at a time, except Announce, which may run
-// beside the others.
+// kernel package to it; tests use an in-memory network. SendAdvert comes
+// from the goroutine that steps the machine, with the instance's lock
+// held; AddVIPs and RemoveVIPs come one at a time, in order, from the
+// instance's effects goroutine; Announce may run beside them.
 type Net interface {
 	// SendAdvert sends one VRRP message (the IP payload) to dst.
 	SendAdvert(payload []byte, dst netip.Addr) error
@@ -78,15 +81,16 @@ type InstanceConfig struct {
 	Excluded        []VIP // installed but not advertised (virtual_ipaddress_excluded)
 	Announce        AnnounceConfig
 	Log             *slog.Logger
-	// OnLowerPriority, if set, is called (on the instance's goroutine)
-	// when the master hears a lower-priority master (rate-limited to one
+	// OnLowerPriority, if set, is called (in order with the instance's
+	// other effects, without its lock) when the master hears a lower-priority master (rate-limited to one
 	// per advert interval), with its own priority: keepalived's
 	// notify_master_rx_lower_pri and MASTER_RX_LOWER_PRI FIFO line.
 	OnLowerPriority func(priority int)
 	// SyncGroup is the instance's vrrp_sync_group, or nil.
 	SyncGroup *SyncGroup
-	// OnTransition, if set, is called (on the instance's goroutine) after
-	// every state change, with the priority at that moment: notify scripts,
+	// OnTransition, if set, is called after every state change (in order,
+	// after the VIP changes the state made, without the instance's lock,
+	// so it may read Status), with the priority at that moment: notify scripts,
 	// FIFO and metrics hang here.
 	OnTransition func(from, to State, priority int)
 }
@@ -103,7 +107,7 @@ type Stats struct {
 	Dropped                     [len(dropReasonNames)]atomic.Uint64 // by DropReason
 	// TimerLateness is how late each expired timer fired: scheduling
 	// jitter, keepalived's first cause of false failovers.
-	TimerLateness   LatencyHistogram
+	TimerLateness   latency.Histogram
 	lastAddrListLog atomic.Int64 // unix nanoseconds, to rate-limit the log
 }
 
@@ -113,7 +117,9 @@ type Stats struct {
 // Events are handled on the goroutine that produces them: a received
 // advert on the socket reader's, a timer on Run's. mu serialises them. A
 // backup thus handles an advert without waking a second goroutine, which
-// is most of its CPU time with hundreds of instances.
+// is most of its CPU time with hundreds of instances. What is slow or
+// calls out (netlink, announcements, hooks) runs on the effects queue,
+// never with mu held (effects.go).
 type Instance struct {
 	cfg   InstanceConfig
 	net   Net
@@ -144,6 +150,8 @@ type Instance struct {
 	dsts  []netip.Addr // the group, or the unicast peers
 	vips  []VIP        // VIPs and excluded VIPs, installed together
 
+	effects *effects // VIP changes, announcements and hooks, in order
+
 	announceMu   sync.Mutex
 	stopAnnounce context.CancelFunc
 	announcing   sync.WaitGroup
@@ -160,8 +168,8 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 	cfg.Log = cfg.Log.With("instance", cfg.Name)
 	cfg.Machine.Synced = cfg.SyncGroup != nil
 	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
-		timer: time.NewTimer(time.Hour),
-		vips:  slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
+		timer: time.NewTimer(time.Hour), effects: newEffects(),
+		vips: slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
 	in.timer.Stop()
 	for _, v := range cfg.VIPs {
 		in.addrs = append(in.addrs, v.Prefix.Addr())
@@ -288,7 +296,8 @@ func (in *Instance) HandOver() { in.handingOver.Store(true) }
 
 // Run drives the instance's timer until ctx is done, then shuts it down
 // (a master resigns with a priority-0 advert and removes its VIPs) and
-// returns. Adverts reach it through Deliver meanwhile.
+// returns once its effects have run. Adverts reach it through Deliver
+// meanwhile.
 func (in *Instance) Run(ctx context.Context) {
 	defer in.timer.Stop()
 	in.Start()
@@ -302,6 +311,7 @@ func (in *Instance) Run(ctx context.Context) {
 			} else {
 				in.step(Shutdown{})
 			}
+			in.effects.wait()
 			in.cancelAnnounce()
 			in.announcing.Wait()
 			return
@@ -320,27 +330,35 @@ func (in *Instance) recordLateness(late time.Duration) {
 	}
 }
 
-// do executes the machine's actions in order.
+// do executes the machine's actions in order, with mu held: adverts are
+// sent at once; VIP changes, announcements and hooks go to the effects
+// queue, in the same order.
 func (in *Instance) do(acts []Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case SendAdvert:
 			in.sendAdvert(a.Priority)
 		case AddVIPs:
-			if err := in.net.AddVIPs(in.vips); err != nil {
-				in.cfg.Log.Error("cannot add virtual addresses", "err", err)
-			}
+			in.effects.push(in.addVIPs)
 		case RemoveVIPs:
+			// Stop announcing now; the queued cancel also stops an
+			// announcement queued before it but not started yet.
 			in.cancelAnnounce()
-			if err := in.net.RemoveVIPs(in.vips); err != nil {
-				in.cfg.Log.Error("cannot remove virtual addresses", "err", err)
-			}
+			in.effects.push(in.removeVIPs)
 		case Announce:
-			in.startAnnounce()
+			first := in.vips
+			if in.resumeAnnounce != nil {
+				// A master resumed by a reload announces only the
+				// addresses it did not hold before; the refreshes cover
+				// them all.
+				first, in.resumeAnnounce = *in.resumeAnnounce, nil
+			}
+			in.effects.push(func() { in.startAnnounce(first) })
 		case LowerPriorityAdvert:
 			in.cfg.Log.Info("received lower priority advert, announcing again", "src", a.Src, "priority", a.Priority)
-			if in.cfg.OnLowerPriority != nil {
-				in.cfg.OnLowerPriority(in.m.Priority())
+			if hook := in.cfg.OnLowerPriority; hook != nil {
+				priority := in.m.Priority()
+				in.effects.push(func() { hook(priority) })
 			}
 		case WantMaster:
 			// Published before the group looks at it (arm would be later).
@@ -350,12 +368,25 @@ func (in *Instance) do(acts []Action) {
 			in.wantMaster.Store(false)
 			in.transition(a)
 			if a.From == Fault && a.To == Backup && len(in.cfg.Peers) > 0 {
-				in.announceSource()
+				in.effects.push(in.announceSource)
 			}
 			if g := in.cfg.SyncGroup; g != nil && !in.isReloadTransition(a) {
 				g.post(syncEvent{from: in, kind: memberTransition, t: a})
 			}
 		}
+	}
+}
+
+func (in *Instance) addVIPs() {
+	if err := in.net.AddVIPs(in.vips); err != nil {
+		in.cfg.Log.Error("cannot add virtual addresses", "err", err)
+	}
+}
+
+func (in *Instance) removeVIPs() {
+	in.cancelAnnounce()
+	if err := in.net.RemoveVIPs(in.vips); err != nil {
+		in.cfg.Log.Error("cannot remove virtual addresses", "err", err)
 	}
 }
 
@@ -377,8 +408,9 @@ func (in *Instance) transition(t Transition) {
 	}
 	// keepalived's wording, which log watchers match.
 	in.cfg.Log.Info("(" + in.cfg.Name + ") Entering " + t.To.String() + " STATE")
-	if in.cfg.OnTransition != nil {
-		in.cfg.OnTransition(t.From, t.To, in.m.Priority())
+	if hook := in.cfg.OnTransition; hook != nil {
+		priority := in.m.Priority()
+		in.effects.push(func() { hook(t.From, t.To, priority) })
 	}
 }
 
@@ -430,21 +462,16 @@ func (in *Instance) sendAdvert(priority int) {
 	}
 }
 
-// startAnnounce runs the announcement schedule in the background; a new
-// one, or losing the VIPs, cancels the previous one.
-func (in *Instance) startAnnounce() {
+// startAnnounce runs the announcement schedule in the background, first
+// for the addresses first, then refreshing them all; a new one, or losing
+// the VIPs, cancels the previous one.
+func (in *Instance) startAnnounce(first []VIP) {
 	in.cancelAnnounce()
 	ctx, cancel := context.WithCancel(context.Background())
 	in.announceMu.Lock()
 	in.stopAnnounce = cancel
 	in.announceMu.Unlock()
-	vips, first := in.vips, in.vips
-	if in.resumeAnnounce != nil {
-		// A master resumed by a reload announces only the addresses it
-		// did not hold before; the refreshes cover them all.
-		first, in.resumeAnnounce = *in.resumeAnnounce, nil
-	}
-	cfg := in.cfg.Announce
+	vips, cfg := in.vips, in.cfg.Announce
 	in.announcing.Add(1)
 	go func() {
 		defer in.announcing.Done()

@@ -486,11 +486,29 @@ func TestUnicastInstanceAnnouncesItsAddressLeavingFault(t *testing.T) {
 		inst.SetFault(true)
 		inst.Start()
 		inst.SetFault(false)
+		inst.effects.wait()
 		node.mu.Lock()
 		garps := node.garps
 		node.mu.Unlock()
 		if inst.State() != Backup || (garps == 1) != unicast || garps > 1 {
 			t.Errorf("unicast %v: state %v after the fault, %d announcements", unicast, inst.State(), garps)
 		}
+	}
+}
+
+// Buckets 3 and 7 are (1ms, 5ms] and (100ms, 500ms] (latency.Bounds).
+func TestRecordLatenessFeedsTheHistogram(t *testing.T) {
+	inst, err := NewInstance(v3Instance("VI_1", 100), discardNet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.recordLateness(3 * time.Millisecond)
+	inst.recordLateness(200 * time.Millisecond) // also logs a warning
+	s := inst.Stats().TimerLateness.Snapshot()
+	if s.Count != 2 || s.Counts[3] != 1 || s.Counts[7] != 1 {
+		t.Fatalf("lateness histogram %+v, want one in (1ms, 5ms] and one in (100ms, 500ms]", s)
+	}
+	if s.Max != 200*time.Millisecond {
+		t.Fatalf("max %v, want 200ms", s.Max)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/latency"
 )
 
 // InstanceStatus is a read-only snapshot of an instance, for the status
@@ -42,7 +44,7 @@ type StatsSnapshot struct {
 	AddrListErr                 uint64
 	SendErrors                  uint64
 	Dropped                     [len(dropReasonNames)]uint64 // by DropReason
-	TimerLateness               LatencySnapshot
+	TimerLateness               latency.Snapshot
 }
 
 // Snapshot copies the counters. Each is read atomically; together they
@@ -62,10 +64,9 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	return out
 }
 
-// Status returns a snapshot of the instance; safe from any goroutine but
-// OnTransition's (which runs with the instance's lock held). It holds the
-// lock only to read the machine, so a scrape never delays an advert for
-// long.
+// Status returns a snapshot of the instance; safe from any goroutine,
+// the hooks' included. It holds the lock only to read the machine, so a
+// scrape never delays an advert for long.
 func (in *Instance) Status() InstanceStatus {
 	st := InstanceStatus{
 		Name: in.cfg.Name, Interface: in.cfg.Interface, AuthType: in.cfg.AuthType,
@@ -103,5 +104,5 @@ func (in *Instance) InheritStats(prev *Instance) {
 	for i := range s.Dropped {
 		s.Dropped[i].Add(p.Dropped[i].Load())
 	}
-	s.TimerLateness.merge(&p.TimerLateness)
+	s.TimerLateness.Merge(&p.TimerLateness)
 }

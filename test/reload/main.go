@@ -319,7 +319,7 @@ func measure(bin, advert string, n, reloads int, spacing time.Duration, kg bool)
 // would be missing, but keepalived's processes have one thread each and
 // keepalived-go locks no goroutine to a thread, so none of its exits.
 func cpuSeconds(l *lab.Lab, kg bool) float64 {
-	files := []string{"r1-kg.pid"}
+	files := []string{"r1-kg-main.pid"}
 	if !kg {
 		files = []string{"r1-ka-main.pid", "r1-ka-vrrp.pid"}
 	}

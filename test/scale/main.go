@@ -134,7 +134,7 @@ func run(bin string, kg bool, interval string, n int, duration time.Duration) st
 // pids are the daemon's processes: keepalived-go's one, or keepalived's
 // parent and VRRP child.
 func pids(l *lab.Lab, h *lab.Host, kg bool) []int {
-	files := []string{h.Name + "-kg.pid"}
+	files := []string{h.Name + "-kg-main.pid"}
 	if !kg {
 		files = []string{h.Name + "-ka-main.pid", h.Name + "-ka-vrrp.pid"}
 	}
@@ -149,36 +149,17 @@ func pids(l *lab.Lab, h *lab.Host, kg bool) []int {
 	return ps
 }
 
-// cpuSeconds sums utime+stime of the processes (/proc/PID/stat fields 14
-// and 15, in clock ticks of 1/100 s).
+// cpuSeconds and rssKiB are lab's, failing the run on an error.
 func cpuSeconds(ps []int) float64 {
-	var ticks int64
-	for _, pid := range ps {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		check(err)
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndex(s, ")")+2:])
-		u, _ := strconv.ParseInt(fields[11], 10, 64)
-		st, _ := strconv.ParseInt(fields[12], 10, 64)
-		ticks += u + st
-	}
-	return float64(ticks) / 100
+	s, err := lab.CPUSeconds(ps...)
+	check(err)
+	return s
 }
 
-// rssKiB sums VmRSS of the processes.
 func rssKiB(ps []int) int64 {
-	var total int64
-	for _, pid := range ps {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		check(err)
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "VmRSS:") {
-				kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-				total += kb
-			}
-		}
-	}
-	return total
+	kb, err := lab.RSSKiB(ps...)
+	check(err)
+	return kb
 }
 
 func check(err error) {

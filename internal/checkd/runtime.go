@@ -1,0 +1,181 @@
+package checkd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/check"
+	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
+)
+
+// runtime is one configuration's checkers running.
+type runtime struct {
+	log      *slog.Logger
+	engine   *check.Engine
+	cancel   context.CancelFunc
+	done     chan struct{}
+	fifos    *notify.FIFOs
+	alerts   *notify.Alerter // SMTP alerts, shared by the virtual servers
+	services []*service
+	suspend  *suspender // nil without ha_suspend
+	files    *fileChecks
+}
+
+// carryOver is what a reload hands from one runtime to the next: the
+// state of every checker, by its identity, and what must outlive the
+// swap until the new runtime has taken over.
+type carryOver struct {
+	up        map[string]bool // checker key -> up
+	quorumUp  map[string]bool // virtual server name -> quorum up
+	lateness  *latency.Histogram
+	fifos     *notify.FIFOs
+	alerts    *notify.Alerter
+	notifiers []*notify.Notifier
+	exits     map[string]int // MISC_CHECK key -> last exit status
+}
+
+// quorumOf is the quorum state a reload kept for a virtual server.
+func (c *carryOver) quorumOf(name string) (up, kept bool) {
+	if c == nil {
+		return false, false
+	}
+	up, kept = c.quorumUp[name]
+	return up, kept
+}
+
+// release stops what the old runtime left running: its notifiers (their
+// queued scripts run first) and its FIFOs (kept open until now so that a
+// reader of a FIFO both configurations name never sees it close).
+func (c *carryOver) release() {
+	if c == nil {
+		return
+	}
+	for _, n := range c.notifiers {
+		n.Stop()
+	}
+	c.alerts.Stop() // the last alerter of the process waits for the sender
+	c.fifos.Close()
+}
+
+// start builds and runs the checkers of cfg; carry (nil at start-up)
+// holds the states a reload keeps.
+func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
+	ctx, cancel := context.WithCancel(context.Background())
+	rt := &runtime{log: log, engine: check.NewEngine(), cancel: cancel, done: make(chan struct{})}
+	g := cfg.GlobalDefs
+	if g == nil {
+		g = &config.GlobalDefs{}
+	}
+	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
+	rt.alerts = notify.OpenAlerter(log, notify.SMTPSettingsOf(g))
+	if carry != nil {
+		rt.engine.Lateness.Merge(carry.lateness)
+	}
+	carry.release()
+	var suspendable []*service
+	rt.files = watchFileChecks(log, cfg, carry != nil, nil)
+	for _, spec := range cfg.VirtualServerSpecs() {
+		svc := newService(log, g, spec, rt.fifos)
+		rt.files.attach(svc)
+		svc.mail = alertingOf(rt.alerts, g, spec.VirtualServer)
+		rt.services = append(rt.services, svc)
+		if svc.haSuspend {
+			suspendable = append(suspendable, svc)
+		}
+	}
+	if len(suspendable) > 0 {
+		rt.suspend = newSuspender(log, suspendable)
+		rt.suspend.start()
+	}
+	for _, svc := range rt.services {
+		svc.start(rt.engine, carry, g.RSInitNotifies)
+	}
+	rt.files.run()
+	go func() { defer close(rt.done); rt.engine.Run(ctx) }()
+	return rt
+}
+
+// stop ends the checkers. At a reload it returns what the next runtime
+// takes over; at the daemon's stop, the caller releases it at once.
+func (rt *runtime) stop(reload bool) *carryOver {
+	if rt.suspend != nil {
+		rt.suspend.Stop()
+	}
+	rt.files.stop()
+	rt.cancel()
+	<-rt.done
+	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos, alerts: rt.alerts,
+		lateness: &rt.engine.Lateness}
+	for _, svc := range rt.services {
+		svc.notifier.Close()
+		carry.notifiers = append(carry.notifiers, svc.notifier)
+		if !reload {
+			continue
+		}
+		carry.quorumUp[svc.name] = svc.pool.QuorumIsUp()
+		for _, srv := range svc.servers {
+			for _, j := range srv.jobs {
+				carry.up[j.key] = j.Schedule.Up()
+				carry.saveExtras(j)
+			}
+		}
+	}
+	return carry
+}
+
+// serviceName is a virtual server as keepalived's logs and FIFO lines
+// print it (check_data.c format_vs): "[10.0.0.1]:tcp:80", "FWM 5", or
+// "[GROUP]:80" for a virtual_server_group.
+func serviceName(spec *config.VirtualServerSpec) string {
+	switch {
+	case spec.Group != nil:
+		return fmt.Sprintf("[%s]:%d", firstWord(spec.Group.Args), spec.Addr.Port())
+	case spec.Fwmark != 0:
+		return fmt.Sprintf("FWM %d", spec.Fwmark)
+	}
+	return trio(spec.Addr, spec.Protocol)
+}
+
+// trio is keepalived's inet_sockaddrtotrio: "[ADDR]:PROTO:PORT".
+func trio(a netip.AddrPort, proto string) string {
+	if proto == "" {
+		proto = "tcp"
+	}
+	return fmt.Sprintf("[%s]:%s:%d", a.Addr(), proto, a.Port())
+}
+
+// timingOf is a checker's resolved timing (validation filled in what it
+// inherits and keepalived's defaults).
+func timingOf(c *config.Checker) check.Timing {
+	return check.Timing{
+		DelayLoop:        c.DelayLoop.Duration(),
+		DelayBeforeRetry: c.DelayBeforeRetry.Duration(),
+		Warmup:           c.Warmup.Duration(),
+		Retry:            c.Retry,
+		Alpha:            c.Alpha,
+	}
+}
+
+// connOf is a checker's connection keywords against the real server.
+func connOf(c *config.Checker, rs netip.AddrPort) check.Conn {
+	conn := check.Conn{Addr: rs, BindIf: c.BindIf, Fwmark: c.Fwmark, Timeout: c.ConnectTimeout.Duration()}
+	if a, err := netip.ParseAddr(c.ConnectIP); err == nil {
+		conn.Addr = netip.AddrPortFrom(a, conn.Addr.Port())
+	}
+	if c.ConnectPort != 0 {
+		conn.Addr = netip.AddrPortFrom(conn.Addr.Addr(), uint16(c.ConnectPort))
+	}
+	if a, err := netip.ParseAddr(c.BindTo); err == nil {
+		conn.BindTo = a
+	}
+	conn.BindPort = uint16(c.BindPort)
+	if conn.Timeout <= 0 {
+		conn.Timeout = 5 * time.Second
+	}
+	return conn
+}

@@ -1,0 +1,32 @@
+package checkd
+
+import (
+	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
+)
+
+// VirtualServers is a snapshot of every virtual server's pool, for the
+// status API and the metrics; safe from any goroutine.
+func (s *Subsystem) VirtualServers() []lvs.PoolStatus {
+	rt := s.cur.Load()
+	if rt == nil {
+		return nil
+	}
+	out := make([]lvs.PoolStatus, 0, len(rt.services))
+	for _, svc := range rt.services {
+		svc.mu.Lock()
+		out = append(out, svc.pool.Status())
+		svc.mu.Unlock()
+	}
+	return out
+}
+
+// CheckLateness is how late the checks started after their time since
+// the daemon started (reloads included); false when no checker runs.
+func (s *Subsystem) CheckLateness() (latency.Snapshot, bool) {
+	rt := s.cur.Load()
+	if rt == nil {
+		return latency.Snapshot{}, false
+	}
+	return rt.engine.Lateness.Snapshot(), true
+}

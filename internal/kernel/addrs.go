@@ -1,0 +1,53 @@
+package kernel
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+)
+
+// AddrEvent is an address added to or removed from an interface.
+type AddrEvent struct {
+	Addr  netip.Addr
+	Index int // the interface's
+	Added bool
+}
+
+// AddrWatch is a subscription to the addresses of a network namespace
+// (RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR): every address there is
+// now, then every change. It ends as every Watch may (see Watch).
+type AddrWatch = Watch[AddrEvent]
+
+// WatchAddresses subscribes to the addresses of the calling thread's
+// network namespace.
+func WatchAddresses() (*AddrWatch, error) {
+	w := newWatch[AddrEvent]("addresses")
+	raw := make(chan netlink.AddrUpdate, 256)
+	opts := netlink.AddrSubscribeOptions{ListExisting: true, ErrorCallback: w.callback}
+	if err := netlink.AddrSubscribeWithOptions(raw, w.stop, opts); err != nil {
+		close(w.stop)
+		return nil, fmt.Errorf("kernel: watch addresses: %w", err)
+	}
+	go forward(w, raw, func(u netlink.AddrUpdate) AddrEvent {
+		a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
+		return AddrEvent{Addr: a.Unmap(), Index: u.LinkIndex, Added: u.NewAddr}
+	})
+	return w, nil
+}
+
+// Addresses lists the addresses of the calling thread's network
+// namespace with their interfaces, as AddrWatch's first events would.
+func Addresses() ([]AddrEvent, error) {
+	list, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: list addresses: %w", err)
+	}
+	out := make([]AddrEvent, 0, len(list))
+	for _, a := range list {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			out = append(out, AddrEvent{Addr: ip.Unmap(), Index: a.LinkIndex, Added: true})
+		}
+	}
+	return out, nil
+}

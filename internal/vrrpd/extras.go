@@ -1,0 +1,112 @@
+package vrrpd
+
+import (
+	"strings"
+
+	"github.com/keepalived-go/keepalived-go/internal/api"
+	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
+	"github.com/keepalived-go/keepalived-go/internal/track"
+)
+
+// implemented tells whether the subsystem acts on a keyword.
+var implemented = func() map[string]bool {
+	m := make(map[string]bool, len(keywords))
+	for _, kw := range keywords {
+		m[kw] = true
+	}
+	return m
+}()
+
+// KeepalivedExtras is, per instance name, what keepalived.json shows
+// beyond the instance's own status. A keyword the daemon does not act on
+// shows keepalived's default, not the configured value: the dump says
+// what runs.
+func KeepalivedExtras(cfg *config.Config) map[string]api.KeepalivedExtra {
+	out := map[string]api.KeepalivedExtra{}
+	scripts := track.UsableScripts(cfg)
+	strict := cfg.GlobalDefs != nil && cfg.GlobalDefs.VRRPStrict
+	for _, ci := range cfg.Instances {
+		on := func(kw string, v bool) bool { return implemented[kw] && v }
+		x := api.KeepalivedExtra{
+			DontTrackPrimary:   on("dont_track_primary", ci.DontTrackPrimary),
+			SkipCheckAdvAddr:   on("skip_check_adv_addr", ci.SkipCheckAdvAddr),
+			StrictMode:         ci.StrictMode || strict,
+			UseVMAC:            on("use_vmac", ci.IsSet("use_vmac")),
+			Parent:             ci.Interface,
+			NoAccept:           blocksVIPs(cfg, ci),
+			PromoteSecondaries: on("promote_secondaries", ci.PromoteSecondaries),
+			SMTPAlert:          notify.VRRPAlertOn(cfg.GlobalDefs, ci.IsSet("smtp_alert"), ci.SMTPAlert), // resolved, as vrrp_json.c prints it
+			NotifyDeleted:      on("notify_deleted", ci.IsSet("notify_deleted")),
+			AuthPass:           authPass(ci),
+		}
+		notifyScripts(&x, ci)
+		if implemented["virtual_routes"] {
+			x.VRoutes = lines(ci.VirtualRoutes, func(r config.Route) []string { return r.Words })
+		}
+		if implemented["virtual_rules"] {
+			x.VRules = lines(ci.VirtualRules, func(r config.Rule) []string { return r.Words })
+		}
+		x.TrackInterfaces, x.TrackScripts = tracked(ci, scripts)
+		out[ci.Name()] = x
+	}
+	return out
+}
+
+// notifyScripts fills the notify scripts the daemon runs.
+func notifyScripts(x *api.KeepalivedExtra, ci *config.VRRPInstance) {
+	for _, s := range []struct {
+		kw  string
+		s   config.Script
+		dst *string
+	}{
+		{"notify_backup", ci.NotifyBackup, &x.ScriptBackup},
+		{"notify_master", ci.NotifyMaster, &x.ScriptMaster},
+		{"notify_fault", ci.NotifyFault, &x.ScriptFault},
+		{"notify_stop", ci.NotifyStop, &x.ScriptStop},
+		{"notify_deleted", ci.NotifyDeleted, &x.ScriptDeleted},
+		{"notify", ci.Notify, &x.Script},
+		{"notify_master_rx_lower_pri", ci.NotifyMasterRxLowerPri, &x.ScriptMasterRxLowerPri},
+	} {
+		if implemented[s.kw] && !s.s.IsZero() {
+			*s.dst = api.ScriptString(s.s.Args)
+		}
+	}
+}
+
+// tracked lists the tracked interfaces, and the commands of the tracked
+// scripts that run (keepalived prints commands, not script names).
+func tracked(ci *config.VRRPInstance, scripts map[string]*config.VRRPScript) (ifs, cmds []string) {
+	if implemented["track_interface"] {
+		for _, t := range ci.TrackInterface {
+			ifs = append(ifs, t.Name)
+		}
+	}
+	if implemented["track_script"] {
+		for _, t := range ci.TrackScript {
+			if s, ok := scripts[t.Name]; ok {
+				cmds = append(cmds, api.ScriptString(s.Script.Args))
+			}
+		}
+	}
+	return ifs, cmds
+}
+
+// authPass is the VRRPv2 PASS password as keepalived keeps it
+// (validation truncated it to 8 bytes).
+func authPass(ci *config.VRRPInstance) string {
+	a := ci.Authentication
+	if a == nil || a.AuthType != "PASS" || ci.Version != 2 {
+		return ""
+	}
+	return a.AuthPass
+}
+
+// lines joins each item's words into one line.
+func lines[T any](items []T, words func(T) []string) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, strings.Join(words(it), " "))
+	}
+	return out
+}

@@ -1,0 +1,766 @@
+package vrrpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/notify"
+	"github.com/keepalived-go/keepalived-go/internal/track"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+)
+
+// vrrpRuntime is the running VRRP subsystem: the instances and the
+// sockets that feed them.
+type vrrpRuntime struct {
+	log       *slog.Logger
+	k         kernel.Kernel
+	static    staticConfig
+	cancel    context.CancelFunc
+	instances []*vrrp.Instance
+	adapters  []*kernelNet
+	conns     []kernel.Conn
+	vmacs     map[string]kernel.VMAC // by vmacKey
+	fw        kernel.Firewall        // the no_accept drop rules; nil when no instance needs them
+	nft       kernel.NFTConfig       // what fw was made with
+	byName    map[string]*runningInstance
+	scripts   *track.Verdicts
+	tracked   []*track.Tracking
+	tracker   *track.Tracker
+	notifiers []*notifier
+	retired   []*notify.Notifier // of runtimes a reload replaced, still running their STOP scripts
+	groups    []*vrrp.SyncGroup
+	fifos     *notify.FIFOs
+	alerts    *notify.Alerter // SMTP alerts, shared by the instances and groups
+	running   sync.WaitGroup
+	readers   sync.WaitGroup
+}
+
+// socketKey groups instances that share one advert socket.
+type socketKey struct {
+	ifname  string
+	family  int
+	source  netip.Addr
+	group   netip.Addr
+	unicast bool
+	ttl     int
+}
+
+// startVRRP builds and starts an Instance per vrrp_instance. Instances
+// whose interface or addresses cannot be resolved are reported and left
+// out; the others run.
+//
+// carry is nil at start-up; at a reload it holds what the previous
+// runtime hands over (see reload.go): instances found in it resume their
+// state instead of starting afresh.
+func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs bool, carry *carryOver) (*vrrpRuntime, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
+		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}}
+	rt.static.install(k, log)
+	groups := map[socketKey][]*vrrp.Instance{}
+	objs := track.NewObjects(cfg)
+	rt.scripts = carry.scriptVerdicts(objs)
+	rt.adoptFirewall(cfg, carry)
+	rt.openFIFOs(cfg)
+	rt.openAlerts(cfg)
+	rt.retired = carry.retiredNotifiers()
+	syncGroupOf := rt.syncGroups(cfg, carry)
+	syncConfigOf, groupHasOwner := syncGroupConfigs(cfg)
+	adapterOf := map[*vrrp.Instance]*kernelNet{}
+	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
+	for _, ci := range cfg.Instances {
+		vm, err := rt.vmacFor(ci, carry)
+		if err != nil {
+			log.Error("("+ci.Name()+") cannot create its VMAC", "err", err)
+			continue
+		}
+		ic, key, err := instanceConfig(cfg, ci, k, vm)
+		if err != nil {
+			log.Error("("+ci.Name()+") cannot start", "err", err)
+			continue
+		}
+		ic.Log = log
+		if carry != nil {
+			// keepalived delays VRRP at start-up only, not at a reload.
+			ic.Machine.StartupDelay = 0
+		}
+		n := newNotifier(log, cfg, ci, rt.fifos)
+		n.useAlerts(rt.alerts, cfg.GlobalDefs, ci.IsSet("smtp_alert"), ci.SMTPAlert)
+		rt.notifiers = append(rt.notifiers, n)
+		ic.OnTransition = n.transition
+		ic.OnLowerPriority = n.lowerPriority
+		ic.SyncGroup = syncGroupOf[syncConfigOf[ci.Name()]]
+		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
+			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
+		if blocksVIPs(cfg, ci) {
+			if netAdapter.fw, err = rt.firewall(cfg); err != nil {
+				log.Error("("+ci.Name()+") cannot set up the no_accept firewall; its VIPs will accept traffic", "err", err)
+			}
+		}
+		inst, err := vrrp.NewInstance(ic, netAdapter)
+		if err != nil {
+			log.Error("("+ci.Name()+") cannot start", "err", err)
+			continue
+		}
+		if prev, ok := carry.state(ci.Name()); !ok || prev != vrrp.Master {
+			netAdapter.releaseStale(ic)
+		}
+		groups[key] = append(groups[key], inst)
+		adapterOf[inst] = netAdapter
+		configOf[inst] = ci
+		rt.instances = append(rt.instances, inst)
+		rt.adapters = append(rt.adapters, netAdapter)
+		rt.byName[ci.Name()] = &runningInstance{ci: ci, ic: ic, inst: inst, net: netAdapter, notify: n}
+	}
+	for key, insts := range groups {
+		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
+			Unicast: key.unicast, Source: key.source, TTL: key.ttl})
+		if err != nil {
+			log.Error("cannot open the VRRP socket", "interface", key.ifname, "err", err)
+			continue
+		}
+		rt.conns = append(rt.conns, conn)
+		for _, inst := range insts {
+			adapterOf[inst].conn = conn
+		}
+		rt.readers.Add(1)
+		go rt.read(conn, vrrp.NewDemux(insts...))
+		for _, inst := range insts {
+			t := track.NewTracking(inst, configOf[inst], objs)
+			sg := syncConfigOf[inst.Name()]
+			t.JoinSyncGroup(log, sg, objs, groupHasOwner[sg])
+			if notifiesPriorityChanges(cfg.GlobalDefs, configOf[inst], sg) {
+				n := rt.byName[inst.Name()].notify
+				t.OnPriorityChange(func(p int) { n.priorityChanged(inst.State(), p) })
+			}
+			if t.ConfigFault() {
+				// Before Start, so that the instance never runs as a backup
+				// (or, for an owner, a master) on the multicast fallback.
+				log.Info("(" + inst.Name() + ") Cannot use unicast without any peers - going to fault state")
+				inst.SetFault(true)
+			}
+			if held := carry.heldInstance(inst.Name()); held != nil {
+				inst.InheritStats(held)
+			}
+			if prev, ok := carry.state(inst.Name()); ok {
+				// The priority the tracked objects gave it, until the
+				// tracker has looked at them again.
+				t.Resume(carry.priority[inst.Name()])
+				inst.SetPriority(carry.priority[inst.Name()])
+				inst.Resume(prev, carry.freshVIPs(rt.byName[inst.Name()].ic))
+				if cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
+					rt.byName[inst.Name()].notify.writeState(prev, t.Effective())
+				}
+			} else {
+				inst.Start()
+			}
+			rt.tracked = append(rt.tracked, t)
+			rt.running.Add(1)
+			go func() { defer rt.running.Done(); inst.Run(ctx) }()
+		}
+	}
+	for _, g := range rt.groups {
+		rt.running.Add(1)
+		go func() { defer rt.running.Done(); g.Run(ctx) }()
+	}
+	rt.tracker = track.New(track.Config{Log: log, Objects: objs, Tracked: rt.tracked, Verdicts: rt.scripts,
+		Reload: carry != nil, Sources: trackSources})
+	if err := rt.tracker.Start(); err != nil {
+		log.Error("cannot watch interfaces: no FAULT state or tracking", "err", err)
+	}
+	rt.dropUnusedFirewall()
+	if len(rt.instances) > 0 && len(rt.conns) == 0 {
+		rt.stop()
+		return nil, errors.New("no VRRP instance could start")
+	}
+	return rt, nil
+}
+
+// syncGroups makes a vrrp.SyncGroup for each vrrp_sync_group. A group
+// whose members resume as masters after a reload starts as MASTER, so
+// that the reload notifies nothing.
+func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[*config.SyncGroup]*vrrp.SyncGroup {
+	groups := map[*config.SyncGroup]*vrrp.SyncGroup{}
+	for _, sg := range cfg.SyncGroups {
+		initial := vrrp.Backup
+		for _, member := range groupMembers(sg) {
+			if st, ok := carry.state(member); ok && st == vrrp.Master {
+				initial = vrrp.Master
+			}
+		}
+		n := newGroupNotifier(rt.log, cfg, sg, rt.fifos)
+		n.useAlerts(rt.alerts, cfg.GlobalDefs, sg.IsSet("smtp_alert"), sg.SMTPAlert)
+		rt.notifiers = append(rt.notifiers, n)
+		g := vrrp.NewSyncGroup(firstWord(sg.Args), initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
+		if carry != nil && cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
+			n.writeState(initial, 0)
+		}
+		rt.groups = append(rt.groups, g)
+		groups[sg] = g
+	}
+	return groups
+}
+
+// groupMembers are the instance names a sync group's group block lists.
+func groupMembers(sg *config.SyncGroup) []string {
+	var out []string
+	for _, line := range sg.Group {
+		out = append(out, line.Words...)
+	}
+	return out
+}
+
+// syncGroupConfigs says which vrrp_sync_group each instance is in (the
+// first that names it) and which groups have an address owner as member.
+func syncGroupConfigs(cfg *config.Config) (map[string]*config.SyncGroup, map[*config.SyncGroup]bool) {
+	priority := map[string]int{}
+	for _, ci := range cfg.Instances {
+		priority[ci.Name()] = ci.Priority
+	}
+	of, hasOwner := map[string]*config.SyncGroup{}, map[*config.SyncGroup]bool{}
+	for _, sg := range cfg.SyncGroups {
+		for _, member := range groupMembers(sg) {
+			if of[member] == nil {
+				of[member] = sg
+			}
+			hasOwner[sg] = hasOwner[sg] || priority[member] == vrrp.PriorityOwner
+		}
+	}
+	return of, hasOwner
+}
+
+// read feeds one socket's packets to the instances behind it until the
+// socket is closed.
+func (rt *vrrpRuntime) read(conn kernel.Conn, demux *vrrp.Demux) {
+	defer rt.readers.Done()
+	readAdverts(conn, demux.Dispatch, rt.log)
+}
+
+// receiveErrorLogEvery is how often a receive error that persists is
+// logged again, with the number of errors in between.
+const receiveErrorLogEvery = 10 * time.Second
+
+// readAdverts hands each packet conn receives to dispatch until conn is
+// closed. A receive error is logged at once, then at most once per
+// receiveErrorLogEvery while errors go on, so that a persistent error
+// cannot flood the log; the reader waits 10 ms after each.
+func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logger) {
+	buf := make([]byte, 65536)
+	var lastLog time.Time
+	suppressed := 0
+	for {
+		p, err := conn.Recv(buf)
+		switch {
+		case err == nil:
+			dispatch(vrrp.Received{Payload: buf[:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
+		case errors.Is(err, net.ErrClosed):
+			return
+		case errors.Is(err, kernel.ErrTruncated):
+		default:
+			if now := time.Now(); now.Sub(lastLog) >= receiveErrorLogEvery {
+				log.Warn("VRRP receive error", "err", err, "errors since the last report", suppressed)
+				lastLog, suppressed = now, 0
+			} else {
+				suppressed++
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// stop shuts every instance down (masters resign and release their VIPs)
+// and closes the sockets.
+func (rt *vrrpRuntime) stop() {
+	if rt.tracker != nil {
+		rt.tracker.Stop() // before the notifiers its callbacks feed are finished
+	}
+	for _, a := range rt.adapters {
+		a.stopping.Store(true)
+	}
+	rt.cancel()
+	rt.running.Wait()
+	for _, g := range rt.groups {
+		g.Stop()
+	}
+	for _, c := range rt.conns {
+		c.Close()
+	}
+	rt.readers.Wait()
+	stopNotifiers(append(notifiersOf(rt.notifiers), rt.retired...))
+	rt.alerts.Stop() // the last alerter of the process waits for the sender
+	rt.fifos.Close()
+	rt.static.remove(rt.k, rt.log)
+	if rt.fw != nil {
+		if err := rt.fw.Close(); err != nil {
+			rt.log.Error("cannot remove the nftables tables", "err", err)
+		}
+	}
+	rt.deleteVMACs(rt.vmacs)
+}
+
+// deleteVMACs deletes VMACs that no instance uses any more.
+func (rt *vrrpRuntime) deleteVMACs(vmacs map[string]kernel.VMAC) {
+	for _, vm := range vmacs {
+		if err := vm.Delete(); err != nil {
+			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
+		}
+	}
+}
+
+// openFIFOs opens global_defs notify_fifo and vrrp_notify_fifo. At a
+// reload the previous runtime's are still open: a path both name keeps
+// its pipe, so that a reader never sees the FIFO close (see
+// notify.FIFO).
+func (rt *vrrpRuntime) openFIFOs(cfg *config.Config) {
+	if g := cfg.GlobalDefs; g != nil {
+		rt.fifos = notify.OpenFIFOs(rt.log, g.ScriptUser, g.NotifyFIFO, g.VRRPNotifyFIFO)
+	}
+}
+
+// blocksVIPs tells whether a master must drop traffic to and from its
+// VIPs (RFC 5798 Accept_Mode off), as keepalived decides it: never for
+// the address owner; else `accept` or `no_accept` if written; else off in
+// strict mode (vrrp_strict / strict_mode) and on otherwise.
+func blocksVIPs(cfg *config.Config, ci *config.VRRPInstance) bool {
+	switch {
+	case ci.Priority == vrrp.PriorityOwner:
+		return false
+	case ci.IsSet("no_accept") && ci.NoAccept:
+		return true
+	case ci.IsSet("accept"):
+		return !ci.Accept
+	}
+	return strictMode(cfg.GlobalDefs, ci)
+}
+
+// strictMode tells whether vrrp_strict or strict_mode applies to ci.
+func strictMode(g *config.GlobalDefs, ci *config.VRRPInstance) bool {
+	return ci.StrictMode || (g != nil && g.VRRPStrict)
+}
+
+// firewall creates the nftables tables on first need (creating them
+// deletes an old table of the same name, which must not happen when no
+// instance asks for it).
+func (rt *vrrpRuntime) firewall(cfg *config.Config) (kernel.Firewall, error) {
+	if rt.fw != nil {
+		return rt.fw, nil
+	}
+	nc := nftConfig(cfg)
+	fw, err := kernel.NewNFTFirewall(nc)
+	if err != nil {
+		return nil, err
+	}
+	rt.fw, rt.nft = fw, nc
+	return fw, nil
+}
+
+// nftConfig is global_defs' nftables settings.
+func nftConfig(cfg *config.Config) kernel.NFTConfig {
+	var nc kernel.NFTConfig
+	if g := cfg.GlobalDefs; g != nil {
+		if len(g.Nftables) > 0 {
+			nc.Table = g.Nftables[0]
+		}
+		if g.IsSet("nftables_priority") {
+			p := int32(g.NftablesPriority)
+			nc.Priority = &p
+		}
+		nc.Counters = g.NftablesCounters
+	}
+	return nc
+}
+
+// dropUnusedFirewall deletes the tables when no instance blocks its VIPs
+// (after a reload that removed the last no_accept instance).
+func (rt *vrrpRuntime) dropUnusedFirewall() {
+	if rt.fw == nil {
+		return
+	}
+	for _, a := range rt.adapters {
+		if a.fw != nil {
+			return
+		}
+	}
+	if err := rt.fw.Close(); err != nil {
+		rt.log.Error("cannot remove the nftables tables", "err", err)
+	}
+	rt.fw = nil
+}
+
+// vmacFor creates the instance's VMAC (use_vmac): a private macvlan
+// vrrp.<VRID> with the virtual router MAC 00:00:5e:00:01:<VRID>.
+func (rt *vrrpRuntime) vmacFor(ci *config.VRRPInstance, carry *carryOver) (*kernel.VMAC, error) {
+	if !ci.IsSet("use_vmac") {
+		return nil, nil
+	}
+	vcfg := kernel.VMACConfig{Parent: ci.Interface, VRID: ci.VRID, Family: instanceFamily(ci), XmitBase: ci.VMACXmitBase}
+	if len(ci.UseVMAC) > 0 {
+		vcfg.Name = ci.UseVMAC[0]
+	}
+	key := vmacKey(vcfg)
+	vm, ok := carry.takeVMAC(key)
+	if !ok {
+		// A reload may have changed a VMAC that keeps its name: the old
+		// one goes first.
+		name := vcfg.Name
+		if name == "" {
+			name = kernel.VMACName("vrrp", ci.VRID)
+		}
+		rt.deleteVMACs(carry.takeVMACsNamed(name))
+		var err error
+		if vm, err = kernel.CreateVMAC(vcfg); err != nil {
+			return nil, err
+		}
+	}
+	rt.vmacs[key] = vm
+	return &vm, nil
+}
+
+// vmacKey identifies a VMAC configuration: a reload keeps a VMAC whose
+// configuration is unchanged.
+func vmacKey(c kernel.VMACConfig) string { return fmt.Sprintf("%+v", c) }
+
+// instanceConfig turns a validated vrrp_instance into the driver's
+// configuration, and says which socket it needs.
+//
+// With a VMAC, the VIPs go on it and adverts leave from it (from the
+// parent with vmac_xmit_base); an IPv6 instance then speaks from the
+// VMAC's link-local address.
+func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, vm *kernel.VMAC) (vrrp.InstanceConfig, socketKey, error) {
+	g := cfg.GlobalDefs
+	if g == nil {
+		g = &config.GlobalDefs{}
+	}
+	if ci.VRID == 0 || ci.Interface == "" {
+		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id or interface")
+	}
+	family := instanceFamily(ci)
+	if strictMode(cfg.GlobalDefs, ci) && len(ci.UnicastPeers) > 0 {
+		if ifc, err := k.InterfaceByName(ci.Interface); err == nil && ifc.Flags&net.FlagMulticast != 0 {
+			// keepalived refuses the instance at run time (-t cannot tell).
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("unicast peers are not supported in strict mode on an interface that can multicast")
+		}
+	}
+	vipIf, sockIf := ci.Interface, ci.Interface
+	if vm != nil {
+		vipIf = vm.Name()
+		if !ci.VMACXmitBase {
+			sockIf = vm.Name()
+		}
+	}
+	key := socketKey{ifname: sockIf, family: family, unicast: len(ci.UnicastPeers) > 0, ttl: ci.UnicastTTL}
+	if !key.unicast {
+		key.ttl = 0
+	}
+	src, err := sourceAddress(ci, family, k)
+	if err != nil {
+		return vrrp.InstanceConfig{}, socketKey{}, err
+	}
+	if vm != nil && family == 6 && !ci.VMACXmitBase && ci.McastSrcIP == "" {
+		src = vm.LinkLocal()
+	}
+	key.source = src
+	key.group = multicastGroup(g, ci, family)
+	ic := vrrp.InstanceConfig{
+		Name:     ci.Name(),
+		Machine:  machineConfig(g, ci, src),
+		Source:   src,
+		Group:    key.group,
+		Checksum: vrrp.ChecksumV3Pseudo,
+		VIPs:     vips(ci.VirtualIPAddresses, vipIf),
+		Excluded: vips(ci.VirtualIPAddressesExcl, vipIf),
+		Announce: announceConfig(g, ci, family),
+	}
+	ic.Interface = vipIf // keepalived's ifp: the VMAC with use_vmac, for the API and keepalived.json
+	if ci.V3ChecksumAsV2 || g.V3ChecksumAsV2 {
+		ic.Checksum = vrrp.ChecksumV2Style
+	}
+	for _, p := range ci.UnicastPeers {
+		ic.Peers = append(ic.Peers, vrrp.Peer{Addr: p.Addr, MinTTL: p.MinTTL, MaxTTL: p.MaxTTL})
+	}
+	ic.CheckUnicastSrc = len(ic.Peers) > 0 && (ci.CheckUnicastSrc || g.VRRPCheckUnicastSrc)
+	ic.SourceInterface = sockIf
+	if a := ci.Authentication; a != nil && ci.Version == 2 {
+		switch a.AuthType {
+		case "PASS":
+			ic.AuthType, ic.AuthPass = vrrp.AuthPass, []byte(a.AuthPass)
+		case "AH":
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("auth_type AH is not supported yet")
+		}
+	}
+	return ic, key, nil
+}
+
+func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr) vrrp.MachineConfig {
+	mc := vrrp.MachineConfig{
+		Version:          ci.Version,
+		VRID:             ci.VRID,
+		Priority:         ci.Priority,
+		AdvertInt:        ci.AdvertInt.Duration(),
+		Preempt:          !ci.NoPreempt,
+		PreemptDelay:     ci.PreemptDelay.Duration(),
+		DownTimerAdverts: ci.DownTimerAdverts,
+		InitialState:     vrrp.Backup,
+		PrimaryAddr:      src,
+		StartupDelay:     max(g.VRRPStartupDelay.Duration(), bootDelay(g)),
+		// RFC 9568 answers a lower-priority advert; keepalived's
+		// vrrp_lower_prio_no_advert (global or per instance) turns that off.
+		LowerPrioNoAdvert: optBool(ci.LowerPrioNoAdvert, g.VRRPLowerPrioNoAdvert),
+		// A master that loses sends one advert first so that the winner
+		// learns of the split brain and announces again: keepalived's
+		// vrrp_higher_prio_send_advert, on by default in keepalived-go.
+		HigherPrioSendAdvert: optBool(ci.HigherPrioSendAdvert, true),
+		OwnerIgnoreAdverts:   ci.OwnerIgnoreAdverts || g.VRRPOwnerIgnoreAdverts,
+	}
+	if strictMode(g, ci) {
+		// RFC 5798 to the letter (validation already reset what the
+		// configuration said otherwise): the owner never steps down, a
+		// master does not answer lower priorities, and a master that
+		// loses steps down without a last advert.
+		mc.LowerPrioNoAdvert = true
+		mc.HigherPrioSendAdvert = false
+		mc.OwnerIgnoreAdverts = true
+	}
+	if ci.State == "MASTER" {
+		mc.InitialState = vrrp.Master
+	}
+	return mc
+}
+
+// bootDelay is vrrp_delay_after_boot's remaining delay; /proc/uptime is
+// read only when it is set.
+func bootDelay(g *config.GlobalDefs) time.Duration {
+	d := g.VRRPDelayAfterBoot.Duration()
+	if d == 0 {
+		return 0
+	}
+	return delayAfterBoot(d, systemUptime())
+}
+
+// delayAfterBoot is what remains of vrrp_delay_after_boot when the system
+// has been up for uptime (keepalived reads /proc/uptime): nothing once
+// the delay has passed, or when uptime is unknown (negative).
+func delayAfterBoot(delay, uptime time.Duration) time.Duration {
+	if uptime < 0 || uptime >= delay {
+		return 0
+	}
+	return delay - uptime
+}
+
+// systemUptime is /proc/uptime's first figure, or -1 if unreadable.
+func systemUptime() time.Duration {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	secs, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// optBool is an instance's optional boolean keyword, or def when unset.
+func optBool(w config.OptWords, def bool) bool {
+	if w == nil {
+		return def
+	}
+	return w.True()
+}
+
+// instanceFamily is 6 when the instance's addresses are IPv6.
+func instanceFamily(ci *config.VRRPInstance) int {
+	if a, err := netip.ParseAddr(ci.McastSrcIP); err == nil && a.Is6() {
+		return 6
+	}
+	if len(ci.VirtualIPAddresses) > 0 && ci.VirtualIPAddresses[0].Prefix.Addr().Is6() {
+		return 6
+	}
+	return 4
+}
+
+// sourceAddress is mcast_src_ip / unicast_src_ip, else the interface's
+// primary IPv4 address or IPv6 link-local address.
+func sourceAddress(ci *config.VRRPInstance, family int, k kernel.Kernel) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(ci.McastSrcIP); err == nil {
+		return a, nil
+	}
+	ifc, err := k.InterfaceByName(ci.Interface)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if family == 6 {
+		if !ifc.LinkLocal.IsValid() {
+			return netip.Addr{}, fmt.Errorf("interface %s has no IPv6 link-local address", ci.Interface)
+		}
+		return ifc.LinkLocal, nil
+	}
+	if !ifc.IPv4.IsValid() {
+		return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address", ci.Interface)
+	}
+	return ifc.IPv4, nil
+}
+
+func multicastGroup(g *config.GlobalDefs, ci *config.VRRPInstance, family int) netip.Addr {
+	for _, s := range []string{ci.McastDstIP, map[int]string{4: g.VRRPMcastGroup4, 6: g.VRRPMcastGroup6}[family]} {
+		if a, err := netip.ParseAddr(s); err == nil && a.IsMulticast() {
+			return a
+		}
+	}
+	if family == 6 {
+		return vrrp.MulticastIPv6
+	}
+	return vrrp.MulticastIPv4
+}
+
+func vips(addrs []config.IPAddress, ifname string) []vrrp.VIP {
+	out := make([]vrrp.VIP, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, vipOf(a, ifname))
+	}
+	return out
+}
+
+// vipOf is an address line as a VIP; without dev it goes on ifname.
+func vipOf(a config.IPAddress, ifname string) vrrp.VIP {
+	dev := a.Dev
+	if dev == "" {
+		dev = ifname
+	}
+	return vrrp.VIP{Prefix: a.Prefix, Dev: dev, Label: a.Label, Brd: a.Brd, Scope: a.Scope}
+}
+
+// announceConfig is keepalived's GARP schedule: garp_master_repeat
+// packets, vrrp_garp_interval (IPv4) or vrrp_gna_interval (IPv6) apart,
+// again after garp_master_delay, then every garp_master_refresh.
+func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, family int) vrrp.AnnounceConfig {
+	gap := g.VRRPGarpInterval.Duration()
+	if family == 6 {
+		gap = g.VRRPGnaInterval.Duration()
+	}
+	return vrrp.AnnounceConfig{
+		Repeat:        ci.GarpMasterRepeat,
+		Interval:      gap,
+		Delay:         time.Duration(ci.GarpMasterDelay) * time.Second,
+		Refresh:       time.Duration(ci.GarpMasterRefresh) * time.Second,
+		RefreshRepeat: max(1, ci.GarpMasterRefreshRepeat),
+	}
+}
+
+// kernelNet adapts the kernel to one instance.
+type kernelNet struct {
+	k          kernel.Kernel
+	conn       kernel.Conn
+	routing    routing         // virtual_routes and virtual_rules, installed with the VIPs
+	fw         kernel.Firewall // set when the instance's VIPs are blocked (no_accept)
+	keepOnStop bool            // -V: leave the VIPs in place when the daemon stops
+	stopping   atomic.Bool
+}
+
+func (n *kernelNet) SendAdvert(payload []byte, dst netip.Addr) error {
+	if n.conn == nil {
+		return errors.New("no VRRP socket")
+	}
+	return n.conn.Send(payload, dst)
+}
+
+func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
+	var errs []error
+	if n.fw != nil {
+		// Drop first, as keepalived does, so no packet reaches a VIP
+		// that must not accept traffic.
+		errs = append(errs, n.fw.Block(firewallAddrs(vs)...))
+	}
+	for _, v := range vs {
+		errs = append(errs, n.k.AddAddress(v.Dev, kernelAddress(v)))
+	}
+	errs = append(errs, n.routing.install(n.k))
+	return errors.Join(errs...)
+}
+
+func (n *kernelNet) RemoveVIPs(vs []vrrp.VIP) error {
+	if n.keepOnStop && n.stopping.Load() {
+		return nil
+	}
+	errs := []error{n.routing.remove(n.k)}
+	for _, v := range vs {
+		errs = append(errs, n.k.DelAddress(v.Dev, kernelAddress(v)))
+	}
+	if n.fw != nil {
+		errs = append(errs, n.fw.Unblock(firewallAddrs(vs)...))
+	}
+	return errors.Join(errs...)
+}
+
+// firewallAddrs are the VIPs' addresses; a link-local one carries its
+// interface as zone, since the same fe80:: address may be on several.
+func firewallAddrs(vs []vrrp.VIP) []netip.Addr {
+	out := make([]netip.Addr, 0, len(vs))
+	for _, v := range vs {
+		a := v.Prefix.Addr()
+		if a.Is6() && a.IsLinkLocalUnicast() {
+			a = a.WithZone(v.Dev)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (n *kernelNet) Announce(vs []vrrp.VIP) error {
+	var errs []error
+	for _, v := range vs {
+		if v.Prefix.Addr().Is4() {
+			errs = append(errs, n.k.GratuitousARP(v.Dev, v.Prefix.Addr()))
+		} else {
+			errs = append(errs, n.k.UnsolicitedNA(v.Dev, v.Prefix.Addr()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// releaseStale removes the instance's VIPs at startup: an instance starts
+// as a backup and owns none, and a daemon killed with SIGKILL left its
+// addresses behind.
+func (n *kernelNet) releaseStale(ic vrrp.InstanceConfig) {
+	n.RemoveVIPs(append(append([]vrrp.VIP(nil), ic.VIPs...), ic.Excluded...))
+}
+
+func kernelAddress(v vrrp.VIP) kernel.Address {
+	a := kernel.Address{Prefix: v.Prefix, Label: v.Label, Scope: scopeNumber(v.Scope)}
+	if b, err := netip.ParseAddr(v.Brd); err == nil {
+		a.Broadcast = b
+	}
+	return a
+}
+
+// scopeNumber maps `ip addr` scope names to rtnetlink's numbers.
+func scopeNumber(s string) uint8 {
+	switch s {
+	case "site":
+		return 200
+	case "link":
+		return 253
+	case "host":
+		return 254
+	}
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= 255 {
+		return uint8(n)
+	}
+	return 0
+}
