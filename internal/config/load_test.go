@@ -12,8 +12,9 @@ import (
 // TestLoadEqualsPreprocessThenParse checks that Load, which parses lines
 // as the lexer makes them and reuses the memory of their words, finds what
 // Preprocess then Parse then validation find, with the same model: on the
-// test corpora, on a large configuration, and on blocks longer than the
-// lexer's word chunks whose opening line is needed after their body.
+// test corpora, on a large configuration, on blocks longer than the
+// lexer's word chunks whose opening line is needed after their body, and
+// on a long root block holding a block without its '{'.
 func TestLoadEqualsPreprocessThenParse(t *testing.T) {
 	long := func(head, line, tail string, n int) string {
 		return head + strings.Repeat(line, n) + tail
@@ -24,7 +25,12 @@ func TestLoadEqualsPreprocessThenParse(t *testing.T) {
 		"unclosed-value.conf": long("vrrp_instance VI_1 {\n    virtual_ipaddress {\n", "        192.0.2.1/32 dev eth0\n", "", 3000),
 		"unclosed-group.conf": long("virtual_server_group G1 {\n", "    192.0.2.1 80\n", "", 3000),
 		"group-words.conf":    long("vrrp_sync_group G1 group VI_1 VI_2\n", "vrrp_instance VI_1 {\n    priority 100\n}\n", "", 1000),
-		"nested.conf":         long("virtual_server 192.0.2.1 80 {\n    protocol TCP\n", "    real_server 192.0.2.2 80 {\n        TCP_CHECK {\n            connect_timeout 3\n        }\n    }\n", "    real_server 192.0.2.3 80 {\n        weight 1\n", 1000),
+		// A block without its '{' after and before more lines than the
+		// word chunks hold: what the processes skipping the root block
+		// report is followed as the lines go by.
+		"missing-open.conf": long("vrrp_instance VI_1 {\n    state MASTER\n", "    priority 100\n",
+			"    authentication\n        auth_type PASS\n    }\n"+strings.Repeat("    advert_int 1\n    track_script {\n        s\n    }\n", 1000)+"}\n", 3000),
+		"nested.conf": long("virtual_server 192.0.2.1 80 {\n    protocol TCP\n", "    real_server 192.0.2.2 80 {\n        TCP_CHECK {\n            connect_timeout 3\n        }\n    }\n", "    real_server 192.0.2.3 80 {\n        weight 1\n", 1000),
 	}
 	for _, glob := range []string{"testdata/oracle/*.conf", "testdata/samples/*", "testdata/lex/*/*.conf"} {
 		files, _ := filepath.Glob(glob)

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -207,5 +210,48 @@ func TestKaHex(t *testing.T) {
 	}
 	if !kaHex("0x", true) || kaHex("0x", false) {
 		t.Error("kaHex wildcard")
+	}
+}
+
+// TestResolvedRealServersOutliveTheBuffer checks that the resolved real
+// and sorry servers of each virtual server are its own, although
+// validation checks the real servers of one virtual server after another
+// in one reused buffer: a spec must not point into that buffer.
+func TestResolvedRealServersOutliveTheBuffer(t *testing.T) {
+	const nVS, nRS = 40, 5 // more real servers in all than the buffer's first size
+	var b strings.Builder
+	for i := range nVS {
+		fmt.Fprintf(&b, "virtual_server 10.0.%d.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    sorry_server 10.2.%d.1 80\n", i, i)
+		for j := range nRS {
+			fmt.Fprintf(&b, "    real_server 10.1.%d.%d 80 {\n        weight %d\n    }\n", i, j+1, i*nRS+j)
+		}
+		b.WriteString("}\n")
+	}
+	cfg, diags := lvsLoad(t, b.String())
+	for _, d := range diags {
+		if !d.Extra {
+			t.Fatalf("unexpected finding: %v", d)
+		}
+	}
+	specs := cfg.VirtualServerSpecs()
+	if len(specs) != nVS {
+		t.Fatalf("%d virtual servers kept, want %d", len(specs), nVS)
+	}
+	for i, vs := range specs {
+		if vs.VirtualServer != cfg.VirtualServers[i] || vs.Addr != netip.MustParseAddrPort(fmt.Sprintf("10.0.%d.1:80", i)) {
+			t.Errorf("virtual server %d: %+v", i, *vs)
+		}
+		if vs.Sorry == nil || vs.Sorry.Addr != netip.MustParseAddrPort(fmt.Sprintf("10.2.%d.1:80", i)) {
+			t.Errorf("virtual server %d: sorry server %+v", i, vs.Sorry)
+		}
+		if len(vs.RealServers) != nRS {
+			t.Fatalf("virtual server %d: %d real servers, want %d", i, len(vs.RealServers), nRS)
+		}
+		for j, rs := range vs.RealServers {
+			want := netip.MustParseAddrPort(fmt.Sprintf("10.1.%d.%d:80", i, j+1))
+			if rs.Addr != want || rs.Weight != i*nRS+j || rs.RealServer != cfg.VirtualServers[i].RealServers[j] {
+				t.Errorf("virtual server %d, real server %d: %v weight %d, want %v weight %d", i, j, rs.Addr, rs.Weight, want, i*nRS+j)
+			}
+		}
 	}
 }
