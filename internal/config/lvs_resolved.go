@@ -62,9 +62,32 @@ func (c *Config) VirtualServerSpecs() []*VirtualServerSpec {
 	return out
 }
 
-// resolved is what s knows of its virtual server, for the runtime.
-func (s *lvsState) resolved(dropped string) *VirtualServerSpec {
-	r := &VirtualServerSpec{VirtualServer: s.vs, Dropped: dropped, Family: s.af, Addr: s.addr, Group: s.group, Protocol: s.proto,
+// specArena is where the resolved specs of the virtual servers are
+// allocated, many at a time. Its memory is handed out once and never
+// reused: the specs outlive validation, unlike the buffer of lvsServers.
+type specArena struct {
+	vs   []VirtualServerSpec
+	rs   []RealServerSpec
+	ptrs []*RealServerSpec
+}
+
+// carve returns n zero elements of *arena, taken from a new chunk of at
+// least chunk elements when the current one has not room for them.
+func carve[T any](arena *[]T, n, chunk int) []T {
+	if cap(*arena)-len(*arena) < n {
+		*arena = make([]T, 0, max(chunk, n))
+	}
+	start := len(*arena)
+	*arena = (*arena)[:start+n]
+	return (*arena)[start : start+n : start+n]
+}
+
+// resolved is what s knows of its virtual server, for the runtime. It
+// copies what it keeps of each lvsServer (those live in a buffer the next
+// virtual server reuses).
+func (s *lvsState) resolved(dropped string, a *specArena) *VirtualServerSpec {
+	r := &carve(&a.vs, 1, 64)[0]
+	*r = VirtualServerSpec{VirtualServer: s.vs, Dropped: dropped, Family: s.af, Addr: s.addr, Group: s.group, Protocol: s.proto,
 		Scheduler: s.sched, Method: s.method, Persistent: s.persist, Weight: s.weight}
 	if s.fwmark {
 		n, _ := kaUnsigned(s.vs.Args[1], 0, maxUint32)
@@ -75,11 +98,10 @@ func (s *lvsState) resolved(dropped string) *VirtualServerSpec {
 		return dst
 	}
 	if s.ss != nil {
-		r.Sorry = spec(s.ss, &RealServerSpec{})
+		r.Sorry = spec(s.ss, &carve(&a.rs, 1, 512)[0])
 	}
-	// One allocation for all the real servers.
-	all := make([]RealServerSpec, len(s.rs))
-	r.RealServers = make([]*RealServerSpec, len(s.rs))
+	all := carve(&a.rs, len(s.rs), 512)
+	r.RealServers = carve(&a.ptrs, len(s.rs), 512)
 	for i, srv := range s.rs {
 		r.RealServers[i] = spec(srv, &all[i])
 	}

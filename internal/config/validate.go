@@ -20,6 +20,8 @@ type validator struct {
 	tracked *trackedNames
 	// servers holds the real servers of the virtual server being checked.
 	servers []lvsServer
+	// specs is where the virtual servers' resolved specs are allocated.
+	specs specArena
 	// droppedMisc are the MISC_CHECKs script security removed.
 	droppedMisc map[*Checker]bool
 }

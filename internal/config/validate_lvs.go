@@ -89,11 +89,12 @@ func (v *validator) virtualServers() {
 func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualServerGroup) {
 	s := &lvsState{vs: vs, weight: 1, rs: make([]*lvsServer, 0, len(vs.RealServers))}
 	v.servers = v.servers[:0] // the previous virtual server's are done with
-	vs.Resolved = &VirtualServerSpec{Dropped: "invalid address"}
 	if !v.vsAddress(s) {
+		vs.Resolved = &VirtualServerSpec{Dropped: "invalid address"}
 		return // keepalived skips the whole block
 	}
-	defer func() { vs.Resolved = s.resolved(vs.Resolved.Dropped) }()
+	dropped := ""
+	defer func() { vs.Resolved = s.resolved(dropped, &v.specs) }()
 	v.vsKeywords(s)
 	for _, rs := range vs.RealServers {
 		v.realServer(s, rs)
@@ -106,17 +107,16 @@ func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualS
 			// without a word.
 			v.extra(vs.Pos, "virtual_server", "define it with virtual_server_group "+vs.Args[1]+" { ... }",
 				"virtual server group %s is not defined: this virtual server is ignored", vs.Args[1])
-			vs.Resolved.Dropped = "undefined group"
+			dropped = "undefined group"
 			return
 		}
 		if !v.vsGroupFamily(s) {
-			vs.Resolved.Dropped = "group family mismatch"
+			dropped = "group family mismatch"
 			return
 		}
 	}
-	vs.Resolved.Dropped = ""
 	if !v.vsEnd(s) {
-		vs.Resolved.Dropped = "no real servers"
+		dropped = "no real servers"
 	}
 }
 
