@@ -27,7 +27,7 @@ import (
 //	                a bare keyword is reported as msg (exit 5, "{name}" is
 //	                the block's name; "-" says nothing) and ignored, rather
 //	                than a missing parameter (exit 2)
-//	raw:"1"         keep the words in Block.Raw; a bad number is not
+//	raw:"1"         keep the words for Block.Raw; a bad number is not
 //	                reported by the parser (validation reads it as
 //	                keepalived's handler does)
 //
@@ -61,20 +61,48 @@ type Block struct {
 	Args    []string   `json:"args,omitempty"`
 	Set     KeywordSet `json:"-"`
 	End     Pos        `json:"-"` // the closing brace, cited by keepalived's end-of-block checks
-	// Synonyms records keywords written under a synonym (unicast_src_ip
+	// aside holds what few blocks have (nil for most): one pointer, so
+	// that blocks keep their size class (a Checker is 640 bytes, the
+	// most its class holds).
+	aside *blockAside
+}
+
+// blockAside is the rarely needed part of a Block.
+type blockAside struct {
+	// synonyms records keywords written under a synonym (unicast_src_ip
 	// for mcast_src_ip): Set holds the canonical keyword only, but a few
 	// of keepalived's rules depend on the spelling.
-	Synonyms map[string]Pos `json:"-"`
-	// Raw holds the words after the keyword of the fields tagged raw, as
-	// written (nil when there are none).
-	Raw map[string][]string `json:"-"`
+	synonyms map[string]Pos
+	// raw holds the words after the keyword of the fields tagged raw, as
+	// written.
+	raw map[string][]string
+}
+
+func (b *Block) setAside() *blockAside {
+	if b.aside == nil {
+		b.aside = &blockAside{}
+	}
+	return b.aside
 }
 
 // Wrote tells whether kw was written in this block, under that spelling
 // or, when kw is canonical, under any.
 func (b *Block) Wrote(kw string) bool {
-	_, ok := b.Synonyms[kw]
-	return ok || b.IsSet(kw)
+	if b.aside != nil {
+		if _, ok := b.aside.synonyms[kw]; ok {
+			return true
+		}
+	}
+	return b.IsSet(kw)
+}
+
+// Raw returns the words after keyword kw, as written, for a field tagged
+// raw (nil if kw was not written, or is not such a field).
+func (b *Block) Raw(kw string) []string {
+	if b.aside == nil {
+		return nil
+	}
+	return b.aside.raw[kw]
 }
 
 // IsSet tells whether keyword kw was written in this block.
@@ -242,7 +270,7 @@ type field struct {
 	code       int
 	deprecated string
 	noarg      string // the handler's own message for a missing value
-	raw        bool   // keep the words in Block.Raw, read numbers quietly
+	raw        bool   // keep the words for Block.Raw, read numbers quietly
 	// elem is the spec of the block a kindBlock or kindBlocks field holds,
 	// found on first use (a block type may hold itself).
 	elem atomic.Pointer[blockSpec]
@@ -489,10 +517,11 @@ func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field,
 	kw := l.Tokens[0].Text
 	p.setKeyword(mark, &f.keyword, l)
 	if kw != f.keyword {
-		if b.Synonyms == nil {
-			b.Synonyms = map[string]Pos{}
+		a := b.setAside()
+		if a.synonyms == nil {
+			a.synonyms = map[string]Pos{}
 		}
-		b.Synonyms[kw] = Pos{l.File, l.Num}
+		a.synonyms[kw] = Pos{l.File, l.Num}
 	}
 	if f.deprecated != "" {
 		p.hint(l, kw, f.deprecated, "keyword '%s' is deprecated", kw)
@@ -506,10 +535,11 @@ func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field,
 		return
 	}
 	if f.raw {
-		if b.Raw == nil {
-			b.Raw = map[string][]string{}
+		a := b.setAside()
+		if a.raw == nil {
+			a.raw = map[string][]string{}
 		}
-		b.Raw[f.keyword] = p.texts(l.Tokens[1:])
+		a.raw[f.keyword] = p.texts(l.Tokens[1:])
 	}
 	p.assign(v.Elem().FieldByIndex(f.index), f, l)
 }
