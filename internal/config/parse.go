@@ -404,7 +404,8 @@ func (p *parser) more() bool {
 // take returns the next line; more() must have said there is one.
 func (p *parser) take() Line {
 	p.hasAhead = false
-	if p.skip.on {
+	// Within the skipped part only a line of one word (a brace) counts.
+	if p.skip.on && (p.skip.depth == 0 || len(p.ahead.Tokens) == 1) {
 		p.skip.see(p.ahead)
 	}
 	return p.ahead
