@@ -15,14 +15,14 @@ import (
 // StatusCodes is a url's status_code set: codes 100 to 599.
 type StatusCodes [500]bool
 
-// ParseStatusCodes reads status_code's words ("200", "200-299"); none
-// means keepalived's default, 200-299. A word it cannot read is an
-// error (validation reports it first).
+// ParseStatusCodes reads status_code's words ("200", "200-299") as
+// keepalived's status_code_handler and url_check do: a word it cannot
+// read is skipped (and reported in the error), and a set left empty is
+// the default, 200-299.
 func ParseStatusCodes(words []string) (*StatusCodes, error) {
 	var s StatusCodes
-	if len(words) == 0 {
-		words = []string{"200-299"}
-	}
+	var bad []string
+	empty := true
 	for _, w := range words {
 		lo, hi, isRange := strings.Cut(w, "-")
 		a, err := strconv.Atoi(lo)
@@ -31,11 +31,20 @@ func ParseStatusCodes(words []string) (*StatusCodes, error) {
 			b, err = strconv.Atoi(hi)
 		}
 		if err != nil || a < 100 || b > 599 || a > b {
-			return nil, fmt.Errorf("invalid HTTP_GET status code '%s'", w)
+			bad = append(bad, w)
+			continue
 		}
 		for c := a; c <= b; c++ {
+			s[c-100], empty = true, false
+		}
+	}
+	if empty {
+		for c := 200; c <= 299; c++ {
 			s[c-100] = true
 		}
+	}
+	if bad != nil {
+		return &s, fmt.Errorf("invalid HTTP_GET status code '%s'", strings.Join(bad, "', '"))
 	}
 	return &s, nil
 }
@@ -58,6 +67,9 @@ type URL struct {
 	Digest *[md5.Size]byte
 	Status *StatusCodes
 	Regex  *Regex
+	// RegexErr is why the url's regex could not be compiled: the url
+	// then always fails.
+	RegexErr error
 	// TLSCompliant is the url's tls_compliant.
 	TLSCompliant bool
 
@@ -157,6 +169,9 @@ func (h *HTTP) Check(ctx context.Context) Result {
 }
 
 func (h *HTTP) check(ctx context.Context, u *URL) httpProbe {
+	if u.RegexErr != nil {
+		return httpProbe{url: u, msg: msgRegex, why: "invalid regex: " + u.RegexErr.Error()}
+	}
 	f := &Fetch{Conn: h.Conn, Request: HTTPRequest(u.Path, u.Host, h.Protocol),
 		Digest: u.Digest != nil, Regex: u.Regex, StopAtEnd: true, Statuses: u.Status,
 		TLSCompliant: h.TLSCompliant || u.TLSCompliant}

@@ -278,7 +278,6 @@ type responseReader struct {
 
 	got      int64 // bytes read from the connection
 	leftover []byte
-	fromLeft bool // the last Read was served from leftover
 	err      error
 	clean    bool // the stream ended as keepalived prints its digest
 }
@@ -290,10 +289,8 @@ func (r *responseReader) Read(p []byte) (int, error) {
 	if len(r.leftover) > 0 {
 		n := copy(p, r.leftover)
 		r.leftover = r.leftover[n:]
-		r.fromLeft = true
 		return n, nil
 	}
-	r.fromLeft = false
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -476,10 +473,13 @@ type body struct {
 	left     int64
 	received int64
 	err      error
+	// banner: the first body bytes came in the header's reads (genhash
+	// -v prints a banner before them).
+	banner bool
 }
 
 func newBody(src *responseReader, resp *Response, digest bool, obs ResponseObserver, stop bool) *body {
-	b := &body{src: src, obs: obs, stop: stop, left: -1}
+	b := &body{src: src, obs: obs, stop: stop, left: -1, banner: len(src.leftover) > 0}
 	if digest {
 		b.hash = md5.New()
 	}
@@ -518,7 +518,8 @@ func (b *body) Read(p []byte) (int, error) {
 			b.hash.Write(data)
 		}
 		if b.obs != nil && len(data) > 0 {
-			b.obs.Body(data, b.src.fromLeft && b.raw == nil)
+			b.obs.Body(data, b.banner)
+			b.banner = false
 		}
 		if err != nil {
 			b.err = b.ended(err)

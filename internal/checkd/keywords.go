@@ -11,3 +11,5 @@ var keywords = []string{
 	"notify_up", "notify_down", "quorum", "hysteresis", "quorum_up", "quorum_down",
 	"rs_init_notifies", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
 }
+
+func init() { keywords = append(keywords, httpKeywords...) }

@@ -65,8 +65,9 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	}
 	rt.fifos = notify.OpenFIFOs(log, g.ScriptUser, g.NotifyFIFO, g.LVSNotifyFIFO)
 	carry.release()
+	ssl := newSSLContext(log, cfg)
 	for _, spec := range cfg.VirtualServerSpecs() {
-		svc := newService(log, g, spec, rt.fifos)
+		svc := newService(log, g, spec, rt.fifos, ssl)
 		rt.services = append(rt.services, svc)
 		svc.start(rt.engine, carry, g.RSInitNotifies)
 	}

@@ -42,7 +42,7 @@ type job struct {
 	timing check.Timing
 }
 
-func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs) *service {
+func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs, ssl *sslContext) *service {
 	vs := spec.VirtualServer
 	name := serviceName(spec)
 	svc := &service{log: log, name: name,
@@ -58,7 +58,7 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		svc.pool.Servers = append(svc.pool.Servers, &lvs.Server{Name: srv.name, Weight: rs.Weight,
 			Inhibit: rs.RealServer.InhibitOnFailure})
 		for i, c := range rs.Checkers {
-			checker, ok := newChecker(c, rs)
+			checker, ok := newChecker(c, rs, checkerEnv{log: log, g: g, spec: spec, service: name, ssl: ssl})
 			if !ok {
 				continue
 			}
@@ -73,12 +73,23 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 	return svc
 }
 
+// checkerEnv is what building a checker may need beyond its block.
+type checkerEnv struct {
+	log     *slog.Logger
+	g       *config.GlobalDefs
+	spec    *config.VirtualServerSpec
+	service string // the virtual server's name
+	ssl     *sslContext
+}
+
 // newChecker is the probe for a checker block, if keepalived-go runs that
 // kind yet.
-func newChecker(c *config.Checker, rs *config.RealServerSpec) (check.Checker, bool) {
+func newChecker(c *config.Checker, rs *config.RealServerSpec, env checkerEnv) (check.Checker, bool) {
 	switch c.Keyword {
 	case "TCP_CHECK":
 		return &check.TCP{Conn: connOf(c, rs.Addr)}, true
+	case "HTTP_GET", "SSL_GET":
+		return newHTTPChecker(env.log, env.g, c, rs, env.spec, env.service, env.ssl)
 	}
 	return nil, false
 }
@@ -88,7 +99,13 @@ func newChecker(c *config.Checker, rs *config.RealServerSpec) (check.Checker, bo
 func fingerprint(c *config.Checker) string {
 	b := *c
 	b.Block = config.Block{Keyword: c.Keyword, Args: c.Args}
-	return fmt.Sprintf("%+v", b)
+	s := fmt.Sprintf("%+v", b)
+	for _, u := range c.URLs { // not their addresses
+		v := *u
+		v.Block = config.Block{}
+		s += fmt.Sprintf("|%+v", v)
+	}
+	return s
 }
 
 // start registers the checkers with the engine and fills the pool, with
@@ -123,12 +140,18 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 // onResult is a checker's result handler, on the engine's goroutine.
 func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 	srv := svc.servers[i]
+	sl, selfLogging := j.Checker.(check.SelfLogger)
+	selfLogging = selfLogging && sl.LogsChanges()
 	return func(r check.Result, c check.Change) {
 		switch c {
 		case check.WentUp:
-			svc.log.Info(fmt.Sprintf("%s success.", successLine(j.kind, srv.name)))
+			if !selfLogging {
+				svc.log.Info(fmt.Sprintf("%s success.", successLine(j.kind, srv.name)))
+			}
 		case check.WentDown, check.StayedDown:
-			svc.log.Info(failureLine(j.kind, srv.name, j.Schedule.Timing().Retry, c == check.WentDown, r.Reason))
+			if !selfLogging {
+				svc.log.Info(failureLine(j.kind, srv.name, j.Schedule.Timing().Retry, c == check.WentDown, r.Reason))
+			}
 		default:
 			return
 		}
