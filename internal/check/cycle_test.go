@@ -195,7 +195,7 @@ func TestEngineConsultsTheSequencer(t *testing.T) {
 		t.Fatalf("%d probes, %d calls of Next: the five URLs were not checked back to back", q.probes.Load(), q.nexts.Load())
 	}
 	for i := 0; i < 5; i++ {
-		if c := <-changes; (c == WentUp) != (i == 4) {
+		if c := waitChange(t, changes); (c == WentUp) != (i == 4) {
 			t.Fatalf("change %d: %v", i, c)
 		}
 	}

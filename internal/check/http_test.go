@@ -580,14 +580,14 @@ func TestHTTPGetCycleThroughTheEngine(t *testing.T) {
 				changes <- c
 			}
 		}}, time.Now())
-	if c := <-changes; c != WentDown {
+	if c := waitChange(t, changes); c != WentDown {
 		t.Fatalf("change %v", c)
 	}
 	time.Sleep(100 * time.Millisecond) // the failed URL fetched again while down
 	mu.Lock()
 	failing["/b"] = false
 	mu.Unlock()
-	if c := <-changes; c != WentUp {
+	if c := waitChange(t, changes); c != WentUp {
 		t.Fatalf("change %v", c)
 	}
 	var paths []string
@@ -647,4 +647,15 @@ func TestSSLGetClientCertificate(t *testing.T) {
 	if _, err := ClientTLS(SSLFiles{Certificate: filepath.Join(dir, "none.pem")}); err == nil {
 		t.Fatal("a missing certificate was accepted")
 	}
+}
+
+func waitChange(t *testing.T, changes chan Change) Change {
+	t.Helper()
+	select {
+	case c := <-changes:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("no change in 5s")
+	}
+	return Unchanged
 }
