@@ -95,20 +95,38 @@ func ParseDigest(s string) (*[md5.Size]byte, error) {
 // matches (or, with regex_no_match, does not match) its regex, in that
 // order. The URL cycle (URLCycle) decides which url is next and when.
 //
-// Deliberate differences from keepalived 2.2.7:
+// Deliberate differences from keepalived 2.2.7 (for the README):
 //   - one deadline, connect_timeout, bounds the whole fetch; keepalived
-//     bounds each read, so a slow server can hold a check far longer;
-//   - a chunked body is decoded before its digest and regex (keepalived
-//     hashes the chunk sizes with the data); a digest that only matches
-//     the raw chunked body still passes, with a warning logged once, so
-//     that digests made by keepalived's genhash go on working;
+//     bounds each read, so a slow server can hold a check far longer
+//     (keepalived issue #1822);
 //   - the body ends where Content-Length or the chunked coding says, not
-//     at EOF: a server that keeps the connection open passes at once;
+//     at EOF: a server that keeps the connection open passes at once
+//     (keepalived waits for the timeout, issue #180);
+//   - a chunked body is decoded before its digest and regex (keepalived
+//     hashes the chunk sizes with the data, a digest that changes with
+//     the way the server cuts its page); a digest that only matches the
+//     raw chunked body still passes, with a warning logged once, so that
+//     digests made by keepalived's genhash go on working;
 //   - header fields are matched without regard to case, in the header
-//     only (keepalived searches "Content-Length:" as written, anywhere
-//     in its first buffer), and a header may exceed 4095 bytes;
+//     only (keepalived searches "Content-Length:" as written, anywhere in
+//     its first buffer), a status line without a reason phrase is read,
+//     and a header may exceed 4095 bytes;
 //   - the SNI name falls back on the real server's virtualhost too, as
-//     the Host header does (keepalived skips it).
+//     the Host header does (keepalived skips it);
+//   - a url other than the failed one that fails while the server
+//     recovers becomes the failed url (URLCycle): keepalived refetches it
+//     after delay_before_retry, with fast_recovery in a loop that never
+//     sleeps;
+//   - with a ca in the SSL block the server's chain is verified
+//     (ClientTLS); keepalived loads the ca and verifies nothing. Without
+//     one, nothing is verified, as keepalived;
+//   - regexes run on Go's regexp (Regex): PCRE-only syntax fails the url.
+//
+// What keepalived does and this does too: the first complete cycle of a
+// server that is up logs "Remote Web server ... succeed on service."; the
+// first failure of an alpha checker neither logs nor notifies (its
+// epilog marks the checker as run before it looks at its state); "failed
+// after N retries" is logged even for a failure at start.
 type HTTP struct {
 	Conn Conn
 	// TLS is SSL_GET's client configuration; nil for HTTP_GET.
