@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -83,9 +82,9 @@ var errUsage = errors.New("usage")
 // options may be abbreviated and take theirs after '=' or next;
 // arguments that are not options are gathered (and refused) as GNU
 // getopt permutes them, until "--".
-func parse(args []string, stderr io.Writer) (*options, error) {
+func parse(argc int, args []string, stderr io.Writer) (*options, error) {
 	o := &options{has: map[byte]bool{}}
-	if len(args) <= 1 {
+	if argc <= 2 { // keepalived's "trivial sanity check", on its whole argc
 		return nil, errUsage
 	}
 	bad := false
@@ -268,21 +267,30 @@ func strtol(s string) (int64, string) {
 // status: 1 for a usage error, else 0 (as keepalived's, whatever the
 // fetch did).
 func Run(prog string, args []string, stdout, stderr io.Writer) int {
-	amGenhash := filepath.Base(prog) == "genhash"
-	o, err := parse(args, stderr)
+	return run(prog, true, len(args)+1, args, stdout, stderr)
+}
+
+// RunFromKeepalived is keepalived -T (--genhash): argc counts the whole
+// command line, args are those after -T.
+func RunFromKeepalived(prog string, argc int, args []string, stdout, stderr io.Writer) int {
+	return run(prog, false, argc, args, stdout, stderr)
+}
+
+func run(prog string, amGenhash bool, argc int, args []string, stdout, stderr io.Writer) int {
+	o, err := parse(argc, args, stderr)
 	if err != nil {
 		usage(stderr, prog, amGenhash)
 		return 1
 	}
 	start := time.Now()
-	run(o, stdout, stderr)
+	fetch(o, stdout, stderr)
 	if o.verbose {
 		fmt.Fprintf(stdout, "\nGlobal response time for [%s] = %d usecs\n", o.url, time.Since(start).Microseconds())
 	}
 	return 0
 }
 
-func run(o *options, stdout, stderr io.Writer) {
+func fetch(o *options, stdout, stderr io.Writer) {
 	addr := netip.AddrPortFrom(o.server, o.port)
 	f := &check.Fetch{
 		Conn:    check.Conn{Addr: addr, Fwmark: o.fwmark, Timeout: o.timeout},
