@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/genhash"
+	"github.com/keepalived-go/keepalived-go/internal/testenv"
 )
 
 const debianGenhash = "/usr/bin/genhash"
@@ -129,7 +130,7 @@ func runOurs(args ...string) outcome {
 func needDebian(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(debianGenhash); err != nil {
-		t.Skip("no keepalived genhash at " + debianGenhash)
+		testenv.Unavailable(t, "this test needs keepalived's genhash at "+debianGenhash)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"regexp"
 	"testing"
+
+	"github.com/keepalived-go/keepalived-go/internal/testenv"
 )
 
 // keepalived -T (--genhash) is genhash, with keepalived's usage line and
@@ -16,7 +18,7 @@ import (
 func TestGenhashModeAsKeepalived(t *testing.T) {
 	const keepalived = "/usr/sbin/keepalived"
 	if _, err := os.Stat(keepalived); err != nil {
-		t.Skip("no keepalived")
+		testenv.Unavailable(t, "this test needs keepalived at "+keepalived)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
