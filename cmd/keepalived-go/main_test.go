@@ -44,12 +44,13 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "keepalived.conf")
 	pidFile := filepath.Join(dir, "keepalived.pid")
-	// No vrrp_instance: this test runs in the machine's own namespace,
-	// where the daemon must not add addresses. The virtual_server is read
-	// and reported as not supported yet.
+	// No vrrp_instance, and -P: this test runs in the machine's own
+	// namespace, where the daemon must neither add addresses nor program
+	// virtual servers (nftables). Without the checkers the
+	// virtual_server's keywords are read and reported as not acted on.
 	os.WriteFile(conf, []byte("global_defs {\n    router_id demo\n}\nvirtual_server 203.0.113.1 80 {\n    delay_loop 6\n    lb_algo rr\n    protocol TCP\n    real_server 203.0.113.2 80 {\n        weight 1\n    }\n}\n"), 0o644)
 
-	cmd := exec.Command(bin, "-n", "-l", "-f", conf, "-p", pidFile, "-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid"))
+	cmd := exec.Command(bin, "-n", "-l", "-P", "-f", conf, "-p", pidFile, "-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid"))
 	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 	var logs lab.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

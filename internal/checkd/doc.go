@@ -7,7 +7,11 @@
 // quorum_up/quorum_down and the FIFO lines `RS ...` / `VS ...`, with
 // keepalived's log lines.
 //
+// With WithDataPlane, the kernel's virtual services follow the pools
+// (dataplane.go): an lvs.Syncer over the backend --lvs-backend picks,
+// synced at start and reload, updated after each pool change, released
+// at stop unless -I.
+//
 // The daemon sees it through Subsystem (New, Apply, Stop, Keywords), as it
-// sees VRRP. Programming the kernel (IPVS, nftables) from the pools is the
-// data plane's work, not done here yet.
+// sees VRRP.
 package checkd

@@ -2,8 +2,9 @@ package checkd
 
 // keywords are the configuration keywords the checker subsystem acts on;
 // the daemon logs every other keyword as not supported yet. The data
-// plane's keywords (lb_algo, lb_kind, persistence, inhibit_on_failure,
-// sorry_server...) are not here: no kernel is programmed yet.
+// plane's keywords (lb_algo, lb_kind, inhibit_on_failure, sorry_server...)
+// are in dataplane.go: only a subsystem that programs the kernel acts on
+// them.
 var keywords = []string{
 	"virtual_server", "real_server", "protocol", "TCP_CHECK",
 	"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
@@ -16,3 +17,5 @@ var keywords = []string{
 	"smtp_connect_timeout", "smtp_alert", "smtp_alert_checker", "no_checker_emails", "router_id",
 	"UDP_CHECK", "payload", "require_reply", "min_reply_length", "max_reply_length", "DNS_CHECK", "type", "name", "PING_CHECK",
 }
+
+func init() { keywords = append(keywords, httpKeywords...) }

@@ -10,6 +10,7 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/check"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/latency"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
 )
 
@@ -24,6 +25,7 @@ type runtime struct {
 	services []*service
 	suspend  *suspender // nil without ha_suspend
 	files    *fileChecks
+	dp       *dataPlane // nil without a data plane
 }
 
 // carryOver is what a reload hands from one runtime to the next: the
@@ -63,8 +65,9 @@ func (c *carryOver) release() {
 }
 
 // start builds and runs the checkers of cfg; carry (nil at start-up)
-// holds the states a reload keeps.
-func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
+// holds the states a reload keeps. With a syncer, the kernel's virtual
+// services are synced to the started pools before the first check.
+func start(log *slog.Logger, cfg *config.Config, carry *carryOver, syncer *lvs.Syncer) *runtime {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &runtime{log: log, engine: check.NewEngine(), cancel: cancel, done: make(chan struct{})}
 	g := cfg.GlobalDefs
@@ -79,8 +82,10 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 	carry.release()
 	var suspendable []*service
 	rt.files = watchFileChecks(log, cfg, carry != nil, nil)
-	for _, spec := range cfg.VirtualServerSpecs() {
-		svc := newService(log, g, spec, rt.fifos)
+	ssl := newSSLContext(log, cfg)
+	specs := cfg.VirtualServerSpecs()
+	for _, spec := range specs {
+		svc := newService(log, g, spec, rt.fifos, ssl)
 		rt.files.attach(svc)
 		svc.mail = alertingOf(rt.alerts, g, spec.VirtualServer)
 		rt.services = append(rt.services, svc)
@@ -96,6 +101,9 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver) *runtime {
 		svc.start(rt.engine, carry, g.RSInitNotifies)
 	}
 	rt.files.run()
+	if syncer != nil {
+		rt.dp = startDataPlane(log, syncer, rt.services, specs)
+	}
 	go func() { defer close(rt.done); rt.engine.Run(ctx) }()
 	return rt
 }
@@ -109,6 +117,9 @@ func (rt *runtime) stop(reload bool) *carryOver {
 	rt.files.stop()
 	rt.cancel()
 	<-rt.done
+	if rt.dp != nil {
+		rt.dp.stop()
+	}
 	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos, alerts: rt.alerts,
 		lateness: &rt.engine.Lateness}
 	for _, svc := range rt.services {

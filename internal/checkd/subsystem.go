@@ -7,10 +7,12 @@ import (
 	"sync/atomic"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
 )
 
 // Subsystem runs the health checkers of a configuration's virtual
-// servers.
+// servers, and (with a data plane) keeps the kernel's virtual services
+// equal to their pools.
 type Subsystem struct {
 	log *slog.Logger
 
@@ -19,20 +21,39 @@ type Subsystem struct {
 	// cur is rt for readers (status, metrics), who must not wait for a
 	// reload.
 	cur atomic.Pointer[runtime]
+
+	// The data plane (dataplane.go): the --lvs-backend choice or a
+	// backend given, -I, and the syncer made at first use.
+	dpChoice  string
+	dpBackend lvs.Backend
+	dpKeep    bool
+	dpSyncer  *lvs.Syncer
 }
 
-// New makes the checker subsystem; it runs nothing until Apply.
-func New(log *slog.Logger) *Subsystem { return &Subsystem{log: log} }
+// New makes the checker subsystem; it runs nothing until Apply. Without
+// WithDataPlane (or WithBackend) it programs no kernel.
+func New(log *slog.Logger, opts ...Option) *Subsystem {
+	s := &Subsystem{log: log}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Name is the subsystem's name in logs.
 func (s *Subsystem) Name() string { return "Healthcheck" }
 
 // Keywords are the configuration keywords the subsystem acts on.
-func (s *Subsystem) Keywords() []string { return keywords }
+func (s *Subsystem) Keywords() []string {
+	if s.dpChoice == "" && s.dpBackend == nil {
+		return keywords
+	}
+	return append(append([]string(nil), keywords...), dataPlaneKeywords...)
+}
 
 // Apply starts the checkers of cfg's virtual servers, replacing those of
-// the previous configuration.
-func (s *Subsystem) Apply(_ context.Context, cfg *config.Config) error {
+// the previous configuration, and syncs the kernel's virtual services.
+func (s *Subsystem) Apply(ctx context.Context, cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var carry *carryOver
@@ -43,22 +64,34 @@ func (s *Subsystem) Apply(_ context.Context, cfg *config.Config) error {
 	}
 	if len(cfg.VirtualServerSpecs()) == 0 {
 		carry.release()
+		if s.dpSyncer != nil {
+			// No virtual server left: remove what the last one had.
+			if err := s.dpSyncer.Sync(ctx, nil); err != nil {
+				s.log.Error("LVS: the virtual servers could not be removed", "err", err)
+			}
+		}
 		return nil
 	}
-	s.rt = start(s.log, cfg, carry)
+	s.rt = start(s.log, cfg, carry, s.syncer())
 	s.cur.Store(s.rt)
 	return nil
 }
 
 // Stop ends every checker and returns once their goroutines and the
-// notifications they started have ended.
-func (s *Subsystem) Stop(context.Context) error {
+// notifications they started have ended; the kernel's virtual services
+// are removed, unless -I keeps them.
+func (s *Subsystem) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rt != nil {
 		s.cur.Store(nil)
 		s.rt.stop(false).release()
 		s.rt = nil
+	}
+	if s.dpSyncer != nil && !s.dpKeep {
+		if err := s.dpSyncer.Release(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -67,6 +67,7 @@ var options = []option{
 	// keepalived-go's own.
 	{0, "dump-json", optionalArg, "Write the parsed configuration as JSON to FILE (default stdout) and exit"},
 	{0, "api-listen", requiredArg, "Serve Prometheus /metrics, JSON /status and /healthz on ADDR (e.g. 127.0.0.1:9165)"},
+	{0, "lvs-backend", requiredArg, "Program virtual servers with auto (IPVS if the kernel has it, else nftables), ipvs or nftables"},
 }
 
 // Flags is the parsed command line. Values holds every option given, by
@@ -75,6 +76,12 @@ var options = []option{
 type Flags struct {
 	Values map[string]string
 	Args   []string // non-option arguments (keepalived ignores them)
+	// Genhash holds, after -T (--genhash), the arguments left for
+	// genhash, which reads them with its own options; GenhashAs is how
+	// -T was written, GenhashLate that options came before it.
+	Genhash     []string
+	GenhashAs   string
+	GenhashLate bool
 }
 
 // Has tells whether the option (long name) was given.
@@ -131,7 +138,18 @@ func (f *Flags) parseLong(args []string, i int) (int, error) {
 		val = args[i]
 	}
 	f.Values[o.long] = val
+	if o.long == "genhash" {
+		f.genhash("genhash", nil, args[i+1:])
+		return len(args), nil
+	}
 	return i, nil
+}
+
+// genhash stops the parse at -T: what follows is genhash's (core/main.c
+// hands getopt's state over to check_genhash).
+func (f *Flags) genhash(as string, cluster, rest []string) {
+	f.GenhashAs, f.GenhashLate = as, len(f.Values) > 1
+	f.Genhash = append(cluster, rest...)
 }
 
 func (f *Flags) parseShort(args []string, i int) (int, error) {
@@ -144,6 +162,14 @@ func (f *Flags) parseShort(args []string, i int) (int, error) {
 		}
 		if o.arg == noArg {
 			f.Values[o.long] = ""
+			if o.long == "genhash" {
+				var cluster []string
+				if j+1 < len(a) {
+					cluster = []string{"-" + a[j+1:]}
+				}
+				f.genhash("-T", cluster, args[i+1:])
+				return len(args), nil
+			}
 			continue
 		}
 		val := a[j+1:]
@@ -176,6 +202,21 @@ func findShort(c rune) *option {
 		}
 	}
 	return nil
+}
+
+// LVSBackends are --lvs-backend's values; the first is the default.
+var LVSBackends = []string{"auto", "ipvs", "nftables"}
+
+// LVSBackend is --lvs-backend's value ("auto" if absent), or an error for
+// a value it does not take.
+func (f *Flags) LVSBackend() (string, error) {
+	v := f.Get("lvs-backend", LVSBackends[0])
+	for _, b := range LVSBackends {
+		if v == b {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("invalid --lvs-backend %q: auto, ipvs or nftables", v)
 }
 
 // Usage is the help text, in keepalived's layout.

@@ -28,6 +28,7 @@ func TestParseKeepalivedCommandLines(t *testing.T) {
 		// keepalived-go's own long-only options.
 		{"api-listen with =", []string{"-n", "--api-listen=127.0.0.1:9165"}, map[string]string{"dont-fork": "", "api-listen": "127.0.0.1:9165"}},
 		{"api-listen with separate argument", []string{"--api-listen", "[::1]:9165", "-l"}, map[string]string{"api-listen": "[::1]:9165", "log-console": ""}},
+		{"lvs-backend", []string{"--lvs-backend=nftables", "-I"}, map[string]string{"lvs-backend": "nftables", "dont-release-ipvs": ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +44,7 @@ func TestParseKeepalivedCommandLines(t *testing.T) {
 }
 
 func TestParseRejectsWhatKeepalivedRejects(t *testing.T) {
-	for _, args := range [][]string{{"--bogus"}, {"-Z"}, {"-f"}, {"--use-file"}, {"--dont-fork=yes"}, {"-lZ"}, {"--api-listen"}} {
+	for _, args := range [][]string{{"--bogus"}, {"-Z"}, {"-f"}, {"--use-file"}, {"--dont-fork=yes"}, {"-lZ"}, {"--api-listen"}, {"--lvs-backend"}} {
 		if _, err := Parse(args); err == nil {
 			t.Errorf("Parse(%q) accepted, keepalived rejects it", args)
 		}
@@ -61,6 +62,31 @@ func TestSignumMatchesKeepalived(t *testing.T) {
 	for _, name := range []string{"TDATA", "TDUMP", "stop", ""} {
 		if _, ok := Signum(name); ok {
 			t.Errorf("Signum(%q) accepted; keepalived prints Unknown sigfunc", name)
+		}
+	}
+}
+
+func TestLVSBackend(t *testing.T) {
+	for args, want := range map[string]string{"": "auto", "--lvs-backend=auto": "auto", "--lvs-backend=ipvs": "ipvs", "--lvs-backend=nftables": "nftables"} {
+		var argv []string
+		if args != "" {
+			argv = []string{args}
+		}
+		f, err := Parse(argv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.LVSBackend(); err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", args, got, err, want)
+		}
+	}
+	for _, bad := range []string{"--lvs-backend=iptables", "--lvs-backend=NFTABLES"} {
+		f, err := Parse([]string{bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.LVSBackend(); err == nil {
+			t.Errorf("%q accepted as %q", bad, got)
 		}
 	}
 }

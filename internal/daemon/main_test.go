@@ -31,6 +31,15 @@ func TestUnknownOptionExits1LikeKeepalived(t *testing.T) {
 	}
 }
 
+// --lvs-backend is ours: a value it does not take stops the daemon before
+// anything runs.
+func TestBadLVSBackendExits1(t *testing.T) {
+	code, _, stderr := runMain(t, "--lvs-backend=iptables", "-t", "-f", "/nonexistent")
+	if code != 1 || !strings.Contains(stderr, `invalid --lvs-backend "iptables": auto, ipvs or nftables`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestSignumPrintsKeepalivedNumbers(t *testing.T) {
 	code, out, _ := runMain(t, "--signum=RELOAD")
 	if code != 0 || out != "1\n" {

@@ -71,7 +71,8 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	}
 	var checks *checkd.Subsystem
 	if !f.Has("vrrp") { // -P: VRRP only
-		checks = checkd.New(log)
+		backend, _ := f.LVSBackend() // checked by Main
+		checks = checkd.New(log, checkd.WithDataPlane(backend, f.Has("dont-release-ipvs")))
 		subsystems = append(subsystems, checks)
 	}
 	implemented := keywordsOf(subsystems)

@@ -3,6 +3,11 @@
 // server as keepalived's check/ipwrapper.c does, turns checker results
 // into the notifications keepalived sends (notify_up/down, quorum_up/down,
 // FIFO lines) with its log lines, and says which destinations the kernel
-// should hold. The backends that program IPVS or nftables from it come
-// with the data-plane work.
+// should hold.
+//
+// Reconcile (pure) turns the desired services and those a Backend
+// observes into the fewest kernel operations; a Syncer keeps a backend
+// equal to the desired services with it (all of them at start and
+// reload, one after a pool change). The backends: nftables/ (destination
+// NAT in a table of our own); IPVS is to come. FakeBackend is for tests.
 package lvs

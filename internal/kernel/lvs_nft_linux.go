@@ -1,0 +1,839 @@
+//go:build linux
+
+package kernel
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NFTLoadBalancer is the nftables LoadBalancer (see lvs_nft.go). It works
+// in the network namespace of the thread that called
+// NewNFTLoadBalancer, and is safe for concurrent use.
+//
+// It remembers what the table holds (the dispatch elements and chains)
+// from its last read and its own writes, so that a change touches only
+// its services; after a failed change it reads the table again first.
+type NFTLoadBalancer struct {
+	mu     sync.Mutex
+	table  string
+	ns     netns.NsHandle
+	view   *lbView // nil: unknown, read before the next change
+	closed bool
+}
+
+var _ LoadBalancer = (*NFTLoadBalancer)(nil)
+
+// ErrLoadBalancerClosed is returned after Close.
+var ErrLoadBalancerClosed = errors.New("kernel: nftables load balancer closed")
+
+// lbView is what the table holds, as far as the load balancer knows.
+type lbView struct {
+	// base: the table, the four maps and the two base chains exist, the
+	// chains holding the dispatch rules (and nothing else).
+	base   bool
+	elems  map[LBKey]string // dispatch-map element -> the chain it jumps to
+	chains map[string]bool  // the table's chains
+	sets   map[string]bool  // the table's named sets and maps
+}
+
+// The table's fixed parts.
+const (
+	lbChainPre = "prerouting"
+	lbChainOut = "output"
+	lbMapSvc4  = "services_ip"
+	lbMapSvc6  = "services_ip6"
+	lbMapFwm4  = "fwmarks_ip"
+	lbMapFwm6  = "fwmarks_ip6"
+	// lbHashSeed is jhash's seed: fixed, so that a client hashes to the
+	// same slot after a restart (the kernel picks a random one if none
+	// is given).
+	lbHashSeed = 0x6b656570
+	// lbPriority is the nat chains' priority: dstnat (NF_IP_PRI_NAT_DST).
+	lbPriority = -100
+)
+
+// Set IDs only need to be unique within one batch: the maps have fixed
+// ones, anonymous sets count from lbFirstAnonID.
+const (
+	lbIDSvc4 = iota + 1
+	lbIDSvc6
+	lbIDFwm4
+	lbIDFwm6
+	lbFirstAnonID = 16
+)
+
+var (
+	lbKeyType4  = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeIPAddr, nftables.TypeInetService)
+	lbKeyType6  = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeIP6Addr, nftables.TypeInetService)
+	lbDataPort4 = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	lbDataPort6 = nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeInetService)
+)
+
+// Offsets in the IPv4 and IPv6 headers, and of the destination port.
+const (
+	lbV4Saddr, lbV4Daddr = 12, 16
+	lbV6Saddr, lbV6Daddr = 8, 24
+	lbThDport            = 2
+)
+
+// NewNFTLoadBalancer prepares the load-balancing table `inet TABLE`
+// (DefaultLBTable if table is "") in the calling thread's network
+// namespace. It changes nothing until the first Apply.
+func NewNFTLoadBalancer(table string) (*NFTLoadBalancer, error) {
+	if table == "" {
+		table = DefaultLBTable
+	}
+	if len(table) > 255 || bytes.IndexByte([]byte(table), 0) >= 0 {
+		return nil, fmt.Errorf("kernel: nftables: invalid table name %q", table)
+	}
+	ns, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("kernel: nftables: current network namespace: %w", err)
+	}
+	return &NFTLoadBalancer{table: table, ns: ns}, nil
+}
+
+// Table is the table's name (in the inet family).
+func (lb *NFTLoadBalancer) Table() string { return lb.table }
+
+// Close releases the namespace handle; the table stays as it is.
+func (lb *NFTLoadBalancer) Close() error {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return nil
+	}
+	lb.closed = true
+	return lb.ns.Close()
+}
+
+func (lb *NFTLoadBalancer) conn() (*nftables.Conn, error) {
+	return nftables.New(nftables.WithNetNSFd(int(lb.ns)))
+}
+
+func (lb *NFTLoadBalancer) tbl() *nftables.Table {
+	return &nftables.Table{Name: lb.table, Family: nftables.TableFamilyINet}
+}
+
+// Services reads the table's services, sorted by key. A service whose
+// chain is not as NFTLoadBalancer makes it comes back with Pick
+// LBUnknown.
+func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return nil, ErrLoadBalancerClosed
+	}
+	// One socket for the whole read (a dump per service otherwise opens
+	// its own).
+	c, err := nftables.New(nftables.WithNetNSFd(int(lb.ns)), nftables.AsLasting())
+	if err != nil {
+		return nil, err
+	}
+	defer c.CloseLasting()
+	lb.view = nil
+	v, err := lb.read(c)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: nftables: reading table %s: %w", lb.table, err)
+	}
+	lb.view = v
+	keys := make([]LBKey, 0, len(v.elems))
+	for k := range v.elems {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return lbKeyLess(keys[i], keys[j]) })
+	out := make([]LBService, 0, len(keys))
+	t := lb.tbl()
+	for _, k := range keys {
+		s := LBService{LBKey: k, Pick: LBUnknown}
+		name := v.elems[k]
+		if name == lbChainName(k) && v.chains[name] {
+			rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
+			if err != nil {
+				return nil, fmt.Errorf("kernel: nftables: reading chain %s: %w", name, err)
+			}
+			if pick, slots, err := lbDecodeChain(c, t, k, rules); err == nil {
+				s.Pick, s.Slots = pick, slots
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func lbKeyLess(a, b LBKey) bool {
+	if a.Family != b.Family {
+		return a.Family < b.Family
+	}
+	if a.Fwmark != b.Fwmark {
+		return a.Fwmark < b.Fwmark
+	}
+	if a.Proto != b.Proto {
+		return a.Proto < b.Proto
+	}
+	return a.Addr.Compare(b.Addr) < 0
+}
+
+// lbDecodeChain reads a service's pick and slots from its chain's rules
+// and its map's elements.
+func lbDecodeChain(c *nftables.Conn, t *nftables.Table, k LBKey, rules []*nftables.Rule) (LBPick, []netip.AddrPort, error) {
+	if len(rules) != 1 {
+		return LBUnknown, nil, fmt.Errorf("%d rules", len(rules))
+	}
+	shape, err := lbParseRule(rules[0].Exprs)
+	if err != nil {
+		return LBUnknown, nil, err
+	}
+	if shape.reject {
+		return LBRoundRobin, nil, nil
+	}
+	if shape.family != k.Family || shape.mapName != lbChainName(k) {
+		return LBUnknown, nil, fmt.Errorf("IPv%d NAT from map %q in service %v", shape.family, shape.mapName, k)
+	}
+	elems, err := c.GetSetElements(&nftables.Set{Table: t, Name: shape.mapName})
+	if err != nil {
+		return LBUnknown, nil, err
+	}
+	slots, err := lbDecodeSlots(k.Family, shape.withPort, shape.modulus, elems)
+	if err != nil {
+		return LBUnknown, nil, err
+	}
+	return shape.pick, slots, nil
+}
+
+// lbRuleShape is what a service rule does.
+type lbRuleShape struct {
+	reject   bool
+	pick     LBPick
+	modulus  uint32
+	mapName  string
+	family   int
+	withPort bool
+}
+
+// lbParseRule reads a service rule as NFTLoadBalancer writes it: an
+// optional protocol match, a pick (numgen, or a payload and a jhash), a
+// map lookup into register 1 and a DNAT from it; or a reject.
+func lbParseRule(exprs []expr.Any) (lbRuleShape, error) {
+	var s lbRuleShape
+	var payload *expr.Payload
+	picked, nat := false, false
+	for _, e := range exprs {
+		switch e := e.(type) {
+		case *expr.Meta, *expr.Cmp:
+			// the protocol match
+		case *expr.Lookup:
+			if !e.IsDestRegSet {
+				continue // the fwmark services' protocol set
+			}
+			if e.DestRegister != 1 || s.mapName != "" {
+				return s, errors.New("unexpected map lookup")
+			}
+			s.mapName = e.SetName
+		case *expr.Reject:
+			s.reject = true
+		case *expr.Numgen:
+			if picked || e.Type != unix.NFT_NG_INCREMENTAL || e.Register != 1 {
+				return s, errors.New("unexpected numgen")
+			}
+			picked, s.pick, s.modulus = true, LBRoundRobin, e.Modulus
+		case *expr.Payload:
+			payload = e
+		case *expr.Hash:
+			if picked || payload == nil || payload.Base != expr.PayloadBaseNetworkHeader || e.Type != expr.HashTypeJenkins ||
+				e.DestRegister != 1 || e.Length != payload.Len {
+				return s, errors.New("unexpected hash")
+			}
+			switch [2]uint32{payload.Offset, payload.Len} {
+			case [2]uint32{lbV4Saddr, 4}, [2]uint32{lbV6Saddr, 16}:
+				s.pick = LBSourceHash
+			case [2]uint32{lbV4Daddr, 4}, [2]uint32{lbV6Daddr, 16}:
+				s.pick = LBDestHash
+			default:
+				return s, errors.New("unexpected hashed field")
+			}
+			picked, s.modulus = true, e.Modulus
+		case *expr.NAT:
+			if nat || e.Type != expr.NATTypeDestNAT || e.RegAddrMin != 1 {
+				return s, errors.New("unexpected nat")
+			}
+			nat = true
+			switch e.Family {
+			case unix.NFPROTO_IPV4:
+				s.family = 4
+				s.withPort = e.RegProtoMin == 9
+			case unix.NFPROTO_IPV6:
+				s.family = 6
+				s.withPort = e.RegProtoMin == 12 || e.RegProtoMin == 2
+			default:
+				return s, fmt.Errorf("nat family %d", e.Family)
+			}
+			if e.RegProtoMin != 0 && !s.withPort {
+				return s, errors.New("unexpected nat port register")
+			}
+		default:
+			return s, fmt.Errorf("unexpected expression %T", e)
+		}
+	}
+	switch {
+	case s.reject && !picked && !nat && s.mapName == "":
+		return s, nil
+	case s.reject || !picked || !nat || s.mapName == "" || s.modulus == 0:
+		return s, errors.New("incomplete rule")
+	}
+	return s, nil
+}
+
+// lbDecodeSlots turns a slot map's elements (keys 0..modulus-1 in host
+// byte order, addresses with or without port) into the slots.
+func lbDecodeSlots(family int, withPort bool, modulus uint32, elems []nftables.SetElement) ([]netip.AddrPort, error) {
+	if modulus == 0 || uint64(len(elems)) != uint64(modulus) {
+		return nil, fmt.Errorf("%d elements for %d slots", len(elems), modulus)
+	}
+	alen := 4
+	if family == 6 {
+		alen = 16
+	}
+	vlen := alen
+	if withPort {
+		vlen += 4
+	}
+	slots := make([]netip.AddrPort, modulus)
+	for _, e := range elems {
+		if len(e.Key) != 4 || len(e.Val) != vlen {
+			return nil, fmt.Errorf("element of %d:%d bytes", len(e.Key), len(e.Val))
+		}
+		i := binaryutil.NativeEndian.Uint32(e.Key)
+		if i >= modulus || slots[i].IsValid() {
+			return nil, fmt.Errorf("slot %d out of range or twice", i)
+		}
+		addr, _ := netip.AddrFromSlice(e.Val[:alen])
+		var port uint16
+		if withPort {
+			port = binary.BigEndian.Uint16(e.Val[alen:])
+			if port == 0 {
+				return nil, fmt.Errorf("slot %d: port 0", i)
+			}
+		}
+		slots[i] = netip.AddrPortFrom(addr, port)
+	}
+	return slots, nil
+}
+
+// lbMapKind names the four dispatch maps.
+type lbMapKind struct {
+	family int
+	fwmark bool
+}
+
+var lbMapKinds = []lbMapKind{{4, true}, {6, true}, {4, false}, {6, false}}
+
+func (m lbMapKind) name() string {
+	switch {
+	case m.fwmark && m.family == 4:
+		return lbMapFwm4
+	case m.fwmark:
+		return lbMapFwm6
+	case m.family == 4:
+		return lbMapSvc4
+	}
+	return lbMapSvc6
+}
+
+func (m lbMapKind) set(t *nftables.Table) *nftables.Set {
+	s := &nftables.Set{Table: t, Name: m.name(), IsMap: true, DataType: nftables.TypeVerdict}
+	switch {
+	case m.fwmark:
+		s.KeyType, s.KeyByteOrder = nftables.TypeMark, binaryutil.NativeEndian
+		s.ID = lbIDFwm4
+		if m.family == 6 {
+			s.ID = lbIDFwm6
+		}
+	case m.family == 4:
+		s.KeyType, s.ID = lbKeyType4, lbIDSvc4
+	default:
+		s.KeyType, s.ID = lbKeyType6, lbIDSvc6
+	}
+	return s
+}
+
+func lbMapOf(k LBKey) lbMapKind { return lbMapKind{family: k.Family, fwmark: k.Fwmark != 0} }
+
+// lbEncodeKey is a service's key in its dispatch map: the mark in host
+// byte order, or protocol . address . port, each padded to 4 bytes.
+func lbEncodeKey(k LBKey) []byte {
+	if k.Fwmark != 0 {
+		return binaryutil.NativeEndian.PutUint32(k.Fwmark)
+	}
+	b := []byte{k.Proto, 0, 0, 0}
+	b = append(b, k.Addr.Addr().AsSlice()...)
+	return append(b, byte(k.Addr.Port()>>8), byte(k.Addr.Port()), 0, 0)
+}
+
+// lbDecodeKey reads a dispatch map's key.
+func lbDecodeKey(m lbMapKind, key []byte) (LBKey, error) {
+	k := LBKey{Family: m.family}
+	if m.fwmark {
+		if len(key) != 4 {
+			return k, fmt.Errorf("mark of %d bytes", len(key))
+		}
+		k.Fwmark = binaryutil.NativeEndian.Uint32(key)
+		if k.Fwmark == 0 {
+			return k, errors.New("mark 0")
+		}
+		return k, nil
+	}
+	alen := 4
+	if m.family == 6 {
+		alen = 16
+	}
+	if len(key) != 4+alen+4 {
+		return k, fmt.Errorf("key of %d bytes", len(key))
+	}
+	addr, _ := netip.AddrFromSlice(key[4 : 4+alen])
+	k.Proto = key[0]
+	k.Addr = netip.AddrPortFrom(addr, binary.BigEndian.Uint16(key[4+alen:]))
+	return k, k.valid()
+}
+
+// lbDecodeVerdict reads a dispatch element's data: a jump to a chain.
+func lbDecodeVerdict(val []byte) (string, error) {
+	ad, err := netlink.NewAttributeDecoder(val)
+	if err != nil {
+		return "", err
+	}
+	ad.ByteOrder = binary.BigEndian
+	code, chain := uint32(0), ""
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_VERDICT_CODE:
+			code = ad.Uint32()
+		case unix.NFTA_VERDICT_CHAIN:
+			chain = ad.String()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return "", err
+	}
+	if int32(code) != unix.NFT_JUMP || chain == "" {
+		return "", fmt.Errorf("verdict %d %q is not a jump", int32(code), chain)
+	}
+	return chain, nil
+}
+
+// lbDispatch is one dispatch rule of the base chains.
+type lbDispatch struct {
+	comment string
+	m       lbMapKind
+}
+
+var lbDispatchRules = []lbDispatch{
+	{"keepalived-go: IPv4 fwmark services", lbMapKind{4, true}},
+	{"keepalived-go: IPv6 fwmark services", lbMapKind{6, true}},
+	{"keepalived-go: IPv4 services", lbMapKind{4, false}},
+	{"keepalived-go: IPv6 services", lbMapKind{6, false}},
+}
+
+func (d lbDispatch) exprs() []expr.Any {
+	nfproto := byte(unix.NFPROTO_IPV4)
+	if d.m.family == 6 {
+		nfproto = unix.NFPROTO_IPV6
+	}
+	out := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{nfproto}},
+	}
+	lookup := &expr.Lookup{SourceRegister: 1, SetName: d.m.name(), SetID: d.m.set(nil).ID, IsDestRegSet: true, DestRegister: 0}
+	if d.m.fwmark {
+		return append(out, &expr.Meta{Key: expr.MetaKeyMARK, Register: 1}, lookup)
+	}
+	// meta l4proto . ip daddr . th dport: registers 1 (NFT_REG32_00), then
+	// the address and the port, each from a 4-byte boundary.
+	daddr, alen, portReg := uint32(lbV4Daddr), uint32(4), uint32(10)
+	if d.m.family == 6 {
+		daddr, alen, portReg = lbV6Daddr, 16, 13
+	}
+	return append(out,
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseNetworkHeader, Offset: daddr, Len: alen},
+		&expr.Payload{DestRegister: portReg, Base: expr.PayloadBaseTransportHeader, Offset: lbThDport, Len: 2},
+		lookup)
+}
+
+func (d lbDispatch) userData() []byte {
+	return userdata.AppendString(nil, userdata.TypeComment, d.comment)
+}
+
+// read reads what the table holds: its chains, whether its fixed parts
+// are as they should be, and the dispatch elements.
+func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
+	v := &lbView{elems: map[LBKey]string{}, chains: map[string]bool{}, sets: map[string]bool{}}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == lb.table }) {
+		return v, nil
+	}
+	t := lb.tbl()
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, err
+	}
+	base := 0
+	for _, ch := range chains {
+		if ch.Table == nil || ch.Table.Name != lb.table {
+			continue
+		}
+		v.chains[ch.Name] = true
+		if (ch.Name == lbChainPre || ch.Name == lbChainOut) && ch.Type == nftables.ChainTypeNAT && ch.Hooknum != nil {
+			base++
+		}
+	}
+	sets, err := c.GetSets(t)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sets {
+		if !s.Anonymous {
+			v.sets[s.Name] = true
+		}
+	}
+	maps := 0
+	for _, m := range lbMapKinds {
+		i := slices.IndexFunc(sets, func(s *nftables.Set) bool { return s.Name == m.name() })
+		if i < 0 {
+			continue
+		}
+		// (The library misreads a verdict map's key type, so only the
+		// flags are checked; each element's key is checked as read.)
+		if !sets[i].IsMap {
+			continue
+		}
+		maps++
+		elems, err := c.GetSetElements(m.set(t))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range elems {
+			k, err := lbDecodeKey(m, e.Key)
+			if err != nil {
+				continue // not ours to read, nor to touch
+			}
+			chain, err := lbDecodeVerdict(e.Val)
+			if err != nil {
+				chain = "" // ours, to be rewritten
+			}
+			v.elems[k] = chain
+		}
+	}
+	v.base = base == 2 && maps == len(lbMapKinds)
+	for _, name := range []string{lbChainPre, lbChainOut} {
+		if !v.base {
+			break
+		}
+		rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
+		if err != nil {
+			return nil, err
+		}
+		v.base = len(rules) == len(lbDispatchRules)
+		for i := 0; v.base && i < len(rules); i++ {
+			v.base = bytes.Equal(rules[i].UserData, lbDispatchRules[i].userData())
+		}
+	}
+	return v, nil
+}
+
+// Apply writes set and deletes del in one transaction.
+func (lb *NFTLoadBalancer) Apply(set []LBService, del []LBKey) error {
+	seen := map[LBKey]bool{}
+	for _, s := range set {
+		if err := lbCheck(s); err != nil {
+			return err
+		}
+		if seen[s.LBKey] {
+			return fmt.Errorf("kernel: nftables: %v twice", s.LBKey)
+		}
+		seen[s.LBKey] = true
+	}
+	for _, k := range del {
+		if err := k.valid(); err != nil {
+			return err
+		}
+		if seen[k] {
+			return fmt.Errorf("kernel: nftables: %v twice", k)
+		}
+		seen[k] = true
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return ErrLoadBalancerClosed
+	}
+	// A change that fails because the table is not as we believed (an
+	// administrator deleted it, a chain, an element) is retried once,
+	// after reading the table again.
+	var first error
+	for range 2 {
+		if lb.view == nil {
+			c, err := lb.conn()
+			if err != nil {
+				return err
+			}
+			v, err := lb.read(c)
+			if err != nil {
+				return errors.Join(first, fmt.Errorf("kernel: nftables: reading table %s: %w", lb.table, err))
+			}
+			lb.view = v
+		}
+		err := lb.write(lb.view, set, del)
+		if err == nil {
+			return nil
+		}
+		lb.view = nil
+		if first != nil {
+			return err
+		}
+		first = err
+	}
+	return first
+}
+
+// write queues and sends one transaction from what v says the table
+// holds; on success it updates v.
+func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error {
+	c, err := lb.conn()
+	if err != nil {
+		return err
+	}
+	t := lb.tbl()
+	if !v.base {
+		lb.queueBase(c, t, v)
+	}
+	id := uint32(lbFirstAnonID)
+	for _, k := range del {
+		if _, ok := v.elems[k]; ok {
+			if err := c.SetDeleteElements(lbMapOf(k).set(t), []nftables.SetElement{{Key: lbEncodeKey(k)}}); err != nil {
+				return err
+			}
+		}
+		name := lbChainName(k)
+		if v.chains[name] {
+			ch := &nftables.Chain{Name: name, Table: t}
+			c.FlushChain(ch)
+			c.DelChain(ch)
+		}
+		if v.sets[name] {
+			c.DelSet(&nftables.Set{Table: t, Name: name})
+		}
+	}
+	for _, s := range set {
+		name := lbChainName(s.LBKey)
+		ch := &nftables.Chain{Name: name, Table: t}
+		if v.chains[name] {
+			c.FlushChain(ch)
+		} else {
+			c.AddChain(ch)
+		}
+		if v.sets[name] {
+			// Its rule is gone with the flush: the map can go, and come
+			// again with the new slots, in the same transaction.
+			c.DelSet(&nftables.Set{Table: t, Name: name})
+		}
+		if err := lbQueueRule(c, t, ch, s, &id); err != nil {
+			return err
+		}
+		if jump, ok := v.elems[s.LBKey]; !ok || jump != name {
+			m := lbMapOf(s.LBKey).set(t)
+			key := lbEncodeKey(s.LBKey)
+			if ok {
+				if err := c.SetDeleteElements(m, []nftables.SetElement{{Key: key}}); err != nil {
+					return err
+				}
+			}
+			if err := c.SetAddElements(m, []nftables.SetElement{{Key: key,
+				VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: name}}}); err != nil {
+				return err
+			}
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("kernel: nftables: table %s: %w", lb.table, err)
+	}
+	v.base = true
+	v.chains[lbChainPre], v.chains[lbChainOut] = true, true
+	for _, k := range del {
+		delete(v.elems, k)
+		delete(v.chains, lbChainName(k))
+		delete(v.sets, lbChainName(k))
+	}
+	for _, s := range set {
+		name := lbChainName(s.LBKey)
+		v.elems[s.LBKey] = name
+		v.chains[name] = true
+		v.sets[name] = len(s.Slots) > 0
+	}
+	return nil
+}
+
+// lbCheck validates a service before anything is queued.
+func lbCheck(s LBService) error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	if s.Pick > LBDestHash {
+		return fmt.Errorf("kernel: nftables: %v: unknown pick %d", s.LBKey, s.Pick)
+	}
+	ports := 0
+	for _, d := range s.Slots {
+		if !d.IsValid() || d.Addr().Zone() != "" || d.Addr().Is4In6() || d.Addr().Is4() != (s.Family == 4) {
+			return fmt.Errorf("kernel: nftables: %v: destination %v is not an IPv%d address", s.LBKey, d, s.Family)
+		}
+		if d.Port() != 0 {
+			ports++
+		}
+	}
+	if ports != 0 && ports != len(s.Slots) {
+		return fmt.Errorf("kernel: nftables: %v: some destinations have a port, others not", s.LBKey)
+	}
+	return nil
+}
+
+// queueBase queues the table, its maps and its base chains with their
+// dispatch rules; what exists is kept (creating it again does nothing),
+// except the base chains' rules, which are replaced.
+func (lb *NFTLoadBalancer) queueBase(c *nftables.Conn, t *nftables.Table, v *lbView) {
+	c.AddTable(t)
+	for _, m := range lbMapKinds {
+		// AddSet only fails for anonymous sets that are not constant.
+		_ = c.AddSet(m.set(t), nil)
+	}
+	accept := nftables.ChainPolicyAccept
+	for _, base := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{lbChainPre, nftables.ChainHookPrerouting}, {lbChainOut, nftables.ChainHookOutput}} {
+		ch := &nftables.Chain{Name: base.name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: base.hook,
+			Priority: nftables.ChainPriorityRef(lbPriority), Policy: &accept}
+		c.AddChain(ch)
+		if v.chains[base.name] {
+			c.FlushChain(ch)
+		}
+		for _, d := range lbDispatchRules {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: d.exprs(), UserData: d.userData()})
+		}
+	}
+}
+
+// lbQueueRule queues the service's one rule and its slot map (named
+// after the service, like its chain).
+func lbQueueRule(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, s LBService, id *uint32) error {
+	if len(s.Slots) == 0 {
+		// What IPVS answers when it finds no destination (ip_vs_leave),
+		// TCP and UDP alike.
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH}}})
+		return nil
+	}
+	var exprs []expr.Any
+	if s.Fwmark != 0 {
+		*id++
+		protos := &nftables.Set{Table: t, Name: "__set%d", ID: *id, Anonymous: true, Constant: true, KeyType: nftables.TypeInetProto}
+		if err := c.AddSet(protos, []nftables.SetElement{{Key: []byte{unix.IPPROTO_TCP}}, {Key: []byte{unix.IPPROTO_UDP}}, {Key: []byte{unix.IPPROTO_SCTP}}}); err != nil {
+			return err
+		}
+		exprs = append(exprs, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Lookup{SourceRegister: 1, SetName: protos.Name, SetID: protos.ID})
+	} else {
+		exprs = append(exprs, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{s.Proto}})
+	}
+	n := uint32(len(s.Slots))
+	alen, saddr, daddr, nfproto, portReg := uint32(4), uint32(lbV4Saddr), uint32(lbV4Daddr), uint32(unix.NFPROTO_IPV4), uint32(9)
+	if s.Family == 6 {
+		alen, saddr, daddr, nfproto, portReg = 16, lbV6Saddr, lbV6Daddr, unix.NFPROTO_IPV6, 12
+	}
+	switch s.Pick {
+	case LBRoundRobin:
+		exprs = append(exprs, &expr.Numgen{Register: 1, Modulus: n, Type: unix.NFT_NG_INCREMENTAL})
+	case LBSourceHash, LBDestHash:
+		off := saddr
+		if s.Pick == LBDestHash {
+			off = daddr
+		}
+		// The family match lets nft print the payload as ip saddr (or
+		// ip6 daddr...) in an inet table.
+		exprs = append(exprs,
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 2, Data: []byte{byte(nfproto)}},
+			&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: alen},
+			&expr.Hash{SourceRegister: 2, DestRegister: 1, Length: alen, Modulus: n, Seed: lbHashSeed, Type: expr.HashTypeJenkins})
+	}
+	withPort := s.Slots[0].Port() != 0
+	// A named map, keyed by the slot number in host byte order: the
+	// library marks anonymous maps' keys big-endian, and nft would print
+	// slot 1 as 16777216. "mark" is nft's host-order 32-bit type.
+	*id++
+	dests := &nftables.Set{Table: t, Name: ch.Name, ID: *id, IsMap: true, KeyType: nftables.TypeMark,
+		KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeIPAddr}
+	switch {
+	case s.Family == 4 && withPort:
+		dests.DataType = lbDataPort4
+	case s.Family == 6 && withPort:
+		dests.DataType = lbDataPort6
+	case s.Family == 6:
+		dests.DataType = nftables.TypeIP6Addr
+	}
+	elems := make([]nftables.SetElement, n)
+	for i, d := range s.Slots {
+		val := d.Addr().AsSlice()
+		if withPort {
+			val = append(val, byte(d.Port()>>8), byte(d.Port()), 0, 0)
+		}
+		elems[i] = nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: val}
+	}
+	if err := c.AddSet(dests, elems); err != nil {
+		return err
+	}
+	nat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: nfproto, RegAddrMin: 1}
+	if withPort {
+		nat.RegProtoMin = portReg
+	}
+	exprs = append(exprs, &expr.Lookup{SourceRegister: 1, SetName: dests.Name, SetID: dests.ID, IsDestRegSet: true, DestRegister: 1}, nat)
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: exprs})
+	return nil
+}
+
+// Delete removes the table (a missing table is not an error).
+func (lb *NFTLoadBalancer) Delete() error {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return ErrLoadBalancerClosed
+	}
+	lb.view = nil
+	c, err := lb.conn()
+	if err != nil {
+		return err
+	}
+	c.DelTable(lb.tbl())
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("kernel: nftables: deleting table %s: %w", lb.table, err)
+	}
+	return nil
+}

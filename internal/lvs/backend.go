@@ -1,0 +1,182 @@
+package lvs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+)
+
+// Backend is one kernel data plane (IPVS, nftables): it holds services
+// and their destinations, and says what it holds.
+type Backend interface {
+	// Name is the backend's name in logs: "IPVS", "nftables".
+	Name() string
+	// Express turns a desired service into what the backend can hold:
+	// the nearest equivalent of what it cannot hold as such, with one
+	// note for each approximation or omission; ok is false when it
+	// cannot hold the service at all. What Observe returns is in
+	// Express's terms, so that an unchanged service compares equal.
+	Express(s Service) (out Service, ok bool, notes []string)
+	// Observe returns the services the backend owns in the kernel.
+	Observe(ctx context.Context) ([]Service, error)
+	// Apply performs operations from Reconcile. A failed operation does
+	// not stop the others; the error says what failed.
+	Apply(ctx context.Context, ops []Op) error
+	// Release removes everything the backend owns from the kernel.
+	Release(ctx context.Context) error
+}
+
+// Syncer keeps a backend's services equal to the desired ones: Sync
+// compares the whole desired set with what the backend observes, Update
+// one service with what the syncer last knew of it. It logs each of the
+// backend's notes once. It is safe for concurrent use; the kernel I/O is
+// the backend's.
+type Syncer struct {
+	b   Backend
+	log *slog.Logger
+
+	mu sync.Mutex
+	// known is what the kernel holds, after the last Observe and the
+	// operations applied since; nil when unknown (at first, and after a
+	// failure), so that the next change observes first.
+	known map[ServiceKey]Service
+	noted map[string]bool
+}
+
+// NewSyncer makes a syncer for backend b, logging to log.
+func NewSyncer(b Backend, log *slog.Logger) *Syncer {
+	return &Syncer{b: b, log: log, noted: map[string]bool{}}
+}
+
+// Backend is the syncer's backend.
+func (s *Syncer) Backend() Backend { return s.b }
+
+// Sync makes the backend hold exactly the desired services (at start and
+// at every reload): it observes the kernel, removes what is no longer
+// desired and changes only what differs; an unchanged set changes
+// nothing.
+func (s *Syncer) Sync(ctx context.Context, desired []Service) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := make([]Service, 0, len(desired))
+	for _, d := range desired {
+		if e, ok := s.express(d); ok {
+			want = append(want, e)
+		}
+	}
+	observed, err := s.b.Observe(ctx)
+	if err != nil {
+		s.known = nil
+		return fmt.Errorf("%s: reading the kernel's services: %w", s.b.Name(), err)
+	}
+	ops := Reconcile(want, observed)
+	for _, op := range ops {
+		if op.Kind == DelService {
+			s.log.Info("Removing Virtual Server " + op.Service.Label())
+		}
+	}
+	known := make(map[ServiceKey]Service, len(want))
+	for _, w := range want {
+		if _, dup := known[w.ServiceKey]; !dup {
+			known[w.ServiceKey] = w
+		}
+	}
+	return s.apply(ctx, ops, known)
+}
+
+// Update makes the backend hold one desired service as it now is (after
+// a checker changed its pool): only what differs from what the syncer
+// knows of it is applied.
+func (s *Syncer) Update(ctx context.Context, desired Service) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known == nil {
+		observed, err := s.b.Observe(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: reading the kernel's services: %w", s.b.Name(), err)
+		}
+		s.known = map[ServiceKey]Service{}
+		for _, o := range observed {
+			s.known[o.ServiceKey] = o
+		}
+	}
+	var want, have []Service
+	e, ok := s.express(desired)
+	if ok {
+		want = []Service{e}
+	}
+	if k, found := s.known[desired.ServiceKey]; found {
+		have = []Service{k}
+	}
+	ops := Reconcile(want, have)
+	if len(ops) == 0 {
+		return nil
+	}
+	known := s.known
+	if ok {
+		known[e.ServiceKey] = e
+	} else {
+		delete(known, desired.ServiceKey)
+	}
+	return s.apply(ctx, ops, known)
+}
+
+// apply runs ops; known is what the kernel holds once they succeed.
+// Called with s.mu held.
+func (s *Syncer) apply(ctx context.Context, ops []Op, known map[ServiceKey]Service) error {
+	for _, op := range ops {
+		s.log.Debug(s.b.Name() + ": " + op.String())
+	}
+	if len(ops) > 0 {
+		if err := s.b.Apply(ctx, ops); err != nil {
+			s.known = nil
+			return fmt.Errorf("%s: %w", s.b.Name(), err)
+		}
+	}
+	s.known = known
+	return nil
+}
+
+// Release removes the backend's services from the kernel (at stop,
+// unless told to keep them).
+func (s *Syncer) Release(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.known = nil
+	return s.b.Release(ctx)
+}
+
+// express is the backend's form of a service, its notes logged once.
+func (s *Syncer) express(d Service) (Service, bool) {
+	d = d.Clone()
+	e, ok, notes := s.b.Express(d)
+	for _, n := range notes {
+		line := fmt.Sprintf("VS %s: %s", d.Label(), n)
+		if d.Pos != "" {
+			line = d.Pos + " " + line
+		}
+		if !s.noted[line] {
+			s.noted[line] = true
+			s.log.Warn(line)
+		}
+	}
+	return e, ok
+}
+
+// Known is what the syncer believes the kernel holds, sorted by key (nil
+// if it does not know).
+func (s *Syncer) Known() []Service {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.known == nil {
+		return nil
+	}
+	out := make([]Service, 0, len(s.known))
+	for _, k := range s.known {
+		out = append(out, k.Clone())
+	}
+	slices.SortFunc(out, func(a, b Service) int { return a.ServiceKey.compare(b.ServiceKey) })
+	return out
+}

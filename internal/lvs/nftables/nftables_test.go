@@ -1,0 +1,242 @@
+package nftables
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
+)
+
+// fakeLB is an in-memory kernel.LoadBalancer that counts transactions.
+type fakeLB struct {
+	services map[kernel.LBKey]kernel.LBService
+	applies  int
+	deleted  bool
+}
+
+func (f *fakeLB) Services() ([]kernel.LBService, error) {
+	out := slices.Collect(maps.Values(f.services))
+	slices.SortFunc(out, func(a, b kernel.LBService) int { return strings.Compare(a.LBKey.String(), b.LBKey.String()) })
+	return out, nil
+}
+
+func (f *fakeLB) Apply(set []kernel.LBService, del []kernel.LBKey) error {
+	f.applies++
+	if f.services == nil {
+		f.services = map[kernel.LBKey]kernel.LBService{}
+	}
+	for _, k := range del {
+		delete(f.services, k)
+	}
+	for _, s := range set {
+		f.services[s.LBKey] = s
+	}
+	return nil
+}
+
+func (f *fakeLB) Delete() error { f.services, f.deleted = nil, true; return nil }
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func service(sched string, dests ...lvs.Destination) lvs.Service {
+	return lvs.Service{ServiceKey: lvs.AddrKey("tcp", ap("198.51.100.100:80")), Scheduler: sched, Method: "NAT", Dests: dests}
+}
+
+func dest(addr string, w int) lvs.Destination {
+	return lvs.Destination{Addr: ap(addr), Weight: w, Method: "NAT"}
+}
+
+func TestExpressSchedulers(t *testing.T) {
+	ds := []lvs.Destination{dest("10.0.0.3:80", 2), dest("10.0.0.2:80", 4), dest("10.0.0.4:80", 0)}
+	for _, c := range []struct {
+		algo    string
+		sched   string
+		weights []int // of 10.0.0.2, 10.0.0.3
+		note    string
+	}{
+		{"rr", SchedWRR, []int{1, 1}, ""},
+		{"wrr", SchedWRR, []int{2, 1}, ""},
+		{"sh", SchedSH, []int{2, 1}, ""},
+		{"dh", SchedDH, []int{2, 1}, ""},
+		{"fo", SchedWRR, []int{1}, ""},
+		{"wlc", SchedWRR, []int{2, 1}, "lb_algo wlc is not available with nftables (it counts connections): weighted round robin instead"},
+		{"lc", SchedWRR, []int{1, 1}, "lb_algo lc is not available with nftables (it counts connections): round robin instead"},
+		{"ovf", SchedWRR, []int{1}, "lb_algo ovf is not available with nftables (it counts connections): weighted failover (fo) instead"},
+		{"lblcr", SchedDH, []int{2, 1}, "lb_algo lblcr is not available with nftables (it tracks the servers' load): destination hashing (dh) instead"},
+		{"mh", SchedSH, []int{2, 1}, "lb_algo mh is not available with nftables: source hashing (sh, jhash) instead"},
+	} {
+		got, ok, notes := New(&fakeLB{}).Express(service(c.algo, ds...))
+		var w []int
+		for _, d := range got.Dests {
+			w = append(w, d.Weight)
+		}
+		if !ok || got.Scheduler != c.sched || !reflect.DeepEqual(w, c.weights) || got.Dests[0].Addr != ap("10.0.0.2:80") {
+			t.Errorf("%s: %+v (ok %v)", c.algo, got, ok)
+		}
+		if want := []string{c.note}; (c.note == "" && len(notes) != 0) || (c.note != "" && !reflect.DeepEqual(notes, want)) {
+			t.Errorf("%s: notes %q, want %q", c.algo, notes, c.note)
+		}
+	}
+}
+
+// What nftables cannot hold: DR and TUN (a virtual server is not
+// programmed, a real server is left out), persistence, ops, sh-port.
+func TestExpressRefusesAndNotes(t *testing.T) {
+	b := New(&fakeLB{})
+	dr := service("rr", dest("10.0.0.2:80", 1))
+	dr.Method = "DR"
+	if _, ok, notes := b.Express(dr); ok || len(notes) != 1 || !strings.Contains(notes[0], "lb_kind DR is not available with nftables") {
+		t.Fatalf("DR service: ok %v, %q", ok, notes)
+	}
+	s := service("sh", dest("10.0.0.2:80", 1), lvs.Destination{Addr: ap("10.0.0.3:80"), Weight: 1, Method: "TUN"})
+	s.Persistence, s.Flags = 300, lvs.FlagOnePacket|lvs.FlagSched2
+	got, ok, notes := b.Express(s)
+	want := []string{
+		"persistence_timeout is not available with nftables yet: ignored",
+		"ops is not available with nftables: UDP is balanced per flow (conntrack entry), not per datagram",
+		"sh-port is not available with nftables: the source address alone is hashed",
+		"real server 10.0.0.3:80: lb_kind TUN is not available with nftables (NAT only): left out",
+	}
+	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 1 || got.Persistence != 0 || got.Flags != 0 {
+		t.Fatalf("got %+v, %v\nnotes %q", got, ok, notes)
+	}
+	// Every real server down (or at weight 0): no scheduler, the rule
+	// rejects.
+	if got, _, _ := b.Express(service("sh", dest("10.0.0.2:80", 0))); got.Scheduler != SchedNone || len(got.Dests) != 0 {
+		t.Fatalf("no destination: %+v", got)
+	}
+	// A real server without port takes the virtual port; a fwmark
+	// service's keep theirs, unless mixed.
+	if got, _, _ := b.Express(service("rr", lvs.Destination{Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), 0), Weight: 1})); got.Dests[0].Addr != ap("10.0.0.2:80") {
+		t.Fatalf("port 0: %+v", got.Dests)
+	}
+	fw := lvs.Service{ServiceKey: lvs.FwmarkKey(4, 3), Scheduler: "rr",
+		Dests: []lvs.Destination{dest("10.0.0.2:80", 1), {Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.3"), 0), Weight: 1}}}
+	if got, _, notes := b.Express(fw); len(notes) != 1 || got.Dests[0].Addr.Port() != 0 || got.Dests[1].Addr.Port() != 0 {
+		t.Fatalf("mixed ports: %+v %q", got.Dests, notes)
+	}
+}
+
+func TestWeightsAreScaledToMaxSlots(t *testing.T) {
+	ds := []lvs.Destination{dest("10.0.0.2:80", 1000), dest("10.0.0.3:80", 3000), dest("10.0.0.4:80", 1)}
+	got, _, notes := New(&fakeLB{}).Express(service("wrr", ds...))
+	sum := 0
+	for _, d := range got.Dests {
+		sum += d.Weight
+	}
+	if sum > MaxSlots || got.Dests[2].Weight < 1 || got.Dests[1].Weight < 2*got.Dests[0].Weight || len(notes) != 1 {
+		t.Fatalf("scaled %+v (sum %d), notes %q", got.Dests, sum, notes)
+	}
+	// Common factors are divided out without a note.
+	got, _, notes = New(&fakeLB{}).Express(service("wrr", dest("10.0.0.2:80", 100), dest("10.0.0.3:80", 300)))
+	if got.Dests[0].Weight != 1 || got.Dests[1].Weight != 3 || len(notes) != 0 {
+		t.Fatalf("reduced %+v, notes %q", got.Dests, notes)
+	}
+}
+
+// IPVS's wrr order: each turn, from the highest weight down, the
+// destinations with at least that weight.
+func TestSlotsFollowIPVSOrder(t *testing.T) {
+	a, b, c := ap("10.0.0.2:80"), ap("10.0.0.3:80"), ap("10.0.0.4:80")
+	s := lvs.Service{Scheduler: SchedWRR, Dests: []lvs.Destination{{Addr: a, Weight: 3}, {Addr: b, Weight: 1}, {Addr: c, Weight: 2}}}
+	if got, want := Slots(&s), []netip.AddrPort{a, a, c, a, b, c}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("wrr slots %v, want %v", got, want)
+	}
+	s.Scheduler = SchedSH
+	if got, want := Slots(&s), []netip.AddrPort{a, a, a, b, c, c}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("sh slots %v, want %v", got, want)
+	}
+}
+
+// Property: an expressed service, written and read back, is itself, so an
+// unchanged configuration compares equal and changes nothing.
+func TestExpressedServicesReadBackEqual(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	algos := []string{"rr", "wrr", "sh", "dh", "fo", "wlc", "lc", "mh", "lblc", "bogus"}
+	b := New(&fakeLB{})
+	for i := range 2000 {
+		var s lvs.Service
+		switch r.IntN(3) {
+		case 0:
+			s.ServiceKey = lvs.FwmarkKey(4+2*r.IntN(2), uint32(1+r.IntN(9)))
+		case 1:
+			s.ServiceKey = lvs.AddrKey([]string{"tcp", "udp", "sctp"}[r.IntN(3)], ap("[2001:db8::100]:443"))
+		default:
+			s.ServiceKey = lvs.AddrKey("tcp", ap("198.51.100.100:80"))
+		}
+		s.Scheduler = algos[r.IntN(len(algos))]
+		for range r.IntN(8) {
+			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(6))})
+			if s.Family == 6 {
+				addr = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(r.IntN(6))})
+			}
+			w := r.IntN(5)
+			if r.IntN(10) == 0 {
+				w = r.IntN(70000)
+			}
+			s.Dests = append(s.Dests, lvs.Destination{Addr: netip.AddrPortFrom(addr, uint16(80+r.IntN(2))), Weight: w})
+		}
+		e, ok, _ := b.Express(s)
+		if !ok {
+			t.Fatalf("%d: %+v not expressed", i, s)
+		}
+		got := decode(render(&e))
+		e.Name, e.Pos = "", ""
+		if len(e.Dests) == 0 {
+			e.Dests = nil
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("%d: %+v\nexpressed %+v\nread back %+v", i, s, e, got)
+		}
+		if again, _, _ := b.Express(e); !reflect.DeepEqual(again, e) {
+			t.Fatalf("%d: expressing twice changes %+v into %+v", i, e, again)
+		}
+	}
+}
+
+// Through a Syncer: one transaction per changed service, none for an
+// unchanged configuration, a damaged service rewritten, the table removed
+// at release.
+func TestSyncerOverTheBackend(t *testing.T) {
+	lb := &fakeLB{}
+	s := lvs.NewSyncer(New(lb), slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	a := service("wlc", dest("10.0.0.2:80", 1), dest("10.0.0.3:80", 1))
+	udp := service("rr", dest("10.0.0.2:53", 1))
+	udp.ServiceKey = lvs.AddrKey("udp", ap("198.51.100.100:53"))
+	if err := s.Sync(ctx, []lvs.Service{a, udp}); err != nil {
+		t.Fatal(err)
+	}
+	if lb.applies != 2 {
+		t.Fatalf("%d transactions for two services", lb.applies)
+	}
+	if err := s.Sync(ctx, []lvs.Service{a, udp}); err != nil || lb.applies != 2 {
+		t.Fatalf("unchanged reload: %d transactions, %v", lb.applies, err)
+	}
+	a.Dests[1].Weight = 0 // inhibited
+	if err := s.Update(ctx, a); err != nil || lb.applies != 3 {
+		t.Fatalf("one server down: %d transactions, %v", lb.applies, err)
+	}
+	k := render(&lvs.Service{ServiceKey: a.ServiceKey}).LBKey
+	if got := lb.services[k].Slots; !reflect.DeepEqual(got, []netip.AddrPort{ap("10.0.0.2:80")}) {
+		t.Fatalf("slots %v", got)
+	}
+	lb.services[k] = kernel.LBService{LBKey: k, Pick: kernel.LBUnknown}
+	if err := s.Sync(ctx, []lvs.Service{a, udp}); err != nil || lb.applies != 4 || len(lb.services[k].Slots) != 1 {
+		t.Fatalf("damaged service: %d transactions, %+v, %v", lb.applies, lb.services[k], err)
+	}
+	if err := s.Sync(ctx, []lvs.Service{a}); err != nil || lb.applies != 5 || len(lb.services) != 1 {
+		t.Fatalf("removed service: %d transactions, %v", lb.applies, err)
+	}
+	if err := s.Release(ctx); err != nil || !lb.deleted {
+		t.Fatalf("release: %v", err)
+	}
+}

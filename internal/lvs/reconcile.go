@@ -1,0 +1,145 @@
+package lvs
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// OpKind is one kind of kernel operation, as IPVS has them.
+type OpKind uint8
+
+const (
+	AddService  OpKind = iota // a new service (its destinations follow as AddDest)
+	EditService               // scheduler, method, flags or persistence changed
+	DelService                // the service and its destinations go
+	AddDest                   // a new destination
+	EditDest                  // a destination's weight or method changed
+	DelDest                   // a destination goes
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case AddService:
+		return "add service"
+	case EditService:
+		return "edit service"
+	case DelService:
+		return "delete service"
+	case AddDest:
+		return "add destination"
+	case EditDest:
+		return "edit destination"
+	case DelDest:
+		return "delete destination"
+	}
+	return fmt.Sprintf("op %d", uint8(k))
+}
+
+// Op is one kernel operation. Service is the whole service as it should
+// be once the operation is done (for DelService, as it was), so that a
+// backend that rewrites a service at once (nftables) need not replay the
+// operations; Dest is the destination of a destination operation.
+type Op struct {
+	Kind    OpKind
+	Service *Service
+	Dest    Destination
+}
+
+func (o Op) String() string {
+	if o.Kind >= AddDest {
+		return fmt.Sprintf("%s %s weight %d to %s", o.Kind, o.Dest.Addr, o.Dest.Weight, o.Service.Label())
+	}
+	return fmt.Sprintf("%s %s", o.Kind, o.Service.Label())
+}
+
+// Reconcile returns the fewest operations that turn the observed services
+// into the desired ones: services only observed are deleted, services
+// only desired are added with their destinations, and services in both
+// are edited only where they differ (an edited service's unchanged
+// destinations are left alone). Desired and observed services are
+// matched by key, destinations by address; of two desired services with
+// the same key (or two destinations with the same address) the first
+// counts. Deletions come first, so that nothing added collides with what
+// goes; the order is otherwise the desired order. Equal inputs give no
+// operation. Reconcile is pure: it neither keeps nor changes its inputs.
+func Reconcile(desired, observed []Service) []Op {
+	have := make(map[ServiceKey]*Service, len(observed))
+	for i := range observed {
+		if _, dup := have[observed[i].ServiceKey]; !dup {
+			have[observed[i].ServiceKey] = &observed[i]
+		}
+	}
+	want := make(map[ServiceKey]*Service, len(desired))
+	for i := range desired {
+		if _, dup := want[desired[i].ServiceKey]; !dup {
+			want[desired[i].ServiceKey] = &desired[i]
+		}
+	}
+	var ops []Op
+	for i := range observed {
+		o := &observed[i]
+		if want[o.ServiceKey] == nil && have[o.ServiceKey] == o {
+			ops = append(ops, Op{Kind: DelService, Service: o})
+		}
+	}
+	for i := range desired {
+		d := &desired[i]
+		if want[d.ServiceKey] != d {
+			continue // a duplicate
+		}
+		o := have[d.ServiceKey]
+		if o == nil {
+			ops = append(ops, Op{Kind: AddService, Service: d})
+			seen := map[netip.AddrPort]bool{}
+			for _, dst := range d.Dests {
+				if !seen[dst.Addr] {
+					seen[dst.Addr] = true
+					ops = append(ops, Op{Kind: AddDest, Service: d, Dest: dst})
+				}
+			}
+			continue
+		}
+		if !d.sameAttrs(o) {
+			ops = append(ops, Op{Kind: EditService, Service: d})
+		}
+		ops = append(ops, destOps(d, o)...)
+	}
+	return ops
+}
+
+// destOps are the destination operations from o's destinations to d's:
+// deletions, then edits and additions in d's order.
+func destOps(d, o *Service) []Op {
+	had := make(map[netip.AddrPort]Destination, len(o.Dests))
+	for _, x := range o.Dests {
+		if _, dup := had[x.Addr]; !dup {
+			had[x.Addr] = x
+		}
+	}
+	wanted := make(map[netip.AddrPort]bool, len(d.Dests))
+	for _, x := range d.Dests {
+		wanted[x.Addr] = true
+	}
+	var ops []Op
+	gone := map[netip.AddrPort]bool{}
+	for _, x := range o.Dests {
+		if !wanted[x.Addr] && !gone[x.Addr] {
+			gone[x.Addr] = true
+			ops = append(ops, Op{Kind: DelDest, Service: d, Dest: x})
+		}
+	}
+	done := map[netip.AddrPort]bool{}
+	for _, x := range d.Dests {
+		if done[x.Addr] {
+			continue
+		}
+		done[x.Addr] = true
+		switch y, ok := had[x.Addr]; {
+		case !ok:
+			ops = append(ops, Op{Kind: AddDest, Service: d, Dest: x})
+		case y.Weight != x.Weight || y.Method != x.Method:
+			ops = append(ops, Op{Kind: EditDest, Service: d, Dest: x})
+		}
+	}
+	return ops
+}

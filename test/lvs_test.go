@@ -1,0 +1,356 @@
+package test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+)
+
+// Load balancing through nftables, as a user sees it: a director
+// namespace runs keepalived-go with a virtual server on a VIP, two web
+// namespaces answer each connection with their name, a client namespace
+// connects to the VIP. The real servers route the client back through
+// the director, as LVS NAT needs.
+//
+//	director 198.51.100.10  2001:db8::a   VIPs 198.51.100.100, 2001:db8::100
+//	web1     198.51.100.11  2001:db8::b
+//	web2     198.51.100.12  2001:db8::c
+//	client   198.51.100.13  2001:db8::d
+
+var (
+	lvsVIP4 = netip.MustParseAddr("198.51.100.100")
+	lvsVIP6 = netip.MustParseAddr("2001:db8::100")
+)
+
+const lvsTable = "keepalived-lvs"
+
+// webServer answers every connection with its name, in its namespace,
+// until stopped; start opens it again.
+type webServer struct {
+	t    *testing.T
+	host *lab.Host
+	mu   sync.Mutex
+	ln   net.Listener
+}
+
+func newWebServer(t *testing.T, h *lab.Host) *webServer {
+	w := &webServer{t: t, host: h}
+	w.start()
+	t.Cleanup(w.stop)
+	return w
+}
+
+func (w *webServer) start() {
+	w.t.Helper()
+	var ln net.Listener
+	if err := inNamespace(w.host.NS, func() (err error) {
+		ln, err = net.Listen("tcp", ":80") // IPv4 and IPv6
+		return err
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.mu.Lock()
+	w.ln = ln
+	w.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "%s\n", w.host.Name)
+			c.Close()
+		}
+	}()
+}
+
+func (w *webServer) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ln != nil {
+		w.ln.Close()
+		w.ln = nil
+	}
+}
+
+// ask connects from host h to addr:80 and returns the name that answered
+// ("" and the error if none did).
+func ask(h *lab.Host, addr netip.Addr) (string, error) {
+	var c net.Conn
+	if err := inNamespace(h.NS, func() (err error) {
+		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(addr, 80).String(), time.Second)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	name, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(name), err
+}
+
+// askMany connects n times and counts the answers by name ("error: ..."
+// for failures).
+func askMany(h *lab.Host, addr netip.Addr, n int) map[string]int {
+	out := map[string]int{}
+	for range n {
+		name, err := ask(h, addr)
+		if err != nil {
+			name = "error: " + err.Error()
+		}
+		out[name]++
+	}
+	return out
+}
+
+func nftTable(h *lab.Host) string {
+	out, err := h.Command("nft", "list", "table", "inet", lvsTable).CombinedOutput()
+	if err != nil {
+		return "(no table: " + strings.TrimSpace(string(out)) + ")"
+	}
+	return string(out)
+}
+
+// waitTable waits (at most d) until the director's table satisfies cond.
+func waitTable(t *testing.T, d time.Duration, director *lab.Host, what string, cond func(string) bool) {
+	t.Helper()
+	if err := lab.WaitUntil(what, d, func() bool { return cond(nftTable(director)) }); err != nil {
+		t.Fatalf("%v\n%s", err, nftTable(director))
+	}
+}
+
+func shows(addrs ...string) func(string) bool {
+	return func(table string) bool {
+		for _, a := range addrs {
+			if !strings.Contains(table, a+" . 80") {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// lvsConf is a virtual server on each VIP, port 80, round robin over the
+// web hosts' addresses with a TCP_CHECK each.
+func lvsConf(webs ...*lab.Host) string {
+	rs := func(addr netip.Addr) string {
+		return fmt.Sprintf(`    real_server %s 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            warmup 0
+        }
+    }
+`, addr)
+	}
+	var b strings.Builder
+	for _, vip := range []netip.Addr{lvsVIP4, lvsVIP6} {
+		fmt.Fprintf(&b, "virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n", vip)
+		for _, w := range webs {
+			if vip.Is4() {
+				b.WriteString(rs(w.IPv4))
+			} else {
+				b.WriteString(rs(w.IPv6))
+			}
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+// run runs a command in a host, failing the test if it fails.
+func run(t *testing.T, h *lab.Host, name string, args ...string) {
+	t.Helper()
+	if out, err := h.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s in %s: %v\n%s", name, strings.Join(args, " "), h.Name, err, out)
+	}
+}
+
+func lvsLab(t *testing.T) (l *lab.Lab, director, web1, web2, client *lab.Host) {
+	t.Helper()
+	needRoot(t, "nft", "sysctl")
+	l = newLab(t, "director", "web1", "web2", "client")
+	director, web1, web2, client = l.Host("director"), l.Host("web1"), l.Host("web2"), l.Host("client")
+	run(t, director, "ip", "addr", "add", lvsVIP4.String()+"/32", "dev", "eth0")
+	run(t, director, "ip", "addr", "add", lvsVIP6.String()+"/128", "dev", "eth0", "nodad")
+	// LVS NAT: the director forwards, and sends no redirect that would
+	// send the real servers' replies around it.
+	run(t, director, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+		"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0")
+	for _, web := range []*lab.Host{web1, web2} {
+		run(t, web, "ip", "route", "add", client.IPv4.String()+"/32", "via", director.IPv4.String())
+		run(t, web, "ip", "-6", "route", "add", client.IPv6.String()+"/128", "via", director.IPv6.String())
+		run(t, web, "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0",
+			"net.ipv6.conf.all.accept_redirects=0", "net.ipv6.conf.eth0.accept_redirects=0")
+	}
+	return l, director, web1, web2, client
+}
+
+// TestLVSNftablesBalancesAndFollowsTheCheckers: both web servers take the
+// client's connections (IPv4 and IPv6, and the director's own); one that
+// stops is taken out by its TCP_CHECK (after its retry) and takes no more
+// traffic, and `nft list table` no longer shows it; started again, it
+// comes back. At stop the table goes.
+func TestLVSNftablesBalancesAndFollowsTheCheckers(t *testing.T) {
+	_, director, web1, web2, client := lvsLab(t)
+	newWebServer(t, web1)
+	w2 := newWebServer(t, web2)
+	p := startKGConf(t, director, lvsConf(web1, web2))
+	w1v4, w1v6, w2v4, w2v6 := web1.IPv4.String(), web1.IPv6.String(), web2.IPv4.String(), web2.IPv6.String()
+	all := []string{w1v4, w2v4, w1v6, w2v6}
+	waitTable(t, 10*time.Second, director, "the table holds both servers of both services", shows(all...))
+	if !strings.Contains(p.Log(), "programming the virtual servers with nftables") {
+		t.Errorf("the backend chosen is not logged:\n%s", p.Log())
+	}
+
+	both := map[string]int{"web1": 5, "web2": 5}
+	for _, vip := range []netip.Addr{lvsVIP4, lvsVIP6} {
+		if got := askMany(client, vip, 10); fmt.Sprint(got) != fmt.Sprint(both) {
+			t.Errorf("client to %s: %v, want round robin %v", vip, got, both)
+		}
+	}
+	if got := askMany(director, lvsVIP4, 4); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 2, "web2": 2}) {
+		t.Errorf("the director's own connections to %s: %v", lvsVIP4, got)
+	}
+
+	w2.stop()
+	waitTable(t, 15*time.Second, director, "web2 leaves the table", func(table string) bool {
+		return shows(w1v4, w1v6)(table) && !strings.Contains(table, w2v4+" ") && !strings.Contains(table, w2v6+" ")
+	})
+	for _, vip := range []netip.Addr{lvsVIP4, lvsVIP6} {
+		if got := askMany(client, vip, 6); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 6}) {
+			t.Errorf("client to %s with web2 down: %v, want web1 only", vip, got)
+		}
+	}
+	for _, line := range []string{
+		// "failed after 1 retries." once a check has run, "failed." when
+		// the server went before its first check (keepalived's has_run).
+		"TCP_CHECK on service [198.51.100.12]:tcp:80 failed",
+		"Removing service [198.51.100.12]:tcp:80 from VS [198.51.100.100]:tcp:80",
+	} {
+		if !strings.Contains(p.Log(), line) {
+			t.Errorf("log lacks %q", line)
+		}
+	}
+
+	w2.start()
+	waitTable(t, 15*time.Second, director, "web2 comes back", shows(all...))
+	for _, vip := range []netip.Addr{lvsVIP4, lvsVIP6} {
+		if got := askMany(client, vip, 10); fmt.Sprint(got) != fmt.Sprint(both) {
+			t.Errorf("client to %s with web2 back: %v, want %v", vip, got, both)
+		}
+	}
+
+	p.Signal(syscall.SIGTERM)
+	if err := p.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if table := nftTable(director); !strings.HasPrefix(table, "(no table") {
+		t.Fatalf("the table outlives the daemon:\n%s", table)
+	}
+}
+
+// With every real server down the VIP answers as IPVS does: ICMP port
+// unreachable, so the client is refused at once rather than left to time
+// out. With -I (--dont-release-ipvs) the table outlives the daemon, and
+// the next start takes it over without a gap.
+func TestLVSNftablesRejectsWithoutServersAndKeepsWithDashI(t *testing.T) {
+	_, director, web1, _, client := lvsLab(t)
+	w1 := newWebServer(t, web1)
+	conf := `virtual_server 198.51.100.100 80 {
+    delay_loop 1
+    protocol TCP
+    real_server 198.51.100.11 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+            warmup 0
+        }
+    }
+}
+`
+	path := director.TmpDir() + "-kg.conf"
+	if err := writeFile(path, conf); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *lab.Proc {
+		p, err := director.Start(binary, append([]string{"-n", "-l", "-D", "-I", "--lvs-backend=nftables", "-f", path}, director.PidArgs("kg")...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
+		return p
+	}
+	p := start()
+	waitTable(t, 10*time.Second, director, "web1 in the table", shows("198.51.100.11"))
+	if got := askMany(client, lvsVIP4, 3); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 3}) {
+		t.Fatalf("client: %v", got)
+	}
+	if !strings.Contains(p.Log(), "programming the virtual servers with nftables (--lvs-backend=nftables)") {
+		t.Errorf("the backend chosen is not logged:\n%s", p.Log())
+	}
+	w1.stop()
+	waitTable(t, 15*time.Second, director, "the service rejects", func(table string) bool {
+		return strings.Contains(table, "reject") && !strings.Contains(table, "198.51.100.11")
+	})
+	began := time.Now()
+	_, err := ask(client, lvsVIP4)
+	if err == nil || !strings.Contains(err.Error(), "refused") || time.Since(began) > 900*time.Millisecond {
+		t.Errorf("a connection without server: %v after %v, want refused at once (ICMP port unreachable)", err, time.Since(began))
+	}
+	w1.start()
+	waitTable(t, 15*time.Second, director, "web1 back", shows("198.51.100.11"))
+
+	p.Signal(syscall.SIGTERM)
+	if err := p.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !shows("198.51.100.11")(nftTable(director)) {
+		t.Fatalf("-I: the table went with the daemon:\n%s", nftTable(director))
+	}
+	if got := askMany(client, lvsVIP4, 2); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 2}) {
+		t.Errorf("client with the daemon stopped under -I: %v", got)
+	}
+	before := handles(t, director)
+	p = start()
+	if err := lab.WaitUntil("the new daemon's checker", 5*time.Second, func() bool {
+		return strings.Contains(p.Log(), "Activating healthchecker for service [198.51.100.11]:tcp:80")
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
+	}
+	time.Sleep(1500 * time.Millisecond) // past its first check (1 s after start)
+	if after := handles(t, director); after != before {
+		t.Errorf("the restart rewrote the table it found as it wants it:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// handles lists the rule handles of the table: equal lists mean nothing
+// was rewritten.
+func handles(t *testing.T, h *lab.Host) string {
+	t.Helper()
+	out, err := h.Command("nft", "-a", "list", "table", "inet", lvsTable).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft -a list: %v\n%s", err, out)
+	}
+	var hs []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if i := strings.Index(l, "# handle "); i >= 0 {
+			hs = append(hs, l[i+len("# handle "):])
+		}
+	}
+	return strings.Join(hs, " ")
+}
+
+func writeFile(path, text string) error {
+	return exec.Command("sh", "-c", "cat > "+path+" <<'EOF'\n"+text+"EOF\n").Run()
+}
