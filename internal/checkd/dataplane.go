@@ -76,6 +76,7 @@ func newBackend(log *slog.Logger, choice string) (lvs.Backend, error) {
 	case "nftables":
 		log.Info("LVS: programming the virtual servers with nftables (--lvs-backend=nftables)")
 	case "ipvs":
+		log.Debug("Initializing ipvs") // ipvs_start's line
 		k, err := kernel.OpenIPVS()
 		if err != nil {
 			return nil, fmt.Errorf("IPVS: Can't initialize ipvs: %w", err)
@@ -87,6 +88,7 @@ func newBackend(log *slog.Logger, choice string) (lvs.Backend, error) {
 			log.Info("LVS: the kernel has no IPVS; programming the virtual servers with nftables")
 			break
 		}
+		log.Debug("Initializing ipvs")
 		k, err := kernel.OpenIPVS()
 		if err == nil {
 			log.Info("LVS: the kernel has IPVS; programming the virtual servers with IPVS")

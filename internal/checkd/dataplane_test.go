@@ -321,3 +321,42 @@ virtual_server fwmark 9 {
 		}
 	}
 }
+
+// Group ranges run over whole addresses, across IPv4 octets and IPv6's
+// 16-bit groups, and are cut at maxGroupRange addresses.
+func TestServiceKeysOfGroupRanges(t *testing.T) {
+	cfg, diags := config.LoadBytes("t.conf", []byte(`virtual_server_group G {
+    2001:db8::fffe-2001:db8::1:1 443
+    10.0.0.0/15 80
+    fwmark 3 inet6
+}
+virtual_server group G {
+    protocol TCP
+    lb_kind TUN
+    persistence_timeout 60
+    real_server 2001:db8:1::2 443 {
+    }
+}
+`), config.Options{})
+	specs := cfg.VirtualServerSpecs()
+	if len(specs) != 1 {
+		t.Fatalf("specs %v: %v", specs, diags)
+	}
+	var logs syncBuffer
+	keys := serviceKeys(slog.New(slog.NewTextHandler(&logs, nil)), specs[0])
+	var got []string
+	for _, k := range keys[:4] {
+		got = append(got, k.String())
+	}
+	want := []string{"[2001:db8::fffe]:tcp:443", "[2001:db8::ffff]:tcp:443", "[2001:db8::1:0]:tcp:443", "[2001:db8::1:1]:tcp:443"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("IPv6 range: %v, want %v", got, want)
+	}
+	if n := len(keys); n != 4+maxGroupRange+1 || keys[4].Addr.String() != "10.0.0.0:80" || keys[4+maxGroupRange-1].Addr.String() != "10.0.255.255:80" ||
+		keys[n-1] != lvs.FwmarkKey(6, 3) {
+		t.Errorf("%d keys (%v ... %v, %v)", n, keys[4], keys[4+maxGroupRange-1], keys[n-1])
+	}
+	if !strings.Contains(logs.String(), "the range 10.0.0.0/15 has more than 65536 addresses") {
+		t.Errorf("the cut is not logged: %s", logs.String())
+	}
+}

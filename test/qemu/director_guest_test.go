@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -286,6 +287,23 @@ func TestGuestDirector(t *testing.T) {
 	if now := ipvsTable(t); now != before {
 		t.Errorf("the table changed over a reload:\n%s\nthen\n%s", before, now)
 	}
+	// A reload with one weight changed: that one edit, nothing else.
+	if err := os.WriteFile("/tmp/kg.conf", []byte(strings.Replace(directorConf, "weight 1", "weight 3", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mark = len(d.log())
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitTable(t, "rs1 at weight 3", has("-> 10.2.0.2:80                  Masq    3", rs2Line))
+	time.Sleep(500 * time.Millisecond)
+	var ops []string
+	for _, l := range strings.Split(d.log()[mark:], "\n") {
+		if strings.Contains(l, `msg="IPVS: `) || strings.Contains(l, "IPVS cmd") {
+			ops = append(ops, l)
+		}
+	}
+	if len(ops) != 1 || !strings.Contains(ops[0], `msg="IPVS: edit destination 10.2.0.2:80 weight 3 to [10.0.0.1]:tcp:80"`) {
+		t.Errorf("a reload changing one weight took %q", ops)
+	}
 
 	// Stop: ours removed, each server then the service; the hand-made
 	// service stays.
@@ -311,4 +329,180 @@ func TestGuestDirector(t *testing.T) {
 		t.Errorf("-I: after stop:\n%s", table)
 	}
 	t.Logf("the director test took %v", time.Since(began).Round(time.Millisecond))
+}
+
+// sameConf exercises what keepalived programs into IPVS without a
+// running checker: schedulers and their flags, persistence, NAT, DR and
+// TUN with tunnel options, thresholds, IPv6, a virtual_server_group
+// (its range kept within one octet: keepalived's loop never ends on one
+// that crosses), and a sorry server standing in for real servers that
+// start down (alpha), one of them inhibited.
+const sameConf = `global_defs {
+    router_id same
+}
+virtual_server 10.0.0.1 80 {
+    delay_loop 60
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    persistence_timeout 600
+    persistence_granularity 255.255.255.0
+    real_server 10.2.0.2 8080 {
+        weight 3
+        uthreshold 100
+        lthreshold 10
+    }
+    real_server 10.3.0.2 80 {
+        weight 0
+        lvs_method DR
+    }
+}
+virtual_server 10.0.0.2 53 {
+    delay_loop 60
+    lb_algo sh
+    sh-port
+    sh-fallback
+    ops
+    lb_kind DR
+    protocol UDP
+    real_server 10.2.0.2 5353 {
+    }
+    real_server 10.3.0.2 53 {
+        weight 2
+    }
+}
+virtual_server fwmark 5 {
+    delay_loop 60
+    lb_algo rr
+    lb_kind TUN type gue port 6080 csum
+    real_server 10.2.0.2 80 {
+    }
+    real_server 10.3.0.2 80 {
+        lvs_method TUN type gre
+    }
+}
+virtual_server 2001:db8::1 443 {
+    delay_loop 60
+    lb_algo mh
+    mh-port
+    protocol TCP
+    real_server 2001:db8:2::2 443 {
+        weight 5
+    }
+}
+virtual_server_group G {
+    10.0.1.1-3 80
+    fwmark 7
+}
+virtual_server group G {
+    delay_loop 60
+    lb_algo lc
+    lb_kind DR
+    protocol TCP
+    real_server 10.2.0.2 80 {
+    }
+}
+virtual_server 10.0.0.3 80 {
+    delay_loop 60
+    lb_algo rr
+    protocol TCP
+    sorry_server 10.3.0.2 8080
+    real_server 10.2.0.2 81 {
+        TCP_CHECK {
+            alpha
+        }
+    }
+    real_server 10.2.0.3 81 {
+        inhibit_on_failure
+        TCP_CHECK {
+            alpha
+        }
+    }
+}
+`
+
+// savedTable is `ipvsadm -Sn`, then the destinations' lines of
+// `ipvsadm -Ln --thresholds` (which -S does not save), each sorted (the
+// kernel lists in hash order).
+func savedTable(t *testing.T) []string {
+	lines := strings.Split(strings.TrimSpace(run(t, "ipvsadm", "-Sn")), "\n")
+	lines = slices.DeleteFunc(lines, func(l string) bool { return l == "" })
+	slices.Sort(lines)
+	var th []string
+	for _, l := range strings.Split(run(t, "ipvsadm", "-Ln", "--thresholds"), "\n") {
+		if f := strings.Fields(l); len(f) >= 4 && f[0] == "->" && f[1] != "RemoteAddress:Port" {
+			th = append(th, "thresholds "+strings.Join(f[1:4], " ")) // not the connection counts
+		}
+	}
+	slices.Sort(th)
+	return append(lines, th...)
+}
+
+// settledTable waits until the table has services services and stays
+// the same for a second.
+func settledTable(t *testing.T, who string, services int) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last []string
+	for {
+		cur := savedTable(t)
+		n := 0
+		for _, l := range cur {
+			if strings.HasPrefix(l, "-A ") {
+				n++
+			}
+		}
+		if n == services && slices.Equal(cur, last) {
+			return cur
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the table did not settle with %d services:\n%s", who, services, strings.Join(cur, "\n"))
+		}
+		last = cur
+		time.Sleep(time.Second)
+	}
+}
+
+// The same configuration gives the same IPVS table under Debian's
+// keepalived 2.2.7 and under keepalived-go.
+func TestGuestSameTableAsKeepalived(t *testing.T) {
+	exec.Command("ipvsadm", "-C").Run()
+	t.Cleanup(func() { exec.Command("ipvsadm", "-C").Run() })
+	if err := os.WriteFile("/tmp/same.conf", []byte(sameConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const services = 9
+	var ka bytes.Buffer
+	cmd := exec.Command("/sbin/keepalived", "-n", "-l", "-G", "-D", "-C", "-f", "/tmp/same.conf", "-p", "/tmp/ka.pid", "-c", "/tmp/ka-checkers.pid")
+	cmd.Stdout, cmd.Stderr = &ka, &ka
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	theirs := settledTable(t, "keepalived", services)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if left := savedTable(t); len(left) != 0 {
+		t.Fatalf("keepalived left:\n%s", strings.Join(left, "\n"))
+	}
+	d := startDirector(t, sameConf)
+	ours := settledTable(t, "keepalived-go", services)
+	d.stop(t)
+	t.Logf("ipvsadm -Sn under keepalived 2.2.7:\n%s", strings.Join(theirs, "\n"))
+	if !slices.Equal(ours, theirs) {
+		t.Errorf("ipvsadm -Sn under keepalived-go:\n%s", strings.Join(ours, "\n"))
+		for _, l := range theirs {
+			if !slices.Contains(ours, l) {
+				t.Errorf("only keepalived: %s", l)
+			}
+		}
+		for _, l := range ours {
+			if !slices.Contains(theirs, l) {
+				t.Errorf("only keepalived-go: %s", l)
+			}
+		}
+		t.Logf("keepalived's log:\n%s", ka.String())
+	}
+	if left := savedTable(t); len(left) != 0 {
+		t.Errorf("keepalived-go left:\n%s", strings.Join(left, "\n"))
+	}
 }

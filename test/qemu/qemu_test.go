@@ -10,7 +10,10 @@
 //     keepalived-go with a virtual server and busybox httpd real servers
 //     in namespaces, `ipvsadm -Ln` as expected, traffic from a client
 //     namespace through the VIP, a real server taken out when its
-//     TCP_CHECK fails and back when it recovers, reload, stop and -I.
+//     TCP_CHECK fails and back when it recovers, an inhibited one at
+//     weight 0, reloads (unchanged: no kernel operation; one weight: one
+//     edit), stop and -I; and Debian's keepalived 2.2.7 on the same
+//     configuration as keepalived-go: `ipvsadm -Sn` must be the same.
 //
 // Both are test binaries built with the ipvsguest tag (CGO_ENABLED=0),
 // beside a static keepalived-go, in an initramfs (internal/lab's Guest).
@@ -37,7 +40,7 @@ import (
 // not run fails the host test too.
 var guestTests = map[string][]string{
 	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel"},
-	"qemu": {"TestGuestDirector"},
+	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"
@@ -49,7 +52,7 @@ func TestIPVSInQEMU(t *testing.T) {
 	if why := lab.QEMUAvailable(); why != "" {
 		testenv.Unavailable(t, "the IPVS tests boot a QEMU guest; this host lacks "+why)
 	}
-	testenv.RequireRoot(t, "ipvsadm", "ip")
+	testenv.RequireRoot(t, "ipvsadm", "ip", "keepalived")
 	dir := t.TempDir()
 	began := time.Now()
 	bins := map[string]string{}
@@ -77,7 +80,7 @@ func TestIPVSInQEMU(t *testing.T) {
 	}
 	g := &lab.Guest{
 		Modules: []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_mh", "veth"},
-		Bins:    []string{"ip", "ipvsadm"},
+		Bins:    []string{"ip", "ipvsadm", "keepalived"},
 		Files:   bins,
 		Script:  script.String(),
 		Memory:  768,

@@ -459,7 +459,8 @@ func (b *Backend) disown(key lvs.ServiceKey, dest *netip.AddrPort) {
 }
 
 // Release removes what the backend owns, as keepalived's clear_services
-// does at stop: service by service (in configuration order), each
+// does at stop: service by service (in the order they were first
+// configured: the configuration's, unless reloads added some), each
 // destination deleted (inhibited ones too, not set to weight 0), then the
 // service. Services and destinations made by hand stay.
 func (b *Backend) Release(ctx context.Context) error {
