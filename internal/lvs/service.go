@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 )
 
 // ServiceKey identifies a virtual service in the kernel, as IPVS does: an
@@ -14,6 +15,20 @@ type ServiceKey struct {
 	Fwmark uint32 // a fwmark service (Proto and Addr are then zero)
 	Proto  string // "tcp", "udp" or "sctp"
 	Addr   netip.AddrPort
+}
+
+// ProtoName is an IP protocol number as services name it: tcp, udp,
+// sctp, else the number.
+func ProtoName(p uint8) string {
+	switch p {
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 132:
+		return "sctp"
+	}
+	return strconv.Itoa(int(p))
 }
 
 // AddrKey is the key of an address service.

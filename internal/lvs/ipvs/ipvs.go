@@ -173,20 +173,8 @@ func keyOf(k kernel.IPVSService) lvs.ServiceKey {
 	if k.Fwmark != 0 {
 		return lvs.FwmarkKey(k.Family, k.Fwmark)
 	}
-	proto := protoName(k.Proto)
+	proto := lvs.ProtoName(k.Proto)
 	return lvs.AddrKey(proto, k.Addr)
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	case 132:
-		return "sctp"
-	}
-	return fmt.Sprint(p)
 }
 
 // render is the kernel form of an expressed service (ipvs_set_srule).
@@ -408,7 +396,7 @@ func formatService(s kernel.IPVSService) string {
 		}
 		return fmt.Sprintf("Fwm %d", s.Fwmark)
 	}
-	return fmt.Sprintf("%s:%s:%d", s.Addr.Addr(), protoName(s.Proto), s.Addr.Port())
+	return fmt.Sprintf("%s:%s:%d", s.Addr.Addr(), lvs.ProtoName(s.Proto), s.Addr.Port())
 }
 
 // Apply performs the operations in order, each as ipvs_talk does; a
