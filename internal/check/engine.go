@@ -44,9 +44,9 @@ type Job struct {
 // watches (reactor.go), on the engine's own goroutine, as keepalived's
 // scheduler does; any other probe runs on a goroutine of its own for its
 // duration only, so a server that hangs delays no other. Results come
-// back to the engine, which applies the Schedule and re-arms the checker
-// delay_loop (or delay_before_retry) after the probe ended, as
-// keepalived does.
+// back to the engine, which applies the Schedule (or a Sequencer's own
+// rules) and re-arms the checker delay_loop (or delay_before_retry) after
+// the probe ended, as keepalived does.
 type Engine struct {
 	// Lateness is how late each probe started after its time: the drift
 	// of the checks from their period.
@@ -287,7 +287,13 @@ func (e *Engine) apply(f finished) {
 	if gone {
 		return
 	}
-	delay, change := f.job.Schedule.Result(f.result.OK)
+	var delay time.Duration
+	var change Change
+	if sq, ok := f.job.Checker.(Sequencer); ok {
+		delay, change = sq.Next(f.job.Schedule, f.result)
+	} else {
+		delay, change = f.job.Schedule.Result(f.result.OK)
+	}
 	if f.job.OnResult != nil {
 		f.job.OnResult(f.result, change)
 	}

@@ -2,14 +2,17 @@ package checkd
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"strconv"
+	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
+	"github.com/keepalived-go/keepalived-go/internal/lvs/ipvs"
 	"github.com/keepalived-go/keepalived-go/internal/lvs/nftables"
 )
 
@@ -40,7 +43,9 @@ func WithBackend(b lvs.Backend, keep bool) Option {
 var dataPlaneKeywords = []string{
 	"lb_algo", "lb_kind", "lvs_method", "weight", "inhibit_on_failure",
 	"sorry_server", "sorry_server_inhibit", "sorry_server_lvs_method",
-	"sh-fallback", "mh-fallback",
+	"sh-fallback", "mh-fallback", "sh-port", "mh-port", "ops", "flag-1", "flag-2", "flag-3",
+	"persistence_timeout", "persistence_granularity", "uthreshold", "lthreshold",
+	"virtual_server_group",
 }
 
 // syncer is the subsystem's syncer, made with its backend at first use
@@ -62,19 +67,34 @@ func (s *Subsystem) syncer() *lvs.Syncer {
 	return s.dpSyncer
 }
 
-// newBackend picks the kernel data plane, and says which once.
+// newBackend picks the kernel data plane, and says which once: IPVS
+// when asked (--lvs-backend=ipvs; an IPVS that cannot be opened is an
+// error, as keepalived's ipvs_start failing is fatal) or, for auto, when
+// the kernel has it; nftables otherwise.
 func newBackend(log *slog.Logger, choice string) (lvs.Backend, error) {
 	switch choice {
 	case "nftables":
 		log.Info("LVS: programming the virtual servers with nftables (--lvs-backend=nftables)")
 	case "ipvs":
-		log.Warn("LVS: --lvs-backend=ipvs: keepalived-go's IPVS backend is not built yet; programming the virtual servers with nftables")
-	default:
-		if kernel.HasIPVS() {
-			log.Warn("LVS: the kernel has IPVS, but keepalived-go's IPVS backend is not built yet; programming the virtual servers with nftables")
-		} else {
-			log.Info("LVS: the kernel has no IPVS; programming the virtual servers with nftables")
+		log.Debug("Initializing ipvs") // ipvs_start's line
+		k, err := kernel.OpenIPVS()
+		if err != nil {
+			return nil, fmt.Errorf("IPVS: Can't initialize ipvs: %w", err)
 		}
+		log.Info("LVS: programming the virtual servers with IPVS (--lvs-backend=ipvs)")
+		return ipvs.New(k, log), nil
+	default:
+		if !kernel.HasIPVS() {
+			log.Info("LVS: the kernel has no IPVS; programming the virtual servers with nftables")
+			break
+		}
+		log.Debug("Initializing ipvs")
+		k, err := kernel.OpenIPVS()
+		if err == nil {
+			log.Info("LVS: the kernel has IPVS; programming the virtual servers with IPVS")
+			return ipvs.New(k, log), nil
+		}
+		log.Warn("LVS: IPVS cannot be opened (" + err.Error() + "); programming the virtual servers with nftables")
 	}
 	lb, err := kernel.NewNFTLoadBalancer("")
 	if err != nil {
@@ -88,6 +108,11 @@ type dataPlane struct {
 	log    *slog.Logger
 	syncer *lvs.Syncer
 	vss    []*vsPlane
+	// byKey are the virtual servers making each kernel service, in
+	// configuration order: several when virtual servers share a
+	// virtual_server_group (its fwmark entries, or its addresses for
+	// virtual servers of the same protocol).
+	byKey  map[lvs.ServiceKey][]*vsPlane
 	wake   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -102,6 +127,9 @@ type vsPlane struct {
 	svc    *service
 	spec   *config.VirtualServerSpec
 	server map[*lvs.Server]*config.RealServerSpec // the pool's servers' specs
+	// keys are its kernel services: its address or fwmark, or one per
+	// address and fwmark of its group.
+	keys []lvs.ServiceKey
 }
 
 // A failed kernel change is tried again after retryDelay, doubling up to
@@ -116,8 +144,8 @@ const (
 // changes.
 func startDataPlane(log *slog.Logger, syncer *lvs.Syncer, services []*service, specs []*config.VirtualServerSpec) *dataPlane {
 	ctx, cancel := context.WithCancel(context.Background())
-	dp := &dataPlane{log: log, syncer: syncer, wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
-		dirty: map[*vsPlane]bool{}}
+	dp := &dataPlane{log: log, syncer: syncer, byKey: map[lvs.ServiceKey][]*vsPlane{}, wake: make(chan struct{}, 1),
+		cancel: cancel, done: make(chan struct{}), dirty: map[*vsPlane]bool{}}
 	for i, svc := range services {
 		p := &vsPlane{svc: svc, spec: specs[i], server: map[*lvs.Server]*config.RealServerSpec{}}
 		for j, srv := range svc.pool.Servers { // newService made one per real server, in order
@@ -126,10 +154,9 @@ func startDataPlane(log *slog.Logger, syncer *lvs.Syncer, services []*service, s
 		if svc.pool.Sorry != nil {
 			p.server[svc.pool.Sorry] = p.spec.Sorry
 		}
-		if p.spec.Group != nil {
-			log.Warn(p.spec.VirtualServer.Pos.String() + " virtual_server group " + firstWord(p.spec.Group.Args) +
-				": virtual_server_group is not programmed into the kernel yet")
-			continue
+		p.keys = serviceKeys(log, p.spec)
+		for _, k := range p.keys {
+			dp.byKey[k] = append(dp.byKey[k], p)
 		}
 		dp.vss = append(dp.vss, p)
 		svc.changed = func() { dp.mark(p) }
@@ -159,9 +186,17 @@ func (dp *dataPlane) mark(p *vsPlane) {
 
 // sync makes the kernel hold exactly the runtime's services.
 func (dp *dataPlane) sync(ctx context.Context) {
-	desired := make([]lvs.Service, 0, len(dp.vss))
+	var desired []lvs.Service
+	at := map[lvs.ServiceKey]int{}
 	for _, p := range dp.vss {
-		desired = append(desired, p.desired())
+		for _, s := range p.desired() {
+			if i, ok := at[s.ServiceKey]; ok {
+				merge(&desired[i], s)
+				continue
+			}
+			at[s.ServiceKey] = len(desired)
+			desired = append(desired, s)
+		}
 	}
 	err := dp.syncer.Sync(ctx, desired)
 	dp.mu.Lock()
@@ -214,19 +249,57 @@ func (dp *dataPlane) flush(ctx context.Context) bool {
 		return !dp.resync
 	}
 	ok := true
+	// Each virtual server's services, computed once per flush.
+	made := map[*vsPlane]map[lvs.ServiceKey]lvs.Service{}
+	servicesOf := func(p *vsPlane) map[lvs.ServiceKey]lvs.Service {
+		if m, done := made[p]; done {
+			return m
+		}
+		m := map[lvs.ServiceKey]lvs.Service{}
+		for _, s := range p.desired() {
+			m[s.ServiceKey] = s
+		}
+		made[p] = m
+		return m
+	}
 	for _, p := range dp.vss { // in configuration order
 		if !dirty[p] {
 			continue
 		}
-		if err := dp.syncer.Update(ctx, p.desired()); err != nil {
-			dp.log.Error("LVS: "+p.svc.name+" could not be updated; retrying", "err", err)
-			dp.mu.Lock()
-			dp.dirty[p] = true
-			dp.mu.Unlock()
-			ok = false
+		for _, k := range p.keys {
+			var s lvs.Service
+			for i, q := range dp.byKey[k] {
+				if i == 0 {
+					s = servicesOf(q)[k]
+				} else {
+					merge(&s, servicesOf(q)[k])
+				}
+			}
+			if err := dp.syncer.Update(ctx, s); err != nil {
+				dp.log.Error("LVS: "+p.svc.name+" could not be updated; retrying", "err", err)
+				dp.mu.Lock()
+				dp.dirty[p] = true
+				dp.mu.Unlock()
+				ok = false
+				break
+			}
 		}
 	}
 	return ok
+}
+
+// merge adds to s the destinations of another virtual server's service
+// of the same key (a shared virtual_server_group) that s has not: a
+// destination stays while one of them wants it. keepalived counts the
+// alive servers of each group entry per protocol (tcp_alive, udp_alive,
+// fwm4_alive... in check/ipvswrapper.c) to the same end, but deletes a
+// destination both share when one of them loses it.
+func merge(s *lvs.Service, o lvs.Service) {
+	for _, d := range o.Dests {
+		if !slices.ContainsFunc(s.Dests, func(x lvs.Destination) bool { return x.Addr == d.Addr }) {
+			s.Dests = append(s.Dests, d)
+		}
+	}
 }
 
 // stop ends the worker once it has applied what is queued.
@@ -235,47 +308,113 @@ func (dp *dataPlane) stop() {
 	<-dp.done
 }
 
-// desired is the virtual server's service as its pool now wants it.
-func (p *vsPlane) desired() lvs.Service {
-	spec, vs := p.spec, p.spec.VirtualServer
-	s := lvs.Service{Name: p.svc.name, Pos: vs.Pos.String(), Scheduler: spec.Scheduler, Method: spec.Method}
-	if spec.Fwmark != 0 {
-		s.ServiceKey = lvs.FwmarkKey(spec.Family, spec.Fwmark)
-	} else {
-		s.ServiceKey = lvs.AddrKey(defaultString(spec.Protocol, "tcp"), spec.Addr)
+// maxGroupRange bounds the services one virtual_server_group range
+// makes (a /16 of IPv4): an IPv6 /64 would be 2^64 of them.
+const maxGroupRange = 65536
+
+// serviceKeys are the kernel services of a virtual server: its address
+// or fwmark, or for `virtual_server group NAME` one service per address
+// of each range of the group and one per fwmark entry, as keepalived's
+// ipvs_group_cmd (check/ipvswrapper.c) makes them. A range runs over
+// whole addresses, across octet boundaries: keepalived's loop steps the
+// last octet (or last 16 bits for IPv6) only, so that a range crossing a
+// /24 never ends there.
+func serviceKeys(log *slog.Logger, spec *config.VirtualServerSpec) []lvs.ServiceKey {
+	proto := defaultString(spec.Protocol, "tcp")
+	switch {
+	case spec.Group == nil && spec.Fwmark != 0:
+		return []lvs.ServiceKey{lvs.FwmarkKey(max(spec.Family, 4), spec.Fwmark)}
+	case spec.Group == nil:
+		return []lvs.ServiceKey{lvs.AddrKey(proto, spec.Addr)}
 	}
-	if spec.Persistent {
-		s.Persistence = 360
-		if len(vs.PersistenceTimeout) > 0 {
-			if n, err := strconv.ParseUint(vs.PersistenceTimeout[0], 10, 32); err == nil {
-				s.Persistence = uint32(n)
+	var keys []lvs.ServiceKey
+	seen := map[lvs.ServiceKey]bool{}
+	add := func(k lvs.ServiceKey) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, e := range spec.Group.Entries {
+		if e.Range == "" {
+			// A fwmark entry: its family, else the virtual server's,
+			// else IPv4.
+			fam := spec.Family
+			switch e.Family {
+			case "inet":
+				fam = 4
+			case "inet6":
+				fam = 6
 			}
+			if fam == 0 {
+				fam = 4
+			}
+			add(lvs.FwmarkKey(fam, uint32(e.Fwmark)))
+			continue
+		}
+		if !e.Start.IsValid() || !e.End.IsValid() {
+			continue
+		}
+		n := 0
+		for a := e.Start; a.IsValid() && !e.End.Less(a); a = a.Next() {
+			if n == maxGroupRange {
+				log.Warn(fmt.Sprintf("%s virtual_server_group %s: the range %s has more than %d addresses: only the first %d are programmed",
+					e.Pos, firstWord(spec.Group.Args), e.Range, maxGroupRange, maxGroupRange))
+				break
+			}
+			n++
+			add(lvs.AddrKey(proto, netip.AddrPortFrom(a, uint16(e.Port))))
 		}
 	}
-	for _, f := range []struct {
-		on   bool
-		flag lvs.Flags
-	}{
-		{vs.OPS, lvs.FlagOnePacket},
-		{vs.SHFallback || vs.MHFallback || vs.Flag1, lvs.FlagSched1},
-		{vs.SHPort || vs.MHPort || vs.Flag2, lvs.FlagSched2},
-		{vs.Flag3, lvs.FlagSched3},
-	} {
-		if f.on {
-			s.Flags |= f.flag
-		}
+	return keys
+}
+
+// desired is the virtual server's services as its pool now wants them.
+func (p *vsPlane) desired() []lvs.Service {
+	spec, vs := p.spec, p.spec.VirtualServer
+	base := lvs.Service{Name: p.svc.name, Pos: vs.Pos.String(), Scheduler: spec.Scheduler, Method: spec.Method,
+		Flags: lvs.Flags(spec.Flags), Persistence: spec.PersistenceTimeout, Granularity: spec.Granularity,
+		Engine: spec.PersistenceEngine}
+	if spec.Group != nil {
+		base.Name = "" // each service of the group is named by its address in logs
 	}
 	p.svc.mu.Lock()
-	defer p.svc.mu.Unlock()
 	pool := p.svc.pool
+	var dests []lvs.Destination
 	for _, d := range pool.Destinations() {
 		rs := p.server[d.Server]
 		if rs == nil {
 			continue
 		}
-		s.Dests = append(s.Dests, lvs.Destination{Addr: rs.Addr, Weight: d.Weight, Method: defaultString(rs.Method, spec.Method)})
+		dests = append(dests, lvs.Destination{Addr: rs.Addr, Weight: d.Weight, Method: defaultString(rs.Method, spec.Method),
+			UThreshold: rs.UThreshold, LThreshold: rs.LThreshold, Tunnel: tunnelOf(rs.Tunnel)})
 	}
-	return s
+	p.svc.mu.Unlock()
+	out := make([]lvs.Service, len(p.keys))
+	for i, k := range p.keys {
+		out[i] = base
+		out[i].ServiceKey = k
+		out[i].Dests = slices.Clip(dests) // shared; an append (merge) copies
+	}
+	return out
+}
+
+// tunnelOf is a configured tunnel with IPVS's values.
+func tunnelOf(t config.Tunnel) lvs.Tunnel {
+	out := lvs.Tunnel{Port: t.Port}
+	switch t.Type {
+	case "gue":
+		out.Type = lvs.TunnelGUE
+	case "gre":
+		out.Type = lvs.TunnelGRE
+	}
+	switch t.Checksum {
+	case "csum":
+		out.Flags = lvs.TunnelChecksum
+	case "remcsum":
+		out.Flags = lvs.TunnelRemoteChecksum
+	}
+	return out
 }
 
 func defaultString(s, def string) string {
@@ -283,4 +422,22 @@ func defaultString(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// logShutdown logs keepalived's clear_service_rs line for every real
+// server of every virtual server, as it removes them at stop:
+// "Shutting down service [10.0.0.2]:tcp:80 from VS [10.0.0.1]:tcp:80",
+// "(inhibited) service" for a failed one kept at weight 0.
+func (rt *runtime) logShutdown() {
+	for _, svc := range rt.services {
+		svc.mu.Lock()
+		for _, srv := range svc.pool.Servers {
+			inhibited := ""
+			if srv.Inhibit && !srv.Alive() {
+				inhibited = "(inhibited) "
+			}
+			rt.log.Info(fmt.Sprintf("Shutting down %sservice %s from VS %s", inhibited, srv.Name, svc.name))
+		}
+		svc.mu.Unlock()
+	}
 }

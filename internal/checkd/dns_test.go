@@ -159,7 +159,7 @@ func TestDNSCheckDefaults(t *testing.T) {
 		if tm.Retry != tc.retry || tm.DelayBeforeRetry != tc.dbr || tm.DelayLoop != tc.loop {
 			t.Errorf("checker %d: %+v, want retry %d delay_before_retry %v delay_loop %v", i, tm, tc.retry, tc.dbr, tc.loop)
 		}
-		probe, ok := newChecker(tc.c, tc.rs)
+		probe, ok := newChecker(tc.c, tc.rs, checkerEnv{})
 		d, isDNS := probe.(*check.DNS)
 		if !ok || !isDNS || d.Type != tc.typ || d.Name != tc.name {
 			t.Errorf("checker %d: %+v, want type %d name %q", i, probe, tc.typ, tc.name)
@@ -190,17 +190,17 @@ func TestUDPAndPingCheckersFromConfig(t *testing.T) {
 `
 	cfg, _ := config.LoadBytes("t.conf", []byte(conf), config.Options{})
 	rs := cfg.VirtualServerSpecs()[0].RealServers[0]
-	p0, _ := newChecker(rs.Checkers[0], rs)
+	p0, _ := newChecker(rs.Checkers[0], rs, checkerEnv{})
 	u, ok := p0.(*check.UDP)
 	if !ok || fmt.Sprintf("%x %x", u.Payload, u.Reply) != "01020a 0041" || fmt.Sprintf("%x", u.ReplyMask) != "0f00" ||
 		!u.RequireReply || u.MinReplyLength != 2 || u.MaxReplyLength != 9 {
 		t.Errorf("UDP_CHECK: %+v", p0)
 	}
-	p1, _ := newChecker(rs.Checkers[1], rs)
+	p1, _ := newChecker(rs.Checkers[1], rs, checkerEnv{})
 	if u, ok := p1.(*check.UDP); !ok || u.Payload != nil || u.RequireReply || u.MaxReplyLength != 255 {
 		t.Errorf("UDP_CHECK with an invalid payload: %+v, want the default payload", p1)
 	}
-	p2, _ := newChecker(rs.Checkers[2], rs)
+	p2, _ := newChecker(rs.Checkers[2], rs, checkerEnv{})
 	if p, ok := p2.(*check.Ping); !ok || p.Conn.Addr.Addr().String() != "192.0.2.9" || p.Conn.BindIf != "eth7" {
 		t.Errorf("PING_CHECK: %+v", p2)
 	}

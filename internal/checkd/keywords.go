@@ -17,3 +17,5 @@ var keywords = []string{
 	"smtp_connect_timeout", "smtp_alert", "smtp_alert_checker", "no_checker_emails", "router_id",
 	"UDP_CHECK", "payload", "require_reply", "min_reply_length", "max_reply_length", "DNS_CHECK", "type", "name", "PING_CHECK",
 }
+
+func init() { keywords = append(keywords, httpKeywords...) }

@@ -82,9 +82,10 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver, syncer *lvs.S
 	carry.release()
 	var suspendable []*service
 	rt.files = watchFileChecks(log, cfg, carry != nil, nil)
+	ssl := newSSLContext(log, cfg)
 	specs := cfg.VirtualServerSpecs()
 	for _, spec := range specs {
-		svc := newService(log, g, spec, rt.fifos)
+		svc := newService(log, g, spec, rt.fifos, ssl)
 		rt.files.attach(svc)
 		svc.mail = alertingOf(rt.alerts, g, spec.VirtualServer)
 		rt.services = append(rt.services, svc)

@@ -57,7 +57,7 @@ type job struct {
 	ran    bool  // keepalived's has_run: a result was seen (or kept over a reload)
 }
 
-func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs) *service {
+func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs, ssl *sslContext) *service {
 	vs := spec.VirtualServer
 	name := serviceName(spec)
 	svc := &service{log: log, name: name,
@@ -79,7 +79,7 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 			if svc.newJobs(g, spec, rs, c, i) {
 				continue
 			}
-			checker, ok := newChecker(c, rs)
+			checker, ok := newChecker(c, rs, checkerEnv{log: log, g: g, spec: spec, service: name, ssl: ssl})
 			if !ok {
 				continue
 			}
@@ -94,9 +94,18 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 	return svc
 }
 
+// checkerEnv is what building a checker may need beyond its block.
+type checkerEnv struct {
+	log     *slog.Logger
+	g       *config.GlobalDefs
+	spec    *config.VirtualServerSpec
+	service string // the virtual server's name
+	ssl     *sslContext
+}
+
 // newChecker is the probe for a checker block, if keepalived-go runs that
 // kind yet.
-func newChecker(c *config.Checker, rs *config.RealServerSpec) (check.Checker, bool) {
+func newChecker(c *config.Checker, rs *config.RealServerSpec, env checkerEnv) (check.Checker, bool) {
 	switch c.Keyword {
 	case "TCP_CHECK":
 		return &check.TCP{Conn: connOf(c, rs.Addr)}, true
@@ -106,6 +115,8 @@ func newChecker(c *config.Checker, rs *config.RealServerSpec) (check.Checker, bo
 		return dnsChecker(c, rs.Addr), true
 	case "PING_CHECK":
 		return pingChecker(c, rs.Addr), true
+	case "HTTP_GET", "SSL_GET":
+		return newHTTPChecker(env.log, env.g, c, rs, env.spec, env.service, env.ssl)
 	}
 	return nil, false
 }
@@ -118,7 +129,13 @@ func newChecker(c *config.Checker, rs *config.RealServerSpec) (check.Checker, bo
 func fingerprint(c *config.Checker) string {
 	b := *c
 	b.Block = config.Block{Keyword: c.Keyword, Args: c.Args}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%+v", b))
+	text := fmt.Appendf(nil, "%+v", b)
+	for _, u := range c.URLs { // not their addresses
+		v := *u
+		v.Block = config.Block{}
+		text = fmt.Appendf(text, "|%+v", v)
+	}
+	sum := sha256.Sum256(text)
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -163,11 +180,17 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 		return svc.onResultX(i, j)
 	}
 	srv := svc.servers[i]
+	sl, selfLogging := j.Checker.(check.SelfLogger)
+	selfLogging = selfLogging && sl.LogsChanges()
 	return func(r check.Result, c check.Change) {
 		hasRun := j.ran
 		j.ran = true
+		if c == check.Unchanged {
+			return
+		}
 		lines, own := j.Checker.(check.Lines)
 		switch {
+		case selfLogging:
 		case c == check.WentUp && own:
 			if l := lines.UpLine(srv.name); l != "" {
 				svc.log.Info(l)
@@ -176,10 +199,8 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 			svc.log.Info(fmt.Sprintf("%s success.", successLine(j.kind, srv.name)))
 		case (c == check.WentDown || c == check.StayedDown) && own:
 			svc.log.Info(lines.DownLine(srv.name, svc.name, j.Schedule.Timing().Retry, hasRun, r.Reason))
-		case c == check.WentDown || c == check.StayedDown:
-			svc.log.Info(failureLine(j.kind, srv.name, j.Schedule.Timing().Retry, hasRun, r.Reason))
 		default:
-			return
+			svc.log.Info(failureLine(j.kind, srv.name, j.Schedule.Timing().Retry, hasRun, r.Reason))
 		}
 		svc.mu.Lock()
 		if c == check.StayedDown {

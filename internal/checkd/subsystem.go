@@ -86,6 +86,9 @@ func (s *Subsystem) Stop(ctx context.Context) error {
 	if s.rt != nil {
 		s.cur.Store(nil)
 		s.rt.stop(false).release()
+		if s.dpSyncer != nil && !s.dpKeep {
+			s.rt.logShutdown()
+		}
 		s.rt = nil
 	}
 	if s.dpSyncer != nil && !s.dpKeep {

@@ -76,6 +76,12 @@ var options = []option{
 type Flags struct {
 	Values map[string]string
 	Args   []string // non-option arguments (keepalived ignores them)
+	// Genhash holds, after -T (--genhash), the arguments left for
+	// genhash, which reads them with its own options; GenhashAs is how
+	// -T was written, GenhashLate that options came before it.
+	Genhash     []string
+	GenhashAs   string
+	GenhashLate bool
 }
 
 // Has tells whether the option (long name) was given.
@@ -132,7 +138,18 @@ func (f *Flags) parseLong(args []string, i int) (int, error) {
 		val = args[i]
 	}
 	f.Values[o.long] = val
+	if o.long == "genhash" {
+		f.genhash("genhash", nil, args[i+1:])
+		return len(args), nil
+	}
 	return i, nil
+}
+
+// genhash stops the parse at -T: what follows is genhash's (core/main.c
+// hands getopt's state over to check_genhash).
+func (f *Flags) genhash(as string, cluster, rest []string) {
+	f.GenhashAs, f.GenhashLate = as, len(f.Values) > 1
+	f.Genhash = append(cluster, rest...)
 }
 
 func (f *Flags) parseShort(args []string, i int) (int, error) {
@@ -145,6 +162,14 @@ func (f *Flags) parseShort(args []string, i int) (int, error) {
 		}
 		if o.arg == noArg {
 			f.Values[o.long] = ""
+			if o.long == "genhash" {
+				var cluster []string
+				if j+1 < len(a) {
+					cluster = []string{"-" + a[j+1:]}
+				}
+				f.genhash("-T", cluster, args[i+1:])
+				return len(args), nil
+			}
 			continue
 		}
 		val := a[j+1:]

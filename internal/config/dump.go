@@ -41,7 +41,7 @@ func (f formatter) fields(v reflect.Value, depth int) {
 		}
 		kw, _, _ := strings.Cut(tag, ",")
 		fv := v.Field(i)
-		if _, ok := set[kw]; !ok && !(fv.Kind() == reflect.Slice && fv.Len() > 0) {
+		if _, ok := set.Lookup(kw); !ok && !(fv.Kind() == reflect.Slice && fv.Len() > 0) {
 			continue
 		}
 		f.keyword(kw, fv, depth)
@@ -55,11 +55,18 @@ func (f formatter) fields(v reflect.Value, depth int) {
 
 func (f formatter) keyword(kw string, fv reflect.Value, depth int) {
 	switch {
+	// Validation may drop a block it has read, leaving its keyword set
+	// but the pointer nil (vrrp_strict drops authentication): the dump
+	// shows what is kept.
 	case fv.Kind() == reflect.Pointer:
-		f.block(kw, fv.Elem(), depth)
+		if !fv.IsNil() {
+			f.block(kw, fv.Elem(), depth)
+		}
 	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Pointer:
 		for j := 0; j < fv.Len(); j++ {
-			f.block(kw, fv.Index(j).Elem(), depth)
+			if !fv.Index(j).IsNil() {
+				f.block(kw, fv.Index(j).Elem(), depth)
+			}
 		}
 	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
 		f.line(depth, kw+" {")

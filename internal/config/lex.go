@@ -8,12 +8,10 @@ package config
 // sane instead and say so in a diagnostic.
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -63,51 +61,71 @@ type lexer struct {
 	mlStack    []mlEntry // outer multi-line expansions suspended by nested ones
 	mlSeqDepth int       // sequences started before the current multi-line expansion
 	curDef     *lexDef   // multi-line definition still collecting lines
-	residue    *string   // text after a brace, to be processed as the next line
+	residue    string    // text after a brace, to be processed as the next line
+	hasResidue bool
 
 	stack        []*globState // include stack; the last entry is being read
 	includeCheck int
 	blockDepth   int
 	work         int // source lines consumed, bounded to stop runaway expansions
 	stopped      bool
+	produced     int  // logical lines handed out, bounded by MaxLines
+	done         bool // the end of the input has been reported
+
+	// toks is where the words of lines are allocated, many lines' worth
+	// at a time: each Line's Tokens is a full slice of its own part.
+	toks []Token
+	// reuseTokens is set when the lines go to a parser that keeps none
+	// of their Tokens beyond the next few lines (Load): chunks of words
+	// are then reused in turn (tokenRing), instead of new memory for
+	// every word of a large configuration. A line's Tokens stay valid
+	// until over a thousand more words have been made (a chunk less the
+	// most words a line can have).
+	reuseTokens bool
+	tokenRing   [2][]Token
+	ringNext    int
 }
 
 // Preprocess reads the config at path (which may be a glob, as keepalived -f
 // allows) and everything it includes.
 func Preprocess(path string, opts LexOptions) ([]Line, Diagnostics) {
+	l := openLexer(path, opts)
+	l.run()
+	return l.lines, l.diags
+}
+
+// openLexer starts reading the config at path; Preprocess and Load then
+// take its lines.
+func openLexer(path string, opts LexOptions) *lexer {
 	l := newLexer(opts)
 	cwd, err := os.Getwd()
 	if err != nil {
 		cwd = "/"
 	}
-	if !l.checkMainFile(cwd, path) {
-		return nil, l.diags
+	if l.checkMainFile(cwd, path) {
+		l.openGlob(cwd, path, incR|incM|incW, position{})
 	}
-	l.openGlob(cwd, path, incR|incM|incW, position{})
-	l.run()
-	return l.lines, l.diags
+	return l
 }
 
 // PreprocessBytes does the same on in-memory text named name; includes
 // resolve relative to filepath.Dir(name).
 func PreprocessBytes(name string, data []byte, opts LexOptions) ([]Line, Diagnostics) {
+	l := bytesLexer(name, data, opts)
+	l.run()
+	return l.lines, l.diags
+}
+
+// bytesLexer starts reading in-memory text named name.
+func bytesLexer(name string, data []byte, opts LexOptions) *lexer {
 	l := newLexer(opts)
 	dir, err := filepath.Abs(filepath.Dir(name))
 	if err != nil {
 		dir = filepath.Dir(name)
 	}
-	f := &srcFile{display: name, dir: physicalDir(dir), key: canonicalPath(filepath.Join(dir, filepath.Base(name))), data: data}
+	f := &srcFile{display: name, dir: physicalDir(dir), key: canonicalPath(filepath.Join(dir, filepath.Base(name))), text: string(data)}
 	l.stack = append(l.stack, &globState{matches: []globMatch{{display: name}}, next: 1, file: f})
-	l.reserveLines(data)
-	l.run()
-	return l.lines, l.diags
-}
-
-// reserveLines grows the output for a file about to be read: braces split
-// off make about two logical lines per physical one. Growing once saves
-// copying a large configuration's lines over and over.
-func (l *lexer) reserveLines(data []byte) {
-	l.lines = slices.Grow(l.lines, 2*bytes.Count(data, []byte{'\n'})+1)
+	return l
 }
 
 func newLexer(opts LexOptions) *lexer {
@@ -128,21 +146,36 @@ func newLexer(opts LexOptions) *lexer {
 // run reads every logical line, as process_stream() does, and records it.
 func (l *lexer) run() {
 	for {
+		line, ok := l.next()
+		if !ok {
+			return
+		}
+		l.lines = append(l.lines, line)
+	}
+}
+
+// next returns the next logical line; the parser reads them one by one as
+// they are made, so that a large configuration's lines are never all held.
+func (l *lexer) next() (Line, bool) {
+	for !l.stopped {
 		buf, ok := l.readLine()
 		if !ok {
 			break
 		}
-		l.emit(buf)
-		if l.stopped {
-			break
+		if line, ok := l.emit(buf); ok {
+			return line, true
 		}
 	}
-	// init_data() reports unbalanced braces once everything is read; by then
-	// the include stack is empty, so keepalived gives no line number.
-	if l.blockDepth > 0 && !l.stopped {
-		l.diags = append(l.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors,
-			Msg: fmt.Sprintf("There are %d missing '}'s or extra '{'s", l.blockDepth)})
+	if !l.done {
+		l.done = true
+		// init_data() reports unbalanced braces once everything is read; by
+		// then the include stack is empty, so keepalived gives no line number.
+		if l.blockDepth > 0 && !l.stopped {
+			l.diags = append(l.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors,
+				Msg: fmt.Sprintf("There are %d missing '}'s or extra '{'s", l.blockDepth)})
+		}
 	}
+	return Line{}, false
 }
 
 // position is where the reader currently is, for Lines and Diagnostics.
@@ -189,31 +222,56 @@ func (l *lexer) stop(format string, args ...any) {
 	l.stopped = true
 }
 
-// emit splits off braces, tokenizes and stores one line returned by readLine.
-func (l *lexer) emit(buf string) {
+// tokenChunk is how many words are allocated at once.
+const tokenChunk = 2048
+
+// tokenSpace returns an empty slice with room for at least need words.
+func (l *lexer) tokenSpace(need int) []Token {
+	if !l.reuseTokens || need > tokenChunk {
+		return make([]Token, 0, max(tokenChunk, need))
+	}
+	i := l.ringNext
+	l.ringNext = (i + 1) % len(l.tokenRing)
+	if l.tokenRing[i] == nil {
+		l.tokenRing[i] = make([]Token, 0, tokenChunk)
+	}
+	return l.tokenRing[i][:0]
+}
+
+// emit splits off braces and tokenizes one line returned by readLine; it
+// reports false when the line has no words.
+func (l *lexer) emit(buf string) (Line, bool) {
 	head, rest, hasRest := splitBrace(buf)
 	if hasRest {
-		l.residue = &rest
+		l.residue, l.hasResidue = rest, true
 	}
 	l.countBlocks(head)
 	p := l.pos()
-	toks, unmatched := tokenize(head, p)
+	// A line of n bytes has at most (n+1)/2 words.
+	if need := (len(head)+1)/2 + 1; cap(l.toks)-len(l.toks) < need {
+		l.toks = l.tokenSpace(need)
+	}
+	start := len(l.toks)
+	var unmatched bool
+	l.toks, unmatched = appendTokens(l.toks, head, p)
+	toks := l.toks[start:len(l.toks):len(l.toks)]
 	if unmatched {
 		l.report(Error, ExitConfigErrors, "Unmatched quote: '%s'", head)
 	}
 	if len(toks) == 0 {
-		return
+		return Line{}, false
 	}
-	if len(l.lines) >= l.opts.MaxLines {
+	if l.produced >= l.opts.MaxLines {
 		l.stop("Configuration expands to more than %d lines - stopping", l.opts.MaxLines)
-		return
+		return Line{}, false
 	}
-	l.lines = append(l.lines, Line{File: p.file, Num: p.line, Raw: head, Tokens: toks})
+	l.produced++
 	if toks[0].Text == "include_check" {
 		// The parser applies include_check while reading in keepalived, so it
 		// affects the includes that follow; we read ahead, so apply it here.
 		l.setIncludeCheck(toks[1:])
 	}
+	return Line{File: p.file, Num: p.line, Raw: head, Tokens: toks}, true
 }
 
 // countBlocks tracks brace depth as read_line() does, to report extra '}'s.

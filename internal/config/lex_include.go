@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unsafe"
 )
 
 // srcFile is one configuration file being read.
@@ -14,10 +15,11 @@ type srcFile struct {
 	display string // the name keepalived prints: the glob match, relative to the includer's directory
 	dir     string // absolute directory: base of relative includes and ${_PWD}
 	key     string // canonical path, to detect include loops
-	data    []byte
-	off     int // read offset
-	nl      int // '\n's consumed so far
-	line    int // physical line number of the text being processed
+	text    string // the file's contents
+	off     int    // read offset
+	nl      int    // '\n's consumed so far
+	line    int    // physical line number of the text being processed
+	hasNUL  bool   // text has a NUL byte (known once reading starts)
 }
 
 // globState is one include directive (or the main -f glob): its matches
@@ -133,8 +135,9 @@ func (l *lexer) openConfFile(g *globState) bool {
 			l.fileError(incR, flags, g.at, "Configuration file '%s' open problem (%s) - skipping", m.display, errnoText(err))
 			continue
 		}
-		g.file = &srcFile{display: m.display, dir: physicalDir(filepath.Dir(m.real)), key: key, data: data}
-		l.reserveLines(data)
+		// data is ours alone and never written again, so the text can
+		// share its memory: lines and words are substrings of it.
+		g.file = &srcFile{display: m.display, dir: physicalDir(filepath.Dir(m.real)), key: key, text: unsafe.String(unsafe.SliceData(data), len(data))}
 		return true
 	}
 	return false

@@ -37,9 +37,9 @@ func (l *lexer) nextSource(inDef *bool) (string, bool) {
 		l.stop("Configuration expands to more than %d lines - stopping", l.opts.MaxLines)
 		return "", false
 	}
-	if l.residue != nil {
-		s := *l.residue
-		l.residue = nil
+	if l.hasResidue {
+		s := l.residue
+		l.residue, l.hasResidue = "", false
 		return s, true
 	}
 	if len(l.seqs) > 0 && len(l.seqs) > l.mlSeqDepth {

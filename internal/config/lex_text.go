@@ -11,39 +11,56 @@ import (
 // are the physical ones; keepalived's first pass cites the previous line for
 // the first piece (it counts '\n's), which we do not copy.
 func (l *lexer) nextChunk(f *srcFile) (string, bool) {
-	if f.off >= len(f.data) {
+	if f.off >= len(f.text) {
 		return "", false
 	}
-	startOfLine := f.off == 0 || f.data[f.off-1] == '\n'
-	rest := f.data[f.off:]
+	if f.off == 0 {
+		f.hasNUL = strings.IndexByte(f.text, 0) >= 0
+	}
+	startOfLine := f.off == 0 || f.text[f.off-1] == '\n'
+	rest := f.text[f.off:]
+	end := strings.IndexByte(rest, '\n') // of the physical line
+	if end < 0 {
+		end = len(rest)
+	}
 	n := min(len(rest), lexMaxBuf-1)
-	if i := bytes.IndexByte(rest[:n], '\n'); i >= 0 {
-		n = i + 1
+	if end < n {
+		n = end + 1
 	}
 	chunk := rest[:n]
 	f.off += n
 	if startOfLine {
 		f.line = f.nl + 1
-		l.checkLongLine(rest)
+		l.checkLongLine(rest[:end])
 	}
 	if chunk[len(chunk)-1] == '\n' {
 		f.nl++
 	}
-	if i := bytes.IndexByte(chunk, 0); i >= 0 {
-		// strlen() stops at the NUL, so keepalived silently drops the rest.
-		l.note("Line contains a NUL character - the rest of the line is ignored")
-		chunk = chunk[:i]
+	if f.hasNUL {
+		if i := strings.IndexByte(chunk, 0); i >= 0 {
+			// strlen() stops at the NUL, so keepalived silently drops the rest.
+			l.note("Line contains a NUL character - the rest of the line is ignored")
+			chunk = chunk[:i]
+		}
 	}
-	return string(bytes.TrimRight(chunk, "\r\n")), true
+	return trimEOL(chunk), true
 }
 
-// checkLongLine warns about a physical line that keepalived will split.
-func (l *lexer) checkLongLine(rest []byte) {
-	end := bytes.IndexByte(rest, '\n')
-	if end < 0 {
-		end = len(rest)
+// trimEOL is strings.TrimRight(s, "\r\n").
+func trimEOL(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
 	}
-	if n := len(bytes.TrimRight(rest[:end], "\r")); n > lexMaxBuf-1 {
+	return s
+}
+
+// checkLongLine warns about a physical line (without its '\n') that
+// keepalived will split.
+func (l *lexer) checkLongLine(line string) {
+	if len(line) <= lexMaxBuf-1 {
+		return
+	}
+	if n := len(strings.TrimRight(line, "\r")); n > lexMaxBuf-1 {
 		l.note("Line is %d bytes long; keepalived reads it as several lines of at most %d bytes", n, lexMaxBuf-1)
 	}
 }
@@ -53,7 +70,12 @@ func (l *lexer) checkLongLine(rest []byte) {
 // "\!" into literal characters outside quotes, and keeps a trailing '\'
 // (moving it next to the text) so definitions can continue.
 func (l *lexer) decomment(s string) string {
-	b := strings.TrimLeft(s, " \t")
+	b := trimBlanks(s)
+	if !hasAny(b, &decommentSpecial) {
+		// Nothing to strip or unescape: the result is the text itself.
+		return b
+	}
+	b = strings.TrimLeft(s, " \t")
 	out := make([]byte, 0, len(b)+1)
 	quote, cont, skip := false, false, -1
 	for i := 0; i < len(b); i++ {
@@ -92,6 +114,55 @@ func (l *lexer) decomment(s string) string {
 	return string(out)
 }
 
+// byteSet is a set of bytes, for scanning without building one per call
+// as strings.IndexAny does.
+type byteSet [256]bool
+
+func newByteSet(chars string) (set byteSet) {
+	for i := 0; i < len(chars); i++ {
+		set[chars[i]] = true
+	}
+	return set
+}
+
+var (
+	decommentSpecial = newByteSet("\"\\!#")
+	braceOrQuote     = newByteSet("{}\"")
+	lexSpaceSet      = newByteSet(lexWhiteSpace)
+	wordEndSet       = newByteSet(lexWhiteSpace + "\"")
+)
+
+// hasAny tells whether s has a byte of set.
+func hasAny(s string, set *byteSet) bool {
+	for i := 0; i < len(s); i++ {
+		if set[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// trimBlanks strips leading and trailing spaces and tabs.
+func trimBlanks(s string) string { return trimRightBlanks(trimLeftBlanks(s)) }
+
+// trimLeftBlanks is strings.TrimLeft(s, " \t").
+func trimLeftBlanks(s string) string {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return s[i:]
+}
+
+// trimRightBlanks is strings.TrimRight(s, " \t").
+func trimRightBlanks(s string) string {
+	j := len(s)
+	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[:j]
+}
+
 // splitBrace splits a line at its first '{' or '}' outside double quotes, as
 // the end of read_line() does. A line starting with a brace yields just the
 // brace; otherwise the text before it. The remainder is processed as the
@@ -104,14 +175,14 @@ func splitBrace(buf string) (head, rest string, hasRest bool) {
 	if p >= 0 {
 		skip := 0
 		if p == 0 {
-			skip = 1 + len(buf[1:]) - len(strings.TrimLeft(buf[1:], " \t"))
+			skip = 1 + len(buf[1:]) - len(trimLeftBlanks(buf[1:]))
 		}
 		if p+skip < len(buf) {
-			rest, hasRest = strings.TrimRight(buf[p+skip:], " \t"), true
+			rest, hasRest = trimRightBlanks(buf[p+skip:]), true
 			buf = buf[:p+skip]
 		}
 	}
-	return strings.TrimRight(buf, " \t"), rest, hasRest
+	return trimRightBlanks(buf), rest, hasRest
 }
 
 // findBrace returns the index of the first brace outside "..." or -1; an
@@ -119,11 +190,12 @@ func splitBrace(buf string) (head, rest string, hasRest bool) {
 func findBrace(buf string) int {
 	p := 0
 	for {
-		i := strings.IndexAny(buf[p:], "{}\"")
-		if i < 0 {
+		for p < len(buf) && !braceOrQuote[buf[p]] {
+			p++
+		}
+		if p == len(buf) {
 			return -1
 		}
-		p += i
 		if buf[p] != '"' {
 			return p
 		}
@@ -137,13 +209,14 @@ func findBrace(buf string) int {
 
 const lexWhiteSpace = " \t\f\n\r\v"
 
-// tokenize is alloc_strvec_r(): words are split on white space, "..." is one
-// word without its quotes and with no escapes, and a '"' ends a word. An
-// unterminated quote drops the rest of the line.
-func tokenize(s string, p position) (toks []Token, unmatched bool) {
+// appendTokens is alloc_strvec_r(): it appends the words of s to toks.
+// Words are split on white space, "..." is one word without its quotes and
+// with no escapes, and a '"' ends a word. An unterminated quote drops the
+// rest of the line.
+func appendTokens(toks []Token, s string, p position) (_ []Token, unmatched bool) {
 	i := 0
 	for {
-		for i < len(s) && strings.IndexByte(lexWhiteSpace, s[i]) >= 0 {
+		for i < len(s) && lexSpaceSet[s[i]] {
 			i++
 		}
 		if i >= len(s) {
@@ -158,12 +231,12 @@ func tokenize(s string, p position) (toks []Token, unmatched bool) {
 			t.Text, t.Quoted = s[i+1:i+1+j], true
 			i += j + 2
 		} else {
-			j := strings.IndexAny(s[i:], lexWhiteSpace+"\"")
-			if j < 0 {
-				j = len(s) - i
+			j := i
+			for j < len(s) && !wordEndSet[s[j]] {
+				j++
 			}
-			t.Text = s[i : i+j]
-			i += j
+			t.Text = s[i:j]
+			i = j
 		}
 		toks = append(toks, t)
 	}

@@ -82,28 +82,39 @@ func DefaultConfigID() string {
 // exits with.
 func Load(path string, opts Options) (*Config, Diagnostics) {
 	opts.fill()
-	lines, diags := Preprocess(path, LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance})
-	cfg, pdiags := Parse(lines)
-	diags = append(diags, pdiags...)
-	diags = append(diags, validate(cfg, &opts)...)
-	return cfg, diags
+	return loadFrom(openLexer(path, LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance}), &opts)
 }
 
 // LoadBytes is Load on in-memory text; includes resolve relative to name.
 func LoadBytes(name string, data []byte, opts Options) (*Config, Diagnostics) {
 	opts.fill()
-	lines, diags := PreprocessBytes(name, data, LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance})
-	cfg, pdiags := Parse(lines)
-	diags = append(diags, pdiags...)
-	diags = append(diags, validate(cfg, &opts)...)
+	return loadFrom(bytesLexer(name, data, LexOptions{ConfigID: opts.ConfigID, Instance: opts.Instance}), &opts)
+}
+
+// loadFrom parses the lines of l as they are made, then validates. The
+// findings are in the same order as Preprocess's, then Parse's, then
+// validation's.
+func loadFrom(l *lexer, opts *Options) (*Config, Diagnostics) {
+	l.reuseTokens = true
+	cfg, pdiags := parseLines(&parser{lex: l})
+	for {
+		if _, ok := l.next(); !ok {
+			break
+		}
+	}
+	diags := append(l.diags, pdiags...)
+	diags = append(diags, validate(cfg, opts)...)
 	return cfg, diags
 }
 
 // Parse builds the model from preprocessed lines, without validating it.
 func Parse(lines []Line) (*Config, Diagnostics) {
-	p := &parser{lines: lines}
+	return parseLines(&parser{lines: lines})
+}
+
+func parseLines(p *parser) (*Config, Diagnostics) {
 	cfg := &Config{}
-	p.parseBlock(reflect.ValueOf(cfg), false)
+	p.parseBlock(reflect.ValueOf(cfg), specOf(reflect.TypeOf(cfg).Elem()), false)
 	cfg.stopped = p.stopped
 	return cfg, p.diags
 }

@@ -18,12 +18,15 @@ const maxUint32 = math.MaxUint32
 
 // kaUnsigned is read_unsigned: a decimal unsigned number in [lo, hi].
 func kaUnsigned(s string, lo, hi uint64) (uint64, string) {
-	t := strings.TrimLeft(s, " \t")
+	t := trimLeftBlanks(s)
 	if strings.HasPrefix(t, "-") {
 		return 0, fmt.Sprintf("negative number '%s'", s)
 	}
 	t = strings.TrimPrefix(t, "+")
-	digits := len(t) - len(strings.TrimLeft(t, "0123456789"))
+	digits := 0
+	for digits < len(t) && isDigit(t[digits]) {
+		digits++
+	}
 	if digits != len(t) {
 		return 0, fmt.Sprintf("invalid number '%s'", s)
 	}

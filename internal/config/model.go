@@ -419,7 +419,7 @@ type VirtualServer struct {
 	SHFallback             bool          `kw:"sh-fallback" json:"sh-fallback,omitempty"`
 	MHPort                 bool          `kw:"mh-port" json:"mh-port,omitempty"`
 	MHFallback             bool          `kw:"mh-fallback" json:"mh-fallback,omitempty"`
-	LBKind                 string        `kw:"lb_kind,lvs_method" json:"lb_kind,omitempty"`
+	LBKind                 string        `kw:"lb_kind,lvs_method" raw:"1" json:"lb_kind,omitempty"`
 	PersistenceEngine      string        `kw:"persistence_engine" json:"persistence_engine,omitempty"`
 	PersistenceTimeout     OptWords      `kw:"persistence_timeout" json:"persistence_timeout,omitempty"`
 	PersistenceGranularity string        `kw:"persistence_granularity" json:"persistence_granularity,omitempty"`
@@ -437,7 +437,7 @@ type VirtualServer struct {
 	Weight                 int           `kw:"weight" json:"weight,omitempty"`
 	SorryServer            []string      `kw:"sorry_server" json:"sorry_server,omitempty"`
 	SorryServerInhibit     bool          `kw:"sorry_server_inhibit" json:"sorry_server_inhibit,omitempty"`
-	SorryServerLVSMethod   string        `kw:"sorry_server_lvs_method" json:"sorry_server_lvs_method,omitempty"`
+	SorryServerLVSMethod   string        `kw:"sorry_server_lvs_method" raw:"1" json:"sorry_server_lvs_method,omitempty"`
 	RealServers            []*RealServer `kw:"real_server" json:"real_server,omitempty"`
 
 	// Resolved is the virtual server as keepalived keeps it, filled in by
@@ -449,7 +449,7 @@ type VirtualServer struct {
 type RealServer struct {
 	Block
 	Weight           int        `kw:"weight" json:"weight,omitempty"`
-	LVSMethod        string     `kw:"lvs_method" json:"lvs_method,omitempty"`
+	LVSMethod        string     `kw:"lvs_method" raw:"1" json:"lvs_method,omitempty"`
 	UThreshold       int        `kw:"uthreshold" json:"uthreshold,omitempty"`
 	LThreshold       int        `kw:"lthreshold" json:"lthreshold,omitempty"`
 	InhibitOnFailure bool       `kw:"inhibit_on_failure" json:"inhibit_on_failure,omitempty"`

@@ -2,10 +2,13 @@ package config
 
 import (
 	"fmt"
+	"iter"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,7 +27,7 @@ import (
 //	                a bare keyword is reported as msg (exit 5, "{name}" is
 //	                the block's name; "-" says nothing) and ignored, rather
 //	                than a missing parameter (exit 2)
-//	raw:"1"         keep the words in Block.Raw; a bad number is not
+//	raw:"1"         keep the words for Block.Raw; a bad number is not
 //	                reported by the parser (validation reads it as
 //	                keepalived's handler does)
 //
@@ -53,36 +56,123 @@ func (p Pos) String() string { return fmt.Sprintf("(%s: Line %d)", p.File, p.Lin
 // Block is embedded by every block of the model: where it starts, the words
 // that followed its keyword, and where each of its keywords was set.
 type Block struct {
-	Pos     Pos            `json:"pos"`
-	Keyword string         `json:"keyword,omitempty"`
-	Args    []string       `json:"args,omitempty"`
-	Set     map[string]Pos `json:"-"`
-	End     Pos            `json:"-"` // the closing brace, cited by keepalived's end-of-block checks
-	// Synonyms records keywords written under a synonym (unicast_src_ip
+	Pos     Pos        `json:"pos"`
+	Keyword string     `json:"keyword,omitempty"`
+	Args    []string   `json:"args,omitempty"`
+	Set     KeywordSet `json:"-"`
+	End     Pos        `json:"-"` // the closing brace, cited by keepalived's end-of-block checks
+	// aside holds what few blocks have (nil for most): one pointer, so
+	// that blocks keep their size class (a Checker is 640 bytes, the
+	// most its class holds).
+	aside *blockAside
+}
+
+// blockAside is the rarely needed part of a Block.
+type blockAside struct {
+	// synonyms records keywords written under a synonym (unicast_src_ip
 	// for mcast_src_ip): Set holds the canonical keyword only, but a few
 	// of keepalived's rules depend on the spelling.
-	Synonyms map[string]Pos `json:"-"`
-	// Raw holds the words after the keyword of the fields tagged raw, as
-	// written (nil when there are none).
-	Raw map[string][]string `json:"-"`
+	synonyms map[string]Pos
+	// raw holds the words after the keyword of the fields tagged raw, as
+	// written.
+	raw map[string][]string
+}
+
+func (b *Block) setAside() *blockAside {
+	if b.aside == nil {
+		b.aside = &blockAside{}
+	}
+	return b.aside
 }
 
 // Wrote tells whether kw was written in this block, under that spelling
 // or, when kw is canonical, under any.
 func (b *Block) Wrote(kw string) bool {
-	_, ok := b.Synonyms[kw]
-	return ok || b.IsSet(kw)
+	if b.aside != nil {
+		if _, ok := b.aside.synonyms[kw]; ok {
+			return true
+		}
+	}
+	return b.IsSet(kw)
+}
+
+// Raw returns the words after keyword kw, as written, for a field tagged
+// raw (nil if kw was not written, or is not such a field).
+func (b *Block) Raw(kw string) []string {
+	if b.aside == nil {
+		return nil
+	}
+	return b.aside.raw[kw]
 }
 
 // IsSet tells whether keyword kw was written in this block.
-func (b *Block) IsSet(kw string) bool { _, ok := b.Set[kw]; return ok }
+func (b *Block) IsSet(kw string) bool { _, ok := b.Set.Lookup(kw); return ok }
 
 // PosOf returns where keyword kw was written, or the block's own position.
 func (b *Block) PosOf(kw string) Pos {
-	if p, ok := b.Set[kw]; ok {
+	if p, ok := b.Set.Lookup(kw); ok {
 		return p
 	}
 	return b.Pos
+}
+
+// KeywordSet is the keywords written in a block (canonical spellings), each
+// once, with where it was last written, in the order first written; the
+// zero KeywordSet is empty. A block writes a handful of keywords: a list is
+// smaller and quicker than a map, and the set is one pointer, as a map was,
+// so that blocks keep their size.
+type KeywordSet struct{ list *[]keywordAt }
+
+// keywordAt is one keyword of a set. The keyword and file name are shared
+// (the field's canonical keyword, one string per file), which makes an
+// entry 24 bytes rather than 40.
+type keywordAt struct {
+	kw   *string
+	file *string
+	line int
+}
+
+func (k keywordAt) pos() Pos { return Pos{File: *k.file, Line: k.line} }
+
+// Lookup returns where kw was written, if it was.
+func (s KeywordSet) Lookup(kw string) (Pos, bool) {
+	if s.list != nil {
+		for _, k := range *s.list {
+			if *k.kw == kw {
+				return k.pos(), true
+			}
+		}
+	}
+	return Pos{}, false
+}
+
+// Len is the number of keywords written.
+func (s KeywordSet) Len() int {
+	if s.list == nil {
+		return 0
+	}
+	return len(*s.list)
+}
+
+// All yields each keyword written and where, in the order first written.
+func (s KeywordSet) All() iter.Seq2[string, Pos] {
+	return func(yield func(string, Pos) bool) {
+		if s.list == nil {
+			return
+		}
+		for _, k := range *s.list {
+			if !yield(*k.kw, k.pos()) {
+				return
+			}
+		}
+	}
+}
+
+// Delete forgets kw.
+func (s KeywordSet) Delete(kw string) {
+	if s.list != nil {
+		*s.list = slices.DeleteFunc(*s.list, func(k keywordAt) bool { return *k.kw == kw })
+	}
 }
 
 func (b *Block) block() *Block { return b }
@@ -117,27 +207,94 @@ type keywordValue interface {
 }
 
 var (
-	timerType     = reflect.TypeOf(Timer(0))
-	lineValueType = reflect.TypeOf((*lineValue)(nil)).Elem()
-	keywordType   = reflect.TypeOf((*keywordValue)(nil)).Elem()
+	timerType      = reflect.TypeOf(Timer(0))
+	stringsType    = reflect.TypeOf([]string(nil))
+	lineValueType  = reflect.TypeOf((*lineValue)(nil)).Elem()
+	keywordType    = reflect.TypeOf((*keywordValue)(nil)).Elem()
+	bodyParserType = reflect.TypeOf((*bodyParser)(nil)).Elem()
 )
+
+// fieldKind says how a field reads its arguments (see the table above),
+// decided once per type rather than by reflection on every line.
+type fieldKind uint8
+
+const (
+	kindNone    fieldKind = iota // no reader: a bug in the model
+	kindKeyword                  // the type reads its own arguments (keywordValue)
+	kindTimer
+	kindString
+	kindInt
+	kindBool
+	kindWords  // []string
+	kindBlock  // *T
+	kindBlocks // []*T
+	kindValues // []T, T a lineValue
+	// A raw Timer or int (tag raw) is read quietly: validation reads
+	// Block.Raw as keepalived's handler does.
+	kindRawTimer
+	kindRawInt
+)
+
+func kindOf(t reflect.Type) fieldKind {
+	switch {
+	case reflect.PointerTo(t).Implements(keywordType):
+		return kindKeyword
+	case t == timerType:
+		return kindTimer
+	case t.Kind() == reflect.String:
+		return kindString
+	case t.Kind() == reflect.Int:
+		return kindInt
+	case t.Kind() == reflect.Bool:
+		return kindBool
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		return kindWords
+	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
+		return kindBlock
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Pointer:
+		return kindBlocks
+	case t.Kind() == reflect.Slice && reflect.PointerTo(t.Elem()).Implements(lineValueType):
+		return kindValues
+	}
+	return kindNone
+}
 
 // field is one keyword of a block, resolved from struct tags once per type.
 type field struct {
 	keyword    string // canonical keyword (first in the tag)
 	index      []int
 	typ        reflect.Type
+	kind       fieldKind
 	lo, hi     float64 // inclusive; seconds for a Timer
 	hasRange   bool
 	code       int
 	deprecated string
 	noarg      string // the handler's own message for a missing value
-	raw        bool   // keep the words in Block.Raw, read numbers quietly
+	raw        bool   // keep the words for Block.Raw, read numbers quietly
+	// elem is the spec of the block a kindBlock or kindBlocks field holds,
+	// found on first use (a block type may hold itself).
+	elem atomic.Pointer[blockSpec]
+}
+
+// elemSpec returns the spec of the block type f holds.
+func (f *field) elemSpec() *blockSpec {
+	if s := f.elem.Load(); s != nil {
+		return s
+	}
+	t := f.typ.Elem() // T of *T, or *T of []*T
+	if f.kind == kindBlocks {
+		t = t.Elem()
+	}
+	s := specOf(t)
+	f.elem.Store(s)
+	return s
 }
 
 type blockSpec struct {
+	typ      reflect.Type
 	fields   map[string]*field
 	keywords []string // canonical, for "did you mean"
+	body     bool     // the block reads its own body (bodyParser)
 }
 
 var specCache sync.Map // reflect.Type -> *blockSpec
@@ -146,15 +303,20 @@ func specOf(t reflect.Type) *blockSpec {
 	if s, ok := specCache.Load(t); ok {
 		return s.(*blockSpec)
 	}
-	s := &blockSpec{fields: map[string]*field{}}
+	s := &blockSpec{typ: t, fields: map[string]*field{}, body: reflect.PointerTo(t).Implements(bodyParserType)}
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("kw")
 		if tag == "" {
 			continue
 		}
-		f := &field{index: sf.Index, typ: sf.Type, code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated"),
+		f := &field{index: sf.Index, typ: sf.Type, kind: kindOf(sf.Type), code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated"),
 			noarg: sf.Tag.Get("noarg"), raw: sf.Tag.Get("raw") != ""}
+		if f.raw && f.kind == kindTimer {
+			f.kind = kindRawTimer
+		} else if f.raw && f.kind == kindInt {
+			f.kind = kindRawInt
+		}
 		if r := sf.Tag.Get("range"); r != "" {
 			lo, hi, _ := strings.Cut(r, ",")
 			f.lo, _ = strconv.ParseFloat(lo, 64)
@@ -175,11 +337,16 @@ func specOf(t reflect.Type) *blockSpec {
 	return s
 }
 
-// parser walks the preprocessed lines.
+// parser walks the preprocessed lines: those of a slice (Parse), or those
+// the lexer makes as they are asked for (Load), never holding them all.
 type parser struct {
 	lines []Line
 	next  int
-	diags Diagnostics
+	lex   *lexer
+	// ahead is the line read but not yet taken (hasAhead).
+	ahead    Line
+	hasAhead bool
+	diags    Diagnostics
 	// area is the subsystem owning the root block being read ("" at the
 	// root). keepalived reads each area in its own child process, and a
 	// missing parameter ends that child: nothing more is reported for a
@@ -188,10 +355,23 @@ type parser struct {
 	stopped map[string]bool
 	// depth is how many blocks are open; lastClose is the last '}' that
 	// ended a block, for the misplaced-brace hint.
-	depth     int
-	lastClose *Line
+	depth        int
+	lastClose    Pos
+	hasLastClose bool
+	// kws holds the keywords written in the blocks being read, innermost
+	// last; a block's part moves into its Set, sized to fit, when the
+	// block ends. kwArena, listArena and strArena are where the Sets and
+	// the blocks' Args are allocated, many at a time.
+	kws       []keywordAt
+	kwArena   []keywordAt
+	listArena [][]keywordAt
+	strArena  []string
+	file      *string // the file of the last keyword, shared by its Sets
 	// missingOpen counts the blocks opened without their '{'.
 	missingOpen int
+	// skip follows the lines of the root block being read as the
+	// processes that skip it see them (see skippedView).
+	skip skipWatch
 }
 
 // areaOf maps a root keyword to the keepalived process that reads it.
@@ -207,16 +387,32 @@ func areaOf(rootKeyword string) string {
 	return "vrrp"
 }
 
-func (p *parser) more() bool { return p.next < len(p.lines) }
+// more tells whether a line is left, reading it ahead.
+func (p *parser) more() bool {
+	if p.hasAhead {
+		return true
+	}
+	if p.lex != nil {
+		p.ahead, p.hasAhead = p.lex.next()
+	} else if p.next < len(p.lines) {
+		p.ahead, p.hasAhead = p.lines[p.next], true
+		p.next++
+	}
+	return p.hasAhead
+}
 
+// take returns the next line; more() must have said there is one.
 func (p *parser) take() Line {
-	l := p.lines[p.next]
-	p.next++
-	return l
+	p.hasAhead = false
+	// Within the skipped part only a line of one word (a brace) counts.
+	if p.skip.on && (p.skip.depth == 0 || len(p.ahead.Tokens) == 1) {
+		p.skip.see(p.ahead)
+	}
+	return p.ahead
 }
 
 func (p *parser) peekIs(text string) bool {
-	return p.more() && isBrace(p.lines[p.next], text)
+	return p.more() && isBrace(p.ahead, text)
 }
 
 func isBrace(l Line, brace string) bool {
@@ -246,8 +442,18 @@ func (p *parser) hint(l Line, kw, hint, format string, args ...any) {
 // parseBlock reads keyword lines into the block v (a pointer to a struct
 // embedding Block) until the closing brace, which it consumes, or the end.
 // It returns false if the input ended before the block was closed.
-func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
-	spec := specOf(v.Elem().Type())
+func (p *parser) parseBlock(v reflect.Value, spec *blockSpec, closeWithBrace bool) bool {
+	b := v.Interface().(blockish).block()
+	mark := len(p.kws)
+	if b.Set.list != nil {
+		p.kws = append(p.kws, *b.Set.list...)
+	}
+	closed := p.readKeywords(v, spec, b, mark, closeWithBrace)
+	b.Set = p.popKeywords(mark)
+	return closed
+}
+
+func (p *parser) readKeywords(v reflect.Value, spec *blockSpec, b *Block, mark int, closeWithBrace bool) bool {
 	for p.more() {
 		l := p.take()
 		if len(l.Tokens) == 0 || isBrace(l, "{") {
@@ -255,8 +461,8 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 		}
 		if isBrace(l, "}") {
 			if closeWithBrace {
-				v.Interface().(blockish).block().End = Pos{l.File, l.Num}
-				p.lastClose = &l
+				b.End = Pos{l.File, l.Num}
+				p.lastClose, p.hasLastClose = Pos{l.File, l.Num}, true
 				return true
 			}
 			// The lexer has said "Extra '}' found"; keepalived then
@@ -264,38 +470,59 @@ func (p *parser) parseBlock(v reflect.Value, closeWithBrace bool) bool {
 			p.report(ExitConfigErrors, l, "}", "Unknown keyword '}'")
 			continue
 		}
-		if _, known := spec.fields[l.Tokens[0].Text]; known && !closeWithBrace {
+		f := spec.fields[l.Tokens[0].Text]
+		if f == nil {
+			p.unknownKeyword(spec, l)
+			continue
+		}
+		if !closeWithBrace {
 			p.area = areaOf(l.Tokens[0].Text)
 		}
-		from, missing := p.next, p.missingOpen
-		p.parseKeywordLine(v, spec, l)
+		if !closeWithBrace {
+			p.skip.start(spec)
+		}
+		missing := p.missingOpen
+		p.parseKeywordLine(v, b, mark, f, l)
 		if !closeWithBrace {
 			p.area = ""
+			p.skip.on = false
 			if p.missingOpen != missing {
-				p.skippedView(spec, p.lines[from:p.next])
+				p.skippedView()
 			}
 		}
 	}
 	return !closeWithBrace
 }
 
-func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
+// popKeywords moves the keywords written since mark into a KeywordSet.
+func (p *parser) popKeywords(mark int) KeywordSet {
+	n := len(p.kws) - mark
+	if n == 0 {
+		return KeywordSet{}
+	}
+	if cap(p.kwArena)-len(p.kwArena) < n {
+		p.kwArena = make([]keywordAt, 0, max(256, n))
+	}
+	if len(p.listArena) == cap(p.listArena) {
+		p.listArena = make([][]keywordAt, 0, 256)
+	}
+	start := len(p.kwArena)
+	p.kwArena = append(p.kwArena, p.kws[mark:]...)
+	clear(p.kws[mark:])
+	p.kws = p.kws[:mark]
+	p.listArena = append(p.listArena, p.kwArena[start:len(p.kwArena):len(p.kwArena)])
+	return KeywordSet{&p.listArena[len(p.listArena)-1]}
+}
+
+func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field, l Line) {
 	kw := l.Tokens[0].Text
-	f, ok := spec.fields[kw]
-	if !ok {
-		p.unknownKeyword(spec, l)
-		return
-	}
-	b := v.Interface().(blockish).block()
-	if b.Set == nil {
-		b.Set = map[string]Pos{}
-	}
-	b.Set[f.keyword] = Pos{l.File, l.Num}
+	p.setKeyword(mark, &f.keyword, l)
 	if kw != f.keyword {
-		if b.Synonyms == nil {
-			b.Synonyms = map[string]Pos{}
+		a := b.setAside()
+		if a.synonyms == nil {
+			a.synonyms = map[string]Pos{}
 		}
-		b.Synonyms[kw] = Pos{l.File, l.Num}
+		a.synonyms[kw] = Pos{l.File, l.Num}
 	}
 	if f.deprecated != "" {
 		p.hint(l, kw, f.deprecated, "keyword '%s' is deprecated", kw)
@@ -305,16 +532,44 @@ func (p *parser) parseKeywordLine(v reflect.Value, spec *blockSpec, l Line) {
 		if f.noarg != "-" {
 			p.report(ExitConfigErrors, l, kw, "%s", strings.ReplaceAll(f.noarg, "{name}", firstArg(b.Args)))
 		}
-		delete(b.Set, f.keyword)
+		p.unsetKeyword(mark, f.keyword)
 		return
 	}
 	if f.raw {
-		if b.Raw == nil {
-			b.Raw = map[string][]string{}
+		a := b.setAside()
+		if a.raw == nil {
+			a.raw = map[string][]string{}
 		}
-		b.Raw[f.keyword] = tokenTexts(l.Tokens[1:])
+		a.raw[f.keyword] = p.texts(l.Tokens[1:])
 	}
 	p.assign(v.Elem().FieldByIndex(f.index), f, l)
+}
+
+// setKeyword records that the block whose keywords start at mark wrote kw
+// at line l (the last time counts, as in a map).
+func (p *parser) setKeyword(mark int, kw *string, l Line) {
+	if p.file == nil || *p.file != l.File {
+		file := l.File
+		p.file = &file
+	}
+	for i := mark; i < len(p.kws); i++ {
+		if *p.kws[i].kw == *kw {
+			p.kws[i].file, p.kws[i].line = p.file, l.Num
+			return
+		}
+	}
+	p.kws = append(p.kws, keywordAt{kw: kw, file: p.file, line: l.Num})
+}
+
+// unsetKeyword forgets that the block whose keywords start at mark wrote
+// kw, as if it had not.
+func (p *parser) unsetKeyword(mark int, kw string) {
+	for i := mark; i < len(p.kws); i++ {
+		if *p.kws[i].kw == kw {
+			p.kws = slices.Delete(p.kws, i, i+1)
+			return
+		}
+	}
 }
 
 func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
@@ -322,8 +577,8 @@ func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
 	p.report(ExitConfigErrors, l, kw, "Unknown keyword '%s'", kw)
 	if s := closest(kw, spec.keywords); s != "" {
 		p.hint(l, kw, "did you mean '"+s+"'?", "'%s' is not a keyword here", kw)
-	} else if owner := blockOwning(kw); p.depth == 0 && owner != "" && p.lastClose != nil {
-		p.hint(l, kw, fmt.Sprintf("'%s' belongs in a %s block: the '}' at %s line %d may close a block too early", kw, owner, p.lastClose.File, p.lastClose.Num),
+	} else if owner := blockOwning(kw); p.depth == 0 && owner != "" && p.hasLastClose {
+		p.hint(l, kw, fmt.Sprintf("'%s' belongs in a %s block: the '}' at %s line %d may close a block too early", kw, owner, p.lastClose.File, p.lastClose.Line),
 			"'%s' is not a keyword at the top level", kw)
 	}
 	// keepalived does not skip an unknown keyword's block: its lines are
@@ -338,54 +593,73 @@ func (p *parser) unknownKeyword(spec *blockSpec, l Line) {
 
 // assign reads the arguments of keyword line l into dst according to f.
 func (p *parser) assign(dst reflect.Value, f *field, l Line) {
-	if dst.CanAddr() && dst.Addr().Type().Implements(keywordType) {
-		dst.Addr().Interface().(keywordValue).parseKeyword(p, l)
-		return
-	}
 	args := l.Tokens[1:]
-	switch {
-	case f.raw && (f.typ == timerType || f.typ.Kind() == reflect.Int):
+	switch f.kind {
+	case kindKeyword:
+		dst.Addr().Interface().(keywordValue).parseKeyword(p, l)
+	case kindRawTimer:
 		// Validation reads Block.Raw as keepalived's handler reads it.
 		if a, ok := p.needArg(l, args); ok {
-			if f.typ == timerType {
-				if secs, err := strconv.ParseFloat(a, 64); err == nil && secs >= 0 && secs <= 1e9 {
-					dst.SetInt(int64(time.Duration(secs*1e6+0.5) * time.Microsecond))
-				}
-			} else if n, err := strconv.Atoi(a); err == nil {
+			if secs, err := strconv.ParseFloat(a, 64); err == nil && secs >= 0 && secs <= 1e9 {
+				dst.SetInt(int64(time.Duration(secs*1e6+0.5) * time.Microsecond))
+			}
+		}
+	case kindRawInt:
+		if a, ok := p.needArg(l, args); ok {
+			if n, err := strconv.Atoi(a); err == nil {
 				dst.SetInt(int64(n))
 			}
 		}
-	case f.typ == timerType:
+	case kindTimer:
 		if a, ok := p.needArg(l, args); ok {
 			if t, ok := p.readTimer(l, f, a); ok {
 				dst.SetInt(int64(t))
 			}
 		}
-	case f.typ.Kind() == reflect.String:
+	case kindString:
 		if a, ok := p.needArg(l, args); ok {
 			dst.SetString(a)
 		}
-	case f.typ.Kind() == reflect.Int:
+	case kindInt:
 		if a, ok := p.needArg(l, args); ok {
 			if n, ok := p.readInt(l, f, a); ok {
 				dst.SetInt(int64(n))
 			}
 		}
-	case f.typ.Kind() == reflect.Bool:
+	case kindBool:
 		dst.SetBool(p.readBool(l, args))
-	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
+	case kindWords:
 		if _, ok := p.needArg(l, args); ok {
-			dst.Set(reflect.ValueOf(tokenTexts(args)))
+			if f.typ == stringsType {
+				*dst.Addr().Interface().(*[]string) = p.texts(args)
+			} else {
+				dst.Set(reflect.ValueOf(tokenTexts(args)))
+			}
 		}
-	case f.typ.Kind() == reflect.Pointer && f.typ.Elem().Kind() == reflect.Struct:
-		dst.Set(p.readBlock(f.typ.Elem(), l))
-	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.Pointer:
-		dst.Set(reflect.Append(dst, p.readBlock(f.typ.Elem().Elem(), l)))
-	case f.typ.Kind() == reflect.Slice && reflect.PointerTo(f.typ.Elem()).Implements(lineValueType):
+	case kindBlock:
+		dst.Set(p.readBlock(f.elemSpec(), l))
+	case kindBlocks:
+		appendValue(dst, p.readBlock(f.elemSpec(), l))
+	case kindValues:
 		p.readValueBlock(dst, l)
 	default:
 		panic("config: no reader for field type " + f.typ.String())
 	}
+}
+
+// texts is tokenTexts with the strings allocated many lines at a time.
+func (p *parser) texts(ts []Token) []string {
+	if len(ts) == 0 {
+		return nil
+	}
+	if cap(p.strArena)-len(p.strArena) < len(ts) {
+		p.strArena = make([]string, 0, max(1024, len(ts)))
+	}
+	start := len(p.strArena)
+	for _, t := range ts {
+		p.strArena = append(p.strArena, t.Text)
+	}
+	return p.strArena[start:len(p.strArena):len(p.strArena)]
 }
 
 // needArg returns the first argument, or reports keepalived's fatal
@@ -463,66 +737,112 @@ func (p *parser) readBool(l Line, args []Token) bool {
 	return true
 }
 
-// readBlock allocates a block of type t opened by line l and reads it.
-func (p *parser) readBlock(t reflect.Type, l Line) reflect.Value {
+// readBlock allocates a block of spec's type opened by line l and reads it.
+// Lines read from the lexer share the memory of their Tokens with lines
+// read later (see lexer.reuseTokens): what a block needs of its opening
+// line after reading its body is copied first.
+func (p *parser) readBlock(spec *blockSpec, l Line) reflect.Value {
 	p.depth++
 	defer func() { p.depth-- }()
-	v := reflect.New(t)
+	v := reflect.New(spec.typ)
 	b := v.Interface().(blockish).block()
 	b.Pos = Pos{l.File, l.Num}
 	b.Keyword = l.Tokens[0].Text
-	b.Args = tokenTexts(l.Tokens[1:])
-	if bp, ok := v.Interface().(bodyParser); ok {
-		bp.parseBody(p, l)
+	b.Args = p.texts(l.Tokens[1:])
+	if spec.body {
+		v.Interface().(bodyParser).parseBody(p, l)
 		return v
 	}
 	if p.more() && !p.peekIs("{") {
 		// process_stream (lib/parser.c): the process reading the block
 		// says so at the line after the keyword, then reads that line as
 		// the block's first keyword.
-		p.report(ExitConfigErrors, p.lines[p.next], b.Keyword, "Missing '{' at beginning of configuration block")
+		p.report(ExitConfigErrors, p.ahead, b.Keyword, "Missing '{' at beginning of configuration block")
 		p.missingOpen++
 	}
-	if !p.parseBlock(v, true) {
-		p.missingBrace(l)
+	if !p.parseBlock(v, spec, true) {
+		p.missingBrace(b.Keyword, b.Pos)
 	}
 	return v
 }
 
-// skippedView reports what keepalived's other processes say about a root
-// block holding a block opened without its '{' (body: the lines after the
-// root keyword, up to its closing '}'). A process that does not read a
-// block skips it by counting braces (process_stream's skip_sublevel); the
-// missing '{' ends its skipping early (at once if it is the root block's
-// own), and it reads the rest of the block as top-level lines: each is an
-// unknown keyword, each '{' unexpected.
-func (p *parser) skippedView(root *blockSpec, body []Line) {
-	i, depth := 0, 0
-	if len(body) > 0 && isBrace(body[0], "{") {
-		i, depth = 1, 1
-	}
-	for ; depth > 0 && i < len(body); i++ {
-		switch {
-		case isBrace(body[i], "{"):
-			depth++
-		case isBrace(body[i], "}"):
-			depth--
+// skipWatch follows the lines of a root block, from the line after its
+// keyword, as a keepalived process that does not read the block sees them:
+// it skips the block by counting braces (process_stream's skip_sublevel),
+// and reads the lines after the skipped part as top-level lines. The lines
+// themselves are not kept (the lexer reuses their memory, and Load never
+// holds them all); only what such a process would report on is, which is
+// nothing unless a block inside lacks its '{'.
+type skipWatch struct {
+	on    bool
+	root  *blockSpec // the top level's keywords
+	seen  bool       // the first line after the root keyword has been seen
+	depth int        // braces open, while skipping
+	// lines are those read after the skipped part that the process
+	// reports: each '{' unexpected, each keyword unknown at the top level.
+	lines []skippedLine
+}
+
+// skippedLine is one line read after the skipped part: its '{' or keyword.
+type skippedLine struct {
+	pos Pos
+	kw  string
+}
+
+// start follows a new root block; root is the top level's spec.
+func (w *skipWatch) start(root *blockSpec) {
+	*w = skipWatch{on: true, root: root, lines: w.lines[:0]}
+}
+
+// see follows one line of the root block as the parser takes it.
+func (w *skipWatch) see(l Line) {
+	if !w.seen {
+		w.seen = true
+		if isBrace(l, "{") {
+			w.depth = 1
+			return
 		}
 	}
-	for _, l := range body[i:] {
+	if w.depth > 0 {
 		switch {
-		case len(l.Tokens) == 0:
 		case isBrace(l, "{"):
+			w.depth++
+		case isBrace(l, "}"):
+			w.depth--
+		}
+		return
+	}
+	switch {
+	case len(l.Tokens) == 0:
+	case isBrace(l, "{"):
+		w.lines = append(w.lines, skippedLine{Pos{l.File, l.Num}, "{"})
+	case w.root.fields[l.Tokens[0].Text] == nil:
+		w.lines = append(w.lines, skippedLine{Pos{l.File, l.Num}, l.Tokens[0].Text})
+	}
+}
+
+// skippedView reports what keepalived's other processes say about a root
+// block holding a block opened without its '{' (p.skip has followed the
+// lines after the root keyword, up to its closing '}'). A process that
+// does not read a block skips it by counting braces; the missing '{' ends
+// its skipping early (at once if it is the root block's own), and it reads
+// the rest of the block as top-level lines: each is an unknown keyword,
+// each '{' unexpected.
+func (p *parser) skippedView() {
+	for _, s := range p.skip.lines {
+		l := Line{File: s.pos.File, Num: s.pos.Line}
+		if s.kw == "{" {
 			p.report(ExitConfigErrors, l, "{", "Unexpected '{' - ignoring")
-		case root.fields[l.Tokens[0].Text] == nil:
-			p.report(ExitConfigErrors, l, l.Tokens[0].Text, "Unknown keyword '%s'", l.Tokens[0].Text)
+		} else {
+			p.report(ExitConfigErrors, l, s.kw, "Unknown keyword '%s'", s.kw)
 		}
 	}
 }
 
-func (p *parser) missingBrace(opener Line) {
-	p.diags = append(p.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors, Keyword: opener.Tokens[0].Text,
-		Msg:  fmt.Sprintf("missing '}' at end of configuration (block '%s' opened at %s: line %d)", opener.Tokens[0].Text, opener.File, opener.Num),
+// missingBrace reports the block kw opened at pos that the input ended in.
+func (p *parser) missingBrace(kw string, pos Pos) {
+	p.diags = append(p.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors, Keyword: kw,
+		Msg:  fmt.Sprintf("missing '}' at end of configuration (block '%s' opened at %s: line %d)", kw, pos.File, pos.Line),
 		Hint: "a '}' is missing: check the braces of this block and the ones inside it"})
 }
 
@@ -530,18 +850,28 @@ func (p *parser) missingBrace(opener Line) {
 // parsed by the element type. Words after the keyword on the opening line,
 // before the brace, are a value line too (keepalived accepts `group VI_1 {`).
 func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
-	elem := dst.Type().Elem()
+	kw, at := opener.Tokens[0].Text, Pos{opener.File, opener.Num}
+	rest := opener
+	rest.Tokens = nil
+	if len(opener.Tokens) > 1 {
+		rest.Tokens = slices.Clone(opener.Tokens[1:]) // before reading on
+	}
 	add := func(l Line) {
-		v := reflect.New(elem)
-		if v.Interface().(lineValue).parseLine(p, l) {
-			dst.Set(reflect.Append(dst, v.Elem()))
+		// The line is read into a new last element, dropped again if
+		// the line is rejected.
+		n := dst.Len()
+		dst.Grow(1)
+		dst.SetLen(n + 1)
+		v := dst.Index(n)
+		v.SetZero()
+		if !v.Addr().Interface().(lineValue).parseLine(p, l) {
+			v.SetZero()
+			dst.SetLen(n)
 		}
 	}
 	if p.peekIs("{") {
-		p.next++
-	} else if len(opener.Tokens) > 1 {
-		rest := opener
-		rest.Tokens = opener.Tokens[1:]
+		p.take()
+	} else if len(rest.Tokens) > 0 {
 		add(rest)
 		return
 	}
@@ -555,7 +885,17 @@ func (p *parser) readValueBlock(dst reflect.Value, opener Line) {
 		}
 		add(l)
 	}
-	p.missingBrace(opener)
+	p.missingBrace(kw, at)
+}
+
+// appendValue appends x to the settable slice dst, as
+// dst.Set(reflect.Append(dst, x)) without the slice header that
+// reflect.Append allocates.
+func appendValue(dst, x reflect.Value) {
+	n := dst.Len()
+	dst.Grow(1)
+	dst.SetLen(n + 1)
+	dst.Index(n).Set(x)
 }
 
 func reflectValueOf(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }

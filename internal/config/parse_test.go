@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -241,5 +242,52 @@ func BenchmarkParseLarge(b *testing.B) {
 		if len(cfg.Instances) != 1000 || len(cfg.VirtualServers) != 1000 {
 			b.Fatalf("parsed %d instances, %d virtual servers", len(cfg.Instances), len(cfg.VirtualServers))
 		}
+	}
+}
+
+// TestDumpSkipsDroppedBlocks checks that -d does not fail on a block that
+// validation dropped after reading it: vrrp_strict sets an instance's
+// authentication to nil, its keyword still written. Every sample and
+// oracle case is dumped after validation too, as -t -d does.
+func TestDumpSkipsDroppedBlocks(t *testing.T) {
+	cfg, _ := load(t, `global_defs {
+    vrrp_strict
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 7
+    priority 90
+    authentication {
+        auth_type PASS
+        auth_pass secret
+    }
+    virtual_ipaddress {
+        192.0.2.7/32
+    }
+}
+`)
+	if vi := cfg.Instances[0]; vi.Authentication != nil || !vi.IsSet("authentication") {
+		t.Fatalf("expected validation to drop the authentication block and keep its keyword: %+v", vi.Authentication)
+	}
+	var b bytes.Buffer
+	cfg.Format(&b)
+	if strings.Contains(b.String(), "authentication") || !strings.Contains(b.String(), "priority 90") {
+		t.Fatalf("dump:\n%s", b.String())
+	}
+
+	samples, _ := filepath.Glob("testdata/samples/*")
+	oracle, _ := filepath.Glob("testdata/oracle/*.conf")
+	for _, file := range append(samples, oracle...) {
+		cfg, _ := Load(file, testOpts)
+		var b bytes.Buffer
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: the dump panics: %v", file, r)
+				}
+			}()
+			cfg.Format(&b)
+		}()
 	}
 }

@@ -15,8 +15,47 @@ type validator struct {
 	// missingInterface makes keepalived's closing "Non-existent interface
 	// specified in configuration" line.
 	missingInterface bool
+	// tracked is what instances may track, by name: built once, not once
+	// per instance.
+	tracked *trackedNames
+	// servers holds the real servers of the virtual server being checked.
+	servers []lvsServer
+	// specs is where the virtual servers' resolved specs are allocated.
+	specs specArena
 	// droppedMisc are the MISC_CHECKs script security removed.
 	droppedMisc map[*Checker]bool
+}
+
+// newServer returns a copy of s that lives until the next virtual server
+// is checked.
+func (v *validator) newServer(s lvsServer) *lvsServer {
+	if len(v.servers) == cap(v.servers) {
+		v.servers = make([]lvsServer, 0, max(64, 2*cap(v.servers)))
+	}
+	v.servers = append(v.servers, s)
+	return &v.servers[len(v.servers)-1]
+}
+
+type trackedNames struct {
+	scripts                map[string]*VRRPScript // those script security kept
+	files, processes, bfds map[string]bool
+}
+
+// trackNames returns the names instances may track. Script security and
+// trackObjects have run by then, so the kept scripts, track files and
+// tracked processes are known.
+func (v *validator) trackNames() *trackedNames {
+	if v.tracked == nil {
+		t := &trackedNames{scripts: map[string]*VRRPScript{}, files: mapKeySet(v.cfg.TrackFileSpecs()),
+			processes: mapKeySet(v.cfg.TrackProcessSpecs()), bfds: namesOf(v.cfg.BFDInstances)}
+		for _, s := range v.cfg.Scripts {
+			if !s.Removed {
+				t.scripts[firstArg(s.Args)] = s
+			}
+		}
+		v.tracked = t
+	}
+	return v.tracked
 }
 
 func validate(cfg *Config, opts *Options) Diagnostics {

@@ -33,6 +33,11 @@ type lvsState struct {
 	weight   int
 	ss       *lvsServer // sorry server
 	rs       []*lvsServer
+	flags    uint32 // IPVS service flags but ops (lbflags_handler)
+	tun      Tunnel // lb_kind's tunnel options
+	// granularity is persistence_granularity as IPVS takes it, if granSet.
+	granularity uint32
+	granSet     bool
 }
 
 // lvsServer is a real or sorry server that survived reading.
@@ -40,8 +45,12 @@ type lvsServer struct {
 	rs       *RealServer // nil for the sorry server
 	addr     netip.AddrPort
 	method   string
+	tun      Tunnel // its lvs_method's tunnel options (tunSet), else the virtual server's
+	tunSet   bool
 	weight   int
 	checkers []*Checker // the checkers keepalived keeps
+
+	uthreshold, lthreshold uint32
 }
 
 func famOf(a netip.Addr) int {
@@ -87,12 +96,14 @@ func (v *validator) virtualServers() {
 }
 
 func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualServerGroup) {
-	s := &lvsState{vs: vs, weight: 1}
-	vs.Resolved = &VirtualServerSpec{Dropped: "invalid address"}
+	s := &lvsState{vs: vs, weight: 1, rs: make([]*lvsServer, 0, len(vs.RealServers))}
+	v.servers = v.servers[:0] // the previous virtual server's are done with
 	if !v.vsAddress(s) {
+		vs.Resolved = &VirtualServerSpec{Dropped: "invalid address"}
 		return // keepalived skips the whole block
 	}
-	defer func() { vs.Resolved = s.resolved(vs.Resolved.Dropped) }()
+	dropped := ""
+	defer func() { vs.Resolved = s.resolved(dropped, &v.specs) }()
 	v.vsKeywords(s)
 	for _, rs := range vs.RealServers {
 		v.realServer(s, rs)
@@ -105,17 +116,16 @@ func (v *validator) virtualServer(vs *VirtualServer, groups map[string]*VirtualS
 			// without a word.
 			v.extra(vs.Pos, "virtual_server", "define it with virtual_server_group "+vs.Args[1]+" { ... }",
 				"virtual server group %s is not defined: this virtual server is ignored", vs.Args[1])
-			vs.Resolved.Dropped = "undefined group"
+			dropped = "undefined group"
 			return
 		}
 		if !v.vsGroupFamily(s) {
-			vs.Resolved.Dropped = "group family mismatch"
+			dropped = "group family mismatch"
 			return
 		}
 	}
-	vs.Resolved.Dropped = ""
 	if !v.vsEnd(s) {
-		vs.Resolved.Dropped = "no real servers"
+		dropped = "no real servers"
 	}
 }
 
@@ -275,11 +285,31 @@ func (v *validator) vsKeywords(s *lvsState) {
 		}
 		if sched != "sh" && sched != "mh" {
 			bad(flag, "%s only applies to sh scheduler - ignoring", flag)
+			continue
+		}
+		// lbflags_handler: a scheduler's own flags only; "hashed" sets none.
+		switch {
+		case flag == sched+"-port":
+			s.flags |= 0x0010 // IP_VS_SVC_F_SCHED_SH_PORT, _MH_PORT
+		case flag == sched+"-fallback":
+			s.flags |= 0x0008 // IP_VS_SVC_F_SCHED_SH_FALLBACK, _MH_FALLBACK
+		}
+	}
+	for _, f := range []struct {
+		kw   string
+		on   bool
+		flag uint32
+	}{{"flag-1", vs.Flag1, 0x0008}, {"flag-2", vs.Flag2, 0x0010}, {"flag-3", vs.Flag3, 0x0020}} {
+		if f.on {
+			s.flags |= f.flag // IP_VS_SVC_F_SCHED1..3
 		}
 	}
 	if vs.IsSet("lb_kind") {
 		if lvsMethods[vs.LBKind] {
 			s.method = vs.LBKind
+			if t, ok := v.tunnelOptions(vs.PosOf("lb_kind"), "lb_kind", vs.Raw("lb_kind"), "virtual"); ok {
+				s.tun = t
+			}
 		} else {
 			bad("lb_kind", "PARSER : unknown [%s] routing method for virtual server.", vs.LBKind)
 		}
@@ -307,16 +337,19 @@ func (v *validator) vsKeywords(s *lvsState) {
 			}
 		}
 		if af == 6 {
-			if _, msg := kaUnsigned(g, 1, 128); msg != "" {
+			if n, msg := kaUnsigned(g, 1, 128); msg != "" {
 				reader("persistence_granularity", msg)
 				bad("persistence_granularity", "Invalid IPv6 persistence_granularity specified - %s", g)
 			} else {
 				s.persist = true
+				s.granularity, s.granSet = uint32(n), true
 			}
 		} else if a, err := netip.ParseAddr(g); err != nil || !a.Is4() {
 			bad("persistence_granularity", "Invalid IPv4 persistence_granularity specified - %s", g)
 		} else {
 			s.persist = true
+			b := a.As4()
+			s.granularity, s.granSet = uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]), true
 		}
 		if s.af == 0 {
 			s.af = af
@@ -377,6 +410,9 @@ func (v *validator) vsKeywords(s *lvsState) {
 			bad("sorry_server_lvs_method", "PARSER : unknown [%s] routing method for sorry server.", vs.SorryServerLVSMethod)
 		default:
 			s.ss.method = vs.SorryServerLVSMethod
+			if t, ok := v.tunnelOptions(vs.PosOf("sorry_server_lvs_method"), "sorry_server_lvs_method", vs.Raw("sorry_server_lvs_method"), "sorry"); ok {
+				s.ss.tun, s.ss.tunSet = t, true
+			}
 		}
 	}
 	if vs.IsSet("snmp_name") && vs.SNMPName == "" {
@@ -426,7 +462,7 @@ func (v *validator) realServer(s *lvsState, rs *RealServer) {
 		v.at(rs.Pos, ExitConfigErrors, "real_server", "Invalid real server ip address/port %s/%s - skipping", ip, port)
 		return // keepalived skips the block
 	}
-	srv := &lvsServer{rs: rs, addr: ap, weight: -1}
+	srv := v.newServer(lvsServer{rs: rs, addr: ap, weight: -1})
 	if rs.IsSet("weight") {
 		if msg := intRange(rs.Weight, 0, ipvsWeightLimit); msg != "" {
 			reader("weight", msg)
@@ -438,6 +474,9 @@ func (v *validator) realServer(s *lvsState, rs *RealServer) {
 	if rs.IsSet("lvs_method") {
 		if lvsMethods[rs.LVSMethod] {
 			srv.method = rs.LVSMethod
+			if t, ok := v.tunnelOptions(rs.PosOf("lvs_method"), "lvs_method", rs.Raw("lvs_method"), "real"); ok {
+				srv.tun, srv.tunSet = t, true
+			}
 		} else {
 			bad("lvs_method", "PARSER : unknown [%s] routing method for real server.", rs.LVSMethod)
 		}
@@ -450,6 +489,10 @@ func (v *validator) realServer(s *lvsState, rs *RealServer) {
 			if msg := intRange(th.n, 0, maxUint32); msg != "" {
 				reader(th.kw, msg)
 				bad(th.kw, "Invalid real_server %s '%d' - ignoring", th.kw, th.n)
+			} else if th.kw == "uthreshold" {
+				srv.uthreshold = uint32(th.n)
+			} else {
+				srv.lthreshold = uint32(th.n)
 			}
 		}
 	}
@@ -663,7 +706,7 @@ func (v *validator) vsEnd(s *lvsState) bool {
 	vs.LBAlgo = s.sched
 
 	weightSum := 0
-	var kept []*lvsServer
+	kept := make([]*lvsServer, 0, len(s.rs))
 	for _, rs := range s.rs {
 		if slices.ContainsFunc(kept, func(o *lvsServer) bool { return o.addr == rs.addr }) {
 			say("VS %s: real server %s is duplicated - removing second rs", s.name(), s.trio(rs.addr))
@@ -677,6 +720,9 @@ func (v *validator) vsEnd(s *lvsState) bool {
 			}
 			rs.method = s.method
 		}
+		if !rs.tunSet {
+			rs.tun = s.tun
+		}
 		rs.rs.LVSMethod = rs.method
 		weightSum += rs.weight
 	}
@@ -687,6 +733,9 @@ func (v *validator) vsEnd(s *lvsState) bool {
 			s.method = "NAT"
 		}
 		s.ss.method = s.method
+	}
+	if s.ss != nil && !s.ss.tunSet {
+		s.ss.tun = s.tun
 	}
 	if s.method == "" {
 		s.method = "NAT"
@@ -800,16 +849,15 @@ func concat(lists ...[]string) []string {
 // written in b that is not one of allowed. Blocks (url, host) written
 // where they are unknown also get keepalived's "Unexpected '{'".
 func (v *validator) unknownInBlock(b *Block, allowed []string, blockKW func(kw string) []Pos) {
-	kws := make([]string, 0, len(b.Set))
-	for kw := range b.Set {
-		kws = append(kws, kw)
+	var kws []string
+	for kw := range b.Set.All() {
+		if !slices.Contains(allowed, kw) {
+			kws = append(kws, kw)
+		}
 	}
 	slices.Sort(kws)
 	for _, kw := range kws {
-		if slices.Contains(allowed, kw) {
-			continue
-		}
-		positions := []Pos{b.Set[kw]}
+		positions := []Pos{b.PosOf(kw)}
 		isBlock := false
 		if blockKW != nil {
 			if ps := blockKW(kw); ps != nil {
@@ -1117,4 +1165,60 @@ func (v *validator) bfdChecker(s *lvsState, srv *lvsServer, c *Checker, known fu
 	}
 	v.at(pos, ExitConfigErrors, "name", "(%s) BFD_CHECK - BFD %s not configured", rsName, c.Name)
 	return false
+}
+
+// tunnelOptions reads the words after lb_kind's, lvs_method's or
+// sorry_server_lvs_method's method (words[0]) as keepalived's
+// svr_forwarding_handler (check/check_parser.c) does: `type ipip|gue|gre`,
+// `port N` (gue only, and required there) and `nocsum|csum|remcsum`
+// (not with ipip; not remcsum with gre), with its messages; ok is false
+// (the server keeps its previous tunnel) after an error. who is
+// "virtual", "real" or "sorry".
+func (v *validator) tunnelOptions(pos Pos, kw string, words []string, who string) (t Tunnel, ok bool) {
+	bad := func(format string, args ...any) (Tunnel, bool) {
+		v.at(pos, ExitConfigErrors, kw, format, args...)
+		return Tunnel{}, false
+	}
+	for i := 1; i < len(words); i++ {
+		switch w := words[i]; w {
+		case "type":
+			if i+1 == len(words) {
+				return bad("Missing tunnel type for %s server.", who)
+			}
+			switch words[i+1] {
+			case "ipip":
+				t.Type = ""
+			case "gue", "gre":
+				t.Type = words[i+1]
+			default:
+				return bad("Unknown tunnel type %s for %s server.", words[i+1], who)
+			}
+			i++
+		case "port":
+			if i+1 == len(words) {
+				return bad("Missing port for %s server gue tunnel.", who)
+			}
+			n, msg := kaUnsigned(words[i+1], 1, 65535)
+			if msg != "" {
+				return bad("Invalid gue tunnel port %s for %s server.", words[i+1], who)
+			}
+			t.Port = uint16(n)
+			i++
+		case "nocsum":
+			t.Checksum = ""
+		case "csum", "remcsum":
+			t.Checksum = w
+		default:
+			return bad("Invalid tunnel option %s for %s server.", w, who)
+		}
+	}
+	switch {
+	case (t.Type == "gue") != (t.Port != 0):
+		return bad("gue tunnels require port, otherwise cannot have port.")
+	case t.Type == "" && t.Checksum != "":
+		return bad("ipip tunnels do not support checksum option.")
+	case t.Type == "gre" && t.Checksum == "remcsum":
+		return bad("gre tunnels do not support remote checksum option.")
+	}
+	return t, true
 }

@@ -334,7 +334,7 @@ func (v *validator) scDrop(u *scUse) {
 	}
 	*u.script = Script{}
 	if u.block != nil {
-		delete(u.block.Set, u.kw)
+		u.block.Set.Delete(u.kw)
 	}
 }
 

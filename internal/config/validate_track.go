@@ -239,7 +239,7 @@ func (v *validator) trackProcess(tp *TrackProcess) *TrackProcessSpec {
 			}
 			s.Weight = n
 		case "quorum":
-			a := firstArg(tp.Raw[kw])
+			a := firstArg(tp.Raw(kw))
 			q, msg := kaUnsigned(a, 1, 65535)
 			switch {
 			case msg != "":
@@ -251,7 +251,7 @@ func (v *validator) trackProcess(tp *TrackProcess) *TrackProcessSpec {
 				s.Quorum = int(q)
 			}
 		case "quorum_max":
-			a := firstArg(tp.Raw[kw])
+			a := firstArg(tp.Raw(kw))
 			m, msg := kaUnsigned(a, 0, 65535)
 			switch {
 			case msg != "":
@@ -270,7 +270,7 @@ func (v *validator) trackProcess(tp *TrackProcess) *TrackProcessSpec {
 			}
 		case "delay", "terminate_delay", "fork_delay":
 			// vrrp_tprocess_delay_general
-			a := firstArg(tp.Raw[kw])
+			a := firstArg(tp.Raw(kw))
 			us, ok, msgs := kaDecimal(a, 1, 3600*1e6, 6)
 			for _, m := range msgs {
 				bad("%s", m)

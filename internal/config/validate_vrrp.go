@@ -247,12 +247,8 @@ func (v *validator) authentication(vi *VRRPInstance) {
 
 // tracking checks the track_* references against what is defined.
 func (v *validator) tracking(vi *VRRPInstance) {
-	scripts := map[string]*VRRPScript{}
-	for _, s := range v.cfg.Scripts {
-		if !s.Removed {
-			scripts[firstArg(s.Args)] = s
-		}
-	}
+	names := v.trackNames()
+	scripts := names.scripts
 	kept := vi.TrackScript[:0]
 	for _, t := range vi.TrackScript {
 		s, ok := scripts[t.Name]
@@ -267,9 +263,9 @@ func (v *validator) tracking(vi *VRRPInstance) {
 		kept = append(kept, t)
 	}
 	vi.TrackScript = kept
-	v.trackRefs(vi, "track_file", vi.TrackFile, mapKeySet(v.cfg.TrackFileSpecs()))
-	v.trackRefs(vi, "track_process", vi.TrackProcess, mapKeySet(v.cfg.TrackProcessSpecs()))
-	v.trackRefs(vi, "track_bfd", vi.TrackBFD, namesOf(v.cfg.BFDInstances))
+	v.trackRefs(vi, "track_file", vi.TrackFile, names.files)
+	v.trackRefs(vi, "track_process", vi.TrackProcess, names.processes)
+	v.trackRefs(vi, "track_bfd", vi.TrackBFD, names.bfds)
 }
 
 // scriptWeight is a vrrp_script's own weight (0 when none is set).

@@ -19,7 +19,7 @@ func (c *Config) KeywordUses() []KeywordUse {
 	seen := map[[2]string]bool{}
 	var uses []KeywordUse
 	walkBlocks(reflect.ValueOf(c), func(b *Block) {
-		for kw, pos := range b.Set {
+		for kw, pos := range b.Set.All() {
 			key := [2]string{b.Keyword, kw}
 			if !seen[key] {
 				seen[key] = true

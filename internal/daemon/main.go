@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/genhash"
 )
 
 // Version is printed by -v; keepalived prints "Keepalived vX.Y.Z".
@@ -24,6 +26,9 @@ const DefaultConfigFile = "/etc/keepalived/keepalived.conf"
 
 // Main runs the command line args and returns the process exit code.
 func Main(prog string, args []string, stdout, stderr io.Writer) int {
+	if filepath.Base(prog) == "genhash" { // Debian's genhash is a link to keepalived
+		return genhash.Run(prog, args, stdout, stderr)
+	}
 	f, err := cli.Parse(args)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -39,8 +44,10 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 	case f.Has("signum"):
 		return signum(f.Get("signum", ""), stdout, stderr)
 	case f.Has("genhash"):
-		fmt.Fprintln(stderr, "genhash mode (-T) is not available in this version of keepalived-go")
-		return 1
+		if f.GenhashLate {
+			fmt.Fprintf(stderr, "Warning -- `%s` not used as first option, previous options ignored\n", f.GenhashAs)
+		}
+		return genhash.RunFromKeepalived(prog, len(args)+1, f.Genhash, stdout, stderr)
 	}
 	if _, err := f.LVSBackend(); err != nil {
 		fmt.Fprintln(stderr, err)

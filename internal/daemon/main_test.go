@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {
@@ -36,6 +38,20 @@ func TestUnknownOptionExits1LikeKeepalived(t *testing.T) {
 func TestBadLVSBackendExits1(t *testing.T) {
 	code, _, stderr := runMain(t, "--lvs-backend=iptables", "-t", "-f", "/nonexistent")
 	if code != 1 || !strings.Contains(stderr, `invalid --lvs-backend "iptables": auto, ipvs or nftables`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// --lvs-backend=ipvs on a kernel without IPVS refuses to start, as
+// keepalived's checker does when ipvs_start fails.
+func TestIPVSBackendWithoutIPVSExits1(t *testing.T) {
+	if kernel.HasIPVS() {
+		t.Log("this kernel has IPVS: the refusal is for kernels without it (the QEMU tests run the IPVS backend)")
+		return
+	}
+	path := writeConf(t, "virtual_server 192.0.2.1 80 {\n    protocol TCP\n    real_server 192.0.2.2 80 {\n    }\n}\n")
+	code, _, stderr := runMain(t, "-n", "-l", "--lvs-backend=ipvs", "-f", path, "-p", filepath.Join(t.TempDir(), "kg.pid"))
+	if code != 1 || !strings.Contains(stderr, "IPVS: Can't initialize ipvs") || !strings.Contains(stderr, "not starting") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }

@@ -51,6 +51,16 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	log := newLogger(f, stderr)
 	log.Info("Starting Keepalived-go v" + Version)
+	if backend, _ := f.LVSBackend(); backend == "ipvs" && !f.Has("vrrp") {
+		// As keepalived's checker child when ipvs_start fails: no IPVS,
+		// no start (auto would fall back to nftables).
+		k, err := kernel.OpenIPVS()
+		if err != nil {
+			log.Error("IPVS: Can't initialize ipvs: " + err.Error() + " (--lvs-backend=ipvs; auto uses nftables on such a kernel): not starting")
+			return 1
+		}
+		k.Close()
+	}
 	pids, err := createPidFiles(pidFilePaths(f)...)
 	if errors.Is(err, errAlreadyRunning) {
 		// keepalived logs this and exits 0, leaving the files alone.

@@ -17,7 +17,10 @@ type Backend interface {
 	// the nearest equivalent of what it cannot hold as such, with one
 	// note for each approximation or omission; ok is false when it
 	// cannot hold the service at all. What Observe returns is in
-	// Express's terms, so that an unchanged service compares equal.
+	// Express's terms, so that an unchanged service compares equal. A
+	// backend without a table of its own (IPVS) also learns from it
+	// which services are its own: the Syncer expresses every desired
+	// service before it observes.
 	Express(s Service) (out Service, ok bool, notes []string)
 	// Observe returns the services the backend owns in the kernel.
 	Observe(ctx context.Context) ([]Service, error)
@@ -92,6 +95,8 @@ func (s *Syncer) Sync(ctx context.Context, desired []Service) error {
 func (s *Syncer) Update(ctx context.Context, desired Service) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Express first: a backend may learn from it what it owns (IPVS).
+	e, ok := s.express(desired)
 	if s.known == nil {
 		observed, err := s.b.Observe(ctx)
 		if err != nil {
@@ -103,7 +108,6 @@ func (s *Syncer) Update(ctx context.Context, desired Service) error {
 		}
 	}
 	var want, have []Service
-	e, ok := s.express(desired)
 	if ok {
 		want = []Service{e}
 	}
@@ -154,11 +158,13 @@ func (s *Syncer) express(d Service) (Service, bool) {
 	e, ok, notes := s.b.Express(d)
 	for _, n := range notes {
 		line := fmt.Sprintf("VS %s: %s", d.Label(), n)
+		key := line
 		if d.Pos != "" {
 			line = d.Pos + " " + line
+			key = d.Pos + " " + n // once for all the services of a virtual_server_group
 		}
-		if !s.noted[line] {
-			s.noted[line] = true
+		if !s.noted[key] {
+			s.noted[key] = true
 			s.log.Warn(line)
 		}
 	}

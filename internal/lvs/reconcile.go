@@ -13,7 +13,7 @@ const (
 	EditService               // scheduler, method, flags or persistence changed
 	DelService                // the service and its destinations go
 	AddDest                   // a new destination
-	EditDest                  // a destination's weight or method changed
+	EditDest                  // a destination's weight, method, thresholds or tunnel changed
 	DelDest                   // a destination goes
 )
 
@@ -137,7 +137,7 @@ func destOps(d, o *Service) []Op {
 		switch y, ok := had[x.Addr]; {
 		case !ok:
 			ops = append(ops, Op{Kind: AddDest, Service: d, Dest: x})
-		case y.Weight != x.Weight || y.Method != x.Method:
+		case y != x:
 			ops = append(ops, Op{Kind: EditDest, Service: d, Dest: x})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 )
 
 // ServiceKey identifies a virtual service in the kernel, as IPVS does: an
@@ -14,6 +15,20 @@ type ServiceKey struct {
 	Fwmark uint32 // a fwmark service (Proto and Addr are then zero)
 	Proto  string // "tcp", "udp" or "sctp"
 	Addr   netip.AddrPort
+}
+
+// ProtoName is an IP protocol number as services name it: tcp, udp,
+// sctp, else the number.
+func ProtoName(p uint8) string {
+	switch p {
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 132:
+		return "sctp"
+	}
+	return strconv.Itoa(int(p))
 }
 
 // AddrKey is the key of an address service.
@@ -71,6 +86,11 @@ type Service struct {
 	Flags  Flags
 	// Persistence is persistence_timeout in seconds, 0 for none.
 	Persistence uint32
+	// Granularity is the persistence netmask (persistence_granularity):
+	// an IPv4 mask as a number (0xffffff00 for 255.255.255.0) or an IPv6
+	// prefix length. Engine is persistence_engine ("" for none).
+	Granularity uint32
+	Engine      string
 	// Dests are the destinations: the alive real servers at their
 	// weight, inhibited ones at 0, or the sorry server.
 	Dests []Destination
@@ -81,7 +101,38 @@ type Destination struct {
 	Addr   netip.AddrPort
 	Weight int
 	Method string // NAT, DR or TUN
+	// UThreshold and LThreshold are uthreshold and lthreshold (0: none).
+	UThreshold, LThreshold uint32
+	// Tunnel is a TUN destination's encapsulation.
+	Tunnel Tunnel
 }
+
+// Tunnel is a tunnelled destination's encapsulation, with IPVS's values
+// (IP_VS_CONN_F_TUNNEL_TYPE_*, IP_VS_TUNNEL_ENCAP_FLAG_*); the zero value
+// is IPIP without checksum.
+type Tunnel struct {
+	Type  TunnelType
+	Port  uint16 // GUE's destination port
+	Flags TunnelFlags
+}
+
+// TunnelType is a tunnel's encapsulation.
+type TunnelType uint8
+
+const (
+	TunnelIPIP TunnelType = 0
+	TunnelGUE  TunnelType = 1
+	TunnelGRE  TunnelType = 2
+)
+
+// TunnelFlags are a tunnel's checksum options.
+type TunnelFlags uint16
+
+const (
+	TunnelNoChecksum     TunnelFlags = 0
+	TunnelChecksum       TunnelFlags = 1 // csum
+	TunnelRemoteChecksum TunnelFlags = 2 // remcsum
+)
 
 // Label is the service's name for log lines.
 func (s *Service) Label() string {
@@ -94,7 +145,8 @@ func (s *Service) Label() string {
 // sameAttrs tells whether two services agree on everything but their
 // destinations (and names).
 func (s *Service) sameAttrs(o *Service) bool {
-	return s.Scheduler == o.Scheduler && s.Method == o.Method && s.Flags == o.Flags && s.Persistence == o.Persistence
+	return s.Scheduler == o.Scheduler && s.Method == o.Method && s.Flags == o.Flags && s.Persistence == o.Persistence &&
+		s.Granularity == o.Granularity && s.Engine == o.Engine
 }
 
 // Clone is a deep copy of the service.

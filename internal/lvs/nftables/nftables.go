@@ -301,7 +301,7 @@ func decode(k kernel.LBService) lvs.Service {
 	if k.Fwmark != 0 {
 		s.ServiceKey = lvs.FwmarkKey(k.Family, k.Fwmark)
 	} else {
-		s.ServiceKey = lvs.AddrKey(protoName(k.Proto), k.Addr)
+		s.ServiceKey = lvs.AddrKey(lvs.ProtoName(k.Proto), k.Addr)
 	}
 	switch {
 	case k.Pick == kernel.LBUnknown:
@@ -329,18 +329,6 @@ func decode(k kernel.LBService) lvs.Service {
 	}
 	slices.SortFunc(s.Dests, func(a, b lvs.Destination) int { return a.Addr.Compare(b.Addr) })
 	return s
-}
-
-func protoName(p uint8) string {
-	switch p {
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	case 132:
-		return "sctp"
-	}
-	return fmt.Sprint(p)
 }
 
 // Observe reads the table's services.

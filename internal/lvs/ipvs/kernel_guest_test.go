@@ -1,0 +1,317 @@
+//go:build ipvsguest
+
+package ipvs
+
+// These tests run inside a QEMU guest whose kernel has IPVS (the host's
+// has not): test/qemu builds this package's test binary with the
+// ipvsguest tag, boots Debian's cloud kernel with it and runs
+// `ipvs.test -test.run ^TestGuest`. They need root, ipvsadm and IPVS.
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
+)
+
+func openKernel(t *testing.T) kernel.IPVS {
+	t.Helper()
+	k, err := kernel.OpenIPVS()
+	if err != nil {
+		t.Fatalf("IPVS: %v", err)
+	}
+	t.Cleanup(func() { k.Close() })
+	flush(t)
+	t.Cleanup(func() { flush(t) })
+	return k
+}
+
+func flush(t *testing.T) {
+	if out, err := exec.Command("ipvsadm", "-C").CombinedOutput(); err != nil {
+		t.Fatalf("ipvsadm -C: %v %s", err, out)
+	}
+}
+
+func ipvsadm(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ipvsadm", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ipvsadm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// scenario drives an IPVS through services and destinations of every
+// kind, with the errors the kernel gives, and returns what it saw: the
+// errno of each step and the table at the end (sorted: the kernel lists
+// in hash order).
+func scenario(k kernel.IPVS) []string {
+	var out []string
+	step := func(what string, err error) {
+		out = append(out, fmt.Sprintf("%s: %v", what, kernel.Errno(err)))
+	}
+	v4 := kernel.IPVSService{Family: 4, Proto: 6, Addr: ap("10.0.0.1:80"), Sched: "rr", Netmask: 0xffffffff}
+	udp6 := kernel.IPVSService{Family: 6, Proto: 17, Addr: ap("[2001:db8::1]:53"), Sched: "mh", Flags: kernel.IPVSFlagSched1, Netmask: 128}
+	sctp := kernel.IPVSService{Family: 4, Proto: 132, Addr: ap("10.0.0.2:9"), Sched: "wlc", Netmask: 0xffffffff}
+	fw4 := kernel.IPVSService{Family: 4, Fwmark: 5, Sched: "sh", Flags: kernel.IPVSFlagSched1 | kernel.IPVSFlagSched2, Netmask: 0xffffffff}
+	fw6 := kernel.IPVSService{Family: 6, Fwmark: 5, Sched: "wrr", Flags: kernel.IPVSFlagPersistent, Timeout: 60, Netmask: 64}
+	missing := kernel.IPVSService{Family: 4, Proto: 6, Addr: ap("10.0.0.9:80"), Sched: "rr", Netmask: 0xffffffff}
+	for _, s := range []kernel.IPVSService{v4, udp6, sctp, fw4, fw6} {
+		step("add "+s.String(), k.AddService(s))
+	}
+	step("add again", k.AddService(v4))
+	bad := missing
+	bad.Sched = "nosuch"
+	step("add unknown scheduler", k.AddService(bad))
+	bad6 := udp6
+	bad6.Addr, bad6.Netmask = ap("[2001:db8::2]:53"), 0
+	step("add IPv6 prefix 0", k.AddService(bad6))
+	edited := v4
+	edited.Sched, edited.Flags, edited.Timeout, edited.Netmask = "wrr", kernel.IPVSFlagPersistent|kernel.IPVSFlagOnePacket, 300, 0xffffff00
+	step("edit", k.EditService(edited))
+	step("edit missing", k.EditService(missing))
+	step("delete missing", k.DelService(missing))
+	nat := kernel.IPVSDest{Addr: ap("10.0.1.1:8080"), Fwd: kernel.IPVSMasq, Weight: 2}
+	for _, d := range []kernel.IPVSDest{
+		nat,
+		{Addr: ap("10.0.1.2:80"), Fwd: kernel.IPVSDRoute, Weight: 1, UThresh: 100, LThresh: 10},
+		{Addr: ap("10.0.1.3:80"), Fwd: kernel.IPVSTunnel, Weight: 1, TunType: 1, TunPort: 6080, TunFlags: 1},
+		{Addr: ap("10.0.1.4:80"), Fwd: kernel.IPVSTunnel, Weight: 0, TunType: 2, TunFlags: 1},
+		{Addr: ap("10.0.1.5:80"), Fwd: kernel.IPVSTunnel, Weight: 1, TunType: 1},
+		{Addr: ap("[2001:db8::9]:80"), Fwd: kernel.IPVSMasq, Weight: 1},
+		{Addr: ap("[2001:db8::9]:80"), Fwd: kernel.IPVSTunnel, Weight: 1},
+		{Addr: ap("10.0.1.6:80"), Fwd: kernel.IPVSMasq, Weight: 1, LThresh: 10},
+		{Addr: ap("10.0.1.7:80"), Fwd: kernel.IPVSMasq, Weight: 1, UThresh: 5, LThresh: 10},
+	} {
+		step(fmt.Sprintf("add dest %s fwd %d", d.Addr, d.Fwd), k.AddDest(v4, d))
+	}
+	step("add dest again", k.AddDest(v4, nat))
+	step("add dest to missing", k.AddDest(missing, nat))
+	nat.Weight = 5
+	step("edit dest", k.EditDest(v4, nat))
+	step("edit missing dest", k.EditDest(v4, kernel.IPVSDest{Addr: ap("10.0.1.99:80"), Weight: 1}))
+	step("edit dest of missing", k.EditDest(missing, nat))
+	step("delete missing dest", k.DelDest(v4, kernel.IPVSDest{Addr: ap("10.0.1.99:80")}))
+	step("delete dest", k.DelDest(v4, kernel.IPVSDest{Addr: ap("10.0.1.5:80")}))
+	step("delete dest of missing", k.DelDest(missing, nat))
+	step("add dest udp6", k.AddDest(udp6, kernel.IPVSDest{Addr: ap("[2001:db8::2]:53"), Weight: 3}))
+	step("add dest fw4", k.AddDest(fw4, kernel.IPVSDest{Addr: ap("10.0.1.1:0"), Fwd: kernel.IPVSDRoute, Weight: 1}))
+	step("delete sctp", k.DelService(sctp))
+	svcs, err := k.Services()
+	step("list", err)
+	var table []string
+	for _, s := range svcs {
+		ds, err := k.Dests(s)
+		step("list dests", err)
+		line := fmt.Sprintf("%+v:", s)
+		var dl []string
+		for _, d := range ds {
+			dl = append(dl, fmt.Sprintf(" %+v", d))
+		}
+		slices.Sort(dl)
+		table = append(table, line+strings.Join(dl, ""))
+	}
+	slices.Sort(table)
+	ds, err := k.Dests(missing)
+	step(fmt.Sprintf("list dests of missing (%d)", len(ds)), err)
+	return append(out, table...)
+}
+
+// The fake answers as the kernel does: the same errors for the same
+// steps, the same table at the end.
+func TestGuestFakeAnswersAsTheKernel(t *testing.T) {
+	real := scenario(openKernel(t))
+	fake := scenario(&kernel.FakeIPVS{})
+	t.Logf("the kernel:\n%s\n%s", strings.Join(real, "\n"), ipvsadm(t, "-Ln"))
+	if !slices.Equal(real, fake) {
+		for i := range max(len(real), len(fake)) {
+			var r, f string
+			if i < len(real) {
+				r = real[i]
+			}
+			if i < len(fake) {
+				f = fake[i]
+			}
+			if r != f {
+				t.Errorf("kernel %q\n   fake %q", r, f)
+			}
+		}
+	}
+}
+
+// counting records the changes the backend asks of the kernel.
+type counting struct {
+	kernel.IPVS
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *counting) note(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, s)
+}
+
+func (c *counting) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = nil
+	return out
+}
+
+func (c *counting) AddService(s kernel.IPVSService) error {
+	c.note("add " + s.String())
+	return c.IPVS.AddService(s)
+}
+
+func (c *counting) EditService(s kernel.IPVSService) error {
+	c.note("edit " + s.String())
+	return c.IPVS.EditService(s)
+}
+
+func (c *counting) DelService(s kernel.IPVSService) error {
+	c.note("del " + s.String())
+	return c.IPVS.DelService(s)
+}
+
+func (c *counting) AddDest(s kernel.IPVSService, d kernel.IPVSDest) error {
+	c.note(fmt.Sprintf("add-dest %s %s", s, d.Addr))
+	return c.IPVS.AddDest(s, d)
+}
+
+func (c *counting) EditDest(s kernel.IPVSService, d kernel.IPVSDest) error {
+	c.note(fmt.Sprintf("edit-dest %s %s", s, d.Addr))
+	return c.IPVS.EditDest(s, d)
+}
+
+func (c *counting) DelDest(s kernel.IPVSService, d kernel.IPVSDest) error {
+	c.note(fmt.Sprintf("del-dest %s %s", s, d.Addr))
+	return c.IPVS.DelDest(s, d)
+}
+
+// The backend against the real kernel: what `ipvsadm -Ln` shows of
+// keepalived's settings, an unchanged sync that changes nothing, the
+// fewest operations for a change, what was made by hand left alone, and
+// release.
+func TestGuestBackendAgainstTheKernel(t *testing.T) {
+	k := &counting{IPVS: openKernel(t)}
+	var logs strings.Builder
+	var mu sync.Mutex
+	b := New(k, slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)))
+	s := lvs.NewSyncer(b, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	// By hand, as an operator would: a service of its own, and one with
+	// the address of a configured service, with a destination of its own.
+	ipvsadm(t, "-A", "-t", "10.9.9.9:80", "-s", "rr")
+	ipvsadm(t, "-a", "-t", "10.9.9.9:80", "-r", "10.9.9.10:80", "-m")
+	ipvsadm(t, "-A", "-t", "10.0.0.1:80", "-s", "lc")
+	ipvsadm(t, "-a", "-t", "10.0.0.1:80", "-r", "10.9.9.11:80", "-m")
+
+	web := lvs.Service{ServiceKey: lvs.AddrKey("tcp", ap("10.0.0.1:80")), Scheduler: "sh", Method: "NAT",
+		Flags: lvs.FlagSched2, Persistence: 600, Granularity: 0xffffff00,
+		Dests: []lvs.Destination{
+			{Addr: ap("10.0.1.1:8080"), Weight: 3, Method: "NAT", UThreshold: 100, LThreshold: 10},
+			{Addr: ap("10.0.1.2:80"), Weight: 1, Method: "DR"},
+			{Addr: ap("10.0.1.3:80"), Weight: 1, Method: "TUN", Tunnel: lvs.Tunnel{Type: lvs.TunnelGUE, Port: 6080, Flags: lvs.TunnelChecksum}},
+		}}
+	dns := lvs.Service{ServiceKey: lvs.AddrKey("udp", ap("[2001:db8::1]:53")), Scheduler: "mh", Method: "NAT",
+		Flags: lvs.FlagSched1 | lvs.FlagOnePacket,
+		Dests: []lvs.Destination{{Addr: ap("[2001:db8::2]:53"), Weight: 2, Method: "NAT"}}}
+	mark := lvs.Service{ServiceKey: lvs.FwmarkKey(4, 5), Scheduler: "wlc", Method: "DR",
+		Dests: []lvs.Destination{{Addr: ap("10.0.1.4:80"), Weight: 1}}}
+	desired := []lvs.Service{web, dns, mark}
+	if err := s.Sync(ctx, desired); err != nil {
+		t.Fatal(err)
+	}
+	table := ipvsadm(t, "-Ln")
+	t.Logf("after the first sync:\n%s", table)
+	for _, want := range []string{
+		"TCP  10.0.0.1:80 sh (sh-port) persistent 600 mask 255.255.255.0",
+		"-> 10.0.1.1:8080                Masq    3",
+		"-> 10.0.1.2:80                  Route   1",
+		"-> 10.0.1.3:80                  Tunnel  1",
+		"-> 10.9.9.11:80                 Masq    1", // the hand-made destination stays
+		"UDP  [2001:db8::1]:53 mh (mh-fallback) ops",
+		"-> [2001:db8::2]:53             Masq    2",
+		"FWM  5 wlc",
+		"-> 10.0.1.4:0                   Route   1",
+		"TCP  10.9.9.9:80 rr",
+		"-> 10.9.9.10:80                 Masq    1",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("ipvsadm -Ln lacks %q", want)
+		}
+	}
+	if tun := ipvsadm(t, "-Ln", "--tun-info"); !strings.Contains(tun, "gue") || !strings.Contains(tun, "6080") {
+		t.Logf("ipvsadm -Ln --tun-info:\n%s", tun)
+	}
+	k.take()
+	if err := s.Sync(ctx, desired); err != nil {
+		t.Fatal(err)
+	}
+	if calls := k.take(); len(calls) != 0 {
+		t.Errorf("an unchanged sync changed the kernel: %q", calls)
+	}
+	// A fresh backend (a restart with -I before) adopts the same table
+	// without a change.
+	b2 := New(k, slog.New(slog.DiscardHandler))
+	if err := lvs.NewSyncer(b2, slog.New(slog.DiscardHandler)).Sync(ctx, desired); err != nil {
+		t.Fatal(err)
+	}
+	if calls := k.take(); len(calls) != 0 {
+		t.Errorf("a restart on the same table changed it: %q", calls)
+	}
+	// inhibit_on_failure (weight 0), then a removal: one operation each.
+	web.Dests[0].Weight = 0
+	if err := s.Update(ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	web.Dests = web.Dests[1:]
+	if err := s.Update(ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	if calls, want := k.take(), []string{"edit-dest tcp 10.0.0.1:80 10.0.1.1:8080", "del-dest tcp 10.0.0.1:80 10.0.1.1:8080"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	// By hand behind our back: our destination deleted. A sync puts it
+	// back (EDITDEST finds nothing: added).
+	ipvsadm(t, "-d", "-t", "10.0.0.1:80", "-r", "10.0.1.2:80")
+	if err := s.Sync(ctx, []lvs.Service{web, dns, mark}); err != nil {
+		t.Fatal(err)
+	}
+	if table := ipvsadm(t, "-Ln"); !strings.Contains(table, "-> 10.0.1.2:80                  Route   1") {
+		t.Errorf("the destination deleted by hand is not back:\n%s", table)
+	}
+	if err := s.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	table = ipvsadm(t, "-Ln")
+	t.Logf("after release:\n%s", table)
+	if strings.Contains(table, "10.0.0.1:80") || strings.Contains(table, "2001:db8::1") || strings.Contains(table, "FWM") ||
+		!strings.Contains(table, "TCP  10.9.9.9:80 rr") || !strings.Contains(table, "-> 10.9.9.10:80") {
+		t.Errorf("release did not remove exactly ours")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("IPVS errors:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
