@@ -242,6 +242,16 @@ func (p *Proc) Wait(d time.Duration) error {
 	}
 }
 
+// Exited says whether the daemon has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Stop kills the daemon if it still runs and waits for it.
 func (p *Proc) Stop() {
 	select {

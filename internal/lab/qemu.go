@@ -49,6 +49,15 @@ type Guest struct {
 	Script string
 	// Memory is the guest's memory in MiB (512 if 0).
 	Memory int
+	// CPUs is the guest's number of virtual CPUs (-smp; 1 if 0). With
+	// more than one, TCG runs one host thread per vCPU (thread=multi).
+	CPUs int
+	// KernelArgs are added to the kernel's command line (console=ttyS0
+	// panic=-1 quiet).
+	KernelArgs []string
+	// Console, if set, also receives the guest's console as it runs (Run
+	// returns all of it at the end either way).
+	Console io.Writer
 }
 
 // Tools the host needs (scripts/install-test-deps.sh installs them).
@@ -132,17 +141,25 @@ func (g *Guest) Run(ctx context.Context, dir string) ([]byte, error) {
 	if mem == 0 {
 		mem = 512
 	}
-	cmd := exec.CommandContext(ctx, QEMUBinary, "-accel", "tcg", "-m", strconv.Itoa(mem), "-nographic", "-no-reboot",
-		"-nic", "none", "-kernel", "/boot/vmlinuz-"+kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 panic=-1 quiet")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	accel, cpus := "tcg", max(g.CPUs, 1)
+	if cpus > 1 {
+		accel = "tcg,thread=multi"
+	}
+	cmd := exec.CommandContext(ctx, QEMUBinary, "-accel", accel, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
+		"-nographic", "-no-reboot", "-nic", "none", "-kernel", "/boot/vmlinuz-"+kernel, "-initrd", initrd,
+		"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1", "quiet"}, g.KernelArgs...), " "))
+	var buf bytes.Buffer
+	var out io.Writer = &buf
+	if g.Console != nil {
+		out = io.MultiWriter(&buf, g.Console)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("the guest did not power off: %w", ctx.Err())
 	}
-	return out.Bytes(), err
+	return buf.Bytes(), err
 }
 
 // initScript is the guest's /init.

@@ -17,6 +17,11 @@
 //     connect_timeout.
 //
 // Usage (root): go run ./test/checkscale [-servers 1000] [-duration 1m] [-vrrp]
+//
+// With -qemu it compares instead the checkers' cost with keepalived's
+// own in a QEMU guest (compare.go): go run ./test/checkscale -qemu
+// [-servers 1000] [-delay-loop 1] [-check-http] [-rounds 3] [-settle 15s]
+// [-duration 1m] [-cpus 2].
 package main
 
 import (
@@ -28,9 +33,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,16 +61,33 @@ const (
 func main() {
 	serve := flag.Int("serve", 0, "internal: answer TCP on this many ports from -base")
 	base := flag.Int("base", basePort, "internal: the first port to serve")
+	serveHTTP := flag.Bool("http", false, "internal: with -serve, answer HTTP requests with 200")
 	scrape := flag.String("scrape", "", "internal: print the metrics at this address")
 	servers := flag.Int("servers", 1000, "real servers")
 	duration := flag.Duration("duration", time.Minute, "how long to measure")
 	settle := flag.Duration("settle", 15*time.Second, "how long to wait before measuring")
 	withVRRP := flag.Bool("vrrp", false, "run a VRRP instance at advert_int 0.1 in the same daemon")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
+	var o compareOptions
+	qemu := flag.Bool("qemu", false, "compare with keepalived's checker in a QEMU guest (IPVS); see compare.go")
+	guest := flag.Bool("guest", false, "internal: run the -qemu comparison (inside the guest)")
+	flag.StringVar(&o.kg, "kg", "", "internal: keepalived-go's binary in the guest")
+	flag.IntVar(&o.rounds, "rounds", 3, "-qemu: rounds (each measures both daemons)")
+	flag.IntVar(&o.delayLoop, "delay-loop", delayLoop, "-qemu: delay_loop")
+	flag.BoolVar(&o.http, "check-http", false, "-qemu: HTTP_GET instead of TCP_CHECK")
+	flag.IntVar(&o.cpus, "cpus", 2, "-qemu: the guest's vCPUs")
+	flag.IntVar(&o.memory, "memory", 1024, "-qemu: the guest's memory (MiB)")
+	// Under TCG the guest's kernel picks the HPET as its clock: every
+	// clock read is then a system call and an emulated device access,
+	// where real machines (and KVM guests) read the TSC in the vDSO. Go's
+	// runtime reads the clock far more often than keepalived does.
+	kernelArgs := flag.String("kernel-args", "clocksource=tsc tsc=reliable", "-qemu: added to the guest kernel's command line")
 	flag.Parse()
+	o.kernelArgs = strings.Fields(*kernelArgs)
+	o.servers, o.settle, o.duration = *servers, *settle, *duration
 	switch {
 	case *serve > 0:
-		serveTCP(*base, *serve)
+		serveTCP(*base, *serve, *serveHTTP)
 		return
 	case *scrape != "":
 		resp, err := http.Get("http://" + *scrape + "/metrics")
@@ -77,6 +102,14 @@ func main() {
 			os.Exit(1)
 		}
 	}()
+	switch {
+	case *guest:
+		compare(o)
+		return
+	case *qemu:
+		runQEMU(o)
+		return
+	}
 	if *bin == "" {
 		b, err := lab.BuildKeepalivedGo()
 		check(err)
@@ -85,22 +118,135 @@ func main() {
 	run(*bin, *servers, *duration, *settle, *withVRRP)
 }
 
-// serveTCP accepts and closes connections on n ports, until killed.
-func serveTCP(base, n int) {
-	for p := base; p < base+n; p++ {
-		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-		check(err)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
+// serveTCP accepts connections on n ports from base and closes them
+// (after answering an HTTP request with 200 if http), until killed. It
+// prints "listening" once every listener is open, and "accepted N"
+// (connections so far) on each SIGUSR1: the checks that reached the
+// servers, whichever daemon made them.
+func serveTCP(base, n int, http bool) {
+	var accepted atomic.Int64
+	if http {
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+			check(err)
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					accepted.Add(1)
+					go answerHTTP(c)
 				}
-				c.Close()
-			}
-		}()
+			}()
+		}
+	} else {
+		go acceptAndClose(listenRaw(base, n), &accepted)
 	}
-	select {}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	fmt.Println("listening")
+	for range usr1 {
+		fmt.Printf("accepted %d\n", accepted.Load())
+	}
+}
+
+// listenRaw opens non-blocking TCP listeners (IPv4) on n ports from base,
+// all in one epoll instance, which it returns.
+func listenRaw(base, n int) int {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	check(err)
+	for p := base; p < base+n; p++ {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		check(err)
+		check(syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1))
+		check(syscall.Bind(fd, &syscall.SockaddrInet4{Port: p}))
+		check(syscall.Listen(fd, 4096))
+		check(syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}))
+	}
+	return ep
+}
+
+// acceptAndClose accepts and closes every connection to the listeners
+// of the epoll instance, counting them: one thread, two system calls a
+// connection and an epoll_wait for all those ready, so that the
+// servers take as little as can be of the CPUs they share with the
+// director (in the QEMU guest, two vCPUs).
+func acceptAndClose(ep int, accepted *atomic.Int64) {
+	runtime.LockOSThread()
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		k, err := syscall.EpollWait(ep, events, -1)
+		if err == syscall.EINTR {
+			continue
+		}
+		check(err)
+		for _, ev := range events[:k] {
+			for {
+				nfd, _, err := syscall.Accept4(int(ev.Fd), syscall.SOCK_CLOEXEC)
+				if err != nil {
+					break // EAGAIN: all accepted; ECONNABORTED and others: the next wake-up
+				}
+				accepted.Add(1)
+				syscall.Close(nfd)
+			}
+		}
+	}
+}
+
+// answerHTTP reads a request's head and answers 200 with a short body.
+func answerHTTP(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if line == "\r\n" || line == "\n" {
+			break
+		}
+	}
+	io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n")
+}
+
+// farm is the process of serveTCP in a host.
+type farm struct{ *lab.Proc }
+
+// startFarm starts serveTCP in h and waits until it listens.
+func startFarm(h *lab.Host, self string, base, n int, http bool) (*farm, error) {
+	args := []string{"-serve", strconv.Itoa(n), "-base", strconv.Itoa(base)}
+	if http {
+		args = append(args, "-http")
+	}
+	p, err := h.Start(self, args...)
+	if err != nil {
+		return nil, err
+	}
+	f := &farm{p}
+	if err := lab.WaitUntil("the servers listen", time.Minute, func() bool { return strings.Contains(p.Log(), "listening\n") }); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("%w: %s", err, p.Log())
+	}
+	return f, nil
+}
+
+// accepted asks the farm how many connections it accepted so far.
+func (f *farm) accepted() (int64, error) {
+	before := strings.Count(f.Log(), "accepted ")
+	if err := f.Signal(syscall.SIGUSR1); err != nil {
+		return 0, err
+	}
+	if err := lab.WaitUntil("the farm's count", 10*time.Second, func() bool {
+		log := f.Log()
+		return strings.Count(log, "accepted ") > before && strings.HasSuffix(log, "\n")
+	}); err != nil {
+		return 0, err
+	}
+	log := f.Log()
+	last := log[strings.LastIndex(log, "accepted ")+len("accepted "):]
+	return strconv.ParseInt(strings.TrimSpace(last[:strings.IndexByte(last, '\n')]), 10, 64)
 }
 
 func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
@@ -114,19 +260,18 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
 	director, servers := l.Host("director"), l.Host("servers")
 	self, err := os.Executable()
 	check(err)
-	farm, err := servers.Start(self, "-serve", strconv.Itoa(n))
+	farm, err := startFarm(servers, self, basePort, n, false)
 	check(err)
 	defer farm.Stop()
-	victim, err := servers.Start(self, "-serve", "1", "-base", strconv.Itoa(victimPort))
+	victim, err := startFarm(servers, self, victimPort, 1, false)
 	check(err)
 	defer victim.Stop()
-	time.Sleep(2 * time.Second) // the listeners
 	if withVRRP {
 		peer, err := l.Host("peer").StartKeepalivedGo(bin, vrrpConf(100))
 		check(err)
 		defer peer.Stop()
 	}
-	conf := checkConf(servers.IPv4.String(), n, withVRRP)
+	conf := checkConfig{addr: servers.IPv4.String(), ports: append(portRange(basePort, n), victimPort), delayLoop: delayLoop, vrrp: withVRRP}.text()
 	path, err := l.WriteFile("director-kg.conf", conf)
 	check(err)
 	d, err := director.Start(bin, append([]string{"-n", "-l", "-f", path, "--api-listen=" + apiAddr}, director.PidArgs("kg")...)...)
@@ -167,7 +312,7 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
 
 // detect kills the victim and reports how long the director took to log
 // its server down.
-func detect(d, victim *lab.Proc, addr string) {
+func detect(d *lab.Proc, victim *farm, addr string) {
 	bound := time.Duration(delayLoop+retry*delayBeforeRetry+connectTimeout) * time.Second
 	mark := len(d.Log())
 	start := time.Now()
@@ -184,22 +329,41 @@ func detect(d, victim *lab.Proc, addr string) {
 	fmt.Printf("detection: not within %v\n", 2*bound)
 }
 
-func checkConf(addr string, n int, withVRRP bool) string {
+// checkConfig is the configuration of a director: one virtual server
+// of real servers on ports of one address, all checked alike.
+type checkConfig struct {
+	addr      string // the real servers' address
+	ports     []int
+	delayLoop int
+	http      bool // HTTP_GET of / expecting 200 instead of TCP_CHECK
+	vrrp      bool // with a VRRP instance at advert_int 0.1 (priority 150)
+}
+
+func (c checkConfig) text() string {
 	var b strings.Builder
-	if withVRRP {
+	if c.vrrp {
 		b.WriteString(vrrpConf(150))
 	}
-	fmt.Fprintf(&b, "virtual_server 198.18.0.1 80 {\n    protocol TCP\n    delay_loop %d\n", delayLoop)
-	write := func(port int) {
-		fmt.Fprintf(&b, "    real_server %s %d {\n        TCP_CHECK {\n            connect_timeout %d\n            retry %d\n            delay_before_retry %d\n        }\n    }\n",
-			addr, port, connectTimeout, retry, delayBeforeRetry)
+	fmt.Fprintf(&b, "virtual_server 198.18.0.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    delay_loop %d\n", c.delayLoop)
+	checker := "TCP_CHECK {\n"
+	if c.http {
+		checker = "HTTP_GET {\n            url {\n                path /\n                status_code 200\n            }\n"
 	}
-	for p := basePort; p < basePort+n; p++ {
-		write(p)
+	for _, port := range c.ports {
+		fmt.Fprintf(&b, "    real_server %s %d {\n        %s            connect_timeout %d\n            retry %d\n            delay_before_retry %d\n        }\n    }\n",
+			c.addr, port, checker, connectTimeout, retry, delayBeforeRetry)
 	}
-	write(victimPort)
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// portRange is n ports from base.
+func portRange(base, n int) []int {
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = base + i
+	}
+	return ports
 }
 
 func vrrpConf(prio int) string {
