@@ -52,6 +52,12 @@ type Guest struct {
 	// CPUs is the guest's number of virtual CPUs (-smp; 1 if 0). With
 	// more than one, TCG runs one host thread per vCPU (thread=multi).
 	CPUs int
+	// ICount, if set, is QEMU's -icount option (such as
+	// "shift=0,sleep=off"): the guest's clocks advance with the
+	// instructions it executes, not with the host's time, so that what
+	// the guest measures does not depend on how much of the host QEMU
+	// gets. It runs the vCPUs in turn on one host thread.
+	ICount string
 	// KernelArgs are added to the kernel's command line (console=ttyS0
 	// panic=-1 quiet).
 	KernelArgs []string
@@ -142,12 +148,16 @@ func (g *Guest) Run(ctx context.Context, dir string) ([]byte, error) {
 		mem = 512
 	}
 	accel, cpus := "tcg", max(g.CPUs, 1)
-	if cpus > 1 {
+	if cpus > 1 && g.ICount == "" {
 		accel = "tcg,thread=multi"
 	}
-	cmd := exec.CommandContext(ctx, QEMUBinary, "-accel", accel, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
-		"-nographic", "-no-reboot", "-nic", "none", "-kernel", "/boot/vmlinuz-"+kernel, "-initrd", initrd,
-		"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1", "quiet"}, g.KernelArgs...), " "))
+	args := []string{"-accel", accel, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
+		"-nographic", "-no-reboot", "-nic", "none", "-kernel", "/boot/vmlinuz-" + kernel, "-initrd", initrd,
+		"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1", "quiet"}, g.KernelArgs...), " ")}
+	if g.ICount != "" {
+		args = append(args, "-icount", g.ICount)
+	}
+	cmd := exec.CommandContext(ctx, QEMUBinary, args...)
 	var buf bytes.Buffer
 	var out io.Writer = &buf
 	if g.Console != nil {

@@ -15,12 +15,27 @@ package main
 //     --lvs-backend=ipvs`), one at a time, in alternating order (ABBA),
 //     each started afresh: once IPVS holds every real server, -settle,
 //     then for -duration the CPU time of all the daemon's processes
-//     (utime+stime from /proc), their RSS and PSS at the end (smaps_rollup), and the
-//     connections the servers accepted (the checks actually done);
-//     then the daemon is stopped with TERM and IPVS emptied.
+//     (utime+stime from /proc), their RSS and PSS at the end
+//     (smaps_rollup), and the connections the servers accepted (the
+//     checks actually done); then the daemon is stopped with TERM and
+//     IPVS emptied.
 //
 // The guest prints a line per measurement and a summary with the ratios
 // keepalived-go/keepalived; the host streams its console.
+//
+// Time in the guest. By default the guest runs with -icount
+// shift=0,sleep=off on one vCPU: its clocks advance by 1 ns for each
+// instruction it executes (and jump over idle time), so delay_loop,
+// the CPU times and the rates are in that virtual time, whatever share
+// of the host QEMU gets. Without it (-icount "", where -cpus 2 gives
+// TCG a host thread per vCPU) the guest's clocks follow the host's, and
+// on a busy host a vCPU that QEMU does not get to run still sees time
+// pass, charged to whichever process it was running: the CPU figures
+// then measure the host's load as much as the daemons. With icount, a
+// second vCPU would be as bad (one thread runs the vCPUs in turn, and
+// each sees the other's instructions as its own time), hence one.
+// Either way instructions are not cycles: cache misses, system call
+// entry and the like cost what they cost in emulation, not on hardware.
 
 import (
 	"context"
@@ -47,6 +62,7 @@ type compareOptions struct {
 	cpus, memory               int
 	kg                         string // keepalived-go's binary (in the guest)
 	kernelArgs                 []string
+	icount                     string
 }
 
 // guestArgs are the flags that pass the options on to the guest.
@@ -80,15 +96,29 @@ func runQEMU(o compareOptions) {
 		CPUs:       o.cpus,
 		Console:    os.Stdout,
 		KernelArgs: o.kernelArgs,
+		ICount:     o.icount,
 	}
 	// Each measurement: start and IPVS programming (bounded by
-	// waitDestinations), settle, window, stop (bounded by stopDaemon).
-	bound := 3*time.Minute + time.Duration(2*o.rounds)*(o.settle+o.duration+4*time.Minute)
+	// waitDestinations), settle, window, stop (bounded by stopDaemon), in
+	// guest time; with -icount a guest second took up to 20 s of the
+	// host's on a loaded machine (QEMU getting a third of a core).
+	slowdown := time.Duration(3)
+	if o.icount != "" {
+		slowdown = 30
+	}
+	bound := 10*time.Minute + time.Duration(2*o.rounds)*(slowdown*(o.settle+o.duration)+5*time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	began := time.Now()
+	fmt.Printf("checkscale: booting a guest with %d vCPU(s), -icount %q, kernel arguments %q\n", max(o.cpus, 1), o.icount, strings.Join(o.kernelArgs, " "))
+	began, load0 := time.Now(), loadavg()
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru0) // the builds, done
 	console, err := g.Run(ctx, dir)
-	fmt.Printf("checkscale: the guest ran %v\n", time.Since(began).Round(time.Second))
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru1)
+	took := time.Since(began)
+	qemuCPU := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	fmt.Printf("checkscale: the guest ran %v; QEMU used %v of the host's CPU (%.2f cores on average); the host's load average %s at the start, %s at the end\n",
+		took.Round(time.Second), qemuCPU.Round(time.Second), qemuCPU.Seconds()/took.Seconds(), load0, loadavg())
 	check(err)
 	if !strings.Contains(string(console), "=== RC 0") {
 		panic("the comparison did not finish in the guest")
@@ -114,6 +144,7 @@ type measurement struct {
 	checks             int64 // connections the servers accepted in the window
 	destinations       int   // real servers in IPVS at the end
 	farmCPU            float64
+	guestBusy          float64 // share of the guest's CPUs not idle, 0-1
 	loadStart, loadEnd string
 }
 
@@ -166,10 +197,10 @@ func compare(o compareOptions) {
 			}
 			m.round = r
 			all = append(all, m)
-			fmt.Printf("=== CHECKCPU round %d %-13s CPU %6.2f s in %v (%5.1f%% of one CPU, %d processes, %.1f µs a check)  RSS %6.1f MiB  PSS %6.1f MiB  checks %6.0f/s  in IPVS %d/%d after %v  servers' CPU %.1f%%  load %s→%s\n",
+			fmt.Printf("=== CHECKCPU round %d %-13s CPU %6.2f s in %v (%5.1f%% of one CPU, %d processes, %.1f µs a check)  RSS %6.1f MiB  PSS %6.1f MiB  checks %6.0f/s  in IPVS %d/%d after %v  servers' CPU %.1f%%  guest busy %.0f%%  load %s→%s\n",
 				r, d.name, m.cpu, m.window.Round(time.Millisecond), m.cpuPercent(), m.procs, m.cpuPerCheck(),
 				float64(m.rssKiB)/1024, float64(m.pssKiB)/1024, m.checksPerSecond(), m.destinations, o.servers,
-				m.programmed.Round(100*time.Millisecond), 100*m.farmCPU/m.window.Seconds(), m.loadStart, m.loadEnd)
+				m.programmed.Round(100*time.Millisecond), 100*m.farmCPU/m.window.Seconds(), 100*m.guestBusy, m.loadStart, m.loadEnd)
 		}
 	}
 	summarize(all)
@@ -248,6 +279,7 @@ func measure(director *lab.Host, f *farm, d daemonUnderTest, conf string, o comp
 	if err != nil {
 		return m, err
 	}
+	busy0, total0 := cpuStat()
 	acc0, err := f.accepted()
 	if err != nil {
 		return m, err
@@ -268,6 +300,8 @@ func measure(director *lab.Host, f *farm, d daemonUnderTest, conf string, o comp
 		return m, err
 	}
 	m.loadEnd = loadavg()
+	busy1, total1 := cpuStat()
+	m.guestBusy = float64(busy1-busy0) / float64(total1-total0)
 	if now := lab.Tree(p.Pid()); !slices.Equal(now, pids) {
 		return m, fmt.Errorf("the daemon's processes changed while measured: %v then %v", pids, now)
 	}
@@ -325,6 +359,24 @@ func stopDaemon(h *lab.Host, p *lab.Proc) {
 	}
 	p.Stop()
 	h.Command("ipvsadm", "-C").Run()
+}
+
+// cpuStat is the ticks the machine's CPUs were busy, and all ticks
+// (/proc/stat's first line; idle and iowait are not busy).
+func cpuStat() (busy, total int64) {
+	b, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(b), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		if i >= 8 { // guest and guest_nice are in user already
+			break
+		}
+		total += n
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return busy, total
 }
 
 // tail is the last n lines of s.

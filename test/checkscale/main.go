@@ -21,7 +21,7 @@
 // With -qemu it compares instead the checkers' cost with keepalived's
 // own in a QEMU guest (compare.go): go run ./test/checkscale -qemu
 // [-servers 1000] [-delay-loop 1] [-check-http] [-rounds 3] [-settle 15s]
-// [-duration 1m] [-cpus 2].
+// [-duration 1m] [-cpus 1] [-icount shift=0,sleep=off].
 package main
 
 import (
@@ -75,13 +75,14 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "-qemu: rounds (each measures both daemons)")
 	flag.IntVar(&o.delayLoop, "delay-loop", delayLoop, "-qemu: delay_loop")
 	flag.BoolVar(&o.http, "check-http", false, "-qemu: HTTP_GET instead of TCP_CHECK")
-	flag.IntVar(&o.cpus, "cpus", 2, "-qemu: the guest's vCPUs")
+	flag.IntVar(&o.cpus, "cpus", 1, "-qemu: the guest's vCPUs (more than one: with -icount \"\", see compare.go)")
 	flag.IntVar(&o.memory, "memory", 1024, "-qemu: the guest's memory (MiB)")
 	// Under TCG the guest's kernel picks the HPET as its clock: every
 	// clock read is then a system call and an emulated device access,
 	// where real machines (and KVM guests) read the TSC in the vDSO. Go's
 	// runtime reads the clock far more often than keepalived does.
 	kernelArgs := flag.String("kernel-args", "clocksource=tsc tsc=reliable", "-qemu: added to the guest kernel's command line")
+	flag.StringVar(&o.icount, "icount", "shift=0,sleep=off", "-qemu: QEMU's -icount (guest time from executed instructions; \"\" for the host's time)")
 	flag.Parse()
 	o.kernelArgs = strings.Fields(*kernelArgs)
 	o.servers, o.settle, o.duration = *servers, *settle, *duration
