@@ -20,8 +20,9 @@
 //
 // With -qemu it compares instead the checkers' cost with keepalived's
 // own in a QEMU guest (compare.go): go run ./test/checkscale -qemu
-// [-servers 1000] [-delay-loop 1] [-check-http] [-rounds 3] [-settle 15s]
-// [-duration 1m] [-cpus 1] [-icount shift=0,sleep=off].
+// [-servers 1000] [-delay-loop 1] [-check-http] [-rounds 3] [-settle 5s]
+// [-duration 10s] [-cpus 1] [-icount shift=0,sleep=off] (-settle and
+// -duration default to 5s and 10s of guest time there).
 package main
 
 import (
@@ -86,6 +87,16 @@ func main() {
 	flag.Parse()
 	o.kernelArgs = strings.Fields(*kernelArgs)
 	o.servers, o.settle, o.duration = *servers, *settle, *duration
+	if *qemu { // shorter defaults: a guest second takes 5-20 of the host's
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["settle"] {
+			o.settle = 5 * time.Second
+		}
+		if !set["duration"] {
+			o.duration = 10 * time.Second
+		}
+	}
 	switch {
 	case *serve > 0:
 		serveTCP(*base, *serve, *serveHTTP)
