@@ -16,7 +16,7 @@
 //     down is compared with delay_loop + retry × delay_before_retry +
 //     connect_timeout.
 //
-// Usage (root): go run ./test/checkscale [-servers 1000] [-duration 1m] [-vrrp]
+// Usage (root): go run ./test/checkscale [-servers 1000] [-duration 1m] [-vrrp] [-check-http]
 //
 // With -qemu it compares instead the checkers' cost with keepalived's
 // own in a QEMU guest (compare.go): go run ./test/checkscale -qemu
@@ -75,7 +75,7 @@ func main() {
 	flag.StringVar(&o.kg, "kg", "", "internal: keepalived-go's binary in the guest")
 	flag.IntVar(&o.rounds, "rounds", 3, "-qemu: rounds (each measures both daemons)")
 	flag.IntVar(&o.delayLoop, "delay-loop", delayLoop, "-qemu: delay_loop")
-	flag.BoolVar(&o.http, "check-http", false, "-qemu: HTTP_GET instead of TCP_CHECK")
+	flag.BoolVar(&o.http, "check-http", false, "HTTP_GET instead of TCP_CHECK")
 	flag.IntVar(&o.cpus, "cpus", 1, "-qemu: the guest's vCPUs (more than one: with -icount \"\", see compare.go)")
 	flag.IntVar(&o.memory, "memory", 1024, "-qemu: the guest's memory (MiB)")
 	// Under TCG the guest's kernel picks the HPET as its clock: every
@@ -127,7 +127,7 @@ func main() {
 		check(err)
 		*bin = b
 	}
-	run(*bin, *servers, *duration, *settle, *withVRRP)
+	run(*bin, *servers, *duration, *settle, *withVRRP, o.http)
 }
 
 // serveTCP accepts connections on n ports from base and closes them
@@ -261,7 +261,7 @@ func (f *farm) accepted() (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(last[:strings.IndexByte(last, '\n')]), 10, 64)
 }
 
-func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
+func run(bin string, n int, duration, settle time.Duration, withVRRP, http bool) {
 	hosts := []string{"director", "servers"}
 	if withVRRP {
 		hosts = append(hosts, "peer")
@@ -272,10 +272,10 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
 	director, servers := l.Host("director"), l.Host("servers")
 	self, err := os.Executable()
 	check(err)
-	farm, err := startFarm(servers, self, basePort, n, false)
+	farm, err := startFarm(servers, self, basePort, n, http)
 	check(err)
 	defer farm.Stop()
-	victim, err := startFarm(servers, self, victimPort, 1, false)
+	victim, err := startFarm(servers, self, victimPort, 1, http)
 	check(err)
 	defer victim.Stop()
 	if withVRRP {
@@ -283,7 +283,7 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
 		check(err)
 		defer peer.Stop()
 	}
-	conf := checkConfig{addr: servers.IPv4.String(), ports: append(portRange(basePort, n), victimPort), delayLoop: delayLoop, vrrp: withVRRP}.text()
+	conf := checkConfig{addr: servers.IPv4.String(), ports: append(portRange(basePort, n), victimPort), delayLoop: delayLoop, http: http, vrrp: withVRRP}.text()
 	path, err := l.WriteFile("director-kg.conf", conf)
 	check(err)
 	d, err := director.Start(bin, append([]string{"-n", "-l", "-f", path, "--api-listen=" + apiAddr}, director.PidArgs("kg")...)...)
@@ -308,7 +308,11 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
 	rss, err := lab.RSSKiB(pid)
 	check(err)
 	m1 := metrics(director, self)
-	fmt.Printf("%d real servers, TCP_CHECK at delay_loop %d, measured %v after %v\n", n, delayLoop, duration, settle)
+	kind := "TCP_CHECK"
+	if http {
+		kind = "HTTP_GET"
+	}
+	fmt.Printf("%d real servers, %s at delay_loop %d, measured %v after %v\n", n, kind, delayLoop, duration, settle)
 	fmt.Printf("CPU: %.2f s (%.1f%% of one core)   RSS: %.1f MiB\n", cpu1-cpu0, 100*(cpu1-cpu0)/duration.Seconds(), float64(rss)/1024)
 	fmt.Printf("machine: load average %s at the start, %s at the end; the director's threads waited %.2f s for a CPU; the server farm used %.1f%% of one core\n",
 		load0, loadavg(), wait1-wait0, 100*(farm1-farm0)/duration.Seconds())
