@@ -52,7 +52,7 @@ type Backend struct {
 	lb kernel.LoadBalancer
 }
 
-var _ lvs.Backend = (*Backend)(nil)
+var _ lvs.Watcher = (*Backend)(nil)
 
 // New makes the backend over a load-balancing table.
 func New(lb kernel.LoadBalancer) *Backend { return &Backend{lb: lb} }
@@ -127,8 +127,19 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 	if s.Flags&lvs.FlagSched2 != 0 && (s.Scheduler == "sh" || s.Scheduler == "mh") {
 		notes = append(notes, s.Scheduler+"-port is not available with nftables: the source address alone is hashed")
 	}
-	var dests []lvs.Destination
-	seen := map[netip.AddrPort]bool{}
+	dests := make([]lvs.Destination, 0, len(s.Dests))
+	var seen map[netip.AddrPort]bool // for many destinations; few are searched
+	dup := func(a netip.AddrPort) bool {
+		if len(s.Dests) > 32 {
+			if seen == nil {
+				seen = make(map[netip.AddrPort]bool, len(s.Dests))
+			}
+			d := seen[a]
+			seen[a] = true
+			return d
+		}
+		return slices.ContainsFunc(dests, func(x lvs.Destination) bool { return x.Addr == a })
+	}
 	ports := 0
 	for _, d := range s.Dests {
 		if m := cmp.Or(d.Method, "NAT"); m != "NAT" {
@@ -142,10 +153,9 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 			d.Addr = netip.AddrPortFrom(d.Addr.Addr(), s.Addr.Port()) // IPVS: the virtual port
 		}
 		d.Addr = netip.AddrPortFrom(d.Addr.Addr().Unmap(), d.Addr.Port())
-		if seen[d.Addr] {
+		if dup(d.Addr) {
 			continue
 		}
-		seen[d.Addr] = true
 		if d.Addr.Port() != 0 {
 			ports++
 		}
@@ -177,7 +187,9 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		notes = append(notes, fmt.Sprintf("the weights need more than %d slots with nftables: scaled down", MaxSlots))
 	}
 	slices.SortFunc(dests, func(a, b lvs.Destination) int { return a.Addr.Compare(b.Addr) })
-	out.Dests = dests
+	if len(dests) > 0 {
+		out.Dests = dests
+	}
 	out.Scheduler = sch.sched
 	if len(dests) == 0 {
 		out.Scheduler = SchedNone
@@ -342,6 +354,22 @@ func (b *Backend) Observe(context.Context) ([]lvs.Service, error) {
 		out[i] = decode(k)
 	}
 	return out, nil
+}
+
+// unchangedLB is a load-balancing table that can tell whether anything
+// changed it (kernel.NFTLoadBalancer, from the ruleset generation).
+type unchangedLB interface {
+	Unchanged() (bool, error)
+}
+
+// Unchanged tells whether nothing has changed the ruleset since the
+// last Observe and the Applies after it (see lvs.Watcher): false if
+// the table cannot tell.
+func (b *Backend) Unchanged(context.Context) (bool, error) {
+	if u, ok := b.lb.(unchangedLB); ok {
+		return u.Unchanged()
+	}
+	return false, nil
 }
 
 // Apply rewrites each service the operations touch, or deletes it, one
