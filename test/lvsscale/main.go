@@ -29,6 +29,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,19 +45,25 @@ func main() {
 	servers := flag.Int("servers", 20, "real servers per virtual server")
 	repeat := flag.Int("repeat", 5, "no-op reloads (the median is reported)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the no-op reloads to this file")
+	ipv6 := flag.Bool("ipv6", false, "IPv6 virtual and real servers")
 	flag.Parse()
+	if *ipv6 {
+		vipBase, ripBase = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("fd00::1")
+	}
 	if err := run(*services, *servers, *repeat, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "lvsscale:", err)
 		os.Exit(1)
 	}
 }
 
+var vipBase, ripBase = netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("172.16.0.1")
+
 // desired are n virtual servers 10.x.y.z:80 of m real servers each
-// (172.16.0.0/12 addresses, port 8080), wrr with weights 1..3.
+// (172.16.0.0/12 addresses, port 8080; with -ipv6, 2001:db8::/32 and
+// fd00::/8), wrr with weights 1..3.
 func desired(n, m int) []lvs.Service {
 	out := make([]lvs.Service, n)
-	vip := netip.MustParseAddr("10.0.0.1")
-	rip := netip.MustParseAddr("172.16.0.1")
+	vip, rip := vipBase, ripBase
 	for i := range out {
 		s := lvs.Service{ServiceKey: lvs.AddrKey("tcp", netip.AddrPortFrom(vip, 80)), Scheduler: "wrr", Method: "NAT"}
 		s.Name = s.ServiceKey.String()
@@ -165,7 +172,7 @@ func run(n, m, repeat int, profile string) error {
 	}
 	// A change by hand in our table: the next sync repairs it.
 	victim := want[n/3]
-	chain := fmt.Sprintf("vs-tcp-%s-%d", victim.Addr.Addr(), victim.Addr.Port())
+	chain := fmt.Sprintf("vs-tcp-%s-%d", strings.ReplaceAll(victim.Addr.Addr().String(), ":", "_"), victim.Addr.Port())
 	if out, err := exec.Command("ip", "netns", "exec", name, "nft", "flush", "chain", "inet", kernel.DefaultLBTable, chain).CombinedOutput(); err != nil {
 		return fmt.Errorf("nft flush chain %s: %v %s", chain, err, out)
 	}

@@ -372,9 +372,29 @@ func (b *Backend) Unchanged(context.Context) (bool, error) {
 	return false, nil
 }
 
-// Apply rewrites each service the operations touch, or deletes it, one
-// transaction per service: a service that fails does not hold back the
-// others.
+// A transaction carries at most batchServices services and about
+// batchBytes of netlink messages. It goes out in one send, which must
+// fit the socket's send buffer (net.core.wmem_default, 208 KiB by
+// default: netlink_sendmsg refuses more with EMSGSIZE), and each of its
+// messages (up to eight a service) is acknowledged: the acknowledgements
+// must fit the receive buffer (rmem_default, 208 KiB), else ENOBUFS.
+// Measured on Linux 6.x: 32 fwmark services with the table's creation
+// pass, 40 fail; 16 leaves room.
+const (
+	batchServices = 16
+	batchBytes    = 96 << 10
+)
+
+// serviceBytes is a generous estimate of the messages that rewrite a
+// service: its chain, rule, map and dispatch element, and one map
+// element per slot.
+func serviceBytes(k kernel.LBService) int { return 1024 + 64*len(k.Slots) }
+
+// Apply rewrites each service the operations touch, or deletes it:
+// several services per transaction (a cold start of thousands of
+// services is tens of transactions, not thousands); if a transaction
+// fails, its services are applied one per transaction, so that a
+// service that fails does not hold back the others.
 func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
 	type change struct {
 		svc  *lvs.Service
@@ -393,20 +413,57 @@ func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
 		c.svc, c.gone = op.Service, op.Kind == lvs.DelService
 	}
 	var errs []error
-	for _, k := range order {
-		if err := ctx.Err(); err != nil {
-			return errors.Join(append(errs, err)...)
+	var set []kernel.LBService
+	var del []kernel.LBKey
+	var labels []string
+	size := 0
+	send := func() {
+		if len(set)+len(del) == 0 {
+			return
 		}
-		c := changes[k]
-		var err error
-		if c.gone {
-			err = b.lb.Apply(nil, []kernel.LBKey{render(c.svc).LBKey})
-		} else {
-			err = b.lb.Apply([]kernel.LBService{render(c.svc)}, nil)
+		err := b.lb.Apply(set, del)
+		if err != nil && len(labels) == 1 {
+			errs = append(errs, fmt.Errorf("%s: %w", labels[0], err))
+		} else if err != nil {
+			for i, s := range set {
+				if err := b.lb.Apply([]kernel.LBService{s}, nil); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", labels[i], err))
+				}
+			}
+			for i, k := range del {
+				if err := b.lb.Apply(nil, []kernel.LBKey{k}); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", labels[len(set)+i], err))
+				}
+			}
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", c.svc.Label(), err))
+		set, del, labels, size = nil, nil, nil, 0
+	}
+	// Deletions first, in one transaction of their own (the syncer
+	// orders them first), then the services to write.
+	for _, gone := range []bool{true, false} {
+		for _, k := range order {
+			c := changes[k]
+			if c.gone != gone {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+			r := render(c.svc)
+			n := serviceBytes(r)
+			if len(set)+len(del) == batchServices || (size > 0 && size+n > batchBytes) {
+				send()
+			}
+			size += n
+			if c.gone {
+				del = append(del, r.LBKey)
+				labels = append(labels, c.svc.Label()) // after the set's: only deletions in this batch
+			} else {
+				set = append(set, r)
+				labels = append(labels, c.svc.Label())
+			}
 		}
+		send()
 	}
 	return errors.Join(errs...)
 }
