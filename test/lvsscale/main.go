@@ -15,7 +15,12 @@
 // NFT_MSG_GETGEN, before and after) and the netlink requests the load
 // balancer sent (dumps, gets and batches).
 //
-// Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-cpuprofile FILE]
+// With -conns, it measures new connections per second through an
+// nftables VIP against directly to the real server instead (conns.go).
+//
+// Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-ipv6] [-cpuprofile FILE]
+//
+//	go run ./test/lvsscale -conns [-services 2000] [-workers 8] [-round 3s] [-rounds 5]
 package main
 
 import (
@@ -46,7 +51,28 @@ func main() {
 	repeat := flag.Int("repeat", 5, "no-op reloads (the median is reported)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the no-op reloads to this file")
 	ipv6 := flag.Bool("ipv6", false, "IPv6 virtual and real servers")
+	conns := flag.Bool("conns", false, "measure new connections per second through a VIP against directly (see conns.go)")
+	workers := flag.Int("workers", 8, "with -conns: concurrent connecting goroutines")
+	round := flag.Duration("round", 3*time.Second, "with -conns: one measurement")
+	rounds := flag.Int("rounds", 5, "with -conns: rounds of each (the median is reported)")
+	serve := flag.Int("serve", 0, "internal: answer TCP on this port")
+	loadAddr := flag.String("load", "", "internal: connect to this address")
+	loadSrc := flag.String("src", "", "internal: from this address")
 	flag.Parse()
+	switch {
+	case *serve != 0:
+		fmt.Fprintln(os.Stderr, serveOneByte(*serve))
+		os.Exit(1)
+	case *loadAddr != "":
+		load(*loadAddr, *loadSrc, *workers, *round)
+		return
+	case *conns:
+		if err := runConns(*services, *workers, *round, *rounds); err != nil {
+			fmt.Fprintln(os.Stderr, "lvsscale:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *ipv6 {
 		vipBase, ripBase = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("fd00::1")
 	}
