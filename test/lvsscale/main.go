@@ -16,11 +16,14 @@
 // balancer sent (dumps, gets and batches).
 //
 // With -conns, it measures new connections per second through an
-// nftables VIP against directly to the real server instead (conns.go).
+// nftables VIP against directly to the real server instead (conns.go);
+// with -qemu, keepalived-go against keepalived 2.2.7 programming IPVS
+// from the same file in a QEMU guest (qemu.go). Neither runs in CI.
 //
 // Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-ipv6] [-cpuprofile FILE]
 //
 //	go run ./test/lvsscale -conns [-services 2000] [-workers 8] [-round 3s] [-rounds 5]
+//	go run ./test/lvsscale -qemu [-services 2000] [-servers 20] [-timeout 30m]
 package main
 
 import (
@@ -55,6 +58,9 @@ func main() {
 	workers := flag.Int("workers", 8, "with -conns: concurrent connecting goroutines")
 	round := flag.Duration("round", 3*time.Second, "with -conns: one measurement")
 	rounds := flag.Int("rounds", 5, "with -conns: rounds of each (the median is reported)")
+	qemu := flag.Bool("qemu", false, "compare keepalived-go with keepalived programming IPVS in a QEMU guest (see qemu.go)")
+	qemuTimeout := flag.Duration("timeout", 30*time.Minute, "with -qemu: bound for the guest's run")
+	guest := flag.Bool("guest", false, "internal: the -qemu measurements, inside the guest")
 	serve := flag.Int("serve", 0, "internal: answer TCP on this port")
 	loadAddr := flag.String("load", "", "internal: connect to this address")
 	loadSrc := flag.String("src", "", "internal: from this address")
@@ -65,6 +71,17 @@ func main() {
 		os.Exit(1)
 	case *loadAddr != "":
 		load(*loadAddr, *loadSrc, *workers, *round)
+		return
+	case *guest:
+		if err := runGuest(*services, *servers); err != nil {
+			fmt.Println("lvsscale: FAILED:", err)
+		}
+		return
+	case *qemu:
+		if err := runQEMU(*services, *servers, *qemuTimeout); err != nil {
+			fmt.Fprintln(os.Stderr, "lvsscale:", err)
+			os.Exit(1)
+		}
 		return
 	case *conns:
 		if err := runConns(*services, *workers, *round, *rounds); err != nil {
