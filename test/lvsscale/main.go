@@ -28,6 +28,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -54,6 +55,7 @@ func main() {
 	repeat := flag.Int("repeat", 5, "no-op reloads (the median is reported)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the no-op reloads to this file")
 	ipv6 := flag.Bool("ipv6", false, "IPv6 virtual and real servers")
+	flag.BoolVar(&readBack, "readback", false, "as before the generation check and batches: read the table back at every sync, one service per transaction")
 	conns := flag.Bool("conns", false, "measure new connections per second through a VIP against directly (see conns.go)")
 	workers := flag.Int("workers", 8, "with -conns: concurrent connecting goroutines")
 	round := flag.Duration("round", 3*time.Second, "with -conns: one measurement")
@@ -156,7 +158,11 @@ func run(n, m, repeat int, profile string) error {
 	}
 	defer exec.Command("ip", "netns", "del", name).Run()
 	defer lb.Close()
-	syncer := lvs.NewSyncer(nftables.New(lb), slog.New(slog.DiscardHandler))
+	var backend lvs.Backend = nftables.New(lb)
+	if readBack {
+		backend = oneByOne{backend}
+	}
+	syncer := lvs.NewSyncer(backend, slog.New(slog.DiscardHandler))
 	want := desired(n, m)
 	ctx := context.Background()
 	measure := func(f func() error) (sample, error) {
@@ -173,8 +179,12 @@ func run(n, m, repeat int, profile string) error {
 		s.trans = g1 - g0
 		return s, cmpOr(err, gerr)
 	}
-	fmt.Printf("%d virtual servers x %d real servers (wrr), nftables, %s; GOMAXPROCS %d; load average %s\n",
-		n, m, runtime.Version(), runtime.GOMAXPROCS(0), loadavg())
+	how := "the generation check, batches"
+	if readBack {
+		how = "-readback: reading back at every sync, one service per transaction"
+	}
+	fmt.Printf("%d virtual servers x %d real servers (wrr), nftables (%s), %s; GOMAXPROCS %d; load average %s\n",
+		n, m, how, runtime.Version(), runtime.GOMAXPROCS(0), loadavg())
 	cold, err := measure(func() error { return syncer.Sync(ctx, clone(want)) })
 	if err != nil {
 		return fmt.Errorf("cold start: %w", err)
@@ -234,6 +244,28 @@ func run(n, m, repeat int, profile string) error {
 	fmt.Println("no-op after repair:   ", after)
 	fmt.Printf("load average at the end: %s\n", loadavg())
 	return nil
+}
+
+var readBack bool
+
+// oneByOne is a backend as the nftables one was before the generation
+// check and batches: not a Watcher (every sync reads the table back),
+// one service per transaction.
+type oneByOne struct{ lvs.Backend }
+
+func (b oneByOne) Apply(ctx context.Context, ops []lvs.Op) error {
+	var errs []error
+	for i := 0; i < len(ops); {
+		j := i + 1
+		for j < len(ops) && ops[j].Service.ServiceKey == ops[i].Service.ServiceKey {
+			j++
+		}
+		if err := b.Backend.Apply(ctx, ops[i:j]); err != nil {
+			errs = append(errs, err)
+		}
+		i = j
+	}
+	return errors.Join(errs...)
 }
 
 // verify reads the table afresh (a new load balancer in the same
