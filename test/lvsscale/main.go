@@ -18,12 +18,14 @@
 // With -conns, it measures new connections per second through an
 // nftables VIP against directly to the real server instead (conns.go);
 // with -qemu, keepalived-go against keepalived 2.2.7 programming IPVS
-// from the same file in a QEMU guest (qemu.go). Neither runs in CI.
+// from the same file in a QEMU guest (qemu.go); with -daemon, the whole
+// daemon over nftables on this host (daemon.go). None runs in CI.
 //
 // Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-ipv6] [-cpuprofile FILE]
 //
 //	go run ./test/lvsscale -conns [-services 2000] [-workers 8] [-round 3s] [-rounds 5]
 //	go run ./test/lvsscale -qemu [-services 2000] [-servers 20] [-timeout 30m]
+//	go run ./test/lvsscale -daemon [-services 2000] [-servers 20] [-bin KEEPALIVED-GO]
 package main
 
 import (
@@ -62,6 +64,8 @@ func main() {
 	rounds := flag.Int("rounds", 5, "with -conns: rounds of each (the median is reported)")
 	qemu := flag.Bool("qemu", false, "compare keepalived-go with keepalived programming IPVS in a QEMU guest (see qemu.go)")
 	qemuTimeout := flag.Duration("timeout", 30*time.Minute, "with -qemu: bound for the guest's run")
+	daemon := flag.Bool("daemon", false, "the whole daemon over nftables on this host, SIGHUP reloads (see daemon.go)")
+	bin := flag.String("bin", "", "with -daemon: the keepalived-go binary (default: build it)")
 	guest := flag.Bool("guest", false, "internal: the -qemu measurements, inside the guest")
 	serve := flag.Int("serve", 0, "internal: answer TCP on this port")
 	loadAddr := flag.String("load", "", "internal: connect to this address")
@@ -81,6 +85,12 @@ func main() {
 		return
 	case *qemu:
 		if err := runQEMU(*services, *servers, *qemuTimeout); err != nil {
+			fmt.Fprintln(os.Stderr, "lvsscale:", err)
+			os.Exit(1)
+		}
+		return
+	case *daemon:
+		if err := runDaemon(*services, *servers, *bin); err != nil {
 			fmt.Fprintln(os.Stderr, "lvsscale:", err)
 			os.Exit(1)
 		}

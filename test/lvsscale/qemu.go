@@ -29,6 +29,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -136,8 +137,13 @@ func runQEMU(n, m int, timeout time.Duration) error {
 	return nil
 }
 
-// report prints a line the host shows.
-func report(format string, args ...any) { fmt.Printf("lvsscale: "+format+"\n", args...) }
+// report prints a line the host shows (the guest's console; -daemon
+// prints its progress to stderr).
+func report(format string, args ...any) {
+	fmt.Fprintf(reportTo, "lvsscale: "+format+"\n", args...)
+}
+
+var reportTo io.Writer = os.Stdout
 
 // daemonRun is one daemon's figures.
 type daemonRun struct {
@@ -272,9 +278,34 @@ func quiet(cpu func() float64) (time.Time, float64) {
 	return at, last
 }
 
+// probes tell when a daemon's kernel table is complete (the last
+// virtual server has its real servers) and when the one change shows.
+type probes struct {
+	complete, changed func() bool
+	conf              string // the configuration file the daemon reads
+	log               string // where its output goes
+}
+
+// ipvsProbes look with ipvsadm.
+func ipvsProbes(n, m int, name func() string) probes {
+	last := guestVIP(n - 1)
+	vip, rip := guestVIP(n/2), guestRIP(n/2, m/2, m)
+	want := 1 + (m/2)%3 + 7
+	return probes{
+		complete: func() bool { return complete(last, m) },
+		changed:  func() bool { return destWeight(vip, rip) == want },
+		conf:     guestConf,
+		log:      "/tmp/" + strings.ReplaceAll(name(), " ", "") + ".log",
+	}
+}
+
 func measureDaemon(name string, args []string, n, m int) (daemonRun, error) {
-	r := daemonRun{name: name}
 	exec.Command("ipvsadm", "-C").Run()
+	return measure(name, args, n, m, ipvsProbes(n, m, func() string { return filepath.Base(args[0]) }))
+}
+
+func measure(name string, args []string, n, m int, p probes) (daemonRun, error) {
+	r := daemonRun{name: name}
 	var pidFiles []string
 	for i, a := range args {
 		if (a == "-p" || a == "-c") && i+1 < len(args) {
@@ -282,7 +313,7 @@ func measureDaemon(name string, args []string, n, m int) (daemonRun, error) {
 			os.Remove(args[i+1])
 		}
 	}
-	logf, err := os.Create("/tmp/" + filepath.Base(args[0]) + ".log")
+	logf, err := os.Create(p.log)
 	if err != nil {
 		return r, err
 	}
@@ -300,8 +331,7 @@ func measureDaemon(name string, args []string, n, m int) (daemonRun, error) {
 		<-done
 	}()
 	cpu := func() float64 { return procCPU(cmd.Process.Pid, pidFiles...) }
-	last := guestVIP(n - 1)
-	if err := waitFor("cold start", func() bool { return complete(last, m) }); err != nil {
+	if err := waitFor("cold start", p.complete); err != nil {
 		return r, err
 	}
 	r.cold = time.Since(start)
@@ -315,14 +345,12 @@ func measureDaemon(name string, args []string, n, m int) (daemonRun, error) {
 	r.noop, r.noopCPU = at.Sub(t0), c1-c0
 	report("%s: no-op reload done after %.2f s", name, r.noop.Seconds())
 
-	if err := os.WriteFile(guestConf, []byte(guestConfText(n, m, true)), 0o644); err != nil {
+	if err := os.WriteFile(p.conf, []byte(guestConfText(n, m, true)), 0o644); err != nil {
 		return r, err
 	}
-	vip, rip := guestVIP(n/2), guestRIP(n/2, m/2, m)
-	want := 1 + (m/2)%3 + 7
 	c0, t0 = cpu(), time.Now()
 	cmd.Process.Signal(syscall.SIGHUP)
-	if err := waitFor("the changed weight", func() bool { return destWeight(vip, rip) == want }); err != nil {
+	if err := waitFor("the changed weight", p.changed); err != nil {
 		return r, err
 	}
 	r.change = time.Since(t0)
@@ -330,11 +358,13 @@ func measureDaemon(name string, args []string, n, m int) (daemonRun, error) {
 	r.changeCPU = c1 - c0
 	report("%s: one changed server settled after %.2f s", name, r.change.Seconds())
 
-	out, err := exec.Command("ipvsadm", "-Sn").Output()
-	if err != nil {
-		return r, fmt.Errorf("ipvsadm -Sn: %v", err)
+	if p.conf == guestConf {
+		out, err := exec.Command("ipvsadm", "-Sn").Output()
+		if err != nil {
+			return r, fmt.Errorf("ipvsadm -Sn: %v", err)
+		}
+		r.table = slices.Sorted(slices.Values(strings.Split(strings.TrimSpace(string(out)), "\n")))
 	}
-	r.table = slices.Sorted(slices.Values(strings.Split(strings.TrimSpace(string(out)), "\n")))
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
