@@ -24,7 +24,7 @@
 // Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-ipv6] [-cpuprofile FILE]
 //
 //	go run ./test/lvsscale -conns [-services 2000] [-workers 8] [-round 3s] [-rounds 5]
-//	go run ./test/lvsscale -qemu [-services 2000] [-servers 20] [-timeout 30m]
+//	go run ./test/lvsscale -qemu [-services 2000] [-servers 20] [-timeout 30m] [-cpuprofile FILE]
 //	go run ./test/lvsscale -daemon [-services 2000] [-servers 20] [-bin KEEPALIVED-GO]
 package main
 
@@ -55,7 +55,7 @@ func main() {
 	services := flag.Int("services", 2000, "virtual servers")
 	servers := flag.Int("servers", 20, "real servers per virtual server")
 	repeat := flag.Int("repeat", 5, "no-op reloads (the median is reported)")
-	profile := flag.String("cpuprofile", "", "write a CPU profile of the no-op reloads to this file")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the no-op reloads to this file (with -qemu: of the syncer over IPVS in the guest, instead of the daemons)")
 	ipv6 := flag.Bool("ipv6", false, "IPv6 virtual and real servers")
 	flag.BoolVar(&readBack, "readback", false, "as before the generation check and batches: read the table back at every sync, one service per transaction")
 	conns := flag.Bool("conns", false, "measure new connections per second through a VIP against directly (see conns.go)")
@@ -78,13 +78,18 @@ func main() {
 	case *loadAddr != "":
 		load(*loadAddr, *loadSrc, *workers, *round)
 		return
+	case *guest && *profile != "":
+		if err := profileGuest(*services, *servers); err != nil {
+			fmt.Println("lvsscale: FAILED:", err)
+		}
+		return
 	case *guest:
 		if err := runGuest(*services, *servers); err != nil {
 			fmt.Println("lvsscale: FAILED:", err)
 		}
 		return
 	case *qemu:
-		if err := runQEMU(*services, *servers, *qemuTimeout); err != nil {
+		if err := runQEMU(*services, *servers, *qemuTimeout, *profile); err != nil {
 			fmt.Fprintln(os.Stderr, "lvsscale:", err)
 			os.Exit(1)
 		}

@@ -94,7 +94,7 @@ func guestRIP(i, j, m int) netip.Addr {
 }
 
 // runQEMU builds the binaries, boots the guest and prints its report.
-func runQEMU(n, m int, timeout time.Duration) error {
+func runQEMU(n, m int, timeout time.Duration, profile string) error {
 	if why := lab.QEMUAvailable(); why != "" {
 		return fmt.Errorf("no QEMU guest: this host lacks %s", why)
 	}
@@ -102,7 +102,9 @@ func runQEMU(n, m int, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if profile == "" {
+		defer os.RemoveAll(dir) // else the binary stays, for pprof
+	}
 	const module = "github.com/keepalived-go/keepalived-go"
 	files := map[string]string{}
 	for _, b := range []struct{ bin, pkg string }{{guestKG, module + "/cmd/keepalived-go"}, {guestSelf, module + "/test/lvsscale"}} {
@@ -116,7 +118,7 @@ func runQEMU(n, m int, timeout time.Duration) error {
 		Modules: []string{"ip_vs", "ip_vs_wrr"},
 		Bins:    []string{"ip", "ipvsadm", "keepalived"},
 		Files:   files,
-		Script:  fmt.Sprintf("cd /tmp\n%s -guest -services %d -servers %d\n", guestSelf, n, m),
+		Script:  fmt.Sprintf("cd /tmp\n%s -guest -services %d -servers %d -cpuprofile '%s'\n", guestSelf, n, m, profile),
 		Memory:  1536,
 	}
 	fmt.Printf("QEMU (TCG) guest, Debian's cloud kernel; %d virtual servers x %d real servers, no checker; host load average %s\n", n, m, loadavg())
@@ -130,6 +132,11 @@ func runQEMU(n, m int, timeout time.Duration) error {
 		}
 	}
 	fmt.Printf("the guest ran %v; host load average at the end %s\n", time.Since(began).Round(time.Second), loadavg())
+	if profile != "" && err == nil {
+		if err := saveProfile(string(console), profile, files[guestSelf]); err != nil {
+			return err
+		}
+	}
 	if err != nil || !strings.Contains(string(console), "lvsscale: DONE") {
 		os.WriteFile("/tmp/lvsscale-qemu-console.txt", console, 0o644)
 		return fmt.Errorf("the guest did not finish (%v); console in /tmp/lvsscale-qemu-console.txt", err)
