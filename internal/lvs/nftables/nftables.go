@@ -432,14 +432,15 @@ func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
 			}
 			for i, k := range del {
 				if err := b.lb.Apply(nil, []kernel.LBKey{k}); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", labels[len(set)+i], err))
+					errs = append(errs, fmt.Errorf("%s: %w", labels[i], err))
 				}
 			}
 		}
 		set, del, labels, size = nil, nil, nil, 0
 	}
-	// Deletions first, in one transaction of their own (the syncer
-	// orders them first), then the services to write.
+	// Deletions first, in transactions of their own (as the syncer
+	// orders them), then the services to write: a batch is all of one
+	// kind, so labels follow set or del.
 	for _, gone := range []bool{true, false} {
 		for _, k := range order {
 			c := changes[k]
@@ -455,12 +456,11 @@ func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
 				send()
 			}
 			size += n
+			labels = append(labels, c.svc.Label())
 			if c.gone {
 				del = append(del, r.LBKey)
-				labels = append(labels, c.svc.Label()) // after the set's: only deletions in this batch
 			} else {
 				set = append(set, r)
-				labels = append(labels, c.svc.Label())
 			}
 		}
 		send()
