@@ -215,8 +215,14 @@ func TestParseHexIsKeepalivedsReadHexStr(t *testing.T) {
 		{"0g", false, "", ""},   // not a hex digit
 		{"", false, "", ""},     // nothing
 		{"a\tb", false, "", ""}, // a tab inside an octet
-		{"ff", false, "", ""},   // keepalived's end marker: a last octet ff is refused
+		// A last octet ff: 2.2.7 refuses it (its error marker), 2.3.3
+		// and keepalived-go read it.
+		{"ff", false, "ff", ""},
+		{"00ff", false, "00ff", ""},
+		{"01 fF", true, "01ff", ""},
+		{"0x ff", true, "00ff", "0f00"},
 		{"ff 00", false, "ff00", ""},
+		{"ff g", false, "", ""},
 	} {
 		data, mask, ok := ParseHex(tc.in, tc.wild)
 		if tc.data == "" {
