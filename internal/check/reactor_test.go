@@ -212,6 +212,10 @@ func TestReactorFailsAsDialDoes(t *testing.T) {
 			if o.r.Reason != want.Reason {
 				t.Fatalf("reason %q, Conn.dial says %q", o.r.Reason, want.Reason)
 			}
+			// log_all_failures says "timeout." or "failed." from it.
+			if o.r.TimedOut != (name == "timeout") || want.TimedOut != (name == "timeout") {
+				t.Fatalf("timed out: reactor %v, dial %v", o.r.TimedOut, want.TimedOut)
+			}
 			if name == "timeout" && (took < c.Timeout || took > c.Timeout+300*time.Millisecond) {
 				t.Fatalf("timed out after %v, want connect_timeout %v", took, c.Timeout)
 			}

@@ -115,7 +115,7 @@ func (u *UDP) Check(ctx context.Context) Result {
 	}
 	if u.RequireReply {
 		if why := u.judgeReply(buf[:n]); why != "" {
-			return Result{Reason: why}
+			return Result{Reason: why, Mismatch: true}
 		}
 	}
 	return Result{OK: true}

@@ -153,8 +153,8 @@ func TestUDPCheckReplyData(t *testing.T) {
 		}
 		c.Reply, c.ReplyMask = data, mask
 		s.setReply(constant(tc.reply))
-		if r := probe(c, time.Second); r.OK != tc.ok {
-			t.Errorf("require_reply %q, reply %q: %+v, want ok=%v", tc.hex, tc.reply, r, tc.ok)
+		if r := probe(c, time.Second); r.OK != tc.ok || r.Mismatch == tc.ok {
+			t.Errorf("require_reply %q, reply %q: %+v, want ok=%v (a refused reply is a mismatch)", tc.hex, tc.reply, r, tc.ok)
 		}
 	}
 }
@@ -168,7 +168,7 @@ func TestUDPCheckReplyLengths(t *testing.T) {
 	c.RequireReply, c.MinReplyLength, c.MaxReplyLength = true, 3, 5
 	for _, n := range []int{2, 3, 5, 6, 300} {
 		s.setReply(constant(strings.Repeat("a", n)))
-		if r := probe(c, time.Second); r.OK != (n >= 3 && n <= 5) {
+		if r := probe(c, time.Second); r.OK != (n >= 3 && n <= 5) || r.Mismatch == r.OK {
 			t.Errorf("reply of %d octets with lengths 3-5: %+v", n, r)
 		}
 	}

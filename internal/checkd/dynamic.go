@@ -26,9 +26,8 @@ type extras struct {
 
 // jobX is a MISC_CHECK's or SMTP_CHECK's state beyond its Schedule.
 type jobX struct {
-	misc   *check.Misc // nil for SMTP_CHECK
-	logAll bool        // log_all_failures, of the checker or global_defs
-	ran    bool        // keepalived's has_run
+	misc *check.Misc // nil for SMTP_CHECK
+	ran  bool        // keepalived's has_run
 	// adj is what the checker adds to its server's weight (cur_weight);
 	// lastExit the last exit status that set it (last_exit_code).
 	adj      int64
@@ -50,7 +49,7 @@ type fileJob struct {
 func (svc *service) newJobs(g *config.GlobalDefs, spec *config.VirtualServerSpec, rs *config.RealServerSpec, c *config.Checker, ci int) bool {
 	i := len(svc.servers) - 1
 	srv := svc.servers[i]
-	logAll := c.LogAllFailures || g.CheckerLogAllFailures
+	logAll := logAllFailures(g, c)
 	switch c.Keyword {
 	case "MISC_CHECK":
 		names := c.User
@@ -69,7 +68,7 @@ func (svc *service) newJobs(g *config.GlobalDefs, spec *config.VirtualServerSpec
 		m := &check.Misc{Script: runner.Script{Cmd: c.MiscPath.Cmd, Args: c.MiscPath.Args, Cred: cred},
 			Timeout: timeout, Dynamic: c.MiscDynamic, Name: srv.name}
 		svc.weighs(i, rs)
-		srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c), x: &jobX{misc: m, logAll: logAll},
+		srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c), x: &jobX{misc: m}, logAll: logAll,
 			key: fmt.Sprintf("%s|%s|%d|%s", svc.name, srv.name, ci, fingerprint(c)),
 			Job: &check.Job{Checker: m, FromStart: true}})
 	case "FILE_CHECK":
@@ -213,30 +212,16 @@ func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) []
 		}
 		svc.log.Info(svc.miscLine(i, j, r, msg))
 		return append(evs, svc.stateChange(i, c)...)
-	case check.Unchanged:
-		// A failure to be retried: logged only with log_all_failures.
-		if n := j.Schedule.Retries(); n > 0 && x.logAll && (j.Schedule.Up() || first) {
-			msg := fmt.Sprintf(", will do %d %s", retry, plural(retry, "retry", "retries"))
-			if n > 1 {
-				msg = fmt.Sprintf(" on retry %d/%d", n-1, retry)
-			}
-			svc.log.Info(svc.miscLine(i, j, r, msg))
-		}
 	}
+	// A failure to be retried is logged, under log_all_failures only, by
+	// onFailure (check.Misc.FailureLine).
 	return evs
 }
 
 // miscLine is keepalived's "Misc check for [RS VS VS] by [SCRIPT] ..."
 // line.
 func (svc *service) miscLine(i int, j *job, r check.Result, msg string) string {
-	head := fmt.Sprintf("Misc check for [%s VS %s] by [%s] ", svc.servers[i].name, svc.name, j.x.misc.Path())
-	switch {
-	case r.OK:
-		return head + "succeeded."
-	case r.TimedOut:
-		return head + "timed out" + msg + "."
-	}
-	return head + "failed" + msg + " (" + r.Reason + ")."
+	return check.MiscLine(svc.servers[i].name, svc.name, j.x.misc.Path(), r, msg)
 }
 
 func plural(n int, one, many string) string {

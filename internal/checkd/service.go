@@ -55,6 +55,7 @@ type job struct {
 	timing check.Timing
 	x      *jobX // MISC_CHECK and SMTP_CHECK (dynamic.go)
 	ran    bool  // keepalived's has_run: a result was seen (or kept over a reload)
+	logAll bool  // log_all_failures, of the checker (or an SMTP host) or global_defs
 }
 
 func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs, ssl *sslContext) *service {
@@ -83,7 +84,7 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 			if !ok {
 				continue
 			}
-			srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c),
+			srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c), logAll: logAllFailures(g, c),
 				key: fmt.Sprintf("%s|%s|%d|%s", name, srv.name, i, fingerprint(c)),
 				Job: &check.Job{Checker: checker, Timeout: c.ConnectTimeout.Duration()}})
 		}
@@ -164,6 +165,7 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 			}
 			svc.pool.AddChecker(i, j.Schedule.Up())
 			j.OnResult = svc.onResult(i, j)
+			j.OnFailure = svc.onFailure(i, j)
 			e.Add(j.Job)
 		}
 	}
@@ -172,6 +174,28 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 		return
 	}
 	svc.handle(svc.pool.Start(initNotifies))
+}
+
+// logAllFailures is a checker's log_all_failures, resolved: its own, or
+// global_defs' checker_log_all_failures (check_api.c, global_parser.c).
+func logAllFailures(g *config.GlobalDefs, c *config.Checker) bool {
+	return c.LogAllFailures || g.CheckerLogAllFailures
+}
+
+// onFailure is, under log_all_failures, what logs each failed probe with
+// the checker's own words (check.FailureLiner), before the failure is
+// counted: one mechanism for every checker.
+func (svc *service) onFailure(i int, j *job) func(check.Result) {
+	fl, ok := j.Checker.(check.FailureLiner)
+	if !j.logAll || !ok {
+		return nil
+	}
+	name := svc.servers[i].name
+	return func(r check.Result) {
+		if l := fl.FailureLine(check.AttemptOf(j.Schedule, name, svc.name, r)); l != "" {
+			svc.log.Info(l)
+		}
+	}
 }
 
 // onResult is a checker's result handler, on the engine's goroutine.

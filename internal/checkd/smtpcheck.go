@@ -74,7 +74,7 @@ func (svc *service) smtpJobs(srv *server, rs *config.RealServerSpec, c *config.C
 		}
 		s := &check.SMTP{Conn: conn, Helo: helo, Server: rs.Addr}
 		srv.jobs = append(srv.jobs, &job{kind: "SMTP_CHECK", timing: timing, key: t.key,
-			x:   &jobX{logAll: logAll},
+			x: &jobX{}, logAll: logAll,
 			Job: &check.Job{Checker: s}})
 	}
 }
@@ -99,14 +99,11 @@ func (svc *service) smtpResult(i int, j *job, r check.Result, c check.Change) []
 		}
 		return nil
 	}
-	switch c {
-	case check.WentDown, check.StayedDown:
+	// A failure to be retried is logged, under log_all_failures only, by
+	// onFailure (check.SMTP.FailureLine).
+	if c == check.WentDown || c == check.StayedDown {
 		svc.log.Info("SMTP_CHECK " + r.Reason)
 		return svc.stateChange(i, c)
-	case check.Unchanged:
-		if j.Schedule.Retries() > 0 && x.logAll && (j.Schedule.Up() || first) {
-			svc.log.Info("SMTP_CHECK " + r.Reason)
-		}
 	}
 	return nil
 }
