@@ -164,19 +164,28 @@ func (c *carryOver) saveExtras(j *job) {
 func (svc *service) onResultX(i int, j *job) func(check.Result, check.Change) {
 	return func(r check.Result, c check.Change) {
 		svc.mu.Lock()
+		wasAlive := svc.pool.Servers[i].Alive()
 		var evs []lvs.Event
+		var alert string // the SMTP alert's body, if one is due
 		if j.x.misc != nil {
-			evs = svc.miscResult(i, j, r, c)
+			evs, alert = svc.miscResult(i, j, r, c)
 		} else {
-			evs = svc.smtpResult(i, j, r, c)
+			evs, alert = svc.smtpResult(i, j, r, c)
 		}
+		alive := svc.pool.Servers[i].Alive()
 		svc.mu.Unlock()
 		svc.handle(evs)
+		if alert != "" {
+			svc.checkerAlert(svc.servers[i], alert, wasAlive, alive)
+		}
 	}
 }
 
-// miscResult is misc_check_child_thread's handling of a script's end.
-func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) []lvs.Event {
+// miscResult is misc_check_child_thread's handling of a script's end; it
+// returns the alert's body when keepalived sends one: at each success or
+// final failure it logs (the first ones included, whether or not the
+// server's state moves).
+func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) ([]lvs.Event, string) {
 	x := j.x
 	first := !x.ran
 	x.ran = true
@@ -189,13 +198,15 @@ func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) []
 			x.lastExit = r.Status
 			evs = svc.pool.SetWeight(i, svc.effective(i))
 		}
+		alert := ""
 		if c == check.WentUp || first {
 			svc.log.Info(svc.miscLine(i, j, r, ""))
+			alert = miscAlertBody(true, false)
 		}
 		if c == check.WentUp {
 			evs = append(evs, svc.pool.CheckerChanged(i, true)...)
 		}
-		return evs
+		return evs, alert
 	}
 	retry := j.Schedule.Timing().Retry
 	switch c {
@@ -211,11 +222,11 @@ func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) []
 			msg = " with retry disabled"
 		}
 		svc.log.Info(svc.miscLine(i, j, r, msg))
-		return append(evs, svc.stateChange(i, c)...)
+		return append(evs, svc.stateChange(i, c)...), miscAlertBody(false, r.TimedOut)
 	}
 	// A failure to be retried is logged, under log_all_failures only, by
 	// onFailure (check.Misc.FailureLine).
-	return evs
+	return evs, ""
 }
 
 // miscLine is keepalived's "Misc check for [RS VS VS] by [SCRIPT] ..."

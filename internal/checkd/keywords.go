@@ -10,7 +10,7 @@ var keywords = []string{
 	"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
 	"retry", "nb_get_retry", "delay_before_retry", "delay_loop", "warmup", "alpha",
 	"notify_up", "notify_down", "quorum", "hysteresis", "quorum_up", "quorum_down",
-	"rs_init_notifies", "ha_suspend", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
+	"rs_init_notifies", "ha_suspend", "omega", "notify_fifo", "lvs_notify_fifo", "script_user", "enable_script_security",
 	"MISC_CHECK", "misc_path", "misc_timeout", "misc_dynamic", "user", "log_all_failures", "checker_log_all_failures",
 	"FILE_CHECK", "track_file", "file", "weight", "init_file", "SMTP_CHECK", "helo_name", "host",
 	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",

@@ -31,6 +31,8 @@ type service struct {
 	// of this host (suspend.go); suspended says they do not now.
 	haSuspend bool
 	ownsAddr  addrMatcher
+	omega     bool   // its real servers and itself notify their going at stop
+	group     string // its virtual_server_group, if any
 	suspended atomic.Bool
 	ext       extras   // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
 	mail      alerting // SMTP alerts (smtp.go)
@@ -66,7 +68,10 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		notifier:   notify.New(notify.VirtualServer, name, notify.Options{Log: log, FIFOs: fifos}),
 		quorumUp:   notify.ScriptOf(vs.QuorumUp, g.ScriptUser),
 		quorumDown: notify.ScriptOf(vs.QuorumDown, g.ScriptUser),
-		haSuspend:  vs.HASuspend, ownsAddr: matcherOf(spec)}
+		haSuspend:  vs.HASuspend, ownsAddr: matcherOf(spec), omega: vs.Omega}
+	if spec.Group != nil {
+		svc.group = firstWord(spec.Group.Args)
+	}
 	svc.suspended.Store(vs.HASuspend) // until the suspender has seen the addresses
 	for _, rs := range spec.RealServers {
 		srv := &server{name: trio(rs.Addr, spec.Protocol),
@@ -242,7 +247,7 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 		alive := svc.pool.Servers[i].Alive()
 		svc.mu.Unlock()
 		svc.handle(evs)
-		svc.checkerAlert(srv, j.kind, c == check.WentUp, wasAlive, alive)
+		svc.checkerAlert(srv, checkerAlertBody(j.kind, c == check.WentUp), wasAlive, alive)
 	}
 }
 
