@@ -16,6 +16,7 @@ var keywords = []string{
 	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
 	"smtp_connect_timeout", "smtp_alert", "smtp_alert_checker", "no_checker_emails", "router_id",
 	"UDP_CHECK", "payload", "require_reply", "min_reply_length", "max_reply_length", "DNS_CHECK", "type", "name", "PING_CHECK",
+	"BFD_CHECK", // not run: bfd.go says what that means
 }
 
 func init() { keywords = append(keywords, httpKeywords...) }

@@ -34,8 +34,9 @@ type service struct {
 	omega     bool   // its real servers and itself notify their going at stop
 	group     string // its virtual_server_group, if any
 	suspended atomic.Bool
-	ext       extras   // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
-	mail      alerting // SMTP alerts (smtp.go)
+	ext       extras     // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
+	bfd       []bfdCheck // BFD_CHECK, not run (bfd.go)
+	mail      alerting   // SMTP alerts (smtp.go)
 	// changed, when set, hears that the pool changed (the data plane).
 	changed func()
 }
@@ -82,6 +83,10 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		svc.pool.Servers = append(svc.pool.Servers, &lvs.Server{Name: srv.name, Weight: rs.Weight,
 			Inhibit: rs.RealServer.InhibitOnFailure})
 		for i, c := range rs.Checkers {
+			if c.Keyword == "BFD_CHECK" {
+				svc.bfdJob(c)
+				continue
+			}
 			if svc.newJobs(g, spec, rs, c, i) {
 				continue
 			}
@@ -151,6 +156,7 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	svc.startExtras(carry)
+	svc.startBFD()
 	for i, srv := range svc.servers {
 		for _, j := range srv.jobs {
 			up, kept := false, false
