@@ -220,10 +220,20 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 	return func(r check.Result, c check.Change) {
 		hasRun := j.ran
 		j.ran = true
+		lines, own := j.Checker.(check.Lines)
 		if c == check.Unchanged {
+			// The first success of a checker that starts up is logged
+			// as its coming up is (tcp_epilog: is_success && (!is_up ||
+			// !has_run)), with nothing to notify.
+			if r.OK && !hasRun && !selfLogging {
+				if !own {
+					svc.log.Info(fmt.Sprintf("%s success.", successLine(j.kind, srv.name)))
+				} else if l := lines.UpLine(srv.name); l != "" {
+					svc.log.Info(l)
+				}
+			}
 			return
 		}
-		lines, own := j.Checker.(check.Lines)
 		switch {
 		case selfLogging:
 		case c == check.WentUp && own:
