@@ -47,10 +47,12 @@ func AttemptOf(s *Schedule, rs, vs string, r Result) Attempt {
 }
 
 // FailureLine: check_tcp.c tcp_check_thread logs each failed connect of
-// an up checker, the last one too (before tcp_epilog's line).
+// an up checker, the last one too (before tcp_epilog's line); a connect
+// that fails when it is made goes to tcp_epilog unlogged
+// (tcp_connect_thread).
 func (t *TCP) FailureLine(a Attempt) string {
 	switch {
-	case !a.WasUp:
+	case !a.WasUp || a.Result.AtOnce:
 		return ""
 	case a.Result.TimedOut:
 		return "TCP connection to " + a.RS + " timeout."

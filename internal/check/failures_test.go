@@ -30,7 +30,8 @@ func TestFailureLinesAsKeepalived(t *testing.T) {
 	}{
 		{&TCP{}, timeout, "TCP connection to " + rs + " timeout."},
 		{&TCP{}, refused, "TCP connection to " + rs + " failed."},
-		{&TCP{}, lastRefused, "TCP connection to " + rs + " failed."}, // before tcp_epilog's line
+		{&TCP{}, lastRefused, "TCP connection to " + rs + " failed."},            // before tcp_epilog's line
+		{&TCP{}, with(refused, func(a *Attempt) { a.Result.AtOnce = true }), ""}, // tcp_connect_thread's connect_fail
 		{&TCP{}, down, ""},
 		{&TCP{}, first, ""}, // is_up only
 		{&UDP{}, mismatch, "UDP check to " + rs + " reply data mismatch."},

@@ -15,6 +15,11 @@ type Result struct {
 	TimedOut bool
 	// Mismatch: a UDP_CHECK reply that require_reply refuses.
 	Mismatch bool
+	// AtOnce: a TCP_CHECK connect that failed when it was made (no route,
+	// say), not later on the wire: keepalived's connect_fail, which
+	// tcp_connect_thread hands to tcp_epilog without the log_all_failures
+	// line.
+	AtOnce bool
 }
 
 func failed(err error) Result { return Result{Reason: err.Error(), TimedOut: isTimeout(err)} }
