@@ -1,0 +1,134 @@
+//go:build linux
+
+package kernel
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+// The counters with real TCP traffic: a client in the namespace connects
+// to the virtual service (on loopback), which NATs to two real servers
+// round robin; the counters of each real server say how many connections
+// it had and at least the bytes that went each way.
+func TestNFTLoadBalancerCountsTraffic(t *testing.T) {
+	lb, name := newLBNamespace(t)
+	nftCmd(t, "ip", "-n", name, "link", "set", "lo", "up")
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+
+	// Two real servers answering with their name, on loopback.
+	var lns []net.Listener
+	inNamespace(t, h, func() {
+		for range 2 {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lns = append(lns, ln)
+		}
+	})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var servers []netip.AddrPort
+	for i, ln := range lns {
+		defer ln.Close()
+		servers = append(servers, netip.MustParseAddrPort(ln.Addr().String()))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				buf := make([]byte, 5)
+				io.ReadFull(c, buf)
+				fmt.Fprintf(c, "rs%d-reply", i)
+				c.Close()
+			}
+		}()
+	}
+	vip := LBKey{Family: 4, Proto: 6, Addr: lbAP("127.0.0.10:80")}
+	if err := lb.Apply([]LBService{{LBKey: vip, Pick: LBRoundRobin, Slots: servers}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const requests = 10
+	got := map[string]int{}
+	inNamespace(t, h, func() {
+		for range requests {
+			c, err := net.DialTimeout("tcp", vip.Addr.String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte("hello"))
+			b, err := io.ReadAll(c)
+			c.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[string(b)]++
+		}
+	})
+	if got["rs0-reply"] != requests/2 || got["rs1-reply"] != requests/2 {
+		t.Fatalf("answers %v, want %d from each real server", got, requests/2)
+	}
+	// The counters of a closed connection's last packets are in place
+	// once the client has read the end.
+	st, err := lb.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || st[0].LBKey != vip || len(st[0].Servers) != 2 {
+		t.Fatalf("Stats = %+v, want the service with its 2 real servers", st)
+	}
+	for _, s := range st[0].Servers {
+		n := s.LBCounters
+		// Per connection: at least SYN, ACK, 5 bytes, FIN in; SYN-ACK,
+		// 9 bytes, FIN out (each with its IP and TCP headers).
+		if n.Conns != requests/2 || n.InPackets < 4*n.Conns || n.OutPackets < 3*n.Conns ||
+			n.InBytes < n.Conns*(4*40+5) || n.OutBytes < n.Conns*(3*40+9) {
+			t.Errorf("%v: %+v, want %d connections and their packets", s.Addr, n, requests/2)
+		}
+	}
+	// nft shows the counters too.
+	out := nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetStats4)
+	if !strings.Contains(out, fmt.Sprintf("counter packets %d", requests/2)) {
+		t.Errorf("nft list set:\n%s\nwant the connection counters (%d each)", out, requests/2)
+	}
+
+	// A rewrite keeps the counters; a real server out of the slots
+	// keeps its own.
+	if err := lb.Apply([]LBService{{LBKey: vip, Pick: LBRoundRobin, Slots: servers[:1]}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	again, err := lb.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || len(again[0].Servers) != 2 || again[0].Servers[1].Conns != requests/2 {
+		t.Errorf("after the rewrite: %+v, want both real servers' counters kept", again)
+	}
+	// Deleting the service deletes its counters.
+	if err := lb.Apply(nil, []LBKey{vip}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := lb.Stats(); err != nil || len(st) != 0 {
+		t.Errorf("after delete: %+v, %v; want nothing", st, err)
+	}
+	if out := nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetStats4); strings.Contains(out, "counter packets") {
+		t.Errorf("after delete, nft list set:\n%s\nwant no element", out)
+	}
+}
