@@ -64,6 +64,17 @@ func (v *apiView) VirtualServers() []lvs.PoolStatus {
 	return v.pools.VirtualServers()
 }
 
+// LVSStats implements api.LVSSource: the kernel's counters of the
+// virtual services, where the health checks program a backend that
+// counts.
+func (v *apiView) LVSStats(ctx context.Context) ([]lvs.ServiceStats, bool, error) {
+	ls, ok := v.pools.(api.LVSSource)
+	if !ok {
+		return nil, false, nil
+	}
+	return ls.LVSStats(ctx)
+}
+
 // update shows what a reload applied.
 func (v *apiView) update(cfg *config.Config) {
 	extras := vrrpd.KeepalivedExtras(cfg)
