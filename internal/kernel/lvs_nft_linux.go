@@ -49,9 +49,11 @@ type lbView struct {
 	elems  map[LBKey]string // dispatch-map element -> the chain it jumps to
 	chains map[string]bool  // the table's chains
 	sets   map[string]bool  // the table's named sets and maps
-	// counted are the real servers each service has counters for
+	// counted are the real servers each service has counters for, and
+	// unplaced the counters read that may be of several services
 	// (lvs_nft_stats_linux.go).
-	counted map[LBKey]map[netip.AddrPort]bool
+	counted  map[LBKey]map[netip.AddrPort]bool
+	unplaced []lbStatsElem
 }
 
 // The table's fixed parts.
@@ -172,6 +174,7 @@ func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
 			}
 			if pick, slots, err := lbDecodeChain(c, t, k, rules); err == nil {
 				s.Pick, s.Slots = pick, slots
+				v.placeStats(s)
 			}
 		}
 		out = append(out, s)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/google/nftables"
@@ -203,6 +204,27 @@ func lbStatsOwnServers(v *lbView, k LBKey, del []LBKey) []netip.AddrPort {
 	return out
 }
 
+// count notes that service k has counters for real server rs.
+func (v *lbView) count(k LBKey, rs netip.AddrPort) {
+	if v.counted[k] == nil {
+		v.counted[k] = map[netip.AddrPort]bool{}
+	}
+	v.counted[k][rs] = true
+}
+
+// placeStats gives service s, as read from its chain, the counters of
+// the servers of its slots that several services could have.
+func (v *lbView) placeStats(s LBService) {
+	if s.Fwmark != 0 {
+		return
+	}
+	for _, e := range v.unplaced {
+		if e.proto == s.Proto && e.port == s.Addr.Port() && slices.Contains(s.Slots, e.rs) {
+			v.count(s.LBKey, e.rs)
+		}
+	}
+}
+
 // lbStatsElem is a decoded element: what it counts, for which real
 // server, of which protocol and port.
 type lbStatsElem struct {
@@ -252,22 +274,46 @@ func lbReadStats(c *nftables.Conn, t *nftables.Table, v *lbView) (map[lbStatsEle
 }
 
 // lbReadStatsServers reads which real servers each service counts (into
-// v.counted).
+// v.counted): a key names the service by its protocol and port only, so
+// where several services have them the server goes to those whose slots
+// have it, once Services reads them (v.unplaced, placeStats); one taken
+// out of their slots before is not reported again.
 func lbReadStatsServers(c *nftables.Conn, t *nftables.Table, v *lbView) error {
-	v.counted = map[LBKey]map[netip.AddrPort]bool{}
+	v.counted, v.unplaced = map[LBKey]map[netip.AddrPort]bool{}, nil
 	elems, err := lbReadStats(c, t, v)
 	if err != nil {
 		return err
 	}
+	// The services by family, protocol and port: what a key says of its
+	// service.
+	type part struct {
+		family int
+		proto  uint8
+		port   uint16
+	}
+	byPart := map[part][]LBKey{}
 	for k := range v.elems {
-		for e := range elems {
-			if k.Fwmark == 0 && e.kind == lbKindConns && e.proto == k.Proto && e.port == k.Addr.Port() &&
-				e.rs.Addr().Is4() == (k.Family == 4) {
-				if v.counted[k] == nil {
-					v.counted[k] = map[netip.AddrPort]bool{}
-				}
-				v.counted[k][e.rs] = true
-			}
+		if k.Fwmark == 0 {
+			p := part{k.Family, k.Proto, k.Addr.Port()}
+			byPart[p] = append(byPart[p], k)
+		}
+	}
+	for e := range elems {
+		if e.kind != lbKindConns {
+			continue
+		}
+		fam := 6
+		if e.rs.Addr().Is4() {
+			fam = 4
+		}
+		switch ks := byPart[part{fam, e.proto, e.port}]; len(ks) {
+		case 0:
+		case 1:
+			v.count(ks[0], e.rs)
+		default:
+			// Several services of this protocol and port: the one
+			// whose slots have the server (placeStats).
+			v.unplaced = append(v.unplaced, e)
 		}
 	}
 	return nil

@@ -109,6 +109,44 @@ func TestNFTLoadBalancerCountsTraffic(t *testing.T) {
 		t.Errorf("nft list set:\n%s\nwant the connection counters (%d each)", out, requests/2)
 	}
 
+	// A second service on port 80, with a real server of its own: a
+	// load balancer that reads the table afresh (a restart) gives each
+	// service its own servers' counters, though the counters' keys have
+	// the port and not the address of their service.
+	var ln3 net.Listener
+	inNamespace(t, h, func() {
+		if ln3, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer ln3.Close()
+	third := netip.MustParseAddrPort(ln3.Addr().String())
+	vip2 := LBKey{Family: 4, Proto: 6, Addr: lbAP("127.0.0.11:80")}
+	if err := lb.Apply([]LBService{{LBKey: vip2, Pick: LBRoundRobin, Slots: []netip.AddrPort{third}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var fresh *NFTLoadBalancer
+	inNamespace(t, h, func() {
+		if fresh, err = NewNFTLoadBalancer(""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer fresh.Close()
+	if _, err := fresh.Services(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = fresh.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 2 || st[0].LBKey != vip || len(st[0].Servers) != 2 || st[0].Servers[0].Conns != requests/2 ||
+		st[1].LBKey != vip2 || len(st[1].Servers) != 1 || st[1].Servers[0].Addr != third || st[1].Servers[0].Conns != 0 {
+		t.Errorf("read afresh with two services on port 80: %+v", st)
+	}
+	if err := lb.Apply(nil, []LBKey{vip2}); err != nil {
+		t.Fatal(err)
+	}
+
 	// A rewrite keeps the counters; a real server out of the slots
 	// keeps its own.
 	if err := lb.Apply([]LBService{{LBKey: vip, Pick: LBRoundRobin, Slots: servers[:1]}}, nil); err != nil {
