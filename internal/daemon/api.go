@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
+	"github.com/keepalived-go/keepalived-go/internal/checkd"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/latency"
@@ -63,6 +64,10 @@ func (v *apiView) VirtualServers() []lvs.PoolStatus {
 	}
 	return v.pools.VirtualServers()
 }
+
+// The health checks' subsystem gives the kernel's counters (apiView's
+// LVSStats finds them through this interface).
+var _ api.LVSSource = (*checkd.Subsystem)(nil)
 
 // LVSStats implements api.LVSSource: the kernel's counters of the
 // virtual services, where the health checks program a backend that
