@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -168,5 +171,120 @@ func TestNFTLoadBalancerCountsTraffic(t *testing.T) {
 	}
 	if out := nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetStats4); strings.Contains(out, "counter packets") {
 		t.Errorf("after delete, nft list set:\n%s\nwant no element", out)
+	}
+}
+
+// BenchmarkNFTLoadBalancerStats: what the counting costs a connection
+// through the virtual service (a client and two real servers on loopback
+// in a namespace of its own), with the stats chains as written and with
+// them flushed. Root only:
+//
+//	go test ./internal/kernel -run '^$' -bench NFTLoadBalancerStats -benchtime 3000x -count 5
+func BenchmarkNFTLoadBalancerStats(b *testing.B) {
+	for _, counted := range []bool{true, false} {
+		name := "uncounted"
+		if counted {
+			name = "counted"
+		}
+		b.Run(name, func(b *testing.B) { benchStats(b, counted) })
+	}
+}
+
+func benchStats(b *testing.B, counted bool) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	name := fmt.Sprintf("kglb-bench-%d-%d", os.Getpid(), nftSeq.Add(1))
+	cmd := func(args ...string) {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	cmd("ip", "netns", "add", name)
+	b.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	cmd("ip", "-n", name, "link", "set", "lo", "up")
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	in := func(f func()) {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer orig.Close()
+		if err := netns.Set(h); err != nil {
+			b.Fatal(err)
+		}
+		f()
+		if err := netns.Set(orig); err != nil {
+			b.Fatal(err) // the thread stays locked, and is retired
+		}
+		runtime.UnlockOSThread()
+	}
+	var lb *NFTLoadBalancer
+	var lns []net.Listener
+	in(func() {
+		if lb, err = NewNFTLoadBalancer(""); err != nil {
+			b.Fatal(err)
+		}
+		for range 2 {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			lns = append(lns, ln)
+		}
+	})
+	defer lb.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var servers []netip.AddrPort
+	for _, ln := range lns {
+		defer ln.Close()
+		servers = append(servers, netip.MustParseAddrPort(ln.Addr().String()))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				buf := make([]byte, 5)
+				io.ReadFull(c, buf)
+				c.Write([]byte("ok"))
+				c.Close()
+			}
+		}()
+	}
+	vip := LBKey{Family: 4, Proto: 6, Addr: lbAP("127.0.0.10:80")}
+	if err := lb.Apply([]LBService{{LBKey: vip, Pick: LBRoundRobin, Slots: servers}}, nil); err != nil {
+		b.Fatal(err)
+	}
+	if !counted {
+		for _, ch := range []string{lbChainStatsIn, lbChainStatsOut} {
+			cmd("ip", "netns", "exec", name, "nft", "flush", "chain", "inet", DefaultLBTable, ch)
+		}
+	}
+	b.ResetTimer()
+	began := time.Now()
+	in(func() {
+		for range b.N {
+			c, err := net.DialTimeout("tcp", vip.Addr.String(), 5*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Write([]byte("hello"))
+			io.ReadAll(c)
+			c.Close()
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "conns/s")
+	b.StopTimer()
+	if st, err := lb.Stats(); err == nil && counted && (len(st) != 1 || st[0].Servers[0].Conns+st[0].Servers[1].Conns != uint64(b.N)) {
+		b.Errorf("counted %+v, want %d connections", st, b.N)
 	}
 }
