@@ -113,7 +113,7 @@ func askMany(h *lab.Host, addr netip.Addr, n int) map[string]int {
 }
 
 // nftTable is the director's table as `nft list table` shows it, less
-// the counters' sets (rs_stats_ip, rs_stats_ip6), which keep a real
+// the counters' sets (rs_stats_ip, rs_conns_ip...), which keep a real
 // server's counters after it left its service's slots.
 func nftTable(h *lab.Host) string {
 	out, err := h.Command("nft", "list", "table", "inet", lvsTable).CombinedOutput()
@@ -124,7 +124,7 @@ func nftTable(h *lab.Host) string {
 	skip := false
 	for _, l := range strings.SplitAfter(string(out), "\n") {
 		switch {
-		case strings.HasPrefix(l, "\tset rs_stats_"):
+		case strings.HasPrefix(l, "\tset rs_"):
 			skip = true
 		case skip && l == "\t}\n":
 			skip = false

@@ -651,8 +651,8 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		if v.sets[name] {
 			c.DelSet(&nftables.Set{Table: t, Name: name})
 		}
-		if rs := lbStatsOwnServers(v, k, del); len(rs) > 0 && v.sets[lbStatsSet(t, k.Family).Name] {
-			if err := c.SetDeleteElements(lbStatsSet(t, k.Family), lbStatsElems(k, rs)); err != nil {
+		if rs := lbStatsOwnServers(v, k, del); len(rs) > 0 && lbStatsBaseOK(v) {
+			if err := lbQueueStatsElems(c, t, k, rs, false); err != nil {
 				return err
 			}
 		}
@@ -675,7 +675,7 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		}
 		// Adding an element that exists keeps it and its counter.
 		if rs := lbStatsServers(s); len(rs) > 0 {
-			if err := c.SetAddElements(lbStatsSet(t, s.Family), lbStatsElems(s.LBKey, rs)); err != nil {
+			if err := lbQueueStatsElems(c, t, s.LBKey, rs, true); err != nil {
 				return err
 			}
 		}
@@ -699,7 +699,7 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 	v.base = true
 	v.chains[lbChainPre], v.chains[lbChainOut] = true, true
 	v.chains[lbChainStatsIn], v.chains[lbChainStatsOut] = true, true
-	v.sets[lbSetStats4], v.sets[lbSetStats6] = true, true
+	v.sets[lbSetStats4], v.sets[lbSetStats6], v.sets[lbSetConns4], v.sets[lbSetConns6] = true, true, true, true
 	for _, k := range del {
 		delete(v.counted, k)
 		delete(v.elems, k)

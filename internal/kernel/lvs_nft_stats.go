@@ -7,29 +7,32 @@ import "net/netip"
 // NFTLoadBalancer counts, per virtual service and real server, what IPVS
 // counts in its ip_vs_stats: connections, and packets and bytes in
 // (client to real server) and out (real server to client). The counters
-// are the elements of two named sets with per-element counters (one per
-// family), looked up by two filter chains for every packet of a
+// are the elements of named sets with per-element counters, two per
+// family, looked up by two filter chains for every packet of a
 // destination-NATed connection:
 //
 //	set rs_stats_ip { type ct_dir . inet_proto . inet_service . ipv4_addr . inet_service; counter; }
+//	set rs_conns_ip { type inet_proto . inet_service . ipv4_addr . inet_service; counter; }
 //	chain stats_out { type filter hook postrouting priority filter; policy accept;
-//		meta nfproto ipv4 ct direction original ct direction . meta l4proto . ct original proto-dst . ip daddr . th dport @rs_stats_ip
-//		meta nfproto ipv4 ct direction reply    ct direction . meta l4proto . ct original proto-dst . ip saddr . th sport @rs_stats_ip
-//		meta nfproto ipv4 ct status ! confirmed 2 . meta l4proto . ct original proto-dst . ip daddr . th dport @rs_stats_ip
-//		... the same for ipv6 (rs_stats_ip6) }
+//		meta l4proto { tcp, udp, sctp } ct direction original ct direction . meta l4proto . ct original proto-dst . ip daddr . th dport @rs_stats_ip
+//		meta l4proto { tcp, udp, sctp } ct direction reply ct direction . meta l4proto . ct original proto-dst . ip saddr . th sport @rs_stats_ip
+//		meta l4proto { tcp, udp, sctp } ct status ! confirmed meta l4proto . ct original proto-dst . ip daddr . th dport @rs_conns_ip
+//		... the same for IPv6 (rs_stats_ip6, rs_conns_ip6) }
 //	chain stats_in { type filter hook input priority filter; the same, for packets not from loopback }
 //
-// The key is a kind (0 original: a packet in; 1 reply: a packet out; 2:
-// the first packet of a connection, so that the element's packet count
-// counts connections), the protocol, the virtual service's port (the
-// connection's original destination port, from its conntrack entry) and
-// the real server's address and port (the packet's destination going in,
-// its source coming out: NAT has rewritten the one and not yet the other
-// at these hooks' priority). The virtual address is not in the key:
-// google/nftables cannot send the direction that conntrack's typed
-// address keys need, and `nft list` cannot print the untyped one in a
-// concatenation. So two virtual services of one protocol and port that
-// share a real server (address and port) share its counters.
+// A key is the direction (original: a packet in; reply: a packet out;
+// rs_conns counts the first packet of each connection, not yet confirmed
+// in conntrack, so its packet count counts connections), the protocol,
+// the virtual service's port (the connection's original destination
+// port, from its conntrack entry) and the real server's address and port
+// (the packet's destination going in, its source coming out: NAT has
+// rewritten the one and not yet the other at these hooks' priority). The
+// protocol set also gives nft the protocol context it needs to load what
+// it lists again. The virtual address is not in the key: google/nftables
+// cannot send the direction that conntrack's typed address keys need,
+// and nft can neither print nor load the untyped one in a concatenation.
+// So two virtual services of one protocol and port that share a real
+// server (address and port) share its counters.
 //
 // A lookup that finds an element runs its counter. postrouting sees
 // every packet a director forwards or sends, input the packets delivered

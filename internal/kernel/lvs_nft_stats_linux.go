@@ -20,14 +20,22 @@ import (
 const (
 	lbSetStats4     = "rs_stats_ip"
 	lbSetStats6     = "rs_stats_ip6"
+	lbSetConns4     = "rs_conns_ip"
+	lbSetConns6     = "rs_conns_ip6"
 	lbChainStatsIn  = "stats_in"
 	lbChainStatsOut = "stats_out"
-	lbIDStats4      = lbIDFwm6 + 1 // below lbFirstAnonID
-	lbIDStats6      = lbIDFwm6 + 2
+	// The sets' IDs follow the maps'; the stats rules' anonymous sets
+	// (their protocols) count from lbStatsAnonID, above the services'
+	// anonymous sets of the same batch (from lbFirstAnonID).
+	lbIDStats4    = lbIDFwm6 + 1
+	lbIDStats6    = lbIDFwm6 + 2
+	lbIDConns4    = lbIDFwm6 + 3
+	lbIDConns6    = lbIDFwm6 + 4
+	lbStatsAnonID = 1 << 24
 )
 
-// The kinds of counted packets, the first part of an rs_stats key, as
-// conntrack's directions (enum ip_conntrack_dir) and one more.
+// The kinds of counts: conntrack's directions (enum ip_conntrack_dir),
+// the first part of an rs_stats key, and connections (rs_conns).
 const (
 	lbKindIn    byte = 0 // IP_CT_DIR_ORIGINAL
 	lbKindOut   byte = 1 // IP_CT_DIR_REPLY
@@ -38,18 +46,33 @@ const (
 // entry not yet confirmed is one whose first packet is on its way.
 const ipsConfirmed = 1 << 3
 
-var (
-	lbStatsKeyType4 = nftables.MustConcatSetType(nftables.TypeCTDir, nftables.TypeInetProto, nftables.TypeInetService,
-		nftables.TypeIPAddr, nftables.TypeInetService)
-	lbStatsKeyType6 = nftables.MustConcatSetType(nftables.TypeCTDir, nftables.TypeInetProto, nftables.TypeInetService,
-		nftables.TypeIP6Addr, nftables.TypeInetService)
-)
-
-func lbStatsSet(t *nftables.Table, family int) *nftables.Set {
+func lbAddrType(family int) nftables.SetDatatype {
 	if family == 6 {
-		return &nftables.Set{Table: t, Name: lbSetStats6, ID: lbIDStats6, KeyType: lbStatsKeyType6, Counter: true}
+		return nftables.TypeIP6Addr
 	}
-	return &nftables.Set{Table: t, Name: lbSetStats4, ID: lbIDStats4, KeyType: lbStatsKeyType4, Counter: true}
+	return nftables.TypeIPAddr
+}
+
+// lbStatsSet is the set of a family's packet counters (conns false) or
+// connection counters.
+func lbStatsSet(t *nftables.Table, family int, conns bool) *nftables.Set {
+	s := &nftables.Set{Table: t, Counter: true}
+	switch {
+	case conns:
+		s.KeyType = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService, lbAddrType(family), nftables.TypeInetService)
+		s.Name, s.ID = lbSetConns4, lbIDConns4
+		if family == 6 {
+			s.Name, s.ID = lbSetConns6, lbIDConns6
+		}
+	default:
+		s.KeyType = nftables.MustConcatSetType(nftables.TypeCTDir, nftables.TypeInetProto, nftables.TypeInetService,
+			lbAddrType(family), nftables.TypeInetService)
+		s.Name, s.ID = lbSetStats4, lbIDStats4
+		if family == 6 {
+			s.Name, s.ID = lbSetStats6, lbIDStats6
+		}
+	}
+	return s
 }
 
 // lbStatsRule is one counting rule of the stats chains.
@@ -68,59 +91,71 @@ func (r lbStatsRule) comment() string {
 	return fmt.Sprintf("keepalived-go: IPv%d %s", r.family, what)
 }
 
-// exprs are the rule's expressions; input rules skip what comes from
-// loopback, counted where it left.
-func (r lbStatsRule) exprs(input bool) []expr.Any {
+// queue queues the rule in chain ch; input rules skip what comes from
+// loopback, counted where it left. id numbers its anonymous set.
+func (r lbStatsRule) queue(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, input bool, id uint32) {
 	var out []expr.Any
 	if input {
 		out = append(out, &expr.Meta{Key: expr.MetaKeyIIFTYPE, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint16(unix.ARPHRD_LOOPBACK)})
 	}
 	nfproto, alen, saddr, daddr := byte(unix.NFPROTO_IPV4), uint32(4), uint32(lbV4Saddr), uint32(lbV4Daddr)
-	set := lbStatsSet(nil, r.family)
 	if r.family == 6 {
 		nfproto, alen, saddr, daddr = unix.NFPROTO_IPV6, 16, lbV6Saddr, lbV6Daddr
 	}
+	// The protocols IPVS balances, as a set: it also tells nft what the
+	// ports are, so that `nft list` output loads again with `nft -f`.
+	protos := &nftables.Set{Table: t, Name: "__set%d", ID: id, Anonymous: true, Constant: true, KeyType: nftables.TypeInetProto}
+	// (AddSet fails only for anonymous sets that are not constant.)
+	_ = c.AddSet(protos, []nftables.SetElement{{Key: []byte{unix.IPPROTO_TCP}}, {Key: []byte{unix.IPPROTO_UDP}}, {Key: []byte{unix.IPPROTO_SCTP}}})
 	out = append(out, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{nfproto}})
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{nfproto}},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Lookup{SourceRegister: 1, SetName: protos.Name, SetID: protos.ID})
 	addr, port := daddr, uint32(lbThDport) // the real server going in
-	var kind expr.Any = &expr.Ct{Key: expr.CtKeyDIRECTION, Register: 8}
+	set := lbStatsSet(t, r.family, r.kind == lbKindConns)
+	reg := uint32(8) // NFT_REG32_00: the key's first register
 	switch r.kind {
-	case lbKindOut:
-		addr, port = saddr, 0 // coming out: th sport
 	case lbKindConns:
 		out = append(out, &expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 				Mask: binaryutil.NativeEndian.PutUint32(ipsConfirmed), Xor: make([]byte, 4)},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)})
-		kind = &expr.Immediate{Register: 8, Data: []byte{lbKindConns}}
-	}
-	if r.kind != lbKindConns {
+	default:
+		if r.kind == lbKindOut {
+			addr, port = saddr, 0 // coming out: th sport
+		}
 		out = append(out, &expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.kind}})
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.kind}},
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: reg})
+		reg++
 	}
-	// The key from NFT_REG32_00 (register 8): the kind, the protocol,
-	// the service's port (the connection's original destination port:
-	// the library sends ct's direction as 4 bytes where the kernel reads
-	// one, and 0, original, reads right), the real server's address and
-	// port; each from a 4-byte boundary.
-	aregs := alen / 4
-	return append(out, kind,
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 9},
-		&expr.Ct{Key: expr.CtKeyPROTODST, Register: 10, Direction: uint32(lbKindIn)},
-		&expr.Payload{DestRegister: 11, Base: expr.PayloadBaseNetworkHeader, Offset: addr, Len: alen},
-		&expr.Payload{DestRegister: 11 + aregs, Base: expr.PayloadBaseTransportHeader, Offset: port, Len: 2},
+	// The key, each part from a 4-byte boundary: (the direction,) the
+	// protocol, the service's port (the connection's original
+	// destination port: the library sends ct's direction as 4 bytes
+	// where the kernel reads one, and 0, original, reads right), the
+	// real server's address and port.
+	out = append(out,
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg},
+		&expr.Ct{Key: expr.CtKeyPROTODST, Register: reg + 1, Direction: uint32(lbKindIn)},
+		&expr.Payload{DestRegister: reg + 2, Base: expr.PayloadBaseNetworkHeader, Offset: addr, Len: alen},
+		&expr.Payload{DestRegister: reg + 2 + alen/4, Base: expr.PayloadBaseTransportHeader, Offset: port, Len: 2},
 		&expr.Lookup{SourceRegister: 8, SetName: set.Name, SetID: set.ID})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: out,
+		UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment())})
 }
 
-// lbQueueStatsBase queues the counters' set and chains (with their
-// rules, replaced if the chains exist); the set and its elements are
+// lbQueueStatsBase queues the counters' sets and chains (with their
+// rules, replaced if the chains exist); the sets and their elements are
 // kept if they exist.
 func lbQueueStatsBase(c *nftables.Conn, t *nftables.Table, v *lbView) {
 	for _, fam := range []int{4, 6} {
-		_ = c.AddSet(lbStatsSet(t, fam), nil) // fails only for anonymous sets
+		for _, conns := range []bool{false, true} {
+			_ = c.AddSet(lbStatsSet(t, fam, conns), nil) // fails only for anonymous sets
+		}
 	}
 	accept := nftables.ChainPolicyAccept
+	id := uint32(lbStatsAnonID)
 	for _, base := range []struct {
 		name string
 		hook *nftables.ChainHook
@@ -132,8 +167,8 @@ func lbQueueStatsBase(c *nftables.Conn, t *nftables.Table, v *lbView) {
 			c.FlushChain(ch)
 		}
 		for _, r := range lbStatsRules {
-			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r.exprs(base.name == lbChainStatsIn),
-				UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment())})
+			r.queue(c, t, ch, base.name == lbChainStatsIn, id)
+			id++
 		}
 	}
 }
@@ -142,25 +177,39 @@ func lbQueueStatsBase(c *nftables.Conn, t *nftables.Table, v *lbView) {
 // rules are not read back: the library cannot decode ct's direction as
 // the kernel dumps it).
 func lbStatsBaseOK(v *lbView) bool {
-	return v.sets[lbSetStats4] && v.sets[lbSetStats6] && v.chains[lbChainStatsIn] && v.chains[lbChainStatsOut]
+	return v.sets[lbSetStats4] && v.sets[lbSetStats6] && v.sets[lbSetConns4] && v.sets[lbSetConns6] &&
+		v.chains[lbChainStatsIn] && v.chains[lbChainStatsOut]
 }
 
-// lbStatsKey is the key of one kind of a real server of a service.
+// lbStatsKey is the key of one kind of count of a real server of a
+// service (in its set: the kind is part of the key of packets only).
 func lbStatsKey(kind byte, k LBKey, rs netip.AddrPort) []byte {
-	b := []byte{kind, 0, 0, 0, k.Proto, 0, 0, 0, byte(k.Addr.Port() >> 8), byte(k.Addr.Port()), 0, 0}
+	var b []byte
+	if kind != lbKindConns {
+		b = append(b, kind, 0, 0, 0)
+	}
+	b = append(b, k.Proto, 0, 0, 0, byte(k.Addr.Port()>>8), byte(k.Addr.Port()), 0, 0)
 	b = append(b, rs.Addr().AsSlice()...)
 	return append(b, byte(rs.Port()>>8), byte(rs.Port()), 0, 0)
 }
 
-// lbStatsElems are the three elements of each real server of a service.
-func lbStatsElems(k LBKey, servers []netip.AddrPort) []nftables.SetElement {
-	out := make([]nftables.SetElement, 0, 3*len(servers))
+// lbQueueStatsElems queues the addition (or deletion) of the counters of
+// servers in service k: two packet counters and a connection counter
+// each. Adding an element that exists keeps it and its counter.
+func lbQueueStatsElems(c *nftables.Conn, t *nftables.Table, k LBKey, servers []netip.AddrPort, add bool) error {
+	var pkts, conns []nftables.SetElement
 	for _, rs := range servers {
-		for _, kind := range []byte{lbKindIn, lbKindOut, lbKindConns} {
-			out = append(out, nftables.SetElement{Key: lbStatsKey(kind, k, rs)})
-		}
+		pkts = append(pkts, nftables.SetElement{Key: lbStatsKey(lbKindIn, k, rs)}, nftables.SetElement{Key: lbStatsKey(lbKindOut, k, rs)})
+		conns = append(conns, nftables.SetElement{Key: lbStatsKey(lbKindConns, k, rs)})
 	}
-	return out
+	op := c.SetDeleteElements
+	if add {
+		op = c.SetAddElements
+	}
+	if err := op(lbStatsSet(t, k.Family, false), pkts); err != nil {
+		return err
+	}
+	return op(lbStatsSet(t, k.Family, true), conns)
 }
 
 // lbStatsServers are the real servers a written service counts: its
@@ -234,39 +283,51 @@ type lbStatsElem struct {
 	rs    netip.AddrPort
 }
 
-func lbDecodeStatsKey(family int, key []byte) (lbStatsElem, bool) {
+func lbDecodeStatsKey(family int, conns bool, key []byte) (lbStatsElem, bool) {
+	var e lbStatsElem
+	if conns {
+		e.kind = lbKindConns
+	} else {
+		if len(key) < 4 || key[0] > lbKindOut {
+			return e, false
+		}
+		e.kind, key = key[0], key[4:]
+	}
 	alen := 4
 	if family == 6 {
 		alen = 16
 	}
-	if len(key) != 12+alen+4 || key[0] > lbKindConns {
-		return lbStatsElem{}, false
+	if len(key) != 8+alen+4 {
+		return e, false
 	}
-	addr, _ := netip.AddrFromSlice(key[12 : 12+alen])
-	return lbStatsElem{kind: key[0], proto: key[4], port: binary.BigEndian.Uint16(key[8:]),
-		rs: netip.AddrPortFrom(addr, binary.BigEndian.Uint16(key[12+alen:]))}, true
+	addr, _ := netip.AddrFromSlice(key[8 : 8+alen])
+	e.proto, e.port = key[0], binary.BigEndian.Uint16(key[4:])
+	e.rs = netip.AddrPortFrom(addr, binary.BigEndian.Uint16(key[8+alen:]))
+	return e, true
 }
 
-// lbReadStats reads both sets' elements with their counters (none for
-// a set that does not exist).
+// lbReadStats reads the counters' sets (none for a set that does not
+// exist): four dumps on one socket.
 func lbReadStats(c *nftables.Conn, t *nftables.Table, v *lbView) (map[lbStatsElem]*expr.Counter, error) {
 	out := map[lbStatsElem]*expr.Counter{}
 	for _, fam := range []int{4, 6} {
-		set := lbStatsSet(t, fam)
-		if !v.sets[set.Name] {
-			continue
-		}
-		elems, err := c.GetSetElements(set)
-		if err != nil {
-			return nil, fmt.Errorf("reading set %s: %w", set.Name, err)
-		}
-		for _, e := range elems {
-			if d, ok := lbDecodeStatsKey(fam, e.Key); ok {
-				n := e.Counter
-				if n == nil {
-					n = &expr.Counter{}
+		for _, conns := range []bool{false, true} {
+			set := lbStatsSet(t, fam, conns)
+			if !v.sets[set.Name] {
+				continue
+			}
+			elems, err := c.GetSetElements(set)
+			if err != nil {
+				return nil, fmt.Errorf("reading set %s: %w", set.Name, err)
+			}
+			for _, e := range elems {
+				if d, ok := lbDecodeStatsKey(fam, conns, e.Key); ok {
+					n := e.Counter
+					if n == nil {
+						n = &expr.Counter{}
+					}
+					out[d] = n
 				}
-				out[d] = n
 			}
 		}
 	}

@@ -107,10 +107,21 @@ func TestNFTLoadBalancerCountsTraffic(t *testing.T) {
 			t.Errorf("%v: %+v, want %d connections and their packets", s.Addr, n, requests/2)
 		}
 	}
-	// nft shows the counters too.
-	out := nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetStats4)
+	// nft shows the counters too, and what it lists loads again (nft -c
+	// checks a file against the kernel without changing anything).
+	out := nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetConns4)
 	if !strings.Contains(out, fmt.Sprintf("counter packets %d", requests/2)) {
 		t.Errorf("nft list set:\n%s\nwant the connection counters (%d each)", out, requests/2)
+	}
+	// (Our parts only: the services' chains as nft lists them do not
+	// load again, their slot maps being typed as marks.)
+	listed := statsParts(nftIn(t, name, "list", "table", "inet", DefaultLBTable))
+	file := t.TempDir() + "/table.nft"
+	if err := os.WriteFile(file, []byte(listed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", name, "nft", "-c", "-f", file).CombinedOutput(); err != nil {
+		t.Errorf("nft -c -f of what nft lists: %v\n%s\n%s", err, out, listed)
 	}
 
 	// A second service on port 80, with a real server of its own: a
@@ -170,9 +181,28 @@ func TestNFTLoadBalancerCountsTraffic(t *testing.T) {
 	if st, err := lb.Stats(); err != nil || len(st) != 0 {
 		t.Errorf("after delete: %+v, %v; want nothing", st, err)
 	}
-	if out := nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetStats4); strings.Contains(out, "counter packets") {
+	if out := nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetStats4) + nftIn(t, name, "list", "set", "inet", DefaultLBTable, lbSetConns4); strings.Contains(out, "counter packets") {
 		t.Errorf("after delete, nft list set:\n%s\nwant no element", out)
 	}
+}
+
+// statsParts is a listed table with only its counters' sets and chains.
+func statsParts(listed string) string {
+	var b strings.Builder
+	keep := false
+	for _, l := range strings.SplitAfter(listed, "\n") {
+		switch {
+		case strings.HasPrefix(l, "table "), l == "}\n":
+			b.WriteString(l)
+		case strings.HasPrefix(l, "\tset rs_"), strings.HasPrefix(l, "\tchain stats_"):
+			keep = true
+			b.WriteString(l)
+		case keep:
+			b.WriteString(l)
+			keep = l != "\t}\n"
+		}
+	}
+	return b.String()
 }
 
 // BenchmarkNFTLoadBalancerStats: what the counting costs a connection
