@@ -27,6 +27,10 @@ type Job struct {
 	// OnResult hears every probe's result and what it changed, on the
 	// engine's goroutine, in order; it must not block.
 	OnResult func(r Result, c Change)
+	// OnFailure, if set, hears a failed probe's result before the
+	// Schedule (or the Sequencer) counts it, on the engine's goroutine:
+	// log_all_failures' lines come before the change they lead to.
+	OnFailure func(r Result)
 	// Suspended, if set, says when the job must not probe (ha_suspend:
 	// the virtual server's address is not on this host): the engine then
 	// looks again delay_loop later, and the checker keeps its state.
@@ -51,6 +55,12 @@ type Engine struct {
 	// Lateness is how late each probe started after its time: the drift
 	// of the checks from their period.
 	Lateness latency.Histogram
+	// OnThread, if set, runs on Run's goroutine before the first check,
+	// once Run has locked that goroutine to its thread for good: the
+	// checks' own scheduling settings (checker_priority...) go on that
+	// thread, where the TCP_CHECK probes run. What it returns runs when
+	// Run returns; the thread ends with it.
+	OnThread func() (done func())
 	rand     func() float64 // [0, 1), for the warmup spread
 	mu       sync.Mutex
 	queue    jobHeap
@@ -132,6 +142,10 @@ func (e *Engine) poke() {
 // Run checks until ctx is done, then waits for the probes on goroutines
 // (the connects under way are abandoned).
 func (e *Engine) Run(ctx context.Context) {
+	if e.OnThread != nil {
+		runtime.LockOSThread() // never unlocked: the thread ends with Run
+		defer e.OnThread()()
+	}
 	defer e.probes.Wait()
 	if !e.goroutinesOnly {
 		if r, err := newReactor(e.onConnected); err == nil {
@@ -289,6 +303,9 @@ func (e *Engine) apply(f finished) {
 	}
 	var delay time.Duration
 	var change Change
+	if !f.result.OK && f.job.OnFailure != nil {
+		f.job.OnFailure(f.result)
+	}
 	if sq, ok := f.job.Checker.(Sequencer); ok {
 		delay, change = sq.Next(f.job.Schedule, f.result)
 	} else {

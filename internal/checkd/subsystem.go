@@ -58,7 +58,9 @@ func (s *Subsystem) Apply(ctx context.Context, cfg *config.Config) error {
 	defer s.mu.Unlock()
 	var carry *carryOver
 	if s.rt != nil {
-		carry = s.rt.stop(true)
+		s.rt.halt()
+		s.rt.reloadRemovals(cfg)
+		carry = s.rt.handOver(true)
 		s.rt = nil
 		s.cur.Store(nil)
 	}
@@ -85,10 +87,12 @@ func (s *Subsystem) Stop(ctx context.Context) error {
 	defer s.mu.Unlock()
 	if s.rt != nil {
 		s.cur.Store(nil)
-		s.rt.stop(false).release()
-		if s.dpSyncer != nil && !s.dpKeep {
-			s.rt.logShutdown()
+		s.rt.halt()
+		if !s.dpKeep {
+			// keepalived's clear_services, which -I skips.
+			s.rt.shutdown(s.dpSyncer != nil)
 		}
+		s.rt.handOver(false).release()
 		s.rt = nil
 	}
 	if s.dpSyncer != nil && !s.dpKeep {

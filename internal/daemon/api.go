@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
+	"github.com/keepalived-go/keepalived-go/internal/checkd"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/latency"
@@ -64,6 +65,21 @@ func (v *apiView) VirtualServers() []lvs.PoolStatus {
 	return v.pools.VirtualServers()
 }
 
+// The health checks' subsystem gives the kernel's counters (apiView's
+// LVSStats finds them through this interface).
+var _ api.LVSSource = (*checkd.Subsystem)(nil)
+
+// LVSStats implements api.LVSSource: the kernel's counters of the
+// virtual services, where the health checks program a backend that
+// counts.
+func (v *apiView) LVSStats(ctx context.Context) ([]lvs.ServiceStats, bool, error) {
+	ls, ok := v.pools.(api.LVSSource)
+	if !ok {
+		return nil, false, nil
+	}
+	return ls.LVSStats(ctx)
+}
+
 // update shows what a reload applied.
 func (v *apiView) update(cfg *config.Config) {
 	extras := vrrpd.KeepalivedExtras(cfg)
@@ -86,17 +102,23 @@ func (v *apiView) extra(name string) api.KeepalivedExtra {
 	return v.extras[name]
 }
 
-// startAPI serves the HTTP API (--api-listen=ADDR) until the returned
-// function is called. Without the option it does nothing. If it cannot
+// startAPI serves the HTTP API (--web.listen-address=ADDR, the keepalived
+// exporters' flag, or its alias --api-listen) until the returned function
+// is called. Without the option it does nothing. If it cannot
 // listen it logs why and the daemon runs on without the API: VRRP
 // matters more than its metrics.
 func startAPI(log *slog.Logger, f *cli.Flags, src api.Source) (stop func()) {
-	addr, ok := f.Values["api-listen"]
+	flag := "web.listen-address"
+	addr, ok := f.Values[flag]
+	if !ok {
+		flag = "api-listen"
+		addr, ok = f.Values[flag]
+	}
 	if !ok {
 		return func() {}
 	}
 	if addr == "" {
-		log.Error("--api-listen needs an address such as 127.0.0.1:9165; the API is off")
+		log.Error("--" + flag + " needs an address such as 127.0.0.1:9165; the API is off")
 		return func() {}
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -28,12 +29,26 @@ import (
 // It remembers what the table holds (the dispatch elements and chains)
 // from its last read and its own writes, so that a change touches only
 // its services; after a failed change it reads the table again first.
+//
+// It also follows the ruleset generation (see Generation) from a whole
+// read of the table (Services) through its own writes: while each of
+// its transactions moved the generation by exactly one from the one it
+// knew, nothing else changed the ruleset, and Unchanged can say so
+// without reading anything back.
 type NFTLoadBalancer struct {
 	mu     sync.Mutex
 	table  string
 	ns     netns.NsHandle
 	view   *lbView // nil: unknown, read before the next change
 	closed bool
+	// genConn is the socket of the generation requests (nil until the
+	// first); gen is the generation after the last whole read or write,
+	// which left the table as the caller knows it if trusted.
+	genConn *netlink.Conn
+	gen     uint32
+	trusted bool
+	// requests counts the netlink requests sent (dumps, gets, batches).
+	requests atomic.Uint64
 }
 
 var _ LoadBalancer = (*NFTLoadBalancer)(nil)
@@ -49,6 +64,11 @@ type lbView struct {
 	elems  map[LBKey]string // dispatch-map element -> the chain it jumps to
 	chains map[string]bool  // the table's chains
 	sets   map[string]bool  // the table's named sets and maps
+	// counted are the real servers each service has counters for, and
+	// unplaced the counters read that may be of several services
+	// (lvs_nft_stats_linux.go).
+	counted  map[LBKey]map[netip.AddrPort]bool
+	unplaced []lbStatsElem
 }
 
 // The table's fixed parts.
@@ -119,7 +139,92 @@ func (lb *NFTLoadBalancer) Close() error {
 		return nil
 	}
 	lb.closed = true
+	if lb.genConn != nil {
+		lb.genConn.Close()
+		lb.genConn = nil
+	}
 	return lb.ns.Close()
+}
+
+// Requests is how many netlink requests the load balancer has sent:
+// dumps, gets (the ruleset generation) and batches.
+func (lb *NFTLoadBalancer) Requests() uint64 { return lb.requests.Load() }
+
+// Generation is the namespace's nftables ruleset generation, which the
+// kernel increments at every transaction that changes anything, in any
+// table (nf_tables_api.c: nf_tables_commit increments base_seq; the
+// NFT_MSG_GETGEN request reads it).
+func (lb *NFTLoadBalancer) Generation() (uint32, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return 0, ErrLoadBalancerClosed
+	}
+	return lb.generation()
+}
+
+// Unchanged tells whether nothing has changed the namespace's ruleset
+// since the load balancer last read its table whole (Services) or
+// wrote it, all its writes since that read having succeeded with
+// nothing else committed in between: the table then holds what that
+// read returned with those writes applied. False when it cannot tell.
+func (lb *NFTLoadBalancer) Unchanged() (bool, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return false, ErrLoadBalancerClosed
+	}
+	if !lb.trusted {
+		return false, nil
+	}
+	g, err := lb.generation()
+	if err != nil {
+		return false, err
+	}
+	return g == lb.gen, nil
+}
+
+// generation asks for the ruleset generation: one request, one answer
+// (no acknowledgement asked), on a socket kept open. Called with lb.mu
+// held.
+func (lb *NFTLoadBalancer) generation() (uint32, error) {
+	lb.requests.Add(1)
+	if lb.genConn == nil {
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(lb.ns)})
+		if err != nil {
+			return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+		}
+		lb.genConn = c
+	}
+	msgs, err := lb.genConn.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN), Flags: netlink.Request},
+		// struct nfgenmsg: family, version, resource id
+		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
+	})
+	if err != nil {
+		lb.genConn.Close() // a fresh socket next time
+		lb.genConn = nil
+		return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type != netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWGEN) || len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+		}
+		ad.ByteOrder = binary.BigEndian
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_GEN_ID {
+				return ad.Uint32(), nil
+			}
+		}
+		if err := ad.Err(); err != nil {
+			return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+		}
+	}
+	return 0, errors.New("kernel: nftables: ruleset generation: no NFTA_GEN_ID in the answer")
 }
 
 func (lb *NFTLoadBalancer) conn() (*nftables.Conn, error) {
@@ -133,7 +238,7 @@ func (lb *NFTLoadBalancer) tbl() *nftables.Table {
 // Services reads the table's services, sorted by key. A service whose
 // chain is not as NFTLoadBalancer makes it comes back with Pick
 // LBUnknown.
-func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
+func (lb *NFTLoadBalancer) Services() (_ []LBService, err error) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	if lb.closed {
@@ -146,12 +251,23 @@ func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	lb.view = nil
+	lb.view, lb.trusted = nil, false
+	// The generation before and after: the same, and nothing changed
+	// during the read (it takes many dumps).
+	g0, gerr := lb.generation()
 	v, err := lb.read(c)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: nftables: reading table %s: %w", lb.table, err)
 	}
 	lb.view = v
+	defer func() {
+		if err != nil || gerr != nil {
+			return
+		}
+		if g1, gerr := lb.generation(); gerr == nil && g1 == g0 {
+			lb.gen, lb.trusted = g1, true
+		}
+	}()
 	keys := make([]LBKey, 0, len(v.elems))
 	for k := range v.elems {
 		keys = append(keys, k)
@@ -163,12 +279,14 @@ func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
 		s := LBService{LBKey: k, Pick: LBUnknown}
 		name := v.elems[k]
 		if name == lbChainName(k) && v.chains[name] {
+			lb.requests.Add(1)
 			rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
 			if err != nil {
 				return nil, fmt.Errorf("kernel: nftables: reading chain %s: %w", name, err)
 			}
-			if pick, slots, err := lbDecodeChain(c, t, k, rules); err == nil {
+			if pick, slots, err := lbDecodeChain(c, t, k, rules, &lb.requests); err == nil {
 				s.Pick, s.Slots = pick, slots
+				v.placeStats(s)
 			}
 		}
 		out = append(out, s)
@@ -191,7 +309,7 @@ func lbKeyLess(a, b LBKey) bool {
 
 // lbDecodeChain reads a service's pick and slots from its chain's rules
 // and its map's elements.
-func lbDecodeChain(c *nftables.Conn, t *nftables.Table, k LBKey, rules []*nftables.Rule) (LBPick, []netip.AddrPort, error) {
+func lbDecodeChain(c *nftables.Conn, t *nftables.Table, k LBKey, rules []*nftables.Rule, requests *atomic.Uint64) (LBPick, []netip.AddrPort, error) {
 	if len(rules) != 1 {
 		return LBUnknown, nil, fmt.Errorf("%d rules", len(rules))
 	}
@@ -205,6 +323,7 @@ func lbDecodeChain(c *nftables.Conn, t *nftables.Table, k LBKey, rules []*nftabl
 	if shape.family != k.Family || shape.mapName != lbChainName(k) {
 		return LBUnknown, nil, fmt.Errorf("IPv%d NAT from map %q in service %v", shape.family, shape.mapName, k)
 	}
+	requests.Add(1)
 	elems, err := c.GetSetElements(&nftables.Set{Table: t, Name: shape.mapName})
 	if err != nil {
 		return LBUnknown, nil, err
@@ -482,7 +601,9 @@ func (d lbDispatch) userData() []byte {
 // read reads what the table holds: its chains, whether its fixed parts
 // are as they should be, and the dispatch elements.
 func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
-	v := &lbView{elems: map[LBKey]string{}, chains: map[string]bool{}, sets: map[string]bool{}}
+	v := &lbView{elems: map[LBKey]string{}, chains: map[string]bool{}, sets: map[string]bool{},
+		counted: map[LBKey]map[netip.AddrPort]bool{}}
+	lb.requests.Add(1)
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil, err
@@ -491,6 +612,7 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 		return v, nil
 	}
 	t := lb.tbl()
+	lb.requests.Add(2) // the chains, the sets
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil, err
@@ -526,6 +648,7 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 			continue
 		}
 		maps++
+		lb.requests.Add(1)
 		elems, err := c.GetSetElements(m.set(t))
 		if err != nil {
 			return nil, err
@@ -542,11 +665,15 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 			v.elems[k] = chain
 		}
 	}
-	v.base = base == 2 && maps == len(lbMapKinds)
+	v.base = base == 2 && maps == len(lbMapKinds) && lbStatsBaseOK(v)
+	if err := lbReadStatsServers(c, t, v); err != nil {
+		return nil, err
+	}
 	for _, name := range []string{lbChainPre, lbChainOut} {
 		if !v.base {
 			break
 		}
+		lb.requests.Add(1)
 		rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
 		if err != nil {
 			return nil, err
@@ -641,6 +768,11 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		if v.sets[name] {
 			c.DelSet(&nftables.Set{Table: t, Name: name})
 		}
+		if rs := lbStatsOwnServers(v, k, del); len(rs) > 0 && lbStatsBaseOK(v) {
+			if err := lbQueueStatsElems(c, t, k, rs, false); err != nil {
+				return err
+			}
+		}
 	}
 	for _, s := range set {
 		name := lbChainName(s.LBKey)
@@ -658,6 +790,12 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		if err := lbQueueRule(c, t, ch, s, &id); err != nil {
 			return err
 		}
+		// Adding an element that exists keeps it and its counter.
+		if rs := lbStatsServers(s); len(rs) > 0 {
+			if err := lbQueueStatsElems(c, t, s.LBKey, rs, true); err != nil {
+				return err
+			}
+		}
 		if jump, ok := v.elems[s.LBKey]; !ok || jump != name {
 			m := lbMapOf(s.LBKey).set(t)
 			key := lbEncodeKey(s.LBKey)
@@ -672,12 +810,23 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 			}
 		}
 	}
+	// The generation before and after: our one transaction moves it by
+	// one; more, and something else changed the ruleset meanwhile.
+	g0, gerr := lb.generation()
+	lb.requests.Add(1)
 	if err := c.Flush(); err != nil {
+		lb.trusted = false
 		return fmt.Errorf("kernel: nftables: table %s: %w", lb.table, err)
 	}
+	g1, gerr1 := lb.generation()
+	lb.trusted = lb.trusted && gerr == nil && gerr1 == nil && g0 == lb.gen && g1 == g0+1
+	lb.gen = g1
 	v.base = true
 	v.chains[lbChainPre], v.chains[lbChainOut] = true, true
+	v.chains[lbChainStatsIn], v.chains[lbChainStatsOut] = true, true
+	v.sets[lbSetStats4], v.sets[lbSetStats6], v.sets[lbSetConns4], v.sets[lbSetConns6] = true, true, true, true
 	for _, k := range del {
+		delete(v.counted, k)
 		delete(v.elems, k)
 		delete(v.chains, lbChainName(k))
 		delete(v.sets, lbChainName(k))
@@ -687,6 +836,12 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		v.elems[s.LBKey] = name
 		v.chains[name] = true
 		v.sets[name] = len(s.Slots) > 0
+		for _, rs := range lbStatsServers(s) {
+			if v.counted[s.LBKey] == nil {
+				v.counted[s.LBKey] = map[netip.AddrPort]bool{}
+			}
+			v.counted[s.LBKey][rs] = true
+		}
 	}
 	return nil
 }
@@ -738,6 +893,7 @@ func (lb *NFTLoadBalancer) queueBase(c *nftables.Conn, t *nftables.Table, v *lbV
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: d.exprs(), UserData: d.userData()})
 		}
 	}
+	lbQueueStatsBase(c, t, v)
 }
 
 // lbQueueRule queues the service's one rule and its slot map (named
@@ -826,12 +982,13 @@ func (lb *NFTLoadBalancer) Delete() error {
 	if lb.closed {
 		return ErrLoadBalancerClosed
 	}
-	lb.view = nil
+	lb.view, lb.trusted = nil, false
 	c, err := lb.conn()
 	if err != nil {
 		return err
 	}
 	c.DelTable(lb.tbl())
+	lb.requests.Add(1)
 	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("kernel: nftables: deleting table %s: %w", lb.table, err)
 	}

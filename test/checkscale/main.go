@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"net"
 	"net/http"
@@ -84,6 +85,7 @@ func main() {
 	// runtime reads the clock far more often than keepalived does.
 	kernelArgs := flag.String("kernel-args", "clocksource=tsc tsc=reliable", "-qemu: added to the guest kernel's command line")
 	flag.StringVar(&o.icount, "icount", "shift=0,sleep=off", "-qemu: QEMU's -icount (guest time from executed instructions; \"\" for the host's time)")
+	flag.StringVar(&globalDefs, "global", "", "lines for the director's global_defs, e.g. 'vrrp_rt_priority 10'")
 	flag.Parse()
 	o.kernelArgs = strings.Fields(*kernelArgs)
 	o.servers, o.settle, o.duration = *servers, *settle, *duration
@@ -292,7 +294,9 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP, http bool)
 	time.Sleep(settle)
 	pid := d.Pid()
 	cpu0, err := lab.CPUSeconds(pid)
-	check(err)
+	if err != nil {
+		log.Fatalf("the director is not running (%v, %v); its log:\n%s", err, d.Wait(time.Second), d.Log())
+	}
 	farm0, err := lab.CPUSeconds(farm.Pid())
 	check(err)
 	wait0 := runqueueWait(pid)
@@ -355,8 +359,14 @@ type checkConfig struct {
 	vrrp      bool // with a VRRP instance at advert_int 0.1 (priority 150)
 }
 
+// globalDefs are -global's lines for the director's global_defs.
+var globalDefs string
+
 func (c checkConfig) text() string {
 	var b strings.Builder
+	if globalDefs != "" {
+		fmt.Fprintf(&b, "global_defs {\n    %s\n}\n", globalDefs)
+	}
 	if c.vrrp {
 		b.WriteString(vrrpConf(150))
 	}
