@@ -46,6 +46,7 @@ var dataPlaneKeywords = []string{
 	"sh-fallback", "mh-fallback", "sh-port", "mh-port", "ops", "flag-1", "flag-2", "flag-3",
 	"persistence_timeout", "persistence_granularity", "uthreshold", "lthreshold",
 	"virtual_server_group",
+	"lvs_timeouts", "lvs_flush", "lvs_flush_on_stop", // lvsglobals.go
 }
 
 // syncer is the subsystem's syncer, made with its backend at first use

@@ -6,7 +6,7 @@ package checkd
 // are in dataplane.go: only a subsystem that programs the kernel acts on
 // them.
 var keywords = []string{
-	"virtual_server", "real_server", "protocol", "TCP_CHECK",
+	"global_defs", "virtual_server", "real_server", "protocol", "TCP_CHECK",
 	"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout", "fwmark",
 	"retry", "nb_get_retry", "delay_before_retry", "delay_loop", "warmup", "alpha",
 	"notify_up", "notify_down", "quorum", "hysteresis", "quorum_up", "quorum_down",

@@ -40,7 +40,7 @@ import (
 // not run fails the host test too.
 var guestTests = map[string][]string{
 	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel"},
-	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived"},
+	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestLVSGlobals"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"

@@ -59,6 +59,10 @@ type Backend struct {
 	mu    sync.Mutex
 	owned map[lvs.ServiceKey]*ownership
 	seq   uint64
+	// settings.go: the kernel's timeouts before lvs_timeouts changed
+	// them (nil: unchanged), and lvs_flush_on_stop.
+	origTimeouts *kernel.IPVSTimeouts
+	flushOnStop  FlushMode
 }
 
 // ownership is what the backend owns of one service, with when each
@@ -281,6 +285,8 @@ func (c command) String() string {
 		return "IP_VS_SO_SET_DELDEST"
 	case cmdEditDest:
 		return "IP_VS_SO_SET_EDITDEST"
+	case cmdFlush:
+		return "IP_VS_SO_SET_FLUSH"
 	}
 	return "(unknown)"
 }
@@ -450,12 +456,34 @@ func (b *Backend) disown(key lvs.ServiceKey, dest *netip.AddrPort) {
 // does at stop: service by service (in the order they were first
 // configured: the configuration's, unless reloads added some), each
 // destination deleted (inhibited ones too, not set to weight 0), then the
-// service. Services and destinations made by hand stay.
+// service. Services and destinations made by hand stay. Under
+// lvs_flush_on_stop it flushes instead (settings.go).
 func (b *Backend) Release(ctx context.Context) error {
+	b.mu.Lock()
+	mode := b.flushOnStop
+	b.mu.Unlock()
+	if mode != NoFlush {
+		return b.releaseFlushing(ctx, mode)
+	}
 	observed, err := b.Observe(ctx)
 	if err != nil {
 		return err
 	}
+	b.sortByOrder(observed)
+	var ops []lvs.Op
+	for i := range observed {
+		s := &observed[i]
+		for _, d := range s.Dests {
+			ops = append(ops, lvs.Op{Kind: lvs.DelDest, Service: s, Dest: d})
+		}
+		ops = append(ops, lvs.Op{Kind: lvs.DelService, Service: s})
+	}
+	return b.Apply(ctx, ops)
+}
+
+// sortByOrder sorts services, and their destinations, in the order the
+// backend first claimed them.
+func (b *Backend) sortByOrder(observed []lvs.Service) {
 	b.mu.Lock()
 	order := func(s lvs.Service) uint64 {
 		if o := b.owned[s.ServiceKey]; o != nil {
@@ -469,13 +497,4 @@ func (b *Backend) Release(ctx context.Context) error {
 		slices.SortStableFunc(observed[i].Dests, func(x, y lvs.Destination) int { return cmp.Compare(o.dests[x.Addr], o.dests[y.Addr]) })
 	}
 	b.mu.Unlock()
-	var ops []lvs.Op
-	for i := range observed {
-		s := &observed[i]
-		for _, d := range s.Dests {
-			ops = append(ops, lvs.Op{Kind: lvs.DelDest, Service: s, Dest: d})
-		}
-		ops = append(ops, lvs.Op{Kind: lvs.DelService, Service: s})
-	}
-	return b.Apply(ctx, ops)
 }

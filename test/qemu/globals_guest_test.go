@@ -1,0 +1,191 @@
+//go:build ipvsguest
+
+package qemu
+
+// global_defs's IPVS keywords in the guest (see qemu_test.go):
+// lvs_timeouts, lvs_flush and lvs_flush_on_stop, under Debian's
+// keepalived 2.2.7 and keepalived-go on the same files; what `ipvsadm`
+// shows at each step must be the same.
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const globalsVS = `
+virtual_server 10.0.0.5 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.2.0.2 80 {
+        weight 1
+    }
+}
+`
+
+// daemonRun is keepalived or keepalived-go running a configuration in
+// the guest's root namespace; stop sends TERM and waits.
+type daemonRun struct {
+	stop func(t *testing.T)
+	log  func() string
+}
+
+func runDaemon(t *testing.T, who, conf string) daemonRun {
+	t.Helper()
+	if who == "keepalived-go" {
+		d := startDirector(t, conf)
+		return daemonRun{stop: d.stop, log: d.log}
+	}
+	if err := os.WriteFile("/tmp/ka.conf", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out syncWriter
+	cmd := exec.Command("/sbin/keepalived", "-n", "-l", "-G", "-D", "-f", "/tmp/ka.conf", "-p", "/tmp/ka.pid",
+		"-c", "/tmp/ka-checkers.pid", "-r", "/tmp/ka-vrrp.pid")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	return daemonRun{log: out.String, stop: func(t *testing.T) {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("keepalived did not stop after TERM")
+		}
+	}}
+}
+
+// syncWriter is a log buffer safe for a process's two streams.
+type syncWriter struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) lock() {
+	if w.mu == nil {
+		w.mu = make(chan struct{}, 1)
+	}
+	w.mu <- struct{}{}
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.lock()
+	defer func() { <-w.mu }()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.lock()
+	defer func() { <-w.mu }()
+	return w.buf.String()
+}
+
+// timeoutLine is `ipvsadm -Ln --timeout`: "Timeout (tcp tcpfin udp):
+// 900 120 300".
+func timeoutLine(t *testing.T) string {
+	return strings.TrimSpace(run(t, "ipvsadm", "-Ln", "--timeout"))
+}
+
+// services are the -A lines of `ipvsadm -Sn`, sorted.
+func services(t *testing.T) []string {
+	var out []string
+	for _, l := range strings.Split(run(t, "ipvsadm", "-Sn"), "\n") {
+		if strings.HasPrefix(l, "-A ") {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// globalsSteps runs the scenario under one daemon and returns what
+// ipvsadm showed at each step.
+func globalsSteps(t *testing.T, who string) []string {
+	var seen []string
+	note := func(step string, what ...string) {
+		seen = append(seen, step+": "+strings.Join(what, " | "))
+	}
+	reset := func() {
+		run(t, "ipvsadm", "-C")
+		run(t, "ipvsadm", "--set", "900", "120", "300")
+		run(t, "ipvsadm", "-A", "-t", manual, "-s", "rr")
+	}
+	started := func(d daemonRun) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(ipvsTable(t), "10.0.0.5:80") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not program 10.0.0.5:80:\n%s\n%s", who, ipvsTable(t), d.log())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	// lvs_timeouts: set at start (the kernel's value where none is
+	// configured), restored at stop; without lvs_flush the service made
+	// by hand stays.
+	reset()
+	d := runDaemon(t, who, "global_defs {\n    lvs_timeouts tcp 7200 udp 60\n}\n"+globalsVS)
+	started(d)
+	note("timeouts, running", append([]string{timeoutLine(t)}, services(t)...)...)
+	d.stop(t)
+	note("timeouts, stopped", append([]string{timeoutLine(t)}, services(t)...)...)
+
+	// lvs_flush: the service made by hand is gone after start;
+	// lvs_flush_on_stop: one made while running is gone after stop.
+	reset()
+	d = runDaemon(t, who, "global_defs {\n    lvs_flush\n    lvs_flush_on_stop\n}\n"+globalsVS)
+	started(d)
+	note("lvs_flush, running", services(t)...)
+	run(t, "ipvsadm", "-A", "-t", "10.9.9.8:80", "-s", "wlc")
+	d.stop(t)
+	note("lvs_flush_on_stop, stopped", services(t)...)
+
+	// lvs_flush_on_stop VS: only the daemon's own services go.
+	reset()
+	d = runDaemon(t, who, "global_defs {\n    lvs_flush_on_stop VS\n}\n"+globalsVS)
+	started(d)
+	note("lvs_flush_on_stop VS, running", services(t)...)
+	d.stop(t)
+	note("lvs_flush_on_stop VS, stopped", services(t)...)
+	return seen
+}
+
+func TestGuestLVSGlobals(t *testing.T) {
+	t.Cleanup(func() {
+		exec.Command("ipvsadm", "-C").Run()
+		exec.Command("ipvsadm", "--set", "900", "120", "300").Run()
+	})
+	theirs := globalsSteps(t, "keepalived")
+	ours := globalsSteps(t, "keepalived-go")
+	t.Logf("under keepalived 2.2.7:\n%s", strings.Join(theirs, "\n"))
+	if !slices.Equal(ours, theirs) {
+		t.Errorf("under keepalived-go:\n%s", strings.Join(ours, "\n"))
+	}
+	// And what a user expects, whoever is right.
+	for _, want := range []string{
+		"timeouts, running: Timeout (tcp tcpfin udp): 7200 120 60 | -A -t 10.0.0.5:80 -s rr | -A -t 10.9.9.9:80 -s rr",
+		"timeouts, stopped: Timeout (tcp tcpfin udp): 900 120 300 | -A -t 10.9.9.9:80 -s rr",
+		"lvs_flush, running: -A -t 10.0.0.5:80 -s rr",
+		"lvs_flush_on_stop, stopped: ",
+		"lvs_flush_on_stop VS, stopped: -A -t 10.9.9.9:80 -s rr",
+	} {
+		if !slices.Contains(ours, want) {
+			t.Errorf("keepalived-go: no step %q", want)
+		}
+	}
+}
