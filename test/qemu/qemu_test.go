@@ -79,7 +79,7 @@ func TestIPVSInQEMU(t *testing.T) {
 		fmt.Fprintf(&script, "echo \"=== RC %s $?\"\n", name)
 	}
 	g := &lab.Guest{
-		Modules: []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_mh", "veth"},
+		Modules: []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_mh", "ip_vs_pe_sip", "veth"},
 		Bins:    []string{"ip", "ipvsadm", "keepalived"},
 		Files:   bins,
 		Script:  script.String(),

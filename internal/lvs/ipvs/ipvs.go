@@ -16,9 +16,10 @@
 //     uthreshold and lthreshold; a DR or TUN destination takes the
 //     service's port (none for a fwmark service), as ipvs_cmd sets it.
 //
-// persistence_engine cannot be programmed: github.com/cloudflare/ipvs
-// has no IPVS_SVC_ATTR_PE_NAME. It is left out, with a log line per
-// virtual server (Express's note).
+// A persistent service takes persistence_engine's name
+// (IPVS_SVC_ATTR_PE_NAME, as ipvs_set_srule sets it only with a
+// persistence timeout); github.com/cloudflare/ipvs has no such attribute,
+// so kernel.IPVS sends such a service itself (kernel/ipvs_genl.go).
 //
 // IPVS has no table of its own, so the backend keeps what it owns: the
 // services it was asked to express (the configured ones) and those it
@@ -102,7 +103,8 @@ func defaultGranularity(family int) uint32 {
 // Express is the service as IPVS holds it (see the package comment): the
 // scheduler named (wlc by default), keepalived's flags, the persistence
 // netmask explicit when persistent (Granularity 0 is one client address)
-// and none otherwise, no persistence engine, no service-level method; the
+// and none otherwise, the persistence engine only when persistent, no
+// service-level method; the
 // destinations with their method (the service's by default), DR and TUN
 // ones on the service's port, weights within IPVS's 0..2147483647, tunnel
 // settings only for TUN. Expressing a service also makes it, and its
@@ -119,10 +121,7 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		if out.Granularity == 0 {
 			out.Granularity = defaultGranularity(s.Family)
 		}
-		if s.Engine != "" {
-			notes = append(notes, fmt.Sprintf("persistence_engine %s is not available with keepalived-go's IPVS backend "+
-				"(github.com/cloudflare/ipvs cannot set IPVS_SVC_ATTR_PE_NAME): persistence by address only", s.Engine))
-		}
+		out.Engine = s.Engine
 	}
 	seen := map[netip.AddrPort]bool{}
 	for _, d := range s.Dests {
@@ -193,6 +192,7 @@ func render(s *lvs.Service) kernel.IPVSService {
 		out.Flags |= kernel.IPVSFlagPersistent
 		out.Timeout = s.Persistence
 		out.Netmask = s.Granularity
+		out.PE = s.Engine
 	}
 	return out
 }
@@ -211,6 +211,7 @@ func decode(k kernel.IPVSService, dests []kernel.IPVSDest) lvs.Service {
 	if k.Flags&kernel.IPVSFlagPersistent != 0 {
 		s.Persistence = k.Timeout
 		s.Granularity = k.Netmask
+		s.Engine = k.PE
 	}
 	for _, d := range dests {
 		x := lvs.Destination{Addr: d.Addr, Weight: int(min(d.Weight, math.MaxInt32)), UThreshold: d.UThresh, LThreshold: d.LThresh}

@@ -78,6 +78,25 @@ func scenario(k kernel.IPVS) []string {
 	step("edit", k.EditService(edited))
 	step("edit missing", k.EditService(missing))
 	step("delete missing", k.DelService(missing))
+	// A persistence engine (ip_vs_pe_sip): set, kept by an edit that
+	// names it, dropped by one that does not; an unknown one is ENOENT.
+	sip := kernel.IPVSService{Family: 4, Proto: 17, Addr: ap("10.0.0.3:5060"), Sched: "rr", Flags: kernel.IPVSFlagPersistent,
+		Timeout: 120, Netmask: 0xffffffff, PE: "sip"}
+	step("add with engine", k.AddService(sip))
+	sip.Sched = "wrr"
+	step("edit with engine", k.EditService(sip))
+	noPE := sip
+	noPE.Addr, noPE.PE = ap("10.0.0.4:5060"), ""
+	step("add without engine", k.AddService(noPE))
+	noPE.PE = "sip"
+	step("edit to an engine", k.EditService(noPE))
+	sip.Addr = ap("10.0.0.5:5060")
+	step("add with engine 2", k.AddService(sip))
+	sip.PE = ""
+	step("edit without engine", k.EditService(sip))
+	badPE := sip
+	badPE.Addr, badPE.PE = ap("10.0.0.6:5060"), "nosuch"
+	step("add unknown engine", k.AddService(badPE))
 	nat := kernel.IPVSDest{Addr: ap("10.0.1.1:8080"), Fwd: kernel.IPVSMasq, Weight: 2}
 	for _, d := range []kernel.IPVSDest{
 		nat,
@@ -130,6 +149,13 @@ func TestGuestFakeAnswersAsTheKernel(t *testing.T) {
 	real := scenario(openKernel(t))
 	fake := scenario(&kernel.FakeIPVS{})
 	t.Logf("the kernel:\n%s\n%s", strings.Join(real, "\n"), ipvsadm(t, "-Ln"))
+	saved := ipvsadm(t, "-Sn")
+	for _, want := range []string{"-A -u 10.0.0.3:5060 -s wrr -p 120 --pe sip", "-A -u 10.0.0.4:5060 -s wrr -p 120 --pe sip",
+		"-A -u 10.0.0.5:5060 -s wrr -p 120\n"} {
+		if !strings.Contains(saved, want) {
+			t.Errorf("ipvsadm -Sn lacks %q:\n%s", want, saved)
+		}
+	}
 	if !slices.Equal(real, fake) {
 		for i := range max(len(real), len(fake)) {
 			var r, f string
