@@ -40,7 +40,7 @@ import (
 // not run fails the host test too.
 var guestTests = map[string][]string{
 	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel"},
-	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestLVSGlobals"},
+	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestLVSGlobals", "TestGuestSyncDaemon"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"

@@ -288,6 +288,10 @@ func (c command) String() string {
 		return "IP_VS_SO_SET_EDITDEST"
 	case cmdFlush:
 		return "IP_VS_SO_SET_FLUSH"
+	case cmdStartDaemon:
+		return "IP_VS_SO_SET_STARTDAEMON"
+	case cmdStopDaemon:
+		return "IP_VS_SO_SET_STOPDAEMON"
 	}
 	return "(unknown)"
 }
@@ -360,12 +364,14 @@ func strerror(cmd command, errno syscall.Errno, err error) string {
 		errno syscall.Errno
 	}
 	specific := map[key]string{
-		{cmdAdd, syscall.EEXIST}:      "Service already exists",
-		{cmdAdd, syscall.ENOENT}:      "Scheduler or persistence engine not found",
-		{cmdEdit, syscall.ENOENT}:     "Scheduler or persistence engine not found",
-		{cmdAddDest, syscall.EEXIST}:  "Destination already exists",
-		{cmdEditDest, syscall.ENOENT}: "No such destination",
-		{cmdDelDest, syscall.ENOENT}:  "No such destination",
+		{cmdAdd, syscall.EEXIST}:         "Service already exists",
+		{cmdAdd, syscall.ENOENT}:         "Scheduler or persistence engine not found",
+		{cmdEdit, syscall.ENOENT}:        "Scheduler or persistence engine not found",
+		{cmdAddDest, syscall.EEXIST}:     "Destination already exists",
+		{cmdEditDest, syscall.ENOENT}:    "No such destination",
+		{cmdDelDest, syscall.ENOENT}:     "No such destination",
+		{cmdStartDaemon, syscall.EEXIST}: "Daemon has already run",
+		{cmdStopDaemon, syscall.ESRCH}:   "No daemon is running",
 	}
 	if m, ok := specific[key{cmd, errno}]; ok {
 		return m

@@ -149,13 +149,13 @@ func (b *Backend) RestoreTimeouts() {
 }
 
 // cmdFlush is IP_VS_SO_SET_FLUSH, as ipvs_talk logs it.
-const cmdFlush command = 1153
+const cmdFlush command = 1157
 
 // Flush empties the kernel's IPVS table, services made by others
 // included (lvs_flush at start, lvs_flush_on_stop at stop:
 // ipvswrapper.c's ipvs_flush_cmd), and forgets what the backend owned.
 // A failure is logged as ipvs_talk logs it: "IPVS cmd
-// IP_VS_SO_SET_FLUSH(1153) error: ...".
+// IP_VS_SO_SET_FLUSH(1157) error: ...".
 func (b *Backend) Flush() error {
 	c := b.control()
 	if c == nil {
