@@ -10,13 +10,38 @@ package qemu
 // backup one where it is not, following every failover.
 
 import (
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 )
+
+// inNetns runs fn on a thread in the named network namespace.
+func inNetns(name string, fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	if err := netns.Set(ns); err != nil {
+		return err
+	}
+	defer netns.Set(orig)
+	return fn()
+}
 
 const syncConf = `global_defs {
     router_id %ROUTER%
@@ -106,6 +131,58 @@ func TestGuestSyncDaemon(t *testing.T) {
 		theirMaster = "master sync daemon (mcast=s1, syncid=51" + defaults
 	)
 	waitDaemon(t, "", "keepalived-go alone", ourMaster, logs)
+
+	// Our master daemon sends the connections of this director's IPVS
+	// to a backup daemon in dir2 (started by hand, syncid 51): a
+	// connection made here shows in dir2's `ipvsadm -Lnc`.
+	ip("netns", "exec", "dir2", "ipvsadm", "--start-daemon", "backup", "--mcast-interface", "s1", "--syncid", "51")
+	run(t, "ipvsadm", "-A", "-u", "10.20.0.100:53", "-s", "rr")
+	run(t, "ipvsadm", "-a", "-u", "10.20.0.100:53", "-r", "10.20.0.77:53", "-m")
+	t.Cleanup(func() { exec.Command("ipvsadm", "-C").Run() })
+	// The first packet of a UDP connection is synced (threshold 1; a TCP
+	// one only once established: ip_vs_sync_conn_needed).
+	if err := os.WriteFile("/proc/sys/net/ipv4/vs/sync_threshold", []byte("1 50"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A client namespace routed through this director sends a datagram
+	// to the VIP, which IPVS forwards to a real server that is not there.
+	ip("netns", "add", "sc")
+	t.Cleanup(func() { exec.Command("/sbin/ip", "netns", "del", "sc").Run() })
+	ip("link", "add", "sc0", "type", "veth", "peer", "name", "sc1", "netns", "sc")
+	ip("addr", "add", "10.21.0.1/24", "dev", "sc0")
+	ip("link", "set", "sc0", "up")
+	ip("-n", "sc", "addr", "add", "10.21.0.2/24", "dev", "sc1")
+	ip("-n", "sc", "link", "set", "sc1", "up")
+	ip("-n", "sc", "route", "add", "default", "via", "10.21.0.1")
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sendErr := inNetns("sc", func() error {
+		c, err := net.Dial("udp4", "10.20.0.100:53")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("x"))
+		return err
+	})
+	if sendErr != nil {
+		t.Fatal(sendErr)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conns := run(t, "/sbin/ip", "netns", "exec", "dir2", "ipvsadm", "-Lnc")
+		if strings.Contains(conns, "10.20.0.100:53") && strings.Contains(conns, "10.20.0.77:53") {
+			t.Logf("synced to dir2:\n%s", conns)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection synced to dir2:\n%s\nhere:\n%s\n%s", conns, run(t, "ipvsadm", "-Lnc"), run(t, "ipvsadm", "-Ln", "--stats"))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	ip("netns", "exec", "dir2", "ipvsadm", "--stop-daemon", "backup")
+	run(t, "ipvsadm", "-C")
 
 	// Debian's keepalived, priority 200, takes over: its daemon is the
 	// master, ours the backup.
