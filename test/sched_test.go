@@ -49,6 +49,63 @@ func TestVRRPProcessSettings(t *testing.T) {
 	}
 }
 
+// threadSched is a thread's nice value, real-time priority and policy
+// from /proc/PID/task/TID/stat (the 19th, 40th and 41st fields, proc(5));
+// ok is false when the thread has exited.
+func threadSched(task string) (nice, rtprio, policy string, ok bool) {
+	stat, err := os.ReadFile(task + "/stat")
+	if err != nil {
+		return "", "", "", false
+	}
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	return f[19-3], f[40-3], f[41-3], true
+}
+
+// TestCheckerThreadHasTheCheckersSettings: with vrrp_rt_priority and a
+// virtual server under TCP_CHECK, every thread runs SCHED_RR but the
+// health checks' own, which has checker_priority under the normal policy,
+// as keepalived's checker child has its own settings: a busy checker
+// does not compete with VRRP at VRRP's priority.
+func TestCheckerThreadHasTheCheckersSettings(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	settings := "global_defs {\n    vrrp_rt_priority 10\n    checker_priority 7\n}\n" +
+		"virtual_server 198.51.100.200 80 {\n    delay_loop 1\n    protocol TCP\n" +
+		"    real_server 198.51.100.9 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n"
+	path, err := l.WriteFile("sched.conf", trackConf(150, settings, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r1.Start(binary, append([]string{"-n", "-l", "-D", "--lvs-backend=nftables", "-f", path}, r1.PidArgs("kg")...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, r1, p) })
+	waitHolder(t, 5*time.Second, vip4, r1, r1)
+	var normal, realTime []string
+	err = lab.WaitUntil("one thread with the checker's settings", 5*time.Second, func() bool {
+		normal, realTime = nil, nil
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", p.Pid()))
+		for _, task := range tasks {
+			nice, rtprio, policy, ok := threadSched(task)
+			switch {
+			case !ok:
+			case nice == "7" && rtprio == "0" && policy == "0":
+				normal = append(normal, task)
+			case rtprio == "10" && policy == "2":
+				realTime = append(realTime, task)
+			default:
+				t.Logf("thread %s: nice %s, rt_priority %s, policy %s", task, nice, rtprio, policy)
+			}
+		}
+		return len(normal) == 1 && len(realTime) == len(tasks)-1
+	})
+	if err != nil {
+		t.Fatalf("%v: checker-like threads %q, SCHED_RR threads %d", err, normal, len(realTime))
+	}
+}
+
 // TestScriptsDoNotRunRealTime: with vrrp_rt_priority and vrrp_priority
 // the daemon runs SCHED_RR at nice -5, but its scripts (a vrrp_script and
 // a notify script) run with the normal policy at nice 0, as keepalived's

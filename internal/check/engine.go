@@ -51,6 +51,12 @@ type Engine struct {
 	// Lateness is how late each probe started after its time: the drift
 	// of the checks from their period.
 	Lateness latency.Histogram
+	// OnThread, if set, runs on Run's goroutine before the first check,
+	// once Run has locked that goroutine to its thread for good: the
+	// checks' own scheduling settings (checker_priority...) go on that
+	// thread, where the TCP_CHECK probes run. What it returns runs when
+	// Run returns; the thread ends with it.
+	OnThread func() (done func())
 	rand     func() float64 // [0, 1), for the warmup spread
 	mu       sync.Mutex
 	queue    jobHeap
@@ -132,6 +138,10 @@ func (e *Engine) poke() {
 // Run checks until ctx is done, then waits for the probes on goroutines
 // (the connects under way are abandoned).
 func (e *Engine) Run(ctx context.Context) {
+	if e.OnThread != nil {
+		runtime.LockOSThread() // never unlocked: the thread ends with Run
+		defer e.OnThread()()
+	}
 	defer e.probes.Wait()
 	if !e.goroutinesOnly {
 		if r, err := newReactor(e.onConnected); err == nil {

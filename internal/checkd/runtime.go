@@ -104,6 +104,7 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver, syncer *lvs.S
 	if syncer != nil {
 		rt.dp = startDataPlane(log, syncer, rt.services, specs)
 	}
+	rt.engine.OnThread = checkerThread(log, g)
 	go func() { defer close(rt.done); rt.engine.Run(ctx) }()
 	return rt
 }

@@ -66,7 +66,8 @@ var options = []option{
 	{'h', "help", noArg, "Display this help message"},
 	// keepalived-go's own.
 	{0, "dump-json", optionalArg, "Write the parsed configuration as JSON to FILE (default stdout) and exit"},
-	{0, "api-listen", requiredArg, "Serve Prometheus /metrics, JSON /status and /healthz on ADDR (e.g. 127.0.0.1:9165)"},
+	{0, "web.listen-address", requiredArg, "Serve Prometheus /metrics, JSON /status and /healthz on ADDR (e.g. 127.0.0.1:9165), as the keepalived exporters' flag"},
+	{0, "api-listen", requiredArg, "The same as --web.listen-address"},
 	{0, "lvs-backend", requiredArg, "Program virtual servers with auto (IPVS if the kernel has it, else nftables), ipvs or nftables"},
 }
 

@@ -86,17 +86,23 @@ func (v *apiView) extra(name string) api.KeepalivedExtra {
 	return v.extras[name]
 }
 
-// startAPI serves the HTTP API (--api-listen=ADDR) until the returned
-// function is called. Without the option it does nothing. If it cannot
+// startAPI serves the HTTP API (--web.listen-address=ADDR, the keepalived
+// exporters' flag, or its alias --api-listen) until the returned function
+// is called. Without the option it does nothing. If it cannot
 // listen it logs why and the daemon runs on without the API: VRRP
 // matters more than its metrics.
 func startAPI(log *slog.Logger, f *cli.Flags, src api.Source) (stop func()) {
-	addr, ok := f.Values["api-listen"]
+	flag := "web.listen-address"
+	addr, ok := f.Values[flag]
+	if !ok {
+		flag = "api-listen"
+		addr, ok = f.Values[flag]
+	}
 	if !ok {
 		return func() {}
 	}
 	if addr == "" {
-		log.Error("--api-listen needs an address such as 127.0.0.1:9165; the API is off")
+		log.Error("--" + flag + " needs an address such as 127.0.0.1:9165; the API is off")
 		return func() {}
 	}
 	ln, err := net.Listen("tcp", addr)

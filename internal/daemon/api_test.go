@@ -75,27 +75,32 @@ func TestDumpKeepalivedJSON(t *testing.T) {
 	}
 }
 
+// The exporters' flag and our older alias both serve the API.
 func TestStartAPIServesUntilStopped(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	stop := startAPI(discardLog(), &cli.Flags{Values: map[string]string{"api-listen": addr}}, &apiView{})
-	resp, err := http.Get("http://" + addr + "/status")
-	if err != nil {
-		stop()
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "[]" {
-		t.Errorf("/status without VRRP: %d %q, want 200 []", resp.StatusCode, body)
-	}
-	stop()
-	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
-		t.Error("the API still answers after stop")
+	for _, flag := range []string{"web.listen-address", "api-listen"} {
+		t.Run(flag, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			stop := startAPI(discardLog(), &cli.Flags{Values: map[string]string{flag: addr}}, &apiView{})
+			resp, err := http.Get("http://" + addr + "/status")
+			if err != nil {
+				stop()
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "[]" {
+				t.Errorf("/status without VRRP: %d %q, want 200 []", resp.StatusCode, body)
+			}
+			stop()
+			if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				t.Error("the API still answers after stop")
+			}
+		})
 	}
 }
 

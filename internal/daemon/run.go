@@ -52,6 +52,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	log := newLogger(f, stderr)
 	log.Info("Starting Keepalived-go v" + Version)
+	sd := newSystemd(log)
 	if backend, _ := f.LVSBackend(); backend == "ipvs" && !f.Has("vrrp") {
 		// As keepalived's checker child when ipvs_start fails: no IPVS,
 		// no start (auto would fall back to nftables).
@@ -95,6 +96,12 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	implemented := keywordsOf(subsystems)
 	cfg, _ := load(log, path, opts, f.Has("dump-conf"), implemented)
 	apply(log, subsystems, cfg)
+	sd.ready()
+	var loops []liveness
+	if !f.Has("check") {
+		loops = append(loops, vrrpSub)
+	}
+	stopWatchdog := sd.startWatchdog(loops)
 	var pools api.PoolSource
 	if checks != nil {
 		pools = checks
@@ -103,6 +110,8 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	stopAPI := startAPI(log, f, view)
 	defer stopAPI()
 	reload := func() {
+		sd.reloading()
+		defer sd.ready()
 		next, diags := load(log, path, opts, f.Has("dump-conf"), implemented)
 		if reason := refuseReload(path, next, diags); reason != "" {
 			log.Error("reload refused, the running configuration stays: " + reason)
@@ -119,6 +128,8 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		sigJSON:         func() { dumpKeepalivedJSON(log, view) },
 	}
 	code := serveSignals(log, sigs, handlers)
+	sd.stopping()
+	stopWatchdog()
 	for i := len(subsystems) - 1; i >= 0; i-- {
 		if err := subsystems[i].Stop(context.Background()); err != nil {
 			log.Error(subsystems[i].Name()+" did not stop cleanly", "err", err)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -28,12 +29,26 @@ import (
 // It remembers what the table holds (the dispatch elements and chains)
 // from its last read and its own writes, so that a change touches only
 // its services; after a failed change it reads the table again first.
+//
+// It also follows the ruleset generation (see Generation) from a whole
+// read of the table (Services) through its own writes: while each of
+// its transactions moved the generation by exactly one from the one it
+// knew, nothing else changed the ruleset, and Unchanged can say so
+// without reading anything back.
 type NFTLoadBalancer struct {
 	mu     sync.Mutex
 	table  string
 	ns     netns.NsHandle
 	view   *lbView // nil: unknown, read before the next change
 	closed bool
+	// genConn is the socket of the generation requests (nil until the
+	// first); gen is the generation after the last whole read or write,
+	// which left the table as the caller knows it if trusted.
+	genConn *netlink.Conn
+	gen     uint32
+	trusted bool
+	// requests counts the netlink requests sent (dumps, gets, batches).
+	requests atomic.Uint64
 }
 
 var _ LoadBalancer = (*NFTLoadBalancer)(nil)
@@ -119,7 +134,92 @@ func (lb *NFTLoadBalancer) Close() error {
 		return nil
 	}
 	lb.closed = true
+	if lb.genConn != nil {
+		lb.genConn.Close()
+		lb.genConn = nil
+	}
 	return lb.ns.Close()
+}
+
+// Requests is how many netlink requests the load balancer has sent:
+// dumps, gets (the ruleset generation) and batches.
+func (lb *NFTLoadBalancer) Requests() uint64 { return lb.requests.Load() }
+
+// Generation is the namespace's nftables ruleset generation, which the
+// kernel increments at every transaction that changes anything, in any
+// table (nf_tables_api.c: nf_tables_commit increments base_seq; the
+// NFT_MSG_GETGEN request reads it).
+func (lb *NFTLoadBalancer) Generation() (uint32, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return 0, ErrLoadBalancerClosed
+	}
+	return lb.generation()
+}
+
+// Unchanged tells whether nothing has changed the namespace's ruleset
+// since the load balancer last read its table whole (Services) or
+// wrote it, all its writes since that read having succeeded with
+// nothing else committed in between: the table then holds what that
+// read returned with those writes applied. False when it cannot tell.
+func (lb *NFTLoadBalancer) Unchanged() (bool, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.closed {
+		return false, ErrLoadBalancerClosed
+	}
+	if !lb.trusted {
+		return false, nil
+	}
+	g, err := lb.generation()
+	if err != nil {
+		return false, err
+	}
+	return g == lb.gen, nil
+}
+
+// generation asks for the ruleset generation: one request, one answer
+// (no acknowledgement asked), on a socket kept open. Called with lb.mu
+// held.
+func (lb *NFTLoadBalancer) generation() (uint32, error) {
+	lb.requests.Add(1)
+	if lb.genConn == nil {
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: int(lb.ns)})
+		if err != nil {
+			return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+		}
+		lb.genConn = c
+	}
+	msgs, err := lb.genConn.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN), Flags: netlink.Request},
+		// struct nfgenmsg: family, version, resource id
+		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
+	})
+	if err != nil {
+		lb.genConn.Close() // a fresh socket next time
+		lb.genConn = nil
+		return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type != netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWGEN) || len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+		}
+		ad.ByteOrder = binary.BigEndian
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_GEN_ID {
+				return ad.Uint32(), nil
+			}
+		}
+		if err := ad.Err(); err != nil {
+			return 0, fmt.Errorf("kernel: nftables: ruleset generation: %w", err)
+		}
+	}
+	return 0, errors.New("kernel: nftables: ruleset generation: no NFTA_GEN_ID in the answer")
 }
 
 func (lb *NFTLoadBalancer) conn() (*nftables.Conn, error) {
@@ -133,7 +233,7 @@ func (lb *NFTLoadBalancer) tbl() *nftables.Table {
 // Services reads the table's services, sorted by key. A service whose
 // chain is not as NFTLoadBalancer makes it comes back with Pick
 // LBUnknown.
-func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
+func (lb *NFTLoadBalancer) Services() (_ []LBService, err error) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	if lb.closed {
@@ -146,12 +246,23 @@ func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	lb.view = nil
+	lb.view, lb.trusted = nil, false
+	// The generation before and after: the same, and nothing changed
+	// during the read (it takes many dumps).
+	g0, gerr := lb.generation()
 	v, err := lb.read(c)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: nftables: reading table %s: %w", lb.table, err)
 	}
 	lb.view = v
+	defer func() {
+		if err != nil || gerr != nil {
+			return
+		}
+		if g1, gerr := lb.generation(); gerr == nil && g1 == g0 {
+			lb.gen, lb.trusted = g1, true
+		}
+	}()
 	keys := make([]LBKey, 0, len(v.elems))
 	for k := range v.elems {
 		keys = append(keys, k)
@@ -163,11 +274,12 @@ func (lb *NFTLoadBalancer) Services() ([]LBService, error) {
 		s := LBService{LBKey: k, Pick: LBUnknown}
 		name := v.elems[k]
 		if name == lbChainName(k) && v.chains[name] {
+			lb.requests.Add(1)
 			rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
 			if err != nil {
 				return nil, fmt.Errorf("kernel: nftables: reading chain %s: %w", name, err)
 			}
-			if pick, slots, err := lbDecodeChain(c, t, k, rules); err == nil {
+			if pick, slots, err := lbDecodeChain(c, t, k, rules, &lb.requests); err == nil {
 				s.Pick, s.Slots = pick, slots
 			}
 		}
@@ -191,7 +303,7 @@ func lbKeyLess(a, b LBKey) bool {
 
 // lbDecodeChain reads a service's pick and slots from its chain's rules
 // and its map's elements.
-func lbDecodeChain(c *nftables.Conn, t *nftables.Table, k LBKey, rules []*nftables.Rule) (LBPick, []netip.AddrPort, error) {
+func lbDecodeChain(c *nftables.Conn, t *nftables.Table, k LBKey, rules []*nftables.Rule, requests *atomic.Uint64) (LBPick, []netip.AddrPort, error) {
 	if len(rules) != 1 {
 		return LBUnknown, nil, fmt.Errorf("%d rules", len(rules))
 	}
@@ -205,6 +317,7 @@ func lbDecodeChain(c *nftables.Conn, t *nftables.Table, k LBKey, rules []*nftabl
 	if shape.family != k.Family || shape.mapName != lbChainName(k) {
 		return LBUnknown, nil, fmt.Errorf("IPv%d NAT from map %q in service %v", shape.family, shape.mapName, k)
 	}
+	requests.Add(1)
 	elems, err := c.GetSetElements(&nftables.Set{Table: t, Name: shape.mapName})
 	if err != nil {
 		return LBUnknown, nil, err
@@ -483,6 +596,7 @@ func (d lbDispatch) userData() []byte {
 // are as they should be, and the dispatch elements.
 func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 	v := &lbView{elems: map[LBKey]string{}, chains: map[string]bool{}, sets: map[string]bool{}}
+	lb.requests.Add(1)
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil, err
@@ -491,6 +605,7 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 		return v, nil
 	}
 	t := lb.tbl()
+	lb.requests.Add(2) // the chains, the sets
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil, err
@@ -526,6 +641,7 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 			continue
 		}
 		maps++
+		lb.requests.Add(1)
 		elems, err := c.GetSetElements(m.set(t))
 		if err != nil {
 			return nil, err
@@ -547,6 +663,7 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 		if !v.base {
 			break
 		}
+		lb.requests.Add(1)
 		rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
 		if err != nil {
 			return nil, err
@@ -672,9 +789,17 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 			}
 		}
 	}
+	// The generation before and after: our one transaction moves it by
+	// one; more, and something else changed the ruleset meanwhile.
+	g0, gerr := lb.generation()
+	lb.requests.Add(1)
 	if err := c.Flush(); err != nil {
+		lb.trusted = false
 		return fmt.Errorf("kernel: nftables: table %s: %w", lb.table, err)
 	}
+	g1, gerr1 := lb.generation()
+	lb.trusted = lb.trusted && gerr == nil && gerr1 == nil && g0 == lb.gen && g1 == g0+1
+	lb.gen = g1
 	v.base = true
 	v.chains[lbChainPre], v.chains[lbChainOut] = true, true
 	for _, k := range del {
@@ -826,12 +951,13 @@ func (lb *NFTLoadBalancer) Delete() error {
 	if lb.closed {
 		return ErrLoadBalancerClosed
 	}
-	lb.view = nil
+	lb.view, lb.trusted = nil, false
 	c, err := lb.conn()
 	if err != nil {
 		return err
 	}
 	c.DelTable(lb.tbl())
+	lb.requests.Add(1)
 	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("kernel: nftables: deleting table %s: %w", lb.table, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -304,4 +305,55 @@ func TestNFTLoadBalancerRefusesBadServices(t *testing.T) {
 			t.Errorf("%+v accepted", s)
 		}
 	}
+}
+
+// Unchanged follows the ruleset generation: true after a whole read and
+// through the load balancer's own writes (each one transaction, the
+// generation one more), false after any other change in the namespace
+// (a hand edit of our table, another table), until the next whole read.
+func TestNFTLoadBalancerUnchangedFollowsTheGeneration(t *testing.T) {
+	lb, ns := newLBNamespace(t)
+	unchanged := func(want bool, when string) {
+		t.Helper()
+		if got, err := lb.Unchanged(); err != nil || got != want {
+			t.Fatalf("%s: Unchanged %v, %v; want %v", when, got, err, want)
+		}
+	}
+	unchanged(false, "never read")
+	if _, err := lb.Services(); err != nil {
+		t.Fatal(err)
+	}
+	unchanged(true, "after a read")
+	g0, err := lb.Generation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Apply(lbTestServices, nil); err != nil {
+		t.Fatal(err)
+	}
+	changed := lbTestServices[0]
+	changed.Slots = changed.Slots[2:]
+	if err := lb.Apply([]LBService{changed}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if g1, err := lb.Generation(); err != nil || g1 != g0+2 {
+		t.Fatalf("generation %d after two writes from %d (%v)", g1, g0, err)
+	}
+	unchanged(true, "after our own writes")
+	nftIn(t, ns, "add", "table", "inet", "someone-else")
+	unchanged(false, "after another table was added")
+	if err := lb.Apply([]LBService{lbTestServices[0]}, nil); err != nil {
+		t.Fatal(err)
+	}
+	unchanged(false, "after our write that followed another's")
+	if _, err := lb.Services(); err != nil {
+		t.Fatal(err)
+	}
+	unchanged(true, "after a new read")
+	nftIn(t, ns, "flush", "chain", "inet", DefaultLBTable, "vs-tcp-198.51.100.100-80")
+	unchanged(false, "after a hand edit of our table")
+	if got, err := lb.Services(); err != nil || got[slices.IndexFunc(got, func(s LBService) bool { return s.LBKey == lbTestServices[0].LBKey })].Pick != LBUnknown {
+		t.Fatalf("the hand edit is not seen: %+v, %v", got, err)
+	}
+	unchanged(true, "after reading the hand edit")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,10 +21,40 @@ type ProcessSettings struct {
 	NoSwap     bool  // vrrp_no_swap: lock the memory in RAM
 	CPUs       []int // vrrp_cpu_affinity
 	RTTime     int   // vrrp_rlimit_rttime, µs; 0 sets no limit
+	// Owner names the keywords in errors: "vrrp" (the default) or
+	// "checker" (checker_priority, checker_rt_priority...).
+	Owner string
 }
+
+// ownThreads are the threads that hold settings of their own (the health
+// checks' thread, ApplyToThisThread): Apply leaves them alone.
+var ownThreads sync.Map // tid → struct{}
+
+// startCPUs are the CPUs the process could run on when it started: a
+// thread of its own that asks for no CPU set gets these back (it may have
+// been made from a thread that VRRP's vrrp_cpu_affinity pinned).
+var startCPUs = func() (set unix.CPUSet) {
+	if unix.SchedGetaffinity(0, &set) != nil {
+		set.Zero()
+	}
+	return set
+}()
 
 // MaxCPUs is how many CPUs a unix.CPUSet holds (glibc's CPU_SETSIZE).
 const MaxCPUs = 1024
+
+// ParseCPUs reads a CPU list (vrrp_cpu_affinity, checker_cpu_affinity).
+func ParseCPUs(keyword string, words []string) ([]int, error) {
+	var cpus []int
+	for _, w := range words {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 0 || n >= MaxCPUs {
+			return nil, fmt.Errorf("%s: invalid CPU %q", keyword, w)
+		}
+		cpus = append(cpus, n)
+	}
+	return cpus, nil
+}
 
 // Apply sets what s asks on every thread of the process. Go starts
 // threads as it needs them, and a new thread inherits these from the
@@ -43,31 +74,69 @@ func (s ProcessSettings) Apply() error {
 	if s.NoSwap {
 		// MCL_ONFAULT: lock pages as they are used, not the address space
 		// the Go runtime reserves ahead.
-		errs = append(errs, wrap("vrrp_no_swap", unix.Mlockall(unix.MCL_CURRENT|unix.MCL_FUTURE|unix.MCL_ONFAULT)))
+		errs = append(errs, wrap(s.keyword("no_swap"), unix.Mlockall(unix.MCL_CURRENT|unix.MCL_FUTURE|unix.MCL_ONFAULT)))
 	}
 	if s.RTTime > 0 {
 		lim := uint64(s.RTTime)
-		errs = append(errs, wrap("vrrp_rlimit_rttime", unix.Setrlimit(unix.RLIMIT_RTTIME, &unix.Rlimit{Cur: lim, Max: lim})))
+		errs = append(errs, wrap(s.keyword("rlimit_rttime"), unix.Setrlimit(unix.RLIMIT_RTTIME, &unix.Rlimit{Cur: lim, Max: lim})))
 	}
 	errs = append(errs, forEachThread(s.applyToThread))
 	return errors.Join(errs...)
 }
 
+// ApplyToThisThread gives the calling thread s as settings of its own,
+// as keepalived's checker child has its own (checker_priority,
+// checker_rt_priority, checker_cpu_affinity, checker_no_swap), and keeps
+// Apply off the thread until forget is called. Unlike Apply it sets the
+// normal policy and nice value when s asks for no real-time priority: the
+// thread may have been made from one running VRRP's SCHED_RR. The caller
+// locks its goroutine to the thread (runtime.LockOSThread) and never
+// unlocks it, so that the thread ends with the goroutine and its
+// settings with it; forget is called on the way out.
+func (s ProcessSettings) ApplyToThisThread() (forget func(), err error) {
+	tid := unix.Gettid()
+	ownThreads.Store(tid, struct{}{})
+	forget = func() { ownThreads.Delete(tid) }
+	var errs []error
+	if s.NoSwap {
+		errs = append(errs, wrap(s.keyword("no_swap"), unix.Mlockall(unix.MCL_CURRENT|unix.MCL_FUTURE|unix.MCL_ONFAULT)))
+	}
+	if s.RTPriority == 0 {
+		normal := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(s.Nice)}
+		errs = append(errs, wrap(s.keyword("priority"), unix.SchedSetAttr(tid, &normal, 0)))
+		s.Nice = 0 // set with the policy
+	}
+	if len(s.CPUs) == 0 && startCPUs.Count() > 0 {
+		all := startCPUs
+		errs = append(errs, wrap(s.keyword("cpu_affinity"), unix.SchedSetaffinity(tid, &all)))
+	}
+	errs = append(errs, s.applyToThread(tid))
+	return forget, errors.Join(errs...)
+}
+
+// keyword is the configuration keyword of a setting, for errors.
+func (s ProcessSettings) keyword(setting string) string {
+	if s.Owner == "" {
+		return "vrrp_" + setting
+	}
+	return s.Owner + "_" + setting
+}
+
 func (s ProcessSettings) applyToThread(tid int) error {
 	var errs []error
 	if s.Nice != 0 {
-		errs = append(errs, wrap("vrrp_priority", unix.Setpriority(unix.PRIO_PROCESS, tid, s.Nice)))
+		errs = append(errs, wrap(s.keyword("priority"), unix.Setpriority(unix.PRIO_PROCESS, tid, s.Nice)))
 	}
 	if s.RTPriority > 0 {
 		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_RR, Priority: uint32(s.RTPriority)}
-		errs = append(errs, wrap("vrrp_rt_priority", unix.SchedSetAttr(tid, &attr, 0)))
+		errs = append(errs, wrap(s.keyword("rt_priority"), unix.SchedSetAttr(tid, &attr, 0)))
 	}
 	if len(s.CPUs) > 0 {
 		var set unix.CPUSet
 		for _, c := range s.CPUs {
 			set.Set(c)
 		}
-		errs = append(errs, wrap("vrrp_cpu_affinity", unix.SchedSetaffinity(tid, &set)))
+		errs = append(errs, wrap(s.keyword("cpu_affinity"), unix.SchedSetaffinity(tid, &set)))
 	}
 	return errors.Join(errs...)
 }
@@ -83,6 +152,9 @@ func forEachThread(fn func(tid int) error) error {
 	for _, e := range entries {
 		tid, err := strconv.Atoi(e.Name())
 		if err != nil {
+			continue
+		}
+		if _, own := ownThreads.Load(tid); own {
 			continue
 		}
 		if err := fn(tid); err != nil && !errors.Is(err, unix.ESRCH) {

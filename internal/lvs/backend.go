@@ -20,7 +20,9 @@ type Backend interface {
 	// Express's terms, so that an unchanged service compares equal. A
 	// backend without a table of its own (IPVS) also learns from it
 	// which services are its own: the Syncer expresses every desired
-	// service before it observes.
+	// service before it observes. Express does not change s (the
+	// syncer does not copy it first: a no-op reload of thousands of
+	// services is mostly Express).
 	Express(s Service) (out Service, ok bool, notes []string)
 	// Observe returns the services the backend owns in the kernel.
 	Observe(ctx context.Context) ([]Service, error)
@@ -29,6 +31,19 @@ type Backend interface {
 	Apply(ctx context.Context, ops []Op) error
 	// Release removes everything the backend owns from the kernel.
 	Release(ctx context.Context) error
+}
+
+// Watcher is a Backend that can tell cheaply (without reading its
+// services back) whether the kernel still holds exactly what it last
+// observed or applied: nothing changed anything since, not by hand
+// either. The nftables backend can, from the ruleset generation; IPVS
+// cannot (it has no generation).
+type Watcher interface {
+	Backend
+	// Unchanged is true only if nothing has changed the backend's part
+	// of the kernel since its last Observe and the Applies that
+	// followed it, all of which succeeded; false when it cannot tell.
+	Unchanged(ctx context.Context) (bool, error)
 }
 
 // Syncer keeps a backend's services equal to the desired ones: Sync
@@ -59,7 +74,10 @@ func (s *Syncer) Backend() Backend { return s.b }
 // Sync makes the backend hold exactly the desired services (at start and
 // at every reload): it observes the kernel, removes what is no longer
 // desired and changes only what differs; an unchanged set changes
-// nothing.
+// nothing. A Watcher that says the kernel is unchanged since the
+// syncer last knew it is not read back: what the syncer knows is
+// compared instead (any change in between, a hand edit included, makes
+// it observe).
 func (s *Syncer) Sync(ctx context.Context, desired []Service) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -69,7 +87,7 @@ func (s *Syncer) Sync(ctx context.Context, desired []Service) error {
 			want = append(want, e)
 		}
 	}
-	observed, err := s.b.Observe(ctx)
+	observed, err := s.observe(ctx)
 	if err != nil {
 		s.known = nil
 		return fmt.Errorf("%s: reading the kernel's services: %w", s.b.Name(), err)
@@ -87,6 +105,24 @@ func (s *Syncer) Sync(ctx context.Context, desired []Service) error {
 		}
 	}
 	return s.apply(ctx, ops, known)
+}
+
+// observe is what the kernel holds: what the syncer knows if the backend
+// is a Watcher that says nothing changed it, else what it observes.
+// Called with s.mu held.
+func (s *Syncer) observe(ctx context.Context) ([]Service, error) {
+	if w, ok := s.b.(Watcher); ok && s.known != nil {
+		if same, err := w.Unchanged(ctx); err == nil && same {
+			out := make([]Service, 0, len(s.known))
+			for _, k := range s.known {
+				out = append(out, k)
+			}
+			// Deletions come in the observed order: keep it stable.
+			slices.SortFunc(out, func(a, b Service) int { return a.ServiceKey.compare(b.ServiceKey) })
+			return out, nil
+		}
+	}
+	return s.b.Observe(ctx)
 }
 
 // Update makes the backend hold one desired service as it now is (after
@@ -154,8 +190,10 @@ func (s *Syncer) Release(ctx context.Context) error {
 
 // express is the backend's form of a service, its notes logged once.
 func (s *Syncer) express(d Service) (Service, bool) {
-	d = d.Clone()
 	e, ok, notes := s.b.Express(d)
+	if len(e.Dests) > 0 && len(d.Dests) > 0 && &e.Dests[0] == &d.Dests[0] {
+		e = e.Clone() // the caller's slice: the syncer keeps what it expresses
+	}
 	for _, n := range notes {
 		line := fmt.Sprintf("VS %s: %s", d.Label(), n)
 		key := line

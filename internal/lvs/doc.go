@@ -8,7 +8,9 @@
 // Reconcile (pure) turns the desired services and those a Backend
 // observes into the fewest kernel operations; a Syncer keeps a backend
 // equal to the desired services with it (all of them at start and
-// reload, one after a pool change). The backends: ipvs/ (the kernel's
+// reload, one after a pool change); over a Watcher (nftables, from the
+// ruleset generation) a sync reads the kernel back only when something
+// else changed it. The backends: ipvs/ (the kernel's
 // IPVS, as keepalived programs it) and nftables/ (destination NAT in a
 // table of our own, where the kernel has no IPVS). FakeBackend is for
 // tests.

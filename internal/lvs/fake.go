@@ -20,6 +20,28 @@ type FakeBackend struct {
 	ExpressFunc func(Service) (Service, bool, []string)
 	// Err, when set, fails Observe and Apply (which then changes nothing).
 	Err error
+	// gen counts the changes to what the backend holds, as nftables's
+	// ruleset generation does; seen is gen after the last Observe and
+	// the Applies that followed it, trusted while no other change came
+	// in between (see FakeWatcher).
+	gen, seen uint64
+	trusted   bool
+	observed  int
+}
+
+// FakeWatcher is a FakeBackend that is also a Watcher: Unchanged is true
+// while nothing but the syncer's own Applies changed it since its last
+// Observe (Set, Release, a failed Apply make it false).
+type FakeWatcher struct{ *FakeBackend }
+
+var _ Watcher = FakeWatcher{}
+
+// Unchanged tells whether only the syncer's Applies changed the backend
+// since its last Observe.
+func (f FakeWatcher) Unchanged(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.trusted && f.gen == f.seen, nil
 }
 
 var _ Backend = (*FakeBackend)(nil)
@@ -40,9 +62,19 @@ func (f *FakeBackend) Observe(context.Context) ([]Service, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
+		f.trusted = false
 		return nil, f.Err
 	}
+	f.observed++
+	f.seen, f.trusted = f.gen, true
 	return f.snapshot(), nil
+}
+
+// Observed is how many times Observe read the services.
+func (f *FakeBackend) Observed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.observed
 }
 
 func (f *FakeBackend) snapshot() []Service {
@@ -61,14 +93,19 @@ func (f *FakeBackend) Apply(_ context.Context, ops []Op) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
+		f.trusted = false
 		return f.Err
 	}
 	if f.services == nil {
 		f.services = map[ServiceKey]*Service{}
 	}
 	f.applied = append(f.applied, slices.Clone(ops))
+	f.trusted = f.trusted && f.gen == f.seen
+	f.gen++
+	f.seen = f.gen
 	for _, op := range ops {
 		if err := f.apply(op); err != nil {
+			f.trusted = false
 			return err
 		}
 	}
@@ -124,6 +161,7 @@ func (f *FakeBackend) Release(context.Context) error {
 	defer f.mu.Unlock()
 	f.services = nil
 	f.released++
+	f.gen++
 	return nil
 }
 
@@ -138,6 +176,7 @@ func (f *FakeBackend) Services() []Service {
 func (f *FakeBackend) Set(services ...Service) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gen++ // a change behind the syncer's back
 	f.services = map[ServiceKey]*Service{}
 	for _, s := range services {
 		c := s.Clone()

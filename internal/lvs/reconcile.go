@@ -3,6 +3,7 @@ package lvs
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // OpKind is one kind of kernel operation, as IPVS has them.
@@ -110,6 +111,9 @@ func Reconcile(desired, observed []Service) []Op {
 // destOps are the destination operations from o's destinations to d's:
 // deletions, then edits and additions in d's order.
 func destOps(d, o *Service) []Op {
+	if slices.Equal(d.Dests, o.Dests) {
+		return nil // the common case, without a map
+	}
 	had := make(map[netip.AddrPort]Destination, len(o.Dests))
 	for _, x := range o.Dests {
 		if _, dup := had[x.Addr]; !dup {

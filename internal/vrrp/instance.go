@@ -151,6 +151,8 @@ type Instance struct {
 	vips  []VIP        // VIPs and excluded VIPs, installed together
 
 	effects *effects // VIP changes, announcements and hooks, in order
+	// pings are Alive's questions, which Run answers between timers.
+	pings chan chan struct{}
 
 	announceMu   sync.Mutex
 	stopAnnounce context.CancelFunc
@@ -168,7 +170,7 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 	cfg.Log = cfg.Log.With("instance", cfg.Name)
 	cfg.Machine.Synced = cfg.SyncGroup != nil
 	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
-		timer: time.NewTimer(time.Hour), effects: newEffects(),
+		timer: time.NewTimer(time.Hour), effects: newEffects(), pings: make(chan chan struct{}),
 		vips: slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
 	in.timer.Stop()
 	for _, v := range cfg.VIPs {
@@ -305,6 +307,10 @@ func (in *Instance) Run(ctx context.Context) {
 		select {
 		case <-in.timer.C:
 			in.fire()
+		case answer := <-in.pings:
+			in.mu.Lock() // a deadlock on mu is a stall too
+			in.mu.Unlock()
+			close(answer)
 		case <-ctx.Done():
 			if in.handingOver.Load() {
 				in.step(Suspend{})
@@ -316,6 +322,24 @@ func (in *Instance) Run(ctx context.Context) {
 			in.announcing.Wait()
 			return
 		}
+	}
+}
+
+// Alive says whether the instance's timer loop answers before ctx ends:
+// false when Run is stuck (in a timer's work or on the instance's lock)
+// or not running. systemd's watchdog is fed only while it answers.
+func (in *Instance) Alive(ctx context.Context) bool {
+	answer := make(chan struct{})
+	select {
+	case in.pings <- answer:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case <-answer:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -512,3 +512,30 @@ func TestRecordLatenessFeedsTheHistogram(t *testing.T) {
 		t.Fatalf("max %v, want 200ms", s.Max)
 	}
 }
+
+// Alive answers while Run runs, and not when the instance's lock is held
+// (a stuck timer or advert) or after Run returned.
+func TestAliveAnswersOnlyWhileTheLoopRuns(t *testing.T) {
+	r := startRouter(t, &hub{}, "192.0.2.1", v3Instance("A", 100))
+	alive := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		return r.inst.Alive(ctx)
+	}
+	if !alive() {
+		t.Fatal("a running instance does not answer")
+	}
+	r.inst.mu.Lock()
+	stuck := alive()
+	r.inst.mu.Unlock()
+	if stuck {
+		t.Fatal("an instance whose lock is held answers")
+	}
+	if !alive() {
+		t.Fatal("the instance does not answer once its lock is free")
+	}
+	r.stop()
+	if alive() {
+		t.Fatal("a stopped instance answers")
+	}
+}

@@ -1,30 +1,31 @@
 package vrrpd
 
 import (
-	"fmt"
 	"log/slog"
-	"strconv"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
 
 // processSettingsOf is global_defs' scheduling settings for VRRP: what
-// keepalived applies to its VRRP child, keepalived-go applies to the
-// daemon, whose threads all serve VRRP.
+// keepalived applies to its VRRP child, keepalived-go applies to every
+// thread of the daemon but the health checks' own (checkd's sched.go).
 func processSettingsOf(g *config.GlobalDefs) (kernel.ProcessSettings, error) {
 	if g == nil {
 		return kernel.ProcessSettings{}, nil
 	}
-	s := kernel.ProcessSettings{Nice: int(g.VRRPPriority), RTPriority: g.VRRPRtPriority, NoSwap: g.VRRPNoSwap, RTTime: g.VRRPRlimitRttime}
-	for _, w := range g.VRRPCPUAffinity {
-		n, err := strconv.Atoi(w)
-		if err != nil || n < 0 || n >= kernel.MaxCPUs {
-			return s, fmt.Errorf("vrrp_cpu_affinity: invalid CPU %q", w)
-		}
-		s.CPUs = append(s.CPUs, n)
+	s := kernel.ProcessSettings{Nice: int(g.VRRPPriority), RTPriority: g.VRRPRtPriority, NoSwap: g.VRRPNoSwap}
+	if g.IsSet("vrrp_rlimit_rttime") || g.IsSet("vrrp_rlimit_rtime") {
+		// Only when asked: validation fills in keepalived's 10 ms default,
+		// which keepalived applies to a VRRP child that does nothing else;
+		// keepalived-go's real-time threads also load and apply the
+		// configuration (10,000 real servers take longer than 10 ms
+		// without blocking) and the kernel would kill the daemon.
+		s.RTTime = g.VRRPRlimitRttime
 	}
-	return s, nil
+	var err error
+	s.CPUs, err = kernel.ParseCPUs("vrrp_cpu_affinity", g.VRRPCPUAffinity)
+	return s, err
 }
 
 // applyProcessSettings applies cfg's settings, logging what fails (the

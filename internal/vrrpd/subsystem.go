@@ -2,6 +2,7 @@ package vrrpd
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -109,4 +110,16 @@ func (s *Subsystem) WriteStats(w io.Writer) error {
 // instances or static addresses, routes or rules.
 func hasVRRPConfig(cfg *config.Config) bool {
 	return len(cfg.Instances)+len(cfg.StaticIPAddresses)+len(cfg.StaticRoutes)+len(cfg.StaticRules) > 0
+}
+
+// Alive says whether every instance's loop answers before ctx ends,
+// naming the first that does not (systemd's watchdog is fed only while
+// they all answer).
+func (s *Subsystem) Alive(ctx context.Context) error {
+	for _, in := range s.Instances() {
+		if !in.Alive(ctx) {
+			return fmt.Errorf("VRRP instance %s does not answer", in.Name())
+		}
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"net"
 	"net/http"
@@ -59,6 +60,7 @@ func main() {
 	settle := flag.Duration("settle", 15*time.Second, "how long to wait before measuring")
 	withVRRP := flag.Bool("vrrp", false, "run a VRRP instance at advert_int 0.1 in the same daemon")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
+	flag.StringVar(&globalDefs, "global", "", "lines for the director's global_defs, e.g. 'vrrp_rt_priority 10'")
 	flag.Parse()
 	switch {
 	case *serve > 0:
@@ -135,7 +137,9 @@ func run(bin string, n int, duration, settle time.Duration, withVRRP bool) {
 	time.Sleep(settle)
 	pid := d.Pid()
 	cpu0, err := lab.CPUSeconds(pid)
-	check(err)
+	if err != nil {
+		log.Fatalf("the director is not running (%v, %v); its log:\n%s", err, d.Wait(time.Second), d.Log())
+	}
 	farm0, err := lab.CPUSeconds(farm.Pid())
 	check(err)
 	wait0 := runqueueWait(pid)
@@ -184,8 +188,14 @@ func detect(d, victim *lab.Proc, addr string) {
 	fmt.Printf("detection: not within %v\n", 2*bound)
 }
 
+// globalDefs are -global's lines for the director's global_defs.
+var globalDefs string
+
 func checkConf(addr string, n int, withVRRP bool) string {
 	var b strings.Builder
+	if globalDefs != "" {
+		fmt.Fprintf(&b, "global_defs {\n    %s\n}\n", globalDefs)
+	}
 	if withVRRP {
 		b.WriteString(vrrpConf(150))
 	}

@@ -1,0 +1,147 @@
+//go:build linux
+
+package nftables
+
+// Through the kernel's nftables, in a network namespace of the test's
+// own (no interface but lo: nothing is sent): the backend's batches
+// fit one netlink send and their acknowledgements, and a syncer over it
+// reads nothing back on an unchanged reload but still repairs a hand
+// edit. Root and nft are needed.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/lvs"
+	"github.com/keepalived-go/keepalived-go/internal/testenv"
+)
+
+// newKernelLB makes a namespace (deleted at cleanup) and a load
+// balancer in it.
+func newKernelLB(t *testing.T) (*kernel.NFTLoadBalancer, string) {
+	t.Helper()
+	testenv.RequireRoot(t, "ip", "nft")
+	name := fmt.Sprintf("kgnftb-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v %s", name, err, out)
+		}
+	})
+	lb, err := func() (*kernel.NFTLoadBalancer, error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			return nil, err
+		}
+		defer orig.Close()
+		h, err := netns.GetFromName(name)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			return nil, err
+		}
+		lb, lerr := kernel.NewNFTLoadBalancer("")
+		if err := netns.Set(orig); err != nil {
+			panic(err) // this thread must not run anything else in the namespace
+		}
+		return lb, lerr
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lb.Close() })
+	return lb, name
+}
+
+func TestKernelBatchesFitAndNoopReloadsReadNothing(t *testing.T) {
+	lb, ns := newKernelLB(t)
+	var want []lvs.Service
+	// The most messages per service (fwmark services: an anonymous set
+	// each) and the most bytes (256 IPv6 slots with ports).
+	for i := range 3 * batchServices {
+		want = append(want, lvs.Service{ServiceKey: lvs.FwmarkKey(6, uint32(i+1)), Scheduler: "rr", Method: "NAT",
+			Dests: []lvs.Destination{{Addr: ap("[fd00::1]:80"), Weight: 1, Method: "NAT"}}})
+	}
+	for i := range 12 {
+		s := lvs.Service{ServiceKey: lvs.AddrKey("tcp", netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)}), 443)),
+			Scheduler: "wrr", Method: "NAT"}
+		for j := range 256 {
+			s.Dests = append(s.Dests, lvs.Destination{Addr: netip.AddrPortFrom(netip.AddrFrom16([16]byte{0xfd, 14: byte(j >> 8), 15: byte(j)}), 8443),
+				Weight: 1, Method: "NAT"})
+		}
+		want = append(want, s)
+	}
+	s := lvs.NewSyncer(New(lb), slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	gen := func() uint32 {
+		t.Helper()
+		g, err := lb.Generation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g0 := gen()
+	if err := s.Sync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	// No batch fell back to one service per transaction: 3 batches of
+	// fwmark services, the 256-slot services 5 to a batch (3 batches).
+	if n := gen() - g0; n != 6 {
+		t.Fatalf("%d transactions for %d services, want 6", n, len(want))
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := New(lb).Observe(ctx) // a whole read
+		if err != nil {
+			t.Fatal(err)
+		}
+		var exp []lvs.Service
+		for _, w := range want {
+			e, _, _ := New(lb).Express(w)
+			exp = append(exp, e)
+		}
+		if ops := lvs.Reconcile(exp, got); len(ops) != 0 {
+			t.Fatalf("%s: the kernel differs: %v", when, ops[0])
+		}
+	}
+	check("after the cold start")
+	g1 := gen()
+	r0 := lb.Requests()
+	if err := s.Sync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if n := lb.Requests() - r0; n != 1 || gen() != g1 {
+		t.Fatalf("an unchanged reload sent %d requests (want 1: the generation)", n)
+	}
+	want[len(want)-1].Dests[7].Weight = 0 // inhibited: no new connections
+	if err := s.Sync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if n := gen() - g1; n != 1 {
+		t.Fatalf("one changed server: %d transactions", n)
+	}
+	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "flush", "chain", "inet", kernel.DefaultLBTable, "vs-fwm-3-ip6").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft flush chain: %v %s", err, out)
+	}
+	if err := s.Sync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	check("after the hand edit's repair")
+}
