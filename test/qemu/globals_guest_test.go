@@ -3,7 +3,8 @@
 package qemu
 
 // global_defs's IPVS keywords in the guest (see qemu_test.go):
-// lvs_timeouts, lvs_flush and lvs_flush_on_stop, under Debian's
+// lvs_timeouts, lvs_flush, lvs_flush_on_stop and lvs_sync_daemon without
+// a VRRP instance, under Debian's
 // keepalived 2.2.7 and keepalived-go on the same files; what `ipvsadm`
 // shows at each step must be the same.
 
@@ -162,6 +163,15 @@ func globalsSteps(t *testing.T, who string) []string {
 	note("lvs_flush_on_stop VS, running", services(t)...)
 	d.stop(t)
 	note("lvs_flush_on_stop VS, stopped", services(t)...)
+
+	// lvs_sync_daemon without a VRRP instance: the checkers run both
+	// daemons from start to stop.
+	reset()
+	d = runDaemon(t, who, "global_defs {\n    lvs_sync_daemon g0 id 9\n}\n"+globalsVS)
+	started(d)
+	note("lvs_sync_daemon, running", daemonLine(t, ""))
+	d.stop(t)
+	note("lvs_sync_daemon, stopped", daemonLine(t, ""))
 	return seen
 }
 
@@ -170,6 +180,10 @@ func TestGuestLVSGlobals(t *testing.T) {
 		exec.Command("ipvsadm", "-C").Run()
 		exec.Command("ipvsadm", "--set", "900", "120", "300").Run()
 	})
+	run(t, "/sbin/ip", "link", "add", "g0", "type", "veth", "peer", "name", "g1")
+	t.Cleanup(func() { exec.Command("/sbin/ip", "link", "del", "g0").Run() })
+	run(t, "/sbin/ip", "link", "set", "g0", "up")
+	run(t, "/sbin/ip", "link", "set", "g1", "up")
 	theirs := globalsSteps(t, "keepalived")
 	ours := globalsSteps(t, "keepalived-go")
 	t.Logf("under keepalived 2.2.7:\n%s", strings.Join(theirs, "\n"))
@@ -183,6 +197,9 @@ func TestGuestLVSGlobals(t *testing.T) {
 		"lvs_flush, running: -A -t 10.0.0.5:80 -s rr",
 		"lvs_flush_on_stop, stopped: ",
 		"lvs_flush_on_stop VS, stopped: -A -t 10.9.9.9:80 -s rr",
+		"lvs_sync_daemon, running: master sync daemon (mcast=g0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1) " +
+			"backup sync daemon (mcast=g0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)",
+		"lvs_sync_daemon, stopped: ",
 	} {
 		if !slices.Contains(ours, want) {
 			t.Errorf("keepalived-go: no step %q", want)
