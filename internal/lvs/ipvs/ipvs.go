@@ -1,6 +1,9 @@
 // Package ipvs is the IPVS data plane: an lvs.Backend that programs the
 // kernel's IPVS as keepalived 2.2.7 does (check/ipvswrapper.c,
-// check/libipvs.c), over generic netlink (kernel.IPVS).
+// check/libipvs.c), over generic netlink (kernel.IPVS). Beside the
+// services: global_defs's lvs_timeouts, lvs_flush and lvs_flush_on_stop
+// (settings.go) and the lvs_sync_daemon subsystem (sync.go), over
+// kernel.IPVSControl.
 //
 // What a service becomes (ipvs_set_srule, ipvs_set_drule, ipvs_cmd):
 //

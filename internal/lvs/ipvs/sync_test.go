@@ -184,3 +184,25 @@ func TestSyncDaemonErrorLine(t *testing.T) {
 		t.Errorf("log lacks %q:\n%s", want, logs)
 	}
 }
+
+// The deprecated lvs_sync_daemon_interface in a vrrp_instance is that
+// instance's sync daemon (vrrp_parser.c lvs_syncd_handler).
+func TestSyncDaemonInterfaceInInstance(t *testing.T) {
+	cfg, _ := config.LoadBytes("t.conf", []byte(`vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 42
+    priority 100
+    lvs_sync_daemon_interface eth3
+    virtual_ipaddress {
+        192.0.2.1
+    }
+}
+`), config.Options{})
+	s, k, _ := newSync(t, true, true)
+	s.Apply(ctx, cfg)
+	s.InstanceState("VI_1", true)
+	if got := daemons(t, k); !reflect.DeepEqual(got, []string{"master eth3 id 42"}) {
+		t.Errorf("daemons %q", got)
+	}
+	s.Stop(ctx)
+}
