@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/lvs/ipvs"
 )
 
@@ -32,22 +33,13 @@ func (s *Subsystem) applyLVSGlobals(cfg *config.Config, first bool) {
 		}
 		return
 	}
-	var words []string
+	var t kernel.IPVSTimeouts
 	flush, mode := false, ipvs.NoFlush
 	if g != nil {
-		words, flush = g.LVSTimeouts, g.LVSFlush
-		if g.IsSet("lvs_flush_on_stop") {
-			var bad string
-			if mode, bad = ipvs.ParseFlushOnStop(g.LVSFlushOnStop); bad != "" {
-				s.log.Error(fmt.Sprintf("%s %s", g.PosOf("lvs_flush_on_stop"), bad))
-			}
-		}
-	}
-	t, bad := ipvs.ParseTimeouts(words)
-	if g != nil && g.IsSet("lvs_timeouts") {
-		for _, m := range bad {
-			s.log.Error(fmt.Sprintf("%s %s", g.PosOf("lvs_timeouts"), m))
-		}
+		// What is wrong in them was reported when the file was read.
+		t = ipvs.TimeoutsOf(g.LVSTimeouts)
+		flush = g.LVSFlush
+		mode = ipvs.FlushModeOf(g.LVSFlushOnStop, g.IsSet("lvs_flush_on_stop"))
 	}
 	b.SetTimeouts(t)
 	b.SetFlushOnStop(mode)

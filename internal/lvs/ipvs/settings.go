@@ -10,8 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
+	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 )
@@ -31,54 +31,24 @@ const (
 	FlushVS
 )
 
-// ParseTimeouts reads lvs_timeouts's words ("tcp 7200 tcpfin 120 udp
-// 300") as global_parser.c's lvs_timeouts does: each value 0 to 86400
-// (LVS_MAX_TIMEOUT); what is wrong is reported with keepalived's message
-// and left out.
-func ParseTimeouts(words []string) (kernel.IPVSTimeouts, []string) {
-	var t kernel.IPVSTimeouts
-	var errs []string
-	if len(words) < 2 {
-		return t, []string{"lvs_timeouts requires at least one option"}
+// TimeoutsOf is lvs_timeouts's values (config.ParseLVSTimeouts; its
+// messages are the configuration's, reported when it is read).
+func TimeoutsOf(words []string) kernel.IPVSTimeouts {
+	if len(words) == 0 {
+		return kernel.IPVSTimeouts{}
 	}
-	for i := 0; i < len(words); i++ {
-		var field *uint32
-		switch words[i] {
-		case "tcp":
-			field = &t.TCP
-		case "tcpfin":
-			field = &t.TCPFin
-		case "udp":
-			field = &t.UDP
-		default:
-			errs = append(errs, fmt.Sprintf("Unknown option %s specified for lvs_timeouts", words[i]))
-			continue
-		}
-		if i == len(words)-1 {
-			errs = append(errs, fmt.Sprintf("No value specified for lvs_timeout %s - ignoring", words[i]))
-			continue
-		}
-		v, err := strconv.ParseUint(words[i+1], 10, 32)
-		if err != nil || v > 86400 {
-			errs = append(errs, fmt.Sprintf("Invalid lvs_timeout %s (%s) - ignoring", words[i], words[i+1]))
-		} else {
-			*field = uint32(v)
-		}
-		i++
-	}
-	return t, errs
+	t, _ := config.ParseLVSTimeouts(words)
+	return kernel.IPVSTimeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP}
 }
 
-// ParseFlushOnStop reads lvs_flush_on_stop's words: none for FlushFull,
-// "VS" for FlushVS (global_parser.c's lvs_flush_on_stop_handler).
-func ParseFlushOnStop(words []string) (FlushMode, string) {
-	switch {
-	case len(words) == 0:
-		return FlushFull, ""
-	case words[0] == "VS":
-		return FlushVS, ""
+// FlushModeOf is lvs_flush_on_stop's mode, set tells whether it was
+// written.
+func FlushModeOf(words []string, set bool) FlushMode {
+	if !set {
+		return NoFlush
 	}
-	return NoFlush, "Unknown lvs_flush_on_stop type " + words[0]
+	m, _ := config.ParseLVSFlushOnStop(words)
+	return map[config.LVSFlushOnStop]FlushMode{config.LVSFlushFull: FlushFull, config.LVSFlushVS: FlushVS}[m]
 }
 
 // control is the kernel's IPVSControl, nil if the kernel connection has

@@ -30,120 +30,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
-	"strconv"
 	"sync"
 	"syscall"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
-
-// SyncConfig is lvs_sync_daemon as configured.
-type SyncConfig struct {
-	kernel.IPVSDaemon // the interface and settings; State unused
-	// Instance is the VRRP instance the daemon follows ("" for none: both
-	// daemons run).
-	Instance string
-	// SyncIDSet tells whether `id` was given (else: the instance's
-	// virtual_router_id, or 0).
-	SyncIDSet bool
-}
-
-// ParseSyncDaemon reads lvs_sync_daemon's words (`INTERFACE [inst]
-// VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`, and the
-// older `INTERFACE VRRP_INSTANCE [SYNC_ID]`) as global_parser.c's
-// lvs_syncd_handler: what is wrong is reported with keepalived's message
-// and left out; ok is false when nothing can run.
-func ParseSyncDaemon(words []string) (c SyncConfig, errs []string, ok bool) {
-	if len(words) == 0 {
-		return c, []string{"lvs_sync_daemon requires interface"}, false
-	}
-	if len(words[0]) >= 16 { // IP_VS_IFNAME_MAXLEN
-		return c, []string{fmt.Sprintf("lvs_sync_daemon interface name '%s' too long - ignoring", words[0])}, false
-	}
-	c.Interface = words[0]
-	num := func(i int, lo, hi uint64) (uint64, bool) {
-		v, err := strconv.ParseUint(words[i], 10, 32)
-		return v, err == nil && v >= lo && v <= hi
-	}
-	// i counts as keepalived's strvec does, the keyword being 0.
-	for i := 2; i <= len(words); i++ {
-		w := words[i-1]
-		last := i == len(words)
-		switch w {
-		case "inst":
-			if c.Instance != "" {
-				errs = append(errs, "lvs_sync_daemon vrrp instance has already been specified as "+c.Instance+" - ignoring")
-			} else if !last {
-				c.Instance = words[i]
-			}
-			i++
-			continue
-		case "id":
-			if last {
-				errs = append(errs, "No value specified for lvs_sync_daemon id, defaulting to vrid")
-				continue
-			}
-			if v, good := num(i, 0, 255); good {
-				c.SyncID, c.SyncIDSet = uint32(v), true
-			} else {
-				errs = append(errs, fmt.Sprintf("Invalid syncid (%s) - defaulting to vrid", words[i]))
-			}
-			i++
-			continue
-		case "maxlen", "port", "ttl":
-			if last {
-				errs = append(errs, fmt.Sprintf("No value specified for lvs_sync_daemon %s - ignoring", w))
-				continue
-			}
-			hi := map[string]uint64{"maxlen": 65535 - 20 - 8, "port": 65535, "ttl": 255}[w]
-			v, good := num(i, 1, hi)
-			switch {
-			case !good:
-				errs = append(errs, fmt.Sprintf("Invalid lvs_sync_daemon %s (%s) - ignoring", w, words[i]))
-			case w == "maxlen":
-				c.MaxLen = uint16(v)
-			case w == "port":
-				c.Port = uint16(v)
-			default:
-				c.TTL = uint8(v)
-			}
-			i++
-			continue
-		case "group":
-			if last {
-				errs = append(errs, "No value specified for lvs_sync_daemon group - ignoring")
-				continue
-			}
-			a, err := netip.ParseAddr(words[i])
-			switch {
-			case err != nil:
-				errs = append(errs, fmt.Sprintf("Invalid lvs_sync_daemon group (%s) - ignoring", words[i]))
-			case !a.IsMulticast():
-				errs = append(errs, fmt.Sprintf("lvs_sync_daemon group address %s is not multicast - ignoring", words[i]))
-			default:
-				c.Group = a
-			}
-			i++
-			continue
-		}
-		switch i {
-		case 2: // the older form: INTERFACE VRRP_INSTANCE [SYNC_ID]
-			c.Instance = w
-		case 3:
-			if v, good := num(i-1, 0, 255); good {
-				errs = append(errs, `Please use keyword "id" before lvs_sync_daemon SYNCID`)
-				c.SyncID, c.SyncIDSet = uint32(v), true
-			} else {
-				errs = append(errs, fmt.Sprintf("Invalid syncid (%s) - defaulting to vrid", w))
-			}
-		default:
-			errs = append(errs, fmt.Sprintf("Unknown option %s specified for lvs_sync_daemon", w))
-		}
-	}
-	return c, errs, true
-}
 
 // SyncDaemon is the daemon's sync-daemon subsystem (Name, Keywords,
 // Apply, Stop, as internal/daemon runs them) and the listener of the VRRP
@@ -214,23 +106,19 @@ func (s *SyncDaemon) InstanceState(name string, master bool) {
 // resolve is the configuration's sync daemon: its settings (the sync id
 // resolved) and the instance it follows; nil when none runs here.
 func (s *SyncDaemon) resolve(cfg *config.Config) (*kernel.IPVSDaemon, string) {
-	var c SyncConfig
+	var c config.LVSSyncDaemon
 	g := cfg.GlobalDefs
 	switch {
 	case g != nil && g.IsSet("lvs_sync_daemon"):
-		var errs []string
+		// What is wrong in it was reported when the file was read.
 		var ok bool
-		c, errs, ok = ParseSyncDaemon(g.LVSSyncDaemon)
-		for _, e := range errs {
-			s.log.Error(fmt.Sprintf("%s %s", g.PosOf("lvs_sync_daemon"), e))
-		}
-		if !ok {
+		if c, _, ok = config.ParseLVSSyncDaemon(g.LVSSyncDaemon); !ok {
 			return nil, ""
 		}
 	default:
 		for _, in := range cfg.Instances {
 			if in.LVSSyncDaemonInterface != "" {
-				c = SyncConfig{IPVSDaemon: kernel.IPVSDaemon{Interface: in.LVSSyncDaemonInterface}, Instance: in.Name()}
+				c = config.LVSSyncDaemon{Interface: in.LVSSyncDaemonInterface, Instance: in.Name()}
 				break
 			}
 		}
@@ -238,23 +126,22 @@ func (s *SyncDaemon) resolve(cfg *config.Config) (*kernel.IPVSDaemon, string) {
 			return nil, ""
 		}
 	}
+	daemon := kernel.IPVSDaemon{Interface: c.Interface, SyncID: c.SyncID, MaxLen: c.MaxLen, Port: c.Port, TTL: c.TTL, Group: c.Group}
 	if c.Instance == "" {
 		if !s.withCk {
 			return nil, "" // the checker's, not running (-P)
 		}
-		d := c.IPVSDaemon
-		return &d, ""
+		return &daemon, ""
 	}
 	if !s.withVRRP {
 		return nil, "" // the VRRP process's, not running (-C)
 	}
 	for _, in := range cfg.Instances {
 		if in.Name() == c.Instance {
-			d := c.IPVSDaemon
 			if !c.SyncIDSet {
-				d.SyncID = uint32(in.VRID) // vrrp.c: the instance's vrid
+				daemon.SyncID = uint32(in.VRID) // vrrp.c: the instance's vrid
 			}
-			return &d, c.Instance
+			return &daemon, c.Instance
 		}
 	}
 	s.log.Error(fmt.Sprintf("Unable to find vrrp instance %s for lvs_syncd - clearing lvs_syncd config", c.Instance))

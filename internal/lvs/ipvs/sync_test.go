@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,34 +11,6 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 )
-
-func TestParseSyncDaemon(t *testing.T) {
-	for _, c := range []struct {
-		words string
-		want  SyncConfig
-		errs  []string
-	}{
-		{"eth0 VI_1", SyncConfig{IPVSDaemon: kernel.IPVSDaemon{Interface: "eth0"}, Instance: "VI_1"}, nil},
-		{"eth0 inst VI_1 id 7 maxlen 1400 port 8850 ttl 3 group 239.0.0.9",
-			SyncConfig{IPVSDaemon: kernel.IPVSDaemon{Interface: "eth0", SyncID: 7, MaxLen: 1400, Port: 8850, TTL: 3,
-				Group: netip.MustParseAddr("239.0.0.9")}, Instance: "VI_1", SyncIDSet: true}, nil},
-		{"eth0 VI_1 9", SyncConfig{IPVSDaemon: kernel.IPVSDaemon{Interface: "eth0", SyncID: 9}, Instance: "VI_1", SyncIDSet: true},
-			[]string{`Please use keyword "id" before lvs_sync_daemon SYNCID`}},
-		{"eth0", SyncConfig{IPVSDaemon: kernel.IPVSDaemon{Interface: "eth0"}}, nil},
-		{"eth0 VI_1 id 300 group 10.0.0.1 ttl 0 bogus",
-			SyncConfig{IPVSDaemon: kernel.IPVSDaemon{Interface: "eth0"}, Instance: "VI_1"},
-			[]string{"Invalid syncid (300) - defaulting to vrid", "lvs_sync_daemon group address 10.0.0.1 is not multicast - ignoring",
-				"Invalid lvs_sync_daemon ttl (0) - ignoring", "Unknown option bogus specified for lvs_sync_daemon"}},
-	} {
-		got, errs, ok := ParseSyncDaemon(strings.Fields(c.words))
-		if !ok || got != c.want || !reflect.DeepEqual(errs, c.errs) {
-			t.Errorf("%q: %+v %q %v\nwant %+v %q", c.words, got, errs, ok, c.want, c.errs)
-		}
-	}
-	if _, errs, ok := ParseSyncDaemon([]string{"averyveryverylongname"}); ok || len(errs) != 1 {
-		t.Errorf("a long interface name: %v %q", ok, errs)
-	}
-}
 
 func syncConf(t *testing.T, globals string) *config.Config {
 	t.Helper()
