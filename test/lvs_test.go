@@ -112,12 +112,27 @@ func askMany(h *lab.Host, addr netip.Addr, n int) map[string]int {
 	return out
 }
 
+// nftTable is the director's table as `nft list table` shows it, less
+// the counters' sets (rs_stats_ip, rs_conns_ip...), which keep a real
+// server's counters after it left its service's slots.
 func nftTable(h *lab.Host) string {
 	out, err := h.Command("nft", "list", "table", "inet", lvsTable).CombinedOutput()
 	if err != nil {
 		return "(no table: " + strings.TrimSpace(string(out)) + ")"
 	}
-	return string(out)
+	var b strings.Builder
+	skip := false
+	for _, l := range strings.SplitAfter(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(l, "\tset rs_"):
+			skip = true
+		case skip && l == "\t}\n":
+			skip = false
+		case !skip:
+			b.WriteString(l)
+		}
+	}
+	return b.String()
 }
 
 // waitTable waits (at most d) until the director's table satisfies cond.

@@ -138,6 +138,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 			ch <- c.desc
 		}
 	}
+	for _, d := range lvsDescs() {
+		ch <- d
+	}
 }
 
 // Collect sends the metrics of every instance. keepalived_up is always 1:
@@ -150,6 +153,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range pools(c.src) {
 		collectPool(ch, &p)
 	}
+	collectLVS(ch, c.src)
 	if ps, ok := c.src.(PoolSource); ok {
 		if h, running := ps.CheckLateness(); running {
 			ch <- histogram(checkLatenessDesc, h)

@@ -26,6 +26,9 @@ func NewRegistry(src Source) *prometheus.Registry {
 //
 //	GET /metrics  Prometheus metrics
 //	GET /status   the instances as a JSON array (InstanceJSON)
+//	GET /status/virtual_servers  the virtual servers' pools
+//	GET /status/lvs  the kernel's counters of the virtual services
+//	              and their real servers (LVSServiceJSON), read now
 //	GET /healthz  200 "ok" while the daemon runs
 func NewHandler(src Source) http.Handler {
 	mux := http.NewServeMux()
@@ -37,6 +40,16 @@ func NewHandler(src Source) http.Handler {
 			out = []lvs.PoolStatus{} // [] rather than null
 		}
 		writeJSON(w, out)
+	})
+	mux.HandleFunc("GET /status/lvs", func(w http.ResponseWriter, r *http.Request) {
+		st, _, err := lvsStats(src)
+		if err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			writeJSON(w, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, lvsJSON(st))
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

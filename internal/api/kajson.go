@@ -15,7 +15,10 @@ import (
 // by vrrp_json.c): an array with one {"data": {...}, "stats": {...}}
 // object per instance, with keepalived 2.2.7's keys in its order, so that
 // exporters that read it (mehdy/keepalived-exporter --ka.json,
-// gen2brain/keepalived_exporter) work unchanged.
+// gen2brain/keepalived_exporter) work unchanged. It has no virtual-server
+// part: keepalived writes it from the VRRP process only (vrrp_json.c,
+// vrrp_print_json), and its checker process (check/) writes no JSON, in
+// 2.2.7 as today; the LVS counters are in /metrics and /status/lvs.
 //
 // Deliberate differences from keepalived 2.2.7, checked against its dump:
 //   - master_priority is always 0 (keepalived's initial value): we do not

@@ -27,6 +27,10 @@ type Job struct {
 	// OnResult hears every probe's result and what it changed, on the
 	// engine's goroutine, in order; it must not block.
 	OnResult func(r Result, c Change)
+	// OnFailure, if set, hears a failed probe's result before the
+	// Schedule (or the Sequencer) counts it, on the engine's goroutine:
+	// log_all_failures' lines come before the change they lead to.
+	OnFailure func(r Result)
 	// Suspended, if set, says when the job must not probe (ha_suspend:
 	// the virtual server's address is not on this host): the engine then
 	// looks again delay_loop later, and the checker keeps its state.
@@ -299,6 +303,9 @@ func (e *Engine) apply(f finished) {
 	}
 	var delay time.Duration
 	var change Change
+	if !f.result.OK && f.job.OnFailure != nil {
+		f.job.OnFailure(f.result)
+	}
 	if sq, ok := f.job.Checker.(Sequencer); ok {
 		delay, change = sq.Next(f.job.Schedule, f.result)
 	} else {

@@ -136,9 +136,6 @@ type HTTP struct {
 	Protocol     HTTPProtocol
 	URLs         []*URL
 	FastRecovery bool
-	// LogAllFailures is log_all_failures (or checker_log_all_failures):
-	// every failure while up is logged, not only the change of state.
-	LogAllFailures bool
 	// Log, if set, hears keepalived's log lines.
 	Log func(string)
 	// Server and Service are the real and virtual server as keepalived's
@@ -265,11 +262,8 @@ func (h *HTTP) Next(s *Schedule, r Result) (time.Duration, Change) {
 		h.log("%s", msgBindFailed)
 		return s.t.DelayLoop, Unchanged
 	}
-	switch {
-	case p.ok && !s.up:
+	if p.ok && !s.up {
 		h.log("%s success to %s url(%s)", p.msg, h, p.url.Path)
-	case !p.ok && (s.up || !s.hasRun) && h.LogAllFailures:
-		h.log("%s server %s. (%s)", p.msg, h, r.Reason)
 	}
 	delay, change, ev := h.urlCycle().Result(s, p.ok)
 	switch ev {

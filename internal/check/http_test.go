@@ -518,7 +518,6 @@ func TestHTTPGetLogLines(t *testing.T) {
 	})
 	u := testURL(t, "/p", srv.addr)
 	h := httpCheck(srv.addr, u)
-	h.LogAllFailures = true
 	var lines []string
 	h.Log = func(s string) { lines = append(lines, s) }
 	tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: time.Second, Retry: 1}
@@ -526,6 +525,11 @@ func TestHTTPGetLogLines(t *testing.T) {
 	name := h.String()
 	step := func() Change {
 		r := probe(h, time.Second)
+		if !r.OK { // as the engine's OnFailure, under log_all_failures
+			if l := h.FailureLine(AttemptOf(s, name, "[192.0.2.1]:tcp:80", r)); l != "" {
+				lines = append(lines, l)
+			}
+		}
 		_, c := h.Next(s, r)
 		return c
 	}

@@ -108,7 +108,7 @@ func (p *Ping) Check(ctx context.Context) Result {
 			return ioErr != unix.EAGAIN
 		}); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return Result{Reason: "no echo reply (timeout)"}
+				return Result{Reason: "no echo reply (timeout)", TimedOut: true}
 			}
 			return failed(err)
 		}

@@ -139,8 +139,8 @@ func TestPingCheckInNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if r := probe(inNS{pingCheck(s.IPv4), ns}, 2*time.Second); r.OK {
-		t.Fatal("a server without link is up")
+	if r := probe(inNS{pingCheck(s.IPv4), ns}, 2*time.Second); r.OK || !r.TimedOut {
+		t.Fatalf("a server without link: %+v, want a timeout (log_all_failures' \"timeout.\")", r)
 	}
 	if took := time.Since(start); took < 450*time.Millisecond || took > 1500*time.Millisecond {
 		t.Fatalf("failed after %v, want connect_timeout (500ms)", took)

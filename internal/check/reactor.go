@@ -185,7 +185,9 @@ func (r *reactor) start(p *connecting) {
 		return
 	default:
 		unix.Close(fd)
-		r.done(p, failed(c.dialError(os.NewSyscallError("connect", err))), time.Now())
+		res := failed(c.dialError(os.NewSyscallError("connect", err)))
+		res.AtOnce = true
+		r.done(p, res, time.Now())
 		return
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLONESHOT, Fd: int32(fd)}

@@ -212,10 +212,31 @@ func TestReactorFailsAsDialDoes(t *testing.T) {
 			if o.r.Reason != want.Reason {
 				t.Fatalf("reason %q, Conn.dial says %q", o.r.Reason, want.Reason)
 			}
+			// log_all_failures says "timeout." or "failed." from it.
+			if o.r.TimedOut != (name == "timeout") || want.TimedOut != (name == "timeout") {
+				t.Fatalf("timed out: reactor %v, dial %v", o.r.TimedOut, want.TimedOut)
+			}
+			if o.r.AtOnce {
+				t.Fatal("a connect that failed on the wire is taken for one refused when made")
+			}
 			if name == "timeout" && (took < c.Timeout || took > c.Timeout+300*time.Millisecond) {
 				t.Fatalf("timed out after %v, want connect_timeout %v", took, c.Timeout)
 			}
 		})
+	}
+}
+
+// A connect that the kernel refuses when it is made (to the broadcast
+// address, without SO_BROADCAST: nothing is sent) fails at once, which
+// log_all_failures does not log (keepalived's connect_fail).
+func TestReactorConnectRefusedWhenMade(t *testing.T) {
+	r, out := startReactor(t)
+	o := connectOnce(t, r, out, Conn{Addr: netip.MustParseAddrPort("255.255.255.255:80"), Timeout: time.Second})
+	if o.r.OK || !o.r.AtOnce || o.r.TimedOut {
+		t.Fatalf("%+v, want a failure at once", o.r)
+	}
+	if l := (&TCP{}).FailureLine(Attempt{RS: "rs", WasUp: true, Result: o.r}); l != "" {
+		t.Fatalf("log_all_failures line %q, want none", l)
 	}
 }
 

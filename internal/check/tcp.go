@@ -11,11 +11,18 @@ type Result struct {
 	// exit by itself (timed out, killed, not started).
 	Status int
 	// TimedOut: the probe ran out of time (a MISC_CHECK script ended at
-	// misc_timeout).
+	// misc_timeout, a connect or an echo request at connect_timeout).
 	TimedOut bool
+	// Mismatch: a UDP_CHECK reply that require_reply refuses.
+	Mismatch bool
+	// AtOnce: a TCP_CHECK connect that failed when it was made (no route,
+	// say), not later on the wire: keepalived's connect_fail, which
+	// tcp_connect_thread hands to tcp_epilog without the log_all_failures
+	// line.
+	AtOnce bool
 }
 
-func failed(err error) Result { return Result{Reason: err.Error()} }
+func failed(err error) Result { return Result{Reason: err.Error(), TimedOut: isTimeout(err)} }
 
 // Checker is one health check of a real server: a single probe; the
 // Schedule owns time, retries and state.

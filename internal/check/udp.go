@@ -115,7 +115,7 @@ func (u *UDP) Check(ctx context.Context) Result {
 	}
 	if u.RequireReply {
 		if why := u.judgeReply(buf[:n]); why != "" {
-			return Result{Reason: why}
+			return Result{Reason: why, Mismatch: true}
 		}
 	}
 	return Result{OK: true}
@@ -206,9 +206,11 @@ func unreachableIn(oob []byte) string {
 // spaces and tabs skipped between octets, a digit alone before a space or
 // the end one octet ("Ab12f 3" is AB 12 0F 03). With wildcards, x or X is
 // a nibble whose value does not matter: mask has its bits set. ok is false
-// for an empty string or a character that is not a hex digit; like
-// keepalived (whose end marker is 0xff), also for a string whose last
-// octet is ff.
+// for an empty string or a character that is not a hex digit.
+// keepalived 2.2.7 also refuses a string whose last octet is ff (it tests
+// the last value read against its error marker, 0xff); keepalived 2.3.3
+// fixed that (e7bf4d16, "Fix error handling for HEX_STR parsing in
+// UDP_CHECK"), and so does keepalived-go.
 func ParseHex(s string, wildcards bool) (data, mask []byte, ok bool) {
 	const bad, wild = 0xff, 0xfe
 	val := func(c byte) byte {
@@ -225,7 +227,7 @@ func ParseHex(s string, wildcards bool) (data, mask []byte, ok bool) {
 		return bad
 	}
 	var v byte
-	usedMask := false
+	usedMask, bogus := false, false
 	for i := 0; ; {
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i++
@@ -236,6 +238,7 @@ func ParseHex(s string, wildcards bool) (data, mask []byte, ok bool) {
 		v = val(s[i])
 		i++
 		if v == bad {
+			bogus = true
 			break
 		}
 		var m byte
@@ -247,6 +250,7 @@ func ParseHex(s string, wildcards bool) (data, mask []byte, ok bool) {
 			v = val(s[i])
 			i++
 			if v == bad {
+				bogus = true
 				break
 			}
 			m = 0
@@ -259,7 +263,7 @@ func ParseHex(s string, wildcards bool) (data, mask []byte, ok bool) {
 		data = append(data, v)
 		mask = append(mask, m)
 	}
-	if v == bad || len(data) == 0 {
+	if bogus || len(data) == 0 {
 		return nil, nil, false
 	}
 	if !usedMask {

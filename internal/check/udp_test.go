@@ -153,8 +153,8 @@ func TestUDPCheckReplyData(t *testing.T) {
 		}
 		c.Reply, c.ReplyMask = data, mask
 		s.setReply(constant(tc.reply))
-		if r := probe(c, time.Second); r.OK != tc.ok {
-			t.Errorf("require_reply %q, reply %q: %+v, want ok=%v", tc.hex, tc.reply, r, tc.ok)
+		if r := probe(c, time.Second); r.OK != tc.ok || r.Mismatch == tc.ok {
+			t.Errorf("require_reply %q, reply %q: %+v, want ok=%v (a refused reply is a mismatch)", tc.hex, tc.reply, r, tc.ok)
 		}
 	}
 }
@@ -168,7 +168,7 @@ func TestUDPCheckReplyLengths(t *testing.T) {
 	c.RequireReply, c.MinReplyLength, c.MaxReplyLength = true, 3, 5
 	for _, n := range []int{2, 3, 5, 6, 300} {
 		s.setReply(constant(strings.Repeat("a", n)))
-		if r := probe(c, time.Second); r.OK != (n >= 3 && n <= 5) {
+		if r := probe(c, time.Second); r.OK != (n >= 3 && n <= 5) || r.Mismatch == r.OK {
 			t.Errorf("reply of %d octets with lengths 3-5: %+v", n, r)
 		}
 	}
@@ -215,8 +215,14 @@ func TestParseHexIsKeepalivedsReadHexStr(t *testing.T) {
 		{"0g", false, "", ""},   // not a hex digit
 		{"", false, "", ""},     // nothing
 		{"a\tb", false, "", ""}, // a tab inside an octet
-		{"ff", false, "", ""},   // keepalived's end marker: a last octet ff is refused
+		// A last octet ff: 2.2.7 refuses it (its error marker), 2.3.3
+		// and keepalived-go read it.
+		{"ff", false, "ff", ""},
+		{"00ff", false, "00ff", ""},
+		{"01 fF", true, "01ff", ""},
+		{"0x ff", true, "00ff", "0f00"},
 		{"ff 00", false, "ff00", ""},
+		{"ff g", false, "", ""},
 	} {
 		data, mask, ok := ParseHex(tc.in, tc.wild)
 		if tc.data == "" {

@@ -424,21 +424,3 @@ func defaultString(s, def string) string {
 	}
 	return s
 }
-
-// logShutdown logs keepalived's clear_service_rs line for every real
-// server of every virtual server, as it removes them at stop:
-// "Shutting down service [10.0.0.2]:tcp:80 from VS [10.0.0.1]:tcp:80",
-// "(inhibited) service" for a failed one kept at weight 0.
-func (rt *runtime) logShutdown() {
-	for _, svc := range rt.services {
-		svc.mu.Lock()
-		for _, srv := range svc.pool.Servers {
-			inhibited := ""
-			if srv.Inhibit && !srv.Alive() {
-				inhibited = "(inhibited) "
-			}
-			rt.log.Info(fmt.Sprintf("Shutting down %sservice %s from VS %s", inhibited, srv.Name, svc.name))
-		}
-		svc.mu.Unlock()
-	}
-}

@@ -26,9 +26,8 @@ type extras struct {
 
 // jobX is a MISC_CHECK's or SMTP_CHECK's state beyond its Schedule.
 type jobX struct {
-	misc   *check.Misc // nil for SMTP_CHECK
-	logAll bool        // log_all_failures, of the checker or global_defs
-	ran    bool        // keepalived's has_run
+	misc *check.Misc // nil for SMTP_CHECK
+	ran  bool        // keepalived's has_run
 	// adj is what the checker adds to its server's weight (cur_weight);
 	// lastExit the last exit status that set it (last_exit_code).
 	adj      int64
@@ -50,7 +49,7 @@ type fileJob struct {
 func (svc *service) newJobs(g *config.GlobalDefs, spec *config.VirtualServerSpec, rs *config.RealServerSpec, c *config.Checker, ci int) bool {
 	i := len(svc.servers) - 1
 	srv := svc.servers[i]
-	logAll := c.LogAllFailures || g.CheckerLogAllFailures
+	logAll := logAllFailures(g, c)
 	switch c.Keyword {
 	case "MISC_CHECK":
 		names := c.User
@@ -69,7 +68,7 @@ func (svc *service) newJobs(g *config.GlobalDefs, spec *config.VirtualServerSpec
 		m := &check.Misc{Script: runner.Script{Cmd: c.MiscPath.Cmd, Args: c.MiscPath.Args, Cred: cred},
 			Timeout: timeout, Dynamic: c.MiscDynamic, Name: srv.name}
 		svc.weighs(i, rs)
-		srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c), x: &jobX{misc: m, logAll: logAll},
+		srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c), x: &jobX{misc: m}, logAll: logAll,
 			key: fmt.Sprintf("%s|%s|%d|%s", svc.name, srv.name, ci, fingerprint(c)),
 			Job: &check.Job{Checker: m, FromStart: true}})
 	case "FILE_CHECK":
@@ -165,19 +164,28 @@ func (c *carryOver) saveExtras(j *job) {
 func (svc *service) onResultX(i int, j *job) func(check.Result, check.Change) {
 	return func(r check.Result, c check.Change) {
 		svc.mu.Lock()
+		wasAlive := svc.pool.Servers[i].Alive()
 		var evs []lvs.Event
+		var alert string // the SMTP alert's body, if one is due
 		if j.x.misc != nil {
-			evs = svc.miscResult(i, j, r, c)
+			evs, alert = svc.miscResult(i, j, r, c)
 		} else {
-			evs = svc.smtpResult(i, j, r, c)
+			evs, alert = svc.smtpResult(i, j, r, c)
 		}
+		alive := svc.pool.Servers[i].Alive()
 		svc.mu.Unlock()
 		svc.handle(evs)
+		if alert != "" {
+			svc.checkerAlert(svc.servers[i], alert, wasAlive, alive)
+		}
 	}
 }
 
-// miscResult is misc_check_child_thread's handling of a script's end.
-func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) []lvs.Event {
+// miscResult is misc_check_child_thread's handling of a script's end; it
+// returns the alert's body when keepalived sends one: at each success or
+// final failure it logs (the first ones included, whether or not the
+// server's state moves).
+func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) ([]lvs.Event, string) {
 	x := j.x
 	first := !x.ran
 	x.ran = true
@@ -190,13 +198,15 @@ func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) []
 			x.lastExit = r.Status
 			evs = svc.pool.SetWeight(i, svc.effective(i))
 		}
+		alert := ""
 		if c == check.WentUp || first {
 			svc.log.Info(svc.miscLine(i, j, r, ""))
+			alert = miscAlertBody(true, false)
 		}
 		if c == check.WentUp {
 			evs = append(evs, svc.pool.CheckerChanged(i, true)...)
 		}
-		return evs
+		return evs, alert
 	}
 	retry := j.Schedule.Timing().Retry
 	switch c {
@@ -212,31 +222,17 @@ func (svc *service) miscResult(i int, j *job, r check.Result, c check.Change) []
 			msg = " with retry disabled"
 		}
 		svc.log.Info(svc.miscLine(i, j, r, msg))
-		return append(evs, svc.stateChange(i, c)...)
-	case check.Unchanged:
-		// A failure to be retried: logged only with log_all_failures.
-		if n := j.Schedule.Retries(); n > 0 && x.logAll && (j.Schedule.Up() || first) {
-			msg := fmt.Sprintf(", will do %d %s", retry, plural(retry, "retry", "retries"))
-			if n > 1 {
-				msg = fmt.Sprintf(" on retry %d/%d", n-1, retry)
-			}
-			svc.log.Info(svc.miscLine(i, j, r, msg))
-		}
+		return append(evs, svc.stateChange(i, c)...), miscAlertBody(false, r.TimedOut)
 	}
-	return evs
+	// A failure to be retried is logged, under log_all_failures only, by
+	// onFailure (check.Misc.FailureLine).
+	return evs, ""
 }
 
 // miscLine is keepalived's "Misc check for [RS VS VS] by [SCRIPT] ..."
 // line.
 func (svc *service) miscLine(i int, j *job, r check.Result, msg string) string {
-	head := fmt.Sprintf("Misc check for [%s VS %s] by [%s] ", svc.servers[i].name, svc.name, j.x.misc.Path())
-	switch {
-	case r.OK:
-		return head + "succeeded."
-	case r.TimedOut:
-		return head + "timed out" + msg + "."
-	}
-	return head + "failed" + msg + " (" + r.Reason + ")."
+	return check.MiscLine(svc.servers[i].name, svc.name, j.x.misc.Path(), r, msg)
 }
 
 func plural(n int, one, many string) string {

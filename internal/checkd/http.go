@@ -88,8 +88,7 @@ func newHTTPChecker(log *slog.Logger, g *config.GlobalDefs, c *config.Checker, r
 	}
 	proto, _ := check.ParseHTTPProtocol(c.HTTPProtocol)
 	h := &check.HTTP{Conn: conn, Protocol: proto, FastRecovery: c.FastRecovery, TLSCompliant: c.TLSCompliant,
-		LogAllFailures: c.LogAllFailures || g.CheckerLogAllFailures,
-		Server:         trio(rs.Addr, spec.Protocol), Service: service,
+		Server: trio(rs.Addr, spec.Protocol), Service: service,
 		Log: func(s string) { log.Info(s) }}
 	if c.Keyword == "SSL_GET" {
 		h.TLS = ssl.cfg

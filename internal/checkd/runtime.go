@@ -26,6 +26,7 @@ type runtime struct {
 	suspend  *suspender // nil without ha_suspend
 	files    *fileChecks
 	dp       *dataPlane // nil without a data plane
+	halted   bool
 }
 
 // carryOver is what a reload hands from one runtime to the next: the
@@ -109,9 +110,13 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver, syncer *lvs.S
 	return rt
 }
 
-// stop ends the checkers. At a reload it returns what the next runtime
-// takes over; at the daemon's stop, the caller releases it at once.
-func (rt *runtime) stop(reload bool) *carryOver {
+// halt stops the checkers and the data plane's worker: the pools move no
+// more, and the notifiers still take notifications (removals.go).
+func (rt *runtime) halt() {
+	if rt.halted {
+		return
+	}
+	rt.halted = true
 	if rt.suspend != nil {
 		rt.suspend.Stop()
 	}
@@ -121,6 +126,11 @@ func (rt *runtime) stop(reload bool) *carryOver {
 	if rt.dp != nil {
 		rt.dp.stop()
 	}
+}
+
+// handOver closes the notifiers of a halted runtime and returns what the
+// next runtime takes over (the states, at a reload).
+func (rt *runtime) handOver(reload bool) *carryOver {
 	carry := &carryOver{up: map[string]bool{}, quorumUp: map[string]bool{}, fifos: rt.fifos, alerts: rt.alerts,
 		lateness: &rt.engine.Lateness}
 	for _, svc := range rt.services {

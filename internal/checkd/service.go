@@ -31,9 +31,12 @@ type service struct {
 	// of this host (suspend.go); suspended says they do not now.
 	haSuspend bool
 	ownsAddr  addrMatcher
+	omega     bool   // its real servers and itself notify their going at stop
+	group     string // its virtual_server_group, if any
 	suspended atomic.Bool
-	ext       extras   // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
-	mail      alerting // SMTP alerts (smtp.go)
+	ext       extras     // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
+	bfd       []bfdCheck // BFD_CHECK, not run (bfd.go)
+	mail      alerting   // SMTP alerts (smtp.go)
 	// changed, when set, hears that the pool changed (the data plane).
 	changed func()
 }
@@ -55,6 +58,7 @@ type job struct {
 	timing check.Timing
 	x      *jobX // MISC_CHECK and SMTP_CHECK (dynamic.go)
 	ran    bool  // keepalived's has_run: a result was seen (or kept over a reload)
+	logAll bool  // log_all_failures, of the checker (or an SMTP host) or global_defs
 }
 
 func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServerSpec, fifos *notify.FIFOs, ssl *sslContext) *service {
@@ -65,7 +69,10 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		notifier:   notify.New(notify.VirtualServer, name, notify.Options{Log: log, FIFOs: fifos}),
 		quorumUp:   notify.ScriptOf(vs.QuorumUp, g.ScriptUser),
 		quorumDown: notify.ScriptOf(vs.QuorumDown, g.ScriptUser),
-		haSuspend:  vs.HASuspend, ownsAddr: matcherOf(spec)}
+		haSuspend:  vs.HASuspend, ownsAddr: matcherOf(spec), omega: vs.Omega}
+	if spec.Group != nil {
+		svc.group = firstWord(spec.Group.Args)
+	}
 	svc.suspended.Store(vs.HASuspend) // until the suspender has seen the addresses
 	for _, rs := range spec.RealServers {
 		srv := &server{name: trio(rs.Addr, spec.Protocol),
@@ -76,6 +83,10 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		svc.pool.Servers = append(svc.pool.Servers, &lvs.Server{Name: srv.name, Weight: rs.Weight,
 			Inhibit: rs.RealServer.InhibitOnFailure})
 		for i, c := range rs.Checkers {
+			if c.Keyword == "BFD_CHECK" {
+				svc.bfdJob(c)
+				continue
+			}
 			if svc.newJobs(g, spec, rs, c, i) {
 				continue
 			}
@@ -83,7 +94,7 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 			if !ok {
 				continue
 			}
-			srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c),
+			srv.jobs = append(srv.jobs, &job{kind: c.Keyword, timing: timingOf(c), logAll: logAllFailures(g, c),
 				key: fmt.Sprintf("%s|%s|%d|%s", name, srv.name, i, fingerprint(c)),
 				Job: &check.Job{Checker: checker, Timeout: c.ConnectTimeout.Duration()}})
 		}
@@ -145,6 +156,7 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	svc.startExtras(carry)
+	svc.startBFD()
 	for i, srv := range svc.servers {
 		for _, j := range srv.jobs {
 			up, kept := false, false
@@ -164,6 +176,7 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 			}
 			svc.pool.AddChecker(i, j.Schedule.Up())
 			j.OnResult = svc.onResult(i, j)
+			j.OnFailure = svc.onFailure(i, j)
 			e.Add(j.Job)
 		}
 	}
@@ -172,6 +185,28 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 		return
 	}
 	svc.handle(svc.pool.Start(initNotifies))
+}
+
+// logAllFailures is a checker's log_all_failures, resolved: its own, or
+// global_defs' checker_log_all_failures (check_api.c, global_parser.c).
+func logAllFailures(g *config.GlobalDefs, c *config.Checker) bool {
+	return c.LogAllFailures || g.CheckerLogAllFailures
+}
+
+// onFailure is, under log_all_failures, what logs each failed probe with
+// the checker's own words (check.FailureLiner), before the failure is
+// counted: one mechanism for every checker.
+func (svc *service) onFailure(i int, j *job) func(check.Result) {
+	fl, ok := j.Checker.(check.FailureLiner)
+	if !j.logAll || !ok {
+		return nil
+	}
+	name := svc.servers[i].name
+	return func(r check.Result) {
+		if l := fl.FailureLine(check.AttemptOf(j.Schedule, name, svc.name, r)); l != "" {
+			svc.log.Info(l)
+		}
+	}
 }
 
 // onResult is a checker's result handler, on the engine's goroutine.
@@ -185,10 +220,20 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 	return func(r check.Result, c check.Change) {
 		hasRun := j.ran
 		j.ran = true
+		lines, own := j.Checker.(check.Lines)
 		if c == check.Unchanged {
+			// The first success of a checker that starts up is logged
+			// as its coming up is (tcp_epilog: is_success && (!is_up ||
+			// !has_run)), with nothing to notify.
+			if r.OK && !hasRun && !selfLogging {
+				if !own {
+					svc.log.Info(fmt.Sprintf("%s success.", successLine(j.kind, srv.name)))
+				} else if l := lines.UpLine(srv.name); l != "" {
+					svc.log.Info(l)
+				}
+			}
 			return
 		}
-		lines, own := j.Checker.(check.Lines)
 		switch {
 		case selfLogging:
 		case c == check.WentUp && own:
@@ -218,7 +263,7 @@ func (svc *service) onResult(i int, j *job) func(check.Result, check.Change) {
 		alive := svc.pool.Servers[i].Alive()
 		svc.mu.Unlock()
 		svc.handle(evs)
-		svc.checkerAlert(srv, j.kind, c == check.WentUp, wasAlive, alive)
+		svc.checkerAlert(srv, checkerAlertBody(j.kind, c == check.WentUp), wasAlive, alive)
 	}
 }
 

@@ -17,7 +17,11 @@ import (
 //     smtp_alert resolves on (on by default), and unless global_defs
 //     no_checker_emails is set and the server's own state did not move.
 //     The subject says the server's state (UP only when all its checkers
-//     are), the body the checker's change.
+//     are), the body the checker's change; MISC_CHECK mails each success
+//     and final failure it logs, its first success included;
+//   - a real server's and a virtual server's when they go away, removed
+//     by a reload or at stop with omega ("=> Removing <=", "=> Shutting
+//     down <=", removals.go).
 
 // alerting is what a virtual server needs to send its alerts.
 type alerting struct {
@@ -49,22 +53,21 @@ func (svc *service) quorumAlert(ev lvs.Event) {
 	svc.mail.alerts.Alert(subject, body)
 }
 
-// checkerAlert sends a real server's alert for one of its checkers that
-// went up or down; wasAlive and alive are the server's state before and
-// after.
-func (svc *service) checkerAlert(srv *server, kind string, up, wasAlive, alive bool) {
+// checkerAlert sends a real server's alert with body, from one of its
+// checkers whose state changed; wasAlive and alive are the server's state
+// before and after.
+func (svc *service) checkerAlert(srv *server, body string, wasAlive, alive bool) {
 	if svc.mail.alerts == nil || !srv.alert || (wasAlive == alive && svc.mail.noCheckerEmails) {
 		return
 	}
-	svc.mail.alerts.Alert(notify.RealServerAlertSubject(srv.name, svc.name, alive), checkerAlertBody(kind, up))
+	svc.mail.alerts.Alert(notify.RealServerAlertSubject(srv.name, svc.name, alive), body)
 }
 
 // checkerAlertBody is the body a checker of this kind sends when it goes
-// up or down. The fixed ones are keepalived's; left to the checkers that
-// make them: SMTP_CHECK's failure carries its error ("=> CHECK failed on
-// service : <error> <="), MISC_CHECK says "timed out" for a script that
-// did, BFD_CHECK names its bfd instance ("=> BFD CHECK <name>
-// succeeded|failed on service <="); FILE_CHECK sends none.
+// up or down (the epilogs of check_tcp.c, check_udp.c, check_ping.c,
+// check_dns.c, check_http.c). SMTP_CHECK's and MISC_CHECK's depend on the
+// probe (smtpAlertBody, miscAlertBody); FILE_CHECK sends none; BFD_CHECK
+// is not run (bfd.go).
 func checkerAlertBody(kind string, up bool) string {
 	texts := map[string][2]string{
 		"TCP_CHECK":  {"=> TCP CHECK succeed on service <=", "=> TCP CHECK failed on service <="},
@@ -73,11 +76,40 @@ func checkerAlertBody(kind string, up bool) string {
 		"DNS_CHECK":  {"=> DNS_CHECK: succeed on service <=", "=> DNS_CHECK: failed on service <="},
 		"HTTP_GET":   {"=> CHECK succeed on service <=", "=> CHECK failed on service : HTTP request failed <="},
 		"SSL_GET":    {"=> CHECK succeed on service <=", "=> CHECK failed on service : HTTP request failed <="},
-		"SMTP_CHECK": {"=> CHECK succeed on service <=", "=> CHECK failed on service <="},
-		"MISC_CHECK": {"=> MISC CHECK succeeded on service <=", "=> MISC CHECK failed on service <="},
 	}[kind]
 	if up {
 		return texts[0]
 	}
 	return texts[1]
+}
+
+// smtpAlertBody is SMTP_CHECK's body (check_smtp.c smtp_final): the
+// failure carries the error keepalived logs after "SMTP_CHECK ", cut as
+// its 542-byte buffer cuts it.
+func smtpAlertBody(up bool, reason string) string {
+	if up {
+		return "=> CHECK succeed on service <="
+	}
+	if reason == "" {
+		return "=> CHECK failed on service <="
+	}
+	b := "=> CHECK failed on service : " + reason + " <="
+	if len(b) > 541 {
+		b = b[:541]
+	}
+	return b
+}
+
+// miscAlertBody is MISC_CHECK's body (check_misc.c
+// misc_check_child_thread): "=> MISC CHECK succeeded|failed|timed out on
+// service <=".
+func miscAlertBody(ok, timedOut bool) string {
+	what := "failed"
+	switch {
+	case ok:
+		what = "succeeded"
+	case timedOut:
+		what = "timed out"
+	}
+	return "=> MISC CHECK " + what + " on service <="
 }

@@ -74,7 +74,7 @@ func (svc *service) smtpJobs(srv *server, rs *config.RealServerSpec, c *config.C
 		}
 		s := &check.SMTP{Conn: conn, Helo: helo, Server: rs.Addr}
 		srv.jobs = append(srv.jobs, &job{kind: "SMTP_CHECK", timing: timing, key: t.key,
-			x:   &jobX{logAll: logAll},
+			x: &jobX{}, logAll: logAll,
 			Job: &check.Job{Checker: s}})
 	}
 }
@@ -82,8 +82,9 @@ func (svc *service) smtpJobs(srv *server, rs *config.RealServerSpec, c *config.C
 // smtpResult is smtp_final's handling of a conversation's end: the
 // failure is logged when it takes the checker down (or with
 // log_all_failures, at each attempt while up), the success when it
-// brings the checker up or is its first.
-func (svc *service) smtpResult(i int, j *job, r check.Result, c check.Change) []lvs.Event {
+// brings the checker up or is its first; the alert's body when the
+// checker went up or down.
+func (svc *service) smtpResult(i int, j *job, r check.Result, c check.Change) ([]lvs.Event, string) {
 	x := j.x
 	first := !x.ran
 	if r.OK || c != check.Unchanged || j.Schedule.Retries() == 0 {
@@ -95,18 +96,19 @@ func (svc *service) smtpResult(i int, j *job, r check.Result, c check.Change) []
 			svc.log.Info(fmt.Sprintf("Remote SMTP server %s succeed on service.", name))
 		}
 		if c == check.WentUp {
-			return svc.pool.CheckerChanged(i, true)
+			return svc.pool.CheckerChanged(i, true), smtpAlertBody(true, "")
 		}
-		return nil
+		return nil, ""
 	}
+	// A failure to be retried is logged, under log_all_failures only, by
+	// onFailure (check.SMTP.FailureLine).
 	switch c {
-	case check.WentDown, check.StayedDown:
+	case check.WentDown:
 		svc.log.Info("SMTP_CHECK " + r.Reason)
-		return svc.stateChange(i, c)
-	case check.Unchanged:
-		if j.Schedule.Retries() > 0 && x.logAll && (j.Schedule.Up() || first) {
-			svc.log.Info("SMTP_CHECK " + r.Reason)
-		}
+		return svc.stateChange(i, c), smtpAlertBody(false, r.Reason)
+	case check.StayedDown: // an alpha checker was not up: no alert
+		svc.log.Info("SMTP_CHECK " + r.Reason)
+		return svc.stateChange(i, c), ""
 	}
-	return nil
+	return nil, ""
 }

@@ -61,7 +61,9 @@ func (s *Subsystem) Apply(ctx context.Context, cfg *config.Config) error {
 	defer s.mu.Unlock()
 	var carry *carryOver
 	if s.rt != nil {
-		carry = s.rt.stop(true)
+		s.rt.halt()
+		s.rt.reloadRemovals(cfg)
+		carry = s.rt.handOver(true)
 		s.rt = nil
 		s.cur.Store(nil)
 	}
@@ -95,10 +97,12 @@ func (s *Subsystem) Stop(ctx context.Context) error {
 	running := s.rt != nil
 	if s.rt != nil {
 		s.cur.Store(nil)
-		s.rt.stop(false).release()
-		if s.dpSyncer != nil && !s.dpKeep && !s.dpFlushing {
-			s.rt.logShutdown() // clear_service_rs_list's lines: none when flushing
+		s.rt.halt()
+		if !s.dpKeep {
+			// keepalived's clear_services, which -I skips.
+			s.rt.shutdown(s.dpSyncer != nil && !s.dpFlushing) // no per-server lines when flushing
 		}
+		s.rt.handOver(false).release()
 		s.rt = nil
 	}
 	defer s.restoreLVSGlobals(ctx)

@@ -104,8 +104,11 @@ func kaAddrPort(ip, port string) (netip.AddrPort, string, bool) {
 }
 
 // kaHex is read_hex_str: pairs of hex digits, spaces allowed between
-// bytes, x/X a wildcard nibble when wildcards are allowed. Like keepalived
-// it rejects a string whose last byte is 0xff (its end marker).
+// bytes, x/X a wildcard nibble when wildcards are allowed. keepalived
+// 2.2.7 also rejects a string whose last byte is 0xff (it tests the last
+// value against its error marker); 2.3.3 fixed that (e7bf4d16) and so
+// does keepalived-go, so that "payload 00ff" is not "Invalid hex string"
+// as 2.2.7 reports.
 func kaHex(s string, wildcard bool) bool {
 	val := func(c byte) int {
 		if d := hexDigit(c); d >= 0 {
@@ -116,7 +119,7 @@ func kaHex(s string, wildcard bool) bool {
 		}
 		return 0xff
 	}
-	n, last := 0, 0
+	n := 0
 	for i := 0; ; {
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i++
@@ -124,23 +127,19 @@ func kaHex(s string, wildcard bool) bool {
 		if i >= len(s) {
 			break
 		}
-		last = val(s[i])
-		i++
-		if last == 0xff {
-			break
+		if val(s[i]) == 0xff {
+			return false
 		}
+		i++
 		if i < len(s) && s[i] != ' ' {
-			hi := last << 4
-			last = val(s[i])
-			i++
-			if last == 0xff {
-				break
+			if val(s[i]) == 0xff {
+				return false
 			}
-			last |= hi
+			i++
 		}
 		n++
 	}
-	return last != 0xff && n > 0
+	return n > 0
 }
 
 // lvsSchedulers are the lb_algo values keepalived 2.2.7 knows.

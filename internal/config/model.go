@@ -34,11 +34,11 @@ func (w OptWords) True() bool {
 type Config struct {
 	Block
 	GlobalDefs          *GlobalDefs           `kw:"global_defs" json:"global_defs,omitempty"`
-	LinkbeatUsePolling  bool                  `kw:"linkbeat_use_polling" json:"linkbeat_use_polling,omitempty"`
+	LinkbeatUsePolling  bool                  `kw:"linkbeat_use_polling" flag:"1" json:"linkbeat_use_polling,omitempty"`
 	NetNamespace        string                `kw:"net_namespace" noarg:"net_namespace name missing - ignoring" json:"net_namespace,omitempty"`
 	NetNamespaceIPVS    OptWords              `kw:"net_namespace_ipvs" json:"net_namespace_ipvs,omitempty"`
-	NamespaceWithIPsets bool                  `kw:"namespace_with_ipsets" json:"namespace_with_ipsets,omitempty"`
-	UsePidDir           bool                  `kw:"use_pid_dir" json:"use_pid_dir,omitempty"`
+	NamespaceWithIPsets bool                  `kw:"namespace_with_ipsets" flag:"1" json:"namespace_with_ipsets,omitempty"`
+	UsePidDir           bool                  `kw:"use_pid_dir" flag:"1" json:"use_pid_dir,omitempty"`
 	Instance            string                `kw:"instance" noarg:"instance name missing - ignoring" json:"instance,omitempty"`
 	ChildWaitTime       int                   `kw:"child_wait_time" range:"0,2147483647" json:"child_wait_time,omitempty"`
 	TrackGroups         []*TrackGroup         `kw:"track_group" json:"track_group,omitempty"`
@@ -64,7 +64,7 @@ type Config struct {
 // GlobalDefs is global_defs.
 type GlobalDefs struct {
 	Block
-	ProcessNames                 bool     `kw:"process_names" json:"process_names,omitempty"`
+	ProcessNames                 bool     `kw:"process_names" flag:"1" json:"process_names,omitempty"`
 	ProcessName                  string   `kw:"process_name" json:"process_name,omitempty"`
 	VRRPProcessName              string   `kw:"vrrp_process_name" json:"vrrp_process_name,omitempty"`
 	CheckerProcessName           string   `kw:"checker_process_name,lvs_process_name" json:"checker_process_name,omitempty"`
@@ -88,12 +88,12 @@ type GlobalDefs struct {
 	SMTPAlertChecker             bool     `kw:"smtp_alert_checker" json:"smtp_alert_checker,omitempty"`
 	CheckerLogAllFailures        bool     `kw:"checker_log_all_failures" json:"checker_log_all_failures,omitempty"`
 	DynamicInterfaces            OptWords `kw:"dynamic_interfaces" json:"dynamic_interfaces,omitempty"`
-	NoEmailFaults                bool     `kw:"no_email_faults" json:"no_email_faults,omitempty"`
+	NoEmailFaults                bool     `kw:"no_email_faults" flag:"1" json:"no_email_faults,omitempty"`
 	DefaultInterface             string   `kw:"default_interface" noarg:"default_interface requires interface name" json:"default_interface,omitempty"`
-	DisableLocalIGMP             bool     `kw:"disable_local_igmp" json:"disable_local_igmp,omitempty"`
+	DisableLocalIGMP             bool     `kw:"disable_local_igmp" flag:"1" json:"disable_local_igmp,omitempty"`
 	V3ChecksumAsV2               bool     `kw:"v3_checksum_as_v2" json:"v3_checksum_as_v2,omitempty"`
 	LVSTimeouts                  []string `kw:"lvs_timeouts" json:"lvs_timeouts,omitempty"`
-	LVSFlush                     bool     `kw:"lvs_flush" json:"lvs_flush,omitempty"`
+	LVSFlush                     bool     `kw:"lvs_flush" flag:"1" json:"lvs_flush,omitempty"`
 	LVSFlushOnStop               OptWords `kw:"lvs_flush_on_stop,lvs_flush_onstop" json:"lvs_flush_on_stop,omitempty"`
 	LVSSyncDaemon                []string `kw:"lvs_sync_daemon" noarg:"lvs_sync_daemon requires interface" json:"lvs_sync_daemon,omitempty"`
 	VRRPMcastGroup4              string   `kw:"vrrp_mcast_group4" json:"vrrp_mcast_group4,omitempty"`
@@ -116,51 +116,51 @@ type GlobalDefs struct {
 	VRRPIpsets                   OptWords `kw:"vrrp_ipsets" json:"vrrp_ipsets,omitempty"`
 	Nftables                     OptWords `kw:"nftables" json:"nftables,omitempty"`
 	NftablesPriority             int      `kw:"nftables_priority" json:"nftables_priority,omitempty"`
-	NftablesIfindex              bool     `kw:"nftables_ifindex" json:"nftables_ifindex,omitempty"`
-	VRRPCheckUnicastSrc          bool     `kw:"vrrp_check_unicast_src" json:"vrrp_check_unicast_src,omitempty"`
-	VRRPSkipCheckAdvAddr         bool     `kw:"vrrp_skip_check_adv_addr" json:"vrrp_skip_check_adv_addr,omitempty"`
-	VRRPStrict                   bool     `kw:"vrrp_strict" json:"vrrp_strict,omitempty"`
+	NftablesIfindex              bool     `kw:"nftables_ifindex" flag:"1" json:"nftables_ifindex,omitempty"`
+	VRRPCheckUnicastSrc          bool     `kw:"vrrp_check_unicast_src" flag:"1" json:"vrrp_check_unicast_src,omitempty"`
+	VRRPSkipCheckAdvAddr         bool     `kw:"vrrp_skip_check_adv_addr" flag:"1" json:"vrrp_skip_check_adv_addr,omitempty"`
+	VRRPStrict                   bool     `kw:"vrrp_strict" flag:"1" json:"vrrp_strict,omitempty"`
 	VRRPPriority                 Nice     `kw:"vrrp_priority" json:"vrrp_priority,omitempty"`
-	VRRPNoSwap                   bool     `kw:"vrrp_no_swap" json:"vrrp_no_swap,omitempty"`
+	VRRPNoSwap                   bool     `kw:"vrrp_no_swap" flag:"1" json:"vrrp_no_swap,omitempty"`
 	VRRPRtPriority               int      `kw:"vrrp_rt_priority" noarg:"No vrrp process real-time priority specified" json:"vrrp_rt_priority,omitempty"`
 	VRRPCPUAffinity              []string `kw:"vrrp_cpu_affinity" noarg:"No vrrp cpu_id set specified" json:"vrrp_cpu_affinity,omitempty"`
 	VRRPRlimitRttime             int      `kw:"vrrp_rlimit_rttime,vrrp_rlimit_rtime" json:"vrrp_rlimit_rttime,omitempty"`
 	NftablesIPVS                 OptWords `kw:"nftables_ipvs" json:"nftables_ipvs,omitempty"`
 	NftablesIPVSPriority         int      `kw:"nftables_ipvs_priority" json:"nftables_ipvs_priority,omitempty"`
 	NftablesIPVSStartFwmark      int      `kw:"nftables_ipvs_start_fwmark" json:"nftables_ipvs_start_fwmark,omitempty"`
-	NftablesCounters             bool     `kw:"nftables_counters" json:"nftables_counters,omitempty"`
+	NftablesCounters             bool     `kw:"nftables_counters" flag:"1" json:"nftables_counters,omitempty"`
 	NotifyFIFO                   Script   `kw:"notify_fifo" json:"notify_fifo,omitzero"`
 	NotifyFIFOScript             Script   `kw:"notify_fifo_script" json:"notify_fifo_script,omitzero"`
 	VRRPNotifyFIFO               Script   `kw:"vrrp_notify_fifo" json:"vrrp_notify_fifo,omitzero"`
 	VRRPNotifyFIFOScript         Script   `kw:"vrrp_notify_fifo_script" json:"vrrp_notify_fifo_script,omitzero"`
 	VRRPNotifyPriorityChanges    bool     `kw:"vrrp_notify_priority_changes" json:"vrrp_notify_priority_changes,omitempty"`
-	FIFOWriteVRRPStatesOnReload  bool     `kw:"fifo_write_vrrp_states_on_reload" json:"fifo_write_vrrp_states_on_reload,omitempty"`
+	FIFOWriteVRRPStatesOnReload  bool     `kw:"fifo_write_vrrp_states_on_reload" flag:"1" json:"fifo_write_vrrp_states_on_reload,omitempty"`
 	LVSNotifyFIFO                Script   `kw:"lvs_notify_fifo" json:"lvs_notify_fifo,omitzero"`
 	LVSNotifyFIFOScript          Script   `kw:"lvs_notify_fifo_script" json:"lvs_notify_fifo_script,omitzero"`
 	CheckerPriority              Nice     `kw:"checker_priority" json:"checker_priority,omitempty"`
-	CheckerNoSwap                bool     `kw:"checker_no_swap" json:"checker_no_swap,omitempty"`
+	CheckerNoSwap                bool     `kw:"checker_no_swap" flag:"1" json:"checker_no_swap,omitempty"`
 	CheckerRtPriority            int      `kw:"checker_rt_priority" noarg:"No checker process real-time priority specified" json:"checker_rt_priority,omitempty"`
 	CheckerCPUAffinity           []string `kw:"checker_cpu_affinity" noarg:"No checker cpu_id set specified" json:"checker_cpu_affinity,omitempty"`
 	CheckerRlimitRttime          int      `kw:"checker_rlimit_rttime,checker_rlimit_rtime" json:"checker_rlimit_rttime,omitempty"`
 	BFDPriority                  Nice     `kw:"bfd_priority" json:"bfd_priority,omitempty"`
-	BFDNoSwap                    bool     `kw:"bfd_no_swap" json:"bfd_no_swap,omitempty"`
+	BFDNoSwap                    bool     `kw:"bfd_no_swap" flag:"1" json:"bfd_no_swap,omitempty"`
 	BFDRtPriority                int      `kw:"bfd_rt_priority" noarg:"No bfd process real-time priority specified" json:"bfd_rt_priority,omitempty"`
 	BFDCPUAffinity               []string `kw:"bfd_cpu_affinity" noarg:"No bfd cpu_id set specified" json:"bfd_cpu_affinity,omitempty"`
 	BFDRlimitRttime              int      `kw:"bfd_rlimit_rttime,bfd_rlimit_rtime" json:"bfd_rlimit_rttime,omitempty"`
 	SNMPSocket                   string   `kw:"snmp_socket" noarg:"SNMP error : snmp socket name missing" json:"snmp_socket,omitempty"`
-	EnableTraps                  bool     `kw:"enable_traps" json:"enable_traps,omitempty"`
-	EnableSNMPVRRP               bool     `kw:"enable_snmp_vrrp,enable_snmp_keepalived" json:"enable_snmp_vrrp,omitempty"`
-	EnableSNMPRFC                bool     `kw:"enable_snmp_rfc" json:"enable_snmp_rfc,omitempty"`
-	EnableSNMPRFCv2              bool     `kw:"enable_snmp_rfcv2" json:"enable_snmp_rfcv2,omitempty"`
-	EnableSNMPRFCv3              bool     `kw:"enable_snmp_rfcv3" json:"enable_snmp_rfcv3,omitempty"`
-	EnableSNMPChecker            bool     `kw:"enable_snmp_checker" json:"enable_snmp_checker,omitempty"`
+	EnableTraps                  bool     `kw:"enable_traps" flag:"1" json:"enable_traps,omitempty"`
+	EnableSNMPVRRP               bool     `kw:"enable_snmp_vrrp,enable_snmp_keepalived" flag:"1" json:"enable_snmp_vrrp,omitempty"`
+	EnableSNMPRFC                bool     `kw:"enable_snmp_rfc" flag:"1" json:"enable_snmp_rfc,omitempty"`
+	EnableSNMPRFCv2              bool     `kw:"enable_snmp_rfcv2" flag:"1" json:"enable_snmp_rfcv2,omitempty"`
+	EnableSNMPRFCv3              bool     `kw:"enable_snmp_rfcv3" flag:"1" json:"enable_snmp_rfcv3,omitempty"`
+	EnableSNMPChecker            bool     `kw:"enable_snmp_checker" flag:"1" json:"enable_snmp_checker,omitempty"`
 	SNMPVSStatsUpdateInterval    Timer    `kw:"snmp_vs_stats_update_interval" json:"snmp_vs_stats_update_interval,omitempty"`
 	SNMPRSStatsUpdateInterval    Timer    `kw:"snmp_rs_stats_update_interval" json:"snmp_rs_stats_update_interval,omitempty"`
-	EnableDBus                   bool     `kw:"enable_dbus" json:"enable_dbus,omitempty"`
+	EnableDBus                   bool     `kw:"enable_dbus" flag:"1" json:"enable_dbus,omitempty"`
 	DBusServiceName              string   `kw:"dbus_service_name" noarg:"dbus_service_name missing - ignoring" json:"dbus_service_name,omitempty"`
 	DBusNoInterfaceName          bool     `kw:"dbus_no_interface_name" json:"dbus_no_interface_name,omitempty"`
 	ScriptUser                   []string `kw:"script_user" noarg:"No script username specified" json:"script_user,omitempty"`
-	EnableScriptSecurity         bool     `kw:"enable_script_security" json:"enable_script_security,omitempty"`
+	EnableScriptSecurity         bool     `kw:"enable_script_security" flag:"1" json:"enable_script_security,omitempty"`
 	VRRPNetlinkCmdRcvBufs        int      `kw:"vrrp_netlink_cmd_rcv_bufs" noarg:"vrrp_netlink_cmd_rcv_bufs size missing" json:"vrrp_netlink_cmd_rcv_bufs,omitempty"`
 	VRRPNetlinkCmdRcvBufsForce   bool     `kw:"vrrp_netlink_cmd_rcv_bufs_force" json:"vrrp_netlink_cmd_rcv_bufs_force,omitempty"`
 	VRRPNetlinkMonitorRcvBufs    int      `kw:"vrrp_netlink_monitor_rcv_bufs" noarg:"vrrp_netlink_monitor_rcv_bufs size missing" json:"vrrp_netlink_monitor_rcv_bufs,omitempty"`
@@ -177,7 +177,7 @@ type GlobalDefs struct {
 	VRRPRxBufsMultiplier         int      `kw:"vrrp_rx_bufs_multiplier" json:"vrrp_rx_bufs_multiplier,omitempty"`
 	VRRPStartupDelay             Timer    `kw:"vrrp_startup_delay" json:"vrrp_startup_delay,omitempty"`
 	VRRPDelayAfterBoot           Timer    `kw:"vrrp_delay_after_boot" json:"vrrp_delay_after_boot,omitempty"`
-	LogUnknownVRIDs              bool     `kw:"log_unknown_vrids" json:"log_unknown_vrids,omitempty"`
+	LogUnknownVRIDs              bool     `kw:"log_unknown_vrids" flag:"1" json:"log_unknown_vrids,omitempty"`
 	VRRPOwnerIgnoreAdverts       bool     `kw:"vrrp_owner_ignore_adverts" json:"vrrp_owner_ignore_adverts,omitempty"`
 	VMACPrefix                   string   `kw:"vmac_prefix" json:"vmac_prefix,omitempty"`
 	VMACAddrPrefix               string   `kw:"vmac_addr_prefix" json:"vmac_addr_prefix,omitempty"`
@@ -185,7 +185,7 @@ type GlobalDefs struct {
 	RandomSeed                   int      `kw:"random_seed" json:"random_seed,omitempty"`
 	ReloadCheckConfig            OptWords `kw:"reload_check_config" json:"reload_check_config,omitempty"`
 	ReloadTimeFile               string   `kw:"reload_time_file" json:"reload_time_file,omitempty"`
-	ReloadRepeat                 bool     `kw:"reload_repeat" json:"reload_repeat,omitempty"`
+	ReloadRepeat                 bool     `kw:"reload_repeat" flag:"1" json:"reload_repeat,omitempty"`
 	ReloadFile                   OptWords `kw:"reload_file" json:"reload_file,omitempty"`
 	IncludeCheck                 OptWords `kw:"include_check" json:"include_check,omitempty"`
 	ConfigSaveDir                OptWords `kw:"config_save_dir" json:"config_save_dir,omitempty"`
@@ -220,8 +220,8 @@ type SyncGroup struct {
 	NotifyStop              Script     `kw:"notify_stop" json:"notify_stop,omitzero"`
 	Notify                  Script     `kw:"notify" json:"notify,omitzero"`
 	SMTPAlert               bool       `kw:"smtp_alert" json:"smtp_alert,omitempty"`
-	GlobalTracking          bool       `kw:"global_tracking" deprecated:"use sync_group_tracking_weight" json:"global_tracking,omitempty"`
-	SyncGroupTrackingWeight bool       `kw:"sync_group_tracking_weight" json:"sync_group_tracking_weight,omitempty"`
+	GlobalTracking          bool       `kw:"global_tracking" flag:"1" deprecated:"use sync_group_tracking_weight" json:"global_tracking,omitempty"`
+	SyncGroupTrackingWeight bool       `kw:"sync_group_tracking_weight" flag:"1" json:"sync_group_tracking_weight,omitempty"`
 	NotifyPriorityChanges   bool       `kw:"notify_priority_changes" json:"notify_priority_changes,omitempty"`
 }
 
@@ -238,18 +238,18 @@ type GarpGroup struct {
 type VRRPInstance struct {
 	Block
 	UseVMAC                 OptWords        `kw:"use_vmac" json:"use_vmac,omitempty"`
-	UseVMACAddr             bool            `kw:"use_vmac_addr" json:"use_vmac_addr,omitempty"`
-	VMACXmitBase            bool            `kw:"vmac_xmit_base" json:"vmac_xmit_base,omitempty"`
+	UseVMACAddr             bool            `kw:"use_vmac_addr" flag:"1" json:"use_vmac_addr,omitempty"`
+	VMACXmitBase            bool            `kw:"vmac_xmit_base" flag:"1" json:"vmac_xmit_base,omitempty"`
 	UseIPvlan               OptWords        `kw:"use_ipvlan" json:"use_ipvlan,omitempty"`
 	UnicastPeers            []UnicastPeer   `kw:"unicast_peer" json:"unicast_peer,omitempty"`
-	UnicastFaultNoPeer      bool            `kw:"unicast_fault_no_peer" json:"unicast_fault_no_peer,omitempty"`
-	CheckUnicastSrc         bool            `kw:"check_unicast_src" json:"check_unicast_src,omitempty"`
+	UnicastFaultNoPeer      bool            `kw:"unicast_fault_no_peer" flag:"1" json:"unicast_fault_no_peer,omitempty"`
+	CheckUnicastSrc         bool            `kw:"check_unicast_src" flag:"1" json:"check_unicast_src,omitempty"`
 	OldUnicastChecksum      OptWords        `kw:"old_unicast_checksum" json:"old_unicast_checksum,omitempty"`
-	NativeIPv6              bool            `kw:"native_ipv6" deprecated:"the address family follows the virtual addresses" json:"native_ipv6,omitempty"`
+	NativeIPv6              bool            `kw:"native_ipv6" flag:"1" deprecated:"the address family follows the virtual addresses" json:"native_ipv6,omitempty"`
 	State                   string          `kw:"state" json:"state,omitempty"`
 	Interface               string          `kw:"interface" json:"interface,omitempty"`
 	VRF                     string          `kw:"vrf" json:"vrf,omitempty"`
-	DontTrackPrimary        bool            `kw:"dont_track_primary" json:"dont_track_primary,omitempty"`
+	DontTrackPrimary        bool            `kw:"dont_track_primary" flag:"1" json:"dont_track_primary,omitempty"`
 	TrackInterface          []TrackRef      `kw:"track_interface" json:"track_interface,omitempty"`
 	TrackScript             []TrackRef      `kw:"track_script" json:"track_script,omitempty"`
 	TrackFile               []TrackRef      `kw:"track_file" json:"track_file,omitempty"`
@@ -257,7 +257,7 @@ type VRRPInstance struct {
 	TrackBFD                []TrackRef      `kw:"track_bfd" json:"track_bfd,omitempty"`
 	McastSrcIP              string          `kw:"mcast_src_ip,unicast_src_ip" json:"src_ip,omitempty"`
 	McastDstIP              string          `kw:"mcast_dst_ip" json:"mcast_dst_ip,omitempty"`
-	TrackSrcIP              bool            `kw:"track_src_ip" json:"track_src_ip,omitempty"`
+	TrackSrcIP              bool            `kw:"track_src_ip" flag:"1" json:"track_src_ip,omitempty"`
 	VRID                    int             `kw:"virtual_router_id" range:"1,255" json:"virtual_router_id,omitempty"`
 	UnicastTTL              int             `kw:"unicast_ttl" range:"0,255" json:"unicast_ttl,omitempty"`
 	Version                 int             `kw:"version" json:"version,omitempty"`
@@ -266,17 +266,17 @@ type VRRPInstance struct {
 	VirtualIPAddresses      []IPAddress     `kw:"virtual_ipaddress" json:"virtual_ipaddress,omitempty"`
 	VirtualIPAddressesExcl  []IPAddress     `kw:"virtual_ipaddress_excluded" json:"virtual_ipaddress_excluded,omitempty"`
 	NoVirtualIPAddress      bool            `kw:"no_virtual_ipaddress" json:"no_virtual_ipaddress,omitempty"`
-	PromoteSecondaries      bool            `kw:"promote_secondaries" json:"promote_secondaries,omitempty"`
-	LinkbeatUsePolling      bool            `kw:"linkbeat_use_polling" deprecated:"use the global linkbeat_use_polling" json:"linkbeat_use_polling,omitempty"`
+	PromoteSecondaries      bool            `kw:"promote_secondaries" flag:"1" json:"promote_secondaries,omitempty"`
+	LinkbeatUsePolling      bool            `kw:"linkbeat_use_polling" flag:"1" deprecated:"use the global linkbeat_use_polling" json:"linkbeat_use_polling,omitempty"`
 	V3ChecksumAsV2          bool            `kw:"v3_checksum_as_v2" json:"v3_checksum_as_v2,omitempty"`
 	VirtualRoutes           []Route         `kw:"virtual_routes" json:"virtual_routes,omitempty"`
 	VirtualRules            []Rule          `kw:"virtual_rules" json:"virtual_rules,omitempty"`
-	Accept                  bool            `kw:"accept" json:"accept,omitempty"`
-	NoAccept                bool            `kw:"no_accept" json:"no_accept,omitempty"`
+	Accept                  bool            `kw:"accept" flag:"1" json:"accept,omitempty"`
+	NoAccept                bool            `kw:"no_accept" flag:"1" json:"no_accept,omitempty"`
 	SkipCheckAdvAddr        bool            `kw:"skip_check_adv_addr" json:"skip_check_adv_addr,omitempty"`
 	StrictMode              bool            `kw:"strict_mode" json:"strict_mode,omitempty"`
-	Preempt                 bool            `kw:"preempt" deprecated:"preemption is the default" json:"preempt,omitempty"`
-	NoPreempt               bool            `kw:"nopreempt" json:"nopreempt,omitempty"`
+	Preempt                 bool            `kw:"preempt" flag:"1" deprecated:"preemption is the default" json:"preempt,omitempty"`
+	NoPreempt               bool            `kw:"nopreempt" flag:"1" json:"nopreempt,omitempty"`
 	PreemptDelay            Timer           `kw:"preempt_delay" range:"0,1000" json:"preempt_delay,omitempty"`
 	Debug                   OptWords        `kw:"debug" deprecated:"it does nothing" json:"debug,omitempty"`
 	NotifyBackup            Script          `kw:"notify_backup" json:"notify_backup,omitzero"`
@@ -337,7 +337,7 @@ type VRRPScript struct {
 	Rise     int      `kw:"rise" json:"rise,omitempty"`
 	Fall     int      `kw:"fall" json:"fall,omitempty"`
 	User     []string `kw:"user" json:"user,omitempty"`
-	InitFail bool     `kw:"init_fail" json:"init_fail,omitempty"`
+	InitFail bool     `kw:"init_fail" flag:"1" json:"init_fail,omitempty"`
 
 	// Removed: keepalived dropped the script while reading it (no script,
 	// unknown user, no default user); a track_script naming it is "not found".
@@ -408,35 +408,35 @@ type VirtualServer struct {
 	Warmup                 Timer         `kw:"warmup" json:"warmup,omitempty"`
 	ConnectTimeout         Timer         `kw:"connect_timeout" json:"connect_timeout,omitempty"`
 	DelayLoop              Timer         `kw:"delay_loop" json:"delay_loop,omitempty"`
-	InhibitOnFailure       bool          `kw:"inhibit_on_failure" json:"inhibit_on_failure,omitempty"`
+	InhibitOnFailure       bool          `kw:"inhibit_on_failure" flag:"1" json:"inhibit_on_failure,omitempty"`
 	LBAlgo                 string        `kw:"lb_algo,lvs_sched" json:"lb_algo,omitempty"`
-	Hashed                 bool          `kw:"hashed" deprecated:"it has no effect" json:"hashed,omitempty"`
-	OPS                    bool          `kw:"ops" json:"ops,omitempty"`
-	Flag1                  bool          `kw:"flag-1" json:"flag-1,omitempty"`
-	Flag2                  bool          `kw:"flag-2" json:"flag-2,omitempty"`
-	Flag3                  bool          `kw:"flag-3" json:"flag-3,omitempty"`
-	SHPort                 bool          `kw:"sh-port" json:"sh-port,omitempty"`
-	SHFallback             bool          `kw:"sh-fallback" json:"sh-fallback,omitempty"`
-	MHPort                 bool          `kw:"mh-port" json:"mh-port,omitempty"`
-	MHFallback             bool          `kw:"mh-fallback" json:"mh-fallback,omitempty"`
+	Hashed                 bool          `kw:"hashed" flag:"1" deprecated:"it has no effect" json:"hashed,omitempty"`
+	OPS                    bool          `kw:"ops" flag:"1" json:"ops,omitempty"`
+	Flag1                  bool          `kw:"flag-1" flag:"1" json:"flag-1,omitempty"`
+	Flag2                  bool          `kw:"flag-2" flag:"1" json:"flag-2,omitempty"`
+	Flag3                  bool          `kw:"flag-3" flag:"1" json:"flag-3,omitempty"`
+	SHPort                 bool          `kw:"sh-port" flag:"1" json:"sh-port,omitempty"`
+	SHFallback             bool          `kw:"sh-fallback" flag:"1" json:"sh-fallback,omitempty"`
+	MHPort                 bool          `kw:"mh-port" flag:"1" json:"mh-port,omitempty"`
+	MHFallback             bool          `kw:"mh-fallback" flag:"1" json:"mh-fallback,omitempty"`
 	LBKind                 string        `kw:"lb_kind,lvs_method" raw:"1" json:"lb_kind,omitempty"`
 	PersistenceEngine      string        `kw:"persistence_engine" json:"persistence_engine,omitempty"`
 	PersistenceTimeout     OptWords      `kw:"persistence_timeout" json:"persistence_timeout,omitempty"`
 	PersistenceGranularity string        `kw:"persistence_granularity" json:"persistence_granularity,omitempty"`
 	Protocol               string        `kw:"protocol" json:"protocol,omitempty"`
-	HASuspend              bool          `kw:"ha_suspend" json:"ha_suspend,omitempty"`
+	HASuspend              bool          `kw:"ha_suspend" flag:"1" json:"ha_suspend,omitempty"`
 	SMTPAlert              bool          `kw:"smtp_alert" json:"smtp_alert,omitempty"`
 	Virtualhost            string        `kw:"virtualhost" json:"virtualhost,omitempty"`
 	SNMPName               string        `kw:"snmp_name" json:"snmp_name,omitempty"`
-	Alpha                  bool          `kw:"alpha" json:"alpha,omitempty"`
-	Omega                  bool          `kw:"omega" json:"omega,omitempty"`
+	Alpha                  bool          `kw:"alpha" flag:"1" json:"alpha,omitempty"`
+	Omega                  bool          `kw:"omega" flag:"1" json:"omega,omitempty"`
 	QuorumUp               Script        `kw:"quorum_up" json:"quorum_up,omitzero"`
 	QuorumDown             Script        `kw:"quorum_down" json:"quorum_down,omitzero"`
 	Quorum                 int           `kw:"quorum" json:"quorum,omitempty"`
 	Hysteresis             int           `kw:"hysteresis" json:"hysteresis,omitempty"`
 	Weight                 int           `kw:"weight" json:"weight,omitempty"`
 	SorryServer            []string      `kw:"sorry_server" json:"sorry_server,omitempty"`
-	SorryServerInhibit     bool          `kw:"sorry_server_inhibit" json:"sorry_server_inhibit,omitempty"`
+	SorryServerInhibit     bool          `kw:"sorry_server_inhibit" flag:"1" json:"sorry_server_inhibit,omitempty"`
 	SorryServerLVSMethod   string        `kw:"sorry_server_lvs_method" raw:"1" json:"sorry_server_lvs_method,omitempty"`
 	RealServers            []*RealServer `kw:"real_server" json:"real_server,omitempty"`
 
@@ -501,7 +501,7 @@ type Checker struct {
 	// MISC_CHECK.
 	MiscPath    Script   `kw:"misc_path" json:"misc_path,omitzero"`
 	MiscTimeout Timer    `kw:"misc_timeout" json:"misc_timeout,omitempty"`
-	MiscDynamic bool     `kw:"misc_dynamic" json:"misc_dynamic,omitempty"`
+	MiscDynamic bool     `kw:"misc_dynamic" flag:"1" json:"misc_dynamic,omitempty"`
 	User        []string `kw:"user" json:"user,omitempty"`
 	// HTTP_GET / SSL_GET.
 	Virtualhost  string `kw:"virtualhost" json:"virtualhost,omitempty"`
@@ -525,7 +525,7 @@ type URL struct {
 	StatusCode     []string `kw:"status_code" json:"status_code,omitempty"`
 	Virtualhost    string   `kw:"virtualhost" json:"virtualhost,omitempty"`
 	Regex          string   `kw:"regex" json:"regex,omitempty"`
-	RegexNoMatch   bool     `kw:"regex_no_match" json:"regex_no_match,omitempty"`
+	RegexNoMatch   bool     `kw:"regex_no_match" flag:"1" json:"regex_no_match,omitempty"`
 	RegexOptions   []string `kw:"regex_options" json:"regex_options,omitempty"`
 	RegexMinOffset int      `kw:"regex_min_offset" json:"regex_min_offset,omitempty"`
 	RegexMaxOffset int      `kw:"regex_max_offset" json:"regex_max_offset,omitempty"`
@@ -542,14 +542,14 @@ type BFDInstance struct {
 	MinTx      int      `kw:"min_tx" json:"min_tx,omitempty"`
 	IdleTx     int      `kw:"idle_tx" json:"idle_tx,omitempty"`
 	Multiplier int      `kw:"multiplier" json:"multiplier,omitempty"`
-	Passive    bool     `kw:"passive" json:"passive,omitempty"`
+	Passive    bool     `kw:"passive" flag:"1" json:"passive,omitempty"`
 	TTL        int      `kw:"ttl" json:"ttl,omitempty"`
 	HopLimit   int      `kw:"hoplimit" json:"hoplimit,omitempty"`
 	MaxHops    []string `kw:"max_hops" json:"max_hops,omitempty"`
 	Multihop   bool     `kw:"multihop" json:"multihop,omitempty"`
 	Weight     int      `kw:"weight" json:"weight,omitempty"`
-	VRRP       bool     `kw:"vrrp" json:"vrrp,omitempty"`
-	Checker    bool     `kw:"checker" json:"checker,omitempty"`
+	VRRP       bool     `kw:"vrrp" flag:"1" json:"vrrp,omitempty"`
+	Checker    bool     `kw:"checker" flag:"1" json:"checker,omitempty"`
 }
 
 func firstArg(args []string) string {

@@ -30,12 +30,18 @@ import (
 //	raw:"1"         keep the words for Block.Raw; a bad number is not
 //	                reported by the parser (validation reads it as
 //	                keepalived's handler does)
+//	flag:"1"        (bool) keepalived's handler reads no value: the keyword
+//	                sets the flag whatever word follows it ("nopreempt
+//	                off" sets nopreempt), which a hint points out
 //
 // The field's Go type decides how its arguments are read:
 //
 //	string          one word
 //	int             one integer (range checked)
-//	bool            a flag, optionally followed by on|off|true|false|yes|no
+//	bool            optionally followed by true|on|yes or false|off|no, as
+//	                keepalived's check_true_false reads it (case matters);
+//	                another word is reported and leaves the field as it was
+//	                (not set), as its handlers return before they assign
 //	Timer           decimal seconds, microsecond resolution
 //	[]string        all the words after the keyword (at least one)
 //	Script          a command line re-parsed with shell-like quoting, then user [group]
@@ -270,6 +276,7 @@ type field struct {
 	code       int
 	deprecated string
 	noarg      string // the handler's own message for a missing value
+	flag       bool   // a bool whose handler reads no value
 	raw        bool   // keep the words for Block.Raw, read numbers quietly
 	// elem is the spec of the block a kindBlock or kindBlocks field holds,
 	// found on first use (a block type may hold itself).
@@ -311,7 +318,7 @@ func specOf(t reflect.Type) *blockSpec {
 			continue
 		}
 		f := &field{index: sf.Index, typ: sf.Type, kind: kindOf(sf.Type), code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated"),
-			noarg: sf.Tag.Get("noarg"), raw: sf.Tag.Get("raw") != ""}
+			noarg: sf.Tag.Get("noarg"), raw: sf.Tag.Get("raw") != "", flag: sf.Tag.Get("flag") != ""}
 		if f.raw && f.kind == kindTimer {
 			f.kind = kindRawTimer
 		} else if f.raw && f.kind == kindInt {
@@ -516,6 +523,14 @@ func (p *parser) popKeywords(mark int) KeywordSet {
 
 func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field, l Line) {
 	kw := l.Tokens[0].Text
+	if f.kind == kindBool && !f.flag && len(l.Tokens) > 1 {
+		if _, ok := trueFalse(l.Tokens[1].Text); !ok {
+			// keepalived's handlers report the word and return before
+			// they assign: the keyword counts as not written here.
+			p.report(ExitConfigErrors, l, kw, "%s: invalid boolean '%s' (true, on, yes, false, off or no) - ignoring", kw, l.Tokens[1].Text)
+			return
+		}
+	}
 	p.setKeyword(mark, &f.keyword, l)
 	if kw != f.keyword {
 		a := b.setAside()
@@ -627,7 +642,7 @@ func (p *parser) assign(dst reflect.Value, f *field, l Line) {
 			}
 		}
 	case kindBool:
-		dst.SetBool(p.readBool(l, args))
+		dst.SetBool(p.readBool(l, f, args))
 	case kindWords:
 		if _, ok := p.needArg(l, args); ok {
 			if f.typ == stringsType {
@@ -722,19 +737,35 @@ func (p *parser) readTimer(l Line, f *field, s string) (time.Duration, bool) {
 	return time.Duration(secs*1e6+0.5) * time.Microsecond, true
 }
 
-// readBool reads an optional boolean argument; a bare flag means true.
-func (p *parser) readBool(l Line, args []Token) bool {
+// readBool reads an optional boolean argument (parseKeywordLine has
+// refused a bad one): none means true. A flag's handler reads no value:
+// it is true whatever follows, as keepalived sets it.
+func (p *parser) readBool(l Line, f *field, args []Token) bool {
 	if len(args) == 0 {
 		return true
 	}
-	switch strings.ToLower(args[0].Text) {
-	case "on", "true", "yes":
+	v, ok := trueFalse(args[0].Text)
+	if f.flag {
+		if !ok || !v {
+			kw := l.Tokens[0].Text
+			p.hint(l, kw, fmt.Sprintf("'%s' takes no value: keepalived ignores '%s' and sets it; remove the keyword to leave it off", kw, args[0].Text),
+				"'%s %s' sets %s", kw, args[0].Text, kw)
+		}
 		return true
-	case "off", "false", "no":
-		return false
 	}
-	p.report(ExitConfigErrors, l, l.Tokens[0].Text, "%s: invalid boolean '%s'", l.Tokens[0].Text, args[0].Text)
-	return true
+	return v
+}
+
+// trueFalse is keepalived's check_true_false (lib/parser.c): exact,
+// lower-case words.
+func trueFalse(s string) (v, ok bool) {
+	switch s {
+	case "true", "on", "yes":
+		return true, true
+	case "false", "off", "no":
+		return false, true
+	}
+	return false, false
 }
 
 // readBlock allocates a block of spec's type opened by line l and reads it.

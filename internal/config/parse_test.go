@@ -291,3 +291,70 @@ vrrp_instance VI_1 {
 		}()
 	}
 }
+
+// TestBooleanWordsAsKeepalived: a keyword whose keepalived handler reads
+// its value with check_true_false refuses any other word (case matters)
+// and is then as if not written, so that "smtp_alert maybe" leaves a real
+// server's alerts at their default and a virtual server's off; a keyword
+// whose handler reads no value is set whatever follows it
+// ("nopreempt off" sets nopreempt), with a hint.
+func TestBooleanWordsAsKeepalived(t *testing.T) {
+	cfg, diags := parse(t, `
+global_defs {
+    smtp_alert yes
+    smtp_alert maybe
+    checker_log_all_failures Yes
+    no_checker_emails off
+}
+vrrp_instance VI_1 {
+    nopreempt off
+    smtp_alert maybe
+}
+virtual_server 10.0.0.1 80 {
+    smtp_alert maybe
+    omega no
+    real_server 10.0.0.2 80 {
+        smtp_alert maybe
+        TCP_CHECK {
+            log_all_failures maybe
+        }
+    }
+}
+`)
+	g := cfg.GlobalDefs
+	if !g.IsSet("smtp_alert") || !g.SMTPAlert {
+		t.Error("global smtp_alert yes then maybe: want the yes kept")
+	}
+	if g.IsSet("checker_log_all_failures") || g.CheckerLogAllFailures {
+		t.Error("checker_log_all_failures Yes: keepalived refuses the capital; want it unset")
+	}
+	if !g.IsSet("no_checker_emails") || g.NoCheckerEmails {
+		t.Error("no_checker_emails off: want set, false")
+	}
+	vi := cfg.Instances[0]
+	if !vi.NoPreempt {
+		t.Error("nopreempt off: keepalived's handler reads no value, want nopreempt set")
+	}
+	if vi.IsSet("smtp_alert") || vi.SMTPAlert {
+		t.Error("vrrp_instance smtp_alert maybe: want unset")
+	}
+	vs := cfg.VirtualServers[0]
+	if vs.IsSet("smtp_alert") || vs.SMTPAlert || !vs.Omega {
+		t.Errorf("virtual_server: smtp_alert set %v value %v, omega %v; want unset, false, true", vs.IsSet("smtp_alert"), vs.SMTPAlert, vs.Omega)
+	}
+	rs := vs.RealServers[0]
+	if rs.IsSet("smtp_alert") || rs.SMTPAlert || rs.Checkers[0].LogAllFailures || rs.Checkers[0].IsSet("log_all_failures") {
+		t.Error("real_server smtp_alert maybe / log_all_failures maybe: want both unset")
+	}
+	var errs, hints []int
+	for _, d := range diags {
+		if d.Extra {
+			hints = append(hints, d.Line)
+		} else if d.Severity == Error {
+			errs = append(errs, d.Line)
+		}
+	}
+	if fmt.Sprint(errs) != "[4 5 10 13 16 18]" || fmt.Sprint(hints) != "[9 14]" {
+		t.Errorf("errors at %v, hints at %v; want errors at [4 5 10 13 16 18], hints at [9 14]\n%v", errs, hints, diags)
+	}
+}

@@ -116,7 +116,9 @@ virtual_server fwmark 5 {
 virtual_server 10.1.1.1 abc {
 }
 `,
-		lines: []int{4, 12, 15, 18, 19, 24, 27, 28, 29, 30, 31, 33, 37, 39, 46},
+		// Line 4, "payload ff": keepalived 2.2.7 cites it (a last
+		// octet ff is its error marker); 2.3.3 and keepalived-go read it.
+		lines: []int{12, 15, 18, 19, 24, 27, 28, 29, 30, 31, 33, 37, 39, 46},
 		exit:  5,
 	}, {
 		name: "mixed families",
@@ -280,12 +282,14 @@ virtual_server fd00::1 80 {
 }
 
 func TestKaHex(t *testing.T) {
-	for s, want := range map[string]bool{"ff": false, "0a ff 1": true, "0a f f1": true, "zz": false, "": false, "0A1b": true} {
+	// A last byte ff is read (2.2.7 refused it; fixed in 2.3.3).
+	for s, want := range map[string]bool{"ff": true, "00ff": true, "01 FF": true, "0a ff 1": true, "0a f f1": true, "zz": false, "": false,
+		"0A1b": true, "ff zz": false, "f": true, "0ag": false} {
 		if got := kaHex(s, false); got != want {
 			t.Errorf("kaHex(%q) = %v, want %v", s, got, want)
 		}
 	}
-	if !kaHex("0x", true) || kaHex("0x", false) {
+	if !kaHex("0x", true) || kaHex("0x", false) || !kaHex("0x ff", true) {
 		t.Error("kaHex wildcard")
 	}
 }

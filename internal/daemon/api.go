@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
+	"github.com/keepalived-go/keepalived-go/internal/checkd"
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/latency"
@@ -62,6 +63,21 @@ func (v *apiView) VirtualServers() []lvs.PoolStatus {
 		return nil
 	}
 	return v.pools.VirtualServers()
+}
+
+// The health checks' subsystem gives the kernel's counters (apiView's
+// LVSStats finds them through this interface).
+var _ api.LVSSource = (*checkd.Subsystem)(nil)
+
+// LVSStats implements api.LVSSource: the kernel's counters of the
+// virtual services, where the health checks program a backend that
+// counts.
+func (v *apiView) LVSStats(ctx context.Context) ([]lvs.ServiceStats, bool, error) {
+	ls, ok := v.pools.(api.LVSSource)
+	if !ok {
+		return nil, false, nil
+	}
+	return ls.LVSStats(ctx)
 }
 
 // update shows what a reload applied.

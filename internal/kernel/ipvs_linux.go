@@ -229,6 +229,27 @@ func toLibService(s IPVSService) ipvs.Service {
 	return out
 }
 
+// fromLibService is a service of the library's dump (Stats; it has no
+// persistence engine: Services dumps through our own socket).
+func fromLibService(s ipvs.ServiceExtended) IPVSService {
+	out := IPVSService{Family: 4, Fwmark: s.FWMark, Sched: s.Scheduler, Flags: uint32(s.Flags) &^ IPVSFlagHashed, Timeout: s.Timeout}
+	if s.Family == ipvs.INET6 {
+		out.Family = 6
+	}
+	if s.FWMark == 0 {
+		out.Proto = uint8(s.Protocol)
+		out.Addr = netip.AddrPortFrom(s.Address.Unmap(), s.Port)
+	}
+	switch {
+	case s.Netmask.Is4():
+		b := s.Netmask.AsSlice()
+		out.Netmask = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	case s.Netmask.Is6():
+		out.Netmask = uint32(max(s.Netmask.Bits(), 0))
+	}
+	return out
+}
+
 func toLibDest(d IPVSDest) ipvs.Destination {
 	out := ipvs.Destination{Address: d.Addr.Addr(), Port: d.Addr.Port(), Family: ipvs.INET, FwdMethod: ipvs.ForwardType(d.Fwd),
 		Weight: d.Weight, UpperThreshold: d.UThresh, LowerThreshold: d.LThresh,

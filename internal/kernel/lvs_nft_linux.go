@@ -64,6 +64,11 @@ type lbView struct {
 	elems  map[LBKey]string // dispatch-map element -> the chain it jumps to
 	chains map[string]bool  // the table's chains
 	sets   map[string]bool  // the table's named sets and maps
+	// counted are the real servers each service has counters for, and
+	// unplaced the counters read that may be of several services
+	// (lvs_nft_stats_linux.go).
+	counted  map[LBKey]map[netip.AddrPort]bool
+	unplaced []lbStatsElem
 }
 
 // The table's fixed parts.
@@ -281,6 +286,7 @@ func (lb *NFTLoadBalancer) Services() (_ []LBService, err error) {
 			}
 			if pick, slots, err := lbDecodeChain(c, t, k, rules, &lb.requests); err == nil {
 				s.Pick, s.Slots = pick, slots
+				v.placeStats(s)
 			}
 		}
 		out = append(out, s)
@@ -595,7 +601,8 @@ func (d lbDispatch) userData() []byte {
 // read reads what the table holds: its chains, whether its fixed parts
 // are as they should be, and the dispatch elements.
 func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
-	v := &lbView{elems: map[LBKey]string{}, chains: map[string]bool{}, sets: map[string]bool{}}
+	v := &lbView{elems: map[LBKey]string{}, chains: map[string]bool{}, sets: map[string]bool{},
+		counted: map[LBKey]map[netip.AddrPort]bool{}}
 	lb.requests.Add(1)
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
@@ -658,7 +665,10 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 			v.elems[k] = chain
 		}
 	}
-	v.base = base == 2 && maps == len(lbMapKinds)
+	v.base = base == 2 && maps == len(lbMapKinds) && lbStatsBaseOK(v)
+	if err := lbReadStatsServers(c, t, v); err != nil {
+		return nil, err
+	}
 	for _, name := range []string{lbChainPre, lbChainOut} {
 		if !v.base {
 			break
@@ -758,6 +768,11 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		if v.sets[name] {
 			c.DelSet(&nftables.Set{Table: t, Name: name})
 		}
+		if rs := lbStatsOwnServers(v, k, del); len(rs) > 0 && lbStatsBaseOK(v) {
+			if err := lbQueueStatsElems(c, t, k, rs, false); err != nil {
+				return err
+			}
+		}
 	}
 	for _, s := range set {
 		name := lbChainName(s.LBKey)
@@ -774,6 +789,12 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		}
 		if err := lbQueueRule(c, t, ch, s, &id); err != nil {
 			return err
+		}
+		// Adding an element that exists keeps it and its counter.
+		if rs := lbStatsServers(s); len(rs) > 0 {
+			if err := lbQueueStatsElems(c, t, s.LBKey, rs, true); err != nil {
+				return err
+			}
 		}
 		if jump, ok := v.elems[s.LBKey]; !ok || jump != name {
 			m := lbMapOf(s.LBKey).set(t)
@@ -802,7 +823,10 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 	lb.gen = g1
 	v.base = true
 	v.chains[lbChainPre], v.chains[lbChainOut] = true, true
+	v.chains[lbChainStatsIn], v.chains[lbChainStatsOut] = true, true
+	v.sets[lbSetStats4], v.sets[lbSetStats6], v.sets[lbSetConns4], v.sets[lbSetConns6] = true, true, true, true
 	for _, k := range del {
+		delete(v.counted, k)
 		delete(v.elems, k)
 		delete(v.chains, lbChainName(k))
 		delete(v.sets, lbChainName(k))
@@ -812,6 +836,12 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		v.elems[s.LBKey] = name
 		v.chains[name] = true
 		v.sets[name] = len(s.Slots) > 0
+		for _, rs := range lbStatsServers(s) {
+			if v.counted[s.LBKey] == nil {
+				v.counted[s.LBKey] = map[netip.AddrPort]bool{}
+			}
+			v.counted[s.LBKey][rs] = true
+		}
 	}
 	return nil
 }
@@ -863,6 +893,7 @@ func (lb *NFTLoadBalancer) queueBase(c *nftables.Conn, t *nftables.Table, v *lbV
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: d.exprs(), UserData: d.userData()})
 		}
 	}
+	lbQueueStatsBase(c, t, v)
 }
 
 // lbQueueRule queues the service's one rule and its slot map (named

@@ -39,8 +39,8 @@ import (
 // guestTests are the tests each guest binary must pass: a test that did
 // not run fails the host test too.
 var guestTests = map[string][]string{
-	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel"},
-	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestLVSGlobals", "TestGuestSyncDaemon"},
+	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel", "TestGuestPersistenceEngine"},
+	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"

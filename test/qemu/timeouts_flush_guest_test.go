@@ -6,7 +6,9 @@ package qemu
 // lvs_timeouts, lvs_flush, lvs_flush_on_stop and lvs_sync_daemon without
 // a VRRP instance, under Debian's
 // keepalived 2.2.7 and keepalived-go on the same files; what `ipvsadm`
-// shows at each step must be the same.
+// shows at each step must be the same. It all happens in a network
+// namespace of its own ("gl", its own IPVS), since flushing the table and
+// changing the timeouts would reach the other tests' IPVS.
 
 import (
 	"bytes"
@@ -39,16 +41,18 @@ type daemonRun struct {
 
 func runDaemon(t *testing.T, who, conf string) daemonRun {
 	t.Helper()
-	if who == "keepalived-go" {
-		d := startDirector(t, conf)
-		return daemonRun{stop: d.stop, log: d.log}
-	}
-	if err := os.WriteFile("/tmp/ka.conf", []byte(conf), 0o644); err != nil {
+	if err := os.WriteFile("/tmp/gl.conf", []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out syncWriter
-	cmd := exec.Command("/sbin/keepalived", "-n", "-l", "-G", "-D", "-f", "/tmp/ka.conf", "-p", "/tmp/ka.pid",
-		"-c", "/tmp/ka-checkers.pid", "-r", "/tmp/ka-vrrp.pid")
+	// ip netns exec execs the daemon: the signals reach it.
+	args := []string{"netns", "exec", "gl", "/sbin/keepalived", "-n", "-l", "-G", "-D", "-f", "/tmp/gl.conf", "-p", "/tmp/gl.pid",
+		"-c", "/tmp/gl-checkers.pid", "-r", "/tmp/gl-vrrp.pid"}
+	if who == "keepalived-go" {
+		args = []string{"netns", "exec", "gl", os.Getenv("KG_BINARY"), "-n", "-l", "-D", "-C", "-f", "/tmp/gl.conf", "-p", "/tmp/gl.pid",
+			"-c", "/tmp/gl-checkers.pid"}
+	}
+	cmd := exec.Command("/sbin/ip", args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -64,7 +68,7 @@ func runDaemon(t *testing.T, who, conf string) daemonRun {
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
-			t.Fatal("keepalived did not stop after TERM")
+			t.Fatal(who + " did not stop after TERM")
 		}
 	}}
 }
@@ -94,16 +98,22 @@ func (w *syncWriter) String() string {
 	return w.buf.String()
 }
 
+// gl runs a command in the namespace gl.
+func gl(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	return run(t, "/sbin/ip", append([]string{"netns", "exec", "gl", name}, args...)...)
+}
+
 // timeoutLine is `ipvsadm -Ln --timeout`: "Timeout (tcp tcpfin udp):
 // 900 120 300".
 func timeoutLine(t *testing.T) string {
-	return strings.TrimSpace(run(t, "ipvsadm", "-Ln", "--timeout"))
+	return strings.TrimSpace(gl(t, "ipvsadm", "-Ln", "--timeout"))
 }
 
 // services are the -A lines of `ipvsadm -Sn`, sorted.
 func services(t *testing.T) []string {
 	var out []string
-	for _, l := range strings.Split(run(t, "ipvsadm", "-Sn"), "\n") {
+	for _, l := range strings.Split(gl(t, "ipvsadm", "-Sn"), "\n") {
 		if strings.HasPrefix(l, "-A ") {
 			out = append(out, l)
 		}
@@ -120,16 +130,16 @@ func globalsSteps(t *testing.T, who string) []string {
 		seen = append(seen, step+": "+strings.Join(what, " | "))
 	}
 	reset := func() {
-		run(t, "ipvsadm", "-C")
-		run(t, "ipvsadm", "--set", "900", "120", "300")
-		run(t, "ipvsadm", "-A", "-t", manual, "-s", "rr")
+		gl(t, "ipvsadm", "-C")
+		gl(t, "ipvsadm", "--set", "900", "120", "300")
+		gl(t, "ipvsadm", "-A", "-t", manual, "-s", "rr")
 	}
 	started := func(d daemonRun) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(ipvsTable(t), "10.0.0.5:80") {
+		for !strings.Contains(gl(t, "ipvsadm", "-Ln"), "10.0.0.5:80") {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s did not program 10.0.0.5:80:\n%s\n%s", who, ipvsTable(t), d.log())
+				t.Fatalf("%s did not program 10.0.0.5:80:\n%s\n%s", who, gl(t, "ipvsadm", "-Ln"), d.log())
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -152,7 +162,7 @@ func globalsSteps(t *testing.T, who string) []string {
 	d = runDaemon(t, who, "global_defs {\n    lvs_flush\n    lvs_flush_on_stop\n}\n"+globalsVS)
 	started(d)
 	note("lvs_flush, running", services(t)...)
-	run(t, "ipvsadm", "-A", "-t", "10.9.9.8:80", "-s", "wlc")
+	gl(t, "ipvsadm", "-A", "-t", "10.9.9.8:80", "-s", "wlc")
 	d.stop(t)
 	note("lvs_flush_on_stop, stopped", services(t)...)
 
@@ -169,21 +179,19 @@ func globalsSteps(t *testing.T, who string) []string {
 	reset()
 	d = runDaemon(t, who, "global_defs {\n    lvs_sync_daemon g0 id 9\n}\n"+globalsVS)
 	started(d)
-	note("lvs_sync_daemon, running", daemonLine(t, ""))
+	note("lvs_sync_daemon, running", daemonLine(t, "gl"))
 	d.stop(t)
-	note("lvs_sync_daemon, stopped", daemonLine(t, ""))
+	note("lvs_sync_daemon, stopped", daemonLine(t, "gl"))
 	return seen
 }
 
 func TestGuestLVSGlobals(t *testing.T) {
-	t.Cleanup(func() {
-		exec.Command("ipvsadm", "-C").Run()
-		exec.Command("ipvsadm", "--set", "900", "120", "300").Run()
-	})
-	run(t, "/sbin/ip", "link", "add", "g0", "type", "veth", "peer", "name", "g1")
-	t.Cleanup(func() { exec.Command("/sbin/ip", "link", "del", "g0").Run() })
-	run(t, "/sbin/ip", "link", "set", "g0", "up")
-	run(t, "/sbin/ip", "link", "set", "g1", "up")
+	run(t, "/sbin/ip", "netns", "add", "gl")
+	t.Cleanup(func() { exec.Command("/sbin/ip", "netns", "del", "gl").Run() })
+	run(t, "/sbin/ip", "-n", "gl", "link", "set", "lo", "up")
+	run(t, "/sbin/ip", "-n", "gl", "link", "add", "g0", "type", "veth", "peer", "name", "g1")
+	run(t, "/sbin/ip", "-n", "gl", "link", "set", "g0", "up")
+	run(t, "/sbin/ip", "-n", "gl", "link", "set", "g1", "up")
 	theirs := globalsSteps(t, "keepalived")
 	ours := globalsSteps(t, "keepalived-go")
 	t.Logf("under keepalived 2.2.7:\n%s", strings.Join(theirs, "\n"))
