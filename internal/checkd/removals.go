@@ -2,6 +2,7 @@ package checkd
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
@@ -30,10 +31,14 @@ import (
 // halted runtime rt that cfg no longer has.
 func (rt *runtime) reloadRemovals(cfg *config.Config) {
 	kept := map[string]map[string]bool{} // virtual server -> its real servers
+	entries := map[string][]config.VSGEntry{}
 	for _, spec := range cfg.VirtualServerSpecs() {
 		name := serviceName(spec)
 		if kept[name] == nil {
 			kept[name] = map[string]bool{}
+		}
+		if spec.Group != nil {
+			entries[name] = spec.Group.Entries
 		}
 		for _, rs := range spec.RealServers {
 			kept[name][trio(rs.Addr, spec.Protocol)] = true
@@ -48,6 +53,9 @@ func (rt *runtime) reloadRemovals(cfg *config.Config) {
 				rt.log.Info("Removing Virtual Server " + svc.name)
 			}
 		}
+		if stays && svc.group != "" {
+			rt.groupEntryLines(svc, entries[svc.name])
+		}
 		for i, srv := range svc.servers {
 			if stays && servers[srv.name] {
 				continue
@@ -61,6 +69,42 @@ func (rt *runtime) reloadRemovals(cfg *config.Config) {
 			svc.goneQuorum(false)
 		}
 	}
+}
+
+// groupEntryLines logs, for a virtual server group that a reload keeps,
+// the entries it lost and gained, as keepalived's clear_diff_vsge ("VS
+// [...] in group G no longer exists") and sync_service_vsg_entry ("VS
+// [...] added into group G") do. The data plane's reconciler then removes
+// and adds their services.
+func (rt *runtime) groupEntryLines(svc *service, now []config.VSGEntry) {
+	for _, e := range svc.groupEntries {
+		if !slices.ContainsFunc(now, e.Same) {
+			rt.log.Info(fmt.Sprintf("VS [%s] in group %s no longer exists", vsgEntryName(e, svc.protocol, false), svc.group))
+		}
+	}
+	for _, e := range now {
+		if !slices.ContainsFunc(svc.groupEntries, e.Same) {
+			rt.log.Info(fmt.Sprintf("VS [%s] added into group %s", vsgEntryName(e, svc.protocol, true), svc.group))
+		}
+	}
+}
+
+// vsgEntryName is an entry as keepalived names it in those lines: the
+// fwmark ("FWM N" when added, the bare number when removed), the address
+// as a trio, or a range as the trio of its first address, '-' and its
+// last address.
+func vsgEntryName(e config.VSGEntry, proto string, added bool) string {
+	switch {
+	case e.Fwmark != 0 && added:
+		return fmt.Sprintf("FWM %d", e.Fwmark)
+	case e.Fwmark != 0:
+		return fmt.Sprint(e.Fwmark)
+	}
+	first := trio(netip.AddrPortFrom(e.Start, uint16(e.Port)), proto)
+	if e.End == e.Start {
+		return first
+	}
+	return first + "-" + e.End.String()
 }
 
 // shutdown is clear_services at the daemon's stop: logLines says whether

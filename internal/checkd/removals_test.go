@@ -218,3 +218,42 @@ func TestSMTPAndMiscCheckAlerts(t *testing.T) {
 		t.Errorf("SMTP_CHECK's alerts: %q, want [%q]", smtpAlerts, want)
 	}
 }
+
+// A reload that keeps a virtual server group but changes its entries
+// logs keepalived's lines for them (ipwrapper.c clear_diff_vsge,
+// sync_service_vsg_entry), and nothing for the entries it keeps.
+func TestReloadLogsGroupEntries(t *testing.T) {
+	a := newTCPServer(t)
+	group := func(entries string) string {
+		return "virtual_server_group G {\n" + entries + "}\n" + fmt.Sprintf(`virtual_server group G {
+    protocol TCP
+    delay_loop 0.2
+    real_server 127.0.0.1 %s {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+`, portOf(a.addr))
+	}
+	var logs syncBuffer
+	s := startChecks(t, group("    192.0.2.10 80\n    192.0.2.20-25 80\n    fwmark 7\n    192.0.2.30 80\n"), &logs)
+	cfg, _ := config.LoadBytes("t.conf", []byte(group("    192.0.2.10 80\n    fwmark 8\n    192.0.2.40-41 80\n")), config.Options{})
+	if err := s.Apply(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"VS [[192.0.2.20]:tcp:80-192.0.2.25] in group G no longer exists",
+		"VS [7] in group G no longer exists",
+		"VS [[192.0.2.30]:tcp:80] in group G no longer exists",
+		"VS [FWM 8] added into group G",
+		"VS [[192.0.2.40]:tcp:80-192.0.2.41] added into group G",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no %q in:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "192.0.2.10]:tcp:80] in group") || strings.Contains(logs.String(), "192.0.2.10]:tcp:80] added") {
+		t.Errorf("a kept entry is logged:\n%s", logs.String())
+	}
+}

@@ -33,10 +33,14 @@ type service struct {
 	ownsAddr  addrMatcher
 	omega     bool   // its real servers and itself notify their going at stop
 	group     string // its virtual_server_group, if any
-	suspended atomic.Bool
-	ext       extras     // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
-	bfd       []bfdCheck // BFD_CHECK, not run (bfd.go)
-	mail      alerting   // SMTP alerts (smtp.go)
+	// groupEntries and protocol are the group's entries and the
+	// protocol, for the reload's lines on entries (removals.go).
+	groupEntries []config.VSGEntry
+	protocol     string
+	suspended    atomic.Bool
+	ext          extras     // MISC_CHECK, FILE_CHECK and SMTP_CHECK (dynamic.go)
+	bfd          []bfdCheck // BFD_CHECK, not run (bfd.go)
+	mail         alerting   // SMTP alerts (smtp.go)
 	// changed, when set, hears that the pool changed (the data plane).
 	changed func()
 }
@@ -72,6 +76,7 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		haSuspend:  vs.HASuspend, ownsAddr: matcherOf(spec), omega: vs.Omega}
 	if spec.Group != nil {
 		svc.group = firstWord(spec.Group.Args)
+		svc.groupEntries, svc.protocol = spec.Group.Entries, spec.Protocol
 	}
 	svc.suspended.Store(vs.HASuspend) // until the suspender has seen the addresses
 	for _, rs := range spec.RealServers {

@@ -422,6 +422,12 @@ type VSGEntry struct {
 	End   netip.Addr `json:"-"`
 }
 
+// Same says whether two entries name the same services (keepalived's
+// vsge_iseq: addresses, port and fwmark; not where they are written).
+func (e VSGEntry) Same(o VSGEntry) bool {
+	return e.Fwmark == o.Fwmark && e.Port == o.Port && e.Start == o.Start && e.End == o.End && e.Family == o.Family
+}
+
 func (e *VSGEntry) parseLine(p *parser, l Line) bool {
 	w := l.Words()
 	*e = VSGEntry{Pos: Pos{l.File, l.Num}}
