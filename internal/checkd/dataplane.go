@@ -44,8 +44,9 @@ var dataPlaneKeywords = []string{
 	"lb_algo", "lb_kind", "lvs_method", "weight", "inhibit_on_failure",
 	"sorry_server", "sorry_server_inhibit", "sorry_server_lvs_method",
 	"sh-fallback", "mh-fallback", "sh-port", "mh-port", "ops", "flag-1", "flag-2", "flag-3",
-	"persistence_timeout", "persistence_granularity", "uthreshold", "lthreshold",
+	"persistence_timeout", "persistence_granularity", "persistence_engine", "uthreshold", "lthreshold",
 	"virtual_server_group",
+	"lvs_timeouts", "lvs_flush", "lvs_flush_on_stop", // lvsglobals.go
 }
 
 // syncer is the subsystem's syncer, made with its backend at first use

@@ -28,6 +28,9 @@ type Subsystem struct {
 	dpBackend lvs.Backend
 	dpKeep    bool
 	dpSyncer  *lvs.Syncer
+	dpApplied bool // a configuration with virtual servers was applied (lvs_flush: the first only)
+	// dpFlushing: lvs_flush_on_stop with the IPVS backend.
+	dpFlushing bool
 }
 
 // New makes the checker subsystem; it runs nothing until Apply. Without
@@ -74,28 +77,36 @@ func (s *Subsystem) Apply(ctx context.Context, cfg *config.Config) error {
 		}
 		return nil
 	}
-	s.rt = start(s.log, cfg, carry, s.syncer())
+	syncer := s.syncer()
+	if syncer != nil {
+		s.applyLVSGlobals(cfg, !s.dpApplied)
+		s.dpApplied = true
+	}
+	s.rt = start(s.log, cfg, carry, syncer)
 	s.cur.Store(s.rt)
 	return nil
 }
 
 // Stop ends every checker and returns once their goroutines and the
 // notifications they started have ended; the kernel's virtual services
-// are removed, unless -I keeps them.
+// are removed, unless -I keeps them (lvs_flush_on_stop: flushed, when
+// there are virtual servers, as keepalived's clear_services).
 func (s *Subsystem) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	running := s.rt != nil
 	if s.rt != nil {
 		s.cur.Store(nil)
 		s.rt.halt()
 		if !s.dpKeep {
 			// keepalived's clear_services, which -I skips.
-			s.rt.shutdown(s.dpSyncer != nil)
+			s.rt.shutdown(s.dpSyncer != nil && !s.dpFlushing) // no per-server lines when flushing
 		}
 		s.rt.handOver(false).release()
 		s.rt = nil
 	}
-	if s.dpSyncer != nil && !s.dpKeep {
+	defer s.restoreLVSGlobals(ctx)
+	if s.dpSyncer != nil && !s.dpKeep && (running || !s.dpFlushing) {
 		if err := s.dpSyncer.Release(ctx); err != nil {
 			return err
 		}

@@ -132,6 +132,7 @@ func (v *validator) globalDefs() {
 	v.gdUmask(g)
 	v.gdIncludeCheck(g)
 	v.gdScriptUser(g)
+	v.gdLVS(g)
 	if g.VRRPRxBufsMultiplier == 0 {
 		g.VRRPRxBufsMultiplier = defaultRxBufsMultiplier
 	}

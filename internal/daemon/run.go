@@ -19,6 +19,7 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/lvs/ipvs"
 	"github.com/keepalived-go/keepalived-go/internal/vrrpd"
 )
 
@@ -76,7 +77,10 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	k := &kernel.Linux{}
 	defer k.Close()
 	var subsystems []Subsystem
-	vrrpSub := vrrpd.New(log, k, f.Has("dont-release-vrrp"))
+	// lvs_sync_daemon's daemons follow a VRRP instance's state: the VRRP
+	// subsystem tells the sync daemon's of every change.
+	syncd := ipvs.NewSyncDaemon(log, !f.Has("check"), !f.Has("vrrp"), nil)
+	vrrpSub := vrrpd.New(log, k, f.Has("dont-release-vrrp"), syncd)
 	if !f.Has("check") { // -C: health checks only
 		subsystems = append(subsystems, vrrpSub)
 	}
@@ -86,6 +90,9 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		checks = checkd.New(log, checkd.WithDataPlane(backend, f.Has("dont-release-ipvs")))
 		subsystems = append(subsystems, checks)
 	}
+	// Last: applied once the instances run, stopped first (keepalived
+	// stops the sync daemon before releasing the VIPs).
+	subsystems = append(subsystems, syncd)
 	implemented := keywordsOf(subsystems)
 	cfg, _ := load(log, path, opts, f.Has("dump-conf"), implemented)
 	apply(log, subsystems, cfg)

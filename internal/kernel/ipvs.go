@@ -47,6 +47,11 @@ type IPVSService struct {
 	// Netmask is the persistence granularity: an IPv4 mask as a number
 	// (0xffffffff for one client address) or an IPv6 prefix length.
 	Netmask uint32
+	// PE is the persistence engine's name (IPVS_SVC_ATTR_PE_NAME: "sip",
+	// the kernel's ip_vs_pe_sip), "" for none. An edit without one
+	// removes the service's engine, as the kernel's ip_vs_edit_service
+	// does.
+	PE string
 }
 
 // Key is the service without its scheduling: what IPVS looks it up by.
@@ -116,6 +121,10 @@ type FakeIPVS struct {
 	mu       sync.Mutex
 	services []*fakeIPVSService
 	calls    []string
+	// The settings of ipvs_genl.go's IPVSControl: the timeouts (nil
+	// until set: the kernel's defaults) and the sync daemons running.
+	timeouts *IPVSTimeouts
+	daemons  []IPVSDaemon
 	// Scheds are the schedulers the fake kernel has (nil: those of a
 	// Debian kernel).
 	Scheds []string
@@ -131,6 +140,9 @@ type fakeIPVSService struct {
 var _ IPVS = (*FakeIPVS)(nil)
 
 var fakeIPVSScheds = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+
+// fakeIPVSEngines are the persistence engines of a Debian kernel.
+var fakeIPVSEngines = []string{"sip"}
 
 func (f *FakeIPVS) find(s IPVSService) *fakeIPVSService {
 	for _, x := range f.services {
@@ -159,7 +171,7 @@ func (f *FakeIPVS) checkService(s IPVSService) error {
 		scheds = fakeIPVSScheds
 	}
 	switch {
-	case !slices.Contains(scheds, s.Sched):
+	case !slices.Contains(scheds, s.Sched), s.PE != "" && !slices.Contains(fakeIPVSEngines, s.PE):
 		return syscall.ENOENT
 	case s.Family == 6 && (s.Netmask < 1 || s.Netmask > 128):
 		return syscall.EINVAL

@@ -13,6 +13,8 @@ import (
 
 	"github.com/cloudflare/ipvs"
 	"github.com/cloudflare/ipvs/netmask"
+	"github.com/mdlayher/genetlink"
+	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +51,18 @@ func OpenIPVS() (IPVS, error) {
 			return nil, fmt.Errorf("kernel: IPVS: %w", err)
 		}
 	}
-	return &linuxIPVS{c: c}, nil
+	g, err := genetlink.Dial(nil)
+	if err != nil {
+		c.(interface{ Close() error }).Close()
+		return nil, fmt.Errorf("kernel: IPVS: %w", err)
+	}
+	fam, err := g.GetFamily("IPVS")
+	if err != nil {
+		g.Close()
+		c.(interface{ Close() error }).Close()
+		return nil, fmt.Errorf("kernel: IPVS: %w", err)
+	}
+	return &linuxIPVS{c: c, g: g, family: fam.ID}, nil
 }
 
 // modprobe loads a module as keepalived_modprobe (core/utils.c) does: the
@@ -62,11 +75,139 @@ func modprobe(module string) {
 	_ = exec.Command(path, "-s", "--", module).Run()
 }
 
-// linuxIPVS is IPVS over cloudflare/ipvs's generic netlink client. The
-// client's netlink socket takes one request at a time.
+// linuxIPVS is IPVS over cloudflare/ipvs's generic netlink client, and
+// over a generic netlink socket of its own for what the library cannot
+// say (ipvs_genl.go): the services' dump (to read their persistence
+// engine), a service with a persistence engine, and IPVSControl. Each
+// socket takes one request at a time.
 type linuxIPVS struct {
-	mu sync.Mutex
-	c  ipvs.Client
+	mu     sync.Mutex
+	c      ipvs.Client
+	g      *genetlink.Conn
+	family uint16
+}
+
+var _ IPVSControl = (*linuxIPVS)(nil)
+
+// How a request is answered: an acknowledgement (a change), one reply
+// (IPVS_CMD_GET_CONFIG: asking for an acknowledgement too would leave it
+// unread, to be taken for the next request's answer) or a dump.
+const (
+	wantAck = iota
+	wantReply
+	wantDump
+)
+
+// execute sends one request of ours and returns the replies' payloads.
+// Called with l.mu held.
+func (l *linuxIPVS) execute(cmd uint8, data []byte, want int) ([][]byte, error) {
+	flags := mnl.Request | mnl.Acknowledge
+	switch want {
+	case wantReply:
+		flags = mnl.Request
+	case wantDump:
+		flags = mnl.Request | mnl.Dump
+	}
+	msgs, err := l.g.Execute(genetlink.Message{Header: genetlink.Header{Command: cmd, Version: ipvsGenlVersion}, Data: data},
+		l.family, flags)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(msgs))
+	for _, m := range msgs {
+		if len(m.Data) > 0 {
+			out = append(out, m.Data)
+		}
+	}
+	return out, nil
+}
+
+// serviceCmd sends a service with its persistence engine
+// (IPVS_CMD_NEW_SERVICE or SET_SERVICE).
+func (l *linuxIPVS) serviceCmd(cmd uint8, s IPVSService) error {
+	svc, err := encodeService(s)
+	if err != nil {
+		return err
+	}
+	ae := mnl.NewAttributeEncoder()
+	ae.Bytes(ipvsCmdAttrService, svc)
+	b, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	_, err = l.execute(cmd, b, wantAck)
+	return err
+}
+
+func (l *linuxIPVS) Timeouts() (IPVSTimeouts, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	msgs, err := l.execute(ipvsCmdGetConfig, nil, wantReply)
+	if err != nil {
+		return IPVSTimeouts{}, err
+	}
+	if len(msgs) == 0 {
+		return IPVSTimeouts{}, errIPVSMessage
+	}
+	return decodeTimeouts(msgs[0])
+}
+
+func (l *linuxIPVS) SetTimeouts(t IPVSTimeouts) error {
+	b, err := encodeTimeouts(t)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err = l.execute(ipvsCmdSetConfig, b, wantAck)
+	return err
+}
+
+func (l *linuxIPVS) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.execute(ipvsCmdFlush, nil, wantAck)
+	return err
+}
+
+func (l *linuxIPVS) StartDaemon(d IPVSDaemon) error {
+	b, err := encodeDaemon(d, true)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err = l.execute(ipvsCmdNewDaemon, b, wantAck)
+	return err
+}
+
+func (l *linuxIPVS) StopDaemon(state uint32) error {
+	b, err := encodeDaemon(IPVSDaemon{State: state}, false)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err = l.execute(ipvsCmdDelDaemon, b, wantAck)
+	return err
+}
+
+func (l *linuxIPVS) Daemons() ([]IPVSDaemon, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	msgs, err := l.execute(ipvsCmdGetDaemon, nil, wantDump)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IPVSDaemon, 0, len(msgs))
+	for _, m := range msgs {
+		d, err := decodeDaemonMessage(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func toLibService(s IPVSService) ipvs.Service {
@@ -88,6 +229,8 @@ func toLibService(s IPVSService) ipvs.Service {
 	return out
 }
 
+// fromLibService is a service of the library's dump (Stats; it has no
+// persistence engine: Services dumps through our own socket).
 func fromLibService(s ipvs.ServiceExtended) IPVSService {
 	out := IPVSService{Family: 4, Fwmark: s.FWMark, Sched: s.Scheduler, Flags: uint32(s.Flags) &^ IPVSFlagHashed, Timeout: s.Timeout}
 	if s.Family == ipvs.INET6 {
@@ -123,19 +266,22 @@ func fromLibDest(d ipvs.DestinationExtended) IPVSDest {
 		TunType: uint8(d.TunnelType), TunPort: d.TunnelPort, TunFlags: uint16(d.TunnelFlags)}
 }
 
+// Services dumps the table through our own socket: the library's dump
+// drops the persistence engine.
 func (l *linuxIPVS) Services() ([]IPVSService, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	svcs, err := l.c.Services()
-	if err == os.ErrNotExist { // the library's answer to an empty dump (not the kernel's ENOENT)
-		return nil, nil
-	}
+	msgs, err := l.execute(ipvsCmdGetService, nil, wantDump)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]IPVSService, len(svcs))
-	for i, s := range svcs {
-		out[i] = fromLibService(s)
+	out := make([]IPVSService, 0, len(msgs))
+	for _, m := range msgs {
+		s, err := decodeServiceMessage(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }
@@ -160,12 +306,18 @@ func (l *linuxIPVS) Dests(s IPVSService) ([]IPVSDest, error) {
 func (l *linuxIPVS) AddService(s IPVSService) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if s.PE != "" {
+		return l.serviceCmd(ipvsCmdNewService, s)
+	}
 	return l.c.CreateService(toLibService(s))
 }
 
 func (l *linuxIPVS) EditService(s IPVSService) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if s.PE != "" {
+		return l.serviceCmd(ipvsCmdSetService, s)
+	}
 	return l.c.UpdateService(toLibService(s))
 }
 
@@ -193,10 +345,11 @@ func (l *linuxIPVS) DelDest(s IPVSService, d IPVSDest) error {
 	return l.c.RemoveDestination(toLibService(s), toLibDest(d))
 }
 
-// Close closes the netlink socket.
+// Close closes the netlink sockets.
 func (l *linuxIPVS) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.g.Close()
 	if c, ok := l.c.(interface{ Close() error }); ok {
 		return c.Close()
 	}

@@ -122,7 +122,7 @@ func (c *carryOver) scriptVerdicts(objs *track.Objects) *track.Verdicts {
 // reload builds the runtime for cfg from this one, which it stops.
 func (rt *vrrpRuntime) reload(cfg *config.Config, keepVIPs bool) (*vrrpRuntime, error) {
 	carry := rt.handOver(cfg)
-	next, err := startVRRP(cfg, rt.k, rt.log, keepVIPs, carry)
+	next, err := startVRRPWith(cfg, rt.k, rt.log, keepVIPs, carry, rt.listener)
 	if next == nil {
 		// Nothing could start: release what was handed over, as a stop
 		// would have.

@@ -23,11 +23,22 @@ type Subsystem struct {
 
 	mu sync.RWMutex // guards rt against the API's readers
 	rt *vrrpRuntime
+
+	listener StateListener // nil: none
 }
 
-// New makes the VRRP subsystem; it runs nothing until Apply.
-func New(log *slog.Logger, k kernel.Kernel, keepVIPs bool) *Subsystem {
-	return &Subsystem{log: log, k: k, keepVIPs: keepVIPs}
+// StateListener hears every instance's state changes, after its notify
+// hooks: the IPVS sync daemon follows its instance (lvs_sync_daemon).
+// It is called on the instance's effects queue, never under its lock;
+// STOP, the end of an instance, is not passed on.
+type StateListener interface {
+	InstanceState(name string, master bool)
+}
+
+// New makes the VRRP subsystem; it runs nothing until Apply. listener,
+// if not nil, hears the instances' state changes.
+func New(log *slog.Logger, k kernel.Kernel, keepVIPs bool, listener StateListener) *Subsystem {
+	return &Subsystem{log: log, k: k, keepVIPs: keepVIPs, listener: listener}
 }
 
 // Name is the subsystem's name in logs.
@@ -50,7 +61,7 @@ func (s *Subsystem) Apply(_ context.Context, cfg *config.Config) error {
 	var err error
 	switch {
 	case s.rt == nil && hasVRRPConfig(cfg):
-		s.rt, err = startVRRP(cfg, s.k, s.log, s.keepVIPs, nil)
+		s.rt, err = startVRRPWith(cfg, s.k, s.log, s.keepVIPs, nil, s.listener)
 	case s.rt != nil && !hasVRRPConfig(cfg):
 		s.rt.stop()
 		s.rt = nil

@@ -45,6 +45,7 @@ type vrrpRuntime struct {
 	alerts    *notify.Alerter // SMTP alerts, shared by the instances and groups
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
+	listener  StateListener // hears the instances' states; nil for none
 }
 
 // socketKey groups instances that share one advert socket.
@@ -65,9 +66,15 @@ type socketKey struct {
 // runtime hands over (see reload.go): instances found in it resume their
 // state instead of starting afresh.
 func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs bool, carry *carryOver) (*vrrpRuntime, error) {
+	return startVRRPWith(cfg, k, log, keepVIPs, carry, nil)
+}
+
+// startVRRPWith is startVRRP with a listener of the instances' states.
+func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs bool, carry *carryOver,
+	listener StateListener) (*vrrpRuntime, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
-		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}}
+		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}, listener: listener}
 	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
 	objs := track.NewObjects(cfg)
@@ -100,6 +107,15 @@ func startVRRP(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVIPs b
 		n.useAlerts(rt.alerts, cfg.GlobalDefs, ci.IsSet("smtp_alert"), ci.SMTPAlert)
 		rt.notifiers = append(rt.notifiers, n)
 		ic.OnTransition = n.transition
+		if listener != nil {
+			name := ci.Name()
+			ic.OnTransition = func(from, to vrrp.State, priority int) {
+				n.transition(from, to, priority)
+				if to != vrrp.Stop {
+					listener.InstanceState(name, to == vrrp.Master)
+				}
+			}
+		}
 		ic.OnLowerPriority = n.lowerPriority
 		ic.SyncGroup = syncGroupOf[syncConfigOf[ci.Name()]]
 		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,

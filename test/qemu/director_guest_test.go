@@ -390,6 +390,16 @@ virtual_server 2001:db8::1 443 {
         weight 5
     }
 }
+virtual_server 10.0.0.4 5060 {
+    delay_loop 60
+    lb_algo rr
+    lb_kind DR
+    protocol UDP
+    persistence_timeout 120
+    persistence_engine sip
+    real_server 10.2.0.2 5060 {
+    }
+}
 virtual_server_group G {
     10.0.1.1-3 80
     fwmark 7
@@ -471,7 +481,7 @@ func TestGuestSameTableAsKeepalived(t *testing.T) {
 	if err := os.WriteFile("/tmp/same.conf", []byte(sameConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const services = 9
+	const services = 10
 	var ka bytes.Buffer
 	cmd := exec.Command("/sbin/keepalived", "-n", "-l", "-G", "-D", "-C", "-f", "/tmp/same.conf", "-p", "/tmp/ka.pid", "-c", "/tmp/ka-checkers.pid")
 	cmd.Stdout, cmd.Stderr = &ka, &ka

@@ -39,8 +39,8 @@ import (
 // guestTests are the tests each guest binary must pass: a test that did
 // not run fails the host test too.
 var guestTests = map[string][]string{
-	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel"},
-	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm"},
+	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel", "TestGuestPersistenceEngine"},
+	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"
@@ -79,7 +79,7 @@ func TestIPVSInQEMU(t *testing.T) {
 		fmt.Fprintf(&script, "echo \"=== RC %s $?\"\n", name)
 	}
 	g := &lab.Guest{
-		Modules: []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_mh", "veth"},
+		Modules: []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_mh", "ip_vs_pe_sip", "veth"},
 		Bins:    []string{"ip", "ipvsadm", "keepalived"},
 		Files:   bins,
 		Script:  script.String(),

@@ -109,6 +109,10 @@ func TestGuestStatsMatchIpvsadm(t *testing.T) {
 	if got := fetchMany(6); got["rs1"] != 2 || got["rs2"] != 4 {
 		t.Errorf("6 requests through the VIP (wrr 1:2): %v", got)
 	}
+	// The kernel sums its per-CPU counters into what it reports every 2
+	// s (6.1's estimation_timer, ip_vs_est.c): until then ipvsadm and
+	// the metrics agree on 0.
+	time.Sleep(2500 * time.Millisecond)
 	// Read ipvsadm, the metrics, ipvsadm again: equal once no packet
 	// of the requests is left on its way.
 	var kernel, metrics map[string][5]uint64

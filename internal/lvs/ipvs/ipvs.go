@@ -1,6 +1,9 @@
 // Package ipvs is the IPVS data plane: an lvs.Backend that programs the
 // kernel's IPVS as keepalived 2.2.7 does (check/ipvswrapper.c,
-// check/libipvs.c), over generic netlink (kernel.IPVS).
+// check/libipvs.c), over generic netlink (kernel.IPVS). Beside the
+// services: global_defs's lvs_timeouts, lvs_flush and lvs_flush_on_stop
+// (settings.go) and the lvs_sync_daemon subsystem (sync.go), over
+// kernel.IPVSControl.
 //
 // What a service becomes (ipvs_set_srule, ipvs_set_drule, ipvs_cmd):
 //
@@ -16,9 +19,10 @@
 //     uthreshold and lthreshold; a DR or TUN destination takes the
 //     service's port (none for a fwmark service), as ipvs_cmd sets it.
 //
-// persistence_engine cannot be programmed: github.com/cloudflare/ipvs
-// has no IPVS_SVC_ATTR_PE_NAME. It is left out, with a log line per
-// virtual server (Express's note).
+// A persistent service takes persistence_engine's name
+// (IPVS_SVC_ATTR_PE_NAME, as ipvs_set_srule sets it only with a
+// persistence timeout); github.com/cloudflare/ipvs has no such attribute,
+// so kernel.IPVS sends such a service itself (kernel/ipvs_genl.go).
 //
 // IPVS has no table of its own, so the backend keeps what it owns: the
 // services it was asked to express (the configured ones) and those it
@@ -59,6 +63,10 @@ type Backend struct {
 	mu    sync.Mutex
 	owned map[lvs.ServiceKey]*ownership
 	seq   uint64
+	// settings.go: the kernel's timeouts before lvs_timeouts changed
+	// them (nil: unchanged), and lvs_flush_on_stop.
+	origTimeouts *kernel.IPVSTimeouts
+	flushOnStop  FlushMode
 }
 
 // ownership is what the backend owns of one service, with when each
@@ -98,7 +106,8 @@ func defaultGranularity(family int) uint32 {
 // Express is the service as IPVS holds it (see the package comment): the
 // scheduler named (wlc by default), keepalived's flags, the persistence
 // netmask explicit when persistent (Granularity 0 is one client address)
-// and none otherwise, no persistence engine, no service-level method; the
+// and none otherwise, the persistence engine only when persistent, no
+// service-level method; the
 // destinations with their method (the service's by default), DR and TUN
 // ones on the service's port, weights within IPVS's 0..2147483647, tunnel
 // settings only for TUN. Expressing a service also makes it, and its
@@ -115,10 +124,7 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		if out.Granularity == 0 {
 			out.Granularity = defaultGranularity(s.Family)
 		}
-		if s.Engine != "" {
-			notes = append(notes, fmt.Sprintf("persistence_engine %s is not available with keepalived-go's IPVS backend "+
-				"(github.com/cloudflare/ipvs cannot set IPVS_SVC_ATTR_PE_NAME): persistence by address only", s.Engine))
-		}
+		out.Engine = s.Engine
 	}
 	seen := map[netip.AddrPort]bool{}
 	for _, d := range s.Dests {
@@ -189,6 +195,7 @@ func render(s *lvs.Service) kernel.IPVSService {
 		out.Flags |= kernel.IPVSFlagPersistent
 		out.Timeout = s.Persistence
 		out.Netmask = s.Granularity
+		out.PE = s.Engine
 	}
 	return out
 }
@@ -207,6 +214,7 @@ func decode(k kernel.IPVSService, dests []kernel.IPVSDest) lvs.Service {
 	if k.Flags&kernel.IPVSFlagPersistent != 0 {
 		s.Persistence = k.Timeout
 		s.Granularity = k.Netmask
+		s.Engine = k.PE
 	}
 	for _, d := range dests {
 		x := lvs.Destination{Addr: d.Addr, Weight: int(min(d.Weight, math.MaxInt32)), UThreshold: d.UThresh, LThreshold: d.LThresh}
@@ -281,6 +289,12 @@ func (c command) String() string {
 		return "IP_VS_SO_SET_DELDEST"
 	case cmdEditDest:
 		return "IP_VS_SO_SET_EDITDEST"
+	case cmdFlush:
+		return "IP_VS_SO_SET_FLUSH"
+	case cmdStartDaemon:
+		return "IP_VS_SO_SET_STARTDAEMON"
+	case cmdStopDaemon:
+		return "IP_VS_SO_SET_STOPDAEMON"
 	}
 	return "(unknown)"
 }
@@ -353,12 +367,14 @@ func strerror(cmd command, errno syscall.Errno, err error) string {
 		errno syscall.Errno
 	}
 	specific := map[key]string{
-		{cmdAdd, syscall.EEXIST}:      "Service already exists",
-		{cmdAdd, syscall.ENOENT}:      "Scheduler or persistence engine not found",
-		{cmdEdit, syscall.ENOENT}:     "Scheduler or persistence engine not found",
-		{cmdAddDest, syscall.EEXIST}:  "Destination already exists",
-		{cmdEditDest, syscall.ENOENT}: "No such destination",
-		{cmdDelDest, syscall.ENOENT}:  "No such destination",
+		{cmdAdd, syscall.EEXIST}:         "Service already exists",
+		{cmdAdd, syscall.ENOENT}:         "Scheduler or persistence engine not found",
+		{cmdEdit, syscall.ENOENT}:        "Scheduler or persistence engine not found",
+		{cmdAddDest, syscall.EEXIST}:     "Destination already exists",
+		{cmdEditDest, syscall.ENOENT}:    "No such destination",
+		{cmdDelDest, syscall.ENOENT}:     "No such destination",
+		{cmdStartDaemon, syscall.EEXIST}: "Daemon has already run",
+		{cmdStopDaemon, syscall.ESRCH}:   "No daemon is running",
 	}
 	if m, ok := specific[key{cmd, errno}]; ok {
 		return m
@@ -450,12 +466,34 @@ func (b *Backend) disown(key lvs.ServiceKey, dest *netip.AddrPort) {
 // does at stop: service by service (in the order they were first
 // configured: the configuration's, unless reloads added some), each
 // destination deleted (inhibited ones too, not set to weight 0), then the
-// service. Services and destinations made by hand stay.
+// service. Services and destinations made by hand stay. Under
+// lvs_flush_on_stop it flushes instead (settings.go).
 func (b *Backend) Release(ctx context.Context) error {
+	b.mu.Lock()
+	mode := b.flushOnStop
+	b.mu.Unlock()
+	if mode != NoFlush {
+		return b.releaseFlushing(ctx, mode)
+	}
 	observed, err := b.Observe(ctx)
 	if err != nil {
 		return err
 	}
+	b.sortByOrder(observed)
+	var ops []lvs.Op
+	for i := range observed {
+		s := &observed[i]
+		for _, d := range s.Dests {
+			ops = append(ops, lvs.Op{Kind: lvs.DelDest, Service: s, Dest: d})
+		}
+		ops = append(ops, lvs.Op{Kind: lvs.DelService, Service: s})
+	}
+	return b.Apply(ctx, ops)
+}
+
+// sortByOrder sorts services, and their destinations, in the order the
+// backend first claimed them.
+func (b *Backend) sortByOrder(observed []lvs.Service) {
 	b.mu.Lock()
 	order := func(s lvs.Service) uint64 {
 		if o := b.owned[s.ServiceKey]; o != nil {
@@ -469,13 +507,4 @@ func (b *Backend) Release(ctx context.Context) error {
 		slices.SortStableFunc(observed[i].Dests, func(x, y lvs.Destination) int { return cmp.Compare(o.dests[x.Addr], o.dests[y.Addr]) })
 	}
 	b.mu.Unlock()
-	var ops []lvs.Op
-	for i := range observed {
-		s := &observed[i]
-		for _, d := range s.Dests {
-			ops = append(ops, lvs.Op{Kind: lvs.DelDest, Service: s, Dest: d})
-		}
-		ops = append(ops, lvs.Op{Kind: lvs.DelService, Service: s})
-	}
-	return b.Apply(ctx, ops)
 }

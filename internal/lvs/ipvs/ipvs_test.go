@@ -74,7 +74,7 @@ func TestExpressIsWhatKeepalivedProgrammes(t *testing.T) {
 		t.Fatal("not expressed")
 	}
 	want := lvs.Service{ServiceKey: in.ServiceKey, Scheduler: "wlc", Flags: lvs.FlagOnePacket | lvs.FlagSched2, Persistence: 300,
-		Granularity: 0xffffffff, Dests: []lvs.Destination{
+		Granularity: 0xffffffff, Engine: "sip", Dests: []lvs.Destination{
 			{Addr: ap("10.0.1.1:53"), Weight: 3, Method: "DR"},
 			{Addr: ap("10.0.1.2:53"), Weight: 0, Method: "NAT"},
 			{Addr: ap("10.0.1.3:53"), Weight: 1, Method: "TUN", UThreshold: 10, LThreshold: 2, Tunnel: lvs.Tunnel{Type: lvs.TunnelGUE, Port: 6080, Flags: lvs.TunnelChecksum}},
@@ -84,8 +84,8 @@ func TestExpressIsWhatKeepalivedProgrammes(t *testing.T) {
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("Express:\n got %+v\nwant %+v", out, want)
 	}
-	if len(notes) != 1 || !strings.Contains(notes[0], "persistence_engine sip") {
-		t.Errorf("notes %q, want one on persistence_engine", notes)
+	if len(notes) != 0 {
+		t.Errorf("notes %q, want none", notes)
 	}
 
 	fw := lvs.Service{ServiceKey: lvs.FwmarkKey(6, 7), Scheduler: "sh", Persistence: 60, Granularity: 64,
@@ -398,4 +398,48 @@ func randomServices(rng *rand.Rand) []lvs.Service {
 		out = append(out, s)
 	}
 	return out
+}
+
+// persistence_engine reaches the kernel with a persistent service only
+// (ipvs_set_srule), is read back (an unchanged service is not edited)
+// and an unknown engine is the kernel's ENOENT with keepalived's words.
+func TestPersistenceEngine(t *testing.T) {
+	b, k, logs := newBackend(t)
+	s := lvs.NewSyncer(b, slog.New(slog.NewTextHandler(logs, nil)))
+	sip := lvs.Service{ServiceKey: lvs.AddrKey("udp", ap("10.0.0.1:5060")), Scheduler: "rr", Persistence: 300, Engine: "sip",
+		Dests: []lvs.Destination{dest("10.0.1.1:5060", 1)}}
+	plain := lvs.Service{ServiceKey: lvs.AddrKey("udp", ap("10.0.0.2:5060")), Scheduler: "rr", Engine: "sip"}
+	if err := s.Sync(ctx, []lvs.Service{sip, plain}); err != nil {
+		t.Fatal(err)
+	}
+	for svc := range kernelServices(t, k) {
+		want := ""
+		if svc.Addr == ap("10.0.0.1:5060") {
+			want = "sip"
+		}
+		if svc.PE != want {
+			t.Errorf("%s: engine %q, want %q", svc, svc.PE, want)
+		}
+	}
+	k.Calls()
+	if err := s.Sync(ctx, []lvs.Service{sip, plain}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := k.Calls(); len(calls) != 0 {
+		t.Errorf("the same services again: %q", calls)
+	}
+	sip.Engine = ""
+	if err := s.Sync(ctx, []lvs.Service{sip, plain}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := k.Calls(); !reflect.DeepEqual(calls, []string{"edit-service udp 10.0.0.1:5060"}) {
+		t.Errorf("engine removed: %q", calls)
+	}
+	sip.Engine = "nosuch"
+	if err := s.Sync(ctx, []lvs.Service{sip, plain}); err == nil {
+		t.Error("an unknown engine was accepted")
+	}
+	if want := "IPVS cmd IP_VS_SO_SET_EDIT(1155) error: Scheduler or persistence engine not found(2) (10.0.0.1:udp:5060)"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs.String())
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
+	"github.com/vishvananda/netns"
 )
 
 func openKernel(t *testing.T) kernel.IPVS {
@@ -314,4 +316,88 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// peScenario sets, keeps and drops a persistence engine (ip_vs_pe_sip):
+// kept by an edit that names it, dropped by one that does not; an
+// unknown one is ENOENT. It returns the errnos and the table.
+func peScenario(k kernel.IPVS) []string {
+	var out []string
+	step := func(what string, err error) {
+		out = append(out, fmt.Sprintf("%s: %v", what, kernel.Errno(err)))
+	}
+	sip := kernel.IPVSService{Family: 4, Proto: 17, Addr: ap("10.0.0.3:5060"), Sched: "rr", Flags: kernel.IPVSFlagPersistent,
+		Timeout: 120, Netmask: 0xffffffff, PE: "sip"}
+	step("add with engine", k.AddService(sip))
+	sip.Sched = "wrr"
+	step("edit with engine", k.EditService(sip))
+	noPE := sip
+	noPE.Addr, noPE.PE = ap("10.0.0.4:5060"), ""
+	step("add without engine", k.AddService(noPE))
+	noPE.PE = "sip"
+	step("edit to an engine", k.EditService(noPE))
+	sip.Addr = ap("10.0.0.5:5060")
+	step("add with engine 2", k.AddService(sip))
+	sip.PE = ""
+	step("edit without engine", k.EditService(sip))
+	badPE := sip
+	badPE.Addr, badPE.PE = ap("10.0.0.6:5060"), "nosuch"
+	step("add unknown engine", k.AddService(badPE))
+	svcs, err := k.Services()
+	step("list", err)
+	var table []string
+	for _, s := range svcs {
+		table = append(table, fmt.Sprintf("%+v", s))
+	}
+	slices.Sort(table)
+	return append(out, table...)
+}
+
+// The persistence engine against the kernel, in a network namespace of
+// its own, so that its services and engines never meet the other
+// tests'. The fake answers as the kernel; ipvsadm -Sn shows the engines.
+func TestGuestPersistenceEngine(t *testing.T) {
+	if out, err := exec.Command("/sbin/ip", "netns", "add", "pe").CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("/sbin/ip", "netns", "del", "pe").Run() })
+	var k kernel.IPVS
+	err := func() error {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			return err
+		}
+		defer orig.Close()
+		ns, err := netns.GetFromName("pe")
+		if err != nil {
+			return err
+		}
+		defer ns.Close()
+		if err := netns.Set(ns); err != nil {
+			return err
+		}
+		defer netns.Set(orig)
+		k, err = kernel.OpenIPVS() // its sockets stay in pe
+		return err
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	real := peScenario(k)
+	fake := peScenario(&kernel.FakeIPVS{})
+	out, _ := exec.Command("/sbin/ip", "netns", "exec", "pe", "ipvsadm", "-Sn").CombinedOutput()
+	saved := string(out)
+	t.Logf("the kernel:\n%s\n%s", strings.Join(real, "\n"), saved)
+	if !slices.Equal(real, fake) {
+		t.Errorf("the fake:\n%s", strings.Join(fake, "\n"))
+	}
+	for _, want := range []string{"-A -u 10.0.0.3:5060 -s wrr -p 120 --pe sip", "-A -u 10.0.0.4:5060 -s wrr -p 120 --pe sip",
+		"-A -u 10.0.0.5:5060 -s wrr -p 120\n"} {
+		if !strings.Contains(saved, want) {
+			t.Errorf("ipvsadm -Sn lacks %q:\n%s", want, saved)
+		}
+	}
 }

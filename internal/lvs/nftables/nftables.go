@@ -121,6 +121,9 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 	if s.Persistence > 0 {
 		notes = append(notes, "persistence_timeout is not available with nftables yet: ignored")
 	}
+	if s.Engine != "" {
+		notes = append(notes, "persistence_engine "+s.Engine+" is not available with nftables: ignored")
+	}
 	if s.Flags&lvs.FlagOnePacket != 0 {
 		notes = append(notes, "ops is not available with nftables: UDP is balanced per flow (conntrack entry), not per datagram")
 	}

@@ -116,15 +116,16 @@ func TestExpressRefusesAndNotes(t *testing.T) {
 		t.Fatalf("DR service: ok %v, %q", ok, notes)
 	}
 	s := service("sh", dest("10.0.0.2:80", 1), lvs.Destination{Addr: ap("10.0.0.3:80"), Weight: 1, Method: "TUN"})
-	s.Persistence, s.Flags = 300, lvs.FlagOnePacket|lvs.FlagSched2
+	s.Persistence, s.Flags, s.Engine = 300, lvs.FlagOnePacket|lvs.FlagSched2, "sip"
 	got, ok, notes := b.Express(s)
 	want := []string{
 		"persistence_timeout is not available with nftables yet: ignored",
+		"persistence_engine sip is not available with nftables: ignored",
 		"ops is not available with nftables: UDP is balanced per flow (conntrack entry), not per datagram",
 		"sh-port is not available with nftables: the source address alone is hashed",
 		"real server 10.0.0.3:80: lb_kind TUN is not available with nftables (NAT only): left out",
 	}
-	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 1 || got.Persistence != 0 || got.Flags != 0 {
+	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 1 || got.Persistence != 0 || got.Flags != 0 || got.Engine != "" {
 		t.Fatalf("got %+v, %v\nnotes %q", got, ok, notes)
 	}
 	// Every real server down (or at weight 0): no scheduler, the rule
