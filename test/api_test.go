@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -169,6 +170,11 @@ func TestAPIReportsTheMaster(t *testing.T) {
 	})
 	if body, err := httpGet(c, base+"/healthz"); err != nil || body != "ok\n" {
 		t.Errorf("/healthz: %q, %v", body, err)
+	}
+	// keepalived-go status, run in the router's namespace, reads the same.
+	out, err := r1.Command(binary, "status").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`VI_1\s+MASTER\s+eth0\s+51\s+150\s+`+regexp.QuoteMeta(vip4.String())).Match(out) {
+		t.Errorf("keepalived-go status: %v\n%s", err, out)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/cli"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/genhash"
+	"github.com/keepalived-go/keepalived-go/internal/statuscmd"
 )
 
 // Version is printed by -v; keepalived prints "Keepalived vX.Y.Z".
@@ -28,6 +29,9 @@ const DefaultConfigFile = "/etc/keepalived/keepalived.conf"
 func Main(prog string, args []string, stdout, stderr io.Writer) int {
 	if filepath.Base(prog) == "genhash" { // Debian's genhash is a link to keepalived
 		return genhash.Run(prog, args, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "status" { // keepalived refuses a non-option argument
+		return statuscmd.Run(args[1:], stdout, stderr)
 	}
 	f, err := cli.Parse(args)
 	if err != nil {
