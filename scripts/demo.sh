@@ -3,7 +3,11 @@
 #  1. the lab: keepalived-go and Debian's keepalived (if installed) in one
 #     VRRP group in network namespaces, with a client: election, crash
 #     failover, preemption back, graceful stop (go run ./cmd/kglab);
-#  2. keepalived-go -t next to keepalived -t on one of keepalived's shipped
+#  2. load balancing: two keepalived-go directors sharing a VIP, three real
+#     servers under HTTP_GET behind nftables, a client fetching all along;
+#     a real server dies, the master dies, both come back, and the
+#     client's outages in milliseconds (go run ./cmd/kglab -lb);
+#  3. keepalived-go -t next to keepalived -t on one of keepalived's shipped
 #     samples, and the configuration as keepalived-go understood it.
 # Everything happens in namespaces the script creates and removes.
 set -euo pipefail
@@ -18,7 +22,11 @@ echo "#### 1. the lab"
 go run ./cmd/kglab -bin "$bin/keepalived-go"
 
 echo
-echo "#### 2. keepalived-go -t on $sample"
+echo "#### 2. load balancing"
+go run ./cmd/kglab -lb -bin "$bin/keepalived-go"
+
+echo
+echo "#### 3. keepalived-go -t on $sample"
 ip netns add "$ns"
 ip -n "$ns" link add eth0 type veth peer name eth1
 ip -n "$ns" link add eth2 type veth peer name eth3

@@ -2,17 +2,22 @@
 // namespaces on one bridge, keepalived-go on r1 and (when installed)
 // Debian's keepalived on r2, in one VRRP group. It shows the election, a
 // crash failover, the preemption back and a graceful stop, with the
-// client's view of the VIP at each step, then removes everything.
+// client's view of the VIP at each step, then removes everything. With
+// -lb it shows load balancing instead (lb.go): two directors, three real
+// servers under HTTP_GET, nftables, and what a client fetching all along
+// saw. Ctrl-C stops it and removes everything.
 //
-// Usage (root): go run ./cmd/kglab [-bin keepalived-go]
+// Usage (root): go run ./cmd/kglab [-lb] [-bin keepalived-go]
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -24,8 +29,25 @@ var vip = netip.MustParseAddr("198.51.100.200")
 
 func main() {
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
+	lb := flag.Bool("lb", false, "the load-balancing demo")
+	serveAs := flag.String("serve", "", "internal: be the real server NAME")
+	fetchURL := flag.String("fetch", "", "internal: be the client fetching URL")
 	flag.Parse()
-	if err := run(*bin); err != nil {
+	switch {
+	case *serveAs != "":
+		serve(*serveAs)
+		return
+	case *fetchURL != "":
+		fetch(*fetchURL)
+		return
+	}
+	var err error
+	if *lb {
+		err = lbMain(*bin)
+	} else {
+		err = run(*bin)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
 		os.Exit(1)
 	}
@@ -157,4 +179,20 @@ func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
 	}
+}
+
+// lbMain runs the load-balancing demo until it ends or Ctrl-C.
+func lbMain(bin string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the lab makes network namespaces: run it as root")
+	}
+	if bin == "" {
+		var err error
+		if bin, err = build(); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runLB(ctx, bin)
 }
