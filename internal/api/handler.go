@@ -59,12 +59,7 @@ func NewHandler(src Source) http.Handler {
 }
 
 func serveStatus(w http.ResponseWriter, src Source) {
-	sts := statuses(src)
-	out := make([]InstanceJSON, 0, len(sts)) // [] rather than null without instances
-	for i := range sts {
-		out = append(out, statusJSON(&sts[i]))
-	}
-	writeJSON(w, out)
+	writeJSON(w, instancesJSON(src))
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -126,11 +126,17 @@ func startAPI(log *slog.Logger, f *cli.Flags, src api.Source) (stop func()) {
 		log.Error("cannot serve the API; running without it", "addr", addr, "err", err)
 		return func() {}
 	}
-	srv := &http.Server{Handler: api.NewHandler(src), ReadHeaderTimeout: 10 * time.Second,
+	history := api.NewHistory()
+	srv := &http.Server{Handler: api.WithPage(api.NewHandler(src), history), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	done := make(chan struct{})
+	ctx, stopHistory := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
 	go func() {
-		defer close(done)
+		defer func() { done <- struct{}{} }()
+		history.Run(ctx, src, time.Second)
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			log.Error("API server stopped", "err", err)
 		}
@@ -142,6 +148,8 @@ func startAPI(log *slog.Logger, f *cli.Flags, src api.Source) (stop func()) {
 		if err := srv.Shutdown(ctx); err != nil {
 			srv.Close()
 		}
+		stopHistory()
+		<-done
 		<-done
 	}
 }
