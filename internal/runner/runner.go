@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"syscall"
@@ -49,6 +50,17 @@ type Result struct {
 // OK tells whether the script exited with status 0.
 func (r Result) OK() bool { return r.ExitCode == 0 && r.Err == nil }
 
+// switchTo is the credential a script's process must switch to: none
+// when the daemon already runs as that user and group (a daemon run
+// without root, whose script_user is itself, could not call setgroups),
+// else cred.
+func switchTo(cred *syscall.Credential) *syscall.Credential {
+	if cred == nil || (os.Getuid() != 0 && uint32(os.Getuid()) == cred.Uid && uint32(os.Getgid()) == cred.Gid) {
+		return nil
+	}
+	return cred
+}
+
 // Run runs s and waits for it, for at most timeout (none if 0): then its
 // process group gets SIGTERM, and SIGKILL KillDelay later. Cancelling ctx
 // ends it the same way.
@@ -59,7 +71,7 @@ func Run(ctx context.Context, s Script, timeout time.Duration) Result {
 	// Pdeathsig: if the daemon dies, its scripts get SIGTERM, as
 	// keepalived's do; the forking thread lives until the script is
 	// reaped (startOnNormalThread), so this fires with the daemon only.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.Cred, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: switchTo(s.Cred), Pdeathsig: syscall.SIGTERM}
 	// A script that leaves a child holding its output open does not
 	// hold the caller beyond this once it exits itself.
 	cmd.WaitDelay = time.Second
