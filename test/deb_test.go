@@ -34,16 +34,17 @@ const (
 )
 
 // TestDebPackage builds the Debian package with scripts/build-deb.sh,
-// checks it with lintian, installs it with dpkg -i beside Debian's keepalived (no file of one is
-// the other's), checks `keepalived-go -t` on the shipped configuration,
-// starts the installed binary as the installed unit's ExecStart would,
-// under a notify socket the test owns and in a network namespace of its
-// own, until READY=1 and back at TERM to STOPPING=1, fetches a page's
-// digest with the installed genhash, then removes the package (its
-// conffiles stay) and purges it. It installs a package on the machine:
-// only under CI=true.
+// checks it with lintian, installs it with dpkg -i beside Debian's
+// keepalived (no file of one is the other's), verifies the installed unit
+// with systemd-analyze, checks `keepalived-go -t` on the shipped
+// configuration, starts the installed binary as the installed unit's
+// ExecStart would, under a notify socket the test owns and in a network
+// namespace of its own, until READY=1 and back at TERM to STOPPING=1,
+// fetches a page's digest with the installed genhash, then removes the
+// package (its conffiles stay) and purges it. It installs a package on the
+// machine: only under CI=true.
 func TestDebPackage(t *testing.T) {
-	testenv.RequireRoot(t, "dpkg", "dpkg-deb", "dpkg-query", "ip", "go", "lintian")
+	testenv.RequireRoot(t, "dpkg", "dpkg-deb", "dpkg-query", "ip", "go", "lintian", "systemd-analyze")
 	testenv.RequireThrowaway(t, "installs the keepalived-go package with dpkg -i")
 	if st := debStatus("keepalived-go"); st != "" {
 		testenv.Unavailable(t, "the keepalived-go package is on this machine already ("+st+"); the test would remove it")
@@ -105,6 +106,11 @@ func TestDebPackage(t *testing.T) {
 		if !strings.Contains(man, want) {
 			t.Errorf("keepalived-go(8) lacks %q", want)
 		}
+	}
+
+	// systemd's own checks of the installed unit (its binary exists).
+	if out, err := exec.Command("systemd-analyze", "verify", "--man=no", debUnit).CombinedOutput(); err != nil {
+		t.Errorf("systemd-analyze verify %s: %v\n%s", debUnit, err, out)
 	}
 
 	// The unit's command line, with its Environment= and then the shipped
