@@ -3,13 +3,14 @@
 # interop peer), tshark (dissects what we send), nftables and iproute2
 # (namespaces), and for the IPVS tests in QEMU (test/qemu; the host kernel
 # has no IPVS) QEMU, Debian's cloud kernel (its IPVS modules), a static
-# busybox and ipvsadm, and Chromium (headless, for the status page's test).
+# busybox and ipvsadm, Chromium (headless, for the status page's test) and
+# lintian (checks the Debian package that scripts/build-deb.sh builds).
 # Run as root. The daemon itself needs none of these.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
 for cmd in keepalived:keepalived tshark:tshark nft:nftables ip:iproute2 ping:iputils-ping \
-  qemu-system-x86_64:qemu-system-x86 ipvsadm:ipvsadm chromium:chromium; do
+  qemu-system-x86_64:qemu-system-x86 ipvsadm:ipvsadm chromium:chromium lintian:lintian; do
   command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd#*:}")
 done
 # The guest's userland is busybox-static's /bin/busybox (a dynamic busybox

@@ -31,3 +31,13 @@ func Unavailable(t testing.TB, why string) {
 	}
 	t.Skip(why)
 }
+
+// RequireThrowaway skips the test unless CI=true: it changes the machine
+// beyond what a test may change on a developer's (it installs a package,
+// for instance), which CI's throwaway machine allows. why says what.
+func RequireThrowaway(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "true" {
+		t.Skip(why + ": runs only under CI=true, on a throwaway machine")
+	}
+}
