@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"log/syslog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -282,20 +281,6 @@ func detach(stderr io.Writer) int {
 
 // newLogger logs to the console with -l, else to syslog (unless -G), as
 // keepalived does; the ident is keepalived's.
-func newLogger(f *cli.Flags, stderr io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	if f.Has("log-detail") {
-		level = slog.LevelDebug
-	}
-	hopts := &slog.HandlerOptions{Level: level}
-	if !f.Has("log-console") && !f.Has("no-syslog") {
-		if w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "Keepalived"); err == nil {
-			return slog.New(slog.NewTextHandler(w, hopts))
-		}
-	}
-	return slog.New(slog.NewTextHandler(stderr, hopts))
-}
-
 // logWriter turns written text into one log record per line.
 type logWriter struct {
 	log *slog.Logger
