@@ -1,6 +1,8 @@
 package vrrpd
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
@@ -48,6 +50,7 @@ func KeepalivedExtras(cfg *config.Config) map[string]api.KeepalivedExtra {
 			x.VRules = lines(ci.VirtualRules, func(r config.Rule) []string { return r.Words })
 		}
 		x.TrackInterfaces, x.TrackScripts = tracked(ci, scripts)
+		dataExtras(&x, cfg, ci, scripts)
 		out[ci.Name()] = x
 	}
 	return out
@@ -90,6 +93,62 @@ func tracked(ci *config.VRRPInstance, scripts map[string]*config.VRRPScript) (if
 		}
 	}
 	return ifs, cmds
+}
+
+// dataExtras fills what only keepalived.data shows.
+func dataExtras(x *api.KeepalivedExtra, cfg *config.Config, ci *config.VRRPInstance, scripts map[string]*config.VRRPScript) {
+	for _, g := range cfg.SyncGroups {
+		for _, w := range g.Group {
+			for _, name := range w.Words {
+				if name == ci.Name() {
+					x.SyncGroup = firstArg(g.Args)
+				}
+			}
+		}
+	}
+	x.SourceIP = ci.McastSrcIP
+	for _, p := range ci.UnicastPeers {
+		maxTTL := p.MaxTTL
+		if maxTTL == 0 {
+			maxTTL = 255
+		}
+		x.UnicastPeers = append(x.UnicastPeers, fmt.Sprintf("%s min_ttl %d max_ttl %d", p.Addr, p.MinTTL, maxTTL))
+	}
+	x.CheckUnicastSrc = ci.CheckUnicastSrc || (cfg.GlobalDefs != nil && cfg.GlobalDefs.VRRPCheckUnicastSrc)
+	if implemented["track_script"] {
+		for _, t := range ci.TrackScript {
+			s, ok := scripts[t.Name]
+			if !ok {
+				continue
+			}
+			w, rev := t.Weight, t.Reverse
+			if !t.HasWeight {
+				w, rev = scriptWeight(s)
+			}
+			r := ""
+			if rev {
+				r = " reverse"
+			}
+			x.TrackScriptWeights = append(x.TrackScriptWeights, fmt.Sprintf("%s weight %d%s", t.Name, w, r))
+		}
+	}
+	x.ScriptUIDGID = "0:0"
+}
+
+// scriptWeight is a vrrp_script's own weight ("weight W [reverse]").
+func scriptWeight(s *config.VRRPScript) (int, bool) {
+	if len(s.Weight) == 0 {
+		return 0, false
+	}
+	w, _ := strconv.Atoi(s.Weight[0])
+	return w, len(s.Weight) > 1 && s.Weight[1] == "reverse"
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }
 
 // authPass is the VRRPv2 PASS password as keepalived keeps it
