@@ -124,6 +124,20 @@ func TestDataDumpMatchesKeepalived(t *testing.T) {
 		}
 	}
 
+	oscr, tscr := sectionBlocks(t, ours, "------< VRRP Scripts >------", " VRRP Script = "),
+		sectionBlocks(t, theirs, "------< VRRP Scripts >------", " VRRP Script = ")
+	// keepalived resolves the command's symbolic links (/bin/true is
+	// /usr/bin/true); we print it as configured.
+	if lines := tscr["chk"]; len(lines) > 1 {
+		lines[1] = strings.Replace(lines[1], "/usr/bin/true", "/bin/true", 1)
+	}
+	if len(oscr["chk"]) == 0 || !slices.Equal(oscr["chk"], tscr["chk"]) {
+		t.Errorf("VRRP Script chk differs:\n ours:\n%s\n theirs:\n%s", strings.Join(oscr["chk"], "\n"), strings.Join(tscr["chk"], "\n"))
+	}
+	if o, th := exporterScripts(ours), exporterScripts(theirs); o != th || o != "[{chk GOOD idle}]" {
+		t.Errorf("the exporter reads the scripts as %s from ours, %s from keepalived's; want [{chk GOOD idle}]", o, th)
+	}
+
 	po, pt := exporterParse(ours), exporterParse(theirs)
 	for _, name := range []string{"VI_1", "VI_6"} {
 		if o, th := fmt.Sprintf("%+v", po[name]), fmt.Sprintf("%+v", pt[name]); o != th {
@@ -164,6 +178,12 @@ var maskTimes = regexp.MustCompile(`^(   (Last transition|Read timeout) = ).*$`)
 // instanceBlocks splits the VRRP Topology section into each instance's
 // lines, masked, without keepalived's socket descriptors.
 func instanceBlocks(t *testing.T, dump []byte) map[string][]string {
+	return sectionBlocks(t, dump, "------< VRRP Topology >------", " VRRP Instance = ")
+}
+
+// sectionBlocks splits a section of the dump into its objects' lines, by
+// name (given on the lines starting with prefix), masked.
+func sectionBlocks(t *testing.T, dump []byte, section, prefix string) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	in, name := false, ""
@@ -172,13 +192,13 @@ func instanceBlocks(t *testing.T, dump []byte) map[string][]string {
 		l := sc.Text()
 		switch {
 		case strings.HasPrefix(l, "------<"):
-			in = l == "------< VRRP Topology >------"
+			in = l == section
 			name = ""
 			continue
 		case !in:
 			continue
-		case strings.HasPrefix(l, " VRRP Instance = "):
-			name = strings.TrimPrefix(l, " VRRP Instance = ")
+		case strings.HasPrefix(l, prefix):
+			name = strings.TrimPrefix(l, prefix)
 		}
 		if name == "" {
 			t.Fatalf("line %q outside an instance", l)
@@ -307,4 +327,47 @@ func exporterParse(dump []byte) map[string]*exporterData {
 		}
 	}
 	return data
+}
+
+// exporterScripts re-implements mehdy/keepalived-exporter's
+// ParseVRRPScript (internal/collector/parser.go, commit 5aedbfb6a6ca): a
+// line " VRRP Script = NAME" starts a script; its lines indented by three
+// spaces with "=" give Status and State; a line indented by fewer than
+// four spaces that is neither ends it. It returns [{name status state}...].
+func exporterScripts(dump []byte) string {
+	type script struct{ Name, Status, State string }
+	var out []script
+	var cur script
+	sc := bufio.NewScanner(bytes.NewReader(dump))
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, " VRRP Script") && strings.Contains(l, "="):
+			if cur.Name != "" {
+				out = append(out, cur)
+				cur = script{}
+			}
+			cur.Name = strings.TrimSpace(strings.Split(strings.TrimSpace(l), "=")[1])
+		case strings.HasPrefix(l, "   ") && cur.Name != "":
+			if !strings.Contains(l, "=") {
+				continue
+			}
+			kv := strings.Split(strings.TrimSpace(l), "=")
+			switch strings.TrimSpace(kv[0]) {
+			case "Status":
+				cur.Status = strings.TrimSpace(kv[1])
+			case "State":
+				cur.State = strings.TrimSpace(kv[1])
+			}
+		case !strings.HasPrefix(l, "    "):
+			if cur.Name != "" {
+				out = append(out, cur)
+				cur = script{}
+			}
+		}
+	}
+	if cur.Name != "" {
+		out = append(out, cur)
+	}
+	return fmt.Sprint(out)
 }

@@ -40,8 +40,10 @@ import (
 //     master-down time for a backup), not read from the timer.
 //   - fd_in/fd_out are not printed (keepalived prints its socket
 //     descriptors; ours are not shared per interface), nor the "VRRP
-//     Sockpool", "VRRP Scripts" and "Interfaces" sections, the unicast
-//     peers, virtual routes and rules, tracked interfaces and files.
+//     Sockpool" and "Interfaces" sections, virtual routes and rules,
+//     tracked interfaces and files.
+//   - In "VRRP Scripts", Insecure, Init state and State are always "no",
+//     "unknown" and "idle", and Result is rise or 0.
 //   - The checker's file prints, for each virtual server, its address
 //     line, protocol, quorum state, and for each real server its address
 //     line with weights, its state and its count of failed checkers; the
@@ -87,7 +89,7 @@ func WriteKeepalivedParentData(w io.Writer, g DataGlobals) error {
 // (vrrp_print.c vrrp_print_data); extra gives each instance's
 // KeepalivedExtra by name (nil: defaults). now stamps the estimated
 // timers.
-func WriteKeepalivedData(w io.Writer, src Source, extra func(name string) KeepalivedExtra, g DataGlobals, now time.Time) error {
+func WriteKeepalivedData(w io.Writer, src Source, extra func(name string) KeepalivedExtra, scripts []DataScript, g DataGlobals, now time.Time) error {
 	var b strings.Builder
 	writeGlobals(&b, g)
 	sts := statuses(src)
@@ -103,6 +105,7 @@ func WriteKeepalivedData(w io.Writer, src Source, extra func(name string) Keepal
 		}
 		dumpVRRP(&b, &sts[i], &x, now)
 	}
+	dumpScripts(&b, scripts)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -439,4 +442,54 @@ func dumpRS(b *strings.Builder, s *lvs.ServerStatus) {
 	line(b, "   effective weight = %d", s.Weight)
 	line(b, "   alive = %d", b2i(s.Alive))
 	line(b, "   num failed checkers = %d", s.FailedCheckers)
+}
+
+// DataScript is a vrrp_script as keepalived.data's "VRRP Scripts"
+// section shows it (vrrp_data.c dump_vscript).
+type DataScript struct {
+	Name, Command     string // Command as ScriptString prints it
+	Interval, Timeout time.Duration
+	Weight            int
+	Reverse           bool
+	Rise, Fall        int
+	Good              bool
+	UIDGID            string   // "uid:gid"
+	Tracking          []string // "INSTANCE, weight W", as dump_tracking_vrrp
+}
+
+// dumpScripts is dump_vscript_list. A good script's result is its rise
+// (keepalived counts up to it), a bad one's 0.
+func dumpScripts(b *strings.Builder, scripts []DataScript) {
+	if len(scripts) == 0 {
+		return
+	}
+	line(b, "------< VRRP Scripts >------")
+	for _, s := range scripts {
+		line(b, " VRRP Script = %s", s.Name)
+		line(b, "   Command = %s", s.Command)
+		line(b, "   Interval = %d sec", int64(s.Interval/time.Second))
+		line(b, "   Timeout = %d sec", int64(s.Timeout/time.Second))
+		rev := ""
+		if s.Reverse {
+			rev = " reverse"
+		}
+		line(b, "   Weight = %d%s", s.Weight, rev)
+		line(b, "   Rise = %d", s.Rise)
+		line(b, "   Fall = %d", s.Fall)
+		result, status := 0, "BAD"
+		if s.Good {
+			result, status = s.Rise, "GOOD"
+		}
+		line(b, "   Result = %d", result)
+		line(b, "   Insecure = no")
+		line(b, "   Init state = unknown")
+		line(b, "   Status = %s", status)
+		line(b, "   Script uid:gid = %s", s.UIDGID)
+		line(b, "   VRRP instances :")
+		line(b, "   Tracking instances :")
+		for _, t := range s.Tracking {
+			line(b, "     %s", t)
+		}
+		line(b, "   State = idle")
+	}
 }

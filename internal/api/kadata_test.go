@@ -21,7 +21,7 @@ func TestKeepalivedDataLayout(t *testing.T) {
 		return KeepalivedExtra{}
 	}
 	now := time.Unix(1796495501, 19714000)
-	if err := WriteKeepalivedData(&b, sourceOf(fixture(t)), extra, DataGlobals{RouterID: "lb1"}, now); err != nil {
+	if err := WriteKeepalivedData(&b, sourceOf(fixture(t)), extra, nil, DataGlobals{RouterID: "lb1"}, now); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -122,9 +122,13 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		apply(log, subsystems, cfg)
 		view.update(cfg)
 	}
+	var vrrpData *vrrpd.Subsystem // nil with -C: keepalived runs no VRRP process to write keepalived.data
+	if !f.Has("check") {
+		vrrpData = vrrpSub
+	}
 	handlers := map[os.Signal]func(){
 		syscall.SIGHUP:  reload,
-		syscall.SIGUSR1: func() { dumpData(log, cfg, view) },
+		syscall.SIGUSR1: func() { dumpData(log, cfg, view, vrrpData) },
 		syscall.SIGUSR2: func() { writeDump(log, "keepalived.stats", vrrpSub.WriteStats) },
 		sigJSON:         func() { dumpKeepalivedJSON(log, view) },
 	}
@@ -242,11 +246,14 @@ func serveSignals(log *slog.Logger, sigs <-chan os.Signal, handlers map[os.Signa
 // keepalived's processes each write theirs: keepalived.data (VRRP, unless
 // -C), keepalived_check.data (health checks, unless -P) and
 // keepalived_parent.data. See internal/api/kadata.go.
-func dumpData(log *slog.Logger, cfg *config.Config, v *apiView) {
+func dumpData(log *slog.Logger, cfg *config.Config, v *apiView, vrrpSub *vrrpd.Subsystem) {
 	g := dataGlobals(cfg)
 	now := time.Now()
-	if v.vrrp != nil {
-		dumpPrivate(log, "keepalived.data", func(w io.Writer) error { return api.WriteKeepalivedData(w, v, v.extra, g, now) })
+	if vrrpSub != nil {
+		scripts := vrrpd.DataScripts(cfg, vrrpSub.ScriptVerdicts())
+		dumpPrivate(log, "keepalived.data", func(w io.Writer) error {
+			return api.WriteKeepalivedData(w, v, v.extra, scripts, g, now)
+		})
 	}
 	if v.pools != nil {
 		dumpPrivate(log, "keepalived_check.data", func(w io.Writer) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/config"
@@ -166,6 +167,47 @@ func lines[T any](items []T, words func(T) []string) []string {
 	var out []string
 	for _, it := range items {
 		out = append(out, strings.Join(words(it), " "))
+	}
+	return out
+}
+
+// DataScripts are the vrrp_scripts that instances track, in the
+// configuration's order, as keepalived.data shows them; good gives the
+// current verdicts (ScriptVerdicts).
+func DataScripts(cfg *config.Config, good map[string]bool) []api.DataScript {
+	if !implemented["track_script"] {
+		return nil
+	}
+	usable := track.UsableScripts(cfg)
+	var out []api.DataScript
+	for _, s := range cfg.Scripts {
+		name := s.Name()
+		if usable[name] == nil {
+			continue
+		}
+		w, rev := scriptWeight(s)
+		d := api.DataScript{Name: name, Command: api.ScriptString(s.Script.Args),
+			Interval: s.Interval.Duration(), Timeout: s.Timeout.Duration(),
+			Weight: w, Reverse: rev, Rise: max(1, s.Rise), Fall: max(1, s.Fall),
+			Good: good[name], UIDGID: "0:0"}
+		if d.Interval == 0 {
+			d.Interval = time.Second
+		}
+		for _, ci := range cfg.Instances {
+			for _, t := range ci.TrackScript {
+				if t.Name != name {
+					continue
+				}
+				tw := w
+				if t.HasWeight {
+					tw = t.Weight
+				}
+				d.Tracking = append(d.Tracking, fmt.Sprintf("%s, weight %d", ci.Name(), tw))
+			}
+		}
+		if len(d.Tracking) > 0 {
+			out = append(out, d)
+		}
 	}
 	return out
 }
