@@ -45,10 +45,13 @@ import (
 //   - In "VRRP Scripts", Insecure, Init state and State are always "no",
 //     "unknown" and "idle", and Result is rise or 0.
 //   - The checker's file prints, for each virtual server, its address
-//     line, protocol, quorum state, and for each real server its address
-//     line with weights, its state and its count of failed checkers; the
-//     virtual server's configuration lines (scheduler, timeouts, ...) and
-//     the checkers queue are left out.
+//     line, protocol, sorry server, alive and quorum state, and for each
+//     real server its address line with weights, its state and its count
+//     of failed checkers, each as keepalived's line in its order (checked
+//     against keepalived 2.2.7 in the QEMU guest, which has IPVS:
+//     test/qemu/kadata_guest_test.go); the virtual server groups, the
+//     configuration lines (scheduler, timeouts, forwarding method, ...)
+//     and the checkers queue are left out.
 
 // DataGlobals is what the global definitions of keepalived's data files
 // show.
@@ -421,7 +424,9 @@ func dumpVS(b *strings.Builder, p *lvs.PoolStatus) {
 	if p.Sorry != nil {
 		line(b, "   sorry server = %s", p.Sorry.Name)
 	}
-	line(b, "   alive = %d", b2i(p.QuorumUp))
+	// vs->alive: the service is set in the kernel, which it is while the
+	// checks run, whatever its quorum.
+	line(b, "   alive = 1")
 	line(b, "   quorum_state_up = %d", b2i(p.QuorumUp))
 	for _, s := range p.Servers {
 		dumpRS(b, &s)
@@ -436,6 +441,9 @@ func dumpRS(b *strings.Builder, s *lvs.ServerStatus) {
 	addr, _, port, ok := trioParts(s.Name)
 	if !ok {
 		addr, port = s.Name, "0"
+	}
+	if s.KeepalivedPort != "" {
+		port = s.KeepalivedPort
 	}
 	line(b, "   RIP = %s, RPORT = %s, WEIGHT = %d EFF WEIGHT = %d", addr, port, s.Weight, s.Weight)
 	line(b, "   initial weight = %d", s.Weight)

@@ -61,7 +61,7 @@ func TestKeepalivedCheckDataLayout(t *testing.T) {
 	pools := []lvs.PoolStatus{
 		{Name: "[10.0.0.1]:tcp:80", QuorumUp: true, Servers: []lvs.ServerStatus{
 			{Name: "[10.0.0.2]:tcp:80", Alive: true, Weight: 3},
-			{Name: "[10.0.0.3]:tcp:8080", Alive: false, Weight: 0, FailedCheckers: 1},
+			{Name: "[10.0.0.3]:tcp:8080", Alive: false, Weight: 0, FailedCheckers: 1, KeepalivedPort: "80"},
 		}},
 		{Name: "FWM 7", QuorumUp: false},
 		{Name: "[2001:db8::1]:udp:53"},
@@ -89,20 +89,20 @@ func TestKeepalivedCheckDataLayout(t *testing.T) {
    alive = 1
    num failed checkers = 0
    ------< Real server >------
-   RIP = 10.0.0.3, RPORT = 8080, WEIGHT = 0 EFF WEIGHT = 0
+   RIP = 10.0.0.3, RPORT = 80, WEIGHT = 0 EFF WEIGHT = 0
    initial weight = 0
    effective weight = 0
    alive = 0
    num failed checkers = 1
  ------< Virtual server >------
  VS FWMARK = 7
-   alive = 0
+   alive = 1
    quorum_state_up = 0
  ------< Virtual server >------
  VS VIP = 2001:db8::1, VPORT = 53
    Address family = inet6
    protocol = UDP
-   alive = 0
+   alive = 1
    quorum_state_up = 0
 `
 	if b.String() != want {
