@@ -149,9 +149,70 @@ func TestDataDumpMatchesKeepalived(t *testing.T) {
 	}
 }
 
+// TestDataDumpBackupMatchesKeepalived: the same comparison for backups:
+// r2 (keepalived-go, priority 200) is master of both instances while
+// keepalived, then keepalived-go, run dataConf on r1 and dump.
+func TestDataDumpBackupMatchesKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	master, err := r2.StartKeepalivedGo(binary, regexp.MustCompile(`priority \d+`).ReplaceAllString(dataConf, "priority 200"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Stop(); dumpLogOnFailure(t, r2, master) })
+	waitHolder(t, 8*time.Second, vip4, r2, r2)
+
+	ka, err := r1.StartKeepalived(dataConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ka.Stop(); dumpLogOnFailure(t, r1, ka) })
+	time.Sleep(time.Second) // SIGUSR1 kills a daemon that has not set its handlers yet
+	theirs := dataDumpIn(t, r1, ka, "BACKUP")
+	ka.Stop()
+	kg, err := r1.StartKeepalivedGo(binary, dataConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kg.Stop(); dumpLogOnFailure(t, r1, kg) })
+	time.Sleep(time.Second)
+	ours := dataDumpIn(t, r1, kg, "BACKUP")
+
+	const higherPrio = "   Send advert after receive higher priority advert = "
+	theirs = bytes.ReplaceAll(theirs, []byte(higherPrio+"false"), []byte(higherPrio+"true"))
+	ob, tb := instanceBlocks(t, ours), instanceBlocks(t, theirs)
+	if names := mapKeys(ob); !slices.Equal(names, []string{"VI_1", "VI_6"}) {
+		t.Fatalf("our instances: %v\n%s", names, ours)
+	}
+	for name, lines := range ob {
+		if missing := notSubsequence(lines, tb[name]); missing != "" {
+			t.Errorf("%s: our line %q is not keepalived's (or out of its order)\n ours:\n%s\n theirs:\n%s",
+				name, missing, strings.Join(lines, "\n"), strings.Join(tb[name], "\n"))
+		}
+		for _, l := range tb[name] {
+			if toolLine(l) && !slices.Contains(lines, l) {
+				t.Errorf("%s: keepalived's %q is missing from ours", name, l)
+			}
+		}
+	}
+	po, pt := exporterParse(ours), exporterParse(theirs)
+	for _, name := range []string{"VI_1", "VI_6"} {
+		if o, th := fmt.Sprintf("%+v", po[name]), fmt.Sprintf("%+v", pt[name]); o != th || po[name].State != 1 {
+			t.Errorf("the exporter reads %s as\n ours   %s\n theirs %s\nwant BACKUP (1)", name, o, th)
+		}
+	}
+}
+
 // dataDump sends SIGUSR1 until the daemon's keepalived.data shows both
 // instances master, and returns it.
 func dataDump(t *testing.T, h *lab.Host, p *lab.Proc) []byte {
+	return dataDumpIn(t, h, p, "MASTER")
+}
+
+// dataDumpIn sends SIGUSR1 until the daemon's keepalived.data shows both
+// instances in state, and returns it.
+func dataDumpIn(t *testing.T, h *lab.Host, p *lab.Proc, state string) []byte {
 	t.Helper()
 	file := filepath.Join(h.TmpDir(), "keepalived.data")
 	deadline := time.Now().Add(15 * time.Second)
@@ -162,11 +223,11 @@ func dataDump(t *testing.T, h *lab.Host, p *lab.Proc) []byte {
 		}
 		time.Sleep(300 * time.Millisecond)
 		b, err := os.ReadFile(file)
-		if err == nil && bytes.Count(b, []byte("   State = MASTER\n")) == 2 {
+		if err == nil && bytes.Count(b, []byte("   State = "+state+"\n")) == 2 {
 			return b
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no keepalived.data with both instances master after SIGUSR1 (%v):\n%s", p.Name, err, b)
+			t.Fatalf("%s: no keepalived.data with both instances %s after SIGUSR1 (%v):\n%s", p.Name, state, err, b)
 		}
 	}
 }
