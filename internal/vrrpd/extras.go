@@ -2,6 +2,7 @@ package vrrpd
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
+	"github.com/keepalived-go/keepalived-go/internal/runner"
 	"github.com/keepalived-go/keepalived-go/internal/track"
 )
 
@@ -133,7 +135,25 @@ func dataExtras(x *api.KeepalivedExtra, cfg *config.Config, ci *config.VRRPInsta
 			x.TrackScriptWeights = append(x.TrackScriptWeights, fmt.Sprintf("%s weight %d%s", t.Name, w, r))
 		}
 	}
-	x.ScriptUIDGID = "0:0"
+	x.ScriptUIDGID = uidGID(scriptUser(cfg))
+}
+
+// uidGID is the "uid:gid" scripts of the user names ("user [group]")
+// run as, as keepalived prints it; the daemon's own when no user applies
+// or it cannot be resolved.
+func uidGID(names []string) string {
+	if cred, err := runner.Credential(names); err == nil && cred != nil {
+		return fmt.Sprintf("%d:%d", cred.Uid, cred.Gid)
+	}
+	return fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+}
+
+// scriptUserOf is a vrrp_script's user: its own, else script_user.
+func scriptUserOf(s *config.VRRPScript, cfg *config.Config) []string {
+	if len(s.User) > 0 {
+		return s.User
+	}
+	return scriptUser(cfg)
 }
 
 // scriptWeight is a vrrp_script's own weight ("weight W [reverse]").
@@ -189,7 +209,7 @@ func DataScripts(cfg *config.Config, good map[string]bool) []api.DataScript {
 		d := api.DataScript{Name: name, Command: api.ScriptString(s.Script.Args),
 			Interval: s.Interval.Duration(), Timeout: s.Timeout.Duration(),
 			Weight: w, Reverse: rev, Rise: max(1, s.Rise), Fall: max(1, s.Fall),
-			Good: good[name], UIDGID: "0:0"}
+			Good: good[name], UIDGID: uidGID(scriptUserOf(s, cfg))}
 		if d.Interval == 0 {
 			d.Interval = time.Second
 		}
