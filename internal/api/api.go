@@ -2,7 +2,8 @@
 // (with the names and labels of mehdy/keepalived-exporter, so existing
 // dashboards and alerts keep working, plus our own), a JSON status of the
 // VRRP instances, and a health check. It also writes keepalived's JSON
-// state dump (keepalived.json).
+// state dump (keepalived.json) and its data dump (keepalived.data, see
+// kadata.go).
 //
 // Everything is read from the running instances at request time, through
 // a Source, so the daemon can swap instances (reload) without telling us.

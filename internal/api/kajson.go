@@ -66,6 +66,15 @@ type KeepalivedExtra struct {
 	TrackInterfaces []string
 	TrackScripts    []string // the scripts' commands, as keepalived prints them
 	AuthPass        string   // VRRPv2 PASS password, as keepalived prints it
+
+	// For keepalived.data only (see kadata.go).
+	SyncGroup       string   // the vrrp_sync_group the instance is in
+	SourceIP        string   // mcast_src_ip/unicast_src_ip, "" when not configured
+	UnicastPeers    []string // "ADDR min_ttl N max_ttl M", as dump_unicast_peer
+	CheckUnicastSrc bool
+	// TrackScriptWeights: "NAME weight W[ reverse]", as dump_track_script.
+	TrackScriptWeights []string
+	ScriptUIDGID       string // the notify scripts' "uid:gid"
 }
 
 // ScriptString prints a script's words as keepalived's cmd_str: each word

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ type service struct {
 	mu         sync.Mutex
 	pool       *lvs.Pool
 	servers    []*server
+	dataPorts  []string // each server's port in keepalived's data dump (dataPort)
 	notifier   *notify.Notifier
 	quorumUp   notify.Script
 	quorumDown notify.Script
@@ -85,6 +87,7 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 			notifyDown: notify.ScriptOf(rs.RealServer.NotifyDown, g.ScriptUser),
 			alert:      realServerAlerts(g, rs.RealServer)}
 		svc.servers = append(svc.servers, srv)
+		svc.dataPorts = append(svc.dataPorts, dataPort(spec, rs))
 		svc.pool.Servers = append(svc.pool.Servers, &lvs.Server{Name: srv.name, Weight: rs.Weight,
 			Inhibit: rs.RealServer.InhibitOnFailure})
 		for i, c := range rs.Checkers {
@@ -108,6 +111,24 @@ func newService(log *slog.Logger, g *config.GlobalDefs, spec *config.VirtualServ
 		svc.pool.Sorry = &lvs.Server{Name: trio(s.Addr, spec.Protocol), Weight: s.Weight, Inhibit: vs.SorryServerInhibit}
 	}
 	return svc
+}
+
+// dataPort is a real server's port as keepalived keeps it, which its data
+// dump prints: validation (check_parser.c, see config/validate_lvs.go
+// vsPorts) clears the port of a server that is not NAT under a fwmark and
+// resets it to the virtual server's when they differ; in a group, the port
+// is left.
+func dataPort(spec *config.VirtualServerSpec, rs *config.RealServerSpec) string {
+	port := rs.Addr.Port()
+	if defaultString(rs.Method, spec.Method) != "NAT" && spec.Group == nil {
+		switch {
+		case spec.Fwmark != 0:
+			port = 0
+		case port != 0:
+			port = spec.Addr.Port()
+		}
+	}
+	return strconv.Itoa(int(port))
 }
 
 // checkerEnv is what building a checker may need beyond its block.

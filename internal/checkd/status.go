@@ -15,8 +15,14 @@ func (s *Subsystem) VirtualServers() []lvs.PoolStatus {
 	out := make([]lvs.PoolStatus, 0, len(rt.services))
 	for _, svc := range rt.services {
 		svc.mu.Lock()
-		out = append(out, svc.pool.Status())
+		st := svc.pool.Status()
 		svc.mu.Unlock()
+		for i := range st.Servers {
+			if i < len(svc.dataPorts) {
+				st.Servers[i].KeepalivedPort = svc.dataPorts[i]
+			}
+		}
+		out = append(out, st)
 	}
 	return out
 }

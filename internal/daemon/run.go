@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/api"
 	"github.com/keepalived-go/keepalived-go/internal/checkd"
@@ -120,9 +121,13 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		apply(log, subsystems, cfg)
 		view.update(cfg)
 	}
+	var vrrpData *vrrpd.Subsystem // nil with -C: keepalived runs no VRRP process to write keepalived.data
+	if !f.Has("check") {
+		vrrpData = vrrpSub
+	}
 	handlers := map[os.Signal]func(){
 		syscall.SIGHUP:  reload,
-		syscall.SIGUSR1: func() { dumpData(log, cfg) },
+		syscall.SIGUSR1: func() { dumpData(log, cfg, view, vrrpData) },
 		syscall.SIGUSR2: func() { writeDump(log, "keepalived.stats", vrrpSub.WriteStats) },
 		sigJSON:         func() { dumpKeepalivedJSON(log, view) },
 	}
@@ -236,10 +241,53 @@ func serveSignals(log *slog.Logger, sigs <-chan os.Signal, handlers map[os.Signa
 	return 0
 }
 
-// dumpData writes the configuration as understood to keepalived's data
-// file (SIGUSR1), $TMPDIR/keepalived.data.
-func dumpData(log *slog.Logger, cfg *config.Config) {
-	writeDump(log, "keepalived.data", func(w io.Writer) error { cfg.Format(w); return nil })
+// dumpData writes keepalived's data files (SIGUSR1) in $TMPDIR, as
+// keepalived's processes each write theirs: keepalived.data (VRRP, unless
+// -C), keepalived_check.data (health checks, unless -P) and
+// keepalived_parent.data. See internal/api/kadata.go.
+func dumpData(log *slog.Logger, cfg *config.Config, v *apiView, vrrpSub *vrrpd.Subsystem) {
+	g := dataGlobals(cfg)
+	now := time.Now()
+	if vrrpSub != nil {
+		scripts := vrrpd.DataScripts(cfg, vrrpSub.ScriptVerdicts())
+		dumpPrivate(log, "keepalived.data", func(w io.Writer) error {
+			return api.WriteKeepalivedData(w, v, v.extra, scripts, g, now)
+		})
+	}
+	if v.pools != nil {
+		dumpPrivate(log, "keepalived_check.data", func(w io.Writer) error {
+			return api.WriteKeepalivedCheckData(w, v.pools.VirtualServers(), g)
+		})
+	}
+	dumpPrivate(log, "keepalived_parent.data", func(w io.Writer) error { return api.WriteKeepalivedParentData(w, g) })
+}
+
+// dataGlobals is what the data files show of global_defs: keepalived's
+// router ID defaults to the host name.
+func dataGlobals(cfg *config.Config) api.DataGlobals {
+	var g api.DataGlobals
+	if cfg.GlobalDefs != nil {
+		g.RouterID = cfg.GlobalDefs.RouterID
+	}
+	g.Namespace = cfg.NetNamespace
+	if g.RouterID == "" {
+		g.RouterID, _ = os.Hostname()
+	}
+	return g
+}
+
+// dumpPrivate writes a dump file in $TMPDIR (default /tmp) readable by
+// its owner only, as keepalived's fopen_safe: keepalived.data holds PASS
+// passwords.
+func dumpPrivate(log *slog.Logger, name string, write func(io.Writer) error) {
+	dir := os.Getenv("TMPDIR")
+	if dir == "" {
+		dir = "/tmp"
+	}
+	file := filepath.Join(dir, name)
+	if err := writePrivate(file, func(fh *os.File) error { return write(fh) }); err != nil {
+		log.Error("cannot write dump", "file", file, "err", err)
+	}
 }
 
 // writeDump writes one of keepalived's dump files in $TMPDIR (default /tmp).

@@ -244,6 +244,11 @@ type ServerStatus struct {
 	Weight int    `json:"weight"`
 	// FailedCheckers is how many of its checkers are down.
 	FailedCheckers int `json:"failed_checkers"`
+	// KeepalivedPort is the server's port as keepalived keeps it for its
+	// data dump (validation resets a DR or TUN server's port to the
+	// virtual server's, and clears it under a fwmark); "" when unknown.
+	// The health checks fill it in.
+	KeepalivedPort string `json:"-"`
 }
 
 // Status is a snapshot of the pool.

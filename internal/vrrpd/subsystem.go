@@ -96,6 +96,17 @@ func (s *Subsystem) Instances() []*vrrp.Instance {
 	return s.rt.instances
 }
 
+// ScriptVerdicts are the vrrp_scripts' current verdicts (good or not),
+// by name.
+func (s *Subsystem) ScriptVerdicts() map[string]bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.rt == nil || s.rt.scripts == nil {
+		return nil
+	}
+	return s.rt.scripts.Snapshot()
+}
+
 // WriteStats writes keepalived.stats (SIGUSR2) in keepalived's format.
 func (s *Subsystem) WriteStats(w io.Writer) error {
 	for _, in := range s.Instances() {

@@ -40,7 +40,7 @@ import (
 // not run fails the host test too.
 var guestTests = map[string][]string{
 	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel", "TestGuestPersistenceEngine"},
-	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon"},
+	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon", "TestGuestCheckDataLikeKeepalived"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"
