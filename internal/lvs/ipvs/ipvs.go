@@ -321,6 +321,12 @@ func (b *Backend) talk(cmd command, s kernel.IPVSService, d kernel.IPVSDest) err
 			err = b.k.AddDest(s, d)
 		}
 	}
+	return b.report(cmd, s, d, err)
+}
+
+// report logs a command's error as ipvs_talk does and returns it unless
+// it is ignored: EEXIST on an add, ENOENT on a delete.
+func (b *Backend) report(cmd command, s kernel.IPVSService, d kernel.IPVSDest, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -416,37 +422,84 @@ func formatService(s kernel.IPVSService) string {
 }
 
 // Apply performs the operations in order, each as ipvs_talk does; a
-// failed one does not stop the others.
+// failed one does not stop the others. A kernel.IPVSBatcher takes them
+// many at a time (an edit of a destination found gone is added after
+// its batch); the errors are logged in the operations' order.
 func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bk, ok := b.k.(kernel.IPVSBatcher)
+	if !ok {
+		return b.applyEach(ctx, ops)
+	}
+	kops := make([]kernel.IPVSOp, len(ops))
+	for i, op := range ops {
+		kops[i] = kernel.IPVSOp{Kind: kernelKinds[op.Kind], Service: render(op.Service), Dest: renderDest(op.Dest)}
+	}
+	results := bk.Batch(kops)
+	// ipvs_talk: an edit of a destination that is gone adds it.
+	var readd []kernel.IPVSOp
+	var readdAt []int
+	for i, op := range kops {
+		if op.Kind == kernel.IPVSEditDest && errnoOf(results[i]) == syscall.ENOENT {
+			readd = append(readd, kernel.IPVSOp{Kind: kernel.IPVSAddDest, Service: op.Service, Dest: op.Dest})
+			readdAt = append(readdAt, i)
+		}
+	}
+	readded := map[int]error{}
+	if len(readd) > 0 {
+		for n, err := range bk.Batch(readd) {
+			readded[readdAt[n]] = err
+		}
+	}
+	var errs []error
+	for i, op := range ops {
+		cmd := commands[op.Kind]
+		err := results[i]
+		if e, ok := readded[i]; ok {
+			cmd, err = cmdAddDest, e
+		}
+		if err = b.report(cmd, kops[i].Service, kops[i].Dest, err); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.owns(op)
+	}
+	return errors.Join(errs...)
+}
+
+// The kernel's change and ipvs_talk's command of each operation.
+var (
+	kernelKinds = map[lvs.OpKind]kernel.IPVSOpKind{lvs.AddService: kernel.IPVSAddService, lvs.EditService: kernel.IPVSEditService,
+		lvs.DelService: kernel.IPVSDelService, lvs.AddDest: kernel.IPVSAddDest, lvs.EditDest: kernel.IPVSEditDest, lvs.DelDest: kernel.IPVSDelDest}
+	commands = map[lvs.OpKind]command{lvs.AddService: cmdAdd, lvs.EditService: cmdEdit, lvs.DelService: cmdDel,
+		lvs.AddDest: cmdAddDest, lvs.EditDest: cmdEditDest, lvs.DelDest: cmdDelDest}
+)
+
+// owns forgets what a successful deletion removed.
+func (b *Backend) owns(op lvs.Op) {
+	switch op.Kind {
+	case lvs.DelService:
+		b.disown(op.Service.ServiceKey, nil)
+	case lvs.DelDest:
+		b.disown(op.Service.ServiceKey, &op.Dest.Addr)
+	}
+}
+
+// applyEach performs the operations one call each (a kernel.IPVS that
+// is not a kernel.IPVSBatcher).
+func (b *Backend) applyEach(ctx context.Context, ops []lvs.Op) error {
 	var errs []error
 	for _, op := range ops {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		s := render(op.Service)
-		d := renderDest(op.Dest)
-		var err error
-		switch op.Kind {
-		case lvs.AddService:
-			err = b.talk(cmdAdd, s, d)
-		case lvs.EditService:
-			err = b.talk(cmdEdit, s, d)
-		case lvs.DelService:
-			if err = b.talk(cmdDel, s, d); err == nil {
-				b.disown(op.Service.ServiceKey, nil)
-			}
-		case lvs.AddDest:
-			err = b.talk(cmdAddDest, s, d)
-		case lvs.EditDest:
-			err = b.talk(cmdEditDest, s, d)
-		case lvs.DelDest:
-			if err = b.talk(cmdDelDest, s, d); err == nil {
-				b.disown(op.Service.ServiceKey, &op.Dest.Addr)
-			}
-		}
-		if err != nil {
+		if err := b.talk(commands[op.Kind], render(op.Service), renderDest(op.Dest)); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		b.owns(op)
 	}
 	return errors.Join(errs...)
 }
