@@ -80,10 +80,10 @@ func modprobe(module string) {
 	_ = exec.Command(path, "-s", "--", module).Run()
 }
 
-// linuxIPVS is IPVS over cloudflare/ipvs's generic netlink client, and
-// over a generic netlink socket of its own for what the library cannot
-// say (ipvs_genl.go): the services' dump (to read their persistence
-// engine), a service with a persistence engine, and IPVSControl. Each
+// linuxIPVS is IPVS over three generic netlink sockets: our own for the
+// table's changes, many to a send, and its dumps (ipvs_batch.go), a
+// mdlayher/genetlink one for IPVSControl (ipvs_genl.go), and
+// cloudflare/ipvs's client for the counters (ipvs_stats_linux.go). Each
 // socket takes one request at a time.
 type linuxIPVS struct {
 	mu     sync.Mutex

@@ -21,8 +21,11 @@
 //
 // A persistent service takes persistence_engine's name
 // (IPVS_SVC_ATTR_PE_NAME, as ipvs_set_srule sets it only with a
-// persistence timeout); github.com/cloudflare/ipvs has no such attribute,
-// so kernel.IPVS sends such a service itself (kernel/ipvs_genl.go).
+// persistence timeout); kernel.IPVS encodes its messages itself
+// (kernel/ipvs_batch.go), and takes many changes to a send
+// (kernel.IPVSBatcher): Apply sends its operations together and reads
+// their answers together, where keepalived sends one and waits for its
+// answer.
 //
 // IPVS has no table of its own, so the backend keeps what it owns: the
 // services it was asked to express (the configured ones) and those it
