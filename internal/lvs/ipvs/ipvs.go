@@ -129,7 +129,16 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		}
 		out.Engine = s.Engine
 	}
-	seen := map[netip.AddrPort]bool{}
+	// Duplicates: a look through the few destinations already kept, a
+	// map for many (a no-op reload of thousands of services is mostly
+	// Express).
+	var seen map[netip.AddrPort]bool
+	if len(s.Dests) > 32 {
+		seen = make(map[netip.AddrPort]bool, len(s.Dests))
+	}
+	if len(s.Dests) > 0 {
+		out.Dests = make([]lvs.Destination, 0, len(s.Dests))
+	}
 	for _, d := range s.Dests {
 		d.Method = cmp.Or(d.Method, s.Method, "NAT")
 		if _, ok := fwdMethods[d.Method]; !ok {
@@ -142,15 +151,20 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 			port = s.Addr.Port() // ipvs_cmd: a DR or TUN destination takes the service's port (0 for a fwmark)
 		}
 		d.Addr = netip.AddrPortFrom(addr, port)
-		if seen[d.Addr] {
+		if seen != nil && seen[d.Addr] || seen == nil && slices.ContainsFunc(out.Dests, func(x lvs.Destination) bool { return x.Addr == d.Addr }) {
 			continue // IPVS holds one destination per address and port: the first (EEXIST for the others)
 		}
-		seen[d.Addr] = true
+		if seen != nil {
+			seen[d.Addr] = true
+		}
 		d.Weight = min(max(d.Weight, 0), math.MaxInt32) // real_weight
 		if d.Method != "TUN" {
 			d.Tunnel = lvs.Tunnel{}
 		}
 		out.Dests = append(out.Dests, d)
+	}
+	if len(out.Dests) == 0 {
+		out.Dests = nil // as Observe decodes a service without destinations
 	}
 	b.claim(&out)
 	return out, true, notes
@@ -214,6 +228,9 @@ func renderDest(d lvs.Destination) kernel.IPVSDest {
 // Express's terms.
 func decode(k kernel.IPVSService, dests []kernel.IPVSDest) lvs.Service {
 	s := lvs.Service{ServiceKey: keyOf(k), Scheduler: k.Sched, Flags: lvs.Flags(k.Flags) & serviceFlags}
+	if len(dests) > 0 {
+		s.Dests = make([]lvs.Destination, 0, len(dests))
+	}
 	if k.Flags&kernel.IPVSFlagPersistent != 0 {
 		s.Persistence = k.Timeout
 		s.Granularity = k.Netmask
@@ -426,12 +443,11 @@ func formatService(s kernel.IPVSService) string {
 
 // Apply performs the operations in order, each as ipvs_talk does; a
 // failed one does not stop the others. A kernel.IPVSBatcher takes them
-// many at a time (an edit of a destination found gone is added after
-// its batch); the errors are logged in the operations' order.
+// many at a time: up to and including each destination edit, whose
+// answer must be known before what follows (an edit of a destination
+// found gone adds it, as ipvs_talk does, before the next operation). The
+// errors are logged in the operations' order.
 func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	bk, ok := b.k.(kernel.IPVSBatcher)
 	if !ok {
 		return b.applyEach(ctx, ops)
@@ -440,34 +456,31 @@ func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
 	for i, op := range ops {
 		kops[i] = kernel.IPVSOp{Kind: kernelKinds[op.Kind], Service: render(op.Service), Dest: renderDest(op.Dest)}
 	}
-	results := bk.Batch(kops)
-	// ipvs_talk: an edit of a destination that is gone adds it.
-	var readd []kernel.IPVSOp
-	var readdAt []int
-	for i, op := range kops {
-		if op.Kind == kernel.IPVSEditDest && errnoOf(results[i]) == syscall.ENOENT {
-			readd = append(readd, kernel.IPVSOp{Kind: kernel.IPVSAddDest, Service: op.Service, Dest: op.Dest})
-			readdAt = append(readdAt, i)
-		}
-	}
-	readded := map[int]error{}
-	if len(readd) > 0 {
-		for n, err := range bk.Batch(readd) {
-			readded[readdAt[n]] = err
-		}
-	}
 	var errs []error
-	for i, op := range ops {
-		cmd := commands[op.Kind]
-		err := results[i]
-		if e, ok := readded[i]; ok {
-			cmd, err = cmdAddDest, e
+	for i := 0; i < len(ops); {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
 		}
-		if err = b.report(cmd, kops[i].Service, kops[i].Dest, err); err != nil {
-			errs = append(errs, err)
-			continue
+		j := i
+		for j < len(ops) && kops[j].Kind != kernel.IPVSEditDest {
+			j++
 		}
-		b.owns(op)
+		j = min(j+1, len(ops)) // the edit too
+		results := bk.Batch(kops[i:j])
+		for n, err := range results {
+			op, kop := ops[i+n], kops[i+n]
+			cmd := commands[op.Kind]
+			if kop.Kind == kernel.IPVSEditDest && errnoOf(err) == syscall.ENOENT {
+				cmd = cmdAddDest
+				err = bk.Batch([]kernel.IPVSOp{{Kind: kernel.IPVSAddDest, Service: kop.Service, Dest: kop.Dest}})[0]
+			}
+			if err = b.report(cmd, kop.Service, kop.Dest, err); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			b.owns(op)
+		}
+		i = j
 	}
 	return errors.Join(errs...)
 }
