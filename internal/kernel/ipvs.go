@@ -1,8 +1,9 @@
 package kernel
 
 // IPVS, the kernel's load balancer, over generic netlink (family "IPVS"):
-// what keepalived's check/libipvs.c does with libnl, through
-// github.com/cloudflare/ipvs (ipvs_linux.go). The types carry IPVS's own
+// what keepalived's check/libipvs.c does with libnl, with messages of our
+// own (ipvs_batch.go, ipvs_genl.go; github.com/cloudflare/ipvs reads the
+// counters). The types carry IPVS's own
 // values (include/uapi/linux/ip_vs.h); what they mean for keepalived's
 // keywords is internal/lvs/ipvs's business.
 

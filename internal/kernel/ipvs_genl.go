@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/mdlayher/netlink"
@@ -129,45 +130,14 @@ type IPVSControl interface {
 // netmask in network order and an IPv6 prefix length in host order (the
 // kernel reads both as be32 without converting the latter).
 func encodeService(s IPVSService) ([]byte, error) {
-	ae := netlink.NewAttributeEncoder()
-	af := uint16(syscall.AF_INET)
-	if s.Family == 6 {
-		af = syscall.AF_INET6
+	if strings.IndexByte(s.Sched, 0) >= 0 || strings.IndexByte(s.PE, 0) >= 0 {
+		return nil, errIPVSName
 	}
-	ae.Uint16(ipvsSvcAttrAF, af)
-	if s.Fwmark != 0 {
-		ae.Uint32(ipvsSvcAttrFwmark, s.Fwmark)
-	} else {
-		ae.Uint16(ipvsSvcAttrProtocol, uint16(s.Proto))
-		a16 := s.Addr.Addr().As16()
-		if s.Addr.Addr().Is4() {
-			a4 := s.Addr.Addr().As4()
-			a16 = [16]byte{}
-			copy(a16[:], a4[:])
-		}
-		ae.Bytes(ipvsSvcAttrAddr, a16[:])
-		port := make([]byte, 2)
-		binary.BigEndian.PutUint16(port, s.Addr.Port())
-		ae.Bytes(ipvsSvcAttrPort, port)
-	}
-	ae.String(ipvsSvcAttrSchedName, s.Sched)
-	if s.PE != "" {
-		ae.String(ipvsSvcAttrPEName, s.PE)
-	}
-	flags := make([]byte, 8)
-	binary.NativeEndian.PutUint32(flags, s.Flags)
-	binary.NativeEndian.PutUint32(flags[4:], ^uint32(0))
-	ae.Bytes(ipvsSvcAttrFlags, flags)
-	ae.Uint32(ipvsSvcAttrTimeout, s.Timeout)
-	mask := make([]byte, 4)
-	if s.Family == 6 {
-		nlenc.PutUint32(mask, s.Netmask)
-	} else {
-		binary.BigEndian.PutUint32(mask, s.Netmask)
-	}
-	ae.Bytes(ipvsSvcAttrNetmask, mask)
-	return ae.Encode()
+	return appendService(nil, s, true)[4:], nil // without the IPVS_CMD_ATTR_SERVICE around it
 }
+
+// errIPVSName is a scheduler or engine name that cannot be sent.
+var errIPVSName = errors.New("kernel: IPVS: a name with a NUL byte")
 
 // errIPVSMessage is a reply that is not what IPVS sends.
 var errIPVSMessage = errors.New("kernel: IPVS: malformed message")

@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"github.com/cloudflare/ipvs"
-	"github.com/cloudflare/ipvs/netmask"
 	"github.com/mdlayher/genetlink"
 	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
@@ -62,7 +61,13 @@ func OpenIPVS() (IPVS, error) {
 		c.(interface{ Close() error }).Close()
 		return nil, fmt.Errorf("kernel: IPVS: %w", err)
 	}
-	return &linuxIPVS{c: c, g: g, family: fam.ID}, nil
+	sock, err := openIPVSSock(fam.ID)
+	if err != nil {
+		g.Close()
+		c.(interface{ Close() error }).Close()
+		return nil, fmt.Errorf("kernel: IPVS: %w", err)
+	}
+	return &linuxIPVS{c: c, g: g, family: fam.ID, s: sock}, nil
 }
 
 // modprobe loads a module as keepalived_modprobe (core/utils.c) does: the
@@ -75,17 +80,21 @@ func modprobe(module string) {
 	_ = exec.Command(path, "-s", "--", module).Run()
 }
 
-// linuxIPVS is IPVS over cloudflare/ipvs's generic netlink client, and
-// over a generic netlink socket of its own for what the library cannot
-// say (ipvs_genl.go): the services' dump (to read their persistence
-// engine), a service with a persistence engine, and IPVSControl. Each
+// linuxIPVS is IPVS over three generic netlink sockets: our own for the
+// table's changes, many to a send, and its dumps (ipvs_batch.go), a
+// mdlayher/genetlink one for IPVSControl (ipvs_genl.go), and
+// cloudflare/ipvs's client for the counters (ipvs_stats_linux.go). Each
 // socket takes one request at a time.
 type linuxIPVS struct {
 	mu     sync.Mutex
 	c      ipvs.Client
 	g      *genetlink.Conn
 	family uint16
+	// s takes the table's changes and dumps (ipvs_batch_linux.go).
+	s *ipvsSock
 }
+
+var _ IPVSBatcher = (*linuxIPVS)(nil)
 
 var _ IPVSControl = (*linuxIPVS)(nil)
 
@@ -120,23 +129,6 @@ func (l *linuxIPVS) execute(cmd uint8, data []byte, want int) ([][]byte, error) 
 		}
 	}
 	return out, nil
-}
-
-// serviceCmd sends a service with its persistence engine
-// (IPVS_CMD_NEW_SERVICE or SET_SERVICE).
-func (l *linuxIPVS) serviceCmd(cmd uint8, s IPVSService) error {
-	svc, err := encodeService(s)
-	if err != nil {
-		return err
-	}
-	ae := mnl.NewAttributeEncoder()
-	ae.Bytes(ipvsCmdAttrService, svc)
-	b, err := ae.Encode()
-	if err != nil {
-		return err
-	}
-	_, err = l.execute(cmd, b, wantAck)
-	return err
 }
 
 func (l *linuxIPVS) Timeouts() (IPVSTimeouts, error) {
@@ -210,25 +202,6 @@ func (l *linuxIPVS) Daemons() ([]IPVSDaemon, error) {
 	return out, nil
 }
 
-func toLibService(s IPVSService) ipvs.Service {
-	out := ipvs.Service{Family: ipvs.INET, Scheduler: s.Sched, Flags: ipvs.Flags(s.Flags), Timeout: s.Timeout}
-	if s.Family == 6 {
-		out.Family = ipvs.INET6
-		out.Netmask = netmask.MaskFrom(int(min(s.Netmask, 128)), 128)
-	} else {
-		n := s.Netmask
-		out.Netmask = netmask.MaskFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
-	}
-	if s.Fwmark != 0 {
-		out.FWMark = s.Fwmark
-	} else {
-		out.Protocol = ipvs.Protocol(s.Proto)
-		out.Address = s.Addr.Addr()
-		out.Port = s.Addr.Port()
-	}
-	return out
-}
-
 // fromLibService is a service of the library's dump (Stats; it has no
 // persistence engine: Services dumps through our own socket).
 func fromLibService(s ipvs.ServiceExtended) IPVSService {
@@ -250,16 +223,6 @@ func fromLibService(s ipvs.ServiceExtended) IPVSService {
 	return out
 }
 
-func toLibDest(d IPVSDest) ipvs.Destination {
-	out := ipvs.Destination{Address: d.Addr.Addr(), Port: d.Addr.Port(), Family: ipvs.INET, FwdMethod: ipvs.ForwardType(d.Fwd),
-		Weight: d.Weight, UpperThreshold: d.UThresh, LowerThreshold: d.LThresh,
-		TunnelType: ipvs.TunnelType(d.TunType), TunnelPort: d.TunPort, TunnelFlags: ipvs.TunnelFlags(d.TunFlags)}
-	if d.Addr.Addr().Is6() {
-		out.Family = ipvs.INET6
-	}
-	return out
-}
-
 func fromLibDest(d ipvs.DestinationExtended) IPVSDest {
 	return IPVSDest{Addr: netip.AddrPortFrom(d.Address.Unmap(), d.Port), Fwd: uint32(d.FwdMethod) & 0x7, // IP_VS_CONN_F_FWD_MASK
 		Weight: d.Weight, UThresh: d.UpperThreshold, LThresh: d.LowerThreshold,
@@ -271,78 +234,70 @@ func fromLibDest(d ipvs.DestinationExtended) IPVSDest {
 func (l *linuxIPVS) Services() ([]IPVSService, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	msgs, err := l.execute(ipvsCmdGetService, nil, wantDump)
+	var out []IPVSService
+	err := l.s.dump(ipvsCmdGetService, nil, func(m []byte) error {
+		s, err := decodeServiceMessage(m)
+		out = append(out, s)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]IPVSService, 0, len(msgs))
-	for _, m := range msgs {
-		s, err := decodeServiceMessage(m)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
 	}
 	return out, nil
 }
 
+// Dests dumps a service's destinations through our own socket and
+// decoder (the kernel dumps nothing for a missing service).
 func (l *linuxIPVS) Dests(s IPVSService) ([]IPVSDest, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ds, err := l.c.Destinations(toLibService(s))
-	if err == os.ErrNotExist { // an empty dump (the kernel dumps nothing for a missing service)
-		return nil, nil
-	}
+	var out []IPVSDest
+	err := l.s.dump(ipvsCmdGetDest, appendService(nil, s, false), func(m []byte) error {
+		d, err := decodeDestMessage(m, s.Family)
+		out = append(out, d)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]IPVSDest, len(ds))
-	for i, d := range ds {
-		out[i] = fromLibDest(d)
 	}
 	return out, nil
 }
 
-func (l *linuxIPVS) AddService(s IPVSService) error {
+// Batch sends the changes many at a time (ipvs_batch_linux.go).
+func (l *linuxIPVS) Batch(ops []IPVSOp) []error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s.PE != "" {
-		return l.serviceCmd(ipvsCmdNewService, s)
-	}
-	return l.c.CreateService(toLibService(s))
+	return l.s.batch(ops)
+}
+
+func (l *linuxIPVS) one(op IPVSOp) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.s.batch([]IPVSOp{op})[0]
+}
+
+func (l *linuxIPVS) AddService(s IPVSService) error {
+	return l.one(IPVSOp{Kind: IPVSAddService, Service: s})
 }
 
 func (l *linuxIPVS) EditService(s IPVSService) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s.PE != "" {
-		return l.serviceCmd(ipvsCmdSetService, s)
-	}
-	return l.c.UpdateService(toLibService(s))
+	return l.one(IPVSOp{Kind: IPVSEditService, Service: s})
 }
 
 func (l *linuxIPVS) DelService(s IPVSService) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.RemoveService(toLibService(s))
+	return l.one(IPVSOp{Kind: IPVSDelService, Service: s})
 }
 
 func (l *linuxIPVS) AddDest(s IPVSService, d IPVSDest) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.CreateDestination(toLibService(s), toLibDest(d))
+	return l.one(IPVSOp{Kind: IPVSAddDest, Service: s, Dest: d})
 }
 
 func (l *linuxIPVS) EditDest(s IPVSService, d IPVSDest) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.UpdateDestination(toLibService(s), toLibDest(d))
+	return l.one(IPVSOp{Kind: IPVSEditDest, Service: s, Dest: d})
 }
 
 func (l *linuxIPVS) DelDest(s IPVSService, d IPVSDest) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.RemoveDestination(toLibService(s), toLibDest(d))
+	return l.one(IPVSOp{Kind: IPVSDelDest, Service: s, Dest: d})
 }
 
 // Close closes the netlink sockets.
@@ -350,6 +305,7 @@ func (l *linuxIPVS) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.g.Close()
+	l.s.close()
 	if c, ok := l.c.(interface{ Close() error }); ok {
 		return c.Close()
 	}

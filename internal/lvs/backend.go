@@ -166,8 +166,10 @@ func (s *Syncer) Update(ctx context.Context, desired Service) error {
 // apply runs ops; known is what the kernel holds once they succeed.
 // Called with s.mu held.
 func (s *Syncer) apply(ctx context.Context, ops []Op, known map[ServiceKey]Service) error {
-	for _, op := range ops {
-		s.log.Debug(s.b.Name() + ": " + op.String())
+	if s.log.Enabled(ctx, slog.LevelDebug) { // thousands of operations at a cold start
+		for _, op := range ops {
+			s.log.Debug(s.b.Name() + ": " + op.String())
+		}
 	}
 	if len(ops) > 0 {
 		if err := s.b.Apply(ctx, ops); err != nil {

@@ -39,7 +39,7 @@ import (
 // guestTests are the tests each guest binary must pass: a test that did
 // not run fails the host test too.
 var guestTests = map[string][]string{
-	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBackendAgainstTheKernel", "TestGuestPersistenceEngine"},
+	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBatchAnswersAsTheFake", "TestGuestBackendAgainstTheKernel", "TestGuestPersistenceEngine"},
 	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon", "TestGuestCheckDataLikeKeepalived"},
 }
 

@@ -21,8 +21,11 @@
 //
 // A persistent service takes persistence_engine's name
 // (IPVS_SVC_ATTR_PE_NAME, as ipvs_set_srule sets it only with a
-// persistence timeout); github.com/cloudflare/ipvs has no such attribute,
-// so kernel.IPVS sends such a service itself (kernel/ipvs_genl.go).
+// persistence timeout); kernel.IPVS encodes its messages itself
+// (kernel/ipvs_batch.go), and takes many changes to a send
+// (kernel.IPVSBatcher): Apply sends its operations together and reads
+// their answers together, where keepalived sends one and waits for its
+// answer.
 //
 // IPVS has no table of its own, so the backend keeps what it owns: the
 // services it was asked to express (the configured ones) and those it
@@ -126,7 +129,16 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		}
 		out.Engine = s.Engine
 	}
-	seen := map[netip.AddrPort]bool{}
+	// Duplicates: a look through the few destinations already kept, a
+	// map for many (a no-op reload of thousands of services is mostly
+	// Express).
+	var seen map[netip.AddrPort]bool
+	if len(s.Dests) > 32 {
+		seen = make(map[netip.AddrPort]bool, len(s.Dests))
+	}
+	if len(s.Dests) > 0 {
+		out.Dests = make([]lvs.Destination, 0, len(s.Dests))
+	}
 	for _, d := range s.Dests {
 		d.Method = cmp.Or(d.Method, s.Method, "NAT")
 		if _, ok := fwdMethods[d.Method]; !ok {
@@ -139,15 +151,20 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 			port = s.Addr.Port() // ipvs_cmd: a DR or TUN destination takes the service's port (0 for a fwmark)
 		}
 		d.Addr = netip.AddrPortFrom(addr, port)
-		if seen[d.Addr] {
+		if seen != nil && seen[d.Addr] || seen == nil && slices.ContainsFunc(out.Dests, func(x lvs.Destination) bool { return x.Addr == d.Addr }) {
 			continue // IPVS holds one destination per address and port: the first (EEXIST for the others)
 		}
-		seen[d.Addr] = true
+		if seen != nil {
+			seen[d.Addr] = true
+		}
 		d.Weight = min(max(d.Weight, 0), math.MaxInt32) // real_weight
 		if d.Method != "TUN" {
 			d.Tunnel = lvs.Tunnel{}
 		}
 		out.Dests = append(out.Dests, d)
+	}
+	if len(out.Dests) == 0 {
+		out.Dests = nil // as Observe decodes a service without destinations
 	}
 	b.claim(&out)
 	return out, true, notes
@@ -211,6 +228,9 @@ func renderDest(d lvs.Destination) kernel.IPVSDest {
 // Express's terms.
 func decode(k kernel.IPVSService, dests []kernel.IPVSDest) lvs.Service {
 	s := lvs.Service{ServiceKey: keyOf(k), Scheduler: k.Sched, Flags: lvs.Flags(k.Flags) & serviceFlags}
+	if len(dests) > 0 {
+		s.Dests = make([]lvs.Destination, 0, len(dests))
+	}
 	if k.Flags&kernel.IPVSFlagPersistent != 0 {
 		s.Persistence = k.Timeout
 		s.Granularity = k.Netmask
@@ -321,6 +341,12 @@ func (b *Backend) talk(cmd command, s kernel.IPVSService, d kernel.IPVSDest) err
 			err = b.k.AddDest(s, d)
 		}
 	}
+	return b.report(cmd, s, d, err)
+}
+
+// report logs a command's error as ipvs_talk does and returns it unless
+// it is ignored: EEXIST on an add, ENOENT on a delete.
+func (b *Backend) report(cmd command, s kernel.IPVSService, d kernel.IPVSDest, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -416,37 +442,80 @@ func formatService(s kernel.IPVSService) string {
 }
 
 // Apply performs the operations in order, each as ipvs_talk does; a
-// failed one does not stop the others.
+// failed one does not stop the others. A kernel.IPVSBatcher takes them
+// many at a time: up to and including each destination edit, whose
+// answer must be known before what follows (an edit of a destination
+// found gone adds it, as ipvs_talk does, before the next operation). The
+// errors are logged in the operations' order.
 func (b *Backend) Apply(ctx context.Context, ops []lvs.Op) error {
+	bk, ok := b.k.(kernel.IPVSBatcher)
+	if !ok {
+		return b.applyEach(ctx, ops)
+	}
+	kops := make([]kernel.IPVSOp, len(ops))
+	for i, op := range ops {
+		kops[i] = kernel.IPVSOp{Kind: kernelKinds[op.Kind], Service: render(op.Service), Dest: renderDest(op.Dest)}
+	}
+	var errs []error
+	for i := 0; i < len(ops); {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		j := i
+		for j < len(ops) && kops[j].Kind != kernel.IPVSEditDest {
+			j++
+		}
+		j = min(j+1, len(ops)) // the edit too
+		results := bk.Batch(kops[i:j])
+		for n, err := range results {
+			op, kop := ops[i+n], kops[i+n]
+			cmd := commands[op.Kind]
+			if kop.Kind == kernel.IPVSEditDest && errnoOf(err) == syscall.ENOENT {
+				cmd = cmdAddDest
+				err = bk.Batch([]kernel.IPVSOp{{Kind: kernel.IPVSAddDest, Service: kop.Service, Dest: kop.Dest}})[0]
+			}
+			if err = b.report(cmd, kop.Service, kop.Dest, err); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			b.owns(op)
+		}
+		i = j
+	}
+	return errors.Join(errs...)
+}
+
+// The kernel's change and ipvs_talk's command of each operation.
+var (
+	kernelKinds = map[lvs.OpKind]kernel.IPVSOpKind{lvs.AddService: kernel.IPVSAddService, lvs.EditService: kernel.IPVSEditService,
+		lvs.DelService: kernel.IPVSDelService, lvs.AddDest: kernel.IPVSAddDest, lvs.EditDest: kernel.IPVSEditDest, lvs.DelDest: kernel.IPVSDelDest}
+	commands = map[lvs.OpKind]command{lvs.AddService: cmdAdd, lvs.EditService: cmdEdit, lvs.DelService: cmdDel,
+		lvs.AddDest: cmdAddDest, lvs.EditDest: cmdEditDest, lvs.DelDest: cmdDelDest}
+)
+
+// owns forgets what a successful deletion removed.
+func (b *Backend) owns(op lvs.Op) {
+	switch op.Kind {
+	case lvs.DelService:
+		b.disown(op.Service.ServiceKey, nil)
+	case lvs.DelDest:
+		b.disown(op.Service.ServiceKey, &op.Dest.Addr)
+	}
+}
+
+// applyEach performs the operations one call each (a kernel.IPVS that
+// is not a kernel.IPVSBatcher).
+func (b *Backend) applyEach(ctx context.Context, ops []lvs.Op) error {
 	var errs []error
 	for _, op := range ops {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		s := render(op.Service)
-		d := renderDest(op.Dest)
-		var err error
-		switch op.Kind {
-		case lvs.AddService:
-			err = b.talk(cmdAdd, s, d)
-		case lvs.EditService:
-			err = b.talk(cmdEdit, s, d)
-		case lvs.DelService:
-			if err = b.talk(cmdDel, s, d); err == nil {
-				b.disown(op.Service.ServiceKey, nil)
-			}
-		case lvs.AddDest:
-			err = b.talk(cmdAddDest, s, d)
-		case lvs.EditDest:
-			err = b.talk(cmdEditDest, s, d)
-		case lvs.DelDest:
-			if err = b.talk(cmdDelDest, s, d); err == nil {
-				b.disown(op.Service.ServiceKey, &op.Dest.Addr)
-			}
-		}
-		if err != nil {
+		if err := b.talk(commands[op.Kind], render(op.Service), renderDest(op.Dest)); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		b.owns(op)
 	}
 	return errors.Join(errs...)
 }

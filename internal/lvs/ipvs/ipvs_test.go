@@ -443,3 +443,60 @@ func TestPersistenceEngine(t *testing.T) {
 		t.Errorf("log lacks %q:\n%s", want, logs.String())
 	}
 }
+
+// batches counts the kernel's batches.
+type batches struct {
+	*kernel.FakeIPVS
+	sizes []int
+}
+
+func (k *batches) Batch(ops []kernel.IPVSOp) []error {
+	k.sizes = append(k.sizes, len(ops))
+	return k.FakeIPVS.Batch(ops)
+}
+
+// Apply sends its operations together, up to each destination edit: an
+// edit that finds the destination gone adds it before the next operation
+// runs, as one call after another would.
+func TestApplyBatches(t *testing.T) {
+	k := &batches{FakeIPVS: &kernel.FakeIPVS{}}
+	var logs bytes.Buffer
+	b := New(k, slog.New(slog.NewTextHandler(&logs, nil)))
+	svc, _, _ := b.Express(tcp("10.0.0.1:80", dest("10.0.1.1:80", 1), dest("10.0.1.2:80", 1), dest("10.0.1.3:80", 1)))
+	ops := []lvs.Op{{Kind: lvs.AddService, Service: &svc}}
+	for _, d := range svc.Dests {
+		ops = append(ops, lvs.Op{Kind: lvs.AddDest, Service: &svc, Dest: d})
+	}
+	if err := b.Apply(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(k.sizes, []int{4}) {
+		t.Errorf("batches %v, want one of 4", k.sizes)
+	}
+	k.sizes = nil
+	gone := dest("10.0.1.9:80", 2)
+	edited := svc.Dests[0]
+	edited.Weight = 5
+	ops = []lvs.Op{
+		{Kind: lvs.EditDest, Service: &svc, Dest: gone}, // gone: added...
+		{Kind: lvs.DelDest, Service: &svc, Dest: gone},  // ...then deleted
+		{Kind: lvs.EditDest, Service: &svc, Dest: edited},
+		{Kind: lvs.DelDest, Service: &svc, Dest: svc.Dests[2]},
+	}
+	if err := b.Apply(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	// The edits end batches; the edit of the one gone is answered ENOENT,
+	// then added alone.
+	if !slices.Equal(k.sizes, []int{1, 1, 2, 1}) {
+		t.Errorf("batches %v, want [1 1 2 1]", k.sizes)
+	}
+	got := kernelServices(t, k.FakeIPVS)[render(&svc)]
+	want := []kernel.IPVSDest{renderDest(edited), renderDest(svc.Dests[1])}
+	if !slices.Equal(got, want) {
+		t.Errorf("destinations %+v\nwant %+v", got, want)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("logged:\n%s", &logs)
+	}
+}

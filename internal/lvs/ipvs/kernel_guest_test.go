@@ -10,6 +10,7 @@ package ipvs
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -197,6 +198,94 @@ func (c *counting) EditDest(s kernel.IPVSService, d kernel.IPVSDest) error {
 func (c *counting) DelDest(s kernel.IPVSService, d kernel.IPVSDest) error {
 	c.note(fmt.Sprintf("del-dest %s %s", s, d.Addr))
 	return c.IPVS.DelDest(s, d)
+}
+
+// Batch records each change, then sends them all at once: the backend
+// takes this path with a kernel.IPVSBatcher.
+func (c *counting) Batch(ops []kernel.IPVSOp) []error {
+	names := map[kernel.IPVSOpKind]string{kernel.IPVSAddService: "add", kernel.IPVSEditService: "edit", kernel.IPVSDelService: "del",
+		kernel.IPVSAddDest: "add-dest", kernel.IPVSEditDest: "edit-dest", kernel.IPVSDelDest: "del-dest"}
+	for _, op := range ops {
+		if op.Kind >= kernel.IPVSAddDest {
+			c.note(fmt.Sprintf("%s %s %s", names[op.Kind], op.Service, op.Dest.Addr))
+		} else {
+			c.note(names[op.Kind] + " " + op.Service.String())
+		}
+	}
+	return c.IPVS.(kernel.IPVSBatcher).Batch(ops)
+}
+
+// batchScenario sends many changes in one Batch, more than one send's
+// worth, with errors among them (EEXIST, ESRCH, ENOENT, EINVAL), and
+// returns each one's errno and the table.
+func batchScenario(k kernel.IPVS) []string {
+	v4 := kernel.IPVSService{Family: 4, Proto: 6, Addr: ap("10.0.0.1:80"), Sched: "rr", Netmask: 0xffffffff}
+	fw6 := kernel.IPVSService{Family: 6, Fwmark: 5, Sched: "wrr", Flags: kernel.IPVSFlagPersistent, Timeout: 60, Netmask: 64}
+	missing := kernel.IPVSService{Family: 4, Proto: 6, Addr: ap("10.0.0.9:80"), Sched: "rr", Netmask: 0xffffffff}
+	ops := []kernel.IPVSOp{{Kind: kernel.IPVSAddService, Service: v4}, {Kind: kernel.IPVSAddService, Service: fw6},
+		{Kind: kernel.IPVSAddService, Service: v4}, {Kind: kernel.IPVSDelService, Service: missing}}
+	for i := range 300 {
+		d := kernel.IPVSDest{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i / 200), byte(i % 200)}), 80), Weight: uint32(i)}
+		ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSAddDest, Service: v4, Dest: d})
+		switch i % 7 {
+		case 0:
+			ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSAddDest, Service: v4, Dest: d}) // EEXIST
+		case 1:
+			d.Weight = 99
+			ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSEditDest, Service: v4, Dest: d})
+		case 2:
+			ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSDelDest, Service: v4, Dest: d})
+			ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSDelDest, Service: v4, Dest: d}) // ENOENT
+		case 3:
+			ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSAddDest, Service: missing, Dest: d}) // ESRCH
+		case 4:
+			d.LThresh = 5 // above uthreshold 0: ERANGE
+			ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSEditDest, Service: v4, Dest: d})
+		case 5:
+			d6 := kernel.IPVSDest{Addr: netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 15: byte(i)}), 0), Fwd: kernel.IPVSDRoute, Weight: 1}
+			ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSAddDest, Service: fw6, Dest: d6})
+		}
+	}
+	ops = append(ops, kernel.IPVSOp{Kind: kernel.IPVSEditService, Service: missing}, kernel.IPVSOp{Kind: kernel.IPVSDelService, Service: fw6})
+	var out []string
+	for i, err := range k.(kernel.IPVSBatcher).Batch(ops) {
+		out = append(out, fmt.Sprintf("%d %d %s %s: %v", i, op(ops[i].Kind), ops[i].Service, ops[i].Dest.Addr, kernel.Errno(err)))
+	}
+	svcs, err := k.Services()
+	out = append(out, fmt.Sprintf("list: %v", err))
+	for _, s := range svcs {
+		ds, err := k.Dests(s)
+		out = append(out, fmt.Sprintf("%+v: %d destinations, %v", s, len(ds), err))
+		slices.SortFunc(ds, func(a, b kernel.IPVSDest) int { return a.Addr.Compare(b.Addr) })
+		for _, d := range ds {
+			out = append(out, fmt.Sprintf(" %+v", d))
+		}
+	}
+	return out
+}
+
+func op(k kernel.IPVSOpKind) int { return int(k) }
+
+// Many changes sent at once are answered each as the fake answers them
+// one by one.
+func TestGuestBatchAnswersAsTheFake(t *testing.T) {
+	real := batchScenario(openKernel(t))
+	fake := batchScenario(&kernel.FakeIPVS{})
+	if len(real) < 400 {
+		t.Fatalf("only %d lines", len(real))
+	}
+	for i := range max(len(real), len(fake)) {
+		var r, f string
+		if i < len(real) {
+			r = real[i]
+		}
+		if i < len(fake) {
+			f = fake[i]
+		}
+		if r != f {
+			t.Errorf("kernel %q\n   fake %q", r, f)
+		}
+	}
 }
 
 // The backend against the real kernel: what `ipvsadm -Ln` shows of
