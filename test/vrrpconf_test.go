@@ -1,11 +1,15 @@
 package test
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,4 +132,169 @@ func addressListErrors(t *testing.T, stats string) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
+}
+
+// notifySyncConf is sync group G1 (VI_1 and VI_2, as syncGroupConf) with
+// every notify hook of the group and of its members running script, and
+// every line going to fifo; VI_1 tracks trk0 when track is set.
+func notifySyncConf(prio int, track bool, script, fifo string) string {
+	conf := syncGroupConf(prio, track, script)
+	conf = strings.Replace(conf, "    script_user root\n", "    script_user root\n    notify_fifo "+fifo+"\n", 1)
+	conf = strings.Replace(conf, "    notify "+script+"\n", fmt.Sprintf("    notify %s\n    notify_master \"%s group-master\"\n"+
+		"    notify_backup \"%s group-backup\"\n    notify_fault \"%s group-fault\"\n    notify_stop \"%s group-stop\"\n",
+		script, script, script, script, script), 1)
+	return strings.ReplaceAll(conf, "    version 3\n", "    version 3\n    notify "+script+"\n")
+}
+
+// notifySequences runs the 2-node sync-group scenario with start (a
+// daemon starter) on both routers and returns each router's notify
+// script calls and FIFO lines, in order: r2 (100) starts and takes both
+// VIPs; r1 (150) starts and takes them back; r1's tracked interface goes
+// down (the group goes to FAULT, r2 takes over) and up again (r1 takes
+// back); r1 stops, then r2.
+func notifySequences(t *testing.T, start func(t *testing.T, h *lab.Host, conf string) *lab.Proc) map[string]string {
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	addTrackedLink(t, r1)
+	out := map[string]string{}
+	type node struct {
+		h      *lab.Host
+		prio   int
+		script string
+		file   string
+		fifo   *notifyFIFO
+		p      *lab.Proc
+	}
+	nodes := []*node{{h: r1, prio: 150}, {h: r2, prio: 100}}
+	for _, n := range nodes {
+		n.script, n.file = recordingScript(t, l, n.h.Name+"-notify", `"$*"`)
+		n.fifo = newNotifyFIFO(t, l, n.h.Name+".fifo")
+	}
+	holdsBoth := func(h *lab.Host) {
+		t.Helper()
+		waitHolder(t, 8*time.Second, vip4, h, r1, r2)
+		waitHolder(t, 2*time.Second, vip4b, h, r1, r2)
+	}
+	n1, n2 := nodes[0], nodes[1]
+	n2.p = start(t, r2, notifySyncConf(n2.prio, false, n2.script, n2.fifo.path))
+	holdsBoth(r2)
+	time.Sleep(500 * time.Millisecond)
+	n1.p = start(t, r1, notifySyncConf(n1.prio, true, n1.script, n1.fifo.path))
+	holdsBoth(r1)
+	time.Sleep(500 * time.Millisecond)
+	setLink(t, r1, "trk1", false)
+	holdsBoth(r2)
+	time.Sleep(500 * time.Millisecond)
+	setLink(t, r1, "trk1", true)
+	holdsBoth(r1)
+	time.Sleep(500 * time.Millisecond)
+	for _, n := range nodes {
+		n.p.Signal(syscall.SIGTERM)
+		if err := n.p.Wait(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if n == n1 {
+			holdsBoth(r2)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, n := range nodes {
+		n.fifo.waitLine(t, 3*time.Second, `GROUP "G1" STOP 0`, 1)
+		got, _ := os.ReadFile(n.file)
+		out[n.h.Name+" scripts"] = string(got)
+		out[n.h.Name+" FIFO"] = n.fifo.got
+	}
+	return out
+}
+
+// TestSyncGroupNotifySequenceIsKeepaliveds runs the same 2-node scenario
+// with a sync group (notifySequences) with Debian's keepalived on both
+// routers, then with keepalived-go, and compares each router's notify
+// script calls and FIFO lines: at start the group enters BACKUP (its
+// notify_backup, `notify GROUP G1 BACKUP 0`, FIFO line) before its members
+// do, and at each change the group's notifications come after its
+// members'. Left out as timing, not order: which member moves first in
+// one group change (keepalived takes the one whose timer fired first),
+// MASTER_RX_LOWER_PRI lines (they depend on whether the old master sent
+// one more advert), and the order between different scripts (keepalived
+// starts them all at once).
+func TestSyncGroupNotifySequenceIsKeepaliveds(t *testing.T) {
+	needRoot(t, "keepalived")
+	var ka, kg map[string]string
+	t.Run("keepalived", func(t *testing.T) {
+		ka = notifySequences(t, func(t *testing.T, h *lab.Host, conf string) *lab.Proc {
+			p, err := h.StartKeepalived(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, h, p) })
+			return p
+		})
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("keepalived-go", func(t *testing.T) { kg = notifySequences(t, startKGConf) })
+	if t.Failed() {
+		return
+	}
+	for _, router := range []string{"r1", "r2"} {
+		k := router + " FIFO"
+		if got, want := fifoOrder(kg[k]), fifoOrder(ka[k]); got != want {
+			t.Errorf("%s: keepalived-go wrote\n%s\nkeepalived wrote\n%s", k, got, want)
+		}
+		k = router + " scripts"
+		got, want := scriptCalls(kg[k]), scriptCalls(ka[k])
+		for key := range want {
+			if got[key] != want[key] {
+				t.Errorf("%s, %s: keepalived-go ran\n%s\nkeepalived ran\n%s", k, key, got[key], want[key])
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: keepalived-go ran scripts for %d objects, keepalived %d", k, len(got), len(want))
+		}
+	}
+}
+
+// fifoOrder is FIFO lines without MASTER_RX_LOWER_PRI, each run of
+// instance lines of the same event sorted.
+func fifoOrder(fifo string) string {
+	var out, run []string
+	flush := func() {
+		slices.Sort(run)
+		out = append(out, run...)
+		run = nil
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(fifo, "\n"), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) < 3 || f[2] == "MASTER_RX_LOWER_PRI":
+			continue
+		case f[0] == "INSTANCE" && len(run) > 0 && strings.Fields(run[0])[2] == f[2]:
+			run = append(run, line)
+		case f[0] == "INSTANCE":
+			flush()
+			run = append(run, line)
+		default:
+			flush()
+			out = append(out, line)
+		}
+	}
+	flush()
+	return strings.Join(out, "\n")
+}
+
+// scriptCalls splits the notify scripts' calls by script and object: the
+// generic notify of each object ("GROUP G1", "INSTANCE VI_1", ...) and
+// the group's state scripts ("group-...").
+func scriptCalls(calls string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(calls), "\n") {
+		key := "group state scripts"
+		if f := strings.Fields(line); len(f) == 4 {
+			key = f[0] + " " + f[1]
+		}
+		out[key] += line + "\n"
+	}
+	return out
 }

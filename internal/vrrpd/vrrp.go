@@ -220,7 +220,15 @@ func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[*con
 		n.useAlerts(rt.alerts, cfg.GlobalDefs, sg.IsSet("smtp_alert"), sg.SMTPAlert)
 		rt.notifiers = append(rt.notifiers, n)
 		g := vrrp.NewSyncGroup(firstWord(sg.Args), initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
-		if carry != nil && cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
+		carried := false
+		for _, member := range groupMembers(sg) {
+			if _, ok := carry.state(member); ok {
+				carried = true
+			}
+		}
+		if !carried {
+			g.Begin()
+		} else if cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
 			n.writeState(initial, 0)
 		}
 		rt.groups = append(rt.groups, g)
