@@ -136,14 +136,20 @@ func addressListErrors(t *testing.T, stats string) int {
 
 // notifySyncConf is sync group G1 (VI_1 and VI_2, as syncGroupConf) with
 // every notify hook of the group and of its members running script, and
-// every line going to fifo; VI_1 tracks trk0 when track is set.
-func notifySyncConf(prio int, track bool, script, fifo string) string {
+// every line going to fifo; VI_1 tracks trk0 when track is set, and VI_2
+// the always good vrrp_script chk (weight 0) when trackScript is.
+func notifySyncConf(prio int, track, trackScript bool, script, fifo string) string {
 	conf := syncGroupConf(prio, track, script)
 	conf = strings.Replace(conf, "    script_user root\n", "    script_user root\n    notify_fifo "+fifo+"\n", 1)
 	conf = strings.Replace(conf, "    notify "+script+"\n", fmt.Sprintf("    notify %s\n    notify_master \"%s group-master\"\n"+
 		"    notify_backup \"%s group-backup\"\n    notify_fault \"%s group-fault\"\n    notify_stop \"%s group-stop\"\n",
 		script, script, script, script, script), 1)
-	return strings.ReplaceAll(conf, "    version 3\n", "    version 3\n    notify "+script+"\n")
+	conf = strings.ReplaceAll(conf, "    version 3\n", "    version 3\n    notify "+script+"\n")
+	if !trackScript {
+		return conf
+	}
+	conf = strings.Replace(conf, "vrrp_sync_group", "vrrp_script chk {\n    script /bin/true\n    interval 1\n}\nvrrp_sync_group", 1)
+	return strings.Replace(conf, "vrrp_instance VI_2 {\n", "vrrp_instance VI_2 {\n    track_script {\n        chk\n    }\n", 1)
 }
 
 // notifySequences runs the 2-node sync-group scenario with start (a
@@ -152,7 +158,7 @@ func notifySyncConf(prio int, track bool, script, fifo string) string {
 // VIPs; r1 (150) starts and takes them back; r1's tracked interface goes
 // down (the group goes to FAULT, r2 takes over) and up again (r1 takes
 // back); r1 stops, then r2.
-func notifySequences(t *testing.T, start func(t *testing.T, h *lab.Host, conf string) *lab.Proc) map[string]string {
+func notifySequences(t *testing.T, trackScript bool, start func(t *testing.T, h *lab.Host, conf string) *lab.Proc) map[string]string {
 	l := newLab(t, "r1", "r2")
 	r1, r2 := l.Host("r1"), l.Host("r2")
 	addTrackedLink(t, r1)
@@ -176,10 +182,10 @@ func notifySequences(t *testing.T, start func(t *testing.T, h *lab.Host, conf st
 		waitHolder(t, 2*time.Second, vip4b, h, r1, r2)
 	}
 	n1, n2 := nodes[0], nodes[1]
-	n2.p = start(t, r2, notifySyncConf(n2.prio, false, n2.script, n2.fifo.path))
+	n2.p = start(t, r2, notifySyncConf(n2.prio, false, trackScript, n2.script, n2.fifo.path))
 	holdsBoth(r2)
 	time.Sleep(500 * time.Millisecond)
-	n1.p = start(t, r1, notifySyncConf(n1.prio, true, n1.script, n1.fifo.path))
+	n1.p = start(t, r1, notifySyncConf(n1.prio, true, trackScript, n1.script, n1.fifo.path))
 	holdsBoth(r1)
 	time.Sleep(500 * time.Millisecond)
 	setLink(t, r1, "trk1", false)
@@ -210,19 +216,26 @@ func notifySequences(t *testing.T, start func(t *testing.T, h *lab.Host, conf st
 // TestSyncGroupNotifySequenceIsKeepaliveds runs the same 2-node scenario
 // with a sync group (notifySequences) with Debian's keepalived on both
 // routers, then with keepalived-go, and compares each router's notify
-// script calls and FIFO lines: at start the group enters BACKUP (its
-// notify_backup, `notify GROUP G1 BACKUP 0`, FIFO line) before its members
-// do, and at each change the group's notifications come after its
-// members'. Left out as timing, not order: which member moves first in
+// script calls and FIFO lines, once without a tracked script and once
+// with one: at start the group enters BACKUP (its notify_backup, `notify
+// GROUP G1 BACKUP 0`, FIFO line) before its members do, unless a member
+// waits for its script's first result (then after them), and at each
+// change the group's notifications come after its members'. Left out as timing, not order: which member moves first in
 // one group change (keepalived takes the one whose timer fired first),
 // MASTER_RX_LOWER_PRI lines (they depend on whether the old master sent
 // one more advert), and the order between different scripts (keepalived
 // starts them all at once).
 func TestSyncGroupNotifySequenceIsKeepaliveds(t *testing.T) {
 	needRoot(t, "keepalived")
+	for _, trackScript := range []bool{false, true} {
+		t.Run(fmt.Sprintf("track_script=%v", trackScript), func(t *testing.T) { notifySequenceIsKeepaliveds(t, trackScript) })
+	}
+}
+
+func notifySequenceIsKeepaliveds(t *testing.T, trackScript bool) {
 	var ka, kg map[string]string
 	t.Run("keepalived", func(t *testing.T) {
-		ka = notifySequences(t, func(t *testing.T, h *lab.Host, conf string) *lab.Proc {
+		ka = notifySequences(t, trackScript, func(t *testing.T, h *lab.Host, conf string) *lab.Proc {
 			p, err := h.StartKeepalived(conf)
 			if err != nil {
 				t.Fatal(err)
@@ -234,7 +247,7 @@ func TestSyncGroupNotifySequenceIsKeepaliveds(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	t.Run("keepalived-go", func(t *testing.T) { kg = notifySequences(t, startKGConf) })
+	t.Run("keepalived-go", func(t *testing.T) { kg = notifySequences(t, trackScript, startKGConf) })
 	if t.Failed() {
 		return
 	}

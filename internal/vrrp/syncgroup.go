@@ -181,11 +181,17 @@ func (g *SyncGroup) setState(s State) {
 	}
 	from := g.state
 	g.state = s
+	g.notifyAfterMembers(from, s)
+}
+
+// notifyAfterMembers runs the group's hook for from → to once every
+// member's effects queued so far have run.
+func (g *SyncGroup) notifyAfterMembers(from, to State) {
 	if g.onTransition == nil {
 		return
 	}
 	if len(g.members) == 0 {
-		g.onTransition(from, s)
+		g.onTransition(from, to)
 		return
 	}
 	// The member that runs the last barrier calls the hook inside its
@@ -196,7 +202,7 @@ func (g *SyncGroup) setState(s State) {
 	for _, m := range g.members {
 		m.effects.push(func() {
 			if left.Add(-1) == 0 {
-				g.onTransition(from, s)
+				g.onTransition(from, to)
 			}
 		})
 	}
@@ -207,8 +213,18 @@ func (g *SyncGroup) setState(s State) {
 // group in BACKUP or FAULT before its instances enter their first state:
 // call it before the members start, and not for a group whose members a
 // reload carries over (keepalived's state_same_at_reload).
-func (g *SyncGroup) Begin() {
-	if g.onTransition != nil && (g.state == Backup || g.state == Fault) {
+//
+// With waitScripts (a member waits for a vrrp_script's first result:
+// keepalived's num_member_init), keepalived's group starts in INIT and
+// enters BACKUP only once its members have: the notification then comes
+// after the members' first ones. Call it after they start, before Run.
+func (g *SyncGroup) Begin(waitScripts bool) {
+	if g.state != Backup && g.state != Fault {
+		return
+	}
+	if waitScripts {
+		g.notifyAfterMembers(Init, g.state)
+	} else if g.onTransition != nil {
 		g.onTransition(Init, g.state)
 	}
 }

@@ -193,9 +193,16 @@ func TestSyncGroupResumedAsMaster(t *testing.T) {
 
 // TestSyncGroupNotifiesAfterItsMembers: keepalived's order of
 // notifications (vrrp_init_state, vrrp_sync.c): at start the group
-// enters BACKUP before its members; when they move, the group's
-// notification comes after every member's; at stop, last.
+// enters BACKUP before its members, or after them when a member waits
+// for a script; when they move, the group's notification comes after
+// every member's; at stop, last.
 func TestSyncGroupNotifiesAfterItsMembers(t *testing.T) {
+	for _, waitScripts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waitScripts=%v", waitScripts), func(t *testing.T) { syncGroupNotifiesAfterItsMembers(t, waitScripts) })
+	}
+}
+
+func syncGroupNotifiesAfterItsMembers(t *testing.T, waitScripts bool) {
 	var mu sync.Mutex
 	var seq []string
 	record := func(s string) {
@@ -227,7 +234,14 @@ func TestSyncGroupNotifiesAfterItsMembers(t *testing.T) {
 		}
 		insts = append(insts, inst)
 	}
-	g.Begin()
+	if !waitScripts {
+		g.Begin(false)
+	} else {
+		for _, inst := range insts {
+			inst.Start()
+		}
+		g.Begin(true)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -245,11 +259,16 @@ func TestSyncGroupNotifiesAfterItsMembers(t *testing.T) {
 		t.Fatalf("notifications %q, want 9", s)
 	}
 	// Which member moves first is timing; sort each run of members.
-	for _, run := range [][2]int{{1, 3}, {3, 5}, {6, 8}} {
-		slices.Sort(s[run[0]:run[1]])
-	}
 	want := []string{"G BACKUP", "VI_1 BACKUP", "VI_2 BACKUP", "VI_1 MASTER", "VI_2 MASTER", "G MASTER",
 		"VI_1 STOP", "VI_2 STOP", "G STOP"}
+	runs := [][2]int{{1, 3}, {3, 5}, {6, 8}}
+	if waitScripts {
+		want[0], want[1], want[2] = "VI_1 BACKUP", "VI_2 BACKUP", "G BACKUP"
+		runs[0] = [2]int{0, 2}
+	}
+	for _, run := range runs {
+		slices.Sort(s[run[0]:run[1]])
+	}
 	if !slices.Equal(s, want) {
 		t.Fatalf("notifications %q, want %q", s, want)
 	}
