@@ -82,11 +82,15 @@ func (g *SyncGroup) post(e syncEvent) {
 	}
 }
 
-// Run applies the members' events until ctx is done.
+// Run applies the members' events until ctx is done. It returns once
+// the notifications it queued behind its members' effects have run.
 func (g *SyncGroup) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			for _, m := range g.members {
+				m.effects.wait()
+			}
 			return
 		case <-g.wake:
 		}
