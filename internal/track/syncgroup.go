@@ -86,3 +86,20 @@ func (t *Tracking) dropFloatingWeights(log *slog.Logger) {
 	}
 	t.files = files
 }
+
+// WaitsForScripts says whether the instance ci, a member of sg (nil:
+// none), starts waiting for a vrrp_script's first result: it tracks one
+// with weight 0 (after the sync group's rules) that is not init_fail.
+// That is keepalived's num_script_init (vrrp_track.c
+// initialise_track_script_state), which starts the member's sync group in
+// INIT (num_member_init) instead of BACKUP.
+func WaitsForScripts(ci *config.VRRPInstance, sg *config.SyncGroup, objs *Objects, groupHasOwner bool) bool {
+	t := NewTracking(nil, ci, objs)
+	t.JoinSyncGroup(slog.New(slog.DiscardHandler), sg, objs, groupHasOwner)
+	for _, s := range t.scripts {
+		if spec, ok := objs.scripts[s.name]; ok && s.weight == 0 && !spec.InitFail {
+			return true
+		}
+	}
+	return false
+}

@@ -103,3 +103,57 @@ func TestSyncGroupTrackingRules(t *testing.T) {
 		}
 	}
 }
+
+// WaitsForScripts is keepalived's num_script_init: a weight-0 tracked
+// script without init_fail (the member's own or the group's) holds the
+// start; a weighted one (dropped in a sync group) or an init_fail one
+// does not.
+func TestWaitsForScripts(t *testing.T) {
+	for _, tc := range []struct {
+		script, instTrack, groupTrack string
+		want                          bool
+	}{
+		{"", "", "", false},
+		{"", "chk", "", true},
+		{"", "", "chk", true},
+		{"    weight 10\n", "chk", "", false},
+		{"    init_fail\n", "chk", "", false},
+		{"", "chk weight 5", "", false},
+	} {
+		track := func(name string) string {
+			if name == "" {
+				return ""
+			}
+			return "    track_script {\n        " + name + "\n    }\n"
+		}
+		text := fmt.Sprintf(`global_defs {
+    enable_script_security
+    script_user root
+}
+vrrp_script chk {
+    script "/bin/true"
+%s}
+vrrp_sync_group G1 {
+    group {
+        VI_1
+        VI_2
+    }
+%s}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 1
+    priority 100
+%s}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 2
+    priority 100
+}
+`, tc.script, track(tc.groupTrack), track(tc.instTrack))
+		cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true },
+			UserExists: func(string) bool { return true }, LookPath: func(f string) (string, error) { return f, nil }})
+		if got := WaitsForScripts(cfg.Instances[0], cfg.SyncGroups[0], NewObjects(cfg), false); got != tc.want {
+			t.Errorf("script %q, instance tracks %q, group tracks %q: waits %v, want %v", tc.script, tc.instTrack, tc.groupTrack, got, tc.want)
+		}
+	}
+}

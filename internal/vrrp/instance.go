@@ -102,13 +102,21 @@ type Stats struct {
 	BecomeMaster, ReleaseMaster atomic.Uint64
 	Transitions                 atomic.Uint64 // every state change, INIT → BACKUP included
 	PriZeroRcvd, PriZeroSent    atomic.Uint64
-	AddrListErr                 atomic.Uint64 // accepted anyway, as keepalived ≥ 2.3.3 does
-	SendErrors                  atomic.Uint64
-	Dropped                     [len(dropReasonNames)]atomic.Uint64 // by DropReason
+	// AddrListErr is keepalived's addr_list_err: adverts whose address
+	// list differs (accepted anyway, as keepalived ≥ 2.3.3 does), and
+	// unicast adverts to a multicast instance or the reverse (dropped, and
+	// also counted in Dropped[DropAddrList]).
+	AddrListErr atomic.Uint64
+	SendErrors  atomic.Uint64
+	Dropped     [len(dropReasonNames)]atomic.Uint64 // by DropReason
 	// TimerLateness is how late each expired timer fired: scheduling
 	// jitter, keepalived's first cause of false failovers.
 	TimerLateness   latency.Histogram
 	lastAddrListLog atomic.Int64 // unix nanoseconds, to rate-limit the log
+	// loggedCastErr: "Expected multicast packet but received unicast
+	// packet" was logged since the last state change (keepalived's
+	// VRRP_RLFLAG_UNI_MULTICAST_ERR, cleared as its rlflags are).
+	loggedCastErr atomic.Bool
 }
 
 // Instance runs one VRRP instance: its Machine, its timer, the adverts it
@@ -417,6 +425,7 @@ func (in *Instance) removeVIPs() {
 func (in *Instance) transition(t Transition) {
 	in.state.Store(int32(t.To))
 	in.lastTransition.Store(time.Now().UnixNano())
+	in.stats.loggedCastErr.Store(false) // keepalived clears its rlflags on becoming master or backup
 	if in.isReloadTransition(t) {
 		if t.To != Stop {
 			in.cfg.Log.Info("(" + in.cfg.Name + ") " + t.To.String() + " STATE kept across the reload")
@@ -600,6 +609,9 @@ func (in *Instance) check(adv *Advert, p Received) error {
 	if mc.Version == 2 && adv.Interval != mc.AdvertInt {
 		return drop(DropAdvertInterval, "advert interval %v, expect %v", adv.Interval, mc.AdvertInt)
 	}
+	if err := in.checkCast(p); err != nil {
+		return err
+	}
 	if !in.sameAddrs(adv.Addrs) {
 		in.stats.AddrListErr.Add(1)
 		in.logAddrListMismatch(p.Src)
@@ -627,6 +639,37 @@ func (in *Instance) checkTTL(p Received) error {
 		return drop(DropUnicastSrc, "unicast source address %s not a unicast peer", p.Src)
 	}
 	return nil
+}
+
+// checkCast drops a unicast advert to a multicast instance and a
+// multicast one to a unicast instance, as keepalived's vrrp_check_packet
+// (vrrp.c) does after its other checks: counted as an address list error
+// (addr_list_err), logged once until the instance's state next changes
+// (keepalived's log_rate_limited_error). Without the check, a unicast
+// advert from anyone who knows our address could make a multicast master
+// step down. A packet without a known destination passes.
+//
+// In practice keepalived never sees most of them: it binds a multicast
+// socket to the group and a unicast one to unicast_src_ip (vrrp.c
+// open_vrrp_read_socket), so the kernel drops them unseen, and IPv6 ones
+// that get through are discarded silently (vrrp_scheduler.c
+// vrrp_dispatcher_read). Our multicast socket receives unicast adverts
+// too (kernel.VRRPConn filters only multicast ones), and we count and log
+// them, so that an operator sees the attempt.
+func (in *Instance) checkCast(p Received) error {
+	unicast := len(in.cfg.Peers) > 0
+	if !p.Dst.IsValid() || p.Dst.IsMulticast() != unicast {
+		return nil
+	}
+	want, got := "mult", "un"
+	if unicast {
+		want, got = got, want
+	}
+	in.stats.AddrListErr.Add(1)
+	if in.stats.loggedCastErr.CompareAndSwap(false, true) {
+		in.cfg.Log.Info(fmt.Sprintf("(%s) Expected %sicast packet but received %sicast packet from %s", in.cfg.Name, want, got, p.Src))
+	}
+	return drop(DropAddrList, "%sicast packet to %s for a %sicast instance", got, p.Dst, want)
 }
 
 func (in *Instance) sameAddrs(addrs []netip.Addr) bool {

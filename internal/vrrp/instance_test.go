@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -537,5 +538,77 @@ func TestAliveAnswersOnlyWhileTheLoopRuns(t *testing.T) {
 	r.stop()
 	if alive() {
 		t.Fatal("a stopped instance answers")
+	}
+}
+
+// syncBuffer is a log destination safe for the instance's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWrongCastAdvertIsDroppedAndCounted: a priority-254 advert, valid in
+// every other way, sent to a multicast master's own address does not
+// make it step down; it is counted in addr_list_err and logged once, in
+// keepalived's words (vrrp.c vrrp_check_packet). The reverse for a
+// unicast instance. The same advert sent to the group does win, so the
+// advert itself is one the master would yield to.
+func TestWrongCastAdvertIsDroppedAndCounted(t *testing.T) {
+	self, other := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.9")
+	group := netip.MustParseAddr("224.0.0.18")
+	for _, tc := range []struct {
+		name     string
+		peers    []Peer
+		dst      netip.Addr // the wrong kind
+		good     netip.Addr // the right kind
+		wantLine string
+	}{
+		{"multicast instance", nil, self, group,
+			"(A) Expected multicast packet but received unicast packet from 192.0.2.9"},
+		{"unicast instance", []Peer{{Addr: other}}, group, self,
+			"(A) Expected unicast packet but received multicast packet from 192.0.2.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			cfg := v3Instance("A", 100)
+			cfg.Machine.InitialState = Master
+			cfg.Peers = tc.peers
+			cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			r := startRouter(t, &hub{}, self.String(), cfg)
+			eventually(t, "A is master", func() bool { return r.inst.State() == Master && r.node.holds(testVIP) })
+			adv := Advert{Version: 3, VRID: 51, Priority: 254, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
+			wrong, _ := adv.Marshal(other, tc.dst, ChecksumV3Pseudo)
+			for range 30 { // three Master_Down_Intervals' worth
+				r.node.inbox <- Received{Payload: wrong, Src: other, Dst: tc.dst, TTL: 255}
+				time.Sleep(10 * time.Millisecond)
+			}
+			s := r.inst.Stats()
+			eventually(t, "all 30 adverts are counted", func() bool { return s.AddrListErr.Load() == 30 })
+			if r.inst.State() != Master || !r.node.holds(testVIP) {
+				t.Fatalf("A is %v (holds the VIP: %v) after adverts of the wrong kind", r.inst.State(), r.node.holds(testVIP))
+			}
+			if s.Dropped[DropAddrList].Load() != 30 || s.AdvertRcvd.Load() != 0 || s.BecomeMaster.Load() != 1 {
+				t.Errorf("dropped as addr_list_err %d, received %d, became master %d; want 30, 0, 1",
+					s.Dropped[DropAddrList].Load(), s.AdvertRcvd.Load(), s.BecomeMaster.Load())
+			}
+			if n := strings.Count(logs.String(), tc.wantLine); n != 1 {
+				t.Errorf("%q logged %d times, want once:\n%s", tc.wantLine, n, logs.String())
+			}
+			good, _ := adv.Marshal(other, tc.good, ChecksumV3Pseudo)
+			r.node.inbox <- Received{Payload: good, Src: other, Dst: tc.good, TTL: 255}
+			eventually(t, "A yields to the same advert of the right kind", func() bool { return r.inst.State() == Backup })
+		})
 	}
 }

@@ -179,8 +179,10 @@ const (
 	// DropTTL: IPv4 TTL / IPv6 hop limit is not 255 (multicast) or out of
 	// the configured range (unicast). Checked by the caller. ip_ttl_err.
 	DropTTL
-	// DropAddrList: the advertised address list does not match the
-	// configured one. Checked by the caller. addr_list_err.
+	// DropAddrList: a unicast advert to a multicast instance, or the
+	// reverse (keepalived counts these in addr_list_err, as it does adverts
+	// whose address list differs, which are accepted: see
+	// Stats.AddrListErr). Checked by the caller.
 	DropAddrList
 	// DropInvalidAuthType: v2 auth type is not 0, 1 or 2. invalid_authtype.
 	DropInvalidAuthType

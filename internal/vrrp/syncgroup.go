@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // SyncGroup is a vrrp_sync_group: instances that change state together,
@@ -81,11 +82,15 @@ func (g *SyncGroup) post(e syncEvent) {
 	}
 }
 
-// Run applies the members' events until ctx is done.
+// Run applies the members' events until ctx is done. It returns once
+// the notifications it queued behind its members' effects have run.
 func (g *SyncGroup) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			for _, m := range g.members {
+				m.effects.wait()
+			}
 			return
 		case <-g.wake:
 		}
@@ -168,17 +173,76 @@ func (g *SyncGroup) syncTo(state State, skip *Instance, ev Event, matches func(S
 	g.setState(state)
 }
 
+// setState moves the group to s. Its notification comes after those of
+// the member transitions that made the change, as keepalived's
+// vrrp_sync_master, vrrp_sync_backup and vrrp_sync_fault (vrrp_sync.c)
+// move the members first and run send_group_notifies last: it waits for
+// every member's effects queued so far (where their own notifications
+// are), without blocking the group.
 func (g *SyncGroup) setState(s State) {
 	if s == g.state {
 		return
 	}
 	from := g.state
 	g.state = s
-	if g.onTransition != nil {
-		g.onTransition(from, s)
+	g.notifyAfterMembers(from, s)
+}
+
+// notifyAfterMembers runs the group's hook for from → to once every
+// member's effects queued so far have run.
+func (g *SyncGroup) notifyAfterMembers(from, to State) {
+	if g.onTransition == nil {
+		return
+	}
+	if len(g.members) == 0 {
+		g.onTransition(from, to)
+		return
+	}
+	// The member that runs the last barrier calls the hook inside its
+	// effect: a later group change waits behind it on that member's
+	// queue, so the group's notifications keep their order.
+	var left atomic.Int32
+	left.Store(int32(len(g.members)))
+	for _, m := range g.members {
+		m.effects.push(func() {
+			if left.Add(-1) == 0 {
+				g.onTransition(from, to)
+			}
+		})
+	}
+}
+
+// Begin notifies the group's starting state, BACKUP, as keepalived's
+// vrrp_init_state (vrrp_scheduler.c) runs send_group_notifies for a
+// group in BACKUP or FAULT before its instances enter their first state:
+// call it before the members start, and not for a group whose members a
+// reload carries over (keepalived's state_same_at_reload).
+//
+// With waitScripts (a member waits for a vrrp_script's first result:
+// keepalived's num_member_init), keepalived's group starts in INIT and
+// enters BACKUP only once its members have: the notification then comes
+// after the members' first ones. Call it after they start, before Run.
+func (g *SyncGroup) Begin(waitScripts bool) {
+	if g.state != Backup && g.state != Fault {
+		return
+	}
+	if waitScripts {
+		g.notifyAfterMembers(Init, g.state)
+	} else if g.onTransition != nil {
+		g.onTransition(Init, g.state)
 	}
 }
 
 // Stop records that the members have stopped (call it after their Run
-// returned, not at a reload's hand-over): the group's STOP notification.
-func (g *SyncGroup) Stop() { g.setState(Stop) }
+// returned, not at a reload's hand-over): the group's STOP notification,
+// after the members' own.
+func (g *SyncGroup) Stop() {
+	if g.state == Stop {
+		return
+	}
+	from := g.state
+	g.state = Stop
+	if g.onTransition != nil {
+		g.onTransition(from, Stop)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +188,88 @@ func TestSyncGroupResumedAsMaster(t *testing.T) {
 	eventually(t, "A steps down on both", func() bool { return a.states() == "BACKUP BACKUP" })
 	if got := a.groupTransitions(); fmt.Sprint(got) != "[MASTER>BACKUP]" {
 		t.Errorf("A's group went %v, want only [MASTER>BACKUP]", got)
+	}
+}
+
+// TestSyncGroupNotifiesAfterItsMembers: keepalived's order of
+// notifications (vrrp_init_state, vrrp_sync.c): at start the group
+// enters BACKUP before its members, or after them when a member waits
+// for a script; when they move, the group's notification comes after
+// every member's; at stop, last.
+func TestSyncGroupNotifiesAfterItsMembers(t *testing.T) {
+	for _, waitScripts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waitScripts=%v", waitScripts), func(t *testing.T) { syncGroupNotifiesAfterItsMembers(t, waitScripts) })
+	}
+}
+
+func syncGroupNotifiesAfterItsMembers(t *testing.T, waitScripts bool) {
+	var mu sync.Mutex
+	var seq []string
+	record := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seq = append(seq, s)
+	}
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seq...)
+	}
+	g := NewSyncGroup("G", Backup, nil, func(_, to State) { record("G " + to.String()) })
+	node := &hubNode{hub: &hub{}, src: netip.MustParseAddr("192.0.2.1"), vips: map[netip.Prefix]bool{}}
+	var insts []*Instance
+	for vrid := 1; vrid <= 2; vrid++ {
+		cfg := groupInstance(vrid, 150)
+		cfg.Source, cfg.Machine.PrimaryAddr = node.src, node.src
+		cfg.Group = netip.MustParseAddr("224.0.0.18")
+		cfg.SyncGroup = g
+		name := cfg.Name
+		cfg.OnTransition = func(_, to State, _ int) {
+			time.Sleep(5 * time.Millisecond) // a slow hook must not let the group's overtake it
+			record(name + " " + to.String())
+		}
+		inst, err := NewInstance(cfg, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, inst)
+	}
+	if !waitScripts {
+		g.Begin(false)
+	} else {
+		for _, inst := range insts {
+			inst.Start()
+		}
+		g.Begin(true)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); g.Run(ctx) }()
+	for _, inst := range insts {
+		wg.Add(1)
+		go func() { defer wg.Done(); inst.Run(ctx) }()
+	}
+	eventually(t, "the group notifies MASTER", func() bool { return slices.Contains(got(), "G MASTER") })
+	cancel()
+	wg.Wait()
+	g.Stop()
+	s := got()
+	if len(s) != 9 {
+		t.Fatalf("notifications %q, want 9", s)
+	}
+	// Which member moves first is timing; sort each run of members.
+	want := []string{"G BACKUP", "VI_1 BACKUP", "VI_2 BACKUP", "VI_1 MASTER", "VI_2 MASTER", "G MASTER",
+		"VI_1 STOP", "VI_2 STOP", "G STOP"}
+	runs := [][2]int{{1, 3}, {3, 5}, {6, 8}}
+	if waitScripts {
+		want[0], want[1], want[2] = "VI_1 BACKUP", "VI_2 BACKUP", "G BACKUP"
+		runs[0] = [2]int{0, 2}
+	}
+	for _, run := range runs {
+		slices.Sort(s[run[0]:run[1]])
+	}
+	if !slices.Equal(s, want) {
+		t.Fatalf("notifications %q, want %q", s, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	rt.retired = carry.retiredNotifiers()
 	syncGroupOf := rt.syncGroups(cfg, carry)
 	syncConfigOf, groupHasOwner := syncGroupConfigs(cfg)
+	beginAfter := rt.beginGroups(cfg, objs, syncGroupOf, carry, groupHasOwner)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
 	for _, ci := range cfg.Instances {
@@ -187,6 +189,9 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 			go func() { defer rt.running.Done(); inst.Run(ctx) }()
 		}
 	}
+	for _, g := range beginAfter {
+		g.Begin(true)
+	}
 	for _, g := range rt.groups {
 		rt.running.Add(1)
 		go func() { defer rt.running.Done(); g.Run(ctx) }()
@@ -220,13 +225,51 @@ func (rt *vrrpRuntime) syncGroups(cfg *config.Config, carry *carryOver) map[*con
 		n.useAlerts(rt.alerts, cfg.GlobalDefs, sg.IsSet("smtp_alert"), sg.SMTPAlert)
 		rt.notifiers = append(rt.notifiers, n)
 		g := vrrp.NewSyncGroup(firstWord(sg.Args), initial, rt.log, func(from, to vrrp.State) { n.transition(from, to, 0) })
-		if carry != nil && cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
+		if rt.carried(sg, carry) && cfg.GlobalDefs != nil && cfg.GlobalDefs.FIFOWriteVRRPStatesOnReload {
 			n.writeState(initial, 0)
 		}
 		rt.groups = append(rt.groups, g)
 		groups[sg] = g
 	}
 	return groups
+}
+
+// carried says whether a reload carries a member of sg over (keepalived's
+// state_same_at_reload): then the group notifies nothing at start.
+func (rt *vrrpRuntime) carried(sg *config.SyncGroup, carry *carryOver) bool {
+	for _, member := range groupMembers(sg) {
+		if _, ok := carry.state(member); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// beginGroups notifies each new sync group's starting state (BACKUP), as
+// keepalived's vrrp_init_state does: before its members' first
+// notifications (call it before they start) unless a member waits for a
+// script, then after them (call it again once they have started, before
+// the groups run). It returns the groups left for after.
+func (rt *vrrpRuntime) beginGroups(cfg *config.Config, objs *track.Objects, groups map[*config.SyncGroup]*vrrp.SyncGroup,
+	carry *carryOver, hasOwner map[*config.SyncGroup]bool) (after []*vrrp.SyncGroup) {
+	for _, sg := range cfg.SyncGroups {
+		g := groups[sg]
+		if g == nil || rt.carried(sg, carry) {
+			continue
+		}
+		wait := false
+		for _, ci := range cfg.Instances {
+			if slices.Contains(groupMembers(sg), ci.Name()) && track.WaitsForScripts(ci, sg, objs, hasOwner[sg]) {
+				wait = true
+			}
+		}
+		if wait {
+			after = append(after, g)
+		} else {
+			g.Begin(false)
+		}
+	}
+	return after
 }
 
 // groupMembers are the instance names a sync group's group block lists.
