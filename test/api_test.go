@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,14 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"github.com/keepalived-go/keepalived-go/internal/lab"
 )
@@ -67,34 +63,8 @@ func nsClient(t *testing.T, ns string) *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 }
 
-// inNamespace runs f on an OS thread switched to namespace ns. If the
-// thread cannot be switched back it stays locked, so Go retires it rather
-// than reuse it in the wrong namespace.
-func inNamespace(ns string, f func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	ferr := f()
-	if err := netns.Set(orig); err != nil {
-		return errors.Join(ferr, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
+// inNamespace runs f on an OS thread switched to namespace ns.
+func inNamespace(ns string, f func() error) error { return lab.InNamespace(ns, f) }
 
 func httpGet(c *http.Client, url string) (string, error) {
 	resp, err := c.Get(url)

@@ -47,6 +47,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/lab"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/lvs/nftables"
 )
@@ -312,27 +313,12 @@ func verify(ns string, want []lvs.Service) error {
 }
 
 // lbIn makes a load balancer in the named namespace.
-func lbIn(name string) (*kernel.NFTLoadBalancer, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return nil, err
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		return nil, err
-	}
-	lb, lerr := kernel.NewNFTLoadBalancer("")
-	if err := netns.Set(orig); err != nil {
-		panic(err)
-	}
-	return lb, lerr
+func lbIn(name string) (lb *kernel.NFTLoadBalancer, err error) {
+	err = lab.InNamespace(name, func() (err error) {
+		lb, err = kernel.NewNFTLoadBalancer("")
+		return err
+	})
+	return lb, err
 }
 
 // inNewNamespace makes a named network namespace and a load balancer in

@@ -15,12 +15,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"testing"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/lab"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/testenv"
 )
@@ -39,28 +37,11 @@ func newKernelLB(t *testing.T) (*kernel.NFTLoadBalancer, string) {
 			t.Errorf("ip netns del %s: %v %s", name, err, out)
 		}
 	})
-	lb, err := func() (*kernel.NFTLoadBalancer, error) {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			return nil, err
-		}
-		defer orig.Close()
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			return nil, err
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			return nil, err
-		}
-		lb, lerr := kernel.NewNFTLoadBalancer("")
-		if err := netns.Set(orig); err != nil {
-			panic(err) // this thread must not run anything else in the namespace
-		}
-		return lb, lerr
-	}()
+	var lb *kernel.NFTLoadBalancer
+	err := lab.InNamespace(name, func() (err error) {
+		lb, err = kernel.NewNFTLoadBalancer("")
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
