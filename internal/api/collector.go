@@ -104,6 +104,14 @@ var (
 	rsWeightDesc = prometheus.NewDesc("keepalived_lvs_real_server_weight",
 		"The real server's effective weight (configured plus misc_dynamic and FILE_CHECK adjustments).",
 		[]string{"virtual_server", "real_server"}, nil)
+	rsChecksDesc = prometheus.NewDesc("keepalived_lvs_real_server_checks_total",
+		"The probes of the real server's checkers since the daemon (or the reload that made the server) started.",
+		[]string{"virtual_server", "real_server"}, nil)
+	rsCheckFailuresDesc = prometheus.NewDesc("keepalived_lvs_real_server_check_failures_total",
+		"The failed probes among them (retries included).", []string{"virtual_server", "real_server"}, nil)
+	rsCheckSecondsDesc = prometheus.NewDesc("keepalived_lvs_real_server_check_duration_seconds_total",
+		"The time the probes took; divided by checks_total, the mean duration of a check.",
+		[]string{"virtual_server", "real_server"}, nil)
 	checkLatenessDesc = prometheus.NewDesc("keepalived_check_lateness_seconds",
 		"How late the health checks started after their time: their drift from delay_loop.", nil, nil)
 	quorumUpDesc = prometheus.NewDesc("keepalived_lvs_quorum_up",
@@ -130,7 +138,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 // Describe sends every descriptor the collector may emit.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{upDesc, stateDesc, excludedStateDesc, priorityDesc, sinceDesc, latenessDesc, droppedDesc,
-		notifyLostDesc, notifyOverrunDesc, rsUpDesc, rsWeightDesc, quorumUpDesc, checkLatenessDesc} {
+		notifyLostDesc, notifyOverrunDesc, rsUpDesc, rsWeightDesc, rsChecksDesc, rsCheckFailuresDesc, rsCheckSecondsDesc, quorumUpDesc, checkLatenessDesc} {
 		ch <- d
 	}
 	for _, cs := range [][]counter{exporterCounters, ourCounters} {
@@ -173,6 +181,9 @@ func collectPool(ch chan<- prometheus.Metric, p *lvs.PoolStatus) {
 	for _, s := range p.Servers {
 		ch <- prometheus.MustNewConstMetric(rsUpDesc, prometheus.GaugeValue, boolValue(s.Alive), p.Name, s.Name)
 		ch <- prometheus.MustNewConstMetric(rsWeightDesc, prometheus.GaugeValue, float64(s.Weight), p.Name, s.Name)
+		ch <- prometheus.MustNewConstMetric(rsChecksDesc, prometheus.CounterValue, float64(s.Checks), p.Name, s.Name)
+		ch <- prometheus.MustNewConstMetric(rsCheckFailuresDesc, prometheus.CounterValue, float64(s.CheckFailures), p.Name, s.Name)
+		ch <- prometheus.MustNewConstMetric(rsCheckSecondsDesc, prometheus.CounterValue, s.CheckSeconds, p.Name, s.Name)
 	}
 }
 

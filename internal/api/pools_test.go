@@ -32,7 +32,10 @@ func (withPools) VirtualServers() []lvs.PoolStatus {
 		Servers: []*lvs.Server{{Name: "[10.0.0.2]:tcp:80", Weight: 1}, {Name: "[10.0.0.3]:tcp:80", Weight: 3}}}
 	p.Start(false)
 	p.CheckerChanged(0, false)
-	return []lvs.PoolStatus{p.Status()}
+	st := p.Status()
+	st.Servers[0].Checks, st.Servers[0].CheckFailures, st.Servers[0].CheckSeconds = 12, 12, 36
+	st.Servers[1].Checks, st.Servers[1].CheckSeconds = 10, 0.25
+	return []lvs.PoolStatus{st}
 }
 
 func TestStatusOfTheVirtualServers(t *testing.T) {
@@ -69,6 +72,22 @@ keepalived_lvs_quorum_up{virtual_server="[10.0.0.1]:tcp:80"} 1
 	if err := testutil.CollectAndCompare(NewCollector(withPools{}), strings.NewReader(want),
 		"keepalived_lvs_real_server_up", "keepalived_lvs_quorum_up"); err != nil {
 		t.Error(err)
+	}
+	probes := `# HELP keepalived_lvs_real_server_check_failures_total The failed probes among them (retries included).
+# TYPE keepalived_lvs_real_server_check_failures_total counter
+keepalived_lvs_real_server_check_failures_total{real_server="[10.0.0.2]:tcp:80",virtual_server="[10.0.0.1]:tcp:80"} 12
+keepalived_lvs_real_server_check_failures_total{real_server="[10.0.0.3]:tcp:80",virtual_server="[10.0.0.1]:tcp:80"} 0
+# HELP keepalived_lvs_real_server_check_duration_seconds_total The time the probes took; divided by checks_total, the mean duration of a check.
+# TYPE keepalived_lvs_real_server_check_duration_seconds_total counter
+keepalived_lvs_real_server_check_duration_seconds_total{real_server="[10.0.0.2]:tcp:80",virtual_server="[10.0.0.1]:tcp:80"} 36
+keepalived_lvs_real_server_check_duration_seconds_total{real_server="[10.0.0.3]:tcp:80",virtual_server="[10.0.0.1]:tcp:80"} 0.25
+`
+	if err := testutil.CollectAndCompare(NewCollector(withPools{}), strings.NewReader(probes),
+		"keepalived_lvs_real_server_check_failures_total", "keepalived_lvs_real_server_check_duration_seconds_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(NewCollector(withPools{}), "keepalived_lvs_real_server_checks_total"); n != 2 {
+		t.Errorf("%d checks_total series, want 2", n)
 	}
 	if n := testutil.CollectAndCount(NewCollector(withPools{}), "keepalived_check_lateness_seconds"); n != 1 {
 		t.Errorf("%d check lateness histograms, want 1", n)

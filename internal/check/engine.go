@@ -312,6 +312,7 @@ func (e *Engine) apply(f finished) {
 		delay, change = f.job.Schedule.Result(f.result.OK)
 	}
 	if f.job.OnResult != nil {
+		f.result.Took = f.end.Sub(f.start)
 		f.job.OnResult(f.result, change)
 	}
 	from := f.end

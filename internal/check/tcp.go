@@ -1,6 +1,9 @@
 package check
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Result is one probe's outcome.
 type Result struct {
@@ -20,6 +23,8 @@ type Result struct {
 	// tcp_connect_thread hands to tcp_epilog without the log_all_failures
 	// line.
 	AtOnce bool
+	// Took is how long the probe ran, set by the engine.
+	Took time.Duration
 }
 
 func failed(err error) Result { return Result{Reason: err.Error(), TimedOut: isTimeout(err)} }

@@ -54,6 +54,22 @@ type server struct {
 	notifyDown notify.Script
 	alert      bool // smtp_alert
 	jobs       []*job
+	probes     probeCounts
+}
+
+// probeCounts count a server's probes for the metrics, from the engine's
+// goroutine while the API reads them.
+type probeCounts struct {
+	n, failed atomic.Uint64
+	nanos     atomic.Int64
+}
+
+func (p *probeCounts) add(r check.Result) {
+	p.n.Add(1)
+	if !r.OK {
+		p.failed.Add(1)
+	}
+	p.nanos.Add(int64(r.Took))
 }
 
 // job is a checker with its identity across reloads.
@@ -201,7 +217,11 @@ func (svc *service) start(e *check.Engine, carry *carryOver, initNotifies bool) 
 				j.Suspended = svc.suspended.Load
 			}
 			svc.pool.AddChecker(i, j.Schedule.Up())
-			j.OnResult = svc.onResult(i, j)
+			onResult := svc.onResult(i, j)
+			j.OnResult = func(r check.Result, c check.Change) {
+				srv.probes.add(r)
+				onResult(r, c)
+			}
 			j.OnFailure = svc.onFailure(i, j)
 			e.Add(j.Job)
 		}

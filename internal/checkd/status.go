@@ -3,6 +3,7 @@ package checkd
 import (
 	"github.com/keepalived-go/keepalived-go/internal/latency"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
+	"time"
 )
 
 // VirtualServers is a snapshot of every virtual server's pool, for the
@@ -20,6 +21,11 @@ func (s *Subsystem) VirtualServers() []lvs.PoolStatus {
 		for i := range st.Servers {
 			if i < len(svc.dataPorts) {
 				st.Servers[i].KeepalivedPort = svc.dataPorts[i]
+			}
+			if i < len(svc.servers) {
+				p := &svc.servers[i].probes
+				st.Servers[i].Checks, st.Servers[i].CheckFailures = p.n.Load(), p.failed.Load()
+				st.Servers[i].CheckSeconds = time.Duration(p.nanos.Load()).Seconds()
 			}
 		}
 		out = append(out, st)

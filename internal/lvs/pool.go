@@ -244,6 +244,13 @@ type ServerStatus struct {
 	Weight int    `json:"weight"`
 	// FailedCheckers is how many of its checkers are down.
 	FailedCheckers int `json:"failed_checkers"`
+	// Checks, CheckFailures and CheckSeconds count its checkers' probes
+	// since the daemon (or the reload that made the server) started:
+	// all of them, the failed ones, and the time they took. The health
+	// checks fill them in.
+	Checks        uint64  `json:"checks"`
+	CheckFailures uint64  `json:"check_failures"`
+	CheckSeconds  float64 `json:"check_seconds"`
 	// KeepalivedPort is the server's port as keepalived keeps it for its
 	// data dump (validation resets a DR or TUN server's port to the
 	// virtual server's, and clears it under a fwmark); "" when unknown.
