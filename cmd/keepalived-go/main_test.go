@@ -72,7 +72,18 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 
 	cmd.Process.Signal(syscall.SIGUSR1)
 	dataFile := filepath.Join(dir, "keepalived.data")
-	waitFor(t, "the data dump", func() bool { b, _ := os.ReadFile(dataFile); return bytes.Contains(b, []byte("delay_loop 6")) })
+	// keepalived's layout (internal/api/kadata.go): with -P, the VRRP
+	// process's file and the parent's.
+	waitFor(t, "the data dump", func() bool {
+		b, _ := os.ReadFile(dataFile)
+		return bytes.Contains(b, []byte("------< Global definitions >------")) && bytes.Contains(b, []byte(" Router ID = demo"))
+	})
+	if _, err := os.Stat(filepath.Join(dir, "keepalived_parent.data")); err != nil {
+		t.Errorf("no parent data dump: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keepalived_check.data")); err == nil {
+		t.Error("a checker data dump with -P (keepalived's checker process does not run)")
+	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
