@@ -74,13 +74,18 @@ type InstanceConfig struct {
 	// CheckUnicastSrc drops unicast adverts whose source is not one of
 	// Peers (keepalived's check_unicast_src).
 	CheckUnicastSrc bool
-	AuthType        uint8 // v2: AuthNone or AuthPass
-	AuthPass        []byte
-	Checksum        ChecksumMode
-	VIPs            []VIP // advertised (virtual_ipaddress)
-	Excluded        []VIP // installed but not advertised (virtual_ipaddress_excluded)
-	Announce        AnnounceConfig
-	Log             *slog.Logger
+	// SkipCheckAdvAddr: a backup does not compare the address list of an
+	// advert from the master it last heard (keepalived's
+	// skip_check_adv_addr / vrrp_skip_check_adv_addr). The number of
+	// addresses is still compared.
+	SkipCheckAdvAddr bool
+	AuthType         uint8 // v2: AuthNone or AuthPass
+	AuthPass         []byte
+	Checksum         ChecksumMode
+	VIPs             []VIP // advertised (virtual_ipaddress)
+	Excluded         []VIP // installed but not advertised (virtual_ipaddress_excluded)
+	Announce         AnnounceConfig
+	Log              *slog.Logger
 	// OnLowerPriority, if set, is called (in order with the instance's
 	// other effects, without its lock) when the master hears a lower-priority master (rate-limited to one
 	// per advert interval), with its own priority: keepalived's
@@ -113,6 +118,10 @@ type Stats struct {
 	// jitter, keepalived's first cause of false failovers.
 	TimerLateness   latency.Histogram
 	lastAddrListLog atomic.Int64 // unix nanoseconds, to rate-limit the log
+	// lastMaster is the source of the last advert a backup heard from a
+	// master (keepalived's master_saddr), or of the one that made a master
+	// step down; nil before any. SkipCheckAdvAddr reads it.
+	lastMaster atomic.Pointer[netip.Addr]
 	// loggedCastErr: "Expected multicast packet but received unicast
 	// packet" was logged since the last state change (keepalived's
 	// VRRP_RLFLAG_UNI_MULTICAST_ERR, cleared as its rlflags are).
@@ -588,7 +597,22 @@ func (in *Instance) Deliver(p Received) {
 	if adv.Priority == 0 {
 		in.stats.PriZeroRcvd.Add(1)
 	}
+	before := in.State()
 	in.step(AdvertReceived{Src: p.Src, Priority: int(adv.Priority), MaxAdverInt: adv.Interval})
+	in.noteMaster(p.Src, before, adv.Priority)
+}
+
+// noteMaster records src as the last master heard, where keepalived sets
+// master_saddr (vrrp.c): a backup's non-zero-priority advert, whether it
+// is accepted or discarded as lower (vrrp_state_backup), and the advert
+// that makes a master step down (vrrp_state_master_rx).
+func (in *Instance) noteMaster(src netip.Addr, before State, priority uint8) {
+	if !((before == Backup && priority != 0) || (before == Master && in.State() == Backup)) {
+		return
+	}
+	if last := in.stats.lastMaster.Load(); last == nil || *last != src {
+		in.stats.lastMaster.Store(&src)
+	}
 }
 
 // check applies the per-instance receive rules to a decoded advert.
@@ -612,11 +636,37 @@ func (in *Instance) check(adv *Advert, p Received) error {
 	if err := in.checkCast(p); err != nil {
 		return err
 	}
-	if !in.sameAddrs(adv.Addrs) {
-		in.stats.AddrListErr.Add(1)
-		in.logAddrListMismatch(p.Src)
-	}
+	in.checkAddrs(adv.Addrs, p.Src)
 	return nil
+}
+
+// checkAddrs compares the advert's address list with ours as current
+// keepalived's vrrp_check_packet (vrrp.c, since 2.3.3) does: a different
+// count or a missing address is counted in addr_list_err and logged, and
+// the advert is accepted. A backup with SkipCheckAdvAddr compares only the
+// count for an advert from the master it last heard
+// (vrrp_state_backup: check_vip_addr is master_change ||
+// !VRRP_FLAG_SKIP_CHECK_ADV_ADDR); a master always compares all.
+// (keepalived 2.2.7 dropped such adverts, and skipped the count too.)
+func (in *Instance) checkAddrs(addrs []netip.Addr, src netip.Addr) {
+	if len(addrs) != len(in.cfg.VIPs) {
+		in.stats.AddrListErr.Add(1)
+		in.logAddrListMismatch(fmt.Sprintf("(%s) expected %d VIPs but received %d", in.cfg.Name, len(in.cfg.VIPs), len(addrs)))
+		return
+	}
+	if in.cfg.SkipCheckAdvAddr && in.State() == Backup {
+		if last := in.stats.lastMaster.Load(); last != nil && *last == src {
+			return
+		}
+	}
+	for _, v := range in.cfg.VIPs {
+		if !slices.Contains(addrs, v.Prefix.Addr()) {
+			in.stats.AddrListErr.Add(1)
+			in.logAddrListMismatch(fmt.Sprintf("(%s) ip address associated with VRID %d not present in advert from %s: %s",
+				in.cfg.Name, in.cfg.Machine.VRID, src, v.Prefix.Addr()))
+			return
+		}
+	}
 }
 
 // checkTTL: multicast adverts must arrive with TTL 255; unicast ones
@@ -672,26 +722,15 @@ func (in *Instance) checkCast(p Received) error {
 	return drop(DropAddrList, "%sicast packet to %s for a %sicast instance", got, p.Dst, want)
 }
 
-func (in *Instance) sameAddrs(addrs []netip.Addr) bool {
-	if len(addrs) != len(in.cfg.VIPs) {
-		return false
-	}
-	for _, v := range in.cfg.VIPs {
-		if !slices.Contains(addrs, v.Prefix.Addr()) {
-			return false
-		}
-	}
-	return true
-}
-
-// logAddrListMismatch logs at most once a minute per instance.
-func (in *Instance) logAddrListMismatch(src netip.Addr) {
+// logAddrListMismatch logs line, in keepalived's words, at most once a
+// minute per instance (keepalived logs each kind once per master).
+func (in *Instance) logAddrListMismatch(line string) {
 	now := time.Now().UnixNano()
 	last := in.stats.lastAddrListLog.Load()
 	if now-last < int64(time.Minute) || !in.stats.lastAddrListLog.CompareAndSwap(last, now) {
 		return
 	}
-	in.cfg.Log.Warn("advert's virtual address list differs from ours (accepted, as keepalived does)", "src", src)
+	in.cfg.Log.Info(line + " (accepted, as keepalived does)")
 }
 
 // Demux hands received packets to the instance that owns their VRID on

@@ -612,3 +612,64 @@ func TestWrongCastAdvertIsDroppedAndCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipCheckAdvAddrChecksOnlyANewMaster: adverts whose address list
+// differs from the instance's are accepted and counted in addr_list_err
+// (keepalived ≥ 2.3.3, vrrp.c vrrp_check_packet). With skip_check_adv_addr
+// a backup compares the list only for an advert from a new master
+// (vrrp_state_backup's master_change), always compares the count, and a
+// master compares every advert.
+func TestSkipCheckAdvAddrChecksOnlyANewMaster(t *testing.T) {
+	x, y := netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("192.0.2.10")
+	other := netip.MustParseAddr("192.0.2.101")
+	same := func(a netip.Addr) []netip.Addr { return []netip.Addr{a, a, a, a, a, a, a, a, a, a} }
+	for _, tc := range []struct {
+		name     string
+		skip     bool
+		master   bool // the instance is master, the adverts lower
+		from     []netip.Addr
+		addrs    []netip.Addr
+		want     uint64
+		wantLine string
+	}{
+		{"without, one master", false, false, same(x), []netip.Addr{other}, 10,
+			"(A) ip address associated with VRID 51 not present in advert from 192.0.2.9: 192.0.2.100"},
+		{"with, one master", true, false, same(x), []netip.Addr{other}, 1,
+			"(A) ip address associated with VRID 51 not present in advert from 192.0.2.9: 192.0.2.100"},
+		{"with, the master changes each time", true, false, []netip.Addr{x, y, x, y, x, y, x, y, x, y}, []netip.Addr{other}, 10, ""},
+		{"with, another count", true, false, same(x), []netip.Addr{testVIP.Addr(), other}, 10, "(A) expected 1 VIPs but received 2"},
+		{"with, as master", true, true, same(x), []netip.Addr{other}, 10, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			cfg := v3Instance("A", 100)
+			cfg.SkipCheckAdvAddr = tc.skip
+			cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			prio := uint8(200)
+			want := Backup
+			if tc.master {
+				cfg.Machine.InitialState, prio, want = Master, 50, Master
+			}
+			r := startRouter(t, &hub{}, "192.0.2.1", cfg)
+			eventually(t, "A has started", func() bool { return r.inst.State() == want })
+			group := netip.MustParseAddr("224.0.0.18")
+			adv := Advert{Version: 3, VRID: 51, Priority: prio, Interval: 100 * time.Millisecond, Addrs: tc.addrs}
+			for _, src := range tc.from {
+				b, _ := adv.Marshal(src, group, ChecksumV3Pseudo)
+				r.node.inbox <- Received{Payload: b, Src: src, Dst: group, TTL: 255}
+				time.Sleep(10 * time.Millisecond)
+			}
+			s := r.inst.Stats()
+			eventually(t, "all 10 adverts are received", func() bool { return s.AdvertRcvd.Load() == 10 })
+			if got := s.AddrListErr.Load(); got != tc.want {
+				t.Errorf("addr_list_err %d, want %d", got, tc.want)
+			}
+			if r.inst.State() != want {
+				t.Errorf("A is %v after the adverts, want %v", r.inst.State(), want)
+			}
+			if tc.wantLine != "" && strings.Count(logs.String(), tc.wantLine) != 1 {
+				t.Errorf("%q not logged once:\n%s", tc.wantLine, logs.String())
+			}
+		})
+	}
+}

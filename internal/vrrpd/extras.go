@@ -31,11 +31,15 @@ func KeepalivedExtras(cfg *config.Config) map[string]api.KeepalivedExtra {
 	out := map[string]api.KeepalivedExtra{}
 	scripts := track.UsableScripts(cfg)
 	strict := cfg.GlobalDefs != nil && cfg.GlobalDefs.VRRPStrict
+	g := cfg.GlobalDefs
+	if g == nil {
+		g = &config.GlobalDefs{}
+	}
 	for _, ci := range cfg.Instances {
 		on := func(kw string, v bool) bool { return implemented[kw] && v }
 		x := api.KeepalivedExtra{
 			DontTrackPrimary:   on("dont_track_primary", ci.DontTrackPrimary),
-			SkipCheckAdvAddr:   on("skip_check_adv_addr", ci.SkipCheckAdvAddr),
+			SkipCheckAdvAddr:   skipCheckAdvAddr(g, ci), // resolved, as vrrp_json.c prints the flag
 			StrictMode:         ci.StrictMode || strict,
 			UseVMAC:            on("use_vmac", ci.IsSet("use_vmac")),
 			Parent:             ci.Interface,

@@ -550,6 +550,7 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		ic.Peers = append(ic.Peers, vrrp.Peer{Addr: p.Addr, MinTTL: p.MinTTL, MaxTTL: p.MaxTTL})
 	}
 	ic.CheckUnicastSrc = len(ic.Peers) > 0 && (ci.CheckUnicastSrc || g.VRRPCheckUnicastSrc)
+	ic.SkipCheckAdvAddr = skipCheckAdvAddr(g, ci)
 	ic.SourceInterface = sockIf
 	if a := ci.Authentication; a != nil && ci.Version == 2 {
 		switch a.AuthType {
@@ -560,6 +561,15 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		}
 	}
 	return ic, key, nil
+}
+
+// skipCheckAdvAddr resolves skip_check_adv_addr as keepalived does: the
+// global vrrp_skip_check_adv_addr is each instance's default (vrrp_data.c
+// alloc_vrrp), and the instance keyword sets it with any valid boolean,
+// false included (vrrp_parser.c vrrp_skip_check_adv_addr_handler tests
+// only that the word is one), so it can only turn it on.
+func skipCheckAdvAddr(g *config.GlobalDefs, ci *config.VRRPInstance) bool {
+	return g.VRRPSkipCheckAdvAddr || ci.IsSet("skip_check_adv_addr")
 }
 
 func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr) vrrp.MachineConfig {

@@ -52,3 +52,31 @@ func TestDelayAfterBootCountsFromBoot(t *testing.T) {
 		t.Error("cannot read /proc/uptime")
 	}
 }
+
+// TestSkipCheckAdvAddrAsKeepalivedReadsIt: the global keyword is every
+// instance's default; the instance keyword turns it on with any boolean
+// (keepalived sets the flag for "false" too) and not with another word.
+func TestSkipCheckAdvAddrAsKeepalivedReadsIt(t *testing.T) {
+	for _, tt := range []struct {
+		global, inst string
+		want         bool
+	}{
+		{"", "", false},
+		{"vrrp_skip_check_adv_addr\n", "", true},
+		{"", "skip_check_adv_addr\n", true},
+		{"", "skip_check_adv_addr true\n", true},
+		{"", "skip_check_adv_addr false\n", true},
+		{"", "skip_check_adv_addr maybe\n", false},
+	} {
+		text := "global_defs {\n" + tt.global + "}\nvrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n priority 100\n" +
+			tt.inst + " virtual_ipaddress {\n 198.51.100.1\n }\n}\n"
+		cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true }})
+		g := cfg.GlobalDefs
+		if g == nil {
+			g = &config.GlobalDefs{}
+		}
+		if got := skipCheckAdvAddr(g, cfg.Instances[0]); got != tt.want {
+			t.Errorf("global %q, instance %q: skip %v, want %v", tt.global, tt.inst, got, tt.want)
+		}
+	}
+}
