@@ -1,11 +1,19 @@
 package test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
 )
 
 // TestSkipCheckAdvAddrStopsCountingTheMastersList: r2 is master for a
@@ -65,4 +73,110 @@ func advertsReceived(t *testing.T, stats string) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
+}
+
+// TestVRRPSocketReceiveBufferAsKeepalived: the SO_RCVBUF of the VRRP
+// socket, as `ss` shows it (rb, twice the size asked, as Linux doubles
+// it), is the one keepalived sets for the same configuration: two
+// instances share the socket, VI_1 adds its kernel_rx_buf_size and VI_2
+// what vrrp_rx_bufs_policy gives it (vrrp_scheduler.c
+// vrrp_create_sockpool).
+func TestVRRPSocketReceiveBufferAsKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	for _, tc := range []struct {
+		name, global string
+		want         int // SO_RCVBUF as set: 50000 plus VI_2's share
+	}{
+		{"MTU", "    vrrp_rx_bufs_policy MTU\n    vrrp_rx_bufs_multiplier 4\n", 50000 + 4*1500},
+		{"ADVERT", "    vrrp_rx_bufs_policy ADVERT\n", 50000 + 3*(8+8+4+20)}, // VRRPv2: 8 bytes of authentication data
+		{"size", "    vrrp_rx_bufs_policy 7000\n", 50000 + 7000},
+		{"no policy", "", 50000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := "global_defs {\n" + tc.global + "}\n" +
+				rxInstance("VI_1", 51, "198.51.100.201", "    kernel_rx_buf_size 50000\n") +
+				rxInstance("VI_2", 52, "198.51.100.202", "")
+			l := newLab(t, "r1")
+			r1 := l.Host("r1")
+			for _, impl := range []string{"keepalived-go", "keepalived"} {
+				var p *lab.Proc
+				var err error
+				if impl == "keepalived" {
+					p, err = r1.StartKeepalived(conf)
+				} else {
+					p, err = r1.StartKeepalivedGo(binary, conf)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				waitLog(t, 5*time.Second, p, "Entering BACKUP STATE")
+				pid := p.Pid()
+				if impl == "keepalived" { // its VRRP child's
+					b, err := os.ReadFile(filepath.Join(l.Dir, "r1-ka-vrrp.pid"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+				}
+				got := vrrpReceiveBuffers(t, pid)
+				p.Stop()
+				if !slices.Contains(got, 2*tc.want) {
+					t.Errorf("%s: its VRRP sockets' SO_RCVBUF read %v, want one of %d (set %d):\n%s", impl, got, 2*tc.want, tc.want, p.Log())
+				}
+			}
+		})
+	}
+}
+
+func rxInstance(name string, vrid int, vip, extra string) string {
+	return fmt.Sprintf("vrrp_instance %s {\n    state BACKUP\n    interface eth0\n    virtual_router_id %d\n    priority 100\n"+
+		"    advert_int 1\n%s    virtual_ipaddress {\n        %s/24\n    }\n}\n", name, vrid, extra, vip)
+}
+
+// vrrpReceiveBuffers are the SO_RCVBUF values (as Linux reports them:
+// twice what was set) of process pid's raw sockets for protocol 112,
+// read from the process's own descriptors with pidfd_getfd (ss shows no
+// memory figures for raw sockets without the raw_diag module).
+func vrrpReceiveBuffers(t *testing.T, pid int) []int {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/raw", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(raw), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && strings.HasSuffix(f[1], ":0070") { // local "address:protocol", 112
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rbs []int
+	for _, e := range ents {
+		link, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil || !inodes[link] {
+			continue
+		}
+		target, _ := strconv.Atoi(e.Name())
+		fd, err := unix.PidfdGetfd(pidfd, target, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rbs = append(rbs, n)
+	}
+	return rbs
 }

@@ -174,7 +174,7 @@ type GlobalDefs struct {
 	RSInitNotifies               bool     `kw:"rs_init_notifies" json:"rs_init_notifies,omitempty"`
 	NoCheckerEmails              bool     `kw:"no_checker_emails" json:"no_checker_emails,omitempty"`
 	VRRPRxBufsPolicy             []string `kw:"vrrp_rx_bufs_policy" noarg:"vrrp_rx_bufs_policy missing" json:"vrrp_rx_bufs_policy,omitempty"`
-	VRRPRxBufsMultiplier         int      `kw:"vrrp_rx_bufs_multiplier" json:"vrrp_rx_bufs_multiplier,omitempty"`
+	VRRPRxBufsMultiplier         int      `kw:"vrrp_rx_bufs_multiplier" raw:"1" noarg:"Invalid vrrp_rx_bufs_multiplier" json:"vrrp_rx_bufs_multiplier,omitempty"`
 	VRRPStartupDelay             Timer    `kw:"vrrp_startup_delay" json:"vrrp_startup_delay,omitempty"`
 	VRRPDelayAfterBoot           Timer    `kw:"vrrp_delay_after_boot" json:"vrrp_delay_after_boot,omitempty"`
 	LogUnknownVRIDs              bool     `kw:"log_unknown_vrids" flag:"1" json:"log_unknown_vrids,omitempty"`

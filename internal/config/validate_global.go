@@ -133,13 +133,56 @@ func (v *validator) globalDefs() {
 	v.gdIncludeCheck(g)
 	v.gdScriptUser(g)
 	v.gdLVS(g)
-	if g.VRRPRxBufsMultiplier == 0 {
-		g.VRRPRxBufsMultiplier = defaultRxBufsMultiplier
-	}
+	v.gdRxBufs(g)
 	for _, r := range []*int{&g.VRRPRlimitRttime, &g.CheckerRlimitRttime, &g.BFDRlimitRttime} {
 		if *r == 0 {
 			*r = defaultRlimitRttime
 		}
+	}
+}
+
+// gdRxBufs checks vrrp_rx_bufs_policy and vrrp_rx_bufs_multiplier as
+// keepalived's handlers do (global_parser.c vrrp_rx_bufs_policy_handler,
+// vrrp_rx_bufs_multiplier_handler): a word other than MTU or ADVERT makes
+// it read the first word as the size, a size overrides MTU and ADVERT, MTU
+// overrides ADVERT; a multiplier must be at least 1 (else 3).
+func (v *validator) gdRxBufs(g *GlobalDefs) {
+	if g.IsSet("vrrp_rx_bufs_policy") && len(g.VRRPRxBufsPolicy) > 0 {
+		pos := g.PosOf("vrrp_rx_bufs_policy")
+		var mtu, advert, size bool
+		for _, w := range g.VRRPRxBufsPolicy {
+			switch {
+			case strings.EqualFold(w, "MTU"):
+				mtu = true
+			case strings.EqualFold(w, "ADVERT"):
+				advert = true
+			default:
+				if _, m := gdCheckInt(g.VRRPRxBufsPolicy[0], 0, 1<<32-1, true); m != "" {
+					v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_policy", "%s", m)
+					v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_policy", "Invalid vrrp_rx_bufs_policy %s", w)
+				} else {
+					size = true
+				}
+			}
+		}
+		switch {
+		case size && (mtu || advert):
+			v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_policy", "Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy")
+		case mtu && advert:
+			v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_policy", "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT")
+		}
+	}
+	if words := g.Raw("vrrp_rx_bufs_multiplier"); words != nil {
+		pos := g.PosOf("vrrp_rx_bufs_multiplier")
+		if len(words) != 1 {
+			v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_multiplier", "Invalid vrrp_rx_bufs_multiplier")
+		} else if _, m := gdCheckInt(words[0], 1, 1<<32-1, true); m != "" {
+			v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_multiplier", "%s", m)
+			v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_multiplier", "Invalid vrrp_rx_bufs_multiplier %s", words[0])
+		}
+	}
+	if g.VRRPRxBufsMultiplier < 1 {
+		g.VRRPRxBufsMultiplier = defaultRxBufsMultiplier
 	}
 }
 

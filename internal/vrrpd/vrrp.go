@@ -142,9 +142,19 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		rt.adapters = append(rt.adapters, netAdapter)
 		rt.byName[ci.Name()] = &runningInstance{ci: ci, ic: ic, inst: inst, net: netAdapter, notify: n}
 	}
+	rx := readRxPolicy(cfg.GlobalDefs)
 	for key, insts := range groups {
+		var members []rxMember
+		for _, inst := range insts {
+			ri := rt.byName[inst.Name()]
+			m := rxMember{kernelRxBufSize: ri.ci.KernelRxBufSize, advLen: advertLen(&ri.ic, key.family)}
+			if ifc, err := k.InterfaceByName(ri.ic.Interface); err == nil {
+				m.mtu = ifc.MTU
+			}
+			members = append(members, m)
+		}
 		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
-			Unicast: key.unicast, Source: key.source, TTL: key.ttl})
+			Unicast: key.unicast, Source: key.source, TTL: key.ttl, RecvBuffer: recvBuffer(rx, members)})
 		if err != nil {
 			log.Error("cannot open the VRRP socket", "interface", key.ifname, "err", err)
 			continue
