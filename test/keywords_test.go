@@ -99,25 +99,8 @@ func TestVRRPSocketReceiveBufferAsKeepalived(t *testing.T) {
 			l := newLab(t, "r1")
 			r1 := l.Host("r1")
 			for _, impl := range []string{"keepalived-go", "keepalived"} {
-				var p *lab.Proc
-				var err error
-				if impl == "keepalived" {
-					p, err = r1.StartKeepalived(conf)
-				} else {
-					p, err = r1.StartKeepalivedGo(binary, conf)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+				p, pid := startImpl(t, l, r1, impl, conf)
 				waitLog(t, 5*time.Second, p, "Entering BACKUP STATE")
-				pid := p.Pid()
-				if impl == "keepalived" { // its VRRP child's
-					b, err := os.ReadFile(filepath.Join(l.Dir, "r1-ka-vrrp.pid"))
-					if err != nil {
-						t.Fatal(err)
-					}
-					pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-				}
 				got := vrrpReceiveBuffers(t, pid)
 				p.Stop()
 				if !slices.Contains(got, 2*tc.want) {
@@ -134,19 +117,29 @@ func rxInstance(name string, vrid int, vip, extra string) string {
 }
 
 // vrrpReceiveBuffers are the SO_RCVBUF values (as Linux reports them:
-// twice what was set) of process pid's raw sockets for protocol 112,
-// read from the process's own descriptors with pidfd_getfd (ss shows no
-// memory figures for raw sockets without the raw_diag module).
+// twice what was set) of process pid's raw sockets for protocol 112.
 func vrrpReceiveBuffers(t *testing.T, pid int) []int {
 	t.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/raw", pid))
+	return socketBuffers(t, pid, "raw", func(f []string) bool {
+		return strings.HasSuffix(f[1], ":0070") // local "address:protocol", 112
+	})
+}
+
+// socketBuffers are the SO_RCVBUF values of process pid's sockets listed
+// in /proc/PID/net/FILE (raw, netlink: the inode is the tenth column)
+// whose line's fields match, read from the process's own descriptors
+// with pidfd_getfd (ss shows no memory figures for raw sockets without
+// the raw_diag module).
+func socketBuffers(t *testing.T, pid int, file string, match func(fields []string) bool) []int {
+	t.Helper()
+	list, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	inodes := map[string]bool{}
-	for _, line := range strings.Split(string(raw), "\n")[1:] {
+	for _, line := range strings.Split(string(list), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) > 9 && strings.HasSuffix(f[1], ":0070") { // local "address:protocol", 112
+		if len(f) > 9 && match(f) {
 			inodes["socket:["+f[9]+"]"] = true
 		}
 	}
@@ -179,4 +172,71 @@ func vrrpReceiveBuffers(t *testing.T, pid int) []int {
 		rbs = append(rbs, n)
 	}
 	return rbs
+}
+
+// TestNetlinkMonitorReceiveBufferAsKeepalived: the rtnetlink socket that
+// follows the interfaces (subscribed to groups) has the receive buffer
+// vrrp_netlink_monitor_rcv_bufs asks, in keepalived-go as in keepalived's
+// VRRP process (its nl_kernel); with _force beyond net.core.rmem_max.
+func TestNetlinkMonitorReceiveBufferAsKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	for _, tc := range []struct {
+		name, global string
+		want         int
+	}{
+		{"size", "    vrrp_netlink_monitor_rcv_bufs 100000\n", 100000},
+		{"force", "    vrrp_netlink_monitor_rcv_bufs 9000000\n    vrrp_netlink_monitor_rcv_bufs_force\n", 9000000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := "global_defs {\n" + tc.global + "}\n" + rxInstance("VI_1", 51, "198.51.100.201", "")
+			l := newLab(t, "r1")
+			r1 := l.Host("r1")
+			for _, impl := range []string{"keepalived-go", "keepalived"} {
+				p, pid := startImpl(t, l, r1, impl, conf)
+				waitLog(t, 5*time.Second, p, "Entering BACKUP STATE")
+				var got []int
+				// The daemon subscribes once its instances have started.
+				lab.WaitUntil("the subscription is open", 3*time.Second, func() bool {
+					got = socketBuffers(t, pid, "netlink", func(f []string) bool {
+						return f[1] == "0" && strings.Trim(f[3], "0") != "" // NETLINK_ROUTE, subscribed to groups
+					})
+					return len(got) > 0
+				})
+				p.Stop()
+				if !slices.Contains(got, 2*tc.want) {
+					t.Errorf("%s: its rtnetlink subscriptions' SO_RCVBUF read %v, want one of %d (set %d):\n%s", impl, got, 2*tc.want, tc.want, p.Log())
+				}
+			}
+		})
+	}
+}
+
+// startImpl runs keepalived-go or keepalived (VRRP only) in h and returns
+// it and the pid of the process that runs VRRP (keepalived's child).
+func startImpl(t *testing.T, l *lab.Lab, h *lab.Host, impl, conf string) (*lab.Proc, int) {
+	t.Helper()
+	var p *lab.Proc
+	var err error
+	if impl == "keepalived" {
+		p, err = h.StartKeepalived(conf)
+	} else {
+		p, err = h.StartKeepalivedGo(binary, conf)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	if impl == "keepalived-go" {
+		return p, p.Pid()
+	}
+	var pid int
+	err = lab.WaitUntil("keepalived's VRRP process has written its pid", 5*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(l.Dir, h.Name+"-ka-vrrp.pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, pid
 }

@@ -17,7 +17,8 @@ var keywords = []string{
 	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
 	"smtp_connect_timeout", "smtp_alert", "smtp_alert_checker", "no_checker_emails", "router_id",
 	"UDP_CHECK", "payload", "require_reply", "min_reply_length", "max_reply_length", "DNS_CHECK", "type", "name", "PING_CHECK",
-	"BFD_CHECK", // not run: bfd.go says what that means
+	"BFD_CHECK",                                                          // not run: bfd.go says what that means
+	"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", // the ha_suspend address monitor
 }
 
 func init() { keywords = append(keywords, httpKeywords...) }

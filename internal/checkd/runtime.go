@@ -9,6 +9,7 @@ import (
 
 	"github.com/keepalived-go/keepalived-go/internal/check"
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/latency"
 	"github.com/keepalived-go/keepalived-go/internal/lvs"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
@@ -95,7 +96,8 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver, syncer *lvs.S
 		}
 	}
 	if len(suspendable) > 0 {
-		rt.suspend = newSuspender(log, suspendable)
+		rt.suspend = newSuspender(log, suspendable,
+			kernel.NetlinkBuffer{Size: g.LVSNetlinkMonitorRcvBufs, Force: g.LVSNetlinkMonitorRcvBufsForc})
 		rt.suspend.start()
 	}
 	for _, svc := range rt.services {

@@ -20,7 +20,7 @@ import (
 // replace it.
 var addressSource interface {
 	Addresses() ([]kernel.AddrEvent, error)
-	WatchAddresses() (addrWatch, error)
+	WatchAddresses(buf kernel.NetlinkBuffer) (addrWatch, error)
 } = kernelAddresses{}
 
 type addrWatch interface {
@@ -32,8 +32,8 @@ type addrWatch interface {
 type kernelAddresses struct{}
 
 func (kernelAddresses) Addresses() ([]kernel.AddrEvent, error) { return kernel.Addresses() }
-func (kernelAddresses) WatchAddresses() (addrWatch, error) {
-	return kernel.WatchAddresses()
+func (kernelAddresses) WatchAddresses(buf kernel.NetlinkBuffer) (addrWatch, error) {
+	return kernel.WatchAddressesWith(buf)
 }
 
 // addrMatcher tells whether an address is one of a virtual server's: its
@@ -72,14 +72,18 @@ type suspender struct {
 	// ha_suspend_addr_count), and a repeated event changes nothing.
 	here  map[hostAddr]bool
 	quiet bool // apply logs nothing
-	stop  chan struct{}
-	done  chan struct{}
+	// buf is the address monitor's receive buffer: keepalived's checker
+	// process sizes its nl_kernel with lvs_netlink_monitor_rcv_bufs
+	// (keepalived_netlink.c kernel_netlink_init).
+	buf  kernel.NetlinkBuffer
+	stop chan struct{}
+	done chan struct{}
 }
 
 // newSuspender decides each ha_suspend service's state from the
 // addresses there are now; start follows the changes.
-func newSuspender(log *slog.Logger, services []*service) *suspender {
-	s := &suspender{log: log, services: services, here: map[hostAddr]bool{},
+func newSuspender(log *slog.Logger, services []*service, buf kernel.NetlinkBuffer) *suspender {
+	s := &suspender{log: log, services: services, here: map[hostAddr]bool{}, buf: buf,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	s.quiet = true // start-up: the services log their checkers' activity
 	s.relist()
@@ -132,7 +136,7 @@ func (s *suspender) start() {
 	go func() {
 		defer close(s.done)
 		for {
-			w, err := addressSource.WatchAddresses()
+			w, err := addressSource.WatchAddresses(s.buf)
 			if err == nil {
 				s.relist() // what changed before the subscription
 				err = s.follow(w)

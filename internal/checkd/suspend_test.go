@@ -17,6 +17,7 @@ type fakeAddresses struct {
 	mu      sync.Mutex
 	addrs   []kernel.AddrEvent
 	updates chan kernel.AddrEvent
+	buf     kernel.NetlinkBuffer // asked of the last WatchAddresses
 }
 
 func (f *fakeAddresses) Addresses() ([]kernel.AddrEvent, error) {
@@ -25,10 +26,16 @@ func (f *fakeAddresses) Addresses() ([]kernel.AddrEvent, error) {
 	return append([]kernel.AddrEvent(nil), f.addrs...), nil
 }
 
-func (f *fakeAddresses) WatchAddresses() (addrWatch, error) { return f, nil }
-func (f *fakeAddresses) Updates() <-chan kernel.AddrEvent   { return f.updates }
-func (f *fakeAddresses) Err() error                         { return nil }
-func (f *fakeAddresses) Close()                             {}
+func (f *fakeAddresses) WatchAddresses(buf kernel.NetlinkBuffer) (addrWatch, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.buf = buf
+	return f, nil
+}
+
+func (f *fakeAddresses) Updates() <-chan kernel.AddrEvent { return f.updates }
+func (f *fakeAddresses) Err() error                       { return nil }
+func (f *fakeAddresses) Close()                           {}
 
 func (f *fakeAddresses) set(a netip.Addr, added bool) {
 	f.mu.Lock()
@@ -43,7 +50,8 @@ func (f *fakeAddresses) set(a netip.Addr, added bool) {
 
 // ha_suspend: while the virtual server's address is not on the host (a
 // VRRP backup), its checkers do not run and its servers keep their
-// state; once the address comes, they run.
+// state; once the address comes, they run. The address monitor's socket
+// has lvs_netlink_monitor_rcv_bufs.
 func TestHASuspendPausesTheCheckersWithoutTheVIP(t *testing.T) {
 	fake := &fakeAddresses{updates: make(chan kernel.AddrEvent)}
 	addressSource = fake
@@ -54,7 +62,11 @@ func TestHASuspendPausesTheCheckersWithoutTheVIP(t *testing.T) {
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events")
 	port := srv.addr[strings.LastIndexByte(srv.addr, ':')+1:]
-	conf := fmt.Sprintf(`virtual_server 192.0.2.1 80 {
+	conf := fmt.Sprintf(`global_defs {
+    lvs_netlink_monitor_rcv_bufs 100000
+    lvs_netlink_monitor_rcv_bufs_force
+}
+virtual_server 192.0.2.1 80 {
     protocol TCP
     delay_loop 0.1
     ha_suspend
@@ -78,6 +90,11 @@ func TestHASuspendPausesTheCheckersWithoutTheVIP(t *testing.T) {
 	}
 	fake.set(netip.MustParseAddr("192.0.2.1"), true)
 	waitFor(t, "the activated checker finds the server down", fileHas(events, "down"))
+	fake.mu.Lock()
+	if want := (kernel.NetlinkBuffer{Size: 100000, Force: true}); fake.buf != want {
+		t.Errorf("the address monitor's buffer %+v, want %+v", fake.buf, want)
+	}
+	fake.mu.Unlock()
 	if !strings.Contains(logs.String(), "Activating healthchecker for service "+rs+" for VS "+vs) {
 		t.Errorf("no activation logged:\n%s", logs.String())
 	}

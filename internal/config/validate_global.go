@@ -172,6 +172,18 @@ func (v *validator) gdRxBufs(g *GlobalDefs) {
 			v.at(pos, ExitConfigErrors, "vrrp_rx_bufs_policy", "Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT")
 		}
 	}
+	// The netlink buffer sizes (global_parser.c
+	// vrrp_netlink_monitor_rcv_bufs_handler and its siblings): unsigned.
+	for _, x := range []struct {
+		kw  string
+		val *int
+	}{{"vrrp_netlink_cmd_rcv_bufs", &g.VRRPNetlinkCmdRcvBufs}, {"vrrp_netlink_monitor_rcv_bufs", &g.VRRPNetlinkMonitorRcvBufs},
+		{"process_monitor_rcv_bufs", &g.ProcessMonitorRcvBufs}, {"lvs_netlink_cmd_rcv_bufs", &g.LVSNetlinkCmdRcvBufs},
+		{"lvs_netlink_monitor_rcv_bufs", &g.LVSNetlinkMonitorRcvBufs}} {
+		if !v.gdRange(g, x.kw, *x.val, 0, 1<<32-1, true, x.kw+" size (%s) invalid") {
+			*x.val = 0
+		}
+	}
 	if words := g.Raw("vrrp_rx_bufs_multiplier"); words != nil {
 		pos := g.PosOf("vrrp_rx_bufs_multiplier")
 		if len(words) != 1 {

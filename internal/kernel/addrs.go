@@ -21,10 +21,16 @@ type AddrWatch = Watch[AddrEvent]
 
 // WatchAddresses subscribes to the addresses of the calling thread's
 // network namespace.
-func WatchAddresses() (*AddrWatch, error) {
+func WatchAddresses() (*AddrWatch, error) { return WatchAddressesWith(NetlinkBuffer{}) }
+
+// WatchAddressesWith is WatchAddresses with the subscription socket's
+// receive buffer set to buf.
+func WatchAddressesWith(buf NetlinkBuffer) (*AddrWatch, error) {
 	w := newWatch[AddrEvent]("addresses")
 	raw := make(chan netlink.AddrUpdate, 256)
-	opts := netlink.AddrSubscribeOptions{ListExisting: true, ErrorCallback: w.callback}
+	buf = buf.usable()
+	opts := netlink.AddrSubscribeOptions{ListExisting: true, ReceiveBufferSize: buf.Size,
+		ReceiveBufferForceSize: buf.Force, ErrorCallback: w.callback}
 	if err := netlink.AddrSubscribeWithOptions(raw, w.stop, opts); err != nil {
 		close(w.stop)
 		return nil, fmt.Errorf("kernel: watch addresses: %w", err)

@@ -25,14 +25,50 @@ type LinkWatch = Watch[LinkState]
 
 // WatchLinks subscribes to the interfaces of the calling thread's network
 // namespace.
-func WatchLinks() (*LinkWatch, error) { return watchLinks(0) }
+func WatchLinks() (*LinkWatch, error) { return WatchLinksWith(NetlinkBuffer{}) }
 
-// watchLinks is WatchLinks with the socket's receive buffer set to rcvbuf
-// bytes when it is not 0 (tests make it small to overflow it).
-func watchLinks(rcvbuf int) (*LinkWatch, error) {
+// NetlinkBuffer is the receive buffer of a netlink socket: SO_RCVBUF of
+// Size bytes (the kernel doubles it, and caps it at net.core.rmem_max),
+// or with Force SO_RCVBUFFORCE, which needs CAP_NET_ADMIN and ignores the
+// cap. Size 0 leaves the kernel's default (net.core.rmem_default).
+// keepalived's *_netlink_monitor_rcv_bufs[_force] and
+// process_monitor_rcv_bufs[_force] set it.
+type NetlinkBuffer struct {
+	Size  int
+	Force bool
+}
+
+// usable is buf as a socket of this process can have it: without
+// CAP_NET_ADMIN SO_RCVBUFFORCE fails, and the socket keeps the kernel's
+// default, as keepalived's does (keepalived_netlink.c
+// netlink_set_rx_buf_size logs the error and goes on); the library would
+// fail the subscription instead.
+func (buf NetlinkBuffer) usable() NetlinkBuffer {
+	if buf.Force && !hasNetAdmin() {
+		return NetlinkBuffer{}
+	}
+	return buf
+}
+
+// hasNetAdmin tells whether the calling process has CAP_NET_ADMIN in its
+// effective set.
+func hasNetAdmin() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[0].Effective&(1<<unix.CAP_NET_ADMIN) != 0
+}
+
+// WatchLinksWith is WatchLinks with the subscription socket's receive
+// buffer set to buf (tests make it small to overflow it).
+func WatchLinksWith(buf NetlinkBuffer) (*LinkWatch, error) {
 	w := newWatch[LinkState]("links")
 	raw := make(chan netlink.LinkUpdate, 256)
-	opts := netlink.LinkSubscribeOptions{ListExisting: true, ReceiveBufferSize: rcvbuf, ErrorCallback: w.callback}
+	buf = buf.usable()
+	opts := netlink.LinkSubscribeOptions{ListExisting: true, ReceiveBufferSize: buf.Size,
+		ReceiveBufferForceSize: buf.Force, ErrorCallback: w.callback}
 	if err := netlink.LinkSubscribeWithOptions(raw, w.stop, opts); err != nil {
 		close(w.stop) // the library may already wait on it to close its socket
 		return nil, fmt.Errorf("kernel: watch links: %w", err)

@@ -17,7 +17,7 @@ func (l *lab) watchIn(ns netns.NsHandle, rcvbuf int) *LinkWatch {
 	l.t.Helper()
 	var w *LinkWatch
 	var err error
-	l.in(ns, func() { w, err = watchLinks(rcvbuf) })
+	l.in(ns, func() { w, err = WatchLinksWith(NetlinkBuffer{Size: rcvbuf}) })
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -64,10 +64,20 @@ type ProcConnector struct {
 
 // OpenProcConnector subscribes to the process events. The kernel's
 // acknowledgement arrives as the first event (ProcAck) if it accepts.
-func OpenProcConnector() (*ProcConnector, error) {
+func OpenProcConnector() (*ProcConnector, error) { return OpenProcConnectorWith(NetlinkBuffer{}) }
+
+// OpenProcConnectorWith is OpenProcConnector with the socket's receive
+// buffer set to buf (keepalived's process_monitor_rcv_bufs).
+func OpenProcConnectorWith(buf NetlinkBuffer) (*ProcConnector, error) {
 	s, err := nl.Subscribe(unix.NETLINK_CONNECTOR, netlink.CN_IDX_PROC)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: proc connector: %w", err)
+	}
+	if buf = buf.usable(); buf.Size > 0 {
+		if err := s.SetReceiveBufferSize(buf.Size, buf.Force); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("kernel: proc connector: receive buffer: %w", err)
+		}
 	}
 	if err := sendProcListen(s, netlink.PROC_CN_MCAST_LISTEN); err != nil {
 		s.Close()

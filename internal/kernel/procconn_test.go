@@ -213,3 +213,21 @@ func inInitialNetNS() bool {
 	initNS, err2 := os.Readlink("/proc/1/ns/net")
 	return err1 == nil && err2 == nil && self == initNS
 }
+
+// TestProcConnectorReceiveBuffer: process_monitor_rcv_bufs sizes the
+// connector's socket (the kernel reports twice the size set).
+func TestProcConnectorReceiveBuffer(t *testing.T) {
+	must := os.Geteuid() == 0 && inInitialNetNS()
+	c, err := OpenProcConnectorWith(NetlinkBuffer{Size: 100000})
+	if err != nil {
+		if must {
+			t.Fatal(err)
+		}
+		t.Skipf("the kernel refuses the proc connector here: %v", err)
+	}
+	defer c.Close()
+	n, err := unix.GetsockoptInt(c.s.GetFd(), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	if err != nil || n != 200000 {
+		t.Fatalf("SO_RCVBUF %d (%v), want 200000", n, err)
+	}
+}

@@ -17,6 +17,9 @@ type Sources struct {
 	Files FileSource
 	Procs ProcSource
 	Run   ScriptRunner
+	// LinkBuffer and ProcBuffer size the real sources' netlink sockets
+	// (vrrp_netlink_monitor_rcv_bufs, process_monitor_rcv_bufs).
+	LinkBuffer, ProcBuffer kernel.NetlinkBuffer
 }
 
 // LinkSource is where interface states come from (kernel.LinkStates and
@@ -88,13 +91,13 @@ type ScriptRunner func(ctx context.Context, s runner.Script, timeout time.Durati
 // withDefaults is s with the real sources where it has none.
 func (s Sources) withDefaults() Sources {
 	if s.Links == nil {
-		s.Links = kernelLinks{}
+		s.Links = kernelLinks{buf: s.LinkBuffer}
 	}
 	if s.Files == nil {
 		s.Files = kernelFiles{}
 	}
 	if s.Procs == nil {
-		s.Procs = kernelProcs{}
+		s.Procs = kernelProcs{buf: s.ProcBuffer}
 	}
 	if s.Run == nil {
 		s.Run = runner.Run
@@ -102,12 +105,12 @@ func (s Sources) withDefaults() Sources {
 	return s
 }
 
-type kernelLinks struct{}
+type kernelLinks struct{ buf kernel.NetlinkBuffer }
 
 func (kernelLinks) LinkStates() ([]kernel.LinkState, error) { return kernel.LinkStates() }
 
-func (kernelLinks) WatchLinks() (LinkWatch, error) {
-	w, err := kernel.WatchLinks()
+func (l kernelLinks) WatchLinks() (LinkWatch, error) {
+	w, err := kernel.WatchLinksWith(l.buf)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +131,7 @@ func (kernelFiles) ReadFile(path string, limit int) ([]byte, error) {
 	return kernel.ReadNonblocking(path, limit)
 }
 
-type kernelProcs struct{}
+type kernelProcs struct{ buf kernel.NetlinkBuffer }
 
 func (kernelProcs) Pids() ([]int, error) { return kernel.Pids() }
 
@@ -136,8 +139,8 @@ func (kernelProcs) ReadProcess(pid int, comm, cmdline bool) (kernel.ProcInfo, bo
 	return kernel.ReadProcess(pid, comm, cmdline)
 }
 
-func (kernelProcs) WatchProcesses() (ProcWatch, error) {
-	c, err := kernel.OpenProcConnector()
+func (p kernelProcs) WatchProcesses() (ProcWatch, error) {
+	c, err := kernel.OpenProcConnectorWith(p.buf)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,8 @@ var keywords = []string{
 	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
 	"smtp_connect_timeout", "smtp_alert", "smtp_alert_vrrp", "no_email_faults",
 	"skip_check_adv_addr", "vrrp_skip_check_adv_addr", "kernel_rx_buf_size", "vrrp_rx_bufs_policy",
-	"vrrp_rx_bufs_multiplier",
+	"vrrp_rx_bufs_multiplier", "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force",
+	"process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
 	// debug is deprecated and does nothing in keepalived either (the
 	// configuration layer says so at -t).
 	"debug",

@@ -207,7 +207,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		go func() { defer rt.running.Done(); g.Run(ctx) }()
 	}
 	rt.tracker = track.New(track.Config{Log: log, Objects: objs, Tracked: rt.tracked, Verdicts: rt.scripts,
-		Reload: carry != nil, Sources: trackSources})
+		Reload: carry != nil, Sources: monitorBuffers(cfg.GlobalDefs, trackSources)})
 	if err := rt.tracker.Start(); err != nil {
 		log.Error("cannot watch interfaces: no FAULT state or tracking", "err", err)
 	}
