@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,4 +240,57 @@ func startImpl(t *testing.T, l *lab.Lab, h *lab.Host, impl, conf string) (*lab.P
 		t.Fatal(err)
 	}
 	return p, pid
+}
+
+// TestTimerExpiredBackupYieldsAfterAStall: r1 (priority 150, nopreempt)
+// is master over r2 (100, nopreempt); r1 stalls (SIGSTOP) for a second,
+// far beyond 3 × 0.1 s plus a priority-254 router's skew, and r2 takes
+// over. When r1 runs again, with timer_expired_backup it steps down
+// without an advert ("VRRP thread timer expired") and r2 keeps the VIP,
+// as keepalived 2.3 does (vrrp.c vrrp_thread_timeout_handler); without
+// it r1's next advert takes the VIP back: a second move.
+func TestTimerExpiredBackupYieldsAfterAStall(t *testing.T) {
+	needRoot(t)
+	for _, keyword := range []bool{true, false} {
+		t.Run(fmt.Sprintf("timer_expired_backup=%v", keyword), func(t *testing.T) {
+			l := newLab(t, "r1", "r2")
+			r1, r2 := l.Host("r1"), l.Host("r2")
+			in1, in2 := masterAndBackup(vip4)
+			in1.nopreempt, in2.nopreempt = true, true
+			conf1 := in1.conf()
+			if keyword {
+				conf1 = strings.Replace(conf1, "    nopreempt\n", "    nopreempt\n    timer_expired_backup\n", 1)
+			}
+			p1 := startKGConf(t, r1, conf1)
+			waitHolder(t, 5*time.Second, vip4, r1, r1)
+			startKG(t, r2, in2)
+			time.Sleep(500 * time.Millisecond)
+			waitHolder(t, time.Second, vip4, r1, r1, r2)
+
+			p1.Signal(syscall.SIGSTOP)
+			stopped := true
+			defer func() {
+				if stopped {
+					p1.Signal(syscall.SIGCONT)
+				}
+			}()
+			if err := lab.WaitUntil("r2 takes over", 3*time.Second, func() bool { return r2.HasAddress(vip4) }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			p1.Signal(syscall.SIGCONT)
+			stopped = false
+			if keyword {
+				waitHolder(t, 2*time.Second, vip4, r2, r1, r2)
+				waitLog(t, time.Second, p1, "VRRP thread timer expired")
+				time.Sleep(time.Second)
+				waitHolder(t, 0, vip4, r2, r1, r2) // and stays there
+			} else {
+				waitHolder(t, 2*time.Second, vip4, r1, r1, r2)
+				if strings.Contains(p1.Log(), "VRRP thread timer expired") {
+					t.Error("r1 logged a timer_expired_backup step down without the keyword")
+				}
+			}
+		})
+	}
 }

@@ -296,8 +296,8 @@ type VRRPInstance struct {
 	GarpLowerPrioDelay      int             `kw:"garp_lower_prio_delay" json:"garp_lower_prio_delay,omitempty"`
 	GarpLowerPrioRepeat     int             `kw:"garp_lower_prio_repeat" json:"garp_lower_prio_repeat,omitempty"`
 	DownTimerAdverts        int             `kw:"down_timer_adverts" range:"1,100" json:"down_timer_adverts,omitempty"`
-	TimerExpiredBackup      bool            `kw:"timer_expired_backup" json:"timer_expired_backup,omitempty"`
-	ThreadTimerExpired      bool            `kw:"thread_timer_expired" json:"thread_timer_expired,omitempty"`
+	TimerExpiredBackup      OptWords        `kw:"timer_expired_backup" json:"timer_expired_backup,omitempty"`
+	ThreadTimerExpired      OptWords        `kw:"thread_timer_expired" json:"thread_timer_expired,omitempty"`
 	GarpExtraIf             OptWords        `kw:"garp_extra_if,vmac_garp_intvl" json:"garp_extra_if,omitempty"`
 	LowerPrioNoAdvert       OptWords        `kw:"lower_prio_no_advert" json:"lower_prio_no_advert,omitempty"`
 	HigherPrioSendAdvert    OptWords        `kw:"higher_prio_send_advert" json:"higher_prio_send_advert,omitempty"`
@@ -305,6 +305,12 @@ type VRRPInstance struct {
 	KernelRxBufSize         int             `kw:"kernel_rx_buf_size" json:"kernel_rx_buf_size,omitempty"`
 	Authentication          *Authentication `kw:"authentication" json:"authentication,omitempty"`
 	AuthHMAC                *AuthHMAC       `kw:"auth_hmac" json:"auth_hmac,omitempty"`
+
+	// HighestOtherPriority is what timer_expired_backup (or its older
+	// spelling thread_timer_expired) resolves to, as keepalived 2.3 reads
+	// it: the highest priority of the other routers (254 by default); 0
+	// when unset, invalid, or without nopreempt.
+	HighestOtherPriority int `json:"highest_other_priority,omitempty"`
 }
 
 // Name is the instance's name.

@@ -62,6 +62,7 @@ func (v *validator) instance(vi *VRRPInstance) {
 	v.preemption(vi)
 	v.strict(vi)
 	v.garp(vi)
+	v.timerExpiredBackup(vi)
 	if vi.IsSet("lvs_sync_daemon_interface") {
 		v.at(vi.PosOf("lvs_sync_daemon_interface"), ExitConfigErrors, "lvs_sync_daemon_interface",
 			"(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated. Please use global lvs_sync_daemon", name)
@@ -464,5 +465,49 @@ func (v *validator) syncGroups(instances map[string]bool) {
 func (v *validator) staticAddresses() {
 	for _, a := range v.cfg.StaticIPAddresses {
 		v.addressDev(a)
+	}
+}
+
+// timerExpiredBackup: keepalived 2.2.7 does not know timer_expired_backup
+// nor thread_timer_expired (added in 2.3.0) and calls them unknown
+// keywords, so -t says so; the daemon acts on them as current keepalived
+// does (vrrp_parser.c vrrp_timer_expired_backup_handler,
+// vrrp_thread_timer_expired_handler; vrrp.c vrrp_complete_instance: it
+// needs nopreempt), and the hints say what it makes of them.
+func (v *validator) timerExpiredBackup(vi *VRRPInstance) {
+	name := vi.Name()
+	kws := []string{"timer_expired_backup", "thread_timer_expired"}
+	if vi.PosOf("thread_timer_expired").Line < vi.PosOf("timer_expired_backup").Line {
+		kws[0], kws[1] = kws[1], kws[0] // the last written wins
+	}
+	for _, kw := range kws {
+		if !vi.IsSet(kw) {
+			continue
+		}
+		pos := vi.PosOf(kw)
+		words := vi.TimerExpiredBackup
+		hint := "keepalived 2.2.7 does not know it; keepalived-go acts on it as keepalived 2.3 and later do"
+		if kw == "thread_timer_expired" {
+			words = vi.ThreadTimerExpired
+			hint = "keepalived 2.2.7 does not know it; keepalived 2.3 and later, as keepalived-go, read it as timer_expired_backup"
+		}
+		v.diags = append(v.diags, Diagnostic{Severity: Error, Code: ExitConfigErrors, File: pos.File, Line: pos.Line,
+			Keyword: kw, Msg: fmt.Sprintf("Unknown keyword '%s'", kw), Hint: hint})
+		prio := ownerPriority - 1
+		if len(words) > 0 {
+			n, m := gdCheckInt(words[0], 1, ownerPriority-1, true)
+			if m != "" {
+				v.extra(pos, kw, "keepalived 2.3 ignores the keyword then",
+					"(%s) timer_expired_backup highest_other_priority not valid! must be between 1 & %d", name, ownerPriority-1)
+				continue
+			}
+			prio = int(n)
+		}
+		vi.HighestOtherPriority = prio
+	}
+	if vi.HighestOtherPriority != 0 && !vi.NoPreempt {
+		v.extra(vi.PosOf(kws[1]), kws[1], "keepalived 2.3 ignores the keyword then",
+			"(%s) expired_timer_backup requires nopreempt - resetting", name)
+		vi.HighestOtherPriority = 0
 	}
 }

@@ -245,8 +245,22 @@ func (in *Instance) SetFault(fault bool) {
 func (in *Instance) step(ev Event) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.do(in.m.Step(time.Now(), ev))
+	now := time.Now()
+	acts := in.m.Step(now, ev)
+	if in.m.Overtook() {
+		in.logOvertaken(now.Sub(in.deadline))
+	}
+	in.do(acts)
 	in.arm()
+}
+
+// logOvertaken logs, in keepalived's words (scheduler.c), that the last
+// Step made a master step down for timer_expired_backup because its timer
+// ran late by late.
+func (in *Instance) logOvertaken(late time.Duration) {
+	if in.m.Overtook() {
+		in.cfg.Log.Info(fmt.Sprintf("VRRP thread timer expired %d.%06d seconds ago", late/time.Second, late%time.Second/time.Microsecond))
+	}
 }
 
 // arm re-arms the timer only when the machine's deadline moves earlier.
@@ -273,8 +287,11 @@ func (in *Instance) fire() {
 	defer in.mu.Unlock()
 	in.armed = time.Time{}
 	if now := time.Now(); !now.Before(in.deadline) {
-		in.recordLateness(now.Sub(in.deadline))
-		in.do(in.m.Step(now, Timeout{}))
+		late := now.Sub(in.deadline)
+		in.recordLateness(late)
+		acts := in.m.Step(now, Timeout{})
+		in.logOvertaken(late)
+		in.do(acts)
 	}
 	in.arm()
 }

@@ -100,6 +100,13 @@ type MachineConfig struct {
 	// OwnerIgnoreAdverts makes the owner ignore every advert (keepalived's
 	// owner in strict mode): it never steps down.
 	OwnerIgnoreAdverts bool
+	// TimerExpiredBackup, when not 0, is the highest priority of the other
+	// routers (keepalived's timer_expired_backup, which needs nopreempt):
+	// a master whose Adver_Timer fires so late that such a router has
+	// taken over since our last advert (3 × Advertisement_Interval plus
+	// its Skew_Time) steps down to backup without an advert, as
+	// keepalived's vrrp_thread_timeout_handler (vrrp.c) does.
+	TimerExpiredBackup int
 	// Synced puts the instance in a sync group (vrrp_sync_group): when its
 	// Master_Down_Timer fires it does not become master but emits
 	// WantMaster and waits, as a backup, for the group to decide
@@ -135,6 +142,9 @@ func (c MachineConfig) Validate() error {
 	}
 	if c.PreemptDelay < 0 {
 		errs = append(errs, fmt.Errorf("negative preempt delay %v", c.PreemptDelay))
+	}
+	if c.TimerExpiredBackup < 0 || c.TimerExpiredBackup >= PriorityOwner {
+		errs = append(errs, fmt.Errorf("timer_expired_backup priority %d: want 1..254 (0 for none)", c.TimerExpiredBackup))
 	}
 	if c.StartupDelay < 0 {
 		errs = append(errs, fmt.Errorf("negative startup delay %v", c.StartupDelay))
@@ -355,6 +365,12 @@ type Machine struct {
 	// lowerReplyAt (Master): no answer to a lower-priority advert before.
 	lowerReplyAt time.Time
 
+	// sentAt (Master): when our last advert was sent.
+	sentAt time.Time
+	// overtook: the last Step made the master step down for
+	// TimerExpiredBackup.
+	overtook bool
+
 	// wantMaster (Synced Backup): the down timer fired and no master has
 	// been heard since; keepalived's wantstate MASTER.
 	wantMaster bool
@@ -465,6 +481,7 @@ func (m *Machine) Deadline() time.Time {
 // twice, FaultCleared outside Fault, anything after Stop).
 func (m *Machine) Step(now time.Time, ev Event) []Action {
 	m.acts = m.acts[:0]
+	m.overtook = false
 	if m.state == Stop {
 		return m.acts
 	}
@@ -589,6 +606,7 @@ func (m *Machine) enter(now time.Time, from State) {
 // Adver_Timer.
 func (m *Machine) becomeMaster(now time.Time) {
 	m.emit(SendAdvert{Priority: m.prio})
+	m.sentAt = now
 	m.emit(AddVIPs{})
 	m.emit(Announce{})
 	m.adverAt = now.Add(m.cfg.AdvertInt)
@@ -638,7 +656,12 @@ func (m *Machine) timeout(now time.Time) {
 		// RFC 5798 §6.4.3: send an advert, reset the Adver_Timer. The next
 		// expiry follows the previous one so that a late driver does not
 		// drift the cadence, unless it is so late that it would be past.
+		if m.overtaken(now) {
+			m.leaveOvertaken(now)
+			return
+		}
 		m.emit(SendAdvert{Priority: m.prio})
+		m.sentAt = now
 		next := m.adverAt.Add(m.cfg.AdvertInt)
 		if !next.After(now) {
 			next = now.Add(m.cfg.AdvertInt)
@@ -646,6 +669,38 @@ func (m *Machine) timeout(now time.Time) {
 		m.adverAt = next
 	}
 }
+
+// overtaken tells whether a master with TimerExpiredBackup has been
+// silent so long that a router of the highest other priority has taken
+// over: keepalived's vrrp_thread_timeout_handler (vrrp.c) compares
+// last_advert_sent + 3 × adver_int + that router's Skew_Time (VRRPv2:
+// (256 - p) / 256 s; VRRPv3: (256 - p) × adver_int / 256, in
+// microseconds) with now.
+func (m *Machine) overtaken(now time.Time) bool {
+	p := m.cfg.TimerExpiredBackup
+	if p <= 0 || m.sentAt.IsZero() {
+		return false
+	}
+	skew := time.Duration(256-p) * time.Second / 256
+	if m.cfg.Version == 3 {
+		skew = time.Duration(256-p) * m.cfg.AdvertInt / 256
+	}
+	return !now.Before(m.sentAt.Add(3*m.cfg.AdvertInt + skew))
+}
+
+// leaveOvertaken steps an overtaken master down (vrrp.c
+// vrrp_state_leave_master with wantstate BACKUP, and no advert).
+func (m *Machine) leaveOvertaken(now time.Time) {
+	m.emit(RemoveVIPs{})
+	m.adverAt = time.Time{}
+	m.downAt = now.Add(m.MasterDownInterval())
+	m.overtook = true
+	m.transition(Backup)
+}
+
+// Overtook tells whether the last Step made the master step down for
+// TimerExpiredBackup.
+func (m *Machine) Overtook() bool { return m.overtook }
 
 // wins reports whether an advert beats us in an election: a higher
 // priority, or an equal priority from a higher primary address (RFC 5798
@@ -663,6 +718,11 @@ func (m *Machine) advert(now time.Time, a *AdvertReceived) {
 	}
 	if m.isOwner() && m.cfg.OwnerIgnoreAdverts {
 		return
+	}
+	if m.state == Master && m.overtaken(now) {
+		// keepalived's scheduler runs vrrp_thread_timeout_handler before
+		// it reads the adverts that queued while it was late.
+		m.leaveOvertaken(now)
 	}
 	switch m.state {
 	case Backup:
@@ -718,6 +778,7 @@ func (m *Machine) masterAdvert(now time.Time, a *AdvertReceived) {
 		// Another master resigned: assert ourselves before the backups'
 		// Skew_Time runs out.
 		m.emit(SendAdvert{Priority: m.prio})
+		m.sentAt = now
 		m.adverAt = now.Add(m.cfg.AdvertInt)
 	case m.wins(a):
 		m.becomeBackup(now, a)
@@ -733,6 +794,7 @@ func (m *Machine) masterAdvert(now time.Time, a *AdvertReceived) {
 		m.emit(LowerPriorityAdvert{Src: a.Src, Priority: a.Priority})
 		if !m.cfg.LowerPrioNoAdvert {
 			m.emit(SendAdvert{Priority: m.prio})
+			m.sentAt = now
 			m.emit(Announce{})
 		}
 	}

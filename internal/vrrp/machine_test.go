@@ -869,3 +869,60 @@ func TestSyncedMachine(t *testing.T) {
 		{2*T + 50, SyncBackup{}, tr(Fault, Backup), Backup, 2*T + 50 + T},
 	})
 }
+
+// TestTimerExpiredBackupStepsDownALateMaster: keepalived's
+// timer_expired_backup (vrrp.c vrrp_thread_timeout_handler). A master
+// whose Adver_Timer fires after 3 × Advertisement_Interval plus the Skew_Time
+// of the highest other priority since its last advert steps down without an
+// advert; a little earlier, or without the option, it sends as usual.
+func TestTimerExpiredBackupStepsDownALateMaster(t *testing.T) {
+	down := []Action{RemoveVIPs{}, Transition{Master, Backup}}
+	for _, tc := range []struct {
+		name      string
+		cfg       MachineConfig
+		threshold int64 // µs after the last advert
+		mdi       int64 // our Master_Down_Interval, µs
+	}{
+		// v2, other 200: 3 s + 56/256 s; ours at priority 100: 3 s + 156/256 s.
+		{"v2", v2cfg(100), 3*sec + 218_750, 3*sec + 609_375},
+		// v3 at 0.1 s, other 254: 300 ms + 2 × 100 ms / 256 = 300.78125 ms.
+		{"v3", v3cfg(100, 100*time.Millisecond), 300_782, 300_000 + 60_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Preempt = false
+			cfg.TimerExpiredBackup = map[int]int{2: 200, 3: 254}[cfg.Version]
+			intvl := int64(cfg.AdvertInt / time.Microsecond)
+			m, d := startedMaster(t, cfg)
+			runSteps(t, m, []step{
+				{d + intvl, Timeout{}, []Action{SendAdvert{100}}, Master, d + 2*intvl},
+				// Late, but not enough: an advert, the cadence resumes from now.
+				{d + intvl + tc.threshold - 1, Timeout{}, []Action{SendAdvert{100}}, Master, d + 2*intvl + tc.threshold - 1},
+				// Silent for the threshold: backup at once, no advert.
+				{d + 2*intvl + 2*tc.threshold - 1, Timeout{}, down, Backup, d + 2*intvl + 2*tc.threshold - 1 + tc.mdi},
+			})
+			cfg.TimerExpiredBackup = 0
+			m, d = startedMaster(t, cfg)
+			runSteps(t, m, []step{{d + 10*tc.threshold, Timeout{}, []Action{SendAdvert{100}}, Master, d + 10*tc.threshold + intvl}})
+		})
+	}
+}
+
+// TestTimerExpiredBackupBeforeQueuedAdverts: an advert handled by a master
+// that has been silent past the threshold finds it already stepped down,
+// as keepalived's scheduler runs its timeout handler before reading what
+// queued; with nopreempt the backup then accepts the lower advert.
+func TestTimerExpiredBackupBeforeQueuedAdverts(t *testing.T) {
+	cfg := v2cfg(100)
+	cfg.Preempt, cfg.TimerExpiredBackup = false, 200
+	m, d := startedMaster(t, cfg)
+	late := d + 3*sec + 218_750
+	runSteps(t, m, []step{{late, adv(ipLow, 50), []Action{RemoveVIPs{}, Transition{Master, Backup}}, Backup, late + 3*sec + 609_375}})
+	if !m.Overtook() {
+		t.Error("Overtook is false after the step down")
+	}
+	m.Step(at(late+1), adv(ipLow, 50))
+	if m.Overtook() {
+		t.Error("Overtook stays true after the next step")
+	}
+}

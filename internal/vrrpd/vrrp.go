@@ -602,6 +602,9 @@ func machineConfig(g *config.GlobalDefs, ci *config.VRRPInstance, src netip.Addr
 		// vrrp_higher_prio_send_advert, on by default in keepalived-go.
 		HigherPrioSendAdvert: optBool(ci.HigherPrioSendAdvert, true),
 		OwnerIgnoreAdverts:   ci.OwnerIgnoreAdverts || g.VRRPOwnerIgnoreAdverts,
+		// timer_expired_backup / thread_timer_expired, resolved by the
+		// configuration layer (0 without nopreempt, as keepalived).
+		TimerExpiredBackup: ci.HighestOtherPriority,
 	}
 	if strictMode(g, ci) {
 		// RFC 5798 to the letter (validation already reset what the
