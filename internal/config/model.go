@@ -278,7 +278,7 @@ type VRRPInstance struct {
 	Preempt                 bool            `kw:"preempt" flag:"1" deprecated:"preemption is the default" json:"preempt,omitempty"`
 	NoPreempt               bool            `kw:"nopreempt" flag:"1" json:"nopreempt,omitempty"`
 	PreemptDelay            Timer           `kw:"preempt_delay" range:"0,1000" json:"preempt_delay,omitempty"`
-	Debug                   OptWords        `kw:"debug" deprecated:"it does nothing" json:"debug,omitempty"`
+	Debug                   int             `kw:"debug" raw:"1" deprecated:"it does nothing" json:"debug,omitempty"`
 	NotifyBackup            Script          `kw:"notify_backup" json:"notify_backup,omitzero"`
 	NotifyMaster            Script          `kw:"notify_master" json:"notify_master,omitzero"`
 	NotifyFault             Script          `kw:"notify_fault" json:"notify_fault,omitzero"`

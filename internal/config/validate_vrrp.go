@@ -63,6 +63,14 @@ func (v *validator) instance(vi *VRRPInstance) {
 	v.strict(vi)
 	v.garp(vi)
 	v.timerExpiredBackup(vi)
+	if words := vi.Raw("debug"); len(words) > 0 {
+		// vrrp_parser.c vrrp_debug_handler: 0 to 4, and nothing done with it.
+		if _, m := gdCheckInt(words[0], 0, 4, true); m != "" {
+			pos := vi.PosOf("debug")
+			v.at(pos, ExitConfigErrors, "debug", "%s", m)
+			v.at(pos, ExitConfigErrors, "debug", "(%s) Debug value '%s' not valid; must be between 0-4", name, words[0])
+		}
+	}
 	if vi.IsSet("lvs_sync_daemon_interface") {
 		v.at(vi.PosOf("lvs_sync_daemon_interface"), ExitConfigErrors, "lvs_sync_daemon_interface",
 			"(%s) Specifying lvs_sync_daemon_interface against a vrrp is deprecated. Please use global lvs_sync_daemon", name)
