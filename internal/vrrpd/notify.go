@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/notify"
@@ -22,13 +23,26 @@ type notifier struct {
 	name    string
 	scripts notifyHooks
 	mail    mailer // SMTP alerts (smtp.go)
+	// deleted, set when a reload removes the instance, says what its
+	// STOP becomes (see deleteAtStop).
+	deleted atomic.Int32
 }
+
+// What a removed instance's STOP becomes (deleted).
+const (
+	stopAsStop    int32 = iota // not removed: STOP
+	stopAsFault                // FAULT, keepalived's default
+	stopAsDeleted              // DELETED, with notify_deleted
+	stopAsNothing              // nothing: it was in FAULT already
+)
 
 // notifyHooks are the notify keywords of a vrrp_instance or a
 // vrrp_sync_group, resolved to run (command and user).
 type notifyHooks struct {
 	master, backup, fault, stop, generic notify.Script
 	rxLowerPri                           notify.Script // notify_master_rx_lower_pri
+	deleted                              notify.Script // notify_deleted's script
+	notifyDeleted                        bool          // notify_deleted is written
 }
 
 func newNotifier(log *slog.Logger, cfg *config.Config, vi *config.VRRPInstance, fifos *notify.FIFOs) *notifier {
@@ -36,7 +50,8 @@ func newNotifier(log *slog.Logger, cfg *config.Config, vi *config.VRRPInstance, 
 	return startNotifier(log, notify.Instance, vi.Name(), notifyHooks{master: notify.ScriptOf(vi.NotifyMaster, u),
 		backup: notify.ScriptOf(vi.NotifyBackup, u), fault: notify.ScriptOf(vi.NotifyFault, u),
 		stop: notify.ScriptOf(vi.NotifyStop, u), generic: notify.ScriptOf(vi.Notify, u),
-		rxLowerPri: notify.ScriptOf(vi.NotifyMasterRxLowerPri, u)}, fifos)
+		rxLowerPri: notify.ScriptOf(vi.NotifyMasterRxLowerPri, u),
+		deleted:    notify.ScriptOf(vi.NotifyDeleted, u), notifyDeleted: vi.IsSet("notify_deleted")}, fifos)
 }
 
 // newGroupNotifier notifies a sync group's changes; a group's priority
@@ -81,14 +96,42 @@ func (n *notifier) line(event string, priority int) string {
 // transition is the instance's OnTransition hook (keepalived's
 // send_instance_notifies, send_group_notifies).
 func (n *notifier) transition(_, to vrrp.State, priority int) {
-	state := to.String()
+	state, script := to.String(), n.stateScript(to)
+	if to == vrrp.Stop {
+		switch n.deleted.Load() {
+		case stopAsFault:
+			to, state, script = vrrp.Fault, vrrp.Fault.String(), n.scripts.fault
+		case stopAsDeleted:
+			state, script = "DELETED", n.scripts.deleted
+		case stopAsNothing:
+			return
+		}
+	}
 	generic := n.scripts.generic
 	if !generic.IsZero() {
 		generic = generic.WithArgs(string(n.kind), n.name, state, strconv.Itoa(priority))
 	}
 	n.n.Notify(notify.Event{What: state, Lines: []string{n.line(state, priority)},
-		Scripts: []notify.Script{n.stateScript(to), generic}})
-	n.mail.alert(n.kind, n.name, to)
+		Scripts: []notify.Script{script, generic}})
+	if state != "DELETED" {
+		n.mail.alert(n.kind, n.name, to)
+	}
+}
+
+// deleteAtStop makes the STOP of an instance that a reload removes
+// notify what keepalived's clear_diff_vrrp (vrrp.c) does: DELETED (its
+// notify_deleted script, the generic notify, the FIFO line) with
+// notify_deleted; else FAULT as keepalived always did (notify_fault), or
+// nothing if the instance is in FAULT already.
+func (n *notifier) deleteAtStop(state vrrp.State) {
+	switch {
+	case n.scripts.notifyDeleted:
+		n.deleted.Store(stopAsDeleted)
+	case state == vrrp.Fault:
+		n.deleted.Store(stopAsNothing)
+	default:
+		n.deleted.Store(stopAsFault)
+	}
 }
 
 // writeState writes the FIFO line of a state without running scripts:
@@ -157,7 +200,7 @@ func stopNotifiers(ns []*notify.Notifier) {
 }
 
 // retireNotifiers closes the notifiers of a runtime that a reload
-// replaces: their queued notifications (the STOP of removed instances)
+// replaces: their queued notifications (those of removed instances)
 // run on in the background, and the next runtime stops them with its own.
 // Of those retired by earlier reloads, the ones done are let go.
 func retireNotifiers(ns []*notifier, earlier []*notify.Notifier) []*notify.Notifier {

@@ -3,7 +3,9 @@ package vrrpd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,7 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
+	"github.com/keepalived-go/keepalived-go/internal/lab"
 	"github.com/keepalived-go/keepalived-go/internal/testenv"
+	"github.com/keepalived-go/keepalived-go/internal/track"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -238,5 +243,69 @@ func setThreadsScheduling(t *testing.T, attr unix.SchedAttr) {
 		if err := unix.SchedSetAttr(tid, &attr, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 			t.Fatalf("sched_setattr %d: %v", tid, err)
 		}
+	}
+}
+
+// TestReloadNotifiesARemovedInstanceAsKeepalived: an instance a reload
+// removes notifies FAULT (notify_fault, the generic notify) as keepalived
+// always has, or with notify_deleted DELETED (its script, the generic
+// notify), never STOP (vrrp.c clear_diff_vrrp); an instance the reload
+// keeps notifies nothing.
+func TestReloadNotifiesARemovedInstanceAsKeepalived(t *testing.T) {
+	for _, tc := range []struct {
+		name, deleted, want string
+	}{
+		{"without notify_deleted", "", "FAULT"},
+		{"with notify_deleted", "notify_deleted %s\n", "DELETED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			generic, genericOut := recorder(t, dir, "generic")
+			fault, faultOut := recorder(t, dir, "fault")
+			deleted, deletedOut := recorder(t, dir, "deleted")
+			inst := func(name string, vrid int, extra string) string {
+				return fmt.Sprintf("vrrp_instance %s {\n interface eth0\n virtual_router_id %d\n priority 100\n advert_int 0.1\n"+
+					" notify %s\n notify_fault %s\n%s virtual_ipaddress {\n 198.51.100.%d\n }\n}\n", name, vrid, generic, fault, extra, vrid)
+			}
+			extra := tc.deleted
+			if extra != "" {
+				extra = fmt.Sprintf(extra, deleted)
+			}
+			global := "global_defs {\n script_user root\n}\n"
+			both := notifyConf(t, global+inst("VI_1", 1, "")+inst("VI_2", 2, extra))
+			one := notifyConf(t, global+inst("VI_1", 1, ""))
+			trackSources = track.Sources{Links: &fakeLinks{watched: make(chan *fakeLinkWatch, 4)}}
+			t.Cleanup(func() { trackSources = track.Sources{} })
+			k := kernel.NewFake(kernel.Interface{Name: "eth0", IPv4: netip.MustParseAddr("192.0.2.1")})
+			rt, err := startVRRP(both, k, slog.New(slog.NewTextHandler(io.Discard, nil)), false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { rt.stop() }()
+			read := func(path string) string { b, _ := os.ReadFile(path); return string(b) }
+			if err := lab.WaitUntil("both start", 5*time.Second, func() bool {
+				return strings.Contains(read(genericOut), "VI_1 BACKUP") && strings.Contains(read(genericOut), "VI_2 BACKUP")
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if rt, err = rt.reload(one, false); err != nil {
+				t.Fatal(err)
+			}
+			line := "INSTANCE VI_2 " + tc.want + " 100"
+			if err := lab.WaitUntil(line, 5*time.Second, func() bool { return strings.Contains(read(genericOut), line) }); err != nil {
+				t.Fatalf("%v; the generic notify got:\n%s", err, read(genericOut))
+			}
+			stateOut := map[string]string{"FAULT": faultOut, "DELETED": deletedOut}[tc.want]
+			if err := lab.WaitUntil("the state's script runs", 5*time.Second, func() bool { return read(stateOut) != "" }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if g := read(genericOut); strings.Contains(g, "STOP") || strings.Count(g, "VI_1") != strings.Count(g, "VI_1 BACKUP")+strings.Count(g, "VI_1 MASTER") {
+				t.Errorf("the reload notified STOP or VI_1 changed:\n%s", g)
+			}
+			if tc.want == "DELETED" && read(faultOut) != "" {
+				t.Errorf("notify_fault ran for a deleted instance with notify_deleted: %q", read(faultOut))
+			}
+		})
 	}
 }

@@ -167,13 +167,19 @@ func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 		carry.priority[name] = ri.inst.Status().Priority
 		ri.inst.HandOver()
 	}
+	for name, ri := range rt.byName {
+		if _, kept := carry.held[name]; !kept {
+			ri.notify.deleteAtStop(ri.inst.State())
+		}
+	}
 	rt.cancel()
 	rt.running.Wait()
 	for _, c := range rt.conns {
 		c.Close()
 	}
 	rt.readers.Wait()
-	// STOP notifications of removed instances run on, in the background.
+	// The notifications of removed instances (FAULT, or DELETED with
+	// notify_deleted) run on, in the background.
 	carry.retired = retireNotifiers(rt.notifiers, rt.retired)
 	return carry
 }
