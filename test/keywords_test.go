@@ -294,3 +294,39 @@ func TestTimerExpiredBackupYieldsAfterAStall(t *testing.T) {
 		})
 	}
 }
+
+// TestPromoteSecondariesWhileRunning: with promote_secondaries the
+// interface's net.ipv4.conf.eth0.promote_secondaries is 1 while the daemon
+// runs and 0 again once it has stopped, in keepalived-go as in keepalived
+// (vrrp_if_config.c set_promote_secondaries, reset_promote_secondaries).
+func TestPromoteSecondariesWhileRunning(t *testing.T) {
+	needRoot(t, "keepalived", "sysctl")
+	conf := rxInstance("VI_1", 51, "198.51.100.201", "    promote_secondaries\n")
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	const key = "net.ipv4.conf.eth0.promote_secondaries"
+	read := func() string {
+		out, err := r1.Command("sysctl", "-n", key).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for _, impl := range []string{"keepalived-go", "keepalived"} {
+		if out, err := r1.Command("sysctl", "-w", key+"=0").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		p, _ := startImpl(t, l, r1, impl, conf)
+		waitLog(t, 5*time.Second, p, "Entering BACKUP STATE")
+		if v := read(); v != "1" {
+			t.Errorf("%s: promote_secondaries %s while running, want 1", impl, v)
+		}
+		p.Signal(syscall.SIGTERM)
+		if err := p.Wait(5 * time.Second); err != nil && !strings.Contains(err.Error(), "exit") {
+			t.Logf("%s: %v", impl, err)
+		}
+		if v := read(); v != "0" {
+			t.Errorf("%s: promote_secondaries %s after the stop, want 0 as before", impl, v)
+		}
+	}
+}

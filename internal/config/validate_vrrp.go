@@ -63,6 +63,12 @@ func (v *validator) instance(vi *VRRPInstance) {
 	v.strict(vi)
 	v.garp(vi)
 	v.timerExpiredBackup(vi)
+	if vi.PromoteSecondaries && (vi.IsSet("use_vmac") || vi.IsSet("use_ipvlan")) {
+		// vrrp.c vrrp_complete_instance, without a line.
+		v.noLine(vi.PosOf("promote_secondaries"), ExitConfigErrors, "promote_secondaries",
+			"(%s) promote_secondaries is automatically set for vmacs - ignoring", name)
+		vi.PromoteSecondaries = false
+	}
 	if words := vi.Raw("debug"); len(words) > 0 {
 		// vrrp_parser.c vrrp_debug_handler: 0 to 4, and nothing done with it.
 		if _, m := gdCheckInt(words[0], 0, 4, true); m != "" {

@@ -55,8 +55,8 @@ vrrp_instance VI_1 {
 	if !x.UseVMAC || x.Parent != "eth0" || !x.NoAccept {
 		t.Errorf("use_vmac %v parent %q no_accept %v, want true eth0 true", x.UseVMAC, x.Parent, x.NoAccept)
 	}
-	// keepalived-go does not promote secondaries: the dump shows
-	// keepalived's default, not the configured word. smtp_alert it acts on.
+	// keepalived clears promote_secondaries with use_vmac (vrrp.c
+	// vrrp_complete_instance): the dump shows false. smtp_alert is on.
 	if !x.SMTPAlert || x.PromoteSecondaries {
 		t.Errorf("smtp_alert %v promote_secondaries %v, want true false", x.SMTPAlert, x.PromoteSecondaries)
 	}

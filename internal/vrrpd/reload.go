@@ -45,6 +45,7 @@ type carryOver struct {
 	retired  []*notify.Notifier     // still running STOP scripts: the next runtime stops them
 	verdicts map[string]bool        // vrrp_script good, by name
 	static   staticConfig
+	promoted []func() error // promote_secondaries holds, released once the next runtime holds its own
 }
 
 func (c *carryOver) state(name string) (vrrp.State, bool) {
@@ -141,7 +142,7 @@ func (rt *vrrpRuntime) reload(cfg *config.Config, keepVIPs bool) (*vrrpRuntime, 
 func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 	carry := &carryOver{states: map[string]vrrp.State{}, priority: map[string]int{},
 		held: map[string]*runningInstance{}, fw: rt.fw, nft: rt.nft, vmacs: rt.vmacs,
-		fifos: rt.fifos, alerts: rt.alerts, static: rt.static}
+		fifos: rt.fifos, alerts: rt.alerts, static: rt.static, promoted: rt.promoted}
 	if rt.tracker != nil {
 		// First, so that no verdict or priority changes after it is taken.
 		rt.tracker.Stop()
@@ -221,6 +222,7 @@ func (rt *vrrpRuntime) releaseDropped(carry *carryOver) {
 		}
 	}
 	carry.static.minus(rt.static).remove(rt.k, rt.log)
+	releasePromoted(rt.log, carry.promoted)
 	rt.deleteVMACs(carry.vmacs)
 	carry.fifos.Close()
 	carry.alerts.Stop()

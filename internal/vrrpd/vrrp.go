@@ -47,6 +47,8 @@ type vrrpRuntime struct {
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 	listener  StateListener // hears the instances' states; nil for none
+
+	promoted []func() error // releases promote_secondaries (promote.go)
 }
 
 // socketKey groups instances that share one advert socket.
@@ -141,6 +143,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		rt.instances = append(rt.instances, inst)
 		rt.adapters = append(rt.adapters, netAdapter)
 		rt.byName[ci.Name()] = &runningInstance{ci: ci, ic: ic, inst: inst, net: netAdapter, notify: n}
+		rt.promoteSecondaries(ci)
 	}
 	rx := readRxPolicy(cfg.GlobalDefs)
 	for key, insts := range groups {
@@ -371,6 +374,7 @@ func (rt *vrrpRuntime) stop() {
 	rt.alerts.Stop() // the last alerter of the process waits for the sender
 	rt.fifos.Close()
 	rt.static.remove(rt.k, rt.log)
+	releasePromoted(rt.log, rt.promoted)
 	if rt.fw != nil {
 		if err := rt.fw.Close(); err != nil {
 			rt.log.Error("cannot remove the nftables tables", "err", err)
