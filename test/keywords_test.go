@@ -2,6 +2,8 @@ package test
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/keepalived-go/keepalived-go/internal/lab"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
 // TestSkipCheckAdvAddrStopsCountingTheMastersList: r2 is master for a
@@ -328,5 +332,72 @@ func TestPromoteSecondariesWhileRunning(t *testing.T) {
 		if v := read(); v != "0" {
 			t.Errorf("%s: promote_secondaries %s after the stop, want 0 as before", impl, v)
 		}
+	}
+}
+
+// TestOldUnicastChecksumIsLearnt: r3 sends r1's unicast VRRPv3 instance
+// (priority 150, master) priority-254 adverts checksummed as keepalived
+// 1.3.6 and earlier did, with the group in the pseudo-header. By default
+// r1 accepts them, says so and yields, as keepalived does (vrrp.c
+// vrrp_check_packet); with old_unicast_checksum never it drops them and
+// stays master.
+func TestOldUnicastChecksumIsLearnt(t *testing.T) {
+	needRoot(t, "keepalived")
+	for _, never := range []bool{false, true} {
+		for _, impl := range []string{"keepalived-go", "keepalived"} {
+			t.Run(fmt.Sprintf("%s/never=%v", impl, never), func(t *testing.T) {
+				l := newLab(t, "r1", "r3")
+				r1, r3 := l.Host("r1"), l.Host("r3")
+				in := instance{version: 3, advertInt: "0.1", vip: vip4, priority: 150, unicast: []netip.Addr{r3.IPv4}, src: r1.IPv4}
+				conf := in.conf()
+				if never {
+					conf = strings.Replace(conf, "    priority 150\n", "    priority 150\n    old_unicast_checksum never\n", 1)
+				}
+				p, _ := startImpl(t, l, r1, impl, conf)
+				waitHolder(t, 5*time.Second, vip4, r1, r1)
+				sendOldChecksumAdverts(t, r3, r1.IPv4, 10, 50*time.Millisecond)
+				const line = "(VI_1) Setting unicast VRRPv3 checksum to old version"
+				if never {
+					time.Sleep(300 * time.Millisecond)
+					if !r1.HasAddress(vip4) || strings.Contains(p.Log(), line) {
+						t.Errorf("%s yielded to, or learnt from, old checksums with old_unicast_checksum never:\n%s", impl, p.Log())
+					}
+					return
+				}
+				waitLog(t, 2*time.Second, p, line)
+				waitLog(t, 2*time.Second, p, "Entering BACKUP STATE")
+			})
+		}
+	}
+}
+
+// sendOldChecksumAdverts sends n VRRPv3 adverts (VRID 51, priority 254,
+// 0.1 s, vip4) from h to dst, checksummed with 224.0.0.18 as the
+// pseudo-header's destination.
+func sendOldChecksumAdverts(t *testing.T, h *lab.Host, dst netip.Addr, n int, gap time.Duration) {
+	t.Helper()
+	var c net.PacketConn
+	if err := inNamespace(h.NS, func() error {
+		var err error
+		c, err = net.ListenPacket("ip4:112", h.IPv4.String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := ipv4.NewPacketConn(c).SetTTL(255); err != nil {
+		t.Fatal(err)
+	}
+	adv := vrrp.Advert{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 254,
+		Interval: 100 * time.Millisecond, Addrs: []netip.Addr{vip4}}
+	b, err := adv.Marshal(h.IPv4, netip.MustParseAddr("224.0.0.18"), vrrp.ChecksumV3Pseudo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if _, err := c.WriteTo(b, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(gap)
 	}
 }

@@ -63,6 +63,9 @@ func (v *validator) instance(vi *VRRPInstance) {
 	v.strict(vi)
 	v.garp(vi)
 	v.timerExpiredBackup(vi)
+	if w := vi.OldUnicastChecksum; len(w) > 0 && w[0] != "never" {
+		v.at(vi.PosOf("old_unicast_checksum"), ExitConfigErrors, "old_unicast_checksum", "(%s) Unknown old_unicast_chksum mode %s - ignoring", name, w[0])
+	}
 	if vi.PromoteSecondaries && (vi.IsSet("use_vmac") || vi.IsSet("use_ipvlan")) {
 		// vrrp.c vrrp_complete_instance, without a line.
 		v.noLine(vi.PosOf("promote_secondaries"), ExitConfigErrors, "promote_secondaries",

@@ -74,6 +74,13 @@ type InstanceConfig struct {
 	// CheckUnicastSrc drops unicast adverts whose source is not one of
 	// Peers (keepalived's check_unicast_src).
 	CheckUnicastSrc bool
+	// OldUnicastChecksum is keepalived's old_unicast_checksum for a
+	// unicast VRRPv3 instance over IPv4: see OldChecksumMode.
+	OldUnicastChecksum OldChecksumMode
+	// ChecksumGroup is the group keepalived 1.3.6 and earlier put in the
+	// checksum's pseudo-header of unicast adverts: global_defs'
+	// vrrp_mcast_group4 (224.0.0.18).
+	ChecksumGroup netip.Addr
 	// SkipCheckAdvAddr: a backup does not compare the address list of an
 	// advert from the master it last heard (keepalived's
 	// skip_check_adv_addr / vrrp_skip_check_adv_addr). The number of
@@ -118,6 +125,9 @@ type Stats struct {
 	// jitter, keepalived's first cause of false failovers.
 	TimerLateness   latency.Histogram
 	lastAddrListLog atomic.Int64 // unix nanoseconds, to rate-limit the log
+	// oldChecksum: unicast adverts are checksummed with ChecksumGroup as
+	// the pseudo-header's destination (old_unicast_checksum, or learnt).
+	oldChecksum atomic.Bool
 	// lastMaster is the source of the last advert a backup heard from a
 	// master (keepalived's master_saddr), or of the one that made a master
 	// step down; nil before any. SkipCheckAdvAddr reads it.
@@ -201,6 +211,9 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 	}
 	if g := cfg.SyncGroup; g != nil {
 		g.members = append(g.members, in)
+	}
+	if cfg.OldUnicastChecksum == OldChecksumAlways && in.oldChecksumApplies() {
+		in.stats.oldChecksum.Store(true)
 	}
 	return in, nil
 }
@@ -503,9 +516,14 @@ func (in *Instance) sendAdvert(priority int) {
 	if in.cfg.Machine.Version == 2 {
 		copy(adv.AuthData[:], in.cfg.AuthPass)
 	}
+	old := in.stats.oldChecksum.Load()
 	for _, dst := range in.dsts {
 		var err error
-		in.buf, err = adv.AppendMarshal(in.buf[:0], in.cfg.Source, dst, in.cfg.Checksum)
+		sumDst := dst
+		if old {
+			sumDst = in.cfg.ChecksumGroup
+		}
+		in.buf, err = adv.AppendMarshal(in.buf[:0], in.cfg.Source, sumDst, in.cfg.Checksum)
 		if err == nil {
 			err = in.net.SendAdvert(in.buf, dst)
 		}
@@ -597,7 +615,21 @@ type Received struct {
 // and dropped: it changes nothing, timers included. Before Run has started
 // the instance, the machine ignores adverts.
 func (in *Instance) Deliver(p Received) {
-	adv, err := Parse(p.Payload, p.Src, p.Dst, in.cfg.Checksum)
+	dst := p.Dst
+	if in.stats.oldChecksum.Load() {
+		dst = in.cfg.ChecksumGroup
+	}
+	adv, err := Parse(p.Payload, p.Src, dst, in.cfg.Checksum)
+	if r, ok := Reason(err); ok && r == DropChecksum && in.learnsOldChecksum() {
+		// keepalived's vrrp_check_packet (vrrp.c): a unicast advert whose
+		// checksum is right with the group in the pseudo-header comes from
+		// keepalived 1.3.6 or earlier; answer in kind from now on.
+		if old, oerr := Parse(p.Payload, p.Src, in.cfg.ChecksumGroup, in.cfg.Checksum); oerr == nil {
+			in.stats.oldChecksum.Store(true)
+			in.cfg.Log.Info(fmt.Sprintf("(%s) Setting unicast VRRPv3 checksum to old version", in.cfg.Name))
+			adv, err = old, nil
+		}
+	}
 	if err == nil {
 		err = in.check(&adv, p)
 	}
@@ -628,7 +660,8 @@ func (in *Instance) noteMaster(src netip.Addr, before State, priority uint8) {
 		return
 	}
 	if last := in.stats.lastMaster.Load(); last == nil || *last != src {
-		in.stats.lastMaster.Store(&src)
+		master := src // on the heap only when the master changes
+		in.stats.lastMaster.Store(&master)
 	}
 }
 
@@ -655,6 +688,35 @@ func (in *Instance) check(adv *Advert, p Received) error {
 	}
 	in.checkAddrs(adv.Addrs, p.Src)
 	return nil
+}
+
+// OldChecksumMode is old_unicast_checksum: whether a unicast VRRPv3
+// instance over IPv4 checksums its adverts as keepalived 1.3.6 and
+// earlier did, with the multicast group in the pseudo-header.
+type OldChecksumMode int
+
+const (
+	// OldChecksumLearn (keepalived's default): the new checksum, until an
+	// advert arrives that only the old one makes right.
+	OldChecksumLearn OldChecksumMode = iota
+	// OldChecksumNever (old_unicast_checksum never): always the new one.
+	OldChecksumNever
+	// OldChecksumAlways (old_unicast_checksum): always the old one.
+	OldChecksumAlways
+)
+
+// oldChecksumApplies tells whether the instance is one whose checksum
+// old_unicast_checksum changes: unicast, VRRPv3, IPv4, with the
+// pseudo-header.
+func (in *Instance) oldChecksumApplies() bool {
+	return len(in.cfg.Peers) > 0 && in.cfg.Machine.Version == 3 && in.cfg.Source.Is4() &&
+		in.cfg.Checksum == ChecksumV3Pseudo && in.cfg.ChecksumGroup.IsValid()
+}
+
+// learnsOldChecksum tells whether a bad checksum should be tried the old
+// way.
+func (in *Instance) learnsOldChecksum() bool {
+	return in.cfg.OldUnicastChecksum == OldChecksumLearn && !in.stats.oldChecksum.Load() && in.oldChecksumApplies()
 }
 
 // checkAddrs compares the advert's address list with ours as current

@@ -673,3 +673,69 @@ func TestSkipCheckAdvAddrChecksOnlyANewMaster(t *testing.T) {
 		})
 	}
 }
+
+// TestOldUnicastChecksum: keepalived 1.3.6 and earlier checksummed
+// unicast VRRPv3 adverts with the group in the pseudo-header. By default
+// an instance that receives such an advert accepts it and answers in kind
+// from then on ("Setting unicast VRRPv3 checksum to old version", vrrp.c
+// vrrp_check_packet); with old_unicast_checksum never it drops it as a
+// checksum error; with old_unicast_checksum it sends that way from the
+// start.
+func TestOldUnicastChecksum(t *testing.T) {
+	self, peer := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.9")
+	group := netip.MustParseAddr("224.0.0.18")
+	for _, tc := range []struct {
+		name     string
+		mode     OldChecksumMode
+		accepted bool
+	}{
+		{"learnt", OldChecksumLearn, true},
+		{"never", OldChecksumNever, false},
+		{"always", OldChecksumAlways, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			cfg := v3Instance("A", 100)
+			cfg.Peers = []Peer{{Addr: peer}}
+			cfg.OldUnicastChecksum, cfg.ChecksumGroup = tc.mode, group
+			cfg.Machine.InitialState = Master
+			cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			h := &hub{}
+			r := startRouter(t, h, self.String(), cfg)
+			// A listener in the peer's place sees what A sends.
+			sink := &hubNode{hub: h, src: peer, vips: map[netip.Prefix]bool{}, inbox: make(chan Received, 256)}
+			h.mu.Lock()
+			h.nodes = append(h.nodes, sink)
+			h.mu.Unlock()
+			eventually(t, "A is master", func() bool { return r.inst.State() == Master })
+			adv := Advert{Version: 3, VRID: 51, Priority: 50, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
+			old, _ := adv.Marshal(peer, group, ChecksumV3Pseudo) // the pseudo-header says the group
+			r.node.inbox <- Received{Payload: old, Src: peer, Dst: self, TTL: 255}
+			s := r.inst.Stats()
+			if tc.accepted {
+				eventually(t, "the advert is accepted", func() bool { return s.AdvertRcvd.Load() == 1 })
+			} else {
+				eventually(t, "the advert is dropped", func() bool { return s.Dropped[DropChecksum].Load() == 1 })
+			}
+			// What A sends next: drain, then take a fresh one.
+			for len(sink.inbox) > 0 {
+				<-sink.inbox
+			}
+			var sent Received
+			select {
+			case sent = <-sink.inbox:
+			case <-time.After(2 * time.Second):
+				t.Fatal("A sent nothing")
+			}
+			_, errOld := Parse(sent.Payload, self, group, ChecksumV3Pseudo)
+			_, errNew := Parse(sent.Payload, self, peer, ChecksumV3Pseudo)
+			if wantOld := tc.mode != OldChecksumNever; (errOld == nil) != wantOld || (errNew == nil) == wantOld {
+				t.Errorf("A's advert: old checksum %v, new %v; want the old one %v", errOld, errNew, wantOld)
+			}
+			learnt := strings.Contains(logs.String(), "(A) Setting unicast VRRPv3 checksum to old version")
+			if learnt != (tc.mode == OldChecksumLearn) {
+				t.Errorf("logged the switch: %v:\n%s", learnt, logs.String())
+			}
+		})
+	}
+}

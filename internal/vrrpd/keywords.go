@@ -35,7 +35,7 @@ var keywords = []string{
 	"process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
 	// keepalived 2.3's (-t says 2.2.7 does not know them).
 	"timer_expired_backup", "thread_timer_expired",
-	"notify_deleted", "promote_secondaries",
+	"notify_deleted", "promote_secondaries", "old_unicast_checksum",
 	// debug is deprecated and does nothing in keepalived either (the
 	// configuration layer says so at -t).
 	"debug",

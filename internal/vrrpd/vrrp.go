@@ -565,6 +565,7 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 	}
 	ic.CheckUnicastSrc = len(ic.Peers) > 0 && (ci.CheckUnicastSrc || g.VRRPCheckUnicastSrc)
 	ic.SkipCheckAdvAddr = skipCheckAdvAddr(g, ci)
+	ic.OldUnicastChecksum, ic.ChecksumGroup = oldUnicastChecksum(ci), multicastGroup(g, &config.VRRPInstance{}, 4)
 	ic.SourceInterface = sockIf
 	if a := ci.Authentication; a != nil && ci.Version == 2 {
 		switch a.AuthType {
@@ -575,6 +576,22 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		}
 	}
 	return ic, key, nil
+}
+
+// oldUnicastChecksum is old_unicast_checksum as keepalived's
+// vrrp_unicast_chksum_handler (vrrp_parser.c) reads it: bare, always the
+// old checksum; "never", never learn it; another word is reported at -t
+// and leaves the default (learn it from the peer).
+func oldUnicastChecksum(ci *config.VRRPInstance) vrrp.OldChecksumMode {
+	switch {
+	case !ci.IsSet("old_unicast_checksum"):
+		return vrrp.OldChecksumLearn
+	case len(ci.OldUnicastChecksum) == 0:
+		return vrrp.OldChecksumAlways
+	case ci.OldUnicastChecksum[0] == "never":
+		return vrrp.OldChecksumNever
+	}
+	return vrrp.OldChecksumLearn
 }
 
 // skipCheckAdvAddr resolves skip_check_adv_addr as keepalived does: the

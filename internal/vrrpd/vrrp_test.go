@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
 // TestMachineConfigFollowsStrictMode: vrrp_strict makes the instance
@@ -77,6 +78,27 @@ func TestSkipCheckAdvAddrAsKeepalivedReadsIt(t *testing.T) {
 		}
 		if got := skipCheckAdvAddr(g, cfg.Instances[0]); got != tt.want {
 			t.Errorf("global %q, instance %q: skip %v, want %v", tt.global, tt.inst, got, tt.want)
+		}
+	}
+}
+
+// TestOldUnicastChecksumAsKeepalivedReadsIt: bare, the old checksum
+// always; never, never learnt; another word, the default (learnt).
+func TestOldUnicastChecksumAsKeepalivedReadsIt(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want vrrp.OldChecksumMode
+	}{
+		{"", vrrp.OldChecksumLearn},
+		{"old_unicast_checksum\n", vrrp.OldChecksumAlways},
+		{"old_unicast_checksum never\n", vrrp.OldChecksumNever},
+		{"old_unicast_checksum sometimes\n", vrrp.OldChecksumLearn},
+	} {
+		text := "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n priority 100\n unicast_peer {\n 198.51.100.9\n }\n" +
+			tt.line + " virtual_ipaddress {\n 198.51.100.1\n }\n}\n"
+		cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true }})
+		if got := oldUnicastChecksum(cfg.Instances[0]); got != tt.want {
+			t.Errorf("%q: %v, want %v", tt.line, got, tt.want)
 		}
 	}
 }
