@@ -13,7 +13,14 @@
 //   - outage: the longest gap between ping replies around the failure;
 //   - the RFC's Master_Down_Interval at the backup's priority, to compare.
 //
-// Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02]
+// With -load N, N processes spin on the CPU for the whole run (both cores
+// busy), as a loaded machine. With -soak D, instead of failovers, a master
+// and a backup of the same implementation run side by side with the other
+// implementation's pair (two labs, same load, same time) for D at the
+// first interval, and the command counts the state changes each router
+// logs after the election: any is a false failover.
+//
+// Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02] [-load N] [-soak 10m]
 package main
 
 import (
@@ -42,6 +49,8 @@ func main() {
 	runs := flag.Int("runs", 5, "failovers per implementation and interval")
 	intervals := flag.String("intervals", "1,0.1,0.02", "advert_int values (1 is VRRPv2, the others VRRPv3)")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
+	load := flag.Int("load", 0, "CPU-spinning processes to run alongside")
+	soakFor := flag.Duration("soak", 0, "instead of failovers: run both pairs this long and count false transitions")
 	flag.Parse()
 	defer func() {
 		if r := recover(); r != nil {
@@ -51,6 +60,12 @@ func main() {
 	}()
 	if *bin == "" {
 		*bin = build()
+	}
+	stop := spin(*load)
+	defer stop()
+	if *soakFor > 0 {
+		soak(*bin, strings.Split(*intervals, ",")[0], *soakFor)
+		return
 	}
 	fmt.Printf("%-9s %-13s %10s %10s %10s %10s\n", "interval", "backup", "MDI", "takeover", "outage", "runs")
 	for _, iv := range strings.Split(*intervals, ",") {
@@ -65,6 +80,80 @@ func main() {
 		ka.print(iv, "keepalived", mdi)
 		fmt.Printf("%-9s %-13s %10s %10.2f %10.2f\n", iv, "ratio go/ka", "", kg.median(kg.takeover)/ka.median(ka.takeover), kg.median(kg.outage)/ka.median(ka.outage))
 	}
+}
+
+// spin starts n processes that keep a CPU busy, and returns what stops
+// them.
+func spin(n int) func() {
+	var procs []*exec.Cmd
+	for range n {
+		c := exec.Command("sh", "-c", "while :; do :; done")
+		check(c.Start())
+		procs = append(procs, c)
+	}
+	return func() {
+		for _, c := range procs {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}
+}
+
+// soak runs a keepalived-go pair and a keepalived pair at interval iv,
+// at the same time in two labs, for d after their election, and prints
+// the state changes each router logged in that time.
+func soak(bin, iv string, d time.Duration) {
+	type pair struct {
+		name               string
+		master, backup     *lab.Proc
+		atStartM, atStartB int
+	}
+	var pairs []*pair
+	for _, kg := range []bool{true, false} {
+		name := map[bool]string{true: "keepalived-go", false: "keepalived"}[kg]
+		l, err := lab.New(fmt.Sprintf("kgs%d%s", os.Getpid()%10000, name[:2]), "master", "backup")
+		check(err)
+		defer l.Close()
+		start := func(h *lab.Host, prio int) *lab.Proc {
+			var p *lab.Proc
+			if kg {
+				p, err = h.StartKeepalivedGo(bin, conf(iv, prio))
+			} else {
+				p, err = h.StartKeepalived(conf(iv, prio))
+			}
+			check(err)
+			return p
+		}
+		master, backup := l.Host("master"), l.Host("backup")
+		p := &pair{name: name, master: start(master, 150), backup: start(backup, backupPriority)}
+		defer p.master.Stop()
+		defer p.backup.Stop()
+		waitFor(func() bool { return master.HasAddress(vip) && !backup.HasAddress(vip) }, 15*time.Second, name+": master holds the VIP")
+		pairs = append(pairs, p)
+	}
+	time.Sleep(2 * time.Second) // the election's last lines
+	for _, p := range pairs {
+		p.atStartM, p.atStartB = transitions(p.master.Log()), transitions(p.backup.Log())
+	}
+	fmt.Printf("soak: advert_int %s for %v, %s\n", iv, d, loadavg())
+	time.Sleep(d)
+	for _, p := range pairs {
+		m, b := transitions(p.master.Log())-p.atStartM, transitions(p.backup.Log())-p.atStartB
+		fmt.Printf("%-13s master: %d state changes, backup: %d state changes\n", p.name, m, b)
+	}
+	fmt.Printf("soak ended, %s\n", loadavg())
+}
+
+// transitions counts the state changes a VRRP log shows.
+func transitions(log string) int {
+	return strings.Count(log, "Entering MASTER STATE") + strings.Count(log, "Entering BACKUP STATE") +
+		strings.Count(log, "Entering FAULT STATE")
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	check(err)
+	return "load " + strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func build() string {
