@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,16 +46,21 @@ var vip = netip.MustParseAddr("198.51.100.200")
 
 const backupPriority = 100
 
+// globalDefs are the -global lines, for every router of both
+// implementations.
+var globalDefs string
+
 func main() {
 	runs := flag.Int("runs", 5, "failovers per implementation and interval")
 	intervals := flag.String("intervals", "1,0.1,0.02", "advert_int values (1 is VRRPv2, the others VRRPv3)")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
 	load := flag.Int("load", 0, "CPU-spinning processes to run alongside")
 	soakFor := flag.Duration("soak", 0, "instead of failovers: run both pairs this long and count false transitions")
+	flag.StringVar(&globalDefs, "global", "", "lines added to global_defs of every router (e.g. 'vrrp_rt_priority 50')")
 	flag.Parse()
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintln(os.Stderr, "failover:", r)
+			fmt.Fprintf(os.Stderr, "failover: %v\n%s", r, debug.Stack())
 			os.Exit(1)
 		}
 	}()
@@ -199,6 +205,7 @@ func conf(iv string, prio int) string {
 	}
 	return fmt.Sprintf(`global_defs {
     vrrp_version %d
+    %s
 }
 vrrp_instance VI_1 {
     state BACKUP
@@ -210,7 +217,7 @@ vrrp_instance VI_1 {
         %s/24
     }
 }
-`, version, prio, iv, vip)
+`, version, globalDefs, prio, iv, vip)
 }
 
 // measure runs one failover and returns the takeover seen on the wire and
@@ -235,9 +242,15 @@ func measure(bin, iv string, kgBackup bool) (time.Duration, time.Duration) {
 	waitFor(func() bool { return client.Ping(vip) }, 10*time.Second, "the client reaches the VIP")
 	settle := masterDownInterval(iv) + 500*time.Millisecond
 	capture := filepath.Join(l.Dir, "wire.pcap")
-	tshark, err := client.Start("tshark", "-i", "eth0", "-f", "vrrp or arp", "-w", capture)
+	// The measuring tools run at a real-time priority above the daemons'
+	// (-global vrrp_rt_priority) so that a loaded machine (-load) delays
+	// the daemons, not the measurement.
+	tshark, err := client.Start("chrt", "-f", "90", "tshark", "-i", "eth0", "-f", "vrrp or arp", "-w", capture)
 	check(err)
-	ping, err := client.Start("ping", "-n", "-D", "-i", "0.002", "-W", "1", vip.String())
+	// tshark takes seconds to start on a loaded machine: a capture begun
+	// after the failure would have nothing to measure.
+	waitFor(func() bool { return strings.Contains(tshark.Log(), "Capturing on") }, 30*time.Second, "tshark captures")
+	ping, err := client.Start("chrt", "-f", "90", "ping", "-n", "-D", "-i", "0.002", "-W", "1", vip.String())
 	check(err)
 	time.Sleep(settle)
 	// The machine dies: its link first (keepalived's VRRP child would
@@ -262,18 +275,26 @@ func takeover(pcap string, masterAddr netip.Addr) time.Duration {
 		"-e", "vrrp.type", "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4").Output()
 	check(err)
 	var lastAdvert, firstGARP float64
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines {
+		if f := strings.Split(line, "\t"); len(f) >= 5 && f[1] == masterAddr.String() && f[2] != "" {
+			lastAdvert, _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
+	for _, line := range lines {
 		f := strings.Split(line, "\t")
-		if len(f) < 5 {
+		if len(f) < 5 || f[3] != vip.String() || f[4] != vip.String() {
 			continue
 		}
-		ts, _ := strconv.ParseFloat(f[0], 64)
-		switch {
-		case f[1] == masterAddr.String() && f[2] != "":
-			lastAdvert = ts
-		case f[3] == vip.String() && f[4] == vip.String() && lastAdvert > 0 && ts > lastAdvert && firstGARP == 0:
+		// The first after the master's last advert: a backup that took
+		// over early (a false failover under load) sent earlier ones.
+		if ts, _ := strconv.ParseFloat(f[0], 64); lastAdvert > 0 && ts > lastAdvert {
 			firstGARP = ts
+			break
 		}
+	}
+	if early := strings.Contains(string(out), "\t"+vip.String()+"\t"+vip.String()); lastAdvert > 0 && firstGARP == 0 && early {
+		fail("capture %s: the backup sent gratuitous ARPs only while the master was still advertising (a false failover), or the capture lost the end", pcap)
 	}
 	if lastAdvert == 0 || firstGARP == 0 {
 		fail("capture %s: no advert/GARP pair found\n%s", pcap, out)
