@@ -117,7 +117,7 @@ func soak(bin, iv string, d time.Duration) {
 	var pairs []*pair
 	for _, kg := range []bool{true, false} {
 		name := map[bool]string{true: "keepalived-go", false: "keepalived"}[kg]
-		l, err := lab.New(fmt.Sprintf("kgs%d%s", os.Getpid()%10000, name[:2]), "master", "backup")
+		l, err := lab.New(fmt.Sprintf("kgs%d%s", os.Getpid()%10000, map[bool]string{true: "g", false: "k"}[kg]), "master", "backup")
 		check(err)
 		defer l.Close()
 		start := func(h *lab.Host, prio int) *lab.Proc {
