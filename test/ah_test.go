@@ -1,0 +1,121 @@
+package test
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+)
+
+// TestAHInteropWithKeepalived puts keepalived-go and Debian's keepalived
+// 2.2.7 in one VRRPv2 group with auth_type AH (IPsec-AH as keepalived
+// implements it), each side as master, multicast and unicast: the master
+// holds the VIP alone, and when it stops the other takes over; restarted
+// (its sequence counter back at 0, as keepalived's after a restart), it
+// takes the VIP back. Each side thus accepts the other's ICVs and
+// sequence numbers in both roles.
+func TestAHInteropWithKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	for _, unicast := range []bool{false, true} {
+		for _, kgMaster := range []bool{true, false} {
+			t.Run(fmt.Sprintf("unicast=%v/keepalived-go-master=%v", unicast, kgMaster), func(t *testing.T) {
+				ahInterop(t, unicast, kgMaster)
+			})
+		}
+	}
+}
+
+func ahPair(kg, ka *lab.Host, unicast, kgMaster bool) (inKG, inKA instance) {
+	base := instance{version: 2, advertInt: "1", vip: vip4, auth: "secret", ah: true}
+	inKG, inKA = base, base
+	inKG.priority, inKA.priority = 100, 150
+	if kgMaster {
+		inKG.priority, inKA.priority = 150, 100
+	}
+	if unicast {
+		inKG.src, inKG.unicast = kg.IPv4, []netip.Addr{ka.IPv4}
+		inKA.src, inKA.unicast = ka.IPv4, []netip.Addr{kg.IPv4}
+	}
+	return inKG, inKA
+}
+
+func ahInterop(t *testing.T, unicast, kgMaster bool) {
+	l := newLab(t, "kg", "ka", "client")
+	kg, ka, client := l.Host("kg"), l.Host("ka"), l.Host("client")
+	inKG, inKA := ahPair(kg, ka, unicast, kgMaster)
+	master, backup := ka, kg
+	startMaster := func() *lab.Proc { return startKA(t, ka, inKA) }
+	if kgMaster {
+		master, backup = kg, ka
+		startMaster = func() *lab.Proc { return startKG(t, kg, inKG) }
+		startKA(t, ka, inKA)
+	} else {
+		startKG(t, kg, inKG)
+	}
+	pMaster := startMaster()
+	waitHolder(t, 10*time.Second, vip4, master, kg, ka)
+	waitPing(t, 3*time.Second, client, vip4)
+	// Both stay as they are: the backup accepts the master's adverts.
+	time.Sleep(2 * time.Second)
+	waitHolder(t, time.Second, vip4, master, kg, ka)
+
+	pMaster.Signal(syscall.SIGTERM)
+	if err := pMaster.Wait(8 * time.Second); err != nil {
+		t.Fatalf("master did not stop: %v", err)
+	}
+	waitHolder(t, 5*time.Second, vip4, backup, kg, ka)
+	waitPing(t, 3*time.Second, client, vip4)
+
+	// Restarted, the master's counter starts from 0: it accepts the other
+	// side's adverts, preempts, and the other side accepts its own.
+	startMaster()
+	waitHolder(t, 10*time.Second, vip4, master, kg, ka)
+	time.Sleep(2 * time.Second)
+	waitHolder(t, time.Second, vip4, master, kg, ka)
+	waitPing(t, 3*time.Second, client, vip4)
+}
+
+// TestAHCrashedMasterFailsOverToKeepalived: keepalived-go, AH master,
+// dies with its machine (SIGKILL, link down): keepalived takes the VIP
+// when its down timer runs out.
+func TestAHCrashedMasterFailsOverToKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "kg", "ka", "client")
+	kg, ka, client := l.Host("kg"), l.Host("ka"), l.Host("client")
+	inKG, inKA := ahPair(kg, ka, false, true)
+	startKA(t, ka, inKA)
+	p := startKG(t, kg, inKG)
+	waitHolder(t, 10*time.Second, vip4, kg, kg, ka)
+	crash(t, kg, p)
+	if err := lab.WaitUntil("keepalived holds the VIP", 6*time.Second, func() bool { return ka.HasAddress(vip4) }); err != nil {
+		t.Fatal(err)
+	}
+	waitPing(t, 3*time.Second, client, vip4)
+}
+
+// TestAHWrongPasswordMakesBothMasters: with different auth_pass, each side
+// drops the other's adverts (a bad ICV), so both become master, and both
+// log it in keepalived's words.
+func TestAHWrongPasswordMakesBothMasters(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "kg", "ka")
+	kg, ka := l.Host("kg"), l.Host("ka")
+	inKG, inKA := ahPair(kg, ka, false, true)
+	inKA.auth = "other"
+	pKA := startKA(t, ka, inKA)
+	pKG := startKG(t, kg, inKG)
+	const line = "IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
+	if err := lab.WaitUntil("both hold the VIP and both log the bad ICVs", 15*time.Second, func() bool {
+		return kg.HasAddress(vip4) && ka.HasAddress(vip4) && strings.Contains(pKA.Log(), line) && strings.Contains(pKG.Log(), line)
+	}); err != nil {
+		t.Fatalf("%v: keepalived-go holds %v, keepalived holds %v", err, kg.HasAddress(vip4), ka.HasAddress(vip4))
+	}
+	time.Sleep(3 * time.Second)
+	if !kg.HasAddress(vip4) || !ka.HasAddress(vip4) {
+		t.Fatalf("not both masters after 3 s more: keepalived-go %v, keepalived %v", kg.HasAddress(vip4), ka.HasAddress(vip4))
+	}
+}
