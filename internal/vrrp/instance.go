@@ -649,6 +649,16 @@ func (in *Instance) check(adv *Advert, p Received, ahp *AHPacket) error {
 		return err
 	}
 	if err := adv.CheckAuth(in.cfg.AuthType, in.cfg.AuthPass); err != nil {
+		// Logged for each packet, in keepalived's words (vrrp.c
+		// vrrp_check_packet). An AH advert never reaches a plain
+		// instance, nor the reverse: each has its own socket, as in
+		// keepalived, whose "Received AH header but auth type not AH"
+		// cannot happen either.
+		if r, _ := Reason(err); r == DropAuthFailure {
+			in.cfg.Log.Info(fmt.Sprintf("(%s) received an invalid passwd!", in.cfg.Name))
+		} else {
+			in.cfg.Log.Info(fmt.Sprintf("(%s) received a %d auth, expecting %d!", in.cfg.Name, adv.AuthType, in.cfg.AuthType))
+		}
 		return err
 	}
 	if ahp != nil {
