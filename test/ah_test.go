@@ -1,8 +1,10 @@
 package test
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,5 +119,61 @@ func TestAHWrongPasswordMakesBothMasters(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if !kg.HasAddress(vip4) || !ka.HasAddress(vip4) {
 		t.Fatalf("not both masters after 3 s more: keepalived-go %v, keepalived %v", kg.HasAddress(vip4), ka.HasAddress(vip4))
+	}
+}
+
+// TestAHDataDumpMatchesKeepalived: keepalived.data describes AH instances
+// as keepalived 2.2.7's does ("Authentication type = IPSEC_AH", no
+// password): each instance block of ours is keepalived's with lines left
+// out, and keepalived's authentication line is in ours.
+func TestAHDataDumpMatchesKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	conf := ""
+	for i, vrid := range []int{54, 55} {
+		conf += fmt.Sprintf(`vrrp_instance VI_AH%d {
+    state BACKUP
+    interface eth0
+    virtual_router_id %d
+    priority 120
+    advert_int 1
+    authentication {
+        auth_type AH
+        auth_pass ahsecret
+    }
+    virtual_ipaddress {
+        198.51.100.%d/24
+    }
+}
+`, i, vrid, 210+i)
+	}
+	ka, err := r1.StartKeepalived(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ka.Stop(); dumpLogOnFailure(t, r1, ka) })
+	time.Sleep(time.Second) // SIGUSR1 kills a daemon that has not set its handlers yet
+	theirs := dataDump(t, r1, ka)
+	ka.Stop()
+	kg := startKGConf(t, r1, conf)
+	time.Sleep(time.Second)
+	ours := dataDump(t, r1, kg)
+	const authLine = "   Authentication type = IPSEC_AH"
+	// Ours is on by default (README: vrrp_higher_prio_send_advert).
+	const higherPrio = "   Send advert after receive higher priority advert = "
+	theirs = bytes.ReplaceAll(theirs, []byte(higherPrio+"false"), []byte(higherPrio+"true"))
+	ob, tb := instanceBlocks(t, ours), instanceBlocks(t, theirs)
+	for _, name := range []string{"VI_AH0", "VI_AH1"} {
+		if !slices.Contains(tb[name], authLine) || !slices.Contains(ob[name], authLine) {
+			t.Errorf("%s: %q missing:\n ours:\n%s\n theirs:\n%s", name, authLine, strings.Join(ob[name], "\n"), strings.Join(tb[name], "\n"))
+		}
+		if missing := notSubsequence(ob[name], tb[name]); missing != "" {
+			t.Errorf("%s: our line %q is not keepalived's (or out of its order)\n ours:\n%s\n theirs:\n%s",
+				name, missing, strings.Join(ob[name], "\n"), strings.Join(tb[name], "\n"))
+		}
+	}
+	if bytes.Contains(ours, []byte("ahsecret")) {
+		t.Errorf("our dump shows the AH key:\n%s", ours)
 	}
 }
