@@ -177,3 +177,36 @@ func TestAHDataDumpMatchesKeepalived(t *testing.T) {
 		t.Errorf("our dump shows the AH key:\n%s", ours)
 	}
 }
+
+// TestTsharkDecodesOurAHAdverts: tshark dissects what an AH instance of
+// ours sends as keepalived's: AH (next header VRRP, 24 bytes, the source
+// as SPI, rising sequence numbers), then a VRRPv2 advert with Auth Type 2
+// and a good checksum, from TTL 255 and TOS 0xc0.
+func TestTsharkDecodesOurAHAdverts(t *testing.T) {
+	needRoot(t, "tshark")
+	l := newLab(t, "kg", "watcher")
+	kg, watcher := l.Host("kg"), l.Host("watcher")
+	in := instance{version: 2, advertInt: "1", vip: vip4, priority: 150, auth: "secret", ah: true}
+	startKG(t, kg, in)
+	waitHolder(t, 8*time.Second, vip4, kg, kg)
+	pcap := l.Dir + "/ah.pcap"
+	if out, err := watcher.Command("tshark", "-i", "eth0", "-f", "ip proto 51", "-a", "duration:4", "-c", "2", "-w", pcap).CombinedOutput(); err != nil {
+		t.Fatalf("tshark capture: %v\n%s", err, out)
+	}
+	out, err := watcher.Command("tshark", "-r", pcap, "-V").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	text := string(out)
+	spi := fmt.Sprintf("AH SPI: 0x%x", kg.IPv4.As4())
+	for _, want := range []string{"Authentication Header", "Next header: VRRP (112)", "Length: 4 (24 bytes)", spi,
+		"Virtual Router Redundancy Protocol", "Version 2, Packet type 1 (Advertisement)", "Auth Type: IP Authentication Header",
+		"[Checksum Status: Good]", "Time to Live: 255", "Differentiated Services Field: 0xc0", "198.51.100.200"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("tshark's dissection lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Count(text, "AH Sequence: ") != 2 {
+		t.Errorf("want two AH sequence numbers:\n%s", text)
+	}
+}
