@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -208,5 +209,41 @@ func TestTsharkDecodesOurAHAdverts(t *testing.T) {
 	}
 	if strings.Count(text, "AH Sequence: ") != 2 {
 		t.Errorf("want two AH sequence numbers:\n%s", text)
+	}
+}
+
+// TestAHJSONDumpMatchesKeepalived: keepalived.json shows an AH instance as
+// keepalived 2.2.7 does: auth_type 2 and the key as it keeps it (8 bytes).
+func TestAHJSONDumpMatchesKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	l := newLab(t, "r1", "r2")
+	r1, r2 := l.Host("r1"), l.Host("r2")
+	in := instance{version: 2, priority: 150, advertInt: "1", vip: vip4, auth: "ahsecretlonger", ah: true}
+	kg := startKG(t, r1, in)
+	// keepalived runs its own instance (VRID 52, another VIP), so that
+	// both are masters.
+	in.vip = vip4.Next()
+	ka, err := r2.StartKeepalived(strings.Replace(in.conf(), "virtual_router_id 51", "virtual_router_id 52", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ka.Stop(); dumpLogOnFailure(t, r2, ka) })
+	waitHolder(t, 8*time.Second, vip4, r1, r1, r2)
+	waitHolder(t, 8*time.Second, in.vip, r2, r1, r2)
+	auth := func(dump []byte) string {
+		var insts []struct {
+			Data struct {
+				AuthType int    `json:"auth_type"`
+				AuthData string `json:"auth_data"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(dump, &insts); err != nil || len(insts) != 1 {
+			t.Fatalf("want an array of one instance (%v): %s", err, dump)
+		}
+		return fmt.Sprintf("auth_type %d auth_data %q", insts[0].Data.AuthType, insts[0].Data.AuthData)
+	}
+	ours, theirs := auth(signalDump(t, r1, kg)), auth(signalDump(t, r2, ka))
+	if ours != theirs || theirs != `auth_type 2 auth_data "ahsecret"` {
+		t.Errorf("ours: %s; keepalived's: %s", ours, theirs)
 	}
 }
