@@ -2,9 +2,11 @@ package test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -284,6 +286,7 @@ func TestLVSNftablesRejectsWithoutServersAndKeepsWithDashI(t *testing.T) {
 	w1 := newWebServer(t, web1)
 	conf := `virtual_server 198.51.100.100 80 {
     delay_loop 1
+    lb_algo rr
     protocol TCP
     real_server 198.51.100.11 80 {
         TCP_CHECK {
@@ -440,5 +443,90 @@ func TestLVSNftablesReloadRepairsAHandEdit(t *testing.T) {
 	}
 	if after := chainHandles(t, director); after[chain6] != before[chain6] || after[chain4] == before[chain4] {
 		t.Errorf("the repair rewrote %v, want only %s (%v before)", after, chain4, before)
+	}
+}
+
+// The nftables data plane refuses at start what it cannot express: a
+// virtual server without lb_algo (keepalived's default, wlc, counts
+// connections) stops the daemon with the file, line and what to do,
+// and keepalived's exit code for a configuration its checker cannot run
+// (2), its table never made; --lvs-nftables-approximate starts it with
+// weighted round robin and a warning. A reload to such a configuration
+// keeps the running one.
+func TestLVSNftablesRefusesWhatItCannotExpress(t *testing.T) {
+	l, director, web1, web2, client := lvsLab(t)
+	newWebServer(t, web1)
+	newWebServer(t, web2)
+	wlc := strings.ReplaceAll(lvsConf(web1, web2), "    lb_algo rr\n", "")
+	path, err := l.WriteFile("director-refuse.conf", wlc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(extra ...string) *lab.Proc {
+		t.Helper()
+		p, err := director.Start(binary, append(append([]string{"-n", "-l", "-D", "-f", path}, director.PidArgs("kg")...), extra...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
+		return p
+	}
+	for _, backend := range []string{"--lvs-backend=nftables", "--lvs-backend=auto"} {
+		p := start(backend)
+		err := p.Wait(10 * time.Second)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Fatalf("%s: the daemon ended with %v, want exit code 2\n%s", backend, err, p.Log())
+		}
+		line := fmt.Sprintf("(%s: Line 1) virtual_server %s 80: no lb_algo (keepalived's default: wlc) is not available with nftables "+
+			"(it counts connections): set lb_algo rr, wrr, sh, dh or fo (or start with --lvs-nftables-approximate: weighted round robin instead)", path, lvsVIP4)
+		if !strings.Contains(p.Log(), line) || !strings.Contains(p.Log(), "not starting") {
+			t.Errorf("%s: the refusal does not say where and what to do:\n%s", backend, p.Log())
+		}
+		if table := nftTable(director); !strings.HasPrefix(table, "(no table") {
+			t.Errorf("%s: a refused configuration left a table:\n%s", backend, table)
+		}
+	}
+	// `-t`: keepalived 2.2.7's verdict (the default scheduler is said,
+	// nothing about nftables).
+	if out, _ := director.Command(binary, "-t", "-f", path).CombinedOutput(); strings.Contains(string(out), "nftables") {
+		t.Errorf("-t speaks of nftables:\n%s", out)
+	}
+
+	p := start("--lvs-backend=nftables", "--lvs-nftables-approximate")
+	waitTable(t, 10*time.Second, director, "the approximated table", shows(web1.IPv4.String(), web2.IPv4.String()))
+	if got := askMany(client, lvsVIP4, 4); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 2, "web2": 2}) {
+		t.Errorf("approximated wlc: %v, want weighted round robin", got)
+	}
+	if !strings.Contains(p.Log(), "Line 1) VS [198.51.100.100]:tcp:80: lb_algo wlc is not available with nftables (it counts connections): weighted round robin instead") {
+		t.Errorf("the approximation is not said:\n%s", p.Log())
+	}
+	p.Signal(syscall.SIGTERM)
+	if err := p.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// Running rr, a reload to wlc is refused: the table stays as it is.
+	if err := os.WriteFile(path, []byte(lvsConf(web1, web2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = start("--lvs-backend=nftables")
+	waitTable(t, 10*time.Second, director, "the rr table", shows(web1.IPv4.String(), web2.IPv4.String()))
+	before := handles(t, director)
+	if err := os.WriteFile(path, []byte(wlc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGHUP)
+	if err := lab.WaitUntil("the refused reload", 10*time.Second, func() bool {
+		return strings.Contains(p.Log(), "reload refused, the running configuration stays: ("+path+": Line 1) virtual_server")
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if p.Exited() || handles(t, director) != before {
+		t.Errorf("a refused reload stopped the daemon (%v) or changed the table:\n%s", p.Exited(), nftTable(director))
+	}
+	if got := askMany(client, lvsVIP4, 4); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 2, "web2": 2}) {
+		t.Errorf("after the refused reload: %v", got)
 	}
 }

@@ -8,13 +8,19 @@
 // sh as a hash of the source address (`jhash ip saddr mod N`, weighted
 // likewise), dh as a hash of the destination address, fo as its
 // highest-weight destination, weight 0 (inhibit_on_failure) as no new
-// connections, and no destination as IPVS's ICMP port unreachable. The
-// rest is approximated by the nearest equivalent, with one log line per
-// virtual server saying so (Express's notes): the connection-counting
-// schedulers (wlc, lc, sed, nq, ovf, twos) by weighted round robin, lblc
-// and lblcr by dh, mh by sh; ops, sh-port and persistence_timeout are
-// ignored; DR and TUN are not available (a DR/TUN virtual server is not
-// programmed, a DR/TUN real server is left out).
+// connections, and no destination as IPVS's ICMP port unreachable.
+//
+// The rest is refused (Refusals: the daemon does not start, a reload is
+// refused), never silently approximated: the connection-counting
+// schedulers (wlc, keepalived's default, lc, sed, nq, ovf, twos), lblc,
+// lblcr and mh, DR and TUN, persistence_timeout (for now),
+// persistence_engine, ops, sh-port, thresholds, fwmark real servers with
+// and without port. With Approximate (--lvs-nftables-approximate) the
+// nearest equivalent is held instead, with one log line per virtual
+// server saying so (Express's notes): the counting schedulers by
+// weighted round robin, lblc and lblcr by dh, mh by sh; ops, sh-port,
+// persistence and thresholds ignored; a DR/TUN virtual server not
+// programmed, a DR/TUN real server left out.
 package nftables
 
 import (
@@ -50,29 +56,59 @@ const (
 // Backend is the nftables lvs.Backend.
 type Backend struct {
 	lb kernel.LoadBalancer
+	// approximate: hold what nftables cannot express by its nearest
+	// equivalent (--lvs-nftables-approximate); else such a service is
+	// refused (Refusals).
+	approximate bool
 }
 
 var _ lvs.Watcher = (*Backend)(nil)
 
+// Option configures the backend.
+type Option func(*Backend)
+
+// Approximate makes the backend hold what nftables cannot express by the
+// nearest equivalent, with a note saying so (--lvs-nftables-approximate),
+// instead of refusing it.
+func Approximate(on bool) Option { return func(b *Backend) { b.approximate = on } }
+
 // New makes the backend over a load-balancing table.
-func New(lb kernel.LoadBalancer) *Backend { return &Backend{lb: lb} }
+func New(lb kernel.LoadBalancer, opts ...Option) *Backend {
+	b := &Backend{lb: lb}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
 
 // Name is "nftables".
 func (b *Backend) Name() string { return "nftables" }
 
+// Approximates tells whether the backend holds what it cannot express by
+// the nearest equivalent rather than refusing it.
+func (b *Backend) Approximates() bool { return b.approximate }
+
 // scheduling is how an IPVS scheduler is held: the nearest kernel pick,
-// whether weights count, and what to log.
+// whether weights count, and, for one nftables cannot express, why and
+// what it is held as with --lvs-nftables-approximate.
 type scheduling struct {
 	sched    string
 	weighted bool
 	failover bool // only the highest-weight destination
-	note     string
+	why      string
+	instead  string
 }
 
+// expressible are the lb_algo values nftables expresses as such.
+const expressible = "set lb_algo rr, wrr, sh, dh or fo"
+
+// schedulingOf is how lb_algo is held ("" is keepalived's default, wlc).
 func schedulingOf(lbAlgo string) scheduling {
-	counts := func(instead string) string {
-		return fmt.Sprintf("lb_algo %s is not available with nftables (it counts connections): %s instead", lbAlgo, instead)
+	name := "lb_algo " + lbAlgo
+	if lbAlgo == "" {
+		lbAlgo, name = "wlc", "no lb_algo (keepalived's default: wlc)"
 	}
+	counts := name + " is not available with nftables (it counts connections)"
 	switch lbAlgo {
 	case "rr":
 		return scheduling{sched: SchedWRR}
@@ -85,51 +121,134 @@ func schedulingOf(lbAlgo string) scheduling {
 	case "fo":
 		return scheduling{sched: SchedWRR, failover: true}
 	case "wlc", "sed", "nq", "twos":
-		return scheduling{sched: SchedWRR, weighted: true, note: counts("weighted round robin")}
+		return scheduling{sched: SchedWRR, weighted: true, why: counts, instead: "weighted round robin instead"}
 	case "lc":
-		return scheduling{sched: SchedWRR, note: counts("round robin")}
+		return scheduling{sched: SchedWRR, why: counts, instead: "round robin instead"}
 	case "ovf":
-		return scheduling{sched: SchedWRR, failover: true, note: counts("weighted failover (fo)")}
+		return scheduling{sched: SchedWRR, failover: true, why: counts, instead: "weighted failover (fo) instead"}
 	case "lblc", "lblcr":
 		return scheduling{sched: SchedDH, weighted: true,
-			note: fmt.Sprintf("lb_algo %s is not available with nftables (it tracks the servers' load): destination hashing (dh) instead", lbAlgo)}
+			why: name + " is not available with nftables (it tracks the servers' load)", instead: "destination hashing (dh) instead"}
 	case "mh":
-		return scheduling{sched: SchedSH, weighted: true,
-			note: "lb_algo mh is not available with nftables: source hashing (sh, jhash) instead"}
+		return scheduling{sched: SchedSH, weighted: true, why: name + " is not available with nftables", instead: "source hashing (sh, jhash) instead"}
 	}
-	return scheduling{sched: SchedWRR, weighted: true,
-		note: fmt.Sprintf("lb_algo %s is not available with nftables: weighted round robin instead", lbAlgo)}
+	return scheduling{sched: SchedWRR, weighted: true, why: name + " is not available with nftables", instead: "weighted round robin instead"}
+}
+
+// Refusal is one thing of a virtual service that nftables cannot
+// express.
+type Refusal struct {
+	// Keyword is the keyword at fault (lb_algo, lb_kind, lvs_method,
+	// persistence_engine, ops, sh-port, uthreshold...).
+	Keyword string
+	// Server is the real (or sorry) server at fault; the zero value for
+	// the virtual server itself.
+	Server netip.AddrPort
+	// Why says what nftables cannot do, Fix how to get going, Instead
+	// what --lvs-nftables-approximate holds instead.
+	Why, Fix, Instead string
+}
+
+// String is the refusal as the daemon says it.
+func (r Refusal) String() string {
+	return r.Why + ": " + r.Fix + " (or start with --lvs-nftables-approximate: " + r.Instead + ")"
+}
+
+// note is the refusal as the approximating backend logs it.
+func (r Refusal) note() string { return r.Why + ": " + r.Instead }
+
+// Refusals is what of s nftables cannot express (see the package
+// comment), in a stable order; none for a service it holds as such.
+// s.Scheduler "" is keepalived's default (wlc). Every destination
+// counts, whatever its weight (a configuration is checked with its real
+// servers at their configured weights).
+func Refusals(s lvs.Service) []Refusal {
+	var out []Refusal
+	if s.Fwmark == 0 && kernel.ProtoNumber(s.Proto) == 0 {
+		out = append(out, Refusal{Keyword: "protocol", Why: fmt.Sprintf("protocol %q is not available with nftables", s.Proto),
+			Fix: "use protocol TCP, UDP or SCTP", Instead: "not programmed"})
+	}
+	natVS := true
+	if m := cmp.Or(s.Method, "NAT"); m != "NAT" {
+		natVS = false
+		out = append(out, Refusal{Keyword: "lb_kind", Why: fmt.Sprintf("lb_kind %s is not available with nftables (NAT only)", m),
+			Fix: "use lb_kind NAT, or --lvs-backend=ipvs on a kernel with IPVS", Instead: "the virtual server is not programmed"})
+	}
+	if sch := schedulingOf(s.Scheduler); sch.why != "" {
+		out = append(out, Refusal{Keyword: "lb_algo", Why: sch.why, Fix: expressible, Instead: sch.instead})
+	}
+	if s.Persistence > 0 {
+		out = append(out, Refusal{Keyword: "persistence_timeout", Why: "persistence_timeout is not available with nftables yet",
+			Fix: "remove persistence_timeout", Instead: "ignored"})
+	}
+	if s.Engine != "" {
+		out = append(out, Refusal{Keyword: "persistence_engine", Why: "persistence_engine " + s.Engine + " is not available with nftables",
+			Fix: "remove persistence_engine", Instead: "ignored"})
+	}
+	if s.Flags&lvs.FlagOnePacket != 0 {
+		out = append(out, Refusal{Keyword: "ops", Why: "ops is not available with nftables",
+			Fix: "remove ops", Instead: "UDP is balanced per flow (conntrack entry), not per datagram"})
+	}
+	if s.Flags&lvs.FlagSched2 != 0 && (s.Scheduler == "sh" || s.Scheduler == "mh") {
+		out = append(out, Refusal{Keyword: s.Scheduler + "-port", Why: s.Scheduler + "-port is not available with nftables",
+			Fix: "remove " + s.Scheduler + "-port", Instead: "the source address alone is hashed"})
+	}
+	ports := 0
+	for _, d := range s.Dests {
+		if m := cmp.Or(d.Method, "NAT"); m != "NAT" && natVS {
+			out = append(out, Refusal{Keyword: "lvs_method", Server: d.Addr,
+				Why: fmt.Sprintf("real server %s: lb_kind %s is not available with nftables (NAT only)", d.Addr, m),
+				Fix: "use NAT, or --lvs-backend=ipvs on a kernel with IPVS", Instead: "left out"})
+		}
+		for _, th := range []struct {
+			kw string
+			v  uint32
+		}{{"uthreshold", d.UThreshold}, {"lthreshold", d.LThreshold}} {
+			if th.v != 0 {
+				out = append(out, Refusal{Keyword: th.kw, Server: d.Addr,
+					Why: fmt.Sprintf("real server %s: %s is not available with nftables (it counts connections)", d.Addr, th.kw),
+					Fix: "remove " + th.kw, Instead: "ignored"})
+			}
+		}
+		if d.Addr.Port() != 0 {
+			ports++
+		}
+	}
+	if s.Fwmark != 0 && ports != 0 && ports != len(s.Dests) {
+		out = append(out, Refusal{Keyword: "real_server",
+			Why: "real servers with and without port in one fwmark service are not available with nftables",
+			Fix: "give every real server a port, or none", Instead: "ports ignored"})
+	}
+	return out
 }
 
 // Express is the service as nftables holds it (see the package comment):
 // NAT destinations with a positive weight, sorted by address, their
 // weights as slot counts; the scheduler one of SchedWRR, SchedSH, SchedDH
-// (SchedNone without destination); no flags, no persistence.
+// (SchedNone without destination); no flags, no persistence. What it
+// cannot express (Refusals) makes it refuse the service (not
+// programmed), or, approximating, hold the nearest equivalent.
 func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 	out := lvs.Service{ServiceKey: s.ServiceKey, Name: s.Name, Pos: s.Pos, Method: "NAT"}
+	refused := Refusals(s)
+	var notes []string
+	for _, r := range refused {
+		if !b.approximate {
+			notes = append(notes, r.String()+": not programmed")
+		} else {
+			notes = append(notes, r.note())
+		}
+	}
+	if len(refused) > 0 && !b.approximate {
+		return out, false, notes
+	}
 	if s.Fwmark == 0 && kernel.ProtoNumber(s.Proto) == 0 {
-		return out, false, []string{fmt.Sprintf("protocol %q is not available with nftables: not programmed", s.Proto)}
+		return out, false, notes
 	}
 	if m := cmp.Or(s.Method, "NAT"); m != "NAT" {
-		return out, false, []string{fmt.Sprintf("lb_kind %s is not available with nftables (NAT only): the virtual server is not programmed", m)}
+		return out, false, notes
 	}
-	var notes []string
 	sch := schedulingOf(cmp.Or(s.Scheduler, "wlc"))
-	if sch.note != "" {
-		notes = append(notes, sch.note)
-	}
-	if s.Persistence > 0 {
-		notes = append(notes, "persistence_timeout is not available with nftables yet: ignored")
-	}
-	if s.Engine != "" {
-		notes = append(notes, "persistence_engine "+s.Engine+" is not available with nftables: ignored")
-	}
-	if s.Flags&lvs.FlagOnePacket != 0 {
-		notes = append(notes, "ops is not available with nftables: UDP is balanced per flow (conntrack entry), not per datagram")
-	}
-	if s.Flags&lvs.FlagSched2 != 0 && (s.Scheduler == "sh" || s.Scheduler == "mh") {
-		notes = append(notes, s.Scheduler+"-port is not available with nftables: the source address alone is hashed")
-	}
 	dests := make([]lvs.Destination, 0, len(s.Dests))
 	var seen map[netip.AddrPort]bool // for many destinations; few are searched
 	dup := func(a netip.AddrPort) bool {
@@ -146,8 +265,7 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 	ports := 0
 	for _, d := range s.Dests {
 		if m := cmp.Or(d.Method, "NAT"); m != "NAT" {
-			notes = append(notes, fmt.Sprintf("real server %s: lb_kind %s is not available with nftables (NAT only): left out", d.Addr, m))
-			continue
+			continue // refused, or left out (noted)
 		}
 		if d.Weight <= 0 {
 			continue // no new connections, as IPVS with weight 0
@@ -165,7 +283,8 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		dests = append(dests, lvs.Destination{Addr: d.Addr, Weight: d.Weight, Method: "NAT"})
 	}
 	if ports != 0 && ports != len(dests) {
-		notes = append(notes, "real servers with and without port in one fwmark service are not available with nftables: ports ignored")
+		// Refused or noted already when the configured servers mix
+		// ports; the alive ones may mix them only if those do.
 		for i := range dests {
 			dests[i].Addr = netip.AddrPortFrom(dests[i].Addr.Addr(), 0)
 		}

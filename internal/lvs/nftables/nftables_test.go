@@ -87,12 +87,14 @@ func TestExpressSchedulers(t *testing.T) {
 		{"dh", SchedDH, []int{2, 1}, ""},
 		{"fo", SchedWRR, []int{1}, ""},
 		{"wlc", SchedWRR, []int{2, 1}, "lb_algo wlc is not available with nftables (it counts connections): weighted round robin instead"},
+		{"", SchedWRR, []int{2, 1}, "no lb_algo (keepalived's default: wlc) is not available with nftables (it counts connections): weighted round robin instead"},
 		{"lc", SchedWRR, []int{1, 1}, "lb_algo lc is not available with nftables (it counts connections): round robin instead"},
 		{"ovf", SchedWRR, []int{1}, "lb_algo ovf is not available with nftables (it counts connections): weighted failover (fo) instead"},
 		{"lblcr", SchedDH, []int{2, 1}, "lb_algo lblcr is not available with nftables (it tracks the servers' load): destination hashing (dh) instead"},
 		{"mh", SchedSH, []int{2, 1}, "lb_algo mh is not available with nftables: source hashing (sh, jhash) instead"},
 	} {
-		got, ok, notes := New(&fakeLB{}).Express(service(c.algo, ds...))
+		// Approximating: the nearest equivalent, and a note.
+		got, ok, notes := New(&fakeLB{}, Approximate(true)).Express(service(c.algo, ds...))
 		var w []int
 		for _, d := range got.Dests {
 			w = append(w, d.Weight)
@@ -103,19 +105,35 @@ func TestExpressSchedulers(t *testing.T) {
 		if want := []string{c.note}; (c.note == "" && len(notes) != 0) || (c.note != "" && !reflect.DeepEqual(notes, want)) {
 			t.Errorf("%s: notes %q, want %q", c.algo, notes, c.note)
 		}
+		// By default: refused (not programmed), saying how to get going.
+		strict, ok, notes := New(&fakeLB{}).Express(service(c.algo, ds...))
+		refusals := Refusals(service(c.algo, ds...))
+		if c.note == "" {
+			if !ok || !reflect.DeepEqual(strict, got) || len(notes) != 0 || len(refusals) != 0 {
+				t.Errorf("%s refused: %+v %v %q %v", c.algo, strict, ok, notes, refusals)
+			}
+			continue
+		}
+		why := c.note[:strings.LastIndex(c.note, ": ")]
+		if ok || len(refusals) != 1 || refusals[0].Keyword != "lb_algo" || len(notes) != 1 ||
+			!strings.HasPrefix(notes[0], why+": set lb_algo rr, wrr, sh, dh or fo (or start with --lvs-nftables-approximate: ") {
+			t.Errorf("%s not refused: ok %v, %q, %+v", c.algo, ok, notes, refusals)
+		}
 	}
 }
 
 // What nftables cannot hold: DR and TUN (a virtual server is not
-// programmed, a real server is left out), persistence, ops, sh-port.
+// programmed, a real server is left out), persistence, ops, sh-port,
+// thresholds: refused, or approximated and noted.
 func TestExpressRefusesAndNotes(t *testing.T) {
-	b := New(&fakeLB{})
+	b := New(&fakeLB{}, Approximate(true))
 	dr := service("rr", dest("10.0.0.2:80", 1))
 	dr.Method = "DR"
 	if _, ok, notes := b.Express(dr); ok || len(notes) != 1 || !strings.Contains(notes[0], "lb_kind DR is not available with nftables") {
 		t.Fatalf("DR service: ok %v, %q", ok, notes)
 	}
-	s := service("sh", dest("10.0.0.2:80", 1), lvs.Destination{Addr: ap("10.0.0.3:80"), Weight: 1, Method: "TUN"})
+	s := service("sh", dest("10.0.0.2:80", 1), lvs.Destination{Addr: ap("10.0.0.3:80"), Weight: 1, Method: "TUN"},
+		lvs.Destination{Addr: ap("10.0.0.4:80"), Weight: 0, Method: "NAT", UThreshold: 10})
 	s.Persistence, s.Flags, s.Engine = 300, lvs.FlagOnePacket|lvs.FlagSched2, "sip"
 	got, ok, notes := b.Express(s)
 	want := []string{
@@ -124,9 +142,21 @@ func TestExpressRefusesAndNotes(t *testing.T) {
 		"ops is not available with nftables: UDP is balanced per flow (conntrack entry), not per datagram",
 		"sh-port is not available with nftables: the source address alone is hashed",
 		"real server 10.0.0.3:80: lb_kind TUN is not available with nftables (NAT only): left out",
+		"real server 10.0.0.4:80: uthreshold is not available with nftables (it counts connections): ignored",
 	}
 	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 1 || got.Persistence != 0 || got.Flags != 0 || got.Engine != "" {
 		t.Fatalf("got %+v, %v\nnotes %q", got, ok, notes)
+	}
+	var kws []string
+	for _, r := range Refusals(s) {
+		kws = append(kws, r.Keyword+" "+r.Server.String())
+	}
+	if want := []string{"persistence_timeout invalid AddrPort", "persistence_engine invalid AddrPort", "ops invalid AddrPort",
+		"sh-port invalid AddrPort", "lvs_method 10.0.0.3:80", "uthreshold 10.0.0.4:80"}; !reflect.DeepEqual(kws, want) {
+		t.Fatalf("refusals %q, want %q", kws, want)
+	}
+	if _, ok, notes := New(&fakeLB{}).Express(s); ok || len(notes) != len(want) {
+		t.Fatalf("refused by default: ok %v, %q", ok, notes)
 	}
 	// Every real server down (or at weight 0): no scheduler, the rule
 	// rejects.
@@ -142,6 +172,9 @@ func TestExpressRefusesAndNotes(t *testing.T) {
 		Dests: []lvs.Destination{dest("10.0.0.2:80", 1), {Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.3"), 0), Weight: 1}}}
 	if got, _, notes := b.Express(fw); len(notes) != 1 || got.Dests[0].Addr.Port() != 0 || got.Dests[1].Addr.Port() != 0 {
 		t.Fatalf("mixed ports: %+v %q", got.Dests, notes)
+	}
+	if rs := Refusals(fw); len(rs) != 1 || rs[0].Keyword != "real_server" {
+		t.Fatalf("mixed ports: %+v", rs)
 	}
 }
 
@@ -181,7 +214,7 @@ func TestSlotsFollowIPVSOrder(t *testing.T) {
 func TestExpressedServicesReadBackEqual(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	algos := []string{"rr", "wrr", "sh", "dh", "fo", "wlc", "lc", "mh", "lblc", "bogus"}
-	b := New(&fakeLB{})
+	b := New(&fakeLB{}, Approximate(true))
 	for i := range 2000 {
 		var s lvs.Service
 		switch r.IntN(3) {
@@ -229,7 +262,7 @@ func TestSyncerOverTheBackend(t *testing.T) {
 	lb := &fakeLB{}
 	s := lvs.NewSyncer(New(lb), slog.New(slog.DiscardHandler))
 	ctx := context.Background()
-	a := service("wlc", dest("10.0.0.2:80", 1), dest("10.0.0.3:80", 1))
+	a := service("wrr", dest("10.0.0.2:80", 1), dest("10.0.0.3:80", 1))
 	udp := service("rr", dest("10.0.0.2:53", 1))
 	udp.ServiceKey = lvs.AddrKey("udp", ap("198.51.100.100:53"))
 	if err := s.Sync(ctx, []lvs.Service{a, udp}); err != nil {
