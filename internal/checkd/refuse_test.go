@@ -75,7 +75,7 @@ virtual_server 192.0.2.1 83 {
 		t.Errorf("refusals:\n%q\nwant\n%q", got, want)
 	}
 	for name, s := range map[string]*Subsystem{
-		"approximating": New(log, WithBackend(nftables.New(nil, nftables.Approximate(true)), false)),
+		"approximating":   New(log, WithBackend(nftables.New(nil, nftables.Approximate(true)), false)),
 		"another backend": New(log, WithBackend(&lvs.FakeBackend{}, false)),
 		"no data plane":   New(log),
 	} {
