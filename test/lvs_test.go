@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -528,5 +529,143 @@ func TestLVSNftablesRefusesWhatItCannotExpress(t *testing.T) {
 	}
 	if got := askMany(client, lvsVIP4, 4); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 2, "web2": 2}) {
 		t.Errorf("after the refused reload: %v", got)
+	}
+}
+
+// askFrom connects from address src of host h to addr:80 and returns
+// the name that answered.
+func askFrom(h *lab.Host, src, addr netip.Addr) (string, error) {
+	var c net.Conn
+	d := net.Dialer{Timeout: time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}
+	if err := inNamespace(h.NS, func() (err error) {
+		c, err = d.Dial("tcp", netip.AddrPortFrom(addr, 80).String())
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	name, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(name), err
+}
+
+// sticky connects n times from src and returns the one server that
+// answered them all ("" and what answered if not one).
+func sticky(t *testing.T, h *lab.Host, src netip.Addr, n int) string {
+	t.Helper()
+	got := map[string]int{}
+	for range n {
+		name, err := askFrom(h, src, lvsVIP4)
+		if err != nil {
+			name = "error: " + err.Error()
+		}
+		got[name]++
+	}
+	if len(got) != 1 {
+		t.Errorf("client %s: %v, want one server for all %d connections", src, got, n)
+		return ""
+	}
+	for name := range got {
+		return name
+	}
+	return ""
+}
+
+// persistence_timeout with nftables, as IPVS does it: round robin picks
+// a server for a new client, and the client keeps it over many
+// connections; another client address gets the next server; a client
+// whose server is taken out by its checker moves to another and stays
+// there; persistence_granularity 255.255.255.0 makes the two addresses
+// one client.
+func TestLVSNftablesPersistence(t *testing.T) {
+	needRoot(t, "nft", "sysctl")
+	l := newLab(t, "director", "web1", "web2", "web3", "client")
+	director, client := l.Host("director"), l.Host("client")
+	webs := []*lab.Host{l.Host("web1"), l.Host("web2"), l.Host("web3")}
+	clientB := netip.MustParseAddr("198.51.100.77")
+	run(t, director, "ip", "addr", "add", lvsVIP4.String()+"/32", "dev", "eth0")
+	run(t, client, "ip", "addr", "add", clientB.String()+"/24", "dev", "eth0")
+	run(t, director, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0")
+	servers := map[string]*webServer{}
+	for _, web := range webs {
+		for _, c := range []netip.Addr{client.IPv4, clientB} {
+			run(t, web, "ip", "route", "add", c.String()+"/32", "via", director.IPv4.String())
+		}
+		run(t, web, "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0")
+		servers[web.Name] = newWebServer(t, web)
+	}
+	conf := func(granularity string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 120\n", lvsVIP4)
+		if granularity != "" {
+			fmt.Fprintf(&b, "    persistence_granularity %s\n", granularity)
+		}
+		for _, w := range webs {
+			fmt.Fprintf(&b, "    real_server %s 80 {\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n            warmup 0\n        }\n    }\n", w.IPv4)
+		}
+		b.WriteString("}\n")
+		return b.String()
+	}
+	path, err := l.WriteFile("director-persist.conf", conf(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := director.Start(binary, append([]string{"-n", "-l", "-D", "--lvs-backend=nftables", "-f", path}, director.PidArgs("kg")...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
+	all := []string{webs[0].IPv4.String(), webs[1].IPv4.String(), webs[2].IPv4.String()}
+	waitTable(t, 10*time.Second, director, "the three servers", func(table string) bool {
+		return dnatTo(all...)(table) && strings.Contains(table, "flags dynamic,timeout") && strings.Contains(table, "timeout 2m")
+	})
+
+	a := sticky(t, client, client.IPv4, 12)
+	b := sticky(t, client, clientB, 12)
+	if a == "" || b == "" || a == b {
+		t.Fatalf("two clients: %q and %q, want two servers (round robin picks the next for a new client)", a, b)
+	}
+	if again := sticky(t, client, client.IPv4, 6); again != a {
+		t.Errorf("client %s moved from %s to %s", client.IPv4, a, again)
+	}
+
+	// The first client's server stops: its checker takes it out, and
+	// the client moves to another server, and stays there.
+	servers[a].stop()
+	waitTable(t, 15*time.Second, director, a+" leaves the table", func(table string) bool {
+		return !strings.Contains(table, l.Host(a).IPv4.String()+":80") && dnatTo(slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == l.Host(a).IPv4.String() })...)(table)
+	})
+	moved := sticky(t, client, client.IPv4, 12)
+	if moved == "" || moved == a {
+		t.Errorf("with %s out, client %s got %q", a, client.IPv4, moved)
+	}
+	if again := sticky(t, client, clientB, 6); again != b && b != a {
+		t.Errorf("client %s moved from %s (still up) to %s", clientB, b, again)
+	}
+
+	// Back, and with a /24 granularity: both addresses are one client.
+	servers[a].start()
+	if err := os.WriteFile(path, []byte(conf("255.255.255.0")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGHUP)
+	waitTable(t, 15*time.Second, director, "the /24 granularity and the three servers", func(table string) bool {
+		return dnatTo(all...)(table) && strings.Contains(table, "ip saddr & 255.255.255.0")
+	})
+	one := sticky(t, client, client.IPv4, 6)
+	if other := sticky(t, client, clientB, 6); one == "" || other != one {
+		t.Errorf("granularity /24: %s went to %q, %s to %q, want one server", client.IPv4, one, clientB, other)
+	}
+}
+
+// dnatTo: a persistent service's table sends to each address's port 80.
+func dnatTo(addrs ...string) func(string) bool {
+	return func(table string) bool {
+		for _, a := range addrs {
+			if !strings.Contains(table, "dnat ip to "+a+":80") {
+				return false
+			}
+		}
+		return true
 	}
 }

@@ -58,7 +58,6 @@ virtual_server 192.0.2.1 83 {
 	want := []string{
 		"(t.conf: Line 1) virtual_server 192.0.2.1 80: no lb_algo (keepalived's default: wlc) is not available with nftables (it counts connections): " +
 			"set lb_algo rr, wrr, sh, dh or fo (or start with --lvs-nftables-approximate: weighted round robin instead)",
-		"(t.conf: Line 11) virtual_server 192.0.2.1 81: persistence_timeout is not available with nftables yet: remove persistence_timeout (or start with --lvs-nftables-approximate: ignored)",
 		"(t.conf: Line 12) virtual_server 192.0.2.1 81: persistence_engine sip is not available with nftables: remove persistence_engine (or start with --lvs-nftables-approximate: ignored)",
 		"(t.conf: Line 10) virtual_server 192.0.2.1 81: ops is not available with nftables: remove ops " +
 			"(or start with --lvs-nftables-approximate: UDP is balanced per flow (conntrack entry), not per datagram)",

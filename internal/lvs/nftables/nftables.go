@@ -9,18 +9,23 @@
 // likewise), dh as a hash of the destination address, fo as its
 // highest-weight destination, weight 0 (inhibit_on_failure) as no new
 // connections, and no destination as IPVS's ICMP port unreachable.
+// persistence_timeout and persistence_granularity as a dynamic set of
+// clients per destination (kernel.LBPersist; see internal/kernel/lvs_nft.go):
+// a persistent service keeps its weight-0 destinations (and fo's others)
+// at weight 0, which take no new client but keep their pinned ones, as
+// IPVS's templates keep going to a quiescent destination.
 //
 // The rest is refused (Refusals: the daemon does not start, a reload is
 // refused), never silently approximated: the connection-counting
 // schedulers (wlc, keepalived's default, lc, sed, nq, ovf, twos), lblc,
-// lblcr and mh, DR and TUN, persistence_timeout (for now),
-// persistence_engine, ops, sh-port, thresholds, fwmark real servers with
-// and without port. With Approximate (--lvs-nftables-approximate) the
-// nearest equivalent is held instead, with one log line per virtual
-// server saying so (Express's notes): the counting schedulers by
-// weighted round robin, lblc and lblcr by dh, mh by sh; ops, sh-port,
-// persistence and thresholds ignored; a DR/TUN virtual server not
-// programmed, a DR/TUN real server left out.
+// lblcr and mh, DR and TUN, persistence_engine, ops, sh-port,
+// thresholds, fwmark real servers with and without port. With
+// Approximate (--lvs-nftables-approximate) the nearest equivalent is held
+// instead, with one log line per virtual server saying so (Express's
+// notes): the counting schedulers by weighted round robin, lblc and lblcr
+// by dh, mh by sh; ops, sh-port, persistence_engine and thresholds
+// ignored; a DR/TUN virtual server not programmed, a DR/TUN real server
+// left out.
 package nftables
 
 import (
@@ -177,10 +182,6 @@ func Refusals(s lvs.Service) []Refusal {
 	if sch := schedulingOf(s.Scheduler); sch.why != "" {
 		out = append(out, Refusal{Keyword: "lb_algo", Why: sch.why, Fix: expressible, Instead: sch.instead})
 	}
-	if s.Persistence > 0 {
-		out = append(out, Refusal{Keyword: "persistence_timeout", Why: "persistence_timeout is not available with nftables yet",
-			Fix: "remove persistence_timeout", Instead: "ignored"})
-	}
 	if s.Engine != "" {
 		out = append(out, Refusal{Keyword: "persistence_engine", Why: "persistence_engine " + s.Engine + " is not available with nftables",
 			Fix: "remove persistence_engine", Instead: "ignored"})
@@ -223,9 +224,12 @@ func Refusals(s lvs.Service) []Refusal {
 }
 
 // Express is the service as nftables holds it (see the package comment):
-// NAT destinations with a positive weight, sorted by address, their
-// weights as slot counts; the scheduler one of SchedWRR, SchedSH, SchedDH
-// (SchedNone without destination); no flags, no persistence. What it
+// NAT destinations with a positive weight (and with persistence those at
+// weight 0), sorted by address, their weights as slot counts; the
+// scheduler one of SchedWRR, SchedSH, SchedDH (SchedNone without
+// destination of positive weight); no flags; the persistence timeout and
+// granularity (in its normal form, see granularity) if persistent and it
+// has a destination. What it
 // cannot express (Refusals) makes it refuse the service (not
 // programmed), or, approximating, hold the nearest equivalent.
 func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
@@ -249,6 +253,9 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		return out, false, notes
 	}
 	sch := schedulingOf(cmp.Or(s.Scheduler, "wlc"))
+	// A persistent service keeps its destinations at weight 0: no new
+	// client, but those pinned to them stay (IPVS's templates).
+	persistent := s.Persistence > 0
 	dests := make([]lvs.Destination, 0, len(s.Dests))
 	var seen map[netip.AddrPort]bool // for many destinations; few are searched
 	dup := func(a netip.AddrPort) bool {
@@ -267,9 +274,10 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		if m := cmp.Or(d.Method, "NAT"); m != "NAT" {
 			continue // refused, or left out (noted)
 		}
-		if d.Weight <= 0 {
+		if d.Weight <= 0 && !persistent {
 			continue // no new connections, as IPVS with weight 0
 		}
+		d.Weight = max(d.Weight, 0)
 		if s.Fwmark == 0 && d.Addr.Port() == 0 {
 			d.Addr = netip.AddrPortFrom(d.Addr.Addr(), s.Addr.Port()) // IPVS: the virtual port
 		}
@@ -290,33 +298,94 @@ func (b *Backend) Express(s lvs.Service) (lvs.Service, bool, []string) {
 		}
 		dests = dedupe(dests)
 	}
-	if sch.failover && len(dests) > 0 {
-		// IPVS's fo: the first destination of the highest weight.
-		best := dests[0]
-		for _, d := range dests[1:] {
-			if d.Weight > best.Weight {
-				best = d
+	// The destinations that take new clients (slots), and with
+	// persistence those that only keep their pinned ones (weight 0).
+	picked := slices.DeleteFunc(slices.Clone(dests), func(d lvs.Destination) bool { return d.Weight <= 0 })
+	idle := slices.DeleteFunc(dests, func(d lvs.Destination) bool { return d.Weight > 0 })
+	if sch.failover && len(picked) > 0 {
+		// IPVS's fo: the first destination of the highest weight; the
+		// others keep their pinned clients.
+		best := 0
+		for i, d := range picked {
+			if d.Weight > picked[best].Weight {
+				best = i
 			}
 		}
-		dests = []lvs.Destination{best}
+		if persistent {
+			for i, d := range picked {
+				if i != best {
+					idle = append(idle, lvs.Destination{Addr: d.Addr, Method: "NAT"})
+				}
+			}
+		}
+		picked = []lvs.Destination{picked[best]}
 	}
-	for i := range dests {
+	for i := range picked {
 		if !sch.weighted {
-			dests[i].Weight = 1
+			picked[i].Weight = 1
 		}
 	}
-	if scaled := scale(dests); scaled {
+	if scaled := scale(picked); scaled {
 		notes = append(notes, fmt.Sprintf("the weights need more than %d slots with nftables: scaled down", MaxSlots))
 	}
+	dests = append(picked, idle...)
 	slices.SortFunc(dests, func(a, b lvs.Destination) int { return a.Addr.Compare(b.Addr) })
 	if len(dests) > 0 {
 		out.Dests = dests
+		if persistent {
+			out.Persistence, out.Granularity = s.Persistence, granularity(s.Family, s.Granularity)
+		}
 	}
 	out.Scheduler = sch.sched
-	if len(dests) == 0 {
+	if len(picked) == 0 {
 		out.Scheduler = SchedNone
 	}
 	return out, true, notes
+}
+
+// granularity is a persistence netmask in its normal form: an IPv4 mask
+// as a number (0: none, all ones), an IPv6 prefix length (0 or more than
+// 128: none, 128).
+func granularity(family int, g uint32) uint32 {
+	switch {
+	case family == 6 && (g == 0 || g > 128):
+		return 128
+	case family != 6 && g == 0:
+		return 0xffffffff
+	}
+	return g
+}
+
+// maskOf is a normal-form granularity as an address mask.
+func maskOf(family int, g uint32) netip.Addr {
+	if family == 6 {
+		var b [16]byte
+		for i := range min(int(g), 128) {
+			b[i/8] |= 0x80 >> (i % 8)
+		}
+		return netip.AddrFrom16(b)
+	}
+	return netip.AddrFrom4([4]byte{byte(g >> 24), byte(g >> 16), byte(g >> 8), byte(g)})
+}
+
+// granularityOf is an address mask as a granularity (maskOf's inverse);
+// 0 for an IPv6 mask that is not a prefix (never a normal form).
+func granularityOf(family int, m netip.Addr) uint32 {
+	b := m.AsSlice()
+	if family != 6 {
+		if len(b) != 4 {
+			return 0
+		}
+		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	}
+	n := 0
+	for n < len(b)*8 && b[n/8]&(0x80>>(n%8)) != 0 {
+		n++
+	}
+	if maskOf(6, uint32(n)) != m {
+		return 0
+	}
+	return uint32(n)
 }
 
 func dedupe(dests []lvs.Destination) []lvs.Destination {
@@ -426,6 +495,14 @@ func render(s *lvs.Service) kernel.LBService {
 		out.Pick = kernel.LBDestHash
 	}
 	out.Slots = Slots(s)
+	if s.Persistence > 0 {
+		out.Persist = kernel.LBPersist{Timeout: s.Persistence, Mask: maskOf(s.Family, s.Granularity)}
+		for _, d := range s.Dests {
+			if d.Weight <= 0 {
+				out.Idle = append(out.Idle, d.Addr) // sorted, as Express sorts
+			}
+		}
+	}
 	return out
 }
 
@@ -443,13 +520,18 @@ func decode(k kernel.LBService) lvs.Service {
 		return s
 	case len(k.Slots) == 0:
 		s.Scheduler = SchedNone
-		return s
 	case k.Pick == kernel.LBSourceHash:
 		s.Scheduler = SchedSH
 	case k.Pick == kernel.LBDestHash:
 		s.Scheduler = SchedDH
 	default:
 		s.Scheduler = SchedWRR
+	}
+	if k.Persist.Timeout > 0 {
+		s.Persistence, s.Granularity = k.Persist.Timeout, granularityOf(k.Family, k.Persist.Mask)
+		for _, a := range k.Idle {
+			s.Dests = append(s.Dests, lvs.Destination{Addr: a, Method: "NAT"})
+		}
 	}
 	count := map[netip.AddrPort]int{}
 	for _, a := range k.Slots {
@@ -459,7 +541,7 @@ func decode(k kernel.LBService) lvs.Service {
 		count[a]++
 	}
 	for i := range s.Dests {
-		s.Dests[i].Weight = count[s.Dests[i].Addr]
+		s.Dests[i].Weight = count[s.Dests[i].Addr] // 0 for the idle ones
 	}
 	slices.SortFunc(s.Dests, func(a, b lvs.Destination) int { return a.Addr.Compare(b.Addr) })
 	return s
@@ -510,8 +592,22 @@ const (
 
 // serviceBytes is a generous estimate of the messages that rewrite a
 // service: its chain, rule, map and dispatch element, one map element
-// per slot, and its real servers' counters.
-func serviceBytes(k kernel.LBService) int { return 1024 + 64*len(k.Slots) + kernel.LBStatsBytes(k) }
+// per slot, its real servers' counters, and a persistent service's
+// destinations' chains, sets and rules.
+func serviceBytes(k kernel.LBService) int {
+	n := 1024 + 64*len(k.Slots) + kernel.LBStatsBytes(k)
+	if k.Persist.Timeout != 0 {
+		// A persistent service's destinations: a chain, a set and two
+		// rules each.
+		n += 1024 * len(k.Idle)
+		for i, d := range k.Slots {
+			if !slices.Contains(k.Slots[:i], d) {
+				n += 1024
+			}
+		}
+	}
+	return n
+}
 
 // Apply rewrites each service the operations touch, or deletes it:
 // several services per transaction (a cold start of thousands of

@@ -123,8 +123,8 @@ func TestExpressSchedulers(t *testing.T) {
 }
 
 // What nftables cannot hold: DR and TUN (a virtual server is not
-// programmed, a real server is left out), persistence, ops, sh-port,
-// thresholds: refused, or approximated and noted.
+// programmed, a real server is left out), persistence engines, ops,
+// sh-port, thresholds: refused, or approximated and noted.
 func TestExpressRefusesAndNotes(t *testing.T) {
 	b := New(&fakeLB{}, Approximate(true))
 	dr := service("rr", dest("10.0.0.2:80", 1))
@@ -137,21 +137,22 @@ func TestExpressRefusesAndNotes(t *testing.T) {
 	s.Persistence, s.Flags, s.Engine = 300, lvs.FlagOnePacket|lvs.FlagSched2, "sip"
 	got, ok, notes := b.Express(s)
 	want := []string{
-		"persistence_timeout is not available with nftables yet: ignored",
 		"persistence_engine sip is not available with nftables: ignored",
 		"ops is not available with nftables: UDP is balanced per flow (conntrack entry), not per datagram",
 		"sh-port is not available with nftables: the source address alone is hashed",
 		"real server 10.0.0.3:80: lb_kind TUN is not available with nftables (NAT only): left out",
 		"real server 10.0.0.4:80: uthreshold is not available with nftables (it counts connections): ignored",
 	}
-	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 1 || got.Persistence != 0 || got.Flags != 0 || got.Engine != "" {
+	// (Persistent: the weight-0 server stays, idle.)
+	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 2 || got.Dests[1].Weight != 0 || got.Persistence != 300 ||
+		got.Flags != 0 || got.Engine != "" {
 		t.Fatalf("got %+v, %v\nnotes %q", got, ok, notes)
 	}
 	var kws []string
 	for _, r := range Refusals(s) {
 		kws = append(kws, r.Keyword+" "+r.Server.String())
 	}
-	if want := []string{"persistence_timeout invalid AddrPort", "persistence_engine invalid AddrPort", "ops invalid AddrPort",
+	if want := []string{"persistence_engine invalid AddrPort", "ops invalid AddrPort",
 		"sh-port invalid AddrPort", "lvs_method 10.0.0.3:80", "uthreshold 10.0.0.4:80"}; !reflect.DeepEqual(kws, want) {
 		t.Fatalf("refusals %q, want %q", kws, want)
 	}
@@ -226,6 +227,13 @@ func TestExpressedServicesReadBackEqual(t *testing.T) {
 			s.ServiceKey = lvs.AddrKey("tcp", ap("198.51.100.100:80"))
 		}
 		s.Scheduler = algos[r.IntN(len(algos))]
+		if r.IntN(3) == 0 {
+			s.Persistence = uint32(1 + r.IntN(3600))
+			s.Granularity = []uint32{0, 0xffffffff, 0xffffff00, 0xffff0000}[r.IntN(4)]
+			if s.Family == 6 {
+				s.Granularity = uint32(r.IntN(130))
+			}
+		}
 		for range r.IntN(8) {
 			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(6))})
 			if s.Family == 6 {
@@ -372,5 +380,42 @@ func BenchmarkSyncNoop2000x20(b *testing.B) {
 	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
 	if lb.applies != applies {
 		b.Fatalf("a no-op sync applied %d transactions", lb.applies-applies)
+	}
+}
+
+// Persistence: the servers at weight 0 stay (idle: no new client, their
+// pinned ones stay), fo's others too; the granularity in its normal
+// form; a persistent service without any server is not persistent.
+func TestExpressPersistence(t *testing.T) {
+	b := New(&fakeLB{})
+	s := service("fo", dest("10.0.0.3:80", 2), dest("10.0.0.2:80", 5), dest("10.0.0.4:80", 0))
+	s.Persistence, s.Granularity = 600, 0xffffff00
+	got, ok, notes := b.Express(s)
+	want := []lvs.Destination{dest("10.0.0.2:80", 1), dest("10.0.0.3:80", 0), dest("10.0.0.4:80", 0)}
+	if !ok || len(notes) != 0 || !reflect.DeepEqual(got.Dests, want) || got.Persistence != 600 || got.Granularity != 0xffffff00 {
+		t.Fatalf("persistent fo: %+v %v %q", got, ok, notes)
+	}
+	k := render(&got)
+	if k.Persist != (kernel.LBPersist{Timeout: 600, Mask: netip.MustParseAddr("255.255.255.0")}) ||
+		!reflect.DeepEqual(k.Idle, []netip.AddrPort{ap("10.0.0.3:80"), ap("10.0.0.4:80")}) || !reflect.DeepEqual(k.Slots, []netip.AddrPort{ap("10.0.0.2:80")}) {
+		t.Fatalf("rendered %+v", k)
+	}
+	if back := decode(k); !reflect.DeepEqual(back, got) {
+		t.Fatalf("read back %+v, want %+v", back, got)
+	}
+	v6 := lvs.Service{ServiceKey: lvs.AddrKey("udp", ap("[2001:db8::100]:53")), Scheduler: "rr", Persistence: 60, Granularity: 64,
+		Dests: []lvs.Destination{dest("[2001:db8::2]:53", 0)}}
+	got, _, _ = b.Express(v6)
+	if k := render(&got); got.Scheduler != SchedNone || k.Persist.Mask != netip.MustParseAddr("ffff:ffff:ffff:ffff::") || len(k.Idle) != 1 || len(k.Slots) != 0 {
+		t.Fatalf("IPv6 /64, idle only: %+v -> %+v", got, k)
+	}
+	v6.Dests = nil
+	if got, _, _ := b.Express(v6); got.Persistence != 0 || got.Granularity != 0 {
+		t.Fatalf("no server: %+v", got)
+	}
+	// Without persistence a weight-0 server is left out.
+	s.Persistence = 0
+	if got, _, _ := New(&fakeLB{}).Express(service("rr", dest("10.0.0.2:80", 1), dest("10.0.0.4:80", 0))); len(got.Dests) != 1 || got.Granularity != 0 {
+		t.Fatalf("not persistent: %+v", got)
 	}
 }
