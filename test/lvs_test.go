@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -578,22 +579,7 @@ func sticky(t *testing.T, h *lab.Host, src netip.Addr, n int) string {
 // there; persistence_granularity 255.255.255.0 makes the two addresses
 // one client.
 func TestLVSNftablesPersistence(t *testing.T) {
-	needRoot(t, "nft", "sysctl")
-	l := newLab(t, "director", "web1", "web2", "web3", "client")
-	director, client := l.Host("director"), l.Host("client")
-	webs := []*lab.Host{l.Host("web1"), l.Host("web2"), l.Host("web3")}
-	clientB := netip.MustParseAddr("198.51.100.77")
-	run(t, director, "ip", "addr", "add", lvsVIP4.String()+"/32", "dev", "eth0")
-	run(t, client, "ip", "addr", "add", clientB.String()+"/24", "dev", "eth0")
-	run(t, director, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0")
-	servers := map[string]*webServer{}
-	for _, web := range webs {
-		for _, c := range []netip.Addr{client.IPv4, clientB} {
-			run(t, web, "ip", "route", "add", c.String()+"/32", "via", director.IPv4.String())
-		}
-		run(t, web, "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0")
-		servers[web.Name] = newWebServer(t, web)
-	}
+	l, director, client, clientB, webs, servers := persistLab(t, 3)
 	conf := func(granularity string) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 120\n", lvsVIP4)
@@ -667,5 +653,81 @@ func dnatTo(addrs ...string) func(string) bool {
 			}
 		}
 		return true
+	}
+}
+
+// persistLab is a director with VIP 198.51.100.100, n web servers
+// answering with their names, and a client with two addresses (its own
+// and 198.51.100.77), both routed back through the director.
+func persistLab(t *testing.T, n int) (l *lab.Lab, director, client *lab.Host, clientB netip.Addr, webs []*lab.Host, servers map[string]*webServer) {
+	t.Helper()
+	needRoot(t, "nft", "sysctl")
+	names := []string{"director"}
+	for i := range n {
+		names = append(names, fmt.Sprintf("web%d", i+1))
+	}
+	l = newLab(t, append(names, "client")...)
+	director, client = l.Host("director"), l.Host("client")
+	for _, name := range names[1:] {
+		webs = append(webs, l.Host(name))
+	}
+	clientB = netip.MustParseAddr("198.51.100.77")
+	run(t, director, "ip", "addr", "add", lvsVIP4.String()+"/32", "dev", "eth0")
+	run(t, client, "ip", "addr", "add", clientB.String()+"/24", "dev", "eth0")
+	run(t, director, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0")
+	servers = map[string]*webServer{}
+	for _, web := range webs {
+		for _, c := range []netip.Addr{client.IPv4, clientB} {
+			run(t, web, "ip", "route", "add", c.String()+"/32", "via", director.IPv4.String())
+		}
+		run(t, web, "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0")
+		servers[web.Name] = newWebServer(t, web)
+	}
+	return l, director, client, clientB, webs, servers
+}
+
+// With inhibit_on_failure, a persistent service's server whose check
+// fails goes to weight 0: it takes no new client, but the clients
+// pinned to it keep going to it (it still answers), as IPVS's
+// persistence templates keep going to a quiescent server.
+func TestLVSNftablesPersistenceKeepsInhibitedServersClients(t *testing.T) {
+	l, director, client, clientB, webs, _ := persistLab(t, 2)
+	flag := func(w *lab.Host) string { return filepath.Join(l.Dir, w.Name+".up") }
+	var b strings.Builder
+	fmt.Fprintf(&b, "global_defs {\n    script_user root\n}\nvirtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 120\n", lvsVIP4)
+	for _, w := range webs {
+		if err := os.WriteFile(flag(w), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "    real_server %s 80 {\n        inhibit_on_failure\n        MISC_CHECK {\n            misc_path \"/bin/test -e %s\"\n            misc_timeout 1\n        }\n    }\n", w.IPv4, flag(w))
+	}
+	b.WriteString("}\n")
+	path, err := l.WriteFile("director-inhibit.conf", b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := director.Start(binary, append([]string{"-n", "-l", "-D", "--lvs-backend=nftables", "-f", path}, director.PidArgs("kg")...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
+	waitTable(t, 10*time.Second, director, "both servers, two slots", func(table string) bool {
+		return dnatTo(webs[0].IPv4.String(), webs[1].IPv4.String())(table) && strings.Contains(table, "numgen inc mod 2 vmap")
+	})
+	a := sticky(t, client, client.IPv4, 8)
+	if a == "" {
+		t.FailNow()
+	}
+	if err := os.Remove(flag(l.Host(a))); err != nil {
+		t.Fatal(err)
+	}
+	waitTable(t, 15*time.Second, director, a+" inhibited: no slot", func(table string) bool {
+		return strings.Contains(table, "numgen inc mod 1 vmap")
+	})
+	if again := sticky(t, client, client.IPv4, 8); again != a {
+		t.Errorf("a client pinned to %s (inhibited, still answering) went to %q", a, again)
+	}
+	if other := sticky(t, client, clientB, 8); other == "" || other == a {
+		t.Errorf("a new client went to %q, want not the inhibited %s", other, a)
 	}
 }
