@@ -38,7 +38,8 @@ func WithBackend(b lvs.Backend, keep bool) Option {
 }
 
 // dataPlaneKeywords are the keywords the subsystem acts on once it
-// programs the kernel (what nftables cannot hold is logged per virtual
+// programs the kernel (what nftables cannot hold is refused at start,
+// refuse.go, or with --lvs-nftables-approximate logged per virtual
 // server when it is programmed).
 var dataPlaneKeywords = []string{
 	"lb_algo", "lb_kind", "lvs_method", "weight", "inhibit_on_failure",
