@@ -554,9 +554,13 @@ func askFrom(h *lab.Host, src, addr netip.Addr) (string, error) {
 // answered them all ("" and what answered if not one).
 func sticky(t *testing.T, h *lab.Host, src netip.Addr, n int) string {
 	t.Helper()
+	vip := lvsVIP4
+	if src.Is6() {
+		vip = lvsVIP6
+	}
 	got := map[string]int{}
 	for range n {
-		name, err := askFrom(h, src, lvsVIP4)
+		name, err := askFrom(h, src, vip)
 		if err != nil {
 			name = "error: " + err.Error()
 		}
@@ -577,7 +581,8 @@ func sticky(t *testing.T, h *lab.Host, src netip.Addr, n int) string {
 // connections; another client address gets the next server; a client
 // whose server is taken out by its checker moves to another and stays
 // there; persistence_granularity 255.255.255.0 makes the two addresses
-// one client.
+// one client (and over IPv6 persistence_granularity 64 makes a /64 one
+// client).
 func TestLVSNftablesPersistence(t *testing.T) {
 	l, director, client, clientB, webs, servers := persistLab(t, 3)
 	conf := func(granularity string) string {
@@ -588,6 +593,11 @@ func TestLVSNftablesPersistence(t *testing.T) {
 		}
 		for _, w := range webs {
 			fmt.Fprintf(&b, "    real_server %s 80 {\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n            warmup 0\n        }\n    }\n", w.IPv4)
+		}
+		// IPv6, the /64 as one client.
+		fmt.Fprintf(&b, "}\nvirtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 120\n    persistence_granularity 64\n", lvsVIP6)
+		for _, w := range webs {
+			fmt.Fprintf(&b, "    real_server %s 80 {\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n            warmup 0\n        }\n    }\n", w.IPv6)
 		}
 		b.WriteString("}\n")
 		return b.String()
@@ -603,9 +613,18 @@ func TestLVSNftablesPersistence(t *testing.T) {
 	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
 	all := []string{webs[0].IPv4.String(), webs[1].IPv4.String(), webs[2].IPv4.String()}
 	waitTable(t, 10*time.Second, director, "the three servers", func(table string) bool {
-		return dnatTo(all...)(table) && strings.Contains(table, "flags dynamic,timeout") && strings.Contains(table, "timeout 2m")
+		for _, w := range webs {
+			if !strings.Contains(table, "dnat ip6 to ["+w.IPv6.String()+"]:80") {
+				return false
+			}
+		}
+		return dnatTo(all...)(table) && strings.Contains(table, "flags dynamic,timeout") && strings.Contains(table, "timeout 2m") &&
+			strings.Contains(table, "ip6 saddr & ffff:ffff:ffff:ffff::")
 	})
 
+	if a6, b6 := sticky(t, client, client.IPv6, 8), sticky(t, client, persistClientB6, 8); a6 == "" || b6 != a6 {
+		t.Errorf("IPv6, granularity /64: %s went to %q, %s to %q, want one server", client.IPv6, a6, persistClientB6, b6)
+	}
 	a := sticky(t, client, client.IPv4, 12)
 	b := sticky(t, client, clientB, 12)
 	if a == "" || b == "" || a == b {
@@ -656,9 +675,14 @@ func dnatTo(addrs ...string) func(string) bool {
 	}
 }
 
-// persistLab is a director with VIP 198.51.100.100, n web servers
-// answering with their names, and a client with two addresses (its own
-// and 198.51.100.77), both routed back through the director.
+// persistClientB6 is the persistence tests' client's second IPv6
+// address, in the /64 of its first.
+var persistClientB6 = netip.MustParseAddr("2001:db8::77")
+
+// persistLab is a director with VIPs 198.51.100.100 and 2001:db8::100,
+// n web servers answering with their names, and a client with two
+// addresses of each family (its own, 198.51.100.77 and 2001:db8::77),
+// all routed back through the director.
 func persistLab(t *testing.T, n int) (l *lab.Lab, director, client *lab.Host, clientB netip.Addr, webs []*lab.Host, servers map[string]*webServer) {
 	t.Helper()
 	needRoot(t, "nft", "sysctl")
@@ -673,14 +697,21 @@ func persistLab(t *testing.T, n int) (l *lab.Lab, director, client *lab.Host, cl
 	}
 	clientB = netip.MustParseAddr("198.51.100.77")
 	run(t, director, "ip", "addr", "add", lvsVIP4.String()+"/32", "dev", "eth0")
+	run(t, director, "ip", "addr", "add", lvsVIP6.String()+"/128", "dev", "eth0", "nodad")
 	run(t, client, "ip", "addr", "add", clientB.String()+"/24", "dev", "eth0")
-	run(t, director, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0")
+	run(t, client, "ip", "addr", "add", persistClientB6.String()+"/64", "dev", "eth0", "nodad")
+	run(t, director, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+		"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0")
 	servers = map[string]*webServer{}
 	for _, web := range webs {
 		for _, c := range []netip.Addr{client.IPv4, clientB} {
 			run(t, web, "ip", "route", "add", c.String()+"/32", "via", director.IPv4.String())
 		}
-		run(t, web, "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0")
+		for _, c := range []netip.Addr{client.IPv6, persistClientB6} {
+			run(t, web, "ip", "-6", "route", "add", c.String()+"/128", "via", director.IPv6.String())
+		}
+		run(t, web, "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0",
+			"net.ipv6.conf.all.accept_redirects=0", "net.ipv6.conf.eth0.accept_redirects=0")
 		servers[web.Name] = newWebServer(t, web)
 	}
 	return l, director, client, clientB, webs, servers
