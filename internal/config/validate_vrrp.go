@@ -401,6 +401,39 @@ func (v *validator) garp(vi *VRRPInstance) {
 	if vi.DownTimerAdverts == 0 {
 		vi.DownTimerAdverts = g.VRRPDownTimerAdverts
 	}
+	v.garpLowerPrio(vi, g)
+}
+
+// garpLowerPrio resolves garp_lower_prio_repeat and _delay as keepalived's
+// vrrp_complete_instance: unset, the global values (none in strict mode);
+// set in strict mode, reset to 0.
+func (v *validator) garpLowerPrio(vi *VRRPInstance, g *GlobalDefs) {
+	name, strict := vi.Name(), v.strictMode(vi)
+	for _, x := range []struct {
+		kw, invalid, strict string
+		val                 *int
+		global, hi          int
+	}{
+		{"garp_lower_prio_repeat", "(%s): Invalid garp_lower_prio_repeat '%d'", "(%s) Strict mode requires no repeat garps. resetting",
+			&vi.GarpLowerPrioRepeat, g.VRRPGarpLowerPrioRepeat, 1<<31 - 1},
+		{"garp_lower_prio_delay", "(%s): garp_lower_prio_delay '%d' invalid - ignoring", "(%s) Strict mode requires no repeat garp delay. resetting",
+			&vi.GarpLowerPrioDelay, g.VRRPGarpLowerPrioDelay, maxTimerSeconds},
+	} {
+		set := vi.IsSet(x.kw)
+		if set && (*x.val < 0 || *x.val > x.hi) {
+			v.at(vi.PosOf(x.kw), ExitConfigErrors, x.kw, x.invalid, name, *x.val)
+			set = false
+		}
+		switch {
+		case !set && strict:
+			*x.val = 0
+		case !set:
+			*x.val = x.global
+		case strict && *x.val != 0:
+			v.noLine(vi.PosOf(x.kw), ExitConfigErrors, x.kw, x.strict, name)
+			*x.val = 0
+		}
+	}
 }
 
 // globals is global_defs as validated, or its defaults when there is
@@ -410,7 +443,8 @@ func (v *validator) globals() *GlobalDefs {
 		return v.cfg.GlobalDefs
 	}
 	return &GlobalDefs{VRRPGarpMasterRepeat: defaultGarpRepeat, VRRPGarpMasterDelay: defaultGarpDelay,
-		VRRPGarpMasterRefreshRepeat: defaultGarpRefreshRepeat, VRRPDownTimerAdverts: defaultDownTimerAdvs}
+		VRRPGarpMasterRefreshRepeat: defaultGarpRefreshRepeat, VRRPDownTimerAdverts: defaultDownTimerAdvs,
+		VRRPGarpLowerPrioRepeat: defaultGarpRepeat, VRRPGarpLowerPrioDelay: defaultGarpDelay}
 }
 
 // duplicateVRIDs reports two instances with the same VRID, family and

@@ -1,0 +1,317 @@
+package test
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/keepalived-go/keepalived-go/internal/lab"
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+)
+
+// These tests run one scenario with keepalived-go and with Debian's
+// keepalived in turn, capture the gratuitous ARPs on the wire, and hold
+// keepalived-go's to keepalived's: the same addresses in the same order,
+// with the same spacing. keepalived-go follows each ARP request with the
+// same as a reply (internal/kernel: some hosts learn only from one); the
+// tests count requests, one per keepalived packet.
+
+// garp is one gratuitous ARP request seen on the wire.
+type garp struct {
+	at   time.Time
+	addr netip.Addr
+}
+
+// arpCapture records the gratuitous ARP requests a host's eth0 receives.
+// Its reader goroutine ends with stop.
+type arpCapture struct {
+	conn *packet.Conn
+	done chan struct{}
+	mu   sync.Mutex
+	seen []garp
+}
+
+func captureGARPs(t *testing.T, h *lab.Host) *arpCapture {
+	t.Helper()
+	var conn *packet.Conn
+	err := lab.InNamespace(h.NS, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		conn, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ARP, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &arpCapture{conn: conn, done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *arpCapture) read() {
+	defer close(c.done)
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := c.conn.ReadFrom(buf)
+		if err != nil {
+			return // closed
+		}
+		at := time.Now()
+		var f ethernet.Frame
+		var p arp.Packet
+		if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil {
+			continue
+		}
+		if p.Operation != arp.OperationRequest || p.SenderIP != p.TargetIP {
+			continue
+		}
+		c.mu.Lock()
+		c.seen = append(c.seen, garp{at, p.SenderIP})
+		c.mu.Unlock()
+	}
+}
+
+// since is what was seen from t0 on.
+func (c *arpCapture) since(t0 time.Time) []garp {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []garp
+	for _, g := range c.seen {
+		if !g.at.Before(t0) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (c *arpCapture) stop() {
+	c.conn.Close()
+	<-c.done
+}
+
+// garpRun is what one daemon sent in a scenario: each request's address
+// and its time from the scenario's start.
+type garpRun []struct {
+	at   time.Duration
+	addr netip.Addr
+}
+
+func runOf(gs []garp, t0 time.Time) garpRun {
+	var r garpRun
+	for _, g := range gs {
+		r = append(r, struct {
+			at   time.Duration
+			addr netip.Addr
+		}{g.at.Sub(t0), g.addr})
+	}
+	return r
+}
+
+func (r garpRun) String() string {
+	var b strings.Builder
+	for _, g := range r {
+		fmt.Fprintf(&b, " %v@%dms", g.addr, g.at.Milliseconds())
+	}
+	return b.String()
+}
+
+// sameGARPs says how want (keepalived's) and got (keepalived-go's)
+// differ: count, addresses in order, and each packet's time from the
+// scenario's start within tol.
+func sameGARPs(want, got garpRun, tol time.Duration) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("%d packets, keepalived sent %d", len(got), len(want))
+	}
+	for i := range want {
+		if want[i].addr != got[i].addr {
+			return fmt.Sprintf("packet %d is for %v, keepalived's for %v", i, got[i].addr, want[i].addr)
+		}
+		if d := got[i].at - want[i].at; d > tol || d < -tol {
+			return fmt.Sprintf("packet %d at %v, keepalived's at %v (tolerance %v)", i, got[i].at, want[i].at, tol)
+		}
+	}
+	return ""
+}
+
+// garpScenario runs scenario with keepalived then keepalived-go, in one
+// lab of hosts master, peer and watcher, and compares what they sent;
+// keepalived must have sent at least min packets (0: a scenario where it
+// sends none). The scenario starts the daemon with startDaemon and
+// returns what the watcher saw; the daemon is then stopped.
+func garpScenario(t *testing.T, tol time.Duration, min int, scenario func(t *testing.T, l *lab.Lab, ka bool) garpRun) {
+	t.Helper()
+	l := newLab(t, "master", "peer", "watcher")
+	var want, got garpRun
+	t.Run("keepalived", func(t *testing.T) { want = scenario(t, l, true) })
+	if t.Failed() {
+		return
+	}
+	t.Run("keepalived-go", func(t *testing.T) { got = scenario(t, l, false) })
+	if t.Failed() {
+		return
+	}
+	t.Logf("keepalived:   %v", want)
+	t.Logf("keepalived-go: %v", got)
+	if len(want) < min {
+		t.Fatalf("keepalived sent %d gratuitous ARPs, fewer than %d: the scenario tests nothing", len(want), min)
+	}
+	if diff := sameGARPs(want, got, tol); diff != "" {
+		t.Errorf("keepalived-go sent%v\nkeepalived sent%v\n%s", got, want, diff)
+	}
+}
+
+// garpConf is the address owner (priority 255, so that it takes over at
+// once), VRRPv3 at advert_int 1, with the addresses vips, global_defs
+// lines and instance lines.
+func garpConf(global, inst string, vips ...string) string {
+	return fmt.Sprintf(`global_defs {
+    vrrp_version 3
+%s}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 255
+    advert_int 1
+%s    virtual_ipaddress {
+        %s
+    }
+}
+`, global, inst, strings.Join(vips, "\n        "))
+}
+
+// startDaemon starts keepalived (ka) or keepalived-go on h; the test's
+// end stops it gracefully, so that it leaves the lab as it found it.
+func startDaemon(t *testing.T, h *lab.Host, ka bool, conf string) *lab.Proc {
+	t.Helper()
+	start := h.StartKeepalived
+	if !ka {
+		start = func(conf string) (*lab.Proc, error) { return h.StartKeepalivedGo(binary, conf) }
+	}
+	p, err := start(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Signal(syscall.SIGTERM)
+		if err := p.Wait(5 * time.Second); err != nil {
+			t.Errorf("%s did not stop: %v", p.Name, err)
+			p.Stop()
+		}
+		dumpLogOnFailure(t, h, p)
+	})
+	return p
+}
+
+// sendAdvert sends one VRRPv3 advert for VRID 51 from h with priority
+// and address list vips to the IPv4 group, TTL 255, as a peer would.
+func sendAdvert(t *testing.T, h *lab.Host, priority int, vips ...netip.Addr) {
+	t.Helper()
+	adv := vrrp.Advert{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: uint8(priority),
+		Interval: time.Second, Addrs: vips}
+	b, err := adv.Marshal(h.IPv4, vrrp.MulticastIPv4, vrrp.ChecksumV3Pseudo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = lab.InNamespace(h.NS, func() error {
+		c, err := net.ListenPacket("ip4:112", h.IPv4.String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		pc := ipv4.NewPacketConn(c)
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		if err := pc.SetMulticastInterface(ifi); err != nil {
+			return err
+		}
+		if err := pc.SetMulticastTTL(255); err != nil {
+			return err
+		}
+		_, err = pc.WriteTo(b, nil, &net.IPAddr{IP: vrrp.MulticastIPv4.AsSlice()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGarpLowerPrioMatchesKeepalived: a master that hears a lower
+// priority sends garp_lower_prio_repeat gratuitous ARPs at once and as
+// many again garp_lower_prio_delay later (vrrp.c vrrp_receive_advert),
+// whether or not it answers with an advert; with neither keyword, the
+// global vrrp_garp_lower_prio_repeat / _delay, and with none of those,
+// the master's own repeat and delay. garp_master_repeat 1 and
+// garp_master_delay 0 keep the takeover's own announcement apart.
+func TestGarpLowerPrioMatchesKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	for _, tc := range []struct {
+		name, global, inst string
+		min                int
+	}{
+		{"instance", "", "    garp_master_repeat 1\n    garp_master_delay 0\n    garp_lower_prio_repeat 3\n    garp_lower_prio_delay 1\n", 6},
+		{"global, lower_prio_no_advert", "    vrrp_garp_lower_prio_repeat 2\n    vrrp_garp_lower_prio_delay 1\n    vrrp_lower_prio_no_advert\n",
+			"    garp_master_repeat 1\n    garp_master_delay 0\n", 4},
+		{"master's schedule", "    vrrp_garp_master_repeat 2\n    vrrp_garp_master_delay 1\n", "", 4},
+		{"off", "", "    garp_master_repeat 1\n    garp_master_delay 0\n    garp_lower_prio_repeat 0\n", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			garpScenario(t, 150*time.Millisecond, tc.min, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
+				master, peer, watcher := l.Host("master"), l.Host("peer"), l.Host("watcher")
+				capt := captureGARPs(t, watcher)
+				startDaemon(t, master, ka, garpConf(tc.global, tc.inst, vip4.String()+"/24"))
+				waitHolder(t, 10*time.Second, vip4, master, master)
+				time.Sleep(1500 * time.Millisecond) // past the takeover's announcements
+				t0 := time.Now()
+				sendAdvert(t, peer, 100, vip4)
+				time.Sleep(1600 * time.Millisecond)
+				return runOf(capt.since(t0), t0)
+			})
+		})
+	}
+}
+
+// TestGarpIntervalMatchesKeepalived: vrrp_garp_interval (or a garp_group's
+// garp_interval) spaces a master's gratuitous ARPs per interface, and a
+// burst of garp_master_repeat packets for addresses already waiting
+// shrinks to one per address, as keepalived's queue_garp does.
+func TestGarpIntervalMatchesKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	inst := "    garp_master_repeat 3\n    garp_master_delay 0\n"
+	for _, tc := range []struct{ name, global, extra string }{
+		{"vrrp_garp_interval", "    vrrp_garp_interval 0.3\n", ""},
+		{"garp_group", "", "garp_group {\n    garp_interval 0.3\n    interface eth0\n}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			garpScenario(t, 100*time.Millisecond, 3, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
+				master, watcher := l.Host("master"), l.Host("watcher")
+				capt := captureGARPs(t, watcher)
+				conf := tc.extra + garpConf(tc.global, inst, vip4.String()+"/24", vip4b.String()+"/24")
+				startDaemon(t, master, ka, conf)
+				waitHolder(t, 10*time.Second, vip4, master, master)
+				time.Sleep(1500 * time.Millisecond)
+				gs := capt.since(time.Time{})
+				if len(gs) == 0 {
+					t.Fatal("no gratuitous ARP")
+				}
+				return runOf(gs, gs[0].at)
+			})
+		})
+	}
+}
