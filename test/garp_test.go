@@ -27,14 +27,15 @@ import (
 // same as a reply (internal/kernel: some hosts learn only from one); the
 // tests count requests, one per keepalived packet.
 
-// garp is one gratuitous ARP request seen on the wire.
+// garp is one gratuitous ARP request or unsolicited neighbour
+// advertisement seen on the wire.
 type garp struct {
 	at   time.Time
 	addr netip.Addr
 }
 
-// arpCapture records the gratuitous ARP requests a host's eth0 receives.
-// Its reader goroutine ends with stop.
+// arpCapture records the gratuitous ARP requests and unsolicited NAs a
+// host's eth0 receives. Its reader goroutine ends with stop.
 type arpCapture struct {
 	conn *packet.Conn
 	done chan struct{}
@@ -50,7 +51,7 @@ func captureGARPs(t *testing.T, h *lab.Host) *arpCapture {
 		if err != nil {
 			return err
 		}
-		conn, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ARP, nil)
+		conn, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, nil)
 		return err
 	})
 	if err != nil {
@@ -72,17 +73,40 @@ func (c *arpCapture) read() {
 		}
 		at := time.Now()
 		var f ethernet.Frame
-		var p arp.Packet
-		if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil {
+		if f.UnmarshalBinary(buf[:n]) != nil {
 			continue
 		}
-		if p.Operation != arp.OperationRequest || p.SenderIP != p.TargetIP {
+		addr, ok := announced(&f)
+		if !ok {
 			continue
 		}
 		c.mu.Lock()
-		c.seen = append(c.seen, garp{at, p.SenderIP})
+		c.seen = append(c.seen, garp{at, addr})
 		c.mu.Unlock()
 	}
+}
+
+// announced is the address a gratuitous ARP request (sender = target) or
+// an unsolicited NA (ICMPv6 136 to ff02::1, Solicited clear) announces.
+func announced(f *ethernet.Frame) (netip.Addr, bool) {
+	switch f.EtherType {
+	case ethernet.EtherTypeARP:
+		var p arp.Packet
+		if p.UnmarshalBinary(f.Payload) != nil || p.Operation != arp.OperationRequest || p.SenderIP != p.TargetIP {
+			return netip.Addr{}, false
+		}
+		return p.SenderIP, true
+	case ethernet.EtherTypeIPv6:
+		b := f.Payload
+		if len(b) < 40+24 || b[6] != 58 || b[40] != 136 || b[44]&0x40 != 0 {
+			return netip.Addr{}, false
+		}
+		if dst := netip.AddrFrom16([16]byte(b[24:40])); dst != netip.MustParseAddr("ff02::1") {
+			return netip.Addr{}, false
+		}
+		return netip.AddrFrom16([16]byte(b[48:64])), true
+	}
+	return netip.Addr{}, false
 }
 
 // since is what was seen from t0 on.
@@ -288,23 +312,34 @@ func TestGarpLowerPrioMatchesKeepalived(t *testing.T) {
 }
 
 // TestGarpIntervalMatchesKeepalived: vrrp_garp_interval (or a garp_group's
-// garp_interval) spaces a master's gratuitous ARPs per interface, and a
-// burst of garp_master_repeat packets for addresses already waiting
-// shrinks to one per address, as keepalived's queue_garp does.
+// garp_interval; vrrp_gna_interval for NAs) spaces a master's
+// announcements per interface, and a burst of garp_master_repeat packets
+// for addresses already waiting shrinks to one per address, as
+// keepalived's queue_garp does. An interval of the other family spaces
+// nothing.
 func TestGarpIntervalMatchesKeepalived(t *testing.T) {
 	needRoot(t, "keepalived")
 	inst := "    garp_master_repeat 3\n    garp_master_delay 0\n"
-	for _, tc := range []struct{ name, global, extra string }{
-		{"vrrp_garp_interval", "    vrrp_garp_interval 0.3\n", ""},
-		{"garp_group", "", "garp_group {\n    garp_interval 0.3\n    interface eth0\n}\n"},
+	v4 := []string{vip4.String() + "/24", vip4b.String() + "/24"}
+	v6 := []string{vip6.String() + "/64", "2001:db8::201/64"}
+	for _, tc := range []struct {
+		name, global, extra string
+		vips                []string
+		min                 int
+	}{
+		{"vrrp_garp_interval", "    vrrp_garp_interval 0.3\n", "", v4, 3},
+		{"garp_group", "", "garp_group {\n    garp_interval 0.3\n    interface eth0\n}\n", v4, 3},
+		{"vrrp_gna_interval", "    vrrp_gna_interval 0.3\n", "", v6, 3},
+		{"vrrp_garp_interval, IPv6", "    vrrp_garp_interval 0.3\n", "", v6, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			garpScenario(t, 100*time.Millisecond, 3, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
+			garpScenario(t, 100*time.Millisecond, tc.min, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
 				master, watcher := l.Host("master"), l.Host("watcher")
 				capt := captureGARPs(t, watcher)
-				conf := tc.extra + garpConf(tc.global, inst, vip4.String()+"/24", vip4b.String()+"/24")
+				conf := tc.extra + garpConf(tc.global, inst, tc.vips...)
 				startDaemon(t, master, ka, conf)
-				waitHolder(t, 10*time.Second, vip4, master, master)
+				first := netip.MustParsePrefix(tc.vips[0]).Addr()
+				waitHolder(t, 10*time.Second, first, master, master)
 				time.Sleep(1500 * time.Millisecond)
 				gs := capt.since(time.Time{})
 				if len(gs) == 0 {
