@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,11 +44,13 @@ type arpCapture struct {
 	seen []garp
 }
 
-func captureGARPs(t *testing.T, h *lab.Host) *arpCapture {
+func captureGARPs(t *testing.T, h *lab.Host) *arpCapture { return captureGARPsOn(t, h, "eth0") }
+
+func captureGARPsOn(t *testing.T, h *lab.Host, dev string) *arpCapture {
 	t.Helper()
 	var conn *packet.Conn
 	err := lab.InNamespace(h.NS, func() error {
-		ifi, err := net.InterfaceByName("eth0")
+		ifi, err := net.InterfaceByName(dev)
 		if err != nil {
 			return err
 		}
@@ -154,8 +157,10 @@ func (r garpRun) String() string {
 }
 
 // sameGARPs says how want (keepalived's) and got (keepalived-go's)
-// differ: count, addresses in order, and each packet's time from the
-// scenario's start within tol.
+// differ: count, addresses in order, and spacing: the first packet's time
+// from the scenario's start, then each gap from the packet before, within
+// tol (gaps rather than times, so that one late timer is not counted
+// again in every later packet).
 func sameGARPs(want, got garpRun, tol time.Duration) string {
 	if len(want) != len(got) {
 		return fmt.Sprintf("%d packets, keepalived sent %d", len(got), len(want))
@@ -164,8 +169,12 @@ func sameGARPs(want, got garpRun, tol time.Duration) string {
 		if want[i].addr != got[i].addr {
 			return fmt.Sprintf("packet %d is for %v, keepalived's for %v", i, got[i].addr, want[i].addr)
 		}
-		if d := got[i].at - want[i].at; d > tol || d < -tol {
-			return fmt.Sprintf("packet %d at %v, keepalived's at %v (tolerance %v)", i, got[i].at, want[i].at, tol)
+		gw, gg := want[i].at, got[i].at
+		if i > 0 {
+			gw, gg = gw-want[i-1].at, gg-got[i-1].at
+		}
+		if d := gg - gw; d > tol || d < -tol {
+			return fmt.Sprintf("packet %d came %v after the one before (or the start), keepalived's %v (tolerance %v)", i, gg, gw, tol)
 		}
 	}
 	return ""
@@ -296,6 +305,9 @@ func TestGarpLowerPrioMatchesKeepalived(t *testing.T) {
 		{"off", "", "    garp_master_repeat 1\n    garp_master_delay 0\n    garp_lower_prio_repeat 0\n", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// 150 ms: both answer within a few ms and keep the 1 s delay
+			// to within 50 ms here; the rest is room for a loaded CI host.
+			// Without the feature the count differs (1 or 0 against 6 or 4).
 			garpScenario(t, 150*time.Millisecond, tc.min, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
 				master, peer, watcher := l.Host("master"), l.Host("peer"), l.Host("watcher")
 				capt := captureGARPs(t, watcher)
@@ -333,6 +345,8 @@ func TestGarpIntervalMatchesKeepalived(t *testing.T) {
 		{"vrrp_garp_interval, IPv6", "    vrrp_garp_interval 0.3\n", "", v6, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// 100 ms: a third of the 300 ms interval, so packets sent
+			// unspaced (gap 0) cannot pass.
 			garpScenario(t, 100*time.Millisecond, tc.min, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
 				master, watcher := l.Host("master"), l.Host("watcher")
 				capt := captureGARPs(t, watcher)
@@ -349,4 +363,82 @@ func TestGarpIntervalMatchesKeepalived(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestGarpExtraIfMatchesKeepalived: a VIP given `dev eth1`, another
+// interface than the instance's, is announced there only on taking over,
+// and switches on eth1 would forget the MAC: garp_extra_if all N (or the
+// global vrrp_garp_extra_if, or the deprecated vmac_garp_intvl) announces
+// it every N seconds while master (vrrp.c vrrp_send_vmac_update, checked
+// as each advert goes), with or without use_vmac. Without "all" only
+// VMACs qualify, so nothing more is sent. The master's eth1 is a veth
+// whose other end is the watcher's eth1.
+func TestGarpExtraIfMatchesKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	for _, tc := range []struct {
+		name, global, inst string
+		min                int
+	}{
+		{"garp_extra_if all", "", "    garp_extra_if all 1\n", 4},
+		{"vrrp_garp_extra_if, use_vmac", "    vrrp_garp_extra_if all 1\n", "    use_vmac\n", 4},
+		{"vmac_garp_intvl", "", "    vmac_garp_intvl 1 all\n", 4},
+		{"without all", "", "    garp_extra_if 1\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// 150 ms: each side sends with the first advert after the
+			// interval, so a gap is 1 s to 1.1 s at advert_int 0.1 on
+			// either; 50 ms more for scheduling.
+			garpScenario(t, 150*time.Millisecond, tc.min, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
+				master, watcher := l.Host("master"), l.Host("watcher")
+				link(t, master, watcher, "eth1")
+				capt := captureGARPsOn(t, watcher, "eth1")
+				conf := fmt.Sprintf(`global_defs {
+    vrrp_version 3
+%s}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 255
+    advert_int 0.1
+    garp_master_repeat 1
+    garp_master_delay 0
+%s    virtual_ipaddress {
+        %s/24
+        192.0.2.1/24 dev eth1
+    }
+}
+`, tc.global, tc.inst, vip4)
+				startDaemon(t, master, ka, conf)
+				err := lab.WaitUntil("the master holds 192.0.2.1 on eth1", 10*time.Second, func() bool {
+					return master.HasAddressOn("eth1", netip.MustParseAddr("192.0.2.1"))
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(3500 * time.Millisecond)
+				gs := capt.since(time.Time{})
+				if len(gs) == 0 {
+					t.Fatal("no gratuitous ARP")
+				}
+				return runOf(gs, gs[0].at)
+			})
+		})
+	}
+}
+
+// link joins hosts a and b with a veth pair, dev in each, up; it goes
+// when the test ends.
+func link(t *testing.T, a, b *lab.Host, dev string) {
+	t.Helper()
+	for _, args := range [][]string{
+		{"ip", "-n", a.NS, "link", "add", dev, "type", "veth", "peer", "name", dev, "netns", b.NS},
+		{"ip", "-n", a.NS, "link", "set", dev, "up"},
+		{"ip", "-n", b.NS, "link", "set", dev, "up"},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "-n", a.NS, "link", "del", dev).Run() })
 }

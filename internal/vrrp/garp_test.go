@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -124,5 +125,49 @@ func TestLowerPriorityAdvertAnnouncesForTheSyncGroup(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if a, b, c := len(netA.since(t0)), len(netB.since(t0)), len(netC.since(t0)); a != 2 || b != 3 || c != 0 {
 		t.Errorf("announcements A %d, B %d, C %d; want 2, 3, 0", a, b, c)
+	}
+}
+
+// garp_extra_if: while master, ExtraVIPs are announced with the first
+// scheduled advert after each interval (keepalived's
+// vrrp_state_master_tx), the interval counting from that advert; never
+// without an interval, never once the VIPs are gone.
+func TestExtraIfAnnouncesWithTheAdverts(t *testing.T) {
+	extra := VIP{Prefix: netip.MustParsePrefix("192.0.2.1/24"), Dev: "eth1"}
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		want     int
+	}{
+		// Adverts every 100 ms from the takeover at 0: due after 150 ms,
+		// sent at 200; due after 350, sent at 400; due after 550.
+		{"every 150ms", 150 * time.Millisecond, 2},
+		{"off", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := v3Instance("A", 150)
+			cfg.VIPs = []VIP{{Prefix: testVIP}, extra}
+			cfg.Announce = AnnounceConfig{Repeat: 1, ExtraInterval: tc.interval, ExtraVIPs: []VIP{extra}}
+			inst, net := masterWith(t, cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); inst.Run(ctx) }()
+			t0 := time.Now()
+			time.Sleep(500 * time.Millisecond)
+			got := net.since(t0)
+			cancel()
+			<-done
+			if len(got) != tc.want {
+				t.Fatalf("%d announcements in 500 ms, want %d: %v", len(got), tc.want, got)
+			}
+			for _, c := range got {
+				if c.addr != extra.Prefix.Addr() {
+					t.Errorf("announced %v, want only %v", c.addr, extra.Prefix.Addr())
+				}
+			}
+			if n := len(net.since(time.Now())); n != 0 {
+				t.Errorf("%d announcements after stopping", n)
+			}
+		})
 	}
 }

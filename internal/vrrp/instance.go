@@ -64,8 +64,9 @@ type AnnounceConfig struct {
 	LowerPrioRepeat int // 0: no announcement on a lower-priority advert
 	LowerPrioDelay  time.Duration
 	// ExtraInterval, if set, announces ExtraVIPs (one address per extra
-	// interface, as keepalived's vrrp_send_vmac_update picks them) every
-	// ExtraInterval while master: garp_extra_if.
+	// interface, as keepalived's vrrp_send_vmac_update picks them) with
+	// the first scheduled advert after each ExtraInterval while master:
+	// garp_extra_if.
 	ExtraInterval time.Duration
 	ExtraVIPs     []VIP
 }
@@ -165,6 +166,7 @@ type Instance struct {
 	resumeAnnounce *[]VIP
 	deadline       time.Time // the machine's deadline
 	armed          time.Time // what the timer is set to; zero when stopped
+	extraAt        time.Time // when garp_extra_if announces next; zero: not master, or none
 
 	// Computed once, so that sending an advert allocates nothing.
 	addrs []netip.Addr // the advertised addresses
@@ -258,7 +260,8 @@ func (in *Instance) SetFault(fault bool) {
 func (in *Instance) step(ev Event) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.do(in.m.Step(time.Now(), ev))
+	now := time.Now()
+	in.do(now, in.m.Step(now, ev))
 	in.arm()
 }
 
@@ -287,7 +290,8 @@ func (in *Instance) fire() {
 	in.armed = time.Time{}
 	if now := time.Now(); !now.Before(in.deadline) {
 		in.recordLateness(now.Sub(in.deadline))
-		in.do(in.m.Step(now, Timeout{}))
+		in.do(now, in.m.Step(now, Timeout{}))
+		in.announceExtra(now)
 	}
 	in.arm()
 }
@@ -315,7 +319,8 @@ func (in *Instance) startWith(ev Event) {
 	defer in.mu.Unlock()
 	if !in.started {
 		in.started = true
-		in.do(in.m.Step(time.Now(), ev))
+		now := time.Now()
+		in.do(now, in.m.Step(now, ev))
 		in.arm()
 	}
 }
@@ -387,7 +392,7 @@ func (in *Instance) recordLateness(late time.Duration) {
 // do executes the machine's actions in order, with mu held: adverts are
 // sent at once; VIP changes, announcements and hooks go to the effects
 // queue, in the same order.
-func (in *Instance) do(acts []Action) {
+func (in *Instance) do(now time.Time, acts []Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case SendAdvert:
@@ -398,8 +403,12 @@ func (in *Instance) do(acts []Action) {
 			// Stop announcing now; the queued cancel also stops an
 			// announcement queued before it but not started yet.
 			in.cancelAnnounce()
+			in.extraAt = time.Time{}
 			in.effects.push(in.removeVIPs)
 		case Announce:
+			if in.cfg.Announce.ExtraInterval > 0 && len(in.cfg.Announce.ExtraVIPs) > 0 {
+				in.extraAt = now.Add(in.cfg.Announce.ExtraInterval) // on the adverts' clock
+			}
 			first := in.vips
 			if in.resumeAnnounce != nil {
 				// A master resumed by a reload announces only the
@@ -548,18 +557,27 @@ func (in *Instance) startAnnounce(first []VIP) {
 			in.announceBurst(ctx, vips, max(1, cfg.RefreshRepeat))
 		}
 	}()
-	if cfg.ExtraInterval > 0 && len(cfg.ExtraVIPs) > 0 {
-		// garp_extra_if: keepalived checks its vmac_garp_timer as it
-		// sends each advert (vrrp.c, vrrp_state_master_tx), so its
-		// announcements come at the first advert after each interval.
-		in.announcing.Add(1)
-		go func() {
-			defer in.announcing.Done()
-			for sleep(ctx, cfg.ExtraInterval) {
-				in.announceBurst(ctx, cfg.ExtraVIPs, 1)
-			}
-		}()
+}
+
+// announceExtra is garp_extra_if's announcement, due at extraAt: keepalived
+// checks its vmac_garp_timer as it sends each scheduled advert (vrrp.c
+// vrrp_state_master_tx), so it goes with the first advert after each
+// interval, and the next interval counts from there. Called with mu held,
+// after a Timeout.
+func (in *Instance) announceExtra(now time.Time) {
+	cfg := in.cfg.Announce
+	if in.extraAt.IsZero() || !now.After(in.extraAt) || in.m.State() != Master {
+		return
 	}
+	in.extraAt = now.Add(cfg.ExtraInterval)
+	in.effects.push(func() {
+		if !in.held {
+			return
+		}
+		if err := in.net.Announce(cfg.ExtraVIPs); err != nil {
+			in.cfg.Log.Error("cannot announce virtual addresses", "err", err)
+		}
+	})
 }
 
 // announceLowerPrio answers a lower-priority advert as keepalived's

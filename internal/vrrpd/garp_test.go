@@ -179,3 +179,44 @@ func TestAnnounceConfigLowerPrio(t *testing.T) {
 		}
 	}
 }
+
+// garp_extra_if resolves as keepalived's vrrp_complete_instance and
+// vrrp_send_vmac_update pick: the instance's keyword, else the global
+// one; off without an address on another interface or (keepalived-go
+// having no per-address VMAC) without "all"; then the first address of
+// each other interface, and the instance's own only with vmac_xmit_base.
+func TestExtraIfPicksOneAddressPerOtherInterface(t *testing.T) {
+	vips := " virtual_ipaddress {\n 198.51.100.1\n 192.0.2.1 dev eth1\n 192.0.2.2 dev eth1\n 203.0.113.1 dev eth2\n }\n"
+	for _, tc := range []struct {
+		name, global, inst, vips string
+		vmac                     bool
+		interval                 time.Duration
+		want                     []string
+	}{
+		{"all", "", "garp_extra_if all 60\n", vips, false, time.Minute, []string{"192.0.2.1", "203.0.113.1"}},
+		{"global", "vrrp_garp_extra_if 30 all\n", "", vips, false, 30 * time.Second, []string{"192.0.2.1", "203.0.113.1"}},
+		{"vmac_garp_intvl", "", "vmac_garp_intvl all 5\n", vips, false, 5 * time.Second, []string{"192.0.2.1", "203.0.113.1"}},
+		{"instance 0 turns the global off", "vrrp_garp_extra_if all 30\n", "garp_extra_if all 0\n", vips, false, 0, nil},
+		{"without all", "", "garp_extra_if 60\n", vips, false, 0, nil},
+		{"no other interface", "", "garp_extra_if all 60\n", " virtual_ipaddress {\n 198.51.100.1\n }\n", false, 0, nil},
+		{"vmac_xmit_base, use_vmac", "", "garp_extra_if all 60\nvmac_xmit_base\n", vips, true, time.Minute,
+			[]string{"198.51.100.1", "192.0.2.1", "203.0.113.1"}},
+		{"no time", "", "garp_extra_if all\n", vips, false, 0, nil},
+	} {
+		text := "global_defs {\n" + tc.global + "}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 255\n" +
+			tc.inst + tc.vips + "}\n"
+		cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true }})
+		vipIf := "eth0"
+		if tc.vmac {
+			vipIf = "vrrp.1"
+		}
+		ac := announceConfig(cfg.GlobalDefs, cfg.Instances[0], vipIf, tc.vmac)
+		var got []string
+		for _, v := range ac.ExtraVIPs {
+			got = append(got, v.Prefix.Addr().String())
+		}
+		if ac.ExtraInterval != tc.interval || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: every %v %v, want every %v %v", tc.name, ac.ExtraInterval, got, tc.interval, tc.want)
+		}
+	}
+}
