@@ -311,12 +311,18 @@ func TestGarpLowerPrioMatchesKeepalived(t *testing.T) {
 			garpScenario(t, 150*time.Millisecond, tc.min, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
 				master, peer, watcher := l.Host("master"), l.Host("peer"), l.Host("watcher")
 				capt := captureGARPs(t, watcher)
-				startDaemon(t, master, ka, garpConf(tc.global, tc.inst, vip4.String()+"/24"))
+				p := startDaemon(t, master, ka, garpConf(tc.global, tc.inst, vip4.String()+"/24"))
 				waitHolder(t, 10*time.Second, vip4, master, master)
 				time.Sleep(1500 * time.Millisecond) // past the takeover's announcements
 				t0 := time.Now()
 				sendAdvert(t, peer, 100, vip4)
 				time.Sleep(1600 * time.Millisecond)
+				// keepalived's log line, which log watchers match.
+				line := fmt.Sprintf("(VI_1) Received advert from %v with lower priority 100, ours 255", peer.IPv4)
+				election := !strings.Contains(tc.global, "lower_prio_no_advert")
+				if log := p.Log(); !strings.Contains(log, line) || strings.Contains(log, line+", forcing new election") != election {
+					t.Errorf("the log lacks %q (with \", forcing new election\": %v)", line, election)
+				}
 				return runOf(capt.since(t0), t0)
 			})
 		})

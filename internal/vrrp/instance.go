@@ -418,8 +418,13 @@ func (in *Instance) do(now time.Time, acts []Action) {
 			}
 			in.effects.push(func() { in.startAnnounce(first) })
 		case LowerPriorityAdvert:
-			in.cfg.Log.Info("received lower priority advert", "src", a.Src, "priority", a.Priority,
-				"announce", in.cfg.Announce.LowerPrioRepeat)
+			// keepalived's wording (vrrp.c vrrp_receive_advert).
+			election := ""
+			if !in.cfg.Machine.LowerPrioNoAdvert {
+				election = ", forcing new election"
+			}
+			in.cfg.Log.Info(fmt.Sprintf("(%s) Received advert from %v with lower priority %d, ours %d%s",
+				in.cfg.Name, a.Src, a.Priority, in.m.Priority(), election))
 			in.announceLowerPrio()
 			if hook := in.cfg.OnLowerPriority; hook != nil {
 				priority := in.m.Priority()
