@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -447,4 +448,47 @@ func link(t *testing.T, a, b *lab.Host, dev string) {
 		}
 	}
 	t.Cleanup(func() { exec.Command("ip", "-n", a.NS, "link", "del", dev).Run() })
+}
+
+// TestGarpLowerPrioSyncGroupMatchesKeepalived: in a sync group, a master
+// that hears a lower priority announces for every member with
+// garp_lower_prio_repeat set, not only for itself (vrrp.c
+// vrrp_receive_advert): the other members of the loser's group stopped
+// sending adverts when it stepped down. VI_3 sets none. The members
+// announce side by side, so packets are compared by address.
+func TestGarpLowerPrioSyncGroupMatchesKeepalived(t *testing.T) {
+	needRoot(t, "keepalived")
+	vip4c, vip4d := netip.MustParseAddr("198.51.100.202"), netip.MustParseAddr("198.51.100.203")
+	inst := func(name string, vrid, repeat int, vip netip.Addr) string {
+		return fmt.Sprintf(`vrrp_instance %s {
+    state MASTER
+    interface eth0
+    virtual_router_id %d
+    priority 255
+    advert_int 1
+    garp_master_repeat 1
+    garp_master_delay 0
+    garp_lower_prio_repeat %d
+    garp_lower_prio_delay 1
+    virtual_ipaddress {
+        %s/24
+    }
+}
+`, name, vrid, repeat, vip)
+	}
+	conf := "global_defs {\n    vrrp_version 3\n}\nvrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n        VI_3\n    }\n}\n" +
+		inst("VI_1", 51, 2, vip4) + inst("VI_2", 52, 3, vip4c) + inst("VI_3", 53, 0, vip4d)
+	garpScenario(t, 150*time.Millisecond, 10, func(t *testing.T, l *lab.Lab, ka bool) garpRun {
+		master, peer, watcher := l.Host("master"), l.Host("peer"), l.Host("watcher")
+		capt := captureGARPs(t, watcher)
+		startDaemon(t, master, ka, conf)
+		waitHolder(t, 10*time.Second, vip4d, master, master)
+		time.Sleep(1500 * time.Millisecond)
+		t0 := time.Now()
+		sendAdvert(t, peer, 100, vip4)
+		time.Sleep(1600 * time.Millisecond)
+		gs := capt.since(t0)
+		slices.SortStableFunc(gs, func(a, b garp) int { return a.addr.Compare(b.addr) })
+		return runOf(gs, t0)
+	})
 }
