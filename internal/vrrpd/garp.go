@@ -39,6 +39,8 @@ import (
 type garpPacer struct {
 	send func(v vrrp.VIP) error // sends one packet now
 	now  func() time.Time
+	// unpaced: no interval anywhere; announce sends at once, unlocked.
+	unpaced bool
 
 	mu      sync.Mutex
 	delays  map[string]*garpDelay // by interface name
@@ -88,6 +90,7 @@ func newGARPPacer(g *config.GlobalDefs, groups []*config.GarpGroup, send func(vr
 	if g != nil && (g.VRRPGarpInterval > 0 || g.VRRPGnaInterval > 0) {
 		p.delays[""] = &garpDelay{garp: g.VRRPGarpInterval.Duration(), gna: g.VRRPGnaInterval.Duration()}
 	}
+	p.unpaced = len(p.delays) == 0
 	return p
 }
 
@@ -134,6 +137,15 @@ func (d *garpDelay) next(addr netip.Addr) *time.Time {
 // announce sends one packet per address for owner, now or when its
 // interface is free (see garpPacer).
 func (p *garpPacer) announce(owner *kernelNet, vs []vrrp.VIP) error {
+	if p.unpaced {
+		// Nothing to space (the usual case): send without the lock, so
+		// that instances taking over together do not wait for each other.
+		var errs []error
+		for _, v := range vs {
+			errs = append(errs, p.send(v))
+		}
+		return errors.Join(errs...)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var errs []error

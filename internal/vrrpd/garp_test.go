@@ -116,6 +116,14 @@ func TestPacerSendsAtOnceWithoutInterval(t *testing.T) {
 	if got := len(log.get()); got != 6 {
 		t.Errorf("%d NAs sent at once, want 6 (no vrrp_gna_interval)", got)
 	}
+	p, log = pacerFor(t, "global_defs {\n}\n")
+	a4, b4 := vipOn("198.51.100.200", "eth0"), vipOn("198.51.100.201", "eth0")
+	for range 3 {
+		p.announce(n, []vrrp.VIP{a4, b4})
+	}
+	if got := len(log.get()); !p.unpaced || got != 6 {
+		t.Errorf("no interval at all: unpaced %v, %d GARPs sent at once, want 6", p.unpaced, got)
+	}
 }
 
 // A garp_group's interfaces share one delay; an interface outside it has
