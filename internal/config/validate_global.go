@@ -267,6 +267,7 @@ func (v *validator) gdStartStopScripts(g *GlobalDefs) {
 }
 
 func (v *validator) gdVRRP(g *GlobalDefs) {
+	v.garpExtraIf(&g.Block, &g.VRRPGarpExtraIf, "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl", "vrrp_garp_extra_if", "", 1)
 	if g.IsSet("vrrp_version") && g.VRRPVersion == 0 {
 		// The number reader's message came from the parser (range tag).
 		v.at(g.PosOf("vrrp_version"), ExitConfigErrors, "vrrp_version", "VRRP Error: Version must be either 2 or 3")

@@ -402,6 +402,7 @@ func (v *validator) garp(vi *VRRPInstance) {
 		vi.DownTimerAdverts = g.VRRPDownTimerAdverts
 	}
 	v.garpLowerPrio(vi, g)
+	v.garpExtraIf(&vi.Block, &vi.GarpExtraIf, "garp_extra_if", "vmac_garp_intvl", "garp_extra_if", instancePrefix(vi), 0)
 }
 
 // garpLowerPrio resolves garp_lower_prio_repeat and _delay as keepalived's
@@ -420,9 +421,12 @@ func (v *validator) garpLowerPrio(vi *VRRPInstance, g *GlobalDefs) {
 			&vi.GarpLowerPrioDelay, g.VRRPGarpLowerPrioDelay, maxTimerSeconds},
 	} {
 		set := vi.IsSet(x.kw)
-		if set && (*x.val < 0 || *x.val > x.hi) {
-			v.at(vi.PosOf(x.kw), ExitConfigErrors, x.kw, x.invalid, name, *x.val)
-			set = false
+		if set {
+			if _, msg := gdCheckInt(fmt.Sprint(*x.val), 0, int64(x.hi), true); msg != "" {
+				v.at(vi.PosOf(x.kw), ExitConfigErrors, x.kw, "%s", msg)
+				v.at(vi.PosOf(x.kw), ExitConfigErrors, x.kw, x.invalid, name, *x.val)
+				set = false
+			}
 		}
 		switch {
 		case !set && strict:
