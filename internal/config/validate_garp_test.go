@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -54,5 +55,53 @@ func TestGarpKeywordsAsKeepalivedReadsThem(t *testing.T) {
 			t.Errorf("%s: garp_extra_if %q, vrrp_garp_extra_if %q, garp_lower_prio_repeat %d; want %q, %q, %d", tc.name,
 				vi.GarpExtraIf, cfg.GlobalDefs.VRRPGarpExtraIf, vi.GarpLowerPrioRepeat, tc.extraIf, tc.globalExtraIf, tc.lowerRepeat)
 		}
+	}
+}
+
+// garp_group findings as keepalived 2.2.7 printed them for this file:
+// an interface belongs to the first group naming it, a group without a
+// delay is removed at its closing brace (numbered 0 without an
+// interfaces block), and a garp_interval of 0 is a delay.
+func TestGarpGroupFindings(t *testing.T) {
+	text := `garp_group {
+ garp_interval 0.1
+ interface eth0
+}
+garp_group {
+ gna_interval 0.1
+ interfaces {
+  eth0
+  lo
+ }
+}
+garp_group {
+ interface lo
+}
+garp_group {
+ garp_interval 0
+ interface nosuch0
+}
+vrrp_instance VI_1 {
+ interface eth0
+ virtual_router_id 1
+ priority 100
+ virtual_ipaddress {
+  198.51.100.1
+ }
+}
+`
+	_, diags := LoadBytes("t.conf", []byte(text), Options{InterfaceExists: func(n string) bool { return n != "nosuch0" },
+		LoopbackInterface: func(n string) bool { return n == "lo" }})
+	var got []string
+	for _, d := range diags {
+		got = append(got, fmt.Sprintf("%d %s", d.Line, d.Msg))
+	}
+	want := []string{
+		"13 garp_group already specified for lo - ignoring",
+		"14 garp group 0 does not have any delay set - removing",
+		"17 WARNING - interface nosuch0 specified for garp_group doesn't exist",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings\n%q\nwant\n%q", got, want)
 	}
 }

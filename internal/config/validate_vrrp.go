@@ -22,6 +22,7 @@ const (
 // vrrp checks the vrrp_instances and sync groups, in keepalived's order,
 // and fills in the defaults the daemon needs.
 func (v *validator) vrrp() {
+	v.garpGroups()
 	names := map[string]bool{}
 	for _, vi := range v.cfg.Instances {
 		if names[vi.Name()] {

@@ -2,6 +2,7 @@ package vrrpd
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -71,9 +72,11 @@ func newGARPPacer(g *config.GlobalDefs, groups []*config.GarpGroup, send func(vr
 	p := &garpPacer{send: send, now: time.Now, delays: map[string]*garpDelay{}, base: map[string]string{}}
 	for _, gg := range groups {
 		d := &garpDelay{garp: gg.GarpInterval.Duration(), gna: gg.GnaInterval.Duration()}
-		if d.garp <= 0 && d.gna <= 0 {
+		if !gg.IsSet("garp_interval") && !gg.IsSet("gna_interval") {
 			continue // keepalived: "garp group %d does not have any delay set - removing"
 		}
+		// An interval of 0 is a delay all the same: the group's
+		// interfaces are not spaced, not even by the global interval.
 		names := []string{}
 		if gg.Interface != "" {
 			names = append(names, gg.Interface)
@@ -90,7 +93,7 @@ func newGARPPacer(g *config.GlobalDefs, groups []*config.GarpGroup, send func(vr
 	if g != nil && (g.VRRPGarpInterval > 0 || g.VRRPGnaInterval > 0) {
 		p.delays[""] = &garpDelay{garp: g.VRRPGarpInterval.Duration(), gna: g.VRRPGnaInterval.Duration()}
 	}
-	p.unpaced = len(p.delays) == 0
+	p.unpaced = !slices.ContainsFunc(slices.Collect(maps.Values(p.delays)), func(d *garpDelay) bool { return d.garp > 0 || d.gna > 0 })
 	return p
 }
 

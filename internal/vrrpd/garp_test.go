@@ -229,3 +229,17 @@ func TestExtraIfPicksOneAddressPerOtherInterface(t *testing.T) {
 		}
 	}
 }
+
+// A garp_group with garp_interval 0 keeps its interfaces out of the global
+// vrrp_garp_interval (keepalived gives an interface one delay: its group's).
+func TestPacerZeroIntervalGroupEscapesTheGlobalInterval(t *testing.T) {
+	p, log := pacerFor(t, "global_defs {\n vrrp_garp_interval 0.05\n}\ngarp_group {\n garp_interval 0\n interface eth1\n}\n")
+	a, b := vipOn("198.51.100.200", "eth1"), vipOn("198.51.100.201", "eth0")
+	n := owner(0, a, b)
+	for range 2 {
+		p.announce(n, []vrrp.VIP{a, b})
+	}
+	time.Sleep(100 * time.Millisecond)
+	checkSent(t, log, []string{"198.51.100.200", "198.51.100.201", "198.51.100.200", "198.51.100.201"},
+		[]time.Duration{0, 0, 0, 50 * time.Millisecond})
+}
