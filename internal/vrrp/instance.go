@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,14 +48,28 @@ type Peer struct {
 }
 
 // AnnounceConfig is keepalived's gratuitous ARP / NA schedule on becoming
-// master: Repeat packets per address, Interval apart, then the same again
-// after Delay; then every Refresh (if set), RefreshRepeat packets each time.
+// master: Repeat packets per address, then the same again after Delay;
+// then every Refresh (if set), RefreshRepeat packets each time. A
+// master that hears a lower priority sends LowerPrioRepeat per address,
+// and again after LowerPrioDelay (garp_lower_prio_repeat and _delay).
+//
+// The packets of a burst are handed to Net.Announce back to back, as
+// keepalived's vrrp_send_link_update does; spacing them
+// (vrrp_garp_interval, garp_group) is the Net's business, since
+// keepalived throttles per interface, across instances.
 type AnnounceConfig struct {
-	Repeat        int
-	Interval      time.Duration
-	Delay         time.Duration
-	Refresh       time.Duration
-	RefreshRepeat int
+	Repeat          int
+	Delay           time.Duration
+	Refresh         time.Duration
+	RefreshRepeat   int
+	LowerPrioRepeat int // 0: no announcement on a lower-priority advert
+	LowerPrioDelay  time.Duration
+	// ExtraInterval, if set, announces ExtraVIPs (one address per extra
+	// interface, as keepalived's vrrp_send_vmac_update picks them) with
+	// the first scheduled advert after each ExtraInterval while master:
+	// garp_extra_if.
+	ExtraInterval time.Duration
+	ExtraVIPs     []VIP
 }
 
 // InstanceConfig is one vrrp_instance, as the daemon builds it from the
@@ -74,6 +89,18 @@ type InstanceConfig struct {
 	// CheckUnicastSrc drops unicast adverts whose source is not one of
 	// Peers (keepalived's check_unicast_src).
 	CheckUnicastSrc bool
+	AuthType        uint8 // v2: AuthNone, AuthPass or AuthAH (IPv4 only)
+	AuthPass        []byte
+	// TTL is the TTL of the adverts of an AuthAH instance, which builds
+	// their IPv4 header itself (the other instances' TTL is the socket's);
+	// 0 means 255.
+	TTL      uint8
+	Checksum ChecksumMode
+	VIPs     []VIP // advertised (virtual_ipaddress)
+	Excluded []VIP // installed but not advertised (virtual_ipaddress_excluded)
+	Announce AnnounceConfig
+	Log      *slog.Logger
+
 	// OldUnicastChecksum is keepalived's old_unicast_checksum for a
 	// unicast VRRPv3 instance over IPv4: see OldChecksumMode.
 	OldUnicastChecksum OldChecksumMode
@@ -86,13 +113,6 @@ type InstanceConfig struct {
 	// skip_check_adv_addr / vrrp_skip_check_adv_addr). The number of
 	// addresses is still compared.
 	SkipCheckAdvAddr bool
-	AuthType         uint8 // v2: AuthNone or AuthPass
-	AuthPass         []byte
-	Checksum         ChecksumMode
-	VIPs             []VIP // advertised (virtual_ipaddress)
-	Excluded         []VIP // installed but not advertised (virtual_ipaddress_excluded)
-	Announce         AnnounceConfig
-	Log              *slog.Logger
 	// OnLowerPriority, if set, is called (in order with the instance's
 	// other effects, without its lock) when the master hears a lower-priority master (rate-limited to one
 	// per advert interval), with its own priority: keepalived's
@@ -171,19 +191,31 @@ type Instance struct {
 	resumeAnnounce *[]VIP
 	deadline       time.Time // the machine's deadline
 	armed          time.Time // what the timer is set to; zero when stopped
+	extraAt        time.Time // when garp_extra_if announces next; zero: not master, or none
 
 	// Computed once, so that sending an advert allocates nothing.
 	addrs []netip.Addr // the advertised addresses
 	dsts  []netip.Addr // the group, or the unicast peers
 	vips  []VIP        // VIPs and excluded VIPs, installed together
 
+	ah *ahState // auth_type AH; nil otherwise
+
 	effects *effects // VIP changes, announcements and hooks, in order
+	// held: the VIPs are installed (keepalived's vipset); read and
+	// written only by the effects goroutine.
+	held bool
 	// pings are Alive's questions, which Run answers between timers.
 	pings chan chan struct{}
 
 	announceMu   sync.Mutex
 	stopAnnounce context.CancelFunc
-	announcing   sync.WaitGroup
+	// stopLower cancels the announcements answering lower-priority
+	// adverts; each runs on, independently of the others and of the
+	// master's schedule, until the VIPs go (keepalived's
+	// vrrp_lower_prio_gratuitous_arp_thread timers).
+	stopLower  context.CancelFunc
+	lowerCtx   context.Context
+	announcing sync.WaitGroup
 }
 
 // NewInstance checks cfg and prepares an instance; Run starts it.
@@ -208,6 +240,12 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 		for _, p := range cfg.Peers {
 			in.dsts = append(in.dsts, p.Addr)
 		}
+	}
+	if cfg.AuthType == AuthAH {
+		if cfg.Machine.Version != 2 || !cfg.Source.Unmap().Is4() {
+			return nil, errors.New("vrrp: AH authentication needs VRRPv2 over IPv4")
+		}
+		in.ah = newAHState(&cfg)
 	}
 	if g := cfg.SyncGroup; g != nil {
 		g.members = append(g.members, in)
@@ -263,7 +301,7 @@ func (in *Instance) step(ev Event) {
 	if in.m.Overtook() {
 		in.logOvertaken(now.Sub(in.deadline))
 	}
-	in.do(acts)
+	in.do(now, acts)
 	in.arm()
 }
 
@@ -304,7 +342,8 @@ func (in *Instance) fire() {
 		in.recordLateness(late)
 		acts := in.m.Step(now, Timeout{})
 		in.logOvertaken(late)
-		in.do(acts)
+		in.do(now, acts)
+		in.announceExtra(now)
 	}
 	in.arm()
 }
@@ -332,7 +371,8 @@ func (in *Instance) startWith(ev Event) {
 	defer in.mu.Unlock()
 	if !in.started {
 		in.started = true
-		in.do(in.m.Step(time.Now(), ev))
+		now := time.Now()
+		in.do(now, in.m.Step(now, ev))
 		in.arm()
 	}
 }
@@ -404,7 +444,7 @@ func (in *Instance) recordLateness(late time.Duration) {
 // do executes the machine's actions in order, with mu held: adverts are
 // sent at once; VIP changes, announcements and hooks go to the effects
 // queue, in the same order.
-func (in *Instance) do(acts []Action) {
+func (in *Instance) do(now time.Time, acts []Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case SendAdvert:
@@ -415,8 +455,12 @@ func (in *Instance) do(acts []Action) {
 			// Stop announcing now; the queued cancel also stops an
 			// announcement queued before it but not started yet.
 			in.cancelAnnounce()
+			in.extraAt = time.Time{}
 			in.effects.push(in.removeVIPs)
 		case Announce:
+			if in.cfg.Announce.ExtraInterval > 0 && len(in.cfg.Announce.ExtraVIPs) > 0 {
+				in.extraAt = now.Add(in.cfg.Announce.ExtraInterval) // on the adverts' clock
+			}
 			first := in.vips
 			if in.resumeAnnounce != nil {
 				// A master resumed by a reload announces only the
@@ -426,7 +470,17 @@ func (in *Instance) do(acts []Action) {
 			}
 			in.effects.push(func() { in.startAnnounce(first) })
 		case LowerPriorityAdvert:
-			in.cfg.Log.Info("received lower priority advert, announcing again", "src", a.Src, "priority", a.Priority)
+			// keepalived's wording (vrrp.c vrrp_receive_advert).
+			election := ""
+			if !in.cfg.Machine.LowerPrioNoAdvert {
+				election = ", forcing new election"
+			}
+			in.cfg.Log.Info(fmt.Sprintf("(%s) Received advert from %v with lower priority %d, ours %d%s",
+				in.cfg.Name, a.Src, a.Priority, in.m.Priority(), election))
+			if in.ah != nil {
+				in.ahSyncLowerPriority()
+			}
+			in.announceLowerPrio()
 			if hook := in.cfg.OnLowerPriority; hook != nil {
 				priority := in.m.Priority()
 				in.effects.push(func() { hook(priority) })
@@ -436,6 +490,9 @@ func (in *Instance) do(acts []Action) {
 			in.wantMaster.Store(true)
 			in.cfg.SyncGroup.post(syncEvent{from: in, kind: memberWantsMaster})
 		case Transition:
+			if a.To == Master && in.ah != nil {
+				in.ahBecomeMaster()
+			}
 			in.wantMaster.Store(false)
 			in.transition(a)
 			if a.From == Fault && a.To == Backup && len(in.cfg.Peers) > 0 {
@@ -449,12 +506,14 @@ func (in *Instance) do(acts []Action) {
 }
 
 func (in *Instance) addVIPs() {
+	in.held = true
 	if err := in.net.AddVIPs(in.vips); err != nil {
 		in.cfg.Log.Error("cannot add virtual addresses", "err", err)
 	}
 }
 
 func (in *Instance) removeVIPs() {
+	in.held = false
 	in.cancelAnnounce()
 	if err := in.net.RemoveVIPs(in.vips); err != nil {
 		in.cfg.Log.Error("cannot remove virtual addresses", "err", err)
@@ -496,7 +555,11 @@ func (in *Instance) announceSource() {
 		return
 	}
 	p := netip.PrefixFrom(in.cfg.Source, in.cfg.Source.BitLen())
-	if err := in.net.Announce([]VIP{{Prefix: p, Dev: in.cfg.SourceInterface}}); err != nil {
+	announce := in.net.Announce
+	if now, ok := in.net.(interface{ AnnounceNow([]VIP) error }); ok {
+		announce = now.AnnounceNow // not spaced with the VIPs' (send_gratuitous_arp_immediate)
+	}
+	if err := announce([]VIP{{Prefix: p, Dev: in.cfg.SourceInterface}}); err != nil {
 		in.cfg.Log.Warn("cannot announce the unicast source address", "addr", in.cfg.Source, "err", err)
 	}
 }
@@ -513,7 +576,11 @@ func (in *Instance) isReloadTransition(t Transition) bool {
 func (in *Instance) sendAdvert(priority int) {
 	adv := Advert{Version: uint8(in.cfg.Machine.Version), Type: TypeAdvertisement, VRID: uint8(in.cfg.Machine.VRID),
 		Priority: uint8(priority), AuthType: in.cfg.AuthType, Interval: in.cfg.Machine.AdvertInt, Addrs: in.addrs}
-	if in.cfg.Machine.Version == 2 {
+	if in.ah != nil {
+		in.sendAdvertAH(&adv, priority)
+		return
+	}
+	if in.cfg.Machine.Version == 2 && in.cfg.AuthType == AuthPass {
 		copy(adv.AuthData[:], in.cfg.AuthPass)
 	}
 	old := in.stats.oldChecksum.Load()
@@ -527,15 +594,20 @@ func (in *Instance) sendAdvert(priority int) {
 		if err == nil {
 			err = in.net.SendAdvert(in.buf, dst)
 		}
-		if err != nil {
-			in.stats.SendErrors.Add(1)
-			in.cfg.Log.Error("cannot send advert", "dst", dst, "err", err)
-			continue
-		}
-		in.stats.AdvertSent.Add(1)
-		if priority == 0 {
-			in.stats.PriZeroSent.Add(1)
-		}
+		in.countSent(dst, priority, err)
+	}
+}
+
+// countSent counts one advert sent to dst, or logs why it could not be.
+func (in *Instance) countSent(dst netip.Addr, priority int, err error) {
+	if err != nil {
+		in.stats.SendErrors.Add(1)
+		in.cfg.Log.Error("cannot send advert", "dst", dst, "err", err)
+		return
+	}
+	in.stats.AdvertSent.Add(1)
+	if priority == 0 {
+		in.stats.PriZeroSent.Add(1)
 	}
 }
 
@@ -553,22 +625,84 @@ func (in *Instance) startAnnounce(first []VIP) {
 	go func() {
 		defer in.announcing.Done()
 		if len(first) > 0 {
-			in.announceBurst(ctx, first, max(1, cfg.Repeat), cfg.Interval)
+			in.announceBurst(ctx, first, max(1, cfg.Repeat))
 			if cfg.Delay > 0 && sleep(ctx, cfg.Delay) {
-				in.announceBurst(ctx, first, max(1, cfg.Repeat), cfg.Interval)
+				in.announceBurst(ctx, first, max(1, cfg.Repeat))
 			}
 		}
 		for cfg.Refresh > 0 && sleep(ctx, cfg.Refresh) {
-			in.announceBurst(ctx, vips, max(1, cfg.RefreshRepeat), cfg.Interval)
+			in.announceBurst(ctx, vips, max(1, cfg.RefreshRepeat))
 		}
 	}()
 }
 
-func (in *Instance) announceBurst(ctx context.Context, vips []VIP, n int, gap time.Duration) {
-	for i := 0; i < n; i++ {
-		if i > 0 && !sleep(ctx, gap) {
+// announceExtra is garp_extra_if's announcement, due at extraAt: keepalived
+// checks its vmac_garp_timer as it sends each scheduled advert (vrrp.c
+// vrrp_state_master_tx), so it goes with the first advert after each
+// interval, and the next interval counts from there. Called with mu held,
+// after a Timeout.
+func (in *Instance) announceExtra(now time.Time) {
+	cfg := in.cfg.Announce
+	if in.extraAt.IsZero() || !now.After(in.extraAt) || in.m.State() != Master {
+		return
+	}
+	in.extraAt = now.Add(cfg.ExtraInterval)
+	in.effects.push(func() {
+		if !in.held {
 			return
 		}
+		if err := in.net.Announce(cfg.ExtraVIPs); err != nil {
+			in.cfg.Log.Error("cannot announce virtual addresses", "err", err)
+		}
+	})
+}
+
+// announceLowerPrio answers a lower-priority advert as keepalived's
+// vrrp_receive_advert does (vrrp.c): garp_lower_prio_repeat
+// announcements now, and again after garp_lower_prio_delay; in a sync
+// group every other member with garp_lower_prio_repeat set does the same,
+// since the loser's other members stop sending adverts we could answer.
+// Called with mu held.
+func (in *Instance) announceLowerPrio() {
+	in.effects.push(in.startLowerPrio)
+	g := in.cfg.SyncGroup
+	if g == nil {
+		return
+	}
+	for _, m := range g.members {
+		if m != in && m.cfg.Announce.LowerPrioRepeat > 0 {
+			m.effects.push(m.startLowerPrio)
+		}
+	}
+}
+
+// startLowerPrio runs one lower-priority answer in the background, if the
+// instance holds its VIPs (keepalived's VRRP_VIP_ISSET). It runs on the
+// effects goroutine, after the VIP changes queued before it.
+func (in *Instance) startLowerPrio() {
+	cfg := in.cfg.Announce
+	if cfg.LowerPrioRepeat <= 0 || !in.held {
+		return
+	}
+	in.announceMu.Lock()
+	if in.lowerCtx == nil {
+		in.lowerCtx, in.stopLower = context.WithCancel(context.Background())
+	}
+	ctx := in.lowerCtx
+	in.announceMu.Unlock()
+	in.announcing.Add(1)
+	go func() {
+		defer in.announcing.Done()
+		in.announceBurst(ctx, in.vips, cfg.LowerPrioRepeat)
+		if cfg.LowerPrioDelay > 0 && sleep(ctx, cfg.LowerPrioDelay) {
+			in.announceBurst(ctx, in.vips, cfg.LowerPrioRepeat)
+		}
+	}()
+}
+
+// announceBurst hands n announcements of vips to the Net, back to back.
+func (in *Instance) announceBurst(ctx context.Context, vips []VIP, n int) {
+	for i := 0; i < n; i++ {
 		if ctx.Err() != nil {
 			return
 		}
@@ -578,12 +712,20 @@ func (in *Instance) announceBurst(ctx context.Context, vips []VIP, n int, gap ti
 	}
 }
 
+// cancelAnnounce stops every announcement: the instance is losing its
+// VIPs, or starting a new schedule (the lower-priority answers then go
+// too: keepalived's timers would find the VIPs gone or would repeat the
+// new schedule's own burst).
 func (in *Instance) cancelAnnounce() {
 	in.announceMu.Lock()
 	defer in.announceMu.Unlock()
 	if in.stopAnnounce != nil {
 		in.stopAnnounce()
 		in.stopAnnounce = nil
+	}
+	if in.stopLower != nil {
+		in.stopLower()
+		in.stopLower, in.lowerCtx = nil, nil
 	}
 }
 
@@ -604,6 +746,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // Received is one VRRP packet as the socket delivered it.
 type Received struct {
+	// Payload is the VRRP message; for an AuthAH instance, the whole IPv4
+	// packet (its socket is an IP protocol 51 one, which delivers the
+	// header the ICV covers).
 	Payload  []byte
 	Src, Dst netip.Addr
 	TTL      uint8
@@ -615,23 +760,35 @@ type Received struct {
 // and dropped: it changes nothing, timers included. Before Run has started
 // the instance, the machine ignores adverts.
 func (in *Instance) Deliver(p Received) {
+	msg := p.Payload
+	var ahp *AHPacket
+	if in.ah != nil {
+		pkt, err := ParseAH(p.Payload)
+		if err != nil {
+			if r, ok := Reason(err); ok {
+				in.stats.Dropped[r].Add(1)
+			}
+			return
+		}
+		ahp, msg = &pkt, pkt.Message
+	}
 	dst := p.Dst
 	if in.stats.oldChecksum.Load() {
 		dst = in.cfg.ChecksumGroup
 	}
-	adv, err := Parse(p.Payload, p.Src, dst, in.cfg.Checksum)
+	adv, err := Parse(msg, p.Src, dst, in.cfg.Checksum)
 	if r, ok := Reason(err); ok && r == DropChecksum && in.learnsOldChecksum() {
 		// keepalived's vrrp_check_packet (vrrp.c): a unicast advert whose
 		// checksum is right with the group in the pseudo-header comes from
 		// keepalived 1.3.6 or earlier; answer in kind from now on.
-		if old, oerr := Parse(p.Payload, p.Src, in.cfg.ChecksumGroup, in.cfg.Checksum); oerr == nil {
+		if old, oerr := Parse(msg, p.Src, in.cfg.ChecksumGroup, in.cfg.Checksum); oerr == nil {
 			in.stats.oldChecksum.Store(true)
 			in.cfg.Log.Info(fmt.Sprintf("(%s) Setting unicast VRRPv3 checksum to old version", in.cfg.Name))
 			adv, err = old, nil
 		}
 	}
 	if err == nil {
-		err = in.check(&adv, p)
+		err = in.check(&adv, p, ahp)
 	}
 	if err != nil {
 		if r, ok := Reason(err); ok {
@@ -665,8 +822,10 @@ func (in *Instance) noteMaster(src netip.Addr, before State, priority uint8) {
 	}
 }
 
-// check applies the per-instance receive rules to a decoded advert.
-func (in *Instance) check(adv *Advert, p Received) error {
+// check applies the per-instance receive rules to a decoded advert; ahp
+// is its AH header when the instance uses AH (p.Payload is then the IPv4
+// packet).
+func (in *Instance) check(adv *Advert, p Received, ahp *AHPacket) error {
 	mc := &in.cfg.Machine
 	switch {
 	case int(adv.Version) != mc.Version:
@@ -678,7 +837,22 @@ func (in *Instance) check(adv *Advert, p Received) error {
 		return err
 	}
 	if err := adv.CheckAuth(in.cfg.AuthType, in.cfg.AuthPass); err != nil {
+		// Logged for each packet, in keepalived's words (vrrp.c
+		// vrrp_check_packet). An AH advert never reaches a plain
+		// instance, nor the reverse: each has its own socket, as in
+		// keepalived, whose "Received AH header but auth type not AH"
+		// cannot happen either.
+		if r, _ := Reason(err); r == DropAuthFailure {
+			in.cfg.Log.Info(fmt.Sprintf("(%s) received an invalid passwd!", in.cfg.Name))
+		} else {
+			in.cfg.Log.Info(fmt.Sprintf("(%s) received a %d auth, expecting %d!", in.cfg.Name, adv.AuthType, in.cfg.AuthType))
+		}
 		return err
+	}
+	if ahp != nil {
+		if err := in.checkAH(p.Payload, ahp, adv); err != nil {
+			return err
+		}
 	}
 	if mc.Version == 2 && adv.Interval != mc.AdvertInt {
 		return drop(DropAdvertInterval, "advert interval %v, expect %v", adv.Interval, mc.AdvertInt)
@@ -815,7 +989,10 @@ func (in *Instance) logAddrListMismatch(line string) {
 // Demux hands received packets to the instance that owns their VRID on
 // one interface and family. It is pure: the daemon's socket reader calls it.
 type Demux struct {
-	byVRID  map[uint8]*Instance
+	byVRID map[uint8]*Instance
+	// ah: the socket is an AH one (its instances use AH), whose packets
+	// come with their IPv4 header and the AH header before the VRID.
+	ah      bool
 	Unknown atomic.Uint64 // packets for a VRID no instance has
 	Short   atomic.Uint64 // packets too short to carry a VRID
 }
@@ -825,17 +1002,25 @@ func NewDemux(instances ...*Instance) *Demux {
 	d := &Demux{byVRID: map[uint8]*Instance{}}
 	for _, in := range instances {
 		d.byVRID[uint8(in.VRID())] = in
+		d.ah = d.ah || in.ah != nil
 	}
 	return d
 }
 
 // Dispatch delivers p to the instance of its VRID.
 func (d *Demux) Dispatch(p Received) {
-	if len(p.Payload) < headerLen {
+	off := 0
+	if d.ah {
+		// The IPv4 header length, then the AH header.
+		if len(p.Payload) > 0 {
+			off = int(p.Payload[0]&0x0f)*4 + AHLen
+		}
+	}
+	if len(p.Payload) < off+headerLen {
 		d.Short.Add(1)
 		return
 	}
-	in, ok := d.byVRID[p.Payload[1]]
+	in, ok := d.byVRID[p.Payload[off+1]]
 	if !ok {
 		d.Unknown.Add(1)
 		return

@@ -39,4 +39,7 @@ var keywords = []string{
 	// debug is deprecated and does nothing in keepalived either (the
 	// configuration layer says so at -t).
 	"debug",
+	"garp_lower_prio_delay", "garp_lower_prio_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
+	"garp_group", "garp_interval", "gna_interval", "interfaces", "garp_extra_if", "vmac_garp_intvl", "vrrp_garp_extra_if",
+	"vrrp_vmac_garp_intvl",
 }

@@ -47,6 +47,7 @@ type vrrpRuntime struct {
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 	listener  StateListener // hears the instances' states; nil for none
+	pacer     *garpPacer    // spaces the instances' GARPs / NAs per interface
 
 	promoted []func() error // releases promote_secondaries (promote.go)
 }
@@ -59,6 +60,10 @@ type socketKey struct {
 	group   netip.Addr
 	unicast bool
 	ttl     int
+	// proto is the socket's IP protocol: 112, or 51 for auth_type AH
+	// (keepalived's sockpool is keyed by protocol too, vrrp.c
+	// vrrp_open_sockpool: AH and plain instances never share a socket).
+	proto int
 }
 
 // startVRRP builds and starts an Instance per vrrp_instance. Instances
@@ -79,6 +84,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
 		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}, listener: listener}
 	rt.static.install(k, log)
+	rt.pacer = newGARPPacer(cfg.GlobalDefs, cfg.GarpGroups, func(v vrrp.VIP) error { return announceNow(k, v) })
 	groups := map[socketKey][]*vrrp.Instance{}
 	objs := track.NewObjects(cfg)
 	rt.scripts = carry.scriptVerdicts(objs)
@@ -122,8 +128,11 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		}
 		ic.OnLowerPriority = n.lowerPriority
 		ic.SyncGroup = syncGroupOf[syncConfigOf[ci.Name()]]
-		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
-			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
+		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs, log: log, pacer: rt.pacer, order: len(rt.adapters),
+			vips: slices.Concat(ic.VIPs, ic.Excluded), routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
+		if vm != nil {
+			rt.pacer.setBase(vm.Name(), ci.Interface)
+		}
 		if blocksVIPs(cfg, ci) {
 			if netAdapter.fw, err = rt.firewall(cfg); err != nil {
 				log.Error("("+ci.Name()+") cannot set up the no_accept firewall; its VIPs will accept traffic", "err", err)
@@ -157,7 +166,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 			members = append(members, m)
 		}
 		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
-			Unicast: key.unicast, Source: key.source, TTL: key.ttl, RecvBuffer: recvBuffer(rx, members)})
+			Unicast: key.unicast, Source: key.source, TTL: key.ttl, Protocol: key.proto, RecvBuffer: recvBuffer(rx, members)})
 		if err != nil {
 			log.Error("cannot open the VRRP socket", "interface", key.ifname, "err", err)
 			continue
@@ -363,6 +372,7 @@ func (rt *vrrpRuntime) stop() {
 	}
 	rt.cancel()
 	rt.running.Wait()
+	rt.pacer.stop()
 	for _, g := range rt.groups {
 		g.Stop()
 	}
@@ -554,7 +564,7 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		Checksum: vrrp.ChecksumV3Pseudo,
 		VIPs:     vips(ci.VirtualIPAddresses, vipIf),
 		Excluded: vips(ci.VirtualIPAddressesExcl, vipIf),
-		Announce: announceConfig(g, ci, family),
+		Announce: announceConfig(g, ci, vipIf, vm != nil),
 	}
 	ic.Interface = vipIf // keepalived's ifp: the VMAC with use_vmac, for the API and keepalived.json
 	if ci.V3ChecksumAsV2 || g.V3ChecksumAsV2 {
@@ -572,7 +582,18 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		case "PASS":
 			ic.AuthType, ic.AuthPass = vrrp.AuthPass, []byte(a.AuthPass)
 		case "AH":
-			return vrrp.InstanceConfig{}, socketKey{}, errors.New("auth_type AH is not supported yet")
+			// IPsec-AH as keepalived implements it (vrrp.c
+			// vrrp_build_ipsecah, vrrp_in_chk_ipsecah): the instance builds
+			// whole IPv4 packets, on an IP protocol 51 socket.
+			if family != 4 {
+				return vrrp.InstanceConfig{}, socketKey{}, errors.New("auth_type AH needs IPv4")
+			}
+			ic.AuthType, ic.AuthPass = vrrp.AuthAH, []byte(a.AuthPass)
+			ic.TTL = 255
+			if key.unicast && key.ttl > 0 {
+				ic.TTL = uint8(key.ttl)
+			}
+			key.proto = kernel.ProtoAH
 		}
 	}
 	return ic, key, nil
@@ -750,20 +771,82 @@ func vipOf(a config.IPAddress, ifname string) vrrp.VIP {
 }
 
 // announceConfig is keepalived's GARP schedule: garp_master_repeat
-// packets, vrrp_garp_interval (IPv4) or vrrp_gna_interval (IPv6) apart,
-// again after garp_master_delay, then every garp_master_refresh.
-func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, family int) vrrp.AnnounceConfig {
-	gap := g.VRRPGarpInterval.Duration()
-	if family == 6 {
-		gap = g.VRRPGnaInterval.Duration()
+// packets, again after garp_master_delay, then every garp_master_refresh;
+// garp_lower_prio_repeat packets (and again after garp_lower_prio_delay)
+// when a lower priority is heard; garp_extra_if's periodic packets on the
+// other interfaces. vrrp_garp_interval / vrrp_gna_interval / garp_group
+// space them per interface (garpPacer). vipIf is the instance's interface
+// (its VMAC with use_vmac).
+func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, vipIf string, vmac bool) vrrp.AnnounceConfig {
+	ac := vrrp.AnnounceConfig{
+		Repeat:          ci.GarpMasterRepeat,
+		Delay:           time.Duration(ci.GarpMasterDelay) * time.Second,
+		Refresh:         time.Duration(ci.GarpMasterRefresh) * time.Second,
+		RefreshRepeat:   max(1, ci.GarpMasterRefreshRepeat),
+		LowerPrioRepeat: ci.GarpLowerPrioRepeat,
+		LowerPrioDelay:  time.Duration(ci.GarpLowerPrioDelay) * time.Second,
 	}
-	return vrrp.AnnounceConfig{
-		Repeat:        ci.GarpMasterRepeat,
-		Interval:      gap,
-		Delay:         time.Duration(ci.GarpMasterDelay) * time.Second,
-		Refresh:       time.Duration(ci.GarpMasterRefresh) * time.Second,
-		RefreshRepeat: max(1, ci.GarpMasterRefreshRepeat),
+	ac.ExtraInterval, ac.ExtraVIPs = extraIf(g, ci, vipIf, vmac)
+	return ac
+}
+
+// extraIf is garp_extra_if (or the global vrrp_garp_extra_if): its
+// interval, and the addresses announced each time, one per interface
+// other than the instance's own (keepalived's vrrp_send_vmac_update:
+// only VMACs unless "all"; the instance's own interface only with
+// vmac_xmit_base). keepalived turns it off when no address is on another
+// interface (vrrp.c, vrrp_complete_instance). keepalived-go has no
+// per-address use_vmac, so without "all" no other interface is a VMAC
+// and nothing is sent, as keepalived does then.
+func extraIf(g *config.GlobalDefs, ci *config.VRRPInstance, vipIf string, vmac bool) (time.Duration, []vrrp.VIP) {
+	secs, all, ok := parseExtraIf(ci.GarpExtraIf, 0)
+	if !ok {
+		secs, all, _ = parseExtraIf(g.VRRPGarpExtraIf, 1)
 	}
+	if secs <= 0 {
+		return 0, nil
+	}
+	vs := slices.Concat(vips(ci.VirtualIPAddresses, vipIf), vips(ci.VirtualIPAddressesExcl, vipIf))
+	other := slices.ContainsFunc(vs, func(v vrrp.VIP) bool { return v.Dev != vipIf })
+	if !other || !all {
+		return 0, nil
+	}
+	var out []vrrp.VIP
+	seen := map[string]bool{}
+	for _, v := range vs {
+		ours := vmac && v.Dev == vipIf
+		if (!ours && !all) || (v.Dev == vipIf && !ci.VMACXmitBase) || seen[v.Dev] {
+			continue
+		}
+		seen[v.Dev] = true
+		out = append(out, v)
+	}
+	return time.Duration(secs) * time.Second, out
+}
+
+// parseExtraIf reads garp_extra_if's words as keepalived's handlers do
+// ([all] SECONDS, SECONDS in [lo, 86400]); ok is false when the keyword
+// is absent or ignored.
+func parseExtraIf(w config.OptWords, lo int) (secs int, all, ok bool) {
+	if w == nil {
+		return 0, false, false
+	}
+	secs = -1
+	for _, word := range w {
+		if word == "all" {
+			all = true
+			continue
+		}
+		n, err := strconv.Atoi(word)
+		if err != nil || n < lo || n > 86400 {
+			return 0, false, false
+		}
+		secs = n
+	}
+	if secs < 0 {
+		return 0, false, false
+	}
+	return secs, all, true
 }
 
 // kernelNet adapts the kernel to one instance.
@@ -774,7 +857,18 @@ type kernelNet struct {
 	fw         kernel.Firewall // set when the instance's VIPs are blocked (no_accept)
 	keepOnStop bool            // -V: leave the VIPs in place when the daemon stops
 	stopping   atomic.Bool
+	log        *slog.Logger
+	// pacer spaces announcements per interface (nil: none); order is the
+	// instance's place in the configuration and vips its addresses, in
+	// which order pending announcements go; held: the VIPs are installed.
+	pacer *garpPacer
+	order int
+	vips  []vrrp.VIP
+	held  atomic.Bool
 }
+
+// vipIndex is v's place among the instance's addresses (-1 if none).
+func (n *kernelNet) vipIndex(v vrrp.VIP) int { return slices.Index(n.vips, v) }
 
 func (n *kernelNet) SendAdvert(payload []byte, dst netip.Addr) error {
 	if n.conn == nil {
@@ -784,6 +878,7 @@ func (n *kernelNet) SendAdvert(payload []byte, dst netip.Addr) error {
 }
 
 func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
+	n.held.Store(true)
 	var errs []error
 	if n.fw != nil {
 		// Drop first, as keepalived does, so no packet reaches a VIP
@@ -798,6 +893,7 @@ func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
 }
 
 func (n *kernelNet) RemoveVIPs(vs []vrrp.VIP) error {
+	n.held.Store(false)
 	if n.keepOnStop && n.stopping.Load() {
 		return nil
 	}
@@ -825,16 +921,33 @@ func firewallAddrs(vs []vrrp.VIP) []netip.Addr {
 	return out
 }
 
+// Announce sends a gratuitous ARP or unsolicited NA per address, spaced
+// per interface by the pacer (vrrp_garp_interval, garp_group).
 func (n *kernelNet) Announce(vs []vrrp.VIP) error {
+	if n.pacer != nil {
+		return n.pacer.announce(n, vs)
+	}
+	return n.AnnounceNow(vs)
+}
+
+// AnnounceNow sends at once, whatever the spacing: keepalived's
+// try_up_instance announces a unicast instance's own address so
+// (send_gratuitous_arp_immediate).
+func (n *kernelNet) AnnounceNow(vs []vrrp.VIP) error {
 	var errs []error
 	for _, v := range vs {
-		if v.Prefix.Addr().Is4() {
-			errs = append(errs, n.k.GratuitousARP(v.Dev, v.Prefix.Addr()))
-		} else {
-			errs = append(errs, n.k.UnsolicitedNA(v.Dev, v.Prefix.Addr()))
-		}
+		errs = append(errs, announceNow(n.k, v))
 	}
 	return errors.Join(errs...)
+}
+
+// announceNow sends one gratuitous ARP (IPv4) or unsolicited NA (IPv6)
+// for v on its interface.
+func announceNow(k kernel.Kernel, v vrrp.VIP) error {
+	if v.Prefix.Addr().Is4() {
+		return k.GratuitousARP(v.Dev, v.Prefix.Addr())
+	}
+	return k.UnsolicitedNA(v.Dev, v.Prefix.Addr())
 }
 
 // releaseStale removes the instance's VIPs at startup: an instance starts
