@@ -304,20 +304,20 @@ func TestTimerExpiredBackupYieldsAfterAStall(t *testing.T) {
 // runs and 0 again once it has stopped, in keepalived-go as in keepalived
 // (vrrp_if_config.c set_promote_secondaries, reset_promote_secondaries).
 func TestPromoteSecondariesWhileRunning(t *testing.T) {
-	needRoot(t, "keepalived", "sysctl")
+	needRoot(t, "keepalived")
 	conf := rxInstance("VI_1", 51, "198.51.100.201", "    promote_secondaries\n")
 	l := newLab(t, "r1")
 	r1 := l.Host("r1")
-	const key = "net.ipv4.conf.eth0.promote_secondaries"
+	const path = "/proc/sys/net/ipv4/conf/eth0/promote_secondaries" // r1's, read in its namespace
 	read := func() string {
-		out, err := r1.Command("sysctl", "-n", key).Output()
+		out, err := r1.Command("cat", path).Output()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return strings.TrimSpace(string(out))
 	}
 	for _, impl := range []string{"keepalived-go", "keepalived"} {
-		if out, err := r1.Command("sysctl", "-w", key+"=0").CombinedOutput(); err != nil {
+		if out, err := r1.Command("sh", "-c", "echo 0 >"+path).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
 		p, _ := startImpl(t, l, r1, impl, conf)
