@@ -95,6 +95,11 @@ func NewTracking(inst Instance, ci *config.VRRPInstance, objs *Objects) *Trackin
 	return t
 }
 
+// SetConfigFault puts the instance in FAULT for good, as a fault in its
+// configuration found at run time does (keepalived's num_config_faults:
+// an IPv4 use_ipvlan without an address). Call it before the Tracker runs.
+func (t *Tracking) SetConfigFault() { t.configFault, t.fault = true, true }
+
 // ConfigFault tells whether the instance is in FAULT for good, whatever
 // it tracks: unicast_fault_no_peer without unicast peers.
 func (t *Tracking) ConfigFault() bool { return t.configFault }

@@ -32,9 +32,10 @@ type vrrpRuntime struct {
 	instances []*vrrp.Instance
 	adapters  []*kernelNet
 	conns     []kernel.Conn
-	vmacs     map[string]kernel.VMAC // by vmacKey
-	fw        kernel.Firewall        // the no_accept drop rules; nil when no instance needs them
-	nft       kernel.NFTConfig       // what fw was made with
+	links     map[string]ownedLink // VMACs and ipvlans, by their configuration (vmacKey)
+	linkNames map[string]bool      // the names of links
+	fw        kernel.Firewall      // the no_accept drop rules; nil when no instance needs them
+	nft       kernel.NFTConfig     // what fw was made with
 	byName    map[string]*runningInstance
 	scripts   *track.Verdicts
 	tracked   []*track.Tracking
@@ -75,7 +76,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	listener StateListener) (*vrrpRuntime, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
-		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}, listener: listener}
+		links: map[string]ownedLink{}, linkNames: map[string]bool{}, byName: map[string]*runningInstance{}, listener: listener}
 	rt.static.install(k, log)
 	groups := map[socketKey][]*vrrp.Instance{}
 	objs := track.NewObjects(cfg)
@@ -89,13 +90,14 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	beginAfter := rt.beginGroups(cfg, objs, syncGroupOf, carry, groupHasOwner)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
+	linkFault := map[*vrrp.Instance]string{}
 	for _, ci := range cfg.Instances {
-		vm, err := rt.vmacFor(ci, carry)
+		ln, err := rt.linksFor(cfg, ci, carry)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot create its VMAC", "err", err)
 			continue
 		}
-		ic, key, err := instanceConfig(cfg, ci, k, vm)
+		ic, key, err := instanceConfig(cfg, ci, k, ln)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot start", "err", err)
 			continue
@@ -136,6 +138,9 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 			netAdapter.releaseStale(ic)
 		}
 		groups[key] = append(groups[key], inst)
+		if ln != nil && ln.fault != "" {
+			linkFault[inst] = ln.fault
+		}
 		adapterOf[inst] = netAdapter
 		configOf[inst] = ci
 		rt.instances = append(rt.instances, inst)
@@ -163,7 +168,11 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 				n := rt.byName[inst.Name()].notify
 				t.OnPriorityChange(func(p int) { n.priorityChanged(inst.State(), p) })
 			}
-			if t.ConfigFault() {
+			if why := linkFault[inst]; why != "" {
+				log.Error("(" + inst.Name() + ") " + why)
+				t.SetConfigFault()
+				inst.SetFault(true)
+			} else if t.ConfigFault() {
 				// Before Start, so that the instance never runs as a backup
 				// (or, for an owner, a master) on the multicast fallback.
 				log.Info("(" + inst.Name() + ") Cannot use unicast without any peers - going to fault state")
@@ -366,14 +375,14 @@ func (rt *vrrpRuntime) stop() {
 			rt.log.Error("cannot remove the nftables tables", "err", err)
 		}
 	}
-	rt.deleteVMACs(rt.vmacs)
+	rt.deleteLinks(rt.links)
 }
 
-// deleteVMACs deletes VMACs that no instance uses any more.
-func (rt *vrrpRuntime) deleteVMACs(vmacs map[string]kernel.VMAC) {
-	for _, vm := range vmacs {
-		if err := vm.Delete(); err != nil {
-			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
+// deleteLinks deletes VMACs and ipvlans that no instance uses any more.
+func (rt *vrrpRuntime) deleteLinks(links map[string]ownedLink) {
+	for _, l := range links {
+		if err := l.Delete(); err != nil {
+			rt.log.Error("cannot delete VMAC", "name", l.Name(), "err", err)
 		}
 	}
 }
@@ -458,35 +467,6 @@ func (rt *vrrpRuntime) dropUnusedFirewall() {
 	rt.fw = nil
 }
 
-// vmacFor creates the instance's VMAC (use_vmac): a private macvlan
-// vrrp.<VRID> with the virtual router MAC 00:00:5e:00:01:<VRID>.
-func (rt *vrrpRuntime) vmacFor(ci *config.VRRPInstance, carry *carryOver) (*kernel.VMAC, error) {
-	if !ci.IsSet("use_vmac") {
-		return nil, nil
-	}
-	vcfg := kernel.VMACConfig{Parent: ci.Interface, VRID: ci.VRID, Family: instanceFamily(ci), XmitBase: ci.VMACXmitBase}
-	if len(ci.UseVMAC) > 0 {
-		vcfg.Name = ci.UseVMAC[0]
-	}
-	key := vmacKey(vcfg)
-	vm, ok := carry.takeVMAC(key)
-	if !ok {
-		// A reload may have changed a VMAC that keeps its name: the old
-		// one goes first.
-		name := vcfg.Name
-		if name == "" {
-			name = kernel.VMACName("vrrp", ci.VRID)
-		}
-		rt.deleteVMACs(carry.takeVMACsNamed(name))
-		var err error
-		if vm, err = kernel.CreateVMAC(vcfg); err != nil {
-			return nil, err
-		}
-	}
-	rt.vmacs[key] = vm
-	return &vm, nil
-}
-
 // vmacKey identifies a VMAC configuration: a reload keeps a VMAC whose
 // configuration is unchanged.
 func vmacKey(c kernel.VMACConfig) string { return fmt.Sprintf("%+v", c) }
@@ -496,8 +476,9 @@ func vmacKey(c kernel.VMACConfig) string { return fmt.Sprintf("%+v", c) }
 //
 // With a VMAC, the VIPs go on it and adverts leave from it (from the
 // parent with vmac_xmit_base); an IPv6 instance then speaks from the
-// VMAC's link-local address.
-func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, vm *kernel.VMAC) (vrrp.InstanceConfig, socketKey, error) {
+// VMAC's link-local address. With an ipvlan adverts leave from it, from
+// its address. See links.go.
+func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, ln *instanceLinks) (vrrp.InstanceConfig, socketKey, error) {
 	g := cfg.GlobalDefs
 	if g == nil {
 		g = &config.GlobalDefs{}
@@ -513,22 +494,26 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		}
 	}
 	vipIf, sockIf := ci.Interface, ci.Interface
-	if vm != nil {
-		vipIf = vm.Name()
-		if !ci.VMACXmitBase {
-			sockIf = vm.Name()
+	if ln != nil {
+		if ln.vipIf != "" {
+			vipIf = ln.vipIf
+		}
+		if ln.sockIf != "" {
+			sockIf = ln.sockIf
 		}
 	}
 	key := socketKey{ifname: sockIf, family: family, unicast: len(ci.UnicastPeers) > 0, ttl: ci.UnicastTTL}
 	if !key.unicast {
 		key.ttl = 0
 	}
-	src, err := sourceAddress(ci, family, k)
-	if err != nil {
-		return vrrp.InstanceConfig{}, socketKey{}, err
-	}
-	if vm != nil && family == 6 && !ci.VMACXmitBase && ci.McastSrcIP == "" {
-		src = vm.LinkLocal()
+	var src netip.Addr
+	if ln != nil && ln.source.IsValid() && ci.McastSrcIP == "" {
+		src = ln.source
+	} else {
+		var err error
+		if src, err = sourceAddress(ci, family, k); err != nil {
+			return vrrp.InstanceConfig{}, socketKey{}, err
+		}
 	}
 	key.source = src
 	key.group = multicastGroup(g, ci, family)
@@ -538,8 +523,8 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		Source:   src,
 		Group:    key.group,
 		Checksum: vrrp.ChecksumV3Pseudo,
-		VIPs:     vips(ci.VirtualIPAddresses, vipIf),
-		Excluded: vips(ci.VirtualIPAddressesExcl, vipIf),
+		VIPs:     ln.vips(ci.VirtualIPAddresses, ci, family),
+		Excluded: ln.vips(ci.VirtualIPAddressesExcl, ci, family),
 		Announce: announceConfig(g, ci, family),
 	}
 	ic.Interface = vipIf // keepalived's ifp: the VMAC with use_vmac, for the API and keepalived.json
@@ -686,14 +671,6 @@ func multicastGroup(g *config.GlobalDefs, ci *config.VRRPInstance, family int) n
 		return vrrp.MulticastIPv6
 	}
 	return vrrp.MulticastIPv4
-}
-
-func vips(addrs []config.IPAddress, ifname string) []vrrp.VIP {
-	out := make([]vrrp.VIP, 0, len(addrs))
-	for _, a := range addrs {
-		out = append(out, vipOf(a, ifname))
-	}
-	return out
 }
 
 // vipOf is an address line as a VIP; without dev it goes on ifname.
