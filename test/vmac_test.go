@@ -210,3 +210,39 @@ func TestUseVMACAddrLinksLikeKeepalived(t *testing.T) {
 	}
 	t.Logf("both made %+v", views["keepalived"])
 }
+
+// TestUnicastWithoutInterface: a unicast instance may go without an
+// interface (keepalived 2.2.8 and later; with vrf its socket is bound to
+// a VRF, tested in the QEMU guest): its VIP names its dev, the backup
+// hears the master, and the VIP moves when the master stops.
+func TestUnicastWithoutInterface(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1", "r2", "client")
+	r1, r2, client := l.Host("r1"), l.Host("r2"), l.Host("client")
+	conf := func(prio int, self, peer *lab.Host) string {
+		return fmt.Sprintf(`vrrp_instance VI_1 {
+    virtual_router_id 51
+    priority %d
+    advert_int 0.1
+    version 3
+    unicast_src_ip %s
+    unicast_peer {
+        %s
+    }
+    virtual_ipaddress {
+        198.51.100.200/24 dev eth0
+    }
+}
+`, prio, self.IPv4, peer.IPv4)
+	}
+	p1 := startKGConf(t, r1, conf(150, r1, r2))
+	startKGConf(t, r2, conf(100, r2, r1))
+	waitHolder(t, 5*time.Second, vip4, r1, r1, r2)
+	time.Sleep(500 * time.Millisecond) // five adverts: r2 must stay backup
+	waitHolder(t, time.Second, vip4, r1, r1, r2)
+	waitPing(t, 3*time.Second, client, vip4)
+	p1.Signal(syscall.SIGTERM)
+	p1.Wait(5 * time.Second)
+	waitHolder(t, 3*time.Second, vip4, r2, r1, r2)
+	waitPing(t, 3*time.Second, client, vip4)
+}

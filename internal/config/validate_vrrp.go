@@ -102,11 +102,52 @@ func (v *validator) interfaces(vi *VRRPInstance) {
 		v.at(vi.PosOf("interface"), ExitConfigErrors, "interface", "WARNING - interface %s for vrrp_instance %s doesn't exist", vi.Interface, vi.Name())
 		v.missingInterface = true
 	}
+	v.vrf(vi)
 	for _, t := range vi.TrackInterface {
 		if !v.opts.InterfaceExists(t.Name) {
 			v.at(t.Pos, ExitConfigErrors, "track_interface", "(%s) tracked interface %s doesn't exist", vi.Name(), t.Name)
 			v.missingInterface = true
 		}
+	}
+}
+
+// vrf checks an instance's vrf as keepalived 2.2.7 does: vrrp_vrf_handler
+// (vrrp_parser.c) ignores it after interface and reports a VRF that does
+// not exist or is a loopback; vrrp_complete_instance (vrrp.c) clears it
+// unless the instance is unicast without an interface (a vrf before
+// interface).
+func (v *validator) vrf(vi *VRRPInstance) {
+	if !vi.IsSet("vrf") {
+		return
+	}
+	pos := vi.PosOf("vrf")
+	name := vi.Name()
+	switch {
+	case vi.IsSet("interface") && posBefore(vi.PosOf("interface"), pos):
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) Cannot specify VRF interface and interface - ignoring", name)
+		vi.VRF = ""
+		return
+	case len(vi.VRF) >= 16:
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) VRF interface name '%s' too long - ignoring", name, vi.VRF)
+		vi.VRF = ""
+		return
+	case !v.opts.InterfaceExists(vi.VRF) && !v.dynamicInterfaces():
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) WARNING - VRF interface %s doesn't exist", name, vi.VRF)
+		v.missingInterface = true
+		vi.VRF = ""
+		return
+	case v.opts.InterfaceExists(vi.VRF) && v.opts.LoopbackInterface(vi.VRF):
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) cannot use a loopback interface (%s) for VRF - ignoring", name, vi.VRF)
+		vi.VRF = ""
+		return
+	}
+	if vi.Interface != "" || len(vi.UnicastPeers) == 0 {
+		what := "out interface"
+		if vi.Interface == "" {
+			what = " unicast"
+		}
+		v.noLine(pos, ExitConfigErrors, "vrf", "(%s) vrf can only be specified with%s - clearing", name, what)
+		vi.VRF = ""
 	}
 }
 

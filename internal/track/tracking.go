@@ -75,7 +75,7 @@ func NewTracking(inst Instance, ci *config.VRRPInstance, objs *Objects) *Trackin
 	if ci.UnicastFaultNoPeer && len(ci.UnicastPeers) == 0 {
 		t.configFault, t.fault = true, true
 	}
-	if !ci.DontTrackPrimary {
+	if !ci.DontTrackPrimary && ci.Interface != "" {
 		t.links = append(t.links, trackedLink{name: ci.Interface})
 	}
 	for _, ref := range ci.TrackInterface {

@@ -14,7 +14,7 @@ var keywords = []string{
 	"unicast_peer", "mcast_dst_ip", "unicast_ttl", "garp_master_delay", "garp_master_repeat",
 	"garp_master_refresh", "garp_master_refresh_repeat", "down_timer_adverts", "lower_prio_no_advert",
 	"higher_prio_send_advert", "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "vmac_prefix",
-	"vmac_addr_prefix", "accept", "no_accept", "nftables",
+	"vmac_addr_prefix", "vrf", "accept", "no_accept", "nftables",
 	"nftables_priority", "nftables_counters", "vrrp_strict", "strict_mode", "unicast_fault_no_peer",
 	"check_unicast_src", "vrrp_check_unicast_src", "owner_ignore_adverts",
 	"vrrp_owner_ignore_adverts", "vrrp_sync_group", "group", "sync_group_tracking_weight",

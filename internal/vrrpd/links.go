@@ -31,8 +31,10 @@ package vrrpd
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -243,6 +245,8 @@ func (rt *vrrpRuntime) linksFor(cfg *config.Config, ci *config.VRRPInstance, car
 	ln := &instanceLinks{extra: map[vipPlace]string{}}
 	have := false
 	switch {
+	case ci.Interface == "" && (ci.IsSet("use_ipvlan") || ci.IsSet("use_vmac")):
+		rt.log.Warn("(" + ci.Name() + "): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac")
 	case ci.IsSet("use_ipvlan"):
 		have = true
 		name, addr, flag, problems := ipvlanWords(ci.UseIPvlan)
@@ -311,7 +315,7 @@ func (rt *vrrpRuntime) linksFor(cfg *config.Config, ci *config.VRRPInstance, car
 			continue
 		}
 		place := vipPlace{dev, fam}
-		if ln.extra[place] != "" {
+		if dev == "" || ln.extra[place] != "" {
 			continue
 		}
 		have = true
@@ -403,4 +407,17 @@ func (ln *instanceLinks) vips(addrs []config.IPAddress, ci *config.VRRPInstance,
 		out = append(out, vipOf(a, ln.vipDev(a, ci, family)))
 	}
 	return out
+}
+
+// dropDevless leaves out the addresses that have no interface (an
+// instance without one, an address line without dev), as
+// vrrp_complete_instance does.
+func dropDevless(log *slog.Logger, name, e string, vs []vrrp.VIP) []vrrp.VIP {
+	return slices.DeleteFunc(vs, func(v vrrp.VIP) bool {
+		if v.Dev != "" {
+			return false
+		}
+		log.Error(fmt.Sprintf("(%s): no interface for %svip %v - removing", name, e, v.Prefix))
+		return true
+	})
 }

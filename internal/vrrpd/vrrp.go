@@ -58,6 +58,7 @@ type socketKey struct {
 	group   netip.Addr
 	unicast bool
 	ttl     int
+	vrf     string // the VRF to bind to, without an interface
 }
 
 // startVRRP builds and starts an Instance per vrrp_instance. Instances
@@ -103,6 +104,8 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 			continue
 		}
 		ic.Log = log
+		ic.VIPs = dropDevless(log, ci.Name(), "", ic.VIPs)
+		ic.Excluded = dropDevless(log, ci.Name(), "e", ic.Excluded)
 		if carry != nil {
 			// keepalived delays VRRP at start-up only, not at a reload.
 			ic.Machine.StartupDelay = 0
@@ -149,7 +152,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	}
 	for key, insts := range groups {
 		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
-			Unicast: key.unicast, Source: key.source, TTL: key.ttl})
+			Unicast: key.unicast, Source: key.source, TTL: key.ttl, VRF: key.vrf})
 		if err != nil {
 			log.Error("cannot open the VRRP socket", "interface", key.ifname, "err", err)
 			continue
@@ -483,8 +486,21 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 	if g == nil {
 		g = &config.GlobalDefs{}
 	}
-	if ci.VRID == 0 || ci.Interface == "" {
-		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id or interface")
+	if ci.VRID == 0 {
+		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id")
+	}
+	if ci.Interface == "" {
+		// keepalived 2.2.8 and later (chk_min_cfg, vrrp_complete_instance):
+		// a unicast instance may go without an interface, given its
+		// source address; its socket is then bound to its vrf, if any.
+		// keepalived 2.2.7 refuses it ("Unknown interface!", its issue
+		// #2270).
+		if len(ci.UnicastPeers) == 0 {
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("no interface: an instance without one must be unicast (keepalived: Unknown interface!)")
+		}
+		if ci.McastSrcIP == "" {
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("a unicast instance without an interface needs unicast_src_ip")
+		}
 	}
 	family := instanceFamily(ci)
 	if strictMode(cfg.GlobalDefs, ci) && len(ci.UnicastPeers) > 0 {
@@ -503,6 +519,9 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		}
 	}
 	key := socketKey{ifname: sockIf, family: family, unicast: len(ci.UnicastPeers) > 0, ttl: ci.UnicastTTL}
+	if sockIf == "" {
+		key.vrf = ci.VRF
+	}
 	if !key.unicast {
 		key.ttl = 0
 	}

@@ -42,7 +42,7 @@ import (
 var guestTests = map[string][]string{
 	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBatchAnswersAsTheFake", "TestGuestBackendAgainstTheKernel", "TestGuestPersistenceEngine"},
 	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon", "TestGuestCheckDataLikeKeepalived",
-		"TestGuestIPvlan", "TestGuestVRF"},
+		"TestGuestIPvlan", "TestGuestVRF", "TestGuestVRFUnicastWithoutInterface"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"

@@ -294,3 +294,44 @@ func TestGuestVRF(t *testing.T) {
 		waitGuest(t, "the client reaching "+vip+" through r2", 10*time.Second, func() bool { return pingFrom("lanc", vip) })
 	}
 }
+
+const vrfNoIfConf = `vrrp_instance VI_3 {
+    vrf blue
+    virtual_router_id 53
+    priority %d
+    advert_int 0.5
+    version 3
+    unicast_src_ip %s
+    unicast_peer {
+        %s
+    }
+    virtual_ipaddress {
+        198.51.100.202/24 dev eth0
+    }
+}
+`
+
+// TestGuestVRFUnicastWithoutInterface: a unicast instance without an
+// interface speaks in the VRF its vrf keyword names (keepalived 2.2.8 and
+// later; 2.2.7 refuses any instance without an interface, its issue
+// #2270): the backup hears the master, the client reaches the VIP, and
+// again after the failover.
+func TestGuestVRFUnicastWithoutInterface(t *testing.T) {
+	lanGuest(t, "r1", "r2", "lanc")
+	for _, ns := range []string{"r1", "r2"} {
+		run(t, "/sbin/ip", "-n", ns, "link", "add", "blue", "type", "vrf", "table", "10")
+		run(t, "/sbin/ip", "-n", ns, "link", "set", "blue", "up")
+		run(t, "/sbin/ip", "-n", ns, "link", "set", "eth0", "master", "blue")
+	}
+	r1 := startGuestDaemon(t, "r1", "keepalived-go", fmt.Sprintf(vrfNoIfConf, 150, "198.51.100.10", "198.51.100.11"))
+	waitGuest(t, "r1 master", 10*time.Second, func() bool { return holds(t, "r1", "eth0", "198.51.100.202/24") })
+	startGuestDaemon(t, "r2", "keepalived-go", fmt.Sprintf(vrfNoIfConf, 100, "198.51.100.11", "198.51.100.10"))
+	waitGuest(t, "the client reaching the VIP", 10*time.Second, func() bool { return pingFrom("lanc", "198.51.100.202") })
+	time.Sleep(3 * time.Second)
+	if holds(t, "r2", "eth0", "198.51.100.202/24") {
+		t.Fatal("r2 took the VIP from a live master: the adverts do not reach it in the VRF")
+	}
+	r1.stop(t)
+	waitGuest(t, "r2 master", 10*time.Second, func() bool { return holds(t, "r2", "eth0", "198.51.100.202/24") })
+	waitGuest(t, "the client reaching the VIP through r2", 10*time.Second, func() bool { return pingFrom("lanc", "198.51.100.202") })
+}
