@@ -103,6 +103,7 @@ func (v *validator) interfaces(vi *VRRPInstance) {
 		v.missingInterface = true
 	}
 	v.vrf(vi)
+	v.kernelLinks(vi)
 	for _, t := range vi.TrackInterface {
 		if !v.opts.InterfaceExists(t.Name) {
 			v.at(t.Pos, ExitConfigErrors, "track_interface", "(%s) tracked interface %s doesn't exist", vi.Name(), t.Name)
@@ -133,6 +134,10 @@ func (v *validator) vrf(vi *VRRPInstance) {
 		return
 	case !v.opts.InterfaceExists(vi.VRF) && !v.dynamicInterfaces():
 		v.at(pos, ExitConfigErrors, "vrf", "(%s) WARNING - VRF interface %s doesn't exist", name, vi.VRF)
+		if !v.opts.KernelHas("vrf") {
+			v.extra(pos, "vrf", "the kernel needs CONFIG_NET_VRF (the vrf module)",
+				"(%s) vrf cannot be honoured: this kernel has no VRF support", name)
+		}
 		v.missingInterface = true
 		vi.VRF = ""
 		return
@@ -148,6 +153,16 @@ func (v *validator) vrf(vi *VRRPInstance) {
 		}
 		v.noLine(pos, ExitConfigErrors, "vrf", "(%s) vrf can only be specified with%s - clearing", name, what)
 		vi.VRF = ""
+	}
+}
+
+// kernelLinks says when the running kernel cannot make an ipvlan (a
+// kernel built without it): keepalived says nothing at -t, and the
+// instance cannot start. (A VRF that does not exist is reported by vrf.)
+func (v *validator) kernelLinks(vi *VRRPInstance) {
+	if vi.IsSet("use_ipvlan") && vi.Interface != "" && !v.opts.KernelHas("ipvlan") {
+		v.extra(vi.PosOf("use_ipvlan"), "use_ipvlan", "the kernel needs CONFIG_IPVLAN (the ipvlan module)",
+			"(%s) use_ipvlan cannot be honoured: this kernel has no ipvlan support, so the instance cannot start", vi.Name())
 	}
 }
 
