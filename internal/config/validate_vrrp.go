@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,9 +55,11 @@ func (v *validator) instance(vi *VRRPInstance) {
 		v.noLine(vi.Pos, ExitConfigErrors, "virtual_router_id", "(%s) the virtual router id must be set", name)
 	}
 	v.interfaces(vi)
+	v.vmacs(vi)
 	v.version(vi)
 	v.advertInt(vi)
 	v.addresses(vi)
+	v.vmacAddresses(vi)
 	v.authentication(vi)
 	v.tracking(vi)
 	v.preemption(vi)
@@ -153,6 +156,63 @@ func (v *validator) vrf(vi *VRRPInstance) {
 		}
 		v.noLine(pos, ExitConfigErrors, "vrf", "(%s) vrf can only be specified with%s - clearing", name, what)
 		vi.VRF = ""
+	}
+}
+
+// vmacs checks use_vmac, use_ipvlan and vmac_xmit_base as keepalived
+// 2.2.7 does: their words (vrrp_vmac_handler, vrrp_ipvlan_handler), a
+// unicast instance with a VMAC (vrrp_end_handler: it needs an interface
+// and sends from it, vmac_xmit_base being set), vmac_xmit_base without a
+// VMAC and an IPv4 ipvlan without an address (vrrp_complete_instance).
+func (v *validator) vmacs(vi *VRRPInstance) {
+	name := vi.Name()
+	if vi.IsSet("use_vmac") {
+		_, _, problems := VMACWords(vi.UseVMAC)
+		for _, p := range problems {
+			v.at(vi.PosOf("use_vmac"), ExitConfigErrors, "use_vmac", "%s", p)
+		}
+	}
+	if vi.IsSet("use_ipvlan") {
+		_, addr, _, problems := IPvlanWords(name, vi.UseIPvlan)
+		for _, p := range problems {
+			v.at(vi.PosOf("use_ipvlan"), ExitConfigErrors, "use_ipvlan", "%s", p)
+		}
+		if !addr.IsValid() && v.instanceFamily(vi) == "inet" {
+			v.noLine(vi.PosOf("use_ipvlan"), ExitConfigErrors, "use_ipvlan",
+				"(%s) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state", name)
+		}
+	}
+	if (vi.IsSet("use_vmac") || vi.IsSet("use_ipvlan")) && len(vi.UnicastPeers) > 0 {
+		switch {
+		case vi.Interface == "":
+			v.at(vi.End, ExitConfigErrors, "use_vmac", "(%s): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac", name)
+		case !vi.VMACXmitBase:
+			v.at(vi.End, ExitConfigErrors, "vmac_xmit_base", "(%s) unicast with use_vmac requires vmac_xmit_base - setting", name)
+			vi.VMACXmitBase = true
+		}
+	}
+	if vi.VMACXmitBase && !vi.IsSet("use_vmac") {
+		v.noLine(vi.PosOf("vmac_xmit_base"), ExitConfigErrors, "vmac_xmit_base", "(%s) vmac_xmit_base is only valid with a vmac", name)
+		vi.VMACXmitBase = false
+	}
+}
+
+// vmacAddresses reports an address line's use_vmac that keepalived
+// 2.2.7's vrrp_complete_instance finds needless: on the instance's VMAC
+// anyway, or with use_vmac_addr, which gives it one anyway.
+func (v *validator) vmacAddresses(vi *VRRPInstance) {
+	fam := v.instanceFamily(vi)
+	for _, a := range append(slices.Clone(vi.VirtualIPAddresses), vi.VirtualIPAddressesExcl...) {
+		if !slices.Contains(a.Options, "use_vmac") {
+			continue
+		}
+		own := a.Dev == "" || a.Dev == vi.Interface
+		switch {
+		case own && vi.IsSet("use_vmac") && familyOf(a.Prefix.Addr()) == fam:
+			v.noLine(a.Pos, ExitConfigErrors, "use_vmac", "(%s) use_vmac specified for VIP/eVIP %s and vrrp instance", vi.Name(), a.Prefix)
+		case (!own || familyOf(a.Prefix.Addr()) != fam) && vi.UseVMACAddr:
+			v.noLine(a.Pos, ExitConfigErrors, "use_vmac", "(%s) use_vmac_addr specified and use_vmac specified for VIP/eVIP %s", vi.Name(), a.Prefix)
+		}
 	}
 }
 
@@ -259,6 +319,12 @@ func (v *validator) addresses(vi *VRRPInstance) {
 func (v *validator) instanceFamily(vi *VRRPInstance) string {
 	if a, err := netip.ParseAddr(vi.McastSrcIP); err == nil {
 		return familyOf(a)
+	}
+	if vi.IsSet("use_ipvlan") && (len(vi.VirtualIPAddresses) == 0 || posBefore(vi.PosOf("use_ipvlan"), vi.VirtualIPAddresses[0].Pos)) {
+		// vrrp_ipvlan_handler: the first address read sets the family.
+		if _, addr, _, _ := IPvlanWords(vi.Name(), vi.UseIPvlan); addr.IsValid() {
+			return familyOf(addr.Addr())
+		}
 	}
 	if len(vi.VirtualIPAddresses) > 0 {
 		return familyOf(vi.VirtualIPAddresses[0].Prefix.Addr())

@@ -36,7 +36,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
@@ -64,102 +63,6 @@ type instanceLinks struct {
 type vipPlace struct {
 	dev    string
 	family int
-}
-
-// linkWords splits use_vmac's words into the name and the MAC address
-// (interface names cannot hold ':'), as vrrp_vmac_handler reads them; a
-// word it would refuse is reported in problems and left out.
-func vmacWords(words []string) (name string, mac net.HardwareAddr, problems []string) {
-	for i, w := range words {
-		if i >= 2 {
-			break
-		}
-		if !strings.Contains(w, ":") {
-			if name == "" {
-				name = w
-			}
-			continue
-		}
-		if mac != nil {
-			problems = append(problems, "VMAC interface address already specified")
-			continue
-		}
-		m, err := parseVMACAddr(w)
-		switch {
-		case err != nil:
-			problems = append(problems, "VMAC invalid MAC address "+w+" - ignored")
-		case m[0]&1 != 0:
-			problems = append(problems, "VMAC MAC address is multicast "+w+" - ignoring")
-		case m[0] == 0 && m[1] == 0 && m[2] == 0x5e && m[3] == 0 && (m[4] == 1 || m[4] == 2):
-			problems = append(problems, "VMAC MAC address not allowed to be RFC5798 address ("+w+") - ignoring")
-		default:
-			mac = m
-		}
-	}
-	return name, mac, problems
-}
-
-// parseVMACAddr reads 6 hex octets, or 5 (with or without a trailing
-// ':'), for which the VRID will be the sixth.
-func parseVMACAddr(s string) (net.HardwareAddr, error) {
-	parts := strings.Split(strings.TrimSuffix(s, ":"), ":")
-	if len(parts) != 5 && len(parts) != 6 || (len(parts) == 6 && strings.HasSuffix(s, ":")) {
-		return nil, fmt.Errorf("want 5 or 6 octets")
-	}
-	out := make(net.HardwareAddr, 0, 6)
-	for _, p := range parts {
-		if len(p) == 0 || len(p) > 2 {
-			return nil, fmt.Errorf("octet %q", p)
-		}
-		b, err := strconv.ParseUint(p, 16, 8)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, byte(b))
-	}
-	return out, nil
-}
-
-// ipvlanWords reads use_ipvlan's words: the type, the address and the
-// name, in any order (vrrp_ipvlan_handler).
-func ipvlanWords(words []string) (name string, addr netip.Prefix, flag string, problems []string) {
-	for _, w := range words {
-		switch w {
-		case "bridge", "private", "vepa":
-			if flag != "" {
-				problems = append(problems, "ipvlan type already specified - ignoring '"+w+"'")
-			} else {
-				flag = w
-			}
-			continue
-		}
-		if p, ok := parseAddrPrefix(w); ok {
-			if addr.IsValid() {
-				problems = append(problems, "ipvlan address already specified - ignoring '"+w+"'")
-			} else {
-				addr = p
-			}
-			continue
-		}
-		if name != "" {
-			problems = append(problems, "IPVLAN interface already specified - ignoring '"+w+"'")
-			continue
-		}
-		name = w
-	}
-	return name, addr, flag, problems
-}
-
-// parseAddrPrefix reads ADDR or ADDR/LEN (a bare address is a host
-// prefix).
-func parseAddrPrefix(s string) (netip.Prefix, bool) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p, true
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()), true
-	}
-	return netip.Prefix{}, false
 }
 
 // otherFamilyEVIPs tells whether the instance has eVIPs of the other
@@ -249,9 +152,9 @@ func (rt *vrrpRuntime) linksFor(cfg *config.Config, ci *config.VRRPInstance, car
 		rt.log.Warn("(" + ci.Name() + "): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac")
 	case ci.IsSet("use_ipvlan"):
 		have = true
-		name, addr, flag, problems := ipvlanWords(ci.UseIPvlan)
+		name, addr, flag, problems := config.IPvlanWords(ci.Name(), ci.UseIPvlan)
 		for _, p := range problems {
-			rt.log.Warn("(" + ci.Name() + ") " + p)
+			rt.log.Warn(p)
 		}
 		switch {
 		case !addr.IsValid() && family == 4:
@@ -277,7 +180,7 @@ func (rt *vrrpRuntime) linksFor(cfg *config.Config, ci *config.VRRPInstance, car
 		}
 	case ci.IsSet("use_vmac"):
 		have = true
-		name, mac, problems := vmacWords(ci.UseVMAC)
+		name, mac, problems := config.VMACWords(ci.UseVMAC)
 		for _, p := range problems {
 			rt.log.Warn("(" + ci.Name() + ") " + p)
 		}
@@ -304,7 +207,7 @@ func (rt *vrrpRuntime) linksFor(cfg *config.Config, ci *config.VRRPInstance, car
 		}
 	}
 	// use_vmac_addr and an address line's use_vmac (vrrp_complete_instance).
-	_, mac, _ := vmacWords(ci.UseVMAC)
+	_, mac, _ := config.VMACWords(ci.UseVMAC)
 	for _, a := range append(append([]config.IPAddress(nil), ci.VirtualIPAddresses...), ci.VirtualIPAddressesExcl...) {
 		fam := addrFamily(a.Prefix.Addr())
 		dev := a.Dev
