@@ -81,7 +81,7 @@ func TestIPVSInQEMU(t *testing.T) {
 	script.WriteString("cd /tmp\n")
 	for _, name := range slices.Sorted(maps.Keys(guestTests)) {
 		fmt.Fprintf(&script, "echo '=== BEGIN %s'\n", name)
-		fmt.Fprintf(&script, "KG_BINARY=/bin/keepalived-go /bin/%s.test -test.v -test.timeout 150s -test.run '%s'\n", name, guestRun.String())
+		fmt.Fprintf(&script, "KG_BINARY=/bin/keepalived-go /bin/%s.test -test.v -test.timeout 240s -test.run '%s'\n", name, guestRun.String())
 		fmt.Fprintf(&script, "echo \"=== RC %s $?\"\n", name)
 	}
 	g := &lab.Guest{

@@ -169,7 +169,7 @@ func sameLinksAsKeepalived(t *testing.T, conf string, ready func() bool) *guestD
 	for _, who := range []string{"keepalived", "keepalived-go"} {
 		d := startGuestDaemon(t, "r1", who, conf)
 		waitGuest(t, who+" master on r1", 30*time.Second, ready)
-		time.Sleep(time.Second) // nothing more comes
+		time.Sleep(300 * time.Millisecond) // nothing more comes
 		views[who] = guestLinks(t, "r1")
 		if who == "keepalived" {
 			d.stop(t)
@@ -216,7 +216,7 @@ func TestGuestIPvlan(t *testing.T) {
 	startGuestDaemon(t, "r2", "keepalived-go", fmt.Sprintf(ipvlanConf, "198.51.100.22/24", 100))
 	waitGuest(t, "r2's ipvlan", 10*time.Second, func() bool { return holds(t, "r2", "ipv1", "198.51.100.22/24") })
 	waitGuest(t, "the client reaching the VIP", 10*time.Second, func() bool { return pingFrom("lanc", "198.51.100.200") })
-	// r2 hears r1's adverts on its ipvlan: it stays backup.
+	// r2 hears r1's adverts on its ipvlan: it stays backup (4 adverts).
 	time.Sleep(2 * time.Second)
 	if holds(t, "r2", "eth0", "198.51.100.200/24") {
 		t.Fatal("r2 took the VIP from a live master")
@@ -327,7 +327,7 @@ func TestGuestVRFUnicastWithoutInterface(t *testing.T) {
 	waitGuest(t, "r1 master", 10*time.Second, func() bool { return holds(t, "r1", "eth0", "198.51.100.202/24") })
 	startGuestDaemon(t, "r2", "keepalived-go", fmt.Sprintf(vrfNoIfConf, 100, "198.51.100.11", "198.51.100.10"))
 	waitGuest(t, "the client reaching the VIP", 10*time.Second, func() bool { return pingFrom("lanc", "198.51.100.202") })
-	time.Sleep(3 * time.Second)
+	time.Sleep(2 * time.Second) // 4 adverts
 	if holds(t, "r2", "eth0", "198.51.100.202/24") {
 		t.Fatal("r2 took the VIP from a live master: the adverts do not reach it in the VRF")
 	}
