@@ -2,10 +2,14 @@ package test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -284,6 +288,7 @@ func TestLVSNftablesRejectsWithoutServersAndKeepsWithDashI(t *testing.T) {
 	w1 := newWebServer(t, web1)
 	conf := `virtual_server 198.51.100.100 80 {
     delay_loop 1
+    lb_algo rr
     protocol TCP
     real_server 198.51.100.11 80 {
         TCP_CHECK {
@@ -440,5 +445,320 @@ func TestLVSNftablesReloadRepairsAHandEdit(t *testing.T) {
 	}
 	if after := chainHandles(t, director); after[chain6] != before[chain6] || after[chain4] == before[chain4] {
 		t.Errorf("the repair rewrote %v, want only %s (%v before)", after, chain4, before)
+	}
+}
+
+// The nftables data plane refuses at start what it cannot express: a
+// virtual server without lb_algo (keepalived's default, wlc, counts
+// connections) stops the daemon with the file, line and what to do,
+// and keepalived's exit code for a configuration its checker cannot run
+// (2), its table never made; --lvs-nftables-approximate starts it with
+// weighted round robin and a warning. A reload to such a configuration
+// keeps the running one.
+func TestLVSNftablesRefusesWhatItCannotExpress(t *testing.T) {
+	l, director, web1, web2, client := lvsLab(t)
+	newWebServer(t, web1)
+	newWebServer(t, web2)
+	wlc := strings.ReplaceAll(lvsConf(web1, web2), "    lb_algo rr\n", "")
+	path, err := l.WriteFile("director-refuse.conf", wlc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(extra ...string) *lab.Proc {
+		t.Helper()
+		p, err := director.Start(binary, append(append([]string{"-n", "-l", "-D", "-f", path}, director.PidArgs("kg")...), extra...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
+		return p
+	}
+	for _, backend := range []string{"--lvs-backend=nftables", "--lvs-backend=auto"} {
+		p := start(backend)
+		err := p.Wait(10 * time.Second)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Fatalf("%s: the daemon ended with %v, want exit code 2\n%s", backend, err, p.Log())
+		}
+		line := fmt.Sprintf("(%s: Line 1) virtual_server %s 80: no lb_algo (keepalived's default: wlc) is not available with nftables "+
+			"(it counts connections): set lb_algo rr, wrr, sh, dh or fo (or start with --lvs-nftables-approximate: weighted round robin instead)", path, lvsVIP4)
+		if !strings.Contains(p.Log(), line) || !strings.Contains(p.Log(), "not starting") {
+			t.Errorf("%s: the refusal does not say where and what to do:\n%s", backend, p.Log())
+		}
+		if table := nftTable(director); !strings.HasPrefix(table, "(no table") {
+			t.Errorf("%s: a refused configuration left a table:\n%s", backend, table)
+		}
+	}
+	// `-t`: keepalived 2.2.7's verdict (the default scheduler is said,
+	// nothing about nftables).
+	if out, _ := director.Command(binary, "-t", "-f", path).CombinedOutput(); strings.Contains(string(out), "nftables") {
+		t.Errorf("-t speaks of nftables:\n%s", out)
+	}
+
+	p := start("--lvs-backend=nftables", "--lvs-nftables-approximate")
+	waitTable(t, 10*time.Second, director, "the approximated table", shows(web1.IPv4.String(), web2.IPv4.String()))
+	if got := askMany(client, lvsVIP4, 4); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 2, "web2": 2}) {
+		t.Errorf("approximated wlc: %v, want weighted round robin", got)
+	}
+	if !strings.Contains(p.Log(), "Line 1) VS [198.51.100.100]:tcp:80: lb_algo wlc is not available with nftables (it counts connections): weighted round robin instead") {
+		t.Errorf("the approximation is not said:\n%s", p.Log())
+	}
+	p.Signal(syscall.SIGTERM)
+	if err := p.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// Running rr, a reload to wlc is refused: the table stays as it is.
+	if err := os.WriteFile(path, []byte(lvsConf(web1, web2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = start("--lvs-backend=nftables")
+	waitTable(t, 10*time.Second, director, "the rr table", shows(web1.IPv4.String(), web2.IPv4.String()))
+	before := handles(t, director)
+	if err := os.WriteFile(path, []byte(wlc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGHUP)
+	if err := lab.WaitUntil("the refused reload", 10*time.Second, func() bool {
+		return strings.Contains(p.Log(), "reload refused, the running configuration stays: ("+path+": Line 1) virtual_server")
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if p.Exited() || handles(t, director) != before {
+		t.Errorf("a refused reload stopped the daemon (%v) or changed the table:\n%s", p.Exited(), nftTable(director))
+	}
+	if got := askMany(client, lvsVIP4, 4); fmt.Sprint(got) != fmt.Sprint(map[string]int{"web1": 2, "web2": 2}) {
+		t.Errorf("after the refused reload: %v", got)
+	}
+}
+
+// askFrom connects from address src of host h to addr:80 and returns
+// the name that answered.
+func askFrom(h *lab.Host, src, addr netip.Addr) (string, error) {
+	var c net.Conn
+	d := net.Dialer{Timeout: time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}
+	if err := inNamespace(h.NS, func() (err error) {
+		c, err = d.Dial("tcp", netip.AddrPortFrom(addr, 80).String())
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	name, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(name), err
+}
+
+// sticky connects n times from src and returns the one server that
+// answered them all ("" and what answered if not one).
+func sticky(t *testing.T, h *lab.Host, src netip.Addr, n int) string {
+	t.Helper()
+	vip := lvsVIP4
+	if src.Is6() {
+		vip = lvsVIP6
+	}
+	got := map[string]int{}
+	for range n {
+		name, err := askFrom(h, src, vip)
+		if err != nil {
+			name = "error: " + err.Error()
+		}
+		got[name]++
+	}
+	if len(got) != 1 {
+		t.Errorf("client %s: %v, want one server for all %d connections", src, got, n)
+		return ""
+	}
+	for name := range got {
+		return name
+	}
+	return ""
+}
+
+// persistence_timeout with nftables, as IPVS does it: round robin picks
+// a server for a new client, and the client keeps it over many
+// connections; another client address gets the next server; a client
+// whose server is taken out by its checker moves to another and stays
+// there; persistence_granularity 255.255.255.0 makes the two addresses
+// one client (and over IPv6 persistence_granularity 64 makes a /64 one
+// client).
+func TestLVSNftablesPersistence(t *testing.T) {
+	l, director, client, clientB, webs, servers := persistLab(t, 3)
+	conf := func(granularity string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "virtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 120\n", lvsVIP4)
+		if granularity != "" {
+			fmt.Fprintf(&b, "    persistence_granularity %s\n", granularity)
+		}
+		for _, w := range webs {
+			fmt.Fprintf(&b, "    real_server %s 80 {\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n            warmup 0\n        }\n    }\n", w.IPv4)
+		}
+		// IPv6, the /64 as one client.
+		fmt.Fprintf(&b, "}\nvirtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 120\n    persistence_granularity 64\n", lvsVIP6)
+		for _, w := range webs {
+			fmt.Fprintf(&b, "    real_server %s 80 {\n        TCP_CHECK {\n            connect_timeout 1\n            retry 0\n            warmup 0\n        }\n    }\n", w.IPv6)
+		}
+		b.WriteString("}\n")
+		return b.String()
+	}
+	path, err := l.WriteFile("director-persist.conf", conf(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := director.Start(binary, append([]string{"-n", "-l", "-D", "--lvs-backend=nftables", "-f", path}, director.PidArgs("kg")...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
+	all := []string{webs[0].IPv4.String(), webs[1].IPv4.String(), webs[2].IPv4.String()}
+	waitTable(t, 10*time.Second, director, "the three servers", func(table string) bool {
+		for _, w := range webs {
+			if !strings.Contains(table, "dnat ip6 to ["+w.IPv6.String()+"]:80") {
+				return false
+			}
+		}
+		return dnatTo(all...)(table) && strings.Contains(table, "flags dynamic,timeout") && strings.Contains(table, "timeout 2m") &&
+			strings.Contains(table, "ip6 saddr & ffff:ffff:ffff:ffff::")
+	})
+
+	if a6, b6 := sticky(t, client, client.IPv6, 8), sticky(t, client, persistClientB6, 8); a6 == "" || b6 != a6 {
+		t.Errorf("IPv6, granularity /64: %s went to %q, %s to %q, want one server", client.IPv6, a6, persistClientB6, b6)
+	}
+	a := sticky(t, client, client.IPv4, 12)
+	b := sticky(t, client, clientB, 12)
+	if a == "" || b == "" || a == b {
+		t.Fatalf("two clients: %q and %q, want two servers (round robin picks the next for a new client)", a, b)
+	}
+	if again := sticky(t, client, client.IPv4, 6); again != a {
+		t.Errorf("client %s moved from %s to %s", client.IPv4, a, again)
+	}
+
+	// The first client's server stops: its checker takes it out, and
+	// the client moves to another server, and stays there.
+	servers[a].stop()
+	waitTable(t, 15*time.Second, director, a+" leaves the table", func(table string) bool {
+		return !strings.Contains(table, l.Host(a).IPv4.String()+":80") && dnatTo(slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == l.Host(a).IPv4.String() })...)(table)
+	})
+	moved := sticky(t, client, client.IPv4, 12)
+	if moved == "" || moved == a {
+		t.Errorf("with %s out, client %s got %q", a, client.IPv4, moved)
+	}
+	if again := sticky(t, client, clientB, 6); again != b && b != a {
+		t.Errorf("client %s moved from %s (still up) to %s", clientB, b, again)
+	}
+
+	// Back, and with a /24 granularity: both addresses are one client.
+	servers[a].start()
+	if err := os.WriteFile(path, []byte(conf("255.255.255.0")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(syscall.SIGHUP)
+	waitTable(t, 15*time.Second, director, "the /24 granularity and the three servers", func(table string) bool {
+		return dnatTo(all...)(table) && strings.Contains(table, "ip saddr & 255.255.255.0")
+	})
+	one := sticky(t, client, client.IPv4, 6)
+	if other := sticky(t, client, clientB, 6); one == "" || other != one {
+		t.Errorf("granularity /24: %s went to %q, %s to %q, want one server", client.IPv4, one, clientB, other)
+	}
+}
+
+// dnatTo: a persistent service's table sends to each address's port 80.
+func dnatTo(addrs ...string) func(string) bool {
+	return func(table string) bool {
+		for _, a := range addrs {
+			if !strings.Contains(table, "dnat ip to "+a+":80") {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// persistClientB6 is the persistence tests' client's second IPv6
+// address, in the /64 of its first.
+var persistClientB6 = netip.MustParseAddr("2001:db8::77")
+
+// persistLab is a director with VIPs 198.51.100.100 and 2001:db8::100,
+// n web servers answering with their names, and a client with two
+// addresses of each family (its own, 198.51.100.77 and 2001:db8::77),
+// all routed back through the director.
+func persistLab(t *testing.T, n int) (l *lab.Lab, director, client *lab.Host, clientB netip.Addr, webs []*lab.Host, servers map[string]*webServer) {
+	t.Helper()
+	needRoot(t, "nft", "sysctl")
+	names := []string{"director"}
+	for i := range n {
+		names = append(names, fmt.Sprintf("web%d", i+1))
+	}
+	l = newLab(t, append(names, "client")...)
+	director, client = l.Host("director"), l.Host("client")
+	for _, name := range names[1:] {
+		webs = append(webs, l.Host(name))
+	}
+	clientB = netip.MustParseAddr("198.51.100.77")
+	run(t, director, "ip", "addr", "add", lvsVIP4.String()+"/32", "dev", "eth0")
+	run(t, director, "ip", "addr", "add", lvsVIP6.String()+"/128", "dev", "eth0", "nodad")
+	run(t, client, "ip", "addr", "add", clientB.String()+"/24", "dev", "eth0")
+	run(t, client, "ip", "addr", "add", persistClientB6.String()+"/64", "dev", "eth0", "nodad")
+	run(t, director, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+		"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0")
+	servers = map[string]*webServer{}
+	for _, web := range webs {
+		for _, c := range []netip.Addr{client.IPv4, clientB} {
+			run(t, web, "ip", "route", "add", c.String()+"/32", "via", director.IPv4.String())
+		}
+		for _, c := range []netip.Addr{client.IPv6, persistClientB6} {
+			run(t, web, "ip", "-6", "route", "add", c.String()+"/128", "via", director.IPv6.String())
+		}
+		run(t, web, "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0",
+			"net.ipv6.conf.all.accept_redirects=0", "net.ipv6.conf.eth0.accept_redirects=0")
+		servers[web.Name] = newWebServer(t, web)
+	}
+	return l, director, client, clientB, webs, servers
+}
+
+// With inhibit_on_failure, a persistent service's server whose check
+// fails goes to weight 0: it takes no new client, but the clients
+// pinned to it keep going to it (it still answers), as IPVS's
+// persistence templates keep going to a quiescent server.
+func TestLVSNftablesPersistenceKeepsInhibitedServersClients(t *testing.T) {
+	l, director, client, clientB, webs, _ := persistLab(t, 2)
+	flag := func(w *lab.Host) string { return filepath.Join(l.Dir, w.Name+".up") }
+	var b strings.Builder
+	fmt.Fprintf(&b, "global_defs {\n    script_user root\n}\nvirtual_server %s 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    persistence_timeout 120\n", lvsVIP4)
+	for _, w := range webs {
+		if err := os.WriteFile(flag(w), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "    real_server %s 80 {\n        inhibit_on_failure\n        MISC_CHECK {\n            misc_path \"/bin/test -e %s\"\n            misc_timeout 1\n        }\n    }\n", w.IPv4, flag(w))
+	}
+	b.WriteString("}\n")
+	path, err := l.WriteFile("director-inhibit.conf", b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := director.Start(binary, append([]string{"-n", "-l", "-D", "--lvs-backend=nftables", "-f", path}, director.PidArgs("kg")...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); dumpLogOnFailure(t, director, p) })
+	waitTable(t, 10*time.Second, director, "both servers, two slots", func(table string) bool {
+		return dnatTo(webs[0].IPv4.String(), webs[1].IPv4.String())(table) && strings.Contains(table, "numgen inc mod 2 vmap")
+	})
+	a := sticky(t, client, client.IPv4, 8)
+	if a == "" {
+		t.FailNow()
+	}
+	if err := os.Remove(flag(l.Host(a))); err != nil {
+		t.Fatal(err)
+	}
+	waitTable(t, 15*time.Second, director, a+" inhibited: no slot", func(table string) bool {
+		return strings.Contains(table, "numgen inc mod 1 vmap")
+	})
+	if again := sticky(t, client, client.IPv4, 8); again != a {
+		t.Errorf("a client pinned to %s (inhibited, still answering) went to %q", a, again)
+	}
+	if other := sticky(t, client, clientB, 8); other == "" || other == a {
+		t.Errorf("a new client went to %q, want not the inhibited %s", other, a)
 	}
 }

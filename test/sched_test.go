@@ -71,7 +71,7 @@ func TestCheckerThreadHasTheCheckersSettings(t *testing.T) {
 	l := newLab(t, "r1")
 	r1 := l.Host("r1")
 	settings := "global_defs {\n    vrrp_rt_priority 10\n    checker_priority 7\n}\n" +
-		"virtual_server 198.51.100.200 80 {\n    delay_loop 1\n    protocol TCP\n" +
+		"virtual_server 198.51.100.200 80 {\n    delay_loop 1\n    lb_algo rr\n    protocol TCP\n" +
 		"    real_server 198.51.100.9 80 {\n        TCP_CHECK {\n            connect_timeout 1\n        }\n    }\n}\n"
 	path, err := l.WriteFile("sched.conf", trackConf(150, settings, ""))
 	if err != nil {

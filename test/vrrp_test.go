@@ -86,6 +86,7 @@ type instance struct {
 	advertInt  string
 	vip        netip.Addr
 	auth       string // v2 PASS password, "" for none
+	ah         bool   // auth_type AH instead of PASS (with auth)
 	nopreempt  bool
 	delay      string // preempt_delay, "" for none
 	checksumV2 bool   // v3_checksum_as_v2
@@ -109,7 +110,11 @@ func (in instance) conf() string {
 		fmt.Fprintf(&b, "    preempt_delay %s\n", in.delay)
 	}
 	if in.auth != "" {
-		fmt.Fprintf(&b, "    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n", in.auth)
+		typ := "PASS"
+		if in.ah {
+			typ = "AH"
+		}
+		fmt.Fprintf(&b, "    authentication {\n        auth_type %s\n        auth_pass %s\n    }\n", typ, in.auth)
 	}
 	if len(in.unicast) > 0 {
 		fmt.Fprintf(&b, "    unicast_src_ip %s\n    unicast_peer {\n", in.src)

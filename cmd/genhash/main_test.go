@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"fmt"
@@ -25,61 +24,14 @@ import (
 
 const debianGenhash = "/usr/bin/genhash"
 
-// server is a loopback server answering each request with respond and
-// recording the requests.
-type server struct {
-	port string
-	mu   sync.Mutex
-	reqs []string
+// newServer is a raw HTTP server (testenv.RawHTTPServer) answering each
+// request with respond.
+func newServer(t *testing.T, respond func(c net.Conn)) *testenv.RawHTTPServer {
+	return testenv.NewRawHTTPServer(t, func(c net.Conn, _ string) { respond(c) })
 }
 
-func newServer(t *testing.T, respond func(c net.Conn)) *server {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	s := &server{port: port}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				var req strings.Builder
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					req.WriteString(l)
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				s.mu.Lock()
-				s.reqs = append(s.reqs, req.String())
-				s.mu.Unlock()
-				respond(c)
-			}()
-		}
-	}()
-	return s
-}
-
-func (s *server) requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.reqs...)
-}
+// port is a server's port as genhash's -p takes it.
+func port(s *testenv.RawHTTPServer) string { return strconv.Itoa(int(s.Addr.Port())) }
 
 func write(parts ...string) func(net.Conn) {
 	return func(c net.Conn) {
@@ -136,11 +88,11 @@ func needDebian(t *testing.T) {
 
 // compare runs both genhashes with args and wants the same output, exit
 // status and request.
-func compare(t *testing.T, srv *server, args ...string) outcome {
+func compare(t *testing.T, srv *testenv.RawHTTPServer, args ...string) outcome {
 	t.Helper()
 	before := 0
 	if srv != nil {
-		before = len(srv.requests())
+		before = len(srv.Requests())
 	}
 	want := runDebian(t, args...)
 	got := runOurs(args...)
@@ -149,7 +101,7 @@ func compare(t *testing.T, srv *server, args ...string) outcome {
 			strings.Join(args, " "), want.code, want.stdout, want.stderr, got.code, got.stdout, got.stderr)
 	}
 	if srv != nil {
-		reqs := srv.requests()[before:]
+		reqs := srv.Requests()[before:]
 		if len(reqs) != 2 || reqs[0] != reqs[1] {
 			t.Errorf("genhash %s: requests %q", strings.Join(args, " "), reqs)
 		}
@@ -187,7 +139,7 @@ func TestSameAsKeepalivedOverHTTP(t *testing.T) {
 	} {
 		srv := newServer(t, tc.respond)
 		for _, verbose := range []bool{false, true} {
-			args := append([]string{"-s", "127.0.0.1", "-p", srv.port, "-u", "/index.html"}, tc.extra...)
+			args := append([]string{"-s", "127.0.0.1", "-p", port(srv), "-u", "/index.html"}, tc.extra...)
 			if verbose {
 				args = append(args, "-v")
 			}
@@ -207,7 +159,7 @@ func TestSameAsKeepalivedOnFailures(t *testing.T) {
 		t.Errorf("refused: %q", got.stdout)
 	}
 	silent := newServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
-	got = compare(t, nil, "-s", "127.0.0.1", "-p", silent.port, "-u", "/", "-t", "1")
+	got = compare(t, nil, "-s", "127.0.0.1", "-p", port(silent), "-u", "/", "-t", "1")
 	if got.stdout != "Timeout WEB read\n" {
 		t.Errorf("silent server: %q", got.stdout)
 	}
@@ -309,7 +261,7 @@ func TestSameAsKeepalivedOnUsageErrors(t *testing.T) {
 // is a deliberate difference.
 func TestChunkedBodyDigestIsTheDecodedBodys(t *testing.T) {
 	srv := newServer(t, write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n7\r\n world\n\r\n0\r\n\r\n"))
-	got := runOurs("-s", "127.0.0.1", "-p", srv.port, "-u", "/")
+	got := runOurs("-s", "127.0.0.1", "-p", port(srv), "-u", "/")
 	if got.stdout != "f0ef7081e1539ac00ef5b761b4fb01b3\n" || got.code != 0 {
 		t.Fatalf("%+v", got)
 	}
@@ -317,7 +269,7 @@ func TestChunkedBodyDigestIsTheDecodedBodys(t *testing.T) {
 		t.Errorf("stderr does not give keepalived's digest: %q", got.stderr)
 	}
 	if _, err := os.Stat(debianGenhash); err == nil {
-		if want := runDebian(t, "-s", "127.0.0.1", "-p", srv.port, "-u", "/"); want.stdout != "e0a16f1186c2626b4edd69a136d75ddb\n" {
+		if want := runDebian(t, "-s", "127.0.0.1", "-p", port(srv), "-u", "/"); want.stdout != "e0a16f1186c2626b4edd69a136d75ddb\n" {
 			t.Errorf("keepalived's genhash: %q", want.stdout)
 		}
 	}

@@ -255,6 +255,9 @@ func dumpVRRP(b *strings.Builder, st *vrrp.InstanceStatus, x *KeepalivedExtra, n
 	}
 	line(b, "   Promote_secondaries = %s", enabled(x.PromoteSecondaries))
 	switch {
+	case st.AuthType == vrrp.AuthAH:
+		// vrrp_data.c dump_vrrp: no password for AH.
+		line(b, "   Authentication type = IPSEC_AH")
 	case st.AuthType != vrrp.AuthNone:
 		line(b, "   Authentication type = SIMPLE_PASSWORD")
 		line(b, "   Password = %s", x.AuthPass)

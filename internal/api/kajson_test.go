@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
@@ -281,5 +282,21 @@ func TestKAVIPFormat(t *testing.T) {
 		if got := kaVIP(tt.vip, st, &KeepalivedExtra{}, tt.set); got != tt.want {
 			t.Errorf("kaVIP(%v) = %q, want %q", tt.vip, got, tt.want)
 		}
+	}
+}
+
+// auth_type AH: keepalived.json has type 2 and the key (vrrp_json.c
+// vrrp_json_auth_dump); keepalived.data names the type and hides the key
+// (vrrp_data.c dump_vrrp).
+func TestKeepalivedDumpsAH(t *testing.T) {
+	st := &vrrp.InstanceStatus{Name: "VI_1", AuthType: vrrp.AuthAH, Version: 2}
+	x := &KeepalivedExtra{AuthPass: "secret"}
+	if d := kaDataOf(st, x); d.AuthType != 2 || d.AuthData != "secret" {
+		t.Errorf("JSON: auth_type %d auth_data %q", d.AuthType, d.AuthData)
+	}
+	var b strings.Builder
+	dumpVRRP(&b, st, x, time.Now())
+	if out := b.String(); !strings.Contains(out, "   Authentication type = IPSEC_AH\n") || strings.Contains(out, "secret") {
+		t.Errorf("keepalived.data:\n%s", out)
 	}
 }

@@ -63,7 +63,7 @@ type Engine struct {
 	OnThread func() (done func())
 	rand     func() float64 // [0, 1), for the warmup spread
 	mu       sync.Mutex
-	queue    jobHeap
+	queue    dueHeap[*Job]
 	wake     chan struct{}
 	probes   sync.WaitGroup
 	due      []*Job // startDue's, reused
@@ -332,25 +332,6 @@ func (e *Engine) nextDue(none time.Time) time.Time {
 	return e.queue[0].next
 }
 
-// jobHeap orders jobs by their next check.
-type jobHeap []*Job
-
-func (h jobHeap) Len() int           { return len(h) }
-func (h jobHeap) Less(i, k int) bool { return h[i].next.Before(h[k].next) }
-func (h jobHeap) Swap(i, k int) {
-	h[i], h[k] = h[k], h[i]
-	h[i].index, h[k].index = i, k
-}
-func (h *jobHeap) Push(x any) {
-	j := x.(*Job)
-	j.index = len(*h)
-	*h = append(*h, j)
-}
-func (h *jobHeap) Pop() any {
-	old := *h
-	j := old[len(old)-1]
-	old[len(old)-1] = nil
-	j.index = -1
-	*h = old[:len(old)-1]
-	return j
-}
+// A job is due at its next check.
+func (j *Job) due() time.Time  { return j.next }
+func (j *Job) heapIndex() *int { return &j.index }

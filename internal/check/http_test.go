@@ -1,7 +1,6 @@
 package check
 
 import (
-	"bufio"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/tls"
@@ -20,62 +19,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/testenv"
 )
-
-// rawServer is a loopback server that reads each request's header and
-// answers with respond; it records the requests.
-type rawServer struct {
-	addr netip.AddrPort
-	mu   sync.Mutex
-	reqs []string
-}
-
-func newRawServer(t *testing.T, respond func(c net.Conn, req string)) *rawServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &rawServer{addr: netip.MustParseAddrPort(ln.Addr().String())}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				var req strings.Builder
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					req.WriteString(l)
-					if err != nil || l == "\r\n" {
-						break
-					}
-				}
-				s.mu.Lock()
-				s.reqs = append(s.reqs, req.String())
-				s.mu.Unlock()
-				respond(c, req.String())
-			}()
-		}
-	}()
-	return s
-}
-
-func (s *rawServer) requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.reqs...)
-}
 
 // answer is a respond function writing a fixed response.
 func answer(resp string) func(net.Conn, string) {
@@ -107,15 +53,15 @@ func md5Of(s string) *[md5.Size]byte {
 // The request is keepalived's, byte for byte; a 200 with the right
 // digest passes.
 func TestHTTPGetRequestAndSuccess(t *testing.T) {
-	srv := newRawServer(t, answer(okResponse("Hello world\n")))
-	u := testURL(t, "/index.html", srv.addr)
+	srv := testenv.NewRawHTTPServer(t, answer(okResponse("Hello world\n")))
+	u := testURL(t, "/index.html", srv.Addr)
 	u.Digest = md5Of("Hello world\n")
-	h := httpCheck(srv.addr, u)
+	h := httpCheck(srv.Addr, u)
 	if r := probe(h, time.Second); !r.OK {
 		t.Fatalf("%+v", r)
 	}
-	want := fmt.Sprintf("GET /index.html HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:%d\r\n\r\n", srv.addr.Port())
-	if got := srv.requests(); len(got) != 1 || got[0] != want {
+	want := fmt.Sprintf("GET /index.html HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:%d\r\n\r\n", srv.Addr.Port())
+	if got := srv.Requests(); len(got) != 1 || got[0] != want {
 		t.Fatalf("request %q, want %q", got, want)
 	}
 	if h.last.msg != "MD5 digest" {
@@ -126,7 +72,7 @@ func TestHTTPGetRequestAndSuccess(t *testing.T) {
 // http_protocol 1.1 and 1.0C ask the server to close; a virtualhost
 // replaces the address in Host, without a port.
 func TestHTTPGetProtocolAndVirtualhost(t *testing.T) {
-	srv := newRawServer(t, answer(okResponse("x")))
+	srv := testenv.NewRawHTTPServer(t, answer(okResponse("x")))
 	for _, tc := range []struct {
 		proto HTTPProtocol
 		want  string
@@ -134,14 +80,14 @@ func TestHTTPGetProtocolAndVirtualhost(t *testing.T) {
 		{HTTP11, "GET / HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.com\r\n\r\n"},
 		{HTTP10C, "GET / HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.com\r\n\r\n"},
 	} {
-		u := testURL(t, "/", srv.addr)
-		u.Host = HostHeader("www.example.com", srv.addr)
-		h := httpCheck(srv.addr, u)
+		u := testURL(t, "/", srv.Addr)
+		u.Host = HostHeader("www.example.com", srv.Addr)
+		h := httpCheck(srv.Addr, u)
 		h.Protocol = tc.proto
 		if r := probe(h, time.Second); !r.OK {
 			t.Fatalf("%+v", r)
 		}
-		reqs := srv.requests()
+		reqs := srv.Requests()
 		if got := reqs[len(reqs)-1]; got != tc.want {
 			t.Errorf("%v: request %q, want %q", tc.proto, got, tc.want)
 		}
@@ -152,11 +98,11 @@ func TestHTTPGetProtocolAndVirtualhost(t *testing.T) {
 }
 
 func TestHTTPGetRefused(t *testing.T) {
-	srv := newRawServer(t, answer(""))
+	srv := testenv.NewRawHTTPServer(t, answer(""))
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := netip.MustParseAddrPort(ln.Addr().String())
 	ln.Close()
-	h := httpCheck(addr, testURL(t, "/", srv.addr))
+	h := httpCheck(addr, testURL(t, "/", srv.Addr))
 	r := probe(h, time.Second)
 	if r.OK || h.last.msg != msgConnectFailed || !strings.Contains(r.Reason, "refused") {
 		t.Fatalf("closed port: %+v, message %q", r, h.last.msg)
@@ -167,8 +113,8 @@ func TestHTTPGetRefused(t *testing.T) {
 // answers, or drips its answer a byte at a time, fails in about that
 // time (keepalived bounds each read).
 func TestHTTPGetTimesOut(t *testing.T) {
-	silent := newRawServer(t, func(c net.Conn, _ string) { io.Copy(io.Discard, c) })
-	drip := newRawServer(t, func(c net.Conn, _ string) {
+	silent := testenv.NewRawHTTPServer(t, func(c net.Conn, _ string) { io.Copy(io.Discard, c) })
+	drip := testenv.NewRawHTTPServer(t, func(c net.Conn, _ string) {
 		for _, b := range []byte(okResponse("Hello world\n")) {
 			if _, err := c.Write([]byte{b}); err != nil {
 				return
@@ -177,10 +123,10 @@ func TestHTTPGetTimesOut(t *testing.T) {
 		}
 	})
 	for _, tc := range []struct {
-		srv *rawServer
+		srv *testenv.RawHTTPServer
 		msg string
 	}{{silent, msgFirstRead}, {drip, msgHTTPRead}} {
-		h := httpCheck(tc.srv.addr, testURL(t, "/", tc.srv.addr))
+		h := httpCheck(tc.srv.Addr, testURL(t, "/", tc.srv.Addr))
 		start := time.Now()
 		r := probe(h, 300*time.Millisecond)
 		took := time.Since(start)
@@ -192,16 +138,16 @@ func TestHTTPGetTimesOut(t *testing.T) {
 		}
 	}
 	// The connection itself timing out.
-	h := httpCheck(fullListener(t), testURL(t, "/", silent.addr))
+	h := httpCheck(fullListener(t), testURL(t, "/", silent.Addr))
 	if r := probe(h, 300*time.Millisecond); r.OK || h.last.msg != msgConnectTimeout {
 		t.Fatalf("%+v, message %q", r, h.last.msg)
 	}
 }
 
 func TestHTTPGetStatusCodes(t *testing.T) {
-	srv := newRawServer(t, answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
-	u := testURL(t, "/", srv.addr)
-	h := httpCheck(srv.addr, u)
+	srv := testenv.NewRawHTTPServer(t, answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
+	u := testURL(t, "/", srv.Addr)
+	h := httpCheck(srv.Addr, u)
 	if r := probe(h, time.Second); r.OK || h.last.msg != msgStatus || !strings.Contains(r.Reason, "503") {
 		t.Fatalf("503 against 200-299: %+v %q", r, h.last.msg)
 	}
@@ -220,19 +166,19 @@ func TestHTTPGetStatusCodes(t *testing.T) {
 }
 
 func TestHTTPGetWrongDigest(t *testing.T) {
-	srv := newRawServer(t, answer(okResponse("Hello world\n")))
-	u := testURL(t, "/", srv.addr)
+	srv := testenv.NewRawHTTPServer(t, answer(okResponse("Hello world\n")))
+	u := testURL(t, "/", srv.Addr)
 	u.Digest = md5Of("Hello World\n")
-	h := httpCheck(srv.addr, u)
+	h := httpCheck(srv.Addr, u)
 	if r := probe(h, time.Second); r.OK || h.last.msg != msgDigest {
 		t.Fatalf("%+v %q", r, h.last.msg)
 	}
 	// The digest covers Content-Length bytes only.
-	srv2 := newRawServer(t, answer("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nHello world\n"))
-	u2 := testURL(t, "/", srv2.addr)
+	srv2 := testenv.NewRawHTTPServer(t, answer("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nHello world\n"))
+	u2 := testURL(t, "/", srv2.Addr)
 	u2.Digest = md5Of("Hello")
 	var lines []string
-	h2 := httpCheck(srv2.addr, u2)
+	h2 := httpCheck(srv2.Addr, u2)
 	h2.Log = func(s string) { lines = append(lines, s) }
 	if r := probe(h2, time.Second); !r.OK {
 		t.Fatalf("digest cut to Content-Length: %+v", r)
@@ -241,9 +187,9 @@ func TestHTTPGetWrongDigest(t *testing.T) {
 
 // A body shorter than its Content-Length is logged the first time.
 func TestHTTPGetContentLengthMismatchLogged(t *testing.T) {
-	srv := newRawServer(t, answer("HTTP/1.0 200 OK\r\nContent-Length: 50\r\n\r\nHello world\n"))
+	srv := testenv.NewRawHTTPServer(t, answer("HTTP/1.0 200 OK\r\nContent-Length: 50\r\n\r\nHello world\n"))
 	var lines []string
-	h := httpCheck(srv.addr, testURL(t, "/x", srv.addr))
+	h := httpCheck(srv.Addr, testURL(t, "/x", srv.Addr))
 	h.Server, h.Service = "[127.0.0.1]:tcp:80", "[192.0.2.1]:tcp:80"
 	h.Log = func(s string) { lines = append(lines, s) }
 	for i := 0; i < 2; i++ {
@@ -258,7 +204,7 @@ func TestHTTPGetContentLengthMismatchLogged(t *testing.T) {
 }
 
 func TestHTTPGetRegex(t *testing.T) {
-	srv := newRawServer(t, answer(okResponse("<html>\nStatus: RUNNING\n</html>\n")))
+	srv := testenv.NewRawHTTPServer(t, answer(okResponse("<html>\nStatus: RUNNING\n</html>\n")))
 	for _, tc := range []struct {
 		pattern string
 		opts    []string
@@ -293,9 +239,9 @@ func TestHTTPGetRegex(t *testing.T) {
 			t.Fatal(err)
 		}
 		re.NoMatch, re.MinOffset, re.MaxOffset, re.HasMax = tc.noMatch, tc.min, tc.max, tc.hasMax
-		u := testURL(t, "/", srv.addr)
+		u := testURL(t, "/", srv.Addr)
 		u.Regex = re
-		h := httpCheck(srv.addr, u)
+		h := httpCheck(srv.Addr, u)
 		if r := probe(h, time.Second); r.OK != tc.ok {
 			t.Errorf("regex %q %v no_match %v offsets %d-%d: %+v, want ok %v", tc.pattern, tc.opts, tc.noMatch, tc.min, tc.max, r, tc.ok)
 		} else if !r.OK && h.last.msg != msgRegex {
@@ -312,12 +258,12 @@ func TestHTTPGetRegex(t *testing.T) {
 // a warning logged once.
 func TestHTTPGetChunkedBody(t *testing.T) {
 	raw := "5\r\nHello\r\n7\r\n world\n\r\n0\r\n\r\n"
-	srv := newRawServer(t, answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+raw))
-	u := testURL(t, "/", srv.addr)
+	srv := testenv.NewRawHTTPServer(t, answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+raw))
+	u := testURL(t, "/", srv.Addr)
 	u.Digest = md5Of("Hello world\n")
 	u.Regex, _ = CompileRegex("lo wor", nil)
 	var lines []string
-	h := httpCheck(srv.addr, u)
+	h := httpCheck(srv.Addr, u)
 	h.Log = func(s string) { lines = append(lines, s) }
 	if r := probe(h, time.Second); !r.OK {
 		t.Fatalf("decoded digest: %+v", r)
@@ -360,14 +306,14 @@ func TestHTTPGetChunkedFromGoServer(t *testing.T) {
 // A server that keeps the connection open after its response passes at
 // once: the body ends where Content-Length says.
 func TestHTTPGetKeepAliveServer(t *testing.T) {
-	srv := newRawServer(t, func(c net.Conn, _ string) {
+	srv := testenv.NewRawHTTPServer(t, func(c net.Conn, _ string) {
 		io.WriteString(c, okResponse("Hello world\n"))
 		io.Copy(io.Discard, c) // open until the client closes
 	})
-	u := testURL(t, "/", srv.addr)
+	u := testURL(t, "/", srv.Addr)
 	u.Digest = md5Of("Hello world\n")
 	start := time.Now()
-	if r := probe(httpCheck(srv.addr, u), time.Second); !r.OK || time.Since(start) > 500*time.Millisecond {
+	if r := probe(httpCheck(srv.Addr, u), time.Second); !r.OK || time.Since(start) > 500*time.Millisecond {
 		t.Fatalf("%+v after %v", r, time.Since(start))
 	}
 }
@@ -375,8 +321,8 @@ func TestHTTPGetKeepAliveServer(t *testing.T) {
 // A server that closes without a header fails with keepalived's "no
 // data" message.
 func TestHTTPGetNoHeader(t *testing.T) {
-	srv := newRawServer(t, answer("HTTP/1.0 200 OK\r\n"))
-	h := httpCheck(srv.addr, testURL(t, "/", srv.addr))
+	srv := testenv.NewRawHTTPServer(t, answer("HTTP/1.0 200 OK\r\n"))
+	h := httpCheck(srv.Addr, testURL(t, "/", srv.Addr))
 	if r := probe(h, time.Second); r.OK || h.last.msg != msgNoData {
 		t.Fatalf("%+v %q", r, h.last.msg)
 	}
@@ -386,7 +332,7 @@ func TestHTTPGetNoHeader(t *testing.T) {
 // is sent.
 type tlsServer struct {
 	*httptest.Server
-	addr netip.AddrPort
+	Addr netip.AddrPort
 	mu   sync.Mutex
 	sni  []string
 	// clientCerts is how many certificates each client sent.
@@ -413,7 +359,7 @@ func newTLSServer(t *testing.T, body string) *tlsServer {
 	}}
 	s.StartTLS()
 	t.Cleanup(s.Close)
-	s.addr = netip.MustParseAddrPort(s.Listener.Addr().String())
+	s.Addr = netip.MustParseAddrPort(s.Listener.Addr().String())
 	return s
 }
 
@@ -438,9 +384,9 @@ func sslCheck(t *testing.T, addr netip.AddrPort, files SSLFiles, u *URL) *HTTP {
 // nothing) and sends SNI only when asked.
 func TestSSLGetUnverifiedAndSNI(t *testing.T) {
 	srv := newTLSServer(t, "Hello world\n")
-	u := testURL(t, "/", srv.addr)
+	u := testURL(t, "/", srv.Addr)
 	u.Digest = md5Of("Hello world\n")
-	h := sslCheck(t, srv.addr, SSLFiles{}, u)
+	h := sslCheck(t, srv.Addr, SSLFiles{}, u)
 	if VerifiesServers(h.TLS) {
 		t.Fatal("verifies without a ca")
 	}
@@ -491,14 +437,14 @@ func TestSSLGetVerifiesWithCA(t *testing.T) {
 	// A CA that signed nothing here: a fresh self-signed certificate.
 	der, _ := testCertificate(t)
 	os.WriteFile(bad, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	h := sslCheck(t, srv.addr, SSLFiles{CA: good}, testURL(t, "/", srv.addr))
+	h := sslCheck(t, srv.Addr, SSLFiles{CA: good}, testURL(t, "/", srv.Addr))
 	if !VerifiesServers(h.TLS) {
 		t.Fatal("does not verify with a ca")
 	}
 	if r := probe(h, time.Second); !r.OK {
 		t.Fatalf("%+v", r)
 	}
-	h = sslCheck(t, srv.addr, SSLFiles{CA: bad}, testURL(t, "/", srv.addr))
+	h = sslCheck(t, srv.Addr, SSLFiles{CA: bad}, testURL(t, "/", srv.Addr))
 	if r := probe(h, time.Second); r.OK || h.last.msg != msgSSLHandshake {
 		t.Fatalf("%+v %q", r, h.last.msg)
 	}
@@ -509,15 +455,15 @@ func TestSSLGetVerifiesWithCA(t *testing.T) {
 // keepalived's.
 func TestHTTPGetLogLines(t *testing.T) {
 	var status sync.Map
-	srv := newRawServer(t, func(c net.Conn, req string) {
+	srv := testenv.NewRawHTTPServer(t, func(c net.Conn, req string) {
 		code := 200
 		if v, ok := status.Load("code"); ok {
 			code = v.(int)
 		}
 		fmt.Fprintf(c, "HTTP/1.0 %d X\r\nContent-Length: 0\r\n\r\n", code)
 	})
-	u := testURL(t, "/p", srv.addr)
-	h := httpCheck(srv.addr, u)
+	u := testURL(t, "/p", srv.Addr)
+	h := httpCheck(srv.Addr, u)
 	var lines []string
 	h.Log = func(s string) { lines = append(lines, s) }
 	tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: time.Second, Retry: 1}
@@ -560,7 +506,7 @@ func TestHTTPGetLogLines(t *testing.T) {
 func TestHTTPGetCycleThroughTheEngine(t *testing.T) {
 	var mu sync.Mutex
 	failing := map[string]bool{}
-	srv := newRawServer(t, func(c net.Conn, req string) {
+	srv := testenv.NewRawHTTPServer(t, func(c net.Conn, req string) {
 		path := strings.Fields(req)[1]
 		mu.Lock()
 		bad := failing[path]
@@ -571,7 +517,7 @@ func TestHTTPGetCycleThroughTheEngine(t *testing.T) {
 		}
 		io.WriteString(c, okResponse("ok"))
 	})
-	h := httpCheck(srv.addr, testURL(t, "/a", srv.addr), testURL(t, "/b", srv.addr), testURL(t, "/c", srv.addr))
+	h := httpCheck(srv.Addr, testURL(t, "/a", srv.Addr), testURL(t, "/b", srv.Addr), testURL(t, "/c", srv.Addr))
 	e := startEngine(t)
 	tm := Timing{DelayLoop: 20 * time.Millisecond, DelayBeforeRetry: 10 * time.Millisecond, Retry: 1}
 	changes := make(chan Change, 8)
@@ -595,7 +541,7 @@ func TestHTTPGetCycleThroughTheEngine(t *testing.T) {
 		t.Fatalf("change %v", c)
 	}
 	var paths []string
-	for _, r := range srv.requests() {
+	for _, r := range srv.Requests() {
 		paths = append(paths, strings.Fields(r)[1])
 	}
 	got := strings.Join(paths, " ")
@@ -634,7 +580,7 @@ func TestSSLGetClientCertificate(t *testing.T) {
 		{Certificate: certFile, Key: keyFile},
 		{Certificate: certFile, Key: encFile, Password: "secret"},
 	} {
-		h := sslCheck(t, srv.addr, files, testURL(t, "/", srv.addr))
+		h := sslCheck(t, srv.Addr, files, testURL(t, "/", srv.Addr))
 		if r := probe(h, time.Second); !r.OK {
 			t.Fatalf("%+v: %+v", files, r)
 		}

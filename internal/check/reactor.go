@@ -64,7 +64,7 @@ type reactor struct {
 	done func(p *connecting, r Result, end time.Time)
 
 	byFD      []*connecting // connects under way by socket
-	deadlines connectHeap
+	deadlines dueHeap[*connecting]
 	inflight  atomic.Int64 // len(byFD) less its nils, for any goroutine
 	events    []unix.EpollEvent
 	ended     []ended
@@ -461,25 +461,6 @@ func (c *Conn) dialError(err error) error {
 	return e
 }
 
-// connectHeap orders connects by deadline.
-type connectHeap []*connecting
-
-func (h connectHeap) Len() int           { return len(h) }
-func (h connectHeap) Less(i, k int) bool { return h[i].deadline.Before(h[k].deadline) }
-func (h connectHeap) Swap(i, k int) {
-	h[i], h[k] = h[k], h[i]
-	h[i].index, h[k].index = i, k
-}
-func (h *connectHeap) Push(x any) {
-	p := x.(*connecting)
-	p.index = len(*h)
-	*h = append(*h, p)
-}
-func (h *connectHeap) Pop() any {
-	old := *h
-	p := old[len(old)-1]
-	old[len(old)-1] = nil
-	p.index = -1
-	*h = old[:len(old)-1]
-	return p
-}
+// A connect is due at its deadline.
+func (p *connecting) due() time.Time  { return p.deadline }
+func (p *connecting) heapIndex() *int { return &p.index }

@@ -38,7 +38,8 @@ func WithBackend(b lvs.Backend, keep bool) Option {
 }
 
 // dataPlaneKeywords are the keywords the subsystem acts on once it
-// programs the kernel (what nftables cannot hold is logged per virtual
+// programs the kernel (what nftables cannot hold is refused at start,
+// refuse.go, or with --lvs-nftables-approximate logged per virtual
 // server when it is programmed).
 var dataPlaneKeywords = []string{
 	"lb_algo", "lb_kind", "lvs_method", "weight", "inhibit_on_failure",
@@ -58,7 +59,7 @@ func (s *Subsystem) syncer() *lvs.Syncer {
 	b := s.dpBackend
 	if b == nil {
 		var err error
-		if b, err = newBackend(s.log, s.dpChoice); err != nil {
+		if b, err = newBackend(s.log, s.dpChoice, s.dpApproximate); err != nil {
 			s.log.Error("the virtual servers cannot be programmed into the kernel", "err", err)
 			s.dpChoice = "" // said once; the checkers run on
 			return nil
@@ -72,7 +73,7 @@ func (s *Subsystem) syncer() *lvs.Syncer {
 // when asked (--lvs-backend=ipvs; an IPVS that cannot be opened is an
 // error, as keepalived's ipvs_start failing is fatal) or, for auto, when
 // the kernel has it; nftables otherwise.
-func newBackend(log *slog.Logger, choice string) (lvs.Backend, error) {
+func newBackend(log *slog.Logger, choice string, approximate bool) (lvs.Backend, error) {
 	switch choice {
 	case "nftables":
 		log.Info("LVS: programming the virtual servers with nftables (--lvs-backend=nftables)")
@@ -101,7 +102,10 @@ func newBackend(log *slog.Logger, choice string) (lvs.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nftables.New(lb), nil
+	if approximate {
+		log.Warn("LVS: --lvs-nftables-approximate: what nftables cannot express is held by the nearest equivalent, said once per virtual server")
+	}
+	return nftables.New(lb, nftables.Approximate(approximate)), nil
 }
 
 // dataPlane keeps one runtime's services in the kernel.

@@ -27,8 +27,10 @@ type Subsystem struct {
 	dpChoice  string
 	dpBackend lvs.Backend
 	dpKeep    bool
-	dpSyncer  *lvs.Syncer
-	dpApplied bool // a configuration with virtual servers was applied (lvs_flush: the first only)
+	// dpApproximate: --lvs-nftables-approximate (refuse.go).
+	dpApproximate bool
+	dpSyncer      *lvs.Syncer
+	dpApplied     bool // a configuration with virtual servers was applied (lvs_flush: the first only)
 	// dpFlushing: lvs_flush_on_stop with the IPVS backend.
 	dpFlushing bool
 }

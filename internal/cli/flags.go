@@ -69,6 +69,7 @@ var options = []option{
 	{0, "web.listen-address", requiredArg, "Serve Prometheus /metrics, JSON /status and /healthz on ADDR (e.g. 127.0.0.1:9165), as the keepalived exporters' flag"},
 	{0, "api-listen", requiredArg, "The same as --web.listen-address"},
 	{0, "lvs-backend", requiredArg, "Program virtual servers with auto (IPVS if the kernel has it, else nftables), ipvs or nftables"},
+	{0, "lvs-nftables-approximate", noArg, "With nftables, hold what it cannot express (lb_algo wlc, keepalived's default, lc, sed, nq, ovf, lblc, lblcr, mh; DR, TUN; persistence_engine, ops, thresholds) by the nearest equivalent, with a warning, instead of refusing to start"},
 }
 
 // Flags is the parsed command line. Values holds every option given, by

@@ -64,6 +64,7 @@ func (v *validator) instance(vi *VRRPInstance) {
 	v.tracking(vi)
 	v.preemption(vi)
 	v.strict(vi)
+	v.authenticationApplies(vi)
 	v.garp(vi)
 	if vi.IsSet("lvs_sync_daemon_interface") {
 		v.at(vi.PosOf("lvs_sync_daemon_interface"), ExitConfigErrors, "lvs_sync_daemon_interface",
@@ -365,6 +366,30 @@ func (v *validator) authentication(vi *VRRPInstance) {
 		v.noLine(auth.Pos, ExitConfigErrors, "auth_type", "(%s) Initial state master is incompatible with AH authentication - clearing", vi.Name())
 		vi.State = "BACKUP"
 	}
+}
+
+// authenticationApplies drops an authentication block that cannot apply,
+// as keepalived's vrrp_complete_instance (vrrp.c) does after its strict
+// mode check: VRRPv3 has none (an IPv6 instance without a version is
+// VRRPv3 whatever vrrp_version says), a type without a password is
+// ignored, and AH needs an IPv4 header.
+func (v *validator) authenticationApplies(vi *VRRPInstance) {
+	auth := vi.Authentication
+	if auth == nil || (auth.AuthType != "PASS" && auth.AuthType != "AH") {
+		return
+	}
+	ipv6 := v.instanceFamily(vi) == "inet6"
+	switch {
+	case vi.Version == 3 || (ipv6 && !vi.IsSet("version")):
+		v.noLine(auth.Pos, ExitConfigErrors, "authentication", "(%s) VRRP version 3 does not support authentication. Ignoring.", vi.Name())
+	case auth.AuthPass == "":
+		v.noLine(auth.Pos, ExitConfigErrors, "auth_pass", "(%s) Authentication specified but no password given. Ignoring", vi.Name())
+	case ipv6 && auth.AuthType == "AH":
+		v.noLine(auth.Pos, ExitConfigErrors, "auth_type", "(%s) Cannot use AH authentication with IPv6. ignoring", vi.Name())
+	default:
+		return
+	}
+	vi.Authentication = nil
 }
 
 // tracking checks the track_* references against what is defined.

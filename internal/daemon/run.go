@@ -87,7 +87,8 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	var checks *checkd.Subsystem
 	if !f.Has("vrrp") { // -P: VRRP only
 		backend, _ := f.LVSBackend() // checked by Main
-		checks = checkd.New(log, checkd.WithDataPlane(backend, f.Has("dont-release-ipvs")))
+		checks = checkd.New(log, checkd.WithDataPlane(backend, f.Has("dont-release-ipvs")),
+			checkd.WithApproximation(f.Has("lvs-nftables-approximate")))
 		subsystems = append(subsystems, checks)
 	}
 	// Last: applied once the instances run, stopped first (keepalived
@@ -95,6 +96,20 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	subsystems = append(subsystems, syncd)
 	implemented := keywordsOf(subsystems)
 	cfg, _ := load(log, path, opts, f.Has("dump-conf"), implemented)
+	if checks != nil {
+		// What the nftables data plane cannot express is refused here,
+		// not at -t (the file is valid keepalived), with keepalived's
+		// exit code for a configuration its checker cannot run
+		// (validate_check_config failing: KEEPALIVED_EXIT_CONFIG, 2).
+		if why := checks.Refusals(cfg); len(why) > 0 {
+			for _, w := range why {
+				log.Error(w)
+			}
+			log.Error(fmt.Sprintf("the nftables data plane cannot run %d of the configuration's settings (above): not starting "+
+				"(--lvs-nftables-approximate runs them with the nearest equivalents, --lvs-backend=ipvs with IPVS)", len(why)))
+			return exitConfig
+		}
+	}
 	apply(log, subsystems, cfg)
 	sd.ready()
 	var loops []liveness
@@ -116,6 +131,14 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		if reason := refuseReload(path, next, diags); reason != "" {
 			log.Error("reload refused, the running configuration stays: " + reason)
 			return
+		}
+		if checks != nil {
+			if why := checks.Refusals(next); len(why) > 0 {
+				for _, w := range why {
+					log.Error("reload refused, the running configuration stays: " + w)
+				}
+				return
+			}
 		}
 		cfg = next
 		apply(log, subsystems, cfg)
@@ -141,6 +164,12 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	}
 	return code
 }
+
+// exitConfig is keepalived's KEEPALIVED_EXIT_CONFIG (lib/scheduler.h):
+// its checker child exits so when validate_check_config fails
+// (check/check_daemon.c, start_check), and the parent then terminates
+// with it ("exited with permanent error CONFIG").
+const exitConfig = 2
 
 // pidFilePaths are the pid files the daemon holds: the main one, and the
 // one of each keepalived child whose work it does (-P runs no checkers,

@@ -476,7 +476,7 @@ func (n *FakeNet) deliver(from *fakeConn, p fakePacket) {
 		}
 		var targets []*fakeConn
 		for _, c := range h.conns {
-			if c.cfg.Family != from.cfg.Family || h.net[c.cfg.Interface] != n || c.isClosed() {
+			if c.cfg.Family != from.cfg.Family || c.cfg.Protocol != from.cfg.Protocol || h.net[c.cfg.Interface] != n || c.isClosed() {
 				continue
 			}
 			if mcast && (c.cfg.Unicast || c.cfg.Group != p.Dst) {

@@ -111,7 +111,21 @@ type VRRPConnConfig struct {
 	// received in that VRF. Without both, a unicast socket is bound to no
 	// device. Ignored with an Interface, which may itself be in a VRF.
 	VRF string
+	// Protocol is the IP protocol of the socket: ProtoVRRP (112, when
+	// zero) or, for VRRPv2 with auth_type AH over IPv4, ProtoAH (51). An
+	// AH conn works on whole IPv4 packets, as keepalived's AH sockets do
+	// (vrrp.c open_vrrp_read_socket opens IPPROTO_AH, the send socket uses
+	// IP_HDRINCL): Send takes the packet with its IP header (the caller
+	// builds it, since the ICV covers it; the kernel fills in the header
+	// checksum) and Recv returns it with its header in buf[:N].
+	Protocol int
 }
+
+// IP protocols of VRRP conns.
+const (
+	ProtoVRRP = 112
+	ProtoAH   = 51
+)
 
 // Interface describes a network interface.
 type Interface struct {
@@ -240,6 +254,17 @@ func (cfg *VRRPConnConfig) normalize() error {
 	}
 	if cfg.TTL == 0 {
 		cfg.TTL = 255
+	}
+	switch cfg.Protocol {
+	case 0:
+		cfg.Protocol = ProtoVRRP
+	case ProtoVRRP:
+	case ProtoAH:
+		if cfg.Family != 4 {
+			return fmt.Errorf("kernel: open vrrp on %s: AH is IPv4 only", cfg.Interface)
+		}
+	default:
+		return fmt.Errorf("kernel: open vrrp on %s: protocol %d, want %d or %d", cfg.Interface, cfg.Protocol, ProtoVRRP, ProtoAH)
 	}
 	if cfg.TTL < 1 || cfg.TTL > 255 {
 		return fmt.Errorf("kernel: open vrrp on %s: ttl %d out of range 1..255", cfg.Interface, cfg.TTL)

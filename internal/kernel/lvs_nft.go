@@ -39,6 +39,39 @@ package kernel
 // A fwmark service matches `meta l4proto { tcp, udp, sctp }`, the
 // protocols IPVS balances. A slot without port keeps the packet's port.
 //
+// A persistent service (persistence_timeout, persistence_granularity;
+// lvs_nft_persist_linux.go) has a chain and a pins set per destination
+// (named after the service's chain and the destination), one rule per
+// destination before the pick, and picks through a verdict map:
+//
+//	chain vs-tcp-198.51.100.100-80 {
+//		meta l4proto tcp ip saddr & 255.255.255.0 == @vs-tcp-198.51.100.100-80-10.0.0.2-80 jump vs-tcp-198.51.100.100-80-10.0.0.2-80
+//		meta l4proto tcp ip saddr & 255.255.255.0 == @vs-tcp-198.51.100.100-80-10.0.0.3-80 jump vs-tcp-198.51.100.100-80-10.0.0.3-80
+//		meta l4proto tcp numgen inc mod 2 vmap @vs-tcp-198.51.100.100-80 }
+//	chain vs-tcp-198.51.100.100-80-10.0.0.2-80 {
+//		meta l4proto tcp update @vs-tcp-198.51.100.100-80-10.0.0.2-80 { ip saddr & 255.255.255.0 }
+//		meta l4proto tcp dnat ip to 10.0.0.2:80 }
+//	set vs-tcp-198.51.100.100-80-10.0.0.2-80 { type ipv4_addr; size 1048576; flags dynamic,timeout; timeout 5m }
+//	map vs-tcp-198.51.100.100-80 { type mark : verdict; elements = { 0x00000000 : jump vs-...-10.0.0.2-80, ... } }
+//
+// The pins sets are IPVS's persistence templates: a client (its address
+// masked by the granularity) in a destination's set goes back to that
+// destination; a new one is picked and put in the set of the destination
+// it got. Every new connection restarts its pin's timeout (the nat chain
+// sees only a connection's first packet; IPVS restarts a template's
+// timer likewise while it controls connections). A destination removed
+// from the service goes with its rule and its set, so its clients are
+// picked afresh at their next connection (IPVS expires a template whose
+// destination is gone, ip_vs_check_template); one at weight 0 keeps its
+// rule and set without slot (LBService.Idle), so its pinned clients keep
+// going to it, as IPVS's templates do unless
+// net.ipv4.vs.expire_quiescent_template is set. A rewrite keeps the sets
+// of the destinations that stay, unless the timeout or mask changed.
+// (nft cannot print a lookup whose key or data a register holds from
+// another lookup, nor can a verdict map be updated from the packet path:
+// hence a set and a rule per destination, O(destinations) lookups for a
+// new connection of a persistent service.)
+//
 // Every change is one nfnetlink batch (one transaction): a service is
 // rewritten (its chain flushed and refilled, its map element added if
 // missing) or deleted (element, then chain) without touching any other;
@@ -82,8 +115,26 @@ type LBService struct {
 	LBKey
 	Pick LBPick
 	// Slots are the destinations in slot order; port 0 keeps the
-	// packet's destination port. No slot rejects new connections.
+	// packet's destination port. No slot rejects new connections (of
+	// clients not pinned to an Idle destination).
 	Slots []netip.AddrPort
+	// Persist is the service's persistence (the zero value for none).
+	Persist LBPersist
+	// Idle are destinations without slot that keep the clients pinned
+	// to them (a persistent service's servers at weight 0: IPVS's
+	// persistence templates keep sending their clients to a quiescent
+	// destination); sorted, none in Slots. Only with Persist.
+	Idle []netip.AddrPort
+}
+
+// LBPersist is a service's persistence (IPVS's persistent service): a
+// client, its source address masked by Mask, is pinned to the
+// destination it was given until Timeout seconds pass without a new
+// connection from it, as long as that destination is in the service
+// (in Slots or Idle).
+type LBPersist struct {
+	Timeout uint32     // seconds; 0: not persistent
+	Mask    netip.Addr // of the service's family (255.255.255.255: per address); the zero Addr without persistence
 }
 
 // LoadBalancer is the nftables load-balancing table. NFTLoadBalancer is

@@ -3,12 +3,14 @@
 package kernel
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"testing"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -77,4 +79,42 @@ func FuzzLBDecode(f *testing.F) {
 			t.Fatalf("slots %v re-read as %v, %v", got, again, err)
 		}
 	})
+}
+
+// The rule readers take any expressions without panicking: random rules
+// made of the expressions they meet (and others) are read or refused.
+func TestLBRuleReadersTakeAnyExpressions(t *testing.T) {
+	pool := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{6}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: lbV4Saddr, Len: 4},
+		&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: lbV6Saddr, Len: 16},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 255, 255, 0}, Xor: make([]byte, 4)},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255}, Xor: nil},
+		&expr.Lookup{SourceRegister: 1, SetName: "vs-tcp-198.51.100.1-80-10.0.0.2-80"},
+		&expr.Lookup{SourceRegister: 1, SetName: "vs-tcp-198.51.100.1-80", IsDestRegSet: true},
+		&expr.Lookup{SourceRegister: 1, SetName: "vs-tcp-198.51.100.1-80", IsDestRegSet: true, DestRegister: 1},
+		&expr.Verdict{Kind: expr.VerdictJump, Chain: "vs-tcp-198.51.100.1-80-10.0.0.2-80"},
+		&expr.Dynset{SrcRegKey: 1, SetName: "vs-tcp-198.51.100.1-80-10.0.0.2-80", Operation: unix.NFT_DYNSET_OP_UPDATE},
+		&expr.Immediate{Register: 1, Data: []byte{10, 0, 0, 2}},
+		&expr.Immediate{Register: 2, Data: []byte{0, 80}},
+		&expr.Immediate{Register: 2, Data: []byte{0}},
+		&expr.Numgen{Register: 1, Modulus: 3, Type: unix.NFT_NG_INCREMENTAL},
+		&expr.Hash{SourceRegister: 2, DestRegister: 1, Length: 16, Modulus: 2, Seed: lbHashSeed, Type: expr.HashTypeJenkins},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV6, RegAddrMin: 1},
+		&expr.Reject{},
+		&expr.Counter{},
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		exprs := make([]expr.Any, r.IntN(8))
+		for i := range exprs {
+			exprs[i] = pool[r.IntN(len(pool))]
+		}
+		lbParseRule(exprs)
+		if s, err := lbParsePersistRule(exprs); err == nil && s.isNAT && !s.dest.IsValid() {
+			t.Fatalf("a DNAT to nothing: %#v", exprs)
+		}
+	}
 }

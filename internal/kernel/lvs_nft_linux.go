@@ -7,11 +7,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -64,6 +66,12 @@ type lbView struct {
 	elems  map[LBKey]string // dispatch-map element -> the chain it jumps to
 	chains map[string]bool  // the table's chains
 	sets   map[string]bool  // the table's named sets and maps
+	// timeouts are the default timeouts (seconds) of the sets that have
+	// one (the pins sets), as read; persist what the load balancer
+	// knows of each service's persistence, as written or read back with
+	// it (lvs_nft_persist_linux.go).
+	timeouts map[string]uint32
+	persist  map[LBKey]lbPersistView
 	// counted are the real servers each service has counters for, and
 	// unplaced the counters read that may be of several services
 	// (lvs_nft_stats_linux.go).
@@ -228,7 +236,29 @@ func (lb *NFTLoadBalancer) generation() (uint32, error) {
 }
 
 func (lb *NFTLoadBalancer) conn() (*nftables.Conn, error) {
-	return nftables.New(nftables.WithNetNSFd(int(lb.ns)))
+	return nftables.New(nftables.WithNetNSFd(int(lb.ns)), nftables.WithSockOptions(lbBuffers))
+}
+
+// lbSocketBuffer is the send and receive buffer a transaction's socket
+// asks for: a persistent service's destinations are four messages each,
+// each acknowledged, and the default buffers (net.core.rmem_default and
+// wmem_default, about 208 KiB) hold the acknowledgements of only some
+// hundreds of messages (the kernel drops the rest: ENOBUFS).
+const lbSocketBuffer = 8 << 20
+
+// lbBuffers raises a transaction socket's buffers past the sysctl
+// limits (SO_RCVBUFFORCE, SO_SNDBUFFORCE: CAP_NET_ADMIN, which
+// programming nftables needs anyway); failing that, the defaults stay.
+func lbBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, lbSocketBuffer)
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, lbSocketBuffer)
+	})
+	return nil
 }
 
 func (lb *NFTLoadBalancer) tbl() *nftables.Table {
@@ -284,8 +314,14 @@ func (lb *NFTLoadBalancer) Services() (_ []LBService, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("kernel: nftables: reading chain %s: %w", name, err)
 			}
-			if pick, slots, err := lbDecodeChain(c, t, k, rules, &lb.requests); err == nil {
+			if lbIsPersistent(rules) {
+				if d, err := lbDecodePersistent(c, t, k, rules, v, &lb.requests); err == nil {
+					s = d
+					v.placeStats(s)
+				}
+			} else if pick, slots, err := lbDecodeChain(c, t, k, rules, &lb.requests); err == nil {
 				s.Pick, s.Slots = pick, slots
+				v.persist[k] = lbPersistView{}
 				v.placeStats(s)
 			}
 		}
@@ -602,7 +638,7 @@ func (d lbDispatch) userData() []byte {
 // are as they should be, and the dispatch elements.
 func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 	v := &lbView{elems: map[LBKey]string{}, chains: map[string]bool{}, sets: map[string]bool{},
-		counted: map[LBKey]map[netip.AddrPort]bool{}}
+		timeouts: map[string]uint32{}, persist: map[LBKey]lbPersistView{}, counted: map[LBKey]map[netip.AddrPort]bool{}}
 	lb.requests.Add(1)
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
@@ -634,6 +670,9 @@ func (lb *NFTLoadBalancer) read(c *nftables.Conn) (*lbView, error) {
 	for _, s := range sets {
 		if !s.Anonymous {
 			v.sets[s.Name] = true
+		}
+		if s.HasTimeout && s.Timeout > 0 && s.Timeout%time.Second == 0 && s.Timeout/time.Second <= math.MaxUint32 {
+			v.timeouts[s.Name] = uint32(s.Timeout / time.Second)
 		}
 	}
 	maps := 0
@@ -768,6 +807,7 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 		if v.sets[name] {
 			c.DelSet(&nftables.Set{Table: t, Name: name})
 		}
+		lbQueueDropDests(c, t, v, k, nil)
 		if rs := lbStatsOwnServers(v, k, del); len(rs) > 0 && lbStatsBaseOK(v) {
 			if err := lbQueueStatsElems(c, t, k, rs, false); err != nil {
 				return err
@@ -787,7 +827,31 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 			// again with the new slots, in the same transaction.
 			c.DelSet(&nftables.Set{Table: t, Name: name})
 		}
-		if err := lbQueueRule(c, t, ch, s, &id); err != nil {
+		// A persistent service's destinations: their chains flushed
+		// (those of destinations gone deleted with their pins), their
+		// pins kept if made for the same timeout and mask.
+		own := lbOwnDests(v, s.LBKey)
+		for _, dn := range own {
+			if v.chains[dn] {
+				c.FlushChain(&nftables.Chain{Name: dn, Table: t})
+			}
+		}
+		keep, keepSets := map[string]bool{}, map[string]bool{}
+		if s.Persist.Timeout != 0 {
+			pv, known := v.persist[s.LBKey]
+			for _, d := range slices.Concat(s.Slots, s.Idle) {
+				dn := lbDestName(s.LBKey, d)
+				keep[dn] = true
+				keepSets[dn] = known && pv.persist == s.Persist && v.sets[dn] && v.timeouts[dn] == s.Persist.Timeout
+			}
+		}
+		lbQueueDropDests(c, t, v, s.LBKey, keep)
+		for dn := range keep {
+			if v.sets[dn] && !keepSets[dn] {
+				c.DelSet(&nftables.Set{Table: t, Name: dn})
+			}
+		}
+		if err := lbQueueRule(c, t, ch, s, v, keepSets, &id); err != nil {
 			return err
 		}
 		// Adding an element that exists keeps it and its counter.
@@ -825,7 +889,16 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 	v.chains[lbChainPre], v.chains[lbChainOut] = true, true
 	v.chains[lbChainStatsIn], v.chains[lbChainStatsOut] = true, true
 	v.sets[lbSetStats4], v.sets[lbSetStats6], v.sets[lbSetConns4], v.sets[lbSetConns6] = true, true, true, true
+	forget := func(k LBKey) {
+		for _, dn := range lbOwnDests(v, k) {
+			delete(v.chains, dn)
+			delete(v.sets, dn)
+			delete(v.timeouts, dn)
+		}
+		delete(v.persist, k)
+	}
 	for _, k := range del {
+		forget(k)
 		delete(v.counted, k)
 		delete(v.elems, k)
 		delete(v.chains, lbChainName(k))
@@ -833,6 +906,19 @@ func (lb *NFTLoadBalancer) write(v *lbView, set []LBService, del []LBKey) error 
 	}
 	for _, s := range set {
 		name := lbChainName(s.LBKey)
+		forget(s.LBKey)
+		pv := lbPersistView{}
+		if s.Persist.Timeout != 0 {
+			pv.persist = s.Persist
+			for _, d := range slices.Concat(s.Slots, s.Idle) {
+				if !slices.Contains(pv.dests, d) {
+					pv.dests = append(pv.dests, d)
+				}
+				dn := lbDestName(s.LBKey, d)
+				v.chains[dn], v.sets[dn], v.timeouts[dn] = true, true, s.Persist.Timeout
+			}
+		}
+		v.persist[s.LBKey] = pv
 		v.elems[s.LBKey] = name
 		v.chains[name] = true
 		v.sets[name] = len(s.Slots) > 0
@@ -863,8 +949,29 @@ func lbCheck(s LBService) error {
 			ports++
 		}
 	}
-	if ports != 0 && ports != len(s.Slots) {
+	for _, d := range s.Idle {
+		if !d.IsValid() || d.Addr().Zone() != "" || d.Addr().Is4In6() || d.Addr().Is4() != (s.Family == 4) {
+			return fmt.Errorf("kernel: nftables: %v: destination %v is not an IPv%d address", s.LBKey, d, s.Family)
+		}
+		if slices.Contains(s.Slots, d) {
+			return fmt.Errorf("kernel: nftables: %v: idle destination %v has a slot", s.LBKey, d)
+		}
+		if d.Port() != 0 {
+			ports++
+		}
+	}
+	if ports != 0 && ports != len(s.Slots)+len(s.Idle) {
 		return fmt.Errorf("kernel: nftables: %v: some destinations have a port, others not", s.LBKey)
+	}
+	switch p := s.Persist; {
+	case p.Timeout == 0 && (p.Mask.IsValid() || len(s.Idle) > 0):
+		return fmt.Errorf("kernel: nftables: %v: a mask or idle destinations without persistence", s.LBKey)
+	case p.Timeout != 0 && (!p.Mask.IsValid() || p.Mask.Zone() != "" || p.Mask.Is4In6() || p.Mask.Is4() != (s.Family == 4)):
+		return fmt.Errorf("kernel: nftables: %v: persistence mask %v is not an IPv%d mask", s.LBKey, p.Mask, s.Family)
+	case p.Timeout != 0 && len(s.Slots)+len(s.Idle) == 0:
+		return fmt.Errorf("kernel: nftables: %v: persistence without destination", s.LBKey)
+	case !slices.IsSortedFunc(s.Idle, func(a, b netip.AddrPort) int { return a.Compare(b) }) || len(slices.Compact(slices.Clone(s.Idle))) != len(s.Idle):
+		return fmt.Errorf("kernel: nftables: %v: idle destinations not sorted or twice", s.LBKey)
 	}
 	return nil
 }
@@ -898,7 +1005,23 @@ func (lb *NFTLoadBalancer) queueBase(c *nftables.Conn, t *nftables.Table, v *lbV
 
 // lbQueueRule queues the service's one rule and its slot map (named
 // after the service, like its chain).
-func lbQueueRule(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, s LBService, id *uint32) error {
+func lbQueueRule(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, s LBService, v *lbView, keep map[string]bool, id *uint32) error {
+	if s.Persist.Timeout != 0 {
+		match := func() ([]expr.Any, error) {
+			if s.Fwmark == 0 {
+				return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{s.Proto}}}, nil
+			}
+			*id++
+			protos := &nftables.Set{Table: t, Name: "__set%d", ID: *id, Anonymous: true, Constant: true, KeyType: nftables.TypeInetProto}
+			if err := c.AddSet(protos, []nftables.SetElement{{Key: []byte{unix.IPPROTO_TCP}}, {Key: []byte{unix.IPPROTO_UDP}}, {Key: []byte{unix.IPPROTO_SCTP}}}); err != nil {
+				return nil, err
+			}
+			return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+				&expr.Lookup{SourceRegister: 1, SetName: protos.Name, SetID: protos.ID}}, nil
+		}
+		return lbQueuePersistent(c, t, ch, s, v, keep, match, id)
+	}
 	if len(s.Slots) == 0 {
 		// What IPVS answers when it finds no destination (ip_vs_leave),
 		// TCP and UDP alike.

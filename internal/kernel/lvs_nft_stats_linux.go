@@ -226,7 +226,7 @@ func lbStatsServers(s LBService) []netip.AddrPort {
 	}
 	seen := map[netip.AddrPort]bool{}
 	var out []netip.AddrPort
-	for _, d := range s.Slots {
+	for _, d := range slices.Concat(s.Slots, s.Idle) {
 		if !seen[d] {
 			seen[d] = true
 			out = append(out, d)
@@ -274,7 +274,7 @@ func (v *lbView) placeStats(s LBService) {
 		return
 	}
 	for _, e := range v.unplaced {
-		if e.proto == s.Proto && e.port == s.Addr.Port() && slices.Contains(s.Slots, e.rs) {
+		if e.proto == s.Proto && e.port == s.Addr.Port() && (slices.Contains(s.Slots, e.rs) || slices.Contains(s.Idle, e.rs)) {
 			v.count(s.LBKey, e.rs)
 		}
 	}

@@ -357,3 +357,111 @@ func TestNFTLoadBalancerUnchangedFollowsTheGeneration(t *testing.T) {
 	}
 	unchanged(true, "after reading the hand edit")
 }
+
+// Persistent services: the pins map (dynamic, with the timeout) and the
+// destinations set are written, nft reads the rules, and the services
+// read back as written, idle destinations and masks included. A
+// rewrite that keeps the timeout, mask and kind of destination keeps
+// the pins (a client pinned to a server that stays does not move);
+// changing the timeout starts them afresh.
+func TestNFTLoadBalancerPersistence(t *testing.T) {
+	lb, ns := newLBNamespace(t)
+	v4 := LBService{LBKey: LBKey{Family: 4, Proto: 6, Addr: lbAP("198.51.100.100:80")}, Pick: LBRoundRobin,
+		Slots:   []netip.AddrPort{lbAP("10.0.0.2:80"), lbAP("10.0.0.3:80")},
+		Idle:    []netip.AddrPort{lbAP("10.0.0.4:80")},
+		Persist: LBPersist{Timeout: 300, Mask: netip.MustParseAddr("255.255.255.0")}}
+	v6 := LBService{LBKey: LBKey{Family: 6, Proto: 17, Addr: lbAP("[2001:db8::100]:53")}, Pick: LBRoundRobin,
+		Idle:    []netip.AddrPort{lbAP("[2001:db8::2]:53")},
+		Persist: LBPersist{Timeout: 60, Mask: netip.MustParseAddr("ffff:ffff:ffff:ffff::")}}
+	fw := LBService{LBKey: LBKey{Family: 4, Fwmark: 7}, Pick: LBSourceHash,
+		Slots:   []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), 0)},
+		Persist: LBPersist{Timeout: 3600, Mask: netip.MustParseAddr("255.255.255.255")}}
+	if err := lb.Apply([]LBService{v4, v6, fw}, nil); err != nil {
+		t.Fatal(err)
+	}
+	listing := nftIn(t, ns, "list", "table", "inet", DefaultLBTable)
+	flat := normalizeNFT(listing)
+	for _, l := range []string{
+		"meta l4proto tcp ip saddr & 255.255.255.0 == @vs-tcp-198.51.100.100-80-10.0.0.4-80 jump vs-tcp-198.51.100.100-80-10.0.0.4-80",
+		"meta l4proto tcp numgen inc mod 2 vmap @vs-tcp-198.51.100.100-80 }",
+		"chain vs-tcp-198.51.100.100-80-10.0.0.2-80 { meta l4proto tcp update @vs-tcp-198.51.100.100-80-10.0.0.2-80 { ip saddr & 255.255.255.0 } meta l4proto tcp dnat ip to 10.0.0.2:80 }",
+		"meta l4proto udp ip6 saddr & ffff:ffff:ffff:ffff:: == @vs-udp-2001_db8__100-53-2001_db8__2-53 jump vs-udp-2001_db8__100-53-2001_db8__2-53 reject }",
+		"meta l4proto { tcp, udp, sctp } jhash ip saddr mod 1 seed 0x6b656570 vmap @vs-fwm-7-ip",
+		"chain vs-fwm-7-ip-10.0.0.2 { meta l4proto { tcp, udp, sctp } update @vs-fwm-7-ip-10.0.0.2 { ip saddr } meta l4proto { tcp, udp, sctp } dnat ip to 10.0.0.2 }",
+		"set vs-tcp-198.51.100.100-80-10.0.0.4-80 { type ipv4_addr size 1048576 flags dynamic,timeout timeout 5m }",
+		"set vs-udp-2001_db8__100-53-2001_db8__2-53 { type ipv6_addr size 1048576 flags dynamic,timeout timeout 1m }",
+	} {
+		if !strings.Contains(flat, normalizeNFT(l)) {
+			t.Errorf("nft list lacks %q", l)
+		}
+	}
+	if t.Failed() {
+		t.Fatal(listing)
+	}
+	got, err := lb.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sortedLB([]LBService{v4, v6, fw}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back\n got %+v\nwant %+v", got, want)
+	}
+
+	// A client pinned by hand (as the destination's chain pins it); the
+	// service rewritten with other servers: the pins of a server that
+	// stays stay, a server removed goes with its pins.
+	const pins3 = "vs-tcp-198.51.100.100-80-10.0.0.3-80"
+	hasPin := func() bool {
+		out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", DefaultLBTable, pins3).CombinedOutput()
+		return err == nil && strings.Contains(string(out), "192.0.2.0")
+	}
+	nftIn(t, ns, "add", "element", "inet", DefaultLBTable, pins3, "{ 192.0.2.0 }")
+	v4.Slots = []netip.AddrPort{lbAP("10.0.0.3:80")}
+	v4.Idle = []netip.AddrPort{lbAP("10.0.0.2:80")}
+	for _, fresh := range []bool{false, true} { // the view as written, then as read back
+		if fresh {
+			if _, err := lb.Services(); err != nil {
+				t.Fatal(err)
+			}
+			v4.Idle = nil
+		}
+		if err := lb.Apply([]LBService{v4}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !hasPin() {
+			t.Fatalf("a rewrite (fresh view %v) lost the pins:\n%s", fresh, nftIn(t, ns, "list", "table", "inet", DefaultLBTable))
+		}
+		if l := nftIn(t, ns, "list", "table", "inet", DefaultLBTable); strings.Contains(l, "10.0.0.4-80") || fresh && strings.Contains(l, "10.0.0.2-80") {
+			t.Fatalf("a removed server's chain or pins stay:\n%s", l)
+		}
+		got, err := lb.Services()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := sortedLB([]LBService{v4, v6, fw}); !reflect.DeepEqual(got, want) {
+			t.Fatalf("read back\n got %+v\nwant %+v", got, want)
+		}
+	}
+	v4.Persist.Timeout = 30
+	if err := lb.Apply([]LBService{v4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if hasPin() || !strings.Contains(nftIn(t, ns, "list", "set", "inet", DefaultLBTable, pins3), "timeout 30s") {
+		t.Fatalf("a new timeout kept the old pins:\n%s", nftIn(t, ns, "list", "table", "inet", DefaultLBTable))
+	}
+	// Without persistence the chains and sets go.
+	v4.Persist, v4.Idle = LBPersist{}, nil
+	if err := lb.Apply([]LBService{v4}, []LBKey{v6.LBKey}); err != nil {
+		t.Fatal(err)
+	}
+	if l := nftIn(t, ns, "list", "table", "inet", DefaultLBTable); strings.Contains(l, "198.51.100.100-80-") || strings.Contains(l, "2001_db8__100-53") ||
+		!strings.Contains(l, "vs-fwm-7-ip-10.0.0.2") {
+		t.Fatalf("persistence chains left behind, or taken from another service:\n%s", l)
+	}
+	got, err = lb.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sortedLB([]LBService{v4, fw}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back\n got %+v\nwant %+v", got, want)
+	}
+}

@@ -21,7 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// VRRPConn is a raw IP protocol 112 socket on one interface and one
+// VRRPConn is a raw IP protocol 112 socket (51 for AH: see
+// VRRPConnConfig.Protocol) on one interface and one
 // address family. One VRRPConn serves every VRRP instance on that
 // (interface, family, multicast or unicast): the caller dispatches
 // received adverts by VRID.
@@ -98,7 +99,7 @@ func OpenVRRP(cfg VRRPConnConfig) (*VRRPConn, error) {
 	c.roob = make([]byte, 128)
 	c.writeFn = c.doWrite
 
-	network, laddr := "ip4:112", "0.0.0.0"
+	network, laddr := fmt.Sprintf("ip4:%d", cfg.Protocol), "0.0.0.0"
 	if cfg.Family == 6 {
 		network, laddr = "ip6:112", "::"
 	}
@@ -142,6 +143,12 @@ func (c *VRRPConn) setupSocket(fd int) error {
 	} else {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0); err != nil {
 			return os.NewSyscallError("setsockopt IPV6_MULTICAST_ALL", err)
+		}
+	}
+	if c.cfg.Protocol == ProtoAH {
+		// We build the IP header, which the AH ICV covers.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_HDRINCL, 1); err != nil {
+			return os.NewSyscallError("setsockopt IP_HDRINCL", err)
 		}
 	}
 	if c.cfg.RecvBuffer > 0 {
@@ -413,6 +420,10 @@ func (c *VRRPConn) parse(buf []byte) (Packet, bool) {
 		p.TTL = b[8]
 		p.Src = netip.AddrFrom4([4]byte(b[12:16]))
 		p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+		if c.cfg.Protocol == ProtoAH {
+			p.N = total // the header stays: the AH ICV covers it
+			return p, true
+		}
 		p.N = copy(buf, b[ihl:total])
 		return p, true
 	}

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,13 +75,17 @@ type InstanceConfig struct {
 	// CheckUnicastSrc drops unicast adverts whose source is not one of
 	// Peers (keepalived's check_unicast_src).
 	CheckUnicastSrc bool
-	AuthType        uint8 // v2: AuthNone or AuthPass
+	AuthType        uint8 // v2: AuthNone, AuthPass or AuthAH (IPv4 only)
 	AuthPass        []byte
-	Checksum        ChecksumMode
-	VIPs            []VIP // advertised (virtual_ipaddress)
-	Excluded        []VIP // installed but not advertised (virtual_ipaddress_excluded)
-	Announce        AnnounceConfig
-	Log             *slog.Logger
+	// TTL is the TTL of the adverts of an AuthAH instance, which builds
+	// their IPv4 header itself (the other instances' TTL is the socket's);
+	// 0 means 255.
+	TTL      uint8
+	Checksum ChecksumMode
+	VIPs     []VIP // advertised (virtual_ipaddress)
+	Excluded []VIP // installed but not advertised (virtual_ipaddress_excluded)
+	Announce AnnounceConfig
+	Log      *slog.Logger
 	// OnLowerPriority, if set, is called (in order with the instance's
 	// other effects, without its lock) when the master hears a lower-priority master (rate-limited to one
 	// per advert interval), with its own priority: keepalived's
@@ -158,6 +163,8 @@ type Instance struct {
 	dsts  []netip.Addr // the group, or the unicast peers
 	vips  []VIP        // VIPs and excluded VIPs, installed together
 
+	ah *ahState // auth_type AH; nil otherwise
+
 	effects *effects // VIP changes, announcements and hooks, in order
 	// pings are Alive's questions, which Run answers between timers.
 	pings chan chan struct{}
@@ -189,6 +196,12 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 		for _, p := range cfg.Peers {
 			in.dsts = append(in.dsts, p.Addr)
 		}
+	}
+	if cfg.AuthType == AuthAH {
+		if cfg.Machine.Version != 2 || !cfg.Source.Unmap().Is4() {
+			return nil, errors.New("vrrp: AH authentication needs VRRPv2 over IPv4")
+		}
+		in.ah = newAHState(&cfg)
 	}
 	if g := cfg.SyncGroup; g != nil {
 		g.members = append(g.members, in)
@@ -388,6 +401,9 @@ func (in *Instance) do(acts []Action) {
 			in.effects.push(func() { in.startAnnounce(first) })
 		case LowerPriorityAdvert:
 			in.cfg.Log.Info("received lower priority advert, announcing again", "src", a.Src, "priority", a.Priority)
+			if in.ah != nil {
+				in.ahSyncLowerPriority()
+			}
 			if hook := in.cfg.OnLowerPriority; hook != nil {
 				priority := in.m.Priority()
 				in.effects.push(func() { hook(priority) })
@@ -397,6 +413,9 @@ func (in *Instance) do(acts []Action) {
 			in.wantMaster.Store(true)
 			in.cfg.SyncGroup.post(syncEvent{from: in, kind: memberWantsMaster})
 		case Transition:
+			if a.To == Master && in.ah != nil {
+				in.ahBecomeMaster()
+			}
 			in.wantMaster.Store(false)
 			in.transition(a)
 			if a.From == Fault && a.To == Backup && len(in.cfg.Peers) > 0 {
@@ -474,7 +493,11 @@ func (in *Instance) isReloadTransition(t Transition) bool {
 func (in *Instance) sendAdvert(priority int) {
 	adv := Advert{Version: uint8(in.cfg.Machine.Version), Type: TypeAdvertisement, VRID: uint8(in.cfg.Machine.VRID),
 		Priority: uint8(priority), AuthType: in.cfg.AuthType, Interval: in.cfg.Machine.AdvertInt, Addrs: in.addrs}
-	if in.cfg.Machine.Version == 2 {
+	if in.ah != nil {
+		in.sendAdvertAH(&adv, priority)
+		return
+	}
+	if in.cfg.Machine.Version == 2 && in.cfg.AuthType == AuthPass {
 		copy(adv.AuthData[:], in.cfg.AuthPass)
 	}
 	for _, dst := range in.dsts {
@@ -483,15 +506,20 @@ func (in *Instance) sendAdvert(priority int) {
 		if err == nil {
 			err = in.net.SendAdvert(in.buf, dst)
 		}
-		if err != nil {
-			in.stats.SendErrors.Add(1)
-			in.cfg.Log.Error("cannot send advert", "dst", dst, "err", err)
-			continue
-		}
-		in.stats.AdvertSent.Add(1)
-		if priority == 0 {
-			in.stats.PriZeroSent.Add(1)
-		}
+		in.countSent(dst, priority, err)
+	}
+}
+
+// countSent counts one advert sent to dst, or logs why it could not be.
+func (in *Instance) countSent(dst netip.Addr, priority int, err error) {
+	if err != nil {
+		in.stats.SendErrors.Add(1)
+		in.cfg.Log.Error("cannot send advert", "dst", dst, "err", err)
+		return
+	}
+	in.stats.AdvertSent.Add(1)
+	if priority == 0 {
+		in.stats.PriZeroSent.Add(1)
 	}
 }
 
@@ -560,6 +588,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // Received is one VRRP packet as the socket delivered it.
 type Received struct {
+	// Payload is the VRRP message; for an AuthAH instance, the whole IPv4
+	// packet (its socket is an IP protocol 51 one, which delivers the
+	// header the ICV covers).
 	Payload  []byte
 	Src, Dst netip.Addr
 	TTL      uint8
@@ -571,9 +602,21 @@ type Received struct {
 // and dropped: it changes nothing, timers included. Before Run has started
 // the instance, the machine ignores adverts.
 func (in *Instance) Deliver(p Received) {
-	adv, err := Parse(p.Payload, p.Src, p.Dst, in.cfg.Checksum)
+	msg := p.Payload
+	var ahp *AHPacket
+	if in.ah != nil {
+		pkt, err := ParseAH(p.Payload)
+		if err != nil {
+			if r, ok := Reason(err); ok {
+				in.stats.Dropped[r].Add(1)
+			}
+			return
+		}
+		ahp, msg = &pkt, pkt.Message
+	}
+	adv, err := Parse(msg, p.Src, p.Dst, in.cfg.Checksum)
 	if err == nil {
-		err = in.check(&adv, p)
+		err = in.check(&adv, p, ahp)
 	}
 	if err != nil {
 		if r, ok := Reason(err); ok {
@@ -591,8 +634,10 @@ func (in *Instance) Deliver(p Received) {
 	in.step(AdvertReceived{Src: p.Src, Priority: int(adv.Priority), MaxAdverInt: adv.Interval})
 }
 
-// check applies the per-instance receive rules to a decoded advert.
-func (in *Instance) check(adv *Advert, p Received) error {
+// check applies the per-instance receive rules to a decoded advert; ahp
+// is its AH header when the instance uses AH (p.Payload is then the IPv4
+// packet).
+func (in *Instance) check(adv *Advert, p Received, ahp *AHPacket) error {
 	mc := &in.cfg.Machine
 	switch {
 	case int(adv.Version) != mc.Version:
@@ -604,7 +649,22 @@ func (in *Instance) check(adv *Advert, p Received) error {
 		return err
 	}
 	if err := adv.CheckAuth(in.cfg.AuthType, in.cfg.AuthPass); err != nil {
+		// Logged for each packet, in keepalived's words (vrrp.c
+		// vrrp_check_packet). An AH advert never reaches a plain
+		// instance, nor the reverse: each has its own socket, as in
+		// keepalived, whose "Received AH header but auth type not AH"
+		// cannot happen either.
+		if r, _ := Reason(err); r == DropAuthFailure {
+			in.cfg.Log.Info(fmt.Sprintf("(%s) received an invalid passwd!", in.cfg.Name))
+		} else {
+			in.cfg.Log.Info(fmt.Sprintf("(%s) received a %d auth, expecting %d!", in.cfg.Name, adv.AuthType, in.cfg.AuthType))
+		}
 		return err
+	}
+	if ahp != nil {
+		if err := in.checkAH(p.Payload, ahp, adv); err != nil {
+			return err
+		}
 	}
 	if mc.Version == 2 && adv.Interval != mc.AdvertInt {
 		return drop(DropAdvertInterval, "advert interval %v, expect %v", adv.Interval, mc.AdvertInt)
@@ -697,7 +757,10 @@ func (in *Instance) logAddrListMismatch(src netip.Addr) {
 // Demux hands received packets to the instance that owns their VRID on
 // one interface and family. It is pure: the daemon's socket reader calls it.
 type Demux struct {
-	byVRID  map[uint8]*Instance
+	byVRID map[uint8]*Instance
+	// ah: the socket is an AH one (its instances use AH), whose packets
+	// come with their IPv4 header and the AH header before the VRID.
+	ah      bool
 	Unknown atomic.Uint64 // packets for a VRID no instance has
 	Short   atomic.Uint64 // packets too short to carry a VRID
 }
@@ -707,17 +770,25 @@ func NewDemux(instances ...*Instance) *Demux {
 	d := &Demux{byVRID: map[uint8]*Instance{}}
 	for _, in := range instances {
 		d.byVRID[uint8(in.VRID())] = in
+		d.ah = d.ah || in.ah != nil
 	}
 	return d
 }
 
 // Dispatch delivers p to the instance of its VRID.
 func (d *Demux) Dispatch(p Received) {
-	if len(p.Payload) < headerLen {
+	off := 0
+	if d.ah {
+		// The IPv4 header length, then the AH header.
+		if len(p.Payload) > 0 {
+			off = int(p.Payload[0]&0x0f)*4 + AHLen
+		}
+	}
+	if len(p.Payload) < off+headerLen {
 		d.Short.Add(1)
 		return
 	}
-	in, ok := d.byVRID[p.Payload[1]]
+	in, ok := d.byVRID[p.Payload[off+1]]
 	if !ok {
 		d.Unknown.Add(1)
 		return

@@ -280,7 +280,10 @@ func TestAuthMismatchIsDroppedAndCounted(t *testing.T) {
 	cfgA := v2("A", 150, "secret")
 	cfgA.Machine.InitialState = Master // adverts start after one interval
 	a := startRouter(t, h, "192.0.2.1", cfgA)
-	b := startRouter(t, h, "192.0.2.2", v2("B", 100, "other"))
+	cfgB := v2("B", 100, "other")
+	logs := &syncBuffer{}
+	cfgB.Log = slog.New(slog.NewTextHandler(logs, nil))
+	b := startRouter(t, h, "192.0.2.2", cfgB)
 	eventually(t, "B counts A's adverts as auth failures", func() bool {
 		return b.inst.Stats().Dropped[DropAuthFailure].Load() > 0
 	})
@@ -289,6 +292,9 @@ func TestAuthMismatchIsDroppedAndCounted(t *testing.T) {
 	}
 	if a.inst.State() != Master {
 		t.Fatalf("A is %v, want MASTER", a.inst.State())
+	}
+	if !strings.Contains(logs.String(), "(B) received an invalid passwd!") {
+		t.Errorf("B did not log it as keepalived does:\n%s", logs)
 	}
 }
 

@@ -88,8 +88,9 @@ func (in *Instance) Status() InstanceStatus {
 
 // InheritStats adds prev's counters to the instance's: the instance that
 // replaces prev at a reload goes on counting, so that keepalived.stats
-// and the metrics' counters do not fall back to zero. Call it before the
-// instance starts.
+// and the metrics' counters do not fall back to zero. It keeps prev's
+// IPsec-AH sequence counter too, as keepalived's reload does. Call it
+// before the instance starts.
 func (in *Instance) InheritStats(prev *Instance) {
 	s, p := &in.stats, &prev.stats
 	for _, c := range []struct{ to, from *atomic.Uint64 }{
@@ -105,4 +106,5 @@ func (in *Instance) InheritStats(prev *Instance) {
 		s.Dropped[i].Add(p.Dropped[i].Load())
 	}
 	s.TimerLateness.Merge(&p.TimerLateness)
+	in.inheritAH(prev)
 }

@@ -172,11 +172,12 @@ func firstArg(args []string) string {
 	return args[0]
 }
 
-// authPass is the VRRPv2 PASS password as keepalived keeps it
-// (validation truncated it to 8 bytes).
+// authPass is the VRRPv2 PASS password or AH key as keepalived keeps it
+// (validation truncated it to 8 bytes); keepalived.json shows either
+// (vrrp_json.c vrrp_json_auth_dump), keepalived.data only the password.
 func authPass(ci *config.VRRPInstance) string {
 	a := ci.Authentication
-	if a == nil || a.AuthType != "PASS" || ci.Version != 2 {
+	if a == nil || (a.AuthType != "PASS" && a.AuthType != "AH") || ci.Version != 2 {
 		return ""
 	}
 	return a.AuthPass

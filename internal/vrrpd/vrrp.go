@@ -59,6 +59,10 @@ type socketKey struct {
 	unicast bool
 	ttl     int
 	vrf     string // the VRF to bind to, without an interface
+	// proto is the socket's IP protocol: 112, or 51 for auth_type AH
+	// (keepalived's sockpool is keyed by protocol too, vrrp.c
+	// vrrp_open_sockpool: AH and plain instances never share a socket).
+	proto int
 }
 
 // startVRRP builds and starts an Instance per vrrp_instance. Instances
@@ -152,7 +156,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	}
 	for key, insts := range groups {
 		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
-			Unicast: key.unicast, Source: key.source, TTL: key.ttl, VRF: key.vrf})
+			Unicast: key.unicast, Source: key.source, TTL: key.ttl, VRF: key.vrf, Protocol: key.proto})
 		if err != nil {
 			log.Error("cannot open the VRRP socket", "interface", key.ifname, "err", err)
 			continue
@@ -560,7 +564,18 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		case "PASS":
 			ic.AuthType, ic.AuthPass = vrrp.AuthPass, []byte(a.AuthPass)
 		case "AH":
-			return vrrp.InstanceConfig{}, socketKey{}, errors.New("auth_type AH is not supported yet")
+			// IPsec-AH as keepalived implements it (vrrp.c
+			// vrrp_build_ipsecah, vrrp_in_chk_ipsecah): the instance builds
+			// whole IPv4 packets, on an IP protocol 51 socket.
+			if family != 4 {
+				return vrrp.InstanceConfig{}, socketKey{}, errors.New("auth_type AH needs IPv4")
+			}
+			ic.AuthType, ic.AuthPass = vrrp.AuthAH, []byte(a.AuthPass)
+			ic.TTL = 255
+			if key.unicast && key.ttl > 0 {
+				ic.TTL = uint8(key.ttl)
+			}
+			key.proto = kernel.ProtoAH
 		}
 	}
 	return ic, key, nil

@@ -13,7 +13,14 @@
 //   - outage: the longest gap between ping replies around the failure;
 //   - the RFC's Master_Down_Interval at the backup's priority, to compare.
 //
-// Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02]
+// With -load N, N processes spin on the CPU for the whole run (both cores
+// busy), as a loaded machine. With -soak D, instead of failovers, a master
+// and a backup of the same implementation run side by side with the other
+// implementation's pair (two labs, same load, same time) for D at the
+// first interval, and the command counts the state changes each router
+// logs after the election: any is a false failover.
+//
+// Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02] [-load N] [-soak 10m]
 package main
 
 import (
@@ -24,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,19 +46,32 @@ var vip = netip.MustParseAddr("198.51.100.200")
 
 const backupPriority = 100
 
+// globalDefs are the -global lines, for every router of both
+// implementations.
+var globalDefs string
+
 func main() {
 	runs := flag.Int("runs", 5, "failovers per implementation and interval")
 	intervals := flag.String("intervals", "1,0.1,0.02", "advert_int values (1 is VRRPv2, the others VRRPv3)")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
+	load := flag.Int("load", 0, "CPU-spinning processes to run alongside")
+	soakFor := flag.Duration("soak", 0, "instead of failovers: run both pairs this long and count false transitions")
+	flag.StringVar(&globalDefs, "global", "", "lines added to global_defs of every router (e.g. 'vrrp_rt_priority 50')")
 	flag.Parse()
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintln(os.Stderr, "failover:", r)
+			fmt.Fprintf(os.Stderr, "failover: %v\n%s", r, debug.Stack())
 			os.Exit(1)
 		}
 	}()
 	if *bin == "" {
 		*bin = build()
+	}
+	stop := spin(*load)
+	defer stop()
+	if *soakFor > 0 {
+		soak(*bin, strings.Split(*intervals, ",")[0], *soakFor)
+		return
 	}
 	fmt.Printf("%-9s %-13s %10s %10s %10s %10s\n", "interval", "backup", "MDI", "takeover", "outage", "runs")
 	for _, iv := range strings.Split(*intervals, ",") {
@@ -65,6 +86,80 @@ func main() {
 		ka.print(iv, "keepalived", mdi)
 		fmt.Printf("%-9s %-13s %10s %10.2f %10.2f\n", iv, "ratio go/ka", "", kg.median(kg.takeover)/ka.median(ka.takeover), kg.median(kg.outage)/ka.median(ka.outage))
 	}
+}
+
+// spin starts n processes that keep a CPU busy, and returns what stops
+// them.
+func spin(n int) func() {
+	var procs []*exec.Cmd
+	for range n {
+		c := exec.Command("sh", "-c", "while :; do :; done")
+		check(c.Start())
+		procs = append(procs, c)
+	}
+	return func() {
+		for _, c := range procs {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}
+}
+
+// soak runs a keepalived-go pair and a keepalived pair at interval iv,
+// at the same time in two labs, for d after their election, and prints
+// the state changes each router logged in that time.
+func soak(bin, iv string, d time.Duration) {
+	type pair struct {
+		name               string
+		master, backup     *lab.Proc
+		atStartM, atStartB int
+	}
+	var pairs []*pair
+	for _, kg := range []bool{true, false} {
+		name := map[bool]string{true: "keepalived-go", false: "keepalived"}[kg]
+		l, err := lab.New(fmt.Sprintf("kgs%d%s", os.Getpid()%10000, map[bool]string{true: "g", false: "k"}[kg]), "master", "backup")
+		check(err)
+		defer l.Close()
+		start := func(h *lab.Host, prio int) *lab.Proc {
+			var p *lab.Proc
+			if kg {
+				p, err = h.StartKeepalivedGo(bin, conf(iv, prio))
+			} else {
+				p, err = h.StartKeepalived(conf(iv, prio))
+			}
+			check(err)
+			return p
+		}
+		master, backup := l.Host("master"), l.Host("backup")
+		p := &pair{name: name, master: start(master, 150), backup: start(backup, backupPriority)}
+		defer p.master.Stop()
+		defer p.backup.Stop()
+		waitFor(func() bool { return master.HasAddress(vip) && !backup.HasAddress(vip) }, 15*time.Second, name+": master holds the VIP")
+		pairs = append(pairs, p)
+	}
+	time.Sleep(2 * time.Second) // the election's last lines
+	for _, p := range pairs {
+		p.atStartM, p.atStartB = transitions(p.master.Log()), transitions(p.backup.Log())
+	}
+	fmt.Printf("soak: advert_int %s for %v, %s\n", iv, d, loadavg())
+	time.Sleep(d)
+	for _, p := range pairs {
+		m, b := transitions(p.master.Log())-p.atStartM, transitions(p.backup.Log())-p.atStartB
+		fmt.Printf("%-13s master: %d state changes, backup: %d state changes\n", p.name, m, b)
+	}
+	fmt.Printf("soak ended, %s\n", loadavg())
+}
+
+// transitions counts the state changes a VRRP log shows.
+func transitions(log string) int {
+	return strings.Count(log, "Entering MASTER STATE") + strings.Count(log, "Entering BACKUP STATE") +
+		strings.Count(log, "Entering FAULT STATE")
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	check(err)
+	return "load " + strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func build() string {
@@ -110,6 +205,7 @@ func conf(iv string, prio int) string {
 	}
 	return fmt.Sprintf(`global_defs {
     vrrp_version %d
+    %s
 }
 vrrp_instance VI_1 {
     state BACKUP
@@ -121,7 +217,7 @@ vrrp_instance VI_1 {
         %s/24
     }
 }
-`, version, prio, iv, vip)
+`, version, globalDefs, prio, iv, vip)
 }
 
 // measure runs one failover and returns the takeover seen on the wire and
@@ -146,9 +242,15 @@ func measure(bin, iv string, kgBackup bool) (time.Duration, time.Duration) {
 	waitFor(func() bool { return client.Ping(vip) }, 10*time.Second, "the client reaches the VIP")
 	settle := masterDownInterval(iv) + 500*time.Millisecond
 	capture := filepath.Join(l.Dir, "wire.pcap")
-	tshark, err := client.Start("tshark", "-i", "eth0", "-f", "vrrp or arp", "-w", capture)
+	// The measuring tools run at a real-time priority above the daemons'
+	// (-global vrrp_rt_priority) so that a loaded machine (-load) delays
+	// the daemons, not the measurement.
+	tshark, err := client.Start("chrt", "-f", "90", "tshark", "-i", "eth0", "-f", "vrrp or arp", "-w", capture)
 	check(err)
-	ping, err := client.Start("ping", "-n", "-D", "-i", "0.002", "-W", "1", vip.String())
+	// tshark takes seconds to start on a loaded machine: a capture begun
+	// after the failure would have nothing to measure.
+	waitFor(func() bool { return strings.Contains(tshark.Log(), "Capturing on") }, 30*time.Second, "tshark captures")
+	ping, err := client.Start("chrt", "-f", "90", "ping", "-n", "-D", "-i", "0.002", "-W", "1", vip.String())
 	check(err)
 	time.Sleep(settle)
 	// The machine dies: its link first (keepalived's VRRP child would
@@ -173,18 +275,26 @@ func takeover(pcap string, masterAddr netip.Addr) time.Duration {
 		"-e", "vrrp.type", "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4").Output()
 	check(err)
 	var lastAdvert, firstGARP float64
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines {
+		if f := strings.Split(line, "\t"); len(f) >= 5 && f[1] == masterAddr.String() && f[2] != "" {
+			lastAdvert, _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
+	for _, line := range lines {
 		f := strings.Split(line, "\t")
-		if len(f) < 5 {
+		if len(f) < 5 || f[3] != vip.String() || f[4] != vip.String() {
 			continue
 		}
-		ts, _ := strconv.ParseFloat(f[0], 64)
-		switch {
-		case f[1] == masterAddr.String() && f[2] != "":
-			lastAdvert = ts
-		case f[3] == vip.String() && f[4] == vip.String() && lastAdvert > 0 && ts > lastAdvert && firstGARP == 0:
+		// The first after the master's last advert: a backup that took
+		// over early (a false failover under load) sent earlier ones.
+		if ts, _ := strconv.ParseFloat(f[0], 64); lastAdvert > 0 && ts > lastAdvert {
 			firstGARP = ts
+			break
 		}
+	}
+	if early := strings.Contains(string(out), "\t"+vip.String()+"\t"+vip.String()); lastAdvert > 0 && firstGARP == 0 && early {
+		fail("capture %s: the backup sent gratuitous ARPs only while the master was still advertising (a false failover), or the capture lost the end", pcap)
 	}
 	if lastAdvert == 0 || firstGARP == 0 {
 		fail("capture %s: no advert/GARP pair found\n%s", pcap, out)

@@ -21,7 +21,7 @@
 // from the same file in a QEMU guest (qemu.go); with -daemon, the whole
 // daemon over nftables on this host (daemon.go). None runs in CI.
 //
-// Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-ipv6] [-cpuprofile FILE]
+// Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-ipv6] [-persistent SECONDS] [-cpuprofile FILE]
 //
 //	go run ./test/lvsscale -conns [-services 2000] [-workers 8] [-round 3s] [-rounds 5]
 //	go run ./test/lvsscale -qemu [-services 2000] [-servers 20] [-timeout 30m] [-cpuprofile FILE]
@@ -58,6 +58,7 @@ func main() {
 	repeat := flag.Int("repeat", 5, "no-op reloads (the median is reported)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the no-op reloads to this file (with -qemu: of the syncer over IPVS in the guest, instead of the daemons)")
 	ipv6 := flag.Bool("ipv6", false, "IPv6 virtual and real servers")
+	flag.IntVar(&persistence, "persistent", 0, "persistence_timeout of every virtual server, in seconds (0: none)")
 	flag.BoolVar(&readBack, "readback", false, "as before the generation check and batches: read the table back at every sync, one service per transaction")
 	conns := flag.Bool("conns", false, "measure new connections per second through a VIP against directly (see conns.go)")
 	workers := flag.Int("workers", 8, "with -conns: concurrent connecting goroutines")
@@ -119,14 +120,18 @@ func main() {
 
 var vipBase, ripBase = netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("172.16.0.1")
 
+// persistence is -persistent: every virtual server's persistence_timeout.
+var persistence int
+
 // desired are n virtual servers 10.x.y.z:80 of m real servers each
 // (172.16.0.0/12 addresses, port 8080; with -ipv6, 2001:db8::/32 and
-// fd00::/8), wrr with weights 1..3.
+// fd00::/8), wrr with weights 1..3, persistent if -persistent.
 func desired(n, m int) []lvs.Service {
 	out := make([]lvs.Service, n)
 	vip, rip := vipBase, ripBase
 	for i := range out {
-		s := lvs.Service{ServiceKey: lvs.AddrKey("tcp", netip.AddrPortFrom(vip, 80)), Scheduler: "wrr", Method: "NAT"}
+		s := lvs.Service{ServiceKey: lvs.AddrKey("tcp", netip.AddrPortFrom(vip, 80)), Scheduler: "wrr", Method: "NAT",
+			Persistence: uint32(persistence)}
 		s.Name = s.ServiceKey.String()
 		for j := range m {
 			s.Dests = append(s.Dests, lvs.Destination{Addr: netip.AddrPortFrom(rip, 8080), Weight: 1 + j%3, Method: "NAT"})

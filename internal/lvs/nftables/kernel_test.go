@@ -129,3 +129,73 @@ func TestKernelBatchesFitAndNoopReloadsReadNothing(t *testing.T) {
 	}
 	check("after the hand edit's repair")
 }
+
+// Persistent services through the syncer on the kernel: many in a cold
+// start with no batch falling back to one service per transaction, read
+// back equal, an unchanged reload reading nothing, an inhibited server
+// (kept, idle) and a removed one each one transaction.
+func TestKernelPersistentServices(t *testing.T) {
+	lb, _ := newKernelLB(t)
+	var want []lvs.Service
+	for i := range 2 * batchServices {
+		s := lvs.Service{ServiceKey: lvs.AddrKey("tcp", netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)}), 80)),
+			Scheduler: []string{"rr", "wrr", "sh"}[i%3], Method: "NAT", Persistence: 300, Granularity: 0xffffff00}
+		for j := range 64 {
+			s.Dests = append(s.Dests, lvs.Destination{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(j >> 8), byte(j + 1)}), 80),
+				Weight: 1 + j%3, Method: "NAT"})
+		}
+		want = append(want, s)
+	}
+	v6 := lvs.Service{ServiceKey: lvs.FwmarkKey(6, 9), Scheduler: "rr", Method: "NAT", Persistence: 60, Granularity: 64,
+		Dests: []lvs.Destination{{Addr: ap("[fd00::1]:0"), Weight: 1, Method: "NAT"}, {Addr: ap("[fd00::2]:0"), Weight: 0, Method: "NAT"}}}
+	want = append(want, v6)
+	s := lvs.NewSyncer(New(lb), slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	gen := func() uint32 {
+		t.Helper()
+		g, err := lb.Generation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := New(lb).Observe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var exp []lvs.Service
+		for _, w := range want {
+			e, _, _ := New(lb).Express(w)
+			exp = append(exp, e)
+		}
+		if ops := lvs.Reconcile(exp, got); len(ops) != 0 {
+			t.Fatalf("%s: the kernel differs: %v", when, ops[0])
+		}
+	}
+	g0 := gen()
+	if err := s.Sync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if n := gen() - g0; n > uint32(len(want)) {
+		t.Fatalf("%d transactions for %d persistent services", n, len(want))
+	}
+	check("after the cold start")
+	g1, r0 := gen(), lb.Requests()
+	if err := s.Sync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if n := lb.Requests() - r0; n != 1 || gen() != g1 {
+		t.Fatalf("an unchanged reload sent %d requests (want 1: the generation)", n)
+	}
+	want[3].Dests[5].Weight = 0
+	if err := s.Sync(ctx, want); err != nil || gen() != g1+1 {
+		t.Fatalf("inhibited: %v, %d transactions", err, gen()-g1)
+	}
+	want[3].Dests = want[3].Dests[1:]
+	if err := s.Sync(ctx, want); err != nil || gen() != g1+2 {
+		t.Fatalf("removed: %v, %d transactions", err, gen()-g1)
+	}
+	check("after the changes")
+}

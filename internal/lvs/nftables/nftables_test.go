@@ -87,12 +87,14 @@ func TestExpressSchedulers(t *testing.T) {
 		{"dh", SchedDH, []int{2, 1}, ""},
 		{"fo", SchedWRR, []int{1}, ""},
 		{"wlc", SchedWRR, []int{2, 1}, "lb_algo wlc is not available with nftables (it counts connections): weighted round robin instead"},
+		{"", SchedWRR, []int{2, 1}, "no lb_algo (keepalived's default: wlc) is not available with nftables (it counts connections): weighted round robin instead"},
 		{"lc", SchedWRR, []int{1, 1}, "lb_algo lc is not available with nftables (it counts connections): round robin instead"},
 		{"ovf", SchedWRR, []int{1}, "lb_algo ovf is not available with nftables (it counts connections): weighted failover (fo) instead"},
 		{"lblcr", SchedDH, []int{2, 1}, "lb_algo lblcr is not available with nftables (it tracks the servers' load): destination hashing (dh) instead"},
 		{"mh", SchedSH, []int{2, 1}, "lb_algo mh is not available with nftables: source hashing (sh, jhash) instead"},
 	} {
-		got, ok, notes := New(&fakeLB{}).Express(service(c.algo, ds...))
+		// Approximating: the nearest equivalent, and a note.
+		got, ok, notes := New(&fakeLB{}, Approximate(true)).Express(service(c.algo, ds...))
 		var w []int
 		for _, d := range got.Dests {
 			w = append(w, d.Weight)
@@ -103,30 +105,59 @@ func TestExpressSchedulers(t *testing.T) {
 		if want := []string{c.note}; (c.note == "" && len(notes) != 0) || (c.note != "" && !reflect.DeepEqual(notes, want)) {
 			t.Errorf("%s: notes %q, want %q", c.algo, notes, c.note)
 		}
+		// By default: refused (not programmed), saying how to get going.
+		strict, ok, notes := New(&fakeLB{}).Express(service(c.algo, ds...))
+		refusals := Refusals(service(c.algo, ds...))
+		if c.note == "" {
+			if !ok || !reflect.DeepEqual(strict, got) || len(notes) != 0 || len(refusals) != 0 {
+				t.Errorf("%s refused: %+v %v %q %v", c.algo, strict, ok, notes, refusals)
+			}
+			continue
+		}
+		why := c.note[:strings.LastIndex(c.note, ": ")]
+		if ok || len(refusals) != 1 || refusals[0].Keyword != "lb_algo" || len(notes) != 1 ||
+			!strings.HasPrefix(notes[0], why+": set lb_algo rr, wrr, sh, dh or fo (or start with --lvs-nftables-approximate: ") {
+			t.Errorf("%s not refused: ok %v, %q, %+v", c.algo, ok, notes, refusals)
+		}
 	}
 }
 
 // What nftables cannot hold: DR and TUN (a virtual server is not
-// programmed, a real server is left out), persistence, ops, sh-port.
+// programmed, a real server is left out), persistence engines, ops,
+// sh-port, thresholds: refused, or approximated and noted.
 func TestExpressRefusesAndNotes(t *testing.T) {
-	b := New(&fakeLB{})
+	b := New(&fakeLB{}, Approximate(true))
 	dr := service("rr", dest("10.0.0.2:80", 1))
 	dr.Method = "DR"
 	if _, ok, notes := b.Express(dr); ok || len(notes) != 1 || !strings.Contains(notes[0], "lb_kind DR is not available with nftables") {
 		t.Fatalf("DR service: ok %v, %q", ok, notes)
 	}
-	s := service("sh", dest("10.0.0.2:80", 1), lvs.Destination{Addr: ap("10.0.0.3:80"), Weight: 1, Method: "TUN"})
+	s := service("sh", dest("10.0.0.2:80", 1), lvs.Destination{Addr: ap("10.0.0.3:80"), Weight: 1, Method: "TUN"},
+		lvs.Destination{Addr: ap("10.0.0.4:80"), Weight: 0, Method: "NAT", UThreshold: 10})
 	s.Persistence, s.Flags, s.Engine = 300, lvs.FlagOnePacket|lvs.FlagSched2, "sip"
 	got, ok, notes := b.Express(s)
 	want := []string{
-		"persistence_timeout is not available with nftables yet: ignored",
 		"persistence_engine sip is not available with nftables: ignored",
 		"ops is not available with nftables: UDP is balanced per flow (conntrack entry), not per datagram",
 		"sh-port is not available with nftables: the source address alone is hashed",
 		"real server 10.0.0.3:80: lb_kind TUN is not available with nftables (NAT only): left out",
+		"real server 10.0.0.4:80: uthreshold is not available with nftables (it counts connections): ignored",
 	}
-	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 1 || got.Persistence != 0 || got.Flags != 0 || got.Engine != "" {
+	// (Persistent: the weight-0 server stays, idle.)
+	if !ok || !reflect.DeepEqual(notes, want) || len(got.Dests) != 2 || got.Dests[1].Weight != 0 || got.Persistence != 300 ||
+		got.Flags != 0 || got.Engine != "" {
 		t.Fatalf("got %+v, %v\nnotes %q", got, ok, notes)
+	}
+	var kws []string
+	for _, r := range Refusals(s) {
+		kws = append(kws, r.Keyword+" "+r.Server.String())
+	}
+	if want := []string{"persistence_engine invalid AddrPort", "ops invalid AddrPort",
+		"sh-port invalid AddrPort", "lvs_method 10.0.0.3:80", "uthreshold 10.0.0.4:80"}; !reflect.DeepEqual(kws, want) {
+		t.Fatalf("refusals %q, want %q", kws, want)
+	}
+	if _, ok, notes := New(&fakeLB{}).Express(s); ok || len(notes) != len(want) {
+		t.Fatalf("refused by default: ok %v, %q", ok, notes)
 	}
 	// Every real server down (or at weight 0): no scheduler, the rule
 	// rejects.
@@ -142,6 +173,9 @@ func TestExpressRefusesAndNotes(t *testing.T) {
 		Dests: []lvs.Destination{dest("10.0.0.2:80", 1), {Addr: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.3"), 0), Weight: 1}}}
 	if got, _, notes := b.Express(fw); len(notes) != 1 || got.Dests[0].Addr.Port() != 0 || got.Dests[1].Addr.Port() != 0 {
 		t.Fatalf("mixed ports: %+v %q", got.Dests, notes)
+	}
+	if rs := Refusals(fw); len(rs) != 1 || rs[0].Keyword != "real_server" {
+		t.Fatalf("mixed ports: %+v", rs)
 	}
 }
 
@@ -181,7 +215,7 @@ func TestSlotsFollowIPVSOrder(t *testing.T) {
 func TestExpressedServicesReadBackEqual(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	algos := []string{"rr", "wrr", "sh", "dh", "fo", "wlc", "lc", "mh", "lblc", "bogus"}
-	b := New(&fakeLB{})
+	b := New(&fakeLB{}, Approximate(true))
 	for i := range 2000 {
 		var s lvs.Service
 		switch r.IntN(3) {
@@ -193,6 +227,13 @@ func TestExpressedServicesReadBackEqual(t *testing.T) {
 			s.ServiceKey = lvs.AddrKey("tcp", ap("198.51.100.100:80"))
 		}
 		s.Scheduler = algos[r.IntN(len(algos))]
+		if r.IntN(3) == 0 {
+			s.Persistence = uint32(1 + r.IntN(3600))
+			s.Granularity = []uint32{0, 0xffffffff, 0xffffff00, 0xffff0000}[r.IntN(4)]
+			if s.Family == 6 {
+				s.Granularity = uint32(r.IntN(130))
+			}
+		}
 		for range r.IntN(8) {
 			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(6))})
 			if s.Family == 6 {
@@ -229,7 +270,7 @@ func TestSyncerOverTheBackend(t *testing.T) {
 	lb := &fakeLB{}
 	s := lvs.NewSyncer(New(lb), slog.New(slog.DiscardHandler))
 	ctx := context.Background()
-	a := service("wlc", dest("10.0.0.2:80", 1), dest("10.0.0.3:80", 1))
+	a := service("wrr", dest("10.0.0.2:80", 1), dest("10.0.0.3:80", 1))
 	udp := service("rr", dest("10.0.0.2:53", 1))
 	udp.ServiceKey = lvs.AddrKey("udp", ap("198.51.100.100:53"))
 	if err := s.Sync(ctx, []lvs.Service{a, udp}); err != nil {
@@ -339,5 +380,42 @@ func BenchmarkSyncNoop2000x20(b *testing.B) {
 	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
 	if lb.applies != applies {
 		b.Fatalf("a no-op sync applied %d transactions", lb.applies-applies)
+	}
+}
+
+// Persistence: the servers at weight 0 stay (idle: no new client, their
+// pinned ones stay), fo's others too; the granularity in its normal
+// form; a persistent service without any server is not persistent.
+func TestExpressPersistence(t *testing.T) {
+	b := New(&fakeLB{})
+	s := service("fo", dest("10.0.0.3:80", 2), dest("10.0.0.2:80", 5), dest("10.0.0.4:80", 0))
+	s.Persistence, s.Granularity = 600, 0xffffff00
+	got, ok, notes := b.Express(s)
+	want := []lvs.Destination{dest("10.0.0.2:80", 1), dest("10.0.0.3:80", 0), dest("10.0.0.4:80", 0)}
+	if !ok || len(notes) != 0 || !reflect.DeepEqual(got.Dests, want) || got.Persistence != 600 || got.Granularity != 0xffffff00 {
+		t.Fatalf("persistent fo: %+v %v %q", got, ok, notes)
+	}
+	k := render(&got)
+	if k.Persist != (kernel.LBPersist{Timeout: 600, Mask: netip.MustParseAddr("255.255.255.0")}) ||
+		!reflect.DeepEqual(k.Idle, []netip.AddrPort{ap("10.0.0.3:80"), ap("10.0.0.4:80")}) || !reflect.DeepEqual(k.Slots, []netip.AddrPort{ap("10.0.0.2:80")}) {
+		t.Fatalf("rendered %+v", k)
+	}
+	if back := decode(k); !reflect.DeepEqual(back, got) {
+		t.Fatalf("read back %+v, want %+v", back, got)
+	}
+	v6 := lvs.Service{ServiceKey: lvs.AddrKey("udp", ap("[2001:db8::100]:53")), Scheduler: "rr", Persistence: 60, Granularity: 64,
+		Dests: []lvs.Destination{dest("[2001:db8::2]:53", 0)}}
+	got, _, _ = b.Express(v6)
+	if k := render(&got); got.Scheduler != SchedNone || k.Persist.Mask != netip.MustParseAddr("ffff:ffff:ffff:ffff::") || len(k.Idle) != 1 || len(k.Slots) != 0 {
+		t.Fatalf("IPv6 /64, idle only: %+v -> %+v", got, k)
+	}
+	v6.Dests = nil
+	if got, _, _ := b.Express(v6); got.Persistence != 0 || got.Granularity != 0 {
+		t.Fatalf("no server: %+v", got)
+	}
+	// Without persistence a weight-0 server is left out.
+	s.Persistence = 0
+	if got, _, _ := New(&fakeLB{}).Express(service("rr", dest("10.0.0.2:80", 1), dest("10.0.0.4:80", 0))); len(got.Dests) != 1 || got.Granularity != 0 {
+		t.Fatalf("not persistent: %+v", got)
 	}
 }
