@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -245,4 +246,69 @@ func TestUnicastWithoutInterface(t *testing.T) {
 	p1.Wait(5 * time.Second)
 	waitHolder(t, 3*time.Second, vip4, r2, r1, r2)
 	waitPing(t, 3*time.Second, client, vip4)
+}
+
+// TestReloadKeepsTheVMACsOfUseVMACAddr: a reload that changes nothing
+// keeps every VMAC (the same links); one that drops the eVIP deletes its
+// VMAC and keeps the others. (A changed vmac_addr_prefix keeps ka.51: as
+// keepalived, the eVIP takes the VMAC with its MAC on eth0 whatever its
+// name.)
+func TestReloadKeepsTheVMACsOfUseVMACAddr(t *testing.T) {
+	needRoot(t)
+	l := newLab(t, "r1")
+	r1 := l.Host("r1")
+	p := startKGConf(t, r1, vmacAddrConf(150))
+	eVIPOn := func(dev string) func() bool {
+		return func() bool { return slices.Contains(madeLinks(t, r1)[dev].Addrs, "2001:db8::200/64") }
+	}
+	if err := lab.WaitUntil("the eVIP on ka.51", 5*time.Second, eVIPOn("ka.51")); err != nil {
+		t.Fatal(err)
+	}
+	indexes := func() map[string]string {
+		out := map[string]string{}
+		for name := range madeLinks(t, r1) {
+			b, err := r1.Command("cat", "/sys/class/net/"+name+"/ifindex").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = strings.TrimSpace(string(b))
+		}
+		return out
+	}
+	before := indexes()
+	// IPv6 stays on the IPv4 VMAC while the instance has an IPv6 eVIP
+	// (keepalived's VRRP_FLAG_EVIP_OTHER_FAMILY), and goes without.
+	ipv6Off := func() string {
+		b, _ := r1.Command("cat", "/proc/sys/net/ipv6/conf/kv.51/disable_ipv6").Output()
+		return strings.TrimSpace(string(b))
+	}
+	if v := ipv6Off(); v != "0" {
+		t.Fatalf("kv.51 disable_ipv6 = %q with an IPv6 eVIP, want 0", v)
+	}
+	path := filepath.Join(l.Dir, "r1-kg.conf")
+	reload(t, path, "", p, 1)
+	time.Sleep(200 * time.Millisecond)
+	if after := indexes(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("an unchanged reload made VMACs again: %v, then %v", before, after)
+	}
+	noEVIP := strings.Replace(vmacAddrConf(150), "    virtual_ipaddress_excluded {\n        2001:db8::200/64\n    }\n", "", 1)
+	if noEVIP == vmacAddrConf(150) {
+		t.Fatal("the configuration has no eVIP block to drop")
+	}
+	reload(t, path, noEVIP, p, 2)
+	if err := lab.WaitUntil("ka.51 gone", 3*time.Second, func() bool { _, ok := madeLinks(t, r1)["ka.51"]; return !ok }); err != nil {
+		t.Fatalf("%v: %+v", err, madeLinks(t, r1))
+	}
+	if v := ipv6Off(); v != "1" {
+		t.Errorf("kv.51 disable_ipv6 = %q without IPv6 eVIPs, want 1", v)
+	}
+	after := indexes()
+	if _, ok := after["ka.51"]; ok {
+		t.Fatalf("ka.51 left behind: %v", after)
+	}
+	for _, name := range []string{"kv.51", "vmx"} {
+		if after[name] != before[name] {
+			t.Errorf("%s was made again: %s, then %s", name, before[name], after[name])
+		}
+	}
 }

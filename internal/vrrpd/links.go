@@ -264,17 +264,19 @@ func hasOption(a config.IPAddress, opt string) bool {
 	return false
 }
 
-// ownLink hands over the previous runtime's link made with the same
+// ownLink takes over the previous runtime's link made with the same
 // configuration (key), else deletes the previous runtime's links of that
-// name and makes it anew.
+// name, and calls create, which makes the link or updates the one taken
+// over in place (kernel.CreateVMAC and kernel.CreateIPvlan reuse a
+// correct link: what the key leaves out, such as whether IPv6 stays on,
+// is set again without taking the link down).
 func (rt *vrrpRuntime) ownLink(key, name string, carry *carryOver, create func() (ownedLink, error)) (ownedLink, error) {
-	l, ok := carry.takeLink(key)
-	if !ok {
+	if _, ok := carry.takeLink(key); !ok {
 		rt.deleteLinks(carry.takeLinksNamed(name))
-		var err error
-		if l, err = create(); err != nil {
-			return nil, err
-		}
+	}
+	l, err := create()
+	if err != nil {
+		return nil, err
 	}
 	rt.links[key] = l
 	rt.linkNames[l.Name()] = true

@@ -475,8 +475,12 @@ func (rt *vrrpRuntime) dropUnusedFirewall() {
 }
 
 // vmacKey identifies a VMAC configuration: a reload keeps a VMAC whose
-// configuration is unchanged.
-func vmacKey(c kernel.VMACConfig) string { return fmt.Sprintf("%+v", c) }
+// configuration is unchanged but for KeepIPv6, which CreateVMAC sets again
+// in place.
+func vmacKey(c kernel.VMACConfig) string {
+	c.KeepIPv6 = false
+	return fmt.Sprintf("%+v", c)
+}
 
 // instanceConfig turns a validated vrrp_instance into the driver's
 // configuration, and says which socket it needs.
