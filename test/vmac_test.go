@@ -19,7 +19,7 @@ import (
 // global vmac_prefix and vmac_addr_prefix; its IPv6 eVIP (the other
 // family) gets a VMAC of its own with the IPv6 virtual MAC; VI_2 names
 // its VMAC and gives it a MAC of 5 octets (the VRID is the sixth).
-func vmacAddrConf(prio int) string {
+func vmacAddrConf(prio int, vips ...string) string {
 	return fmt.Sprintf(`global_defs {
     vmac_prefix kv
     vmac_addr_prefix ka
@@ -35,7 +35,7 @@ vrrp_instance VI_1 {
     version 3
     virtual_ipaddress {
         198.51.100.200/24
-    }
+%[2]s    }
     virtual_ipaddress_excluded {
         2001:db8::200/64
     }
@@ -52,7 +52,7 @@ vrrp_instance VI_2 {
         198.51.100.201/24
     }
 }
-`, prio)
+`, prio, strings.Join(vips, ""))
 }
 
 // linkView is what `ip -d -j addr` says of an interface keepalived made:
@@ -62,8 +62,8 @@ type linkView struct {
 	Addrs                 []string
 }
 
-// madeLinks are the host's interfaces other than lo and eth0 (those the
-// daemon made), by name.
+// madeLinks are the host's interfaces other than lo, eth0 and the veth
+// pair dum0/dum1 (those the daemon made), by name.
 func madeLinks(t *testing.T, h *lab.Host) map[string]linkView {
 	t.Helper()
 	out, err := exec.Command("ip", "-n", h.NS, "-d", "-j", "addr", "show").Output()
@@ -89,7 +89,7 @@ func madeLinks(t *testing.T, h *lab.Host) map[string]linkView {
 	}
 	views := map[string]linkView{}
 	for _, l := range links {
-		if l.Ifname == "lo" || l.Ifname == "eth0" {
+		if l.Ifname == "lo" || l.Ifname == "eth0" || l.Ifname == "dum0" || l.Ifname == "dum1" {
 			continue
 		}
 		v := linkView{Name: l.Ifname, Kind: l.Linkinfo.InfoKind, Mode: l.Linkinfo.InfoData.Mode, MAC: l.Address}
@@ -176,14 +176,22 @@ func TestUseVMACAddrLinksLikeKeepalived(t *testing.T) {
 	needRoot(t, "keepalived")
 	l := newLab(t, "r1")
 	r1 := l.Host("r1")
+	// A VIP on another interface gets a VMAC there too (use_vmac_addr).
+	for _, args := range [][]string{{"link", "add", "dum0", "type", "veth", "peer", "name", "dum1"}, {"link", "set", "dum0", "up"},
+		{"link", "set", "dum1", "up"}} {
+		if out, err := exec.Command("ip", append([]string{"-n", r1.NS}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	conf := vmacAddrConf(150, "        203.0.113.1/24 dev dum0\n")
 	views := map[string]map[string]linkView{}
 	for _, daemon := range []string{"keepalived", "keepalived-go"} {
 		var p *lab.Proc
 		var err error
 		if daemon == "keepalived" {
-			p, err = r1.StartKeepalived(vmacAddrConf(150))
+			p, err = r1.StartKeepalived(conf)
 		} else {
-			p, err = r1.StartKeepalivedGo(binary, vmacAddrConf(150))
+			p, err = r1.StartKeepalivedGo(binary, conf)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -191,8 +199,10 @@ func TestUseVMACAddrLinksLikeKeepalived(t *testing.T) {
 		var got map[string]linkView
 		err = lab.WaitUntil(daemon+" master with its VIPs", 10*time.Second, func() bool {
 			got = madeLinks(t, r1)
-			return slices.Contains(got["kv.51"].Addrs, "198.51.100.200/24") && slices.Contains(got["ka.51"].Addrs, "2001:db8::200/64") &&
-				slices.Contains(got["vmx"].Addrs, "198.51.100.201/24")
+			// The VIPs' VMACs first: ka.51 on dum0, then the eVIP's,
+			// ka6.51 (an IPv6 one tries prefix6 second).
+			return slices.Contains(got["kv.51"].Addrs, "198.51.100.200/24") && slices.Contains(got["ka6.51"].Addrs, "2001:db8::200/64") &&
+				slices.Contains(got["vmx"].Addrs, "198.51.100.201/24") && slices.Contains(got["ka.51"].Addrs, "203.0.113.1/24")
 		})
 		time.Sleep(300 * time.Millisecond) // nothing more comes
 		got = madeLinks(t, r1)

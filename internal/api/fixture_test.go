@@ -40,10 +40,11 @@ func fixture(t *testing.T) []*vrrp.Instance {
 		Excluded: []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.0.2.101/32")}},
 	})
 	backup := newInstance(t, vrrp.InstanceConfig{Name: "VI_2", Interface: "eth1",
-		Machine:  machine(52, 100),
-		Source:   netip.MustParseAddr("192.0.2.2"),
-		VIPs:     []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.0.2.200/24"), Dev: "eth1"}},
-		Announce: vrrp.AnnounceConfig{Repeat: 5, Delay: 5 * time.Second, RefreshRepeat: 1},
+		Machine: machine(52, 100),
+		Source:  netip.MustParseAddr("192.0.2.2"),
+		VIPs:    []vrrp.VIP{{Prefix: netip.MustParsePrefix("192.0.2.200/24"), Dev: "eth1"}},
+		Announce: vrrp.AnnounceConfig{Repeat: 5, Delay: 5 * time.Second, RefreshRepeat: 1,
+			LowerPrioRepeat: 5, LowerPrioDelay: 5 * time.Second},
 	})
 	deliver(t, backup, 52, 200, 255, "192.0.2.200")
 	deliver(t, backup, 52, 0, 255, "192.0.2.200")

@@ -253,16 +253,14 @@ func scripts(d *kaData, x *KeepalivedExtra) {
 }
 
 // garp fills the gratuitous ARP schedule and the answers to lower and
-// higher priority adverts. A master that hears a lower priority
-// re-announces with its usual schedule: garp_lower_prio_delay and _rep
-// are garp_delay and garp_rep, keepalived's defaults.
+// higher priority adverts.
 func garp(d *kaData, st *vrrp.InstanceStatus) {
 	a := st.Announce
 	d.GarpDelay = a.Delay.Seconds()
 	d.GarpRefresh = int64(a.Refresh / time.Second)
 	d.GarpRep = max(1, a.Repeat)
 	d.GarpRefreshRep = max(1, a.RefreshRepeat)
-	d.GarpLowerPrioDelay, d.GarpLowerPrioRep = int64(a.Delay/time.Second), d.GarpRep
+	d.GarpLowerPrioDelay, d.GarpLowerPrioRep = int64(a.LowerPrioDelay/time.Second), a.LowerPrioRepeat
 	d.LowerPrioNoAdvert = b2i(st.LowerPrioNoAdvert)
 	d.HigherPrioSendAdvert = b2i(st.HigherPrioSendAdvert)
 }

@@ -267,6 +267,7 @@ func (v *validator) gdStartStopScripts(g *GlobalDefs) {
 }
 
 func (v *validator) gdVRRP(g *GlobalDefs) {
+	v.garpExtraIf(&g.Block, &g.VRRPGarpExtraIf, "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl", "vrrp_garp_extra_if", "", 1)
 	if g.IsSet("vrrp_version") && g.VRRPVersion == 0 {
 		// The number reader's message came from the parser (range tag).
 		v.at(g.PosOf("vrrp_version"), ExitConfigErrors, "vrrp_version", "VRRP Error: Version must be either 2 or 3")
@@ -310,11 +311,14 @@ func (v *validator) gdVRRP(g *GlobalDefs) {
 			}
 		}
 	}
-	if !v.gdRange(g, "vrrp_garp_lower_prio_delay", g.VRRPGarpLowerPrioDelay, 0, maxTimerSeconds, true, "vrrp_garp_lower_prio_delay '%s' invalid - ignoring") {
-		g.VRRPGarpLowerPrioDelay = 0
+	// Unset (or ignored), the lower-priority answer is the master's
+	// schedule: vrrp_garp_master_repeat and _delay, after vrrp_min_garp
+	// (keepalived's vrrp_complete_init).
+	if !g.IsSet("vrrp_garp_lower_prio_delay") || !v.gdRange(g, "vrrp_garp_lower_prio_delay", g.VRRPGarpLowerPrioDelay, 0, maxTimerSeconds, true, "vrrp_garp_lower_prio_delay '%s' invalid - ignoring") {
+		g.VRRPGarpLowerPrioDelay = g.VRRPGarpMasterDelay
 	}
-	if !v.gdRange(g, "vrrp_garp_lower_prio_repeat", g.VRRPGarpLowerPrioRepeat, 0, 1<<31-1, true, "Invalid vrrp_garp_lower_prio_repeat '%s'") {
-		g.VRRPGarpLowerPrioRepeat = 0
+	if !g.IsSet("vrrp_garp_lower_prio_repeat") || !v.gdRange(g, "vrrp_garp_lower_prio_repeat", g.VRRPGarpLowerPrioRepeat, 0, 1<<31-1, true, "Invalid vrrp_garp_lower_prio_repeat '%s'") {
+		g.VRRPGarpLowerPrioRepeat = g.VRRPGarpMasterRepeat
 	}
 	if !g.IsSet("vrrp_down_timer_adverts") || !v.gdRange(g, "vrrp_down_timer_adverts", g.VRRPDownTimerAdverts, 1, 100, true, "Invalid vrrp_down_timer_adverts [1:100] '%s'") {
 		g.VRRPDownTimerAdverts = defaultDownTimerAdvs

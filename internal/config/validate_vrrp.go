@@ -23,6 +23,7 @@ const (
 // vrrp checks the vrrp_instances and sync groups, in keepalived's order,
 // and fills in the defaults the daemon needs.
 func (v *validator) vrrp() {
+	v.garpGroups()
 	names := map[string]bool{}
 	for _, vi := range v.cfg.Instances {
 		if names[vi.Name()] {
@@ -548,6 +549,43 @@ func (v *validator) garp(vi *VRRPInstance) {
 	if vi.DownTimerAdverts == 0 {
 		vi.DownTimerAdverts = g.VRRPDownTimerAdverts
 	}
+	v.garpLowerPrio(vi, g)
+	v.garpExtraIf(&vi.Block, &vi.GarpExtraIf, "garp_extra_if", "vmac_garp_intvl", "garp_extra_if", instancePrefix(vi), 0)
+}
+
+// garpLowerPrio resolves garp_lower_prio_repeat and _delay as keepalived's
+// vrrp_complete_instance: unset, the global values (none in strict mode);
+// set in strict mode, reset to 0.
+func (v *validator) garpLowerPrio(vi *VRRPInstance, g *GlobalDefs) {
+	name, strict := vi.Name(), v.strictMode(vi)
+	for _, x := range []struct {
+		kw, invalid, strict string
+		val                 *int
+		global, hi          int
+	}{
+		{"garp_lower_prio_repeat", "(%s): Invalid garp_lower_prio_repeat '%d'", "(%s) Strict mode requires no repeat garps. resetting",
+			&vi.GarpLowerPrioRepeat, g.VRRPGarpLowerPrioRepeat, 1<<31 - 1},
+		{"garp_lower_prio_delay", "(%s): garp_lower_prio_delay '%d' invalid - ignoring", "(%s) Strict mode requires no repeat garp delay. resetting",
+			&vi.GarpLowerPrioDelay, g.VRRPGarpLowerPrioDelay, maxTimerSeconds},
+	} {
+		set := vi.IsSet(x.kw)
+		if set {
+			if _, msg := gdCheckInt(fmt.Sprint(*x.val), 0, int64(x.hi), true); msg != "" {
+				v.at(vi.PosOf(x.kw), ExitConfigErrors, x.kw, "%s", msg)
+				v.at(vi.PosOf(x.kw), ExitConfigErrors, x.kw, x.invalid, name, *x.val)
+				set = false
+			}
+		}
+		switch {
+		case !set && strict:
+			*x.val = 0
+		case !set:
+			*x.val = x.global
+		case strict && *x.val != 0:
+			v.noLine(vi.PosOf(x.kw), ExitConfigErrors, x.kw, x.strict, name)
+			*x.val = 0
+		}
+	}
 }
 
 // globals is global_defs as validated, or its defaults when there is
@@ -557,7 +595,8 @@ func (v *validator) globals() *GlobalDefs {
 		return v.cfg.GlobalDefs
 	}
 	return &GlobalDefs{VRRPGarpMasterRepeat: defaultGarpRepeat, VRRPGarpMasterDelay: defaultGarpDelay,
-		VRRPGarpMasterRefreshRepeat: defaultGarpRefreshRepeat, VRRPDownTimerAdverts: defaultDownTimerAdvs}
+		VRRPGarpMasterRefreshRepeat: defaultGarpRefreshRepeat, VRRPDownTimerAdverts: defaultDownTimerAdvs,
+		VRRPGarpLowerPrioRepeat: defaultGarpRepeat, VRRPGarpLowerPrioDelay: defaultGarpDelay}
 }
 
 // duplicateVRIDs reports two instances with the same VRID, family and

@@ -48,14 +48,28 @@ type Peer struct {
 }
 
 // AnnounceConfig is keepalived's gratuitous ARP / NA schedule on becoming
-// master: Repeat packets per address, Interval apart, then the same again
-// after Delay; then every Refresh (if set), RefreshRepeat packets each time.
+// master: Repeat packets per address, then the same again after Delay;
+// then every Refresh (if set), RefreshRepeat packets each time. A
+// master that hears a lower priority sends LowerPrioRepeat per address,
+// and again after LowerPrioDelay (garp_lower_prio_repeat and _delay).
+//
+// The packets of a burst are handed to Net.Announce back to back, as
+// keepalived's vrrp_send_link_update does; spacing them
+// (vrrp_garp_interval, garp_group) is the Net's business, since
+// keepalived throttles per interface, across instances.
 type AnnounceConfig struct {
-	Repeat        int
-	Interval      time.Duration
-	Delay         time.Duration
-	Refresh       time.Duration
-	RefreshRepeat int
+	Repeat          int
+	Delay           time.Duration
+	Refresh         time.Duration
+	RefreshRepeat   int
+	LowerPrioRepeat int // 0: no announcement on a lower-priority advert
+	LowerPrioDelay  time.Duration
+	// ExtraInterval, if set, announces ExtraVIPs (one address per extra
+	// interface, as keepalived's vrrp_send_vmac_update picks them) with
+	// the first scheduled advert after each ExtraInterval while master:
+	// garp_extra_if.
+	ExtraInterval time.Duration
+	ExtraVIPs     []VIP
 }
 
 // InstanceConfig is one vrrp_instance, as the daemon builds it from the
@@ -157,6 +171,7 @@ type Instance struct {
 	resumeAnnounce *[]VIP
 	deadline       time.Time // the machine's deadline
 	armed          time.Time // what the timer is set to; zero when stopped
+	extraAt        time.Time // when garp_extra_if announces next; zero: not master, or none
 
 	// Computed once, so that sending an advert allocates nothing.
 	addrs []netip.Addr // the advertised addresses
@@ -166,12 +181,21 @@ type Instance struct {
 	ah *ahState // auth_type AH; nil otherwise
 
 	effects *effects // VIP changes, announcements and hooks, in order
+	// held: the VIPs are installed (keepalived's vipset); read and
+	// written only by the effects goroutine.
+	held bool
 	// pings are Alive's questions, which Run answers between timers.
 	pings chan chan struct{}
 
 	announceMu   sync.Mutex
 	stopAnnounce context.CancelFunc
-	announcing   sync.WaitGroup
+	// stopLower cancels the announcements answering lower-priority
+	// adverts; each runs on, independently of the others and of the
+	// master's schedule, until the VIPs go (keepalived's
+	// vrrp_lower_prio_gratuitous_arp_thread timers).
+	stopLower  context.CancelFunc
+	lowerCtx   context.Context
+	announcing sync.WaitGroup
 }
 
 // NewInstance checks cfg and prepares an instance; Run starts it.
@@ -249,7 +273,8 @@ func (in *Instance) SetFault(fault bool) {
 func (in *Instance) step(ev Event) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.do(in.m.Step(time.Now(), ev))
+	now := time.Now()
+	in.do(now, in.m.Step(now, ev))
 	in.arm()
 }
 
@@ -278,7 +303,8 @@ func (in *Instance) fire() {
 	in.armed = time.Time{}
 	if now := time.Now(); !now.Before(in.deadline) {
 		in.recordLateness(now.Sub(in.deadline))
-		in.do(in.m.Step(now, Timeout{}))
+		in.do(now, in.m.Step(now, Timeout{}))
+		in.announceExtra(now)
 	}
 	in.arm()
 }
@@ -306,7 +332,8 @@ func (in *Instance) startWith(ev Event) {
 	defer in.mu.Unlock()
 	if !in.started {
 		in.started = true
-		in.do(in.m.Step(time.Now(), ev))
+		now := time.Now()
+		in.do(now, in.m.Step(now, ev))
 		in.arm()
 	}
 }
@@ -378,7 +405,7 @@ func (in *Instance) recordLateness(late time.Duration) {
 // do executes the machine's actions in order, with mu held: adverts are
 // sent at once; VIP changes, announcements and hooks go to the effects
 // queue, in the same order.
-func (in *Instance) do(acts []Action) {
+func (in *Instance) do(now time.Time, acts []Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case SendAdvert:
@@ -389,8 +416,12 @@ func (in *Instance) do(acts []Action) {
 			// Stop announcing now; the queued cancel also stops an
 			// announcement queued before it but not started yet.
 			in.cancelAnnounce()
+			in.extraAt = time.Time{}
 			in.effects.push(in.removeVIPs)
 		case Announce:
+			if in.cfg.Announce.ExtraInterval > 0 && len(in.cfg.Announce.ExtraVIPs) > 0 {
+				in.extraAt = now.Add(in.cfg.Announce.ExtraInterval) // on the adverts' clock
+			}
 			first := in.vips
 			if in.resumeAnnounce != nil {
 				// A master resumed by a reload announces only the
@@ -400,10 +431,17 @@ func (in *Instance) do(acts []Action) {
 			}
 			in.effects.push(func() { in.startAnnounce(first) })
 		case LowerPriorityAdvert:
-			in.cfg.Log.Info("received lower priority advert, announcing again", "src", a.Src, "priority", a.Priority)
+			// keepalived's wording (vrrp.c vrrp_receive_advert).
+			election := ""
+			if !in.cfg.Machine.LowerPrioNoAdvert {
+				election = ", forcing new election"
+			}
+			in.cfg.Log.Info(fmt.Sprintf("(%s) Received advert from %v with lower priority %d, ours %d%s",
+				in.cfg.Name, a.Src, a.Priority, in.m.Priority(), election))
 			if in.ah != nil {
 				in.ahSyncLowerPriority()
 			}
+			in.announceLowerPrio()
 			if hook := in.cfg.OnLowerPriority; hook != nil {
 				priority := in.m.Priority()
 				in.effects.push(func() { hook(priority) })
@@ -429,12 +467,14 @@ func (in *Instance) do(acts []Action) {
 }
 
 func (in *Instance) addVIPs() {
+	in.held = true
 	if err := in.net.AddVIPs(in.vips); err != nil {
 		in.cfg.Log.Error("cannot add virtual addresses", "err", err)
 	}
 }
 
 func (in *Instance) removeVIPs() {
+	in.held = false
 	in.cancelAnnounce()
 	if err := in.net.RemoveVIPs(in.vips); err != nil {
 		in.cfg.Log.Error("cannot remove virtual addresses", "err", err)
@@ -476,7 +516,11 @@ func (in *Instance) announceSource() {
 		return
 	}
 	p := netip.PrefixFrom(in.cfg.Source, in.cfg.Source.BitLen())
-	if err := in.net.Announce([]VIP{{Prefix: p, Dev: in.cfg.SourceInterface}}); err != nil {
+	announce := in.net.Announce
+	if now, ok := in.net.(interface{ AnnounceNow([]VIP) error }); ok {
+		announce = now.AnnounceNow // not spaced with the VIPs' (send_gratuitous_arp_immediate)
+	}
+	if err := announce([]VIP{{Prefix: p, Dev: in.cfg.SourceInterface}}); err != nil {
 		in.cfg.Log.Warn("cannot announce the unicast source address", "addr", in.cfg.Source, "err", err)
 	}
 }
@@ -537,22 +581,84 @@ func (in *Instance) startAnnounce(first []VIP) {
 	go func() {
 		defer in.announcing.Done()
 		if len(first) > 0 {
-			in.announceBurst(ctx, first, max(1, cfg.Repeat), cfg.Interval)
+			in.announceBurst(ctx, first, max(1, cfg.Repeat))
 			if cfg.Delay > 0 && sleep(ctx, cfg.Delay) {
-				in.announceBurst(ctx, first, max(1, cfg.Repeat), cfg.Interval)
+				in.announceBurst(ctx, first, max(1, cfg.Repeat))
 			}
 		}
 		for cfg.Refresh > 0 && sleep(ctx, cfg.Refresh) {
-			in.announceBurst(ctx, vips, max(1, cfg.RefreshRepeat), cfg.Interval)
+			in.announceBurst(ctx, vips, max(1, cfg.RefreshRepeat))
 		}
 	}()
 }
 
-func (in *Instance) announceBurst(ctx context.Context, vips []VIP, n int, gap time.Duration) {
-	for i := 0; i < n; i++ {
-		if i > 0 && !sleep(ctx, gap) {
+// announceExtra is garp_extra_if's announcement, due at extraAt: keepalived
+// checks its vmac_garp_timer as it sends each scheduled advert (vrrp.c
+// vrrp_state_master_tx), so it goes with the first advert after each
+// interval, and the next interval counts from there. Called with mu held,
+// after a Timeout.
+func (in *Instance) announceExtra(now time.Time) {
+	cfg := in.cfg.Announce
+	if in.extraAt.IsZero() || !now.After(in.extraAt) || in.m.State() != Master {
+		return
+	}
+	in.extraAt = now.Add(cfg.ExtraInterval)
+	in.effects.push(func() {
+		if !in.held {
 			return
 		}
+		if err := in.net.Announce(cfg.ExtraVIPs); err != nil {
+			in.cfg.Log.Error("cannot announce virtual addresses", "err", err)
+		}
+	})
+}
+
+// announceLowerPrio answers a lower-priority advert as keepalived's
+// vrrp_receive_advert does (vrrp.c): garp_lower_prio_repeat
+// announcements now, and again after garp_lower_prio_delay; in a sync
+// group every other member with garp_lower_prio_repeat set does the same,
+// since the loser's other members stop sending adverts we could answer.
+// Called with mu held.
+func (in *Instance) announceLowerPrio() {
+	in.effects.push(in.startLowerPrio)
+	g := in.cfg.SyncGroup
+	if g == nil {
+		return
+	}
+	for _, m := range g.members {
+		if m != in && m.cfg.Announce.LowerPrioRepeat > 0 {
+			m.effects.push(m.startLowerPrio)
+		}
+	}
+}
+
+// startLowerPrio runs one lower-priority answer in the background, if the
+// instance holds its VIPs (keepalived's VRRP_VIP_ISSET). It runs on the
+// effects goroutine, after the VIP changes queued before it.
+func (in *Instance) startLowerPrio() {
+	cfg := in.cfg.Announce
+	if cfg.LowerPrioRepeat <= 0 || !in.held {
+		return
+	}
+	in.announceMu.Lock()
+	if in.lowerCtx == nil {
+		in.lowerCtx, in.stopLower = context.WithCancel(context.Background())
+	}
+	ctx := in.lowerCtx
+	in.announceMu.Unlock()
+	in.announcing.Add(1)
+	go func() {
+		defer in.announcing.Done()
+		in.announceBurst(ctx, in.vips, cfg.LowerPrioRepeat)
+		if cfg.LowerPrioDelay > 0 && sleep(ctx, cfg.LowerPrioDelay) {
+			in.announceBurst(ctx, in.vips, cfg.LowerPrioRepeat)
+		}
+	}()
+}
+
+// announceBurst hands n announcements of vips to the Net, back to back.
+func (in *Instance) announceBurst(ctx context.Context, vips []VIP, n int) {
+	for i := 0; i < n; i++ {
 		if ctx.Err() != nil {
 			return
 		}
@@ -562,12 +668,20 @@ func (in *Instance) announceBurst(ctx context.Context, vips []VIP, n int, gap ti
 	}
 }
 
+// cancelAnnounce stops every announcement: the instance is losing its
+// VIPs, or starting a new schedule (the lower-priority answers then go
+// too: keepalived's timers would find the VIPs gone or would repeat the
+// new schedule's own burst).
 func (in *Instance) cancelAnnounce() {
 	in.announceMu.Lock()
 	defer in.announceMu.Unlock()
 	if in.stopAnnounce != nil {
 		in.stopAnnounce()
 		in.stopAnnounce = nil
+	}
+	if in.stopLower != nil {
+		in.stopLower()
+		in.stopLower, in.lowerCtx = nil, nil
 	}
 }
 

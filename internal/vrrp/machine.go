@@ -296,7 +296,8 @@ type Transition struct{ From, To State }
 // LowerPriorityAdvert: a master received an advert with a lower priority
 // (or equal priority and a lower address): another router believes it is
 // master. It drives keepalived's notify_master_rx_lower_pri and the FIFO's
-// MASTER_RX_LOWER_PRI. Rate-limited with the answer to it: at most one per
+// MASTER_RX_LOWER_PRI, and the driver's garp_lower_prio_repeat
+// announcements. Rate-limited with the answer to it: at most one per
 // Advertisement_Interval.
 type LowerPriorityAdvert struct {
 	Src      netip.Addr
@@ -723,9 +724,13 @@ func (m *Machine) masterAdvert(now time.Time, a *AdvertReceived) {
 		m.becomeBackup(now, a)
 	default:
 		// A lower-priority master: split brain, or a healing one. RFC 9568
-		// sends an advert at once to assert ourselves; we also re-announce
-		// so that clients and switches move back to us. Rate-limited to
-		// one answer per Advertisement_Interval so a flood cannot amplify.
+		// sends an advert at once to assert ourselves (unless
+		// lower_prio_no_advert); the driver re-announces the addresses
+		// (garp_lower_prio_repeat, whatever lower_prio_no_advert says, as
+		// keepalived's vrrp_receive_advert) so that clients and switches
+		// move back to us. Rate-limited to one answer per
+		// Advertisement_Interval so a flood cannot amplify (keepalived
+		// answers every one).
 		if now.Before(m.lowerReplyAt) {
 			return
 		}
@@ -733,7 +738,6 @@ func (m *Machine) masterAdvert(now time.Time, a *AdvertReceived) {
 		m.emit(LowerPriorityAdvert{Src: a.Src, Priority: a.Priority})
 		if !m.cfg.LowerPrioNoAdvert {
 			m.emit(SendAdvert{Priority: m.prio})
-			m.emit(Announce{})
 		}
 	}
 }

@@ -499,7 +499,16 @@ func (s *simNet) count(i int, since int64, match func(Action) bool) int {
 	return c
 }
 
-func isAnnounce(a Action) bool { _, ok := a.(Announce); return ok }
+// isAnnouncing: an action after which the driver sends GARPs / NAs (on
+// becoming master, or answering a lower-priority advert with
+// garp_lower_prio_repeat).
+func isAnnouncing(a Action) bool {
+	switch a.(type) {
+	case Announce, LowerPriorityAdvert:
+		return true
+	}
+	return false
+}
 
 func simCfgs(higherPrioSendAdvert bool) []MachineConfig {
 	mk := func(prio int, ip string) MachineConfig {
@@ -560,7 +569,7 @@ func TestScenarioThreeRouters(t *testing.T) {
 	if s.nodes[1].vips || !s.nodes[0].vips || s.nodes[2].vips {
 		t.Error("VIPs not only on A")
 	}
-	if got := s.count(0, 20*sec, isAnnounce); got != 2 {
+	if got := s.count(0, 20*sec, isAnnouncing); got != 2 {
 		t.Errorf("A announced %d times since returning, want 2 (taking over, answering B)", got)
 	}
 	if s.becameMaster(2, 0) != -1 {
@@ -605,7 +614,7 @@ func TestScenarioSplitBrainHeal(t *testing.T) {
 			if s.nodes[1].vips {
 				t.Error("B kept the VIPs")
 			}
-			if got := s.count(0, tc.healAt, isAnnounce); got != tc.wantAnnounce {
+			if got := s.count(0, tc.healAt, isAnnouncing); got != tc.wantAnnounce {
 				t.Errorf("A announced %d times after the heal, want %d", got, tc.wantAnnounce)
 			}
 		})

@@ -340,7 +340,7 @@ func TestSection6_4_3_Master(t *testing.T) {
 			{T + 400_000, adv(ipHigh, 100), []Action{RemoveVIPs{}, Transition{Master, Backup}}, Backup, T + 400_000 + D},
 		}},
 		{"equal priority, lower address loses", v2cfg(100), []step{
-			{T + 400_000, adv(ipLow, 100), []Action{LowerPriorityAdvert{ipLow, 100}, SendAdvert{100}, Announce{}}, Master, T + sec},
+			{T + 400_000, adv(ipLow, 100), []Action{LowerPriorityAdvert{ipLow, 100}, SendAdvert{100}}, Master, T + sec},
 		}},
 		{"shutdown: priority 0 advert", v2cfg(100), []step{
 			{T + 400_000, Shutdown{}, []Action{SendAdvert{0}, RemoveVIPs{}, Transition{Master, Stop}}, Stop, none},
@@ -348,7 +348,7 @@ func TestSection6_4_3_Master(t *testing.T) {
 			{T + sec, adv(ipLow, 1), nil, Stop, none},
 		}},
 		{"owner steps down only for a higher-addressed owner", v3cfg(255, time.Second), []step{
-			{T + 1, adv(ipHigh, 254), []Action{LowerPriorityAdvert{ipHigh, 254}, SendAdvert{255}, Announce{}}, Master, T + sec},
+			{T + 1, adv(ipHigh, 254), []Action{LowerPriorityAdvert{ipHigh, 254}, SendAdvert{255}}, Master, T + sec},
 			{T + 2, adv(ipHigh, 255), []Action{RemoveVIPs{}, Transition{Master, Backup}}, Backup, T + 2 + 3_000_000},
 		}},
 		{"owner ignoring adverts", ownerIgnoring, []step{
@@ -398,15 +398,15 @@ func TestSection6_4_3_ShutdownPriorityZero_BackupTakesOverAfterSkewTime(t *testi
 }
 
 // RFC 9568 §6.4.3: an Active router receiving a lower-priority advert
-// sends an advert at once (RFC 5798 said discard). We also re-announce the
-// addresses (the healing of a split brain, user-demand §6) and report it
-// (notify_master_rx_lower_pri), but at most once per
+// sends an advert at once (RFC 5798 said discard). We also report it
+// (LowerPriorityAdvert: notify_master_rx_lower_pri, and the driver's
+// garp_lower_prio_repeat announcements), but at most once per
 // Advertisement_Interval; nothing but our own scheduled sending moves the
 // Adver_Timer.
 func TestRFC9568_Section6_4_3_ActiveAnswersLowerPriority(t *testing.T) {
 	const T = 3_609_375
 	answer := func(prio int) []Action {
-		return []Action{LowerPriorityAdvert{ipLow, prio}, SendAdvert{100}, Announce{}}
+		return []Action{LowerPriorityAdvert{ipLow, prio}, SendAdvert{100}}
 	}
 	t.Run("answer, rate-limited, timer untouched", func(t *testing.T) {
 		m, _ := startedMaster(t, v2cfg(100))
@@ -437,7 +437,7 @@ func TestRFC9568_Section6_4_3_ActiveAnswersLowerPriority(t *testing.T) {
 func TestRFC9568_LowerPriorityFloodIsBounded(t *testing.T) {
 	m, T := startedMaster(t, v2cfg(100))
 	ev := &AdvertReceived{Src: ipLow, Priority: 1, MaxAdverInt: time.Second}
-	var timeouts, answers, announces, reports, total int
+	var timeouts, answers, reports, total int
 	for k := range int64(20_000) {
 		now := at(T + 250 + k*500) // 20,000 adverts over 10 s, off the timer's phase
 		for !now.Before(m.Deadline()) {
@@ -454,18 +454,16 @@ func TestRFC9568_LowerPriorityFloodIsBounded(t *testing.T) {
 			switch a.(type) {
 			case SendAdvert:
 				answers++
-			case Announce:
-				announces++
 			case LowerPriorityAdvert:
-				reports++
+				reports++ // the driver announces on it
 			default:
 				t.Fatalf("unexpected %T", a)
 			}
 		}
 	}
-	if timeouts != 9 || answers != 10 || announces != 10 || reports != 10 || total != 39 {
-		t.Errorf("timeouts %d, answers %d, announces %d, reports %d, total actions %d; want 9, 10, 10, 10, 39",
-			timeouts, answers, announces, reports, total)
+	if timeouts != 9 || answers != 10 || reports != 10 || total != 29 {
+		t.Errorf("timeouts %d, answers %d, reports %d, total actions %d; want 9, 10, 10, 29",
+			timeouts, answers, reports, total)
 	}
 	if !m.Deadline().Equal(at(T + 10*sec)) {
 		t.Errorf("Adver_Timer at %dµs, want %dµs", us(m.Deadline()), T+10*sec)

@@ -31,4 +31,7 @@ var keywords = []string{
 	"full_command", "track_process",
 	"notification_email", "notification_email_from", "smtp_server", "smtp_helo_name",
 	"smtp_connect_timeout", "smtp_alert", "smtp_alert_vrrp", "no_email_faults",
+	"garp_lower_prio_delay", "garp_lower_prio_repeat", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
+	"garp_group", "garp_interval", "gna_interval", "interfaces", "garp_extra_if", "vmac_garp_intvl", "vrrp_garp_extra_if",
+	"vrrp_vmac_garp_intvl",
 }

@@ -292,7 +292,7 @@ func (ln *instanceLinks) vipDev(a config.IPAddress, ci *config.VRRPInstance, fam
 	dev := a.Dev
 	if dev == "" || dev == ci.Interface {
 		if ln != nil && ln.vmac != nil && fam == family {
-			return ln.vmac.Name()
+			return ln.vipIf
 		}
 		dev = ci.Interface
 	}
@@ -309,7 +309,9 @@ func (ln *instanceLinks) vipDev(a config.IPAddress, ci *config.VRRPInstance, fam
 func (ln *instanceLinks) vips(addrs []config.IPAddress, ci *config.VRRPInstance, family int) []vrrp.VIP {
 	out := make([]vrrp.VIP, 0, len(addrs))
 	for _, a := range addrs {
-		out = append(out, vipOf(a, ln.vipDev(a, ci, family)))
+		dev := ln.vipDev(a, ci, family)
+		a.Dev = "" // vipOf keeps a line's own dev
+		out = append(out, vipOf(a, dev))
 	}
 	return out
 }
@@ -325,4 +327,35 @@ func dropDevless(log *slog.Logger, name, e string, vs []vrrp.VIP) []vrrp.VIP {
 		log.Error(fmt.Sprintf("(%s): no interface for %svip %v - removing", name, e, v.Prefix))
 		return true
 	})
+}
+
+// hasExtra tells whether use_vmac_addr or an address line's use_vmac
+// made VMACs.
+func (ln *instanceLinks) hasExtra() bool { return ln != nil && len(ln.extra) > 0 }
+
+// isExtra tells whether dev is one of those VMACs.
+func (ln *instanceLinks) isExtra(dev string) bool {
+	if ln == nil {
+		return false
+	}
+	for _, name := range ln.extra {
+		if name == dev {
+			return true
+		}
+	}
+	return false
+}
+
+// setPacerBases tells the GARP pacer which physical interface each of the
+// instance's VMACs sits on.
+func (ln *instanceLinks) setPacerBases(p *garpPacer, ci *config.VRRPInstance) {
+	if ln == nil {
+		return
+	}
+	if ln.vmac != nil {
+		p.setBase(ln.vmac.Name(), ci.Interface)
+	}
+	for place, name := range ln.extra {
+		p.setBase(name, place.dev)
+	}
 }

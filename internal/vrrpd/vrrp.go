@@ -48,6 +48,7 @@ type vrrpRuntime struct {
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
 	listener  StateListener // hears the instances' states; nil for none
+	pacer     *garpPacer    // spaces the instances' GARPs / NAs per interface
 }
 
 // socketKey groups instances that share one advert socket.
@@ -83,6 +84,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
 		links: map[string]ownedLink{}, linkNames: map[string]bool{}, byName: map[string]*runningInstance{}, listener: listener}
 	rt.static.install(k, log)
+	rt.pacer = newGARPPacer(cfg.GlobalDefs, cfg.GarpGroups, func(v vrrp.VIP) error { return announceNow(k, v) })
 	groups := map[socketKey][]*vrrp.Instance{}
 	objs := track.NewObjects(cfg)
 	rt.scripts = carry.scriptVerdicts(objs)
@@ -129,8 +131,9 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		}
 		ic.OnLowerPriority = n.lowerPriority
 		ic.SyncGroup = syncGroupOf[syncConfigOf[ci.Name()]]
-		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs,
-			routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
+		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs, log: log, pacer: rt.pacer, order: len(rt.adapters),
+			vips: slices.Concat(ic.VIPs, ic.Excluded), routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
+		ln.setPacerBases(rt.pacer, ci)
 		if blocksVIPs(cfg, ci) {
 			if netAdapter.fw, err = rt.firewall(cfg); err != nil {
 				log.Error("("+ci.Name()+") cannot set up the no_accept firewall; its VIPs will accept traffic", "err", err)
@@ -366,6 +369,7 @@ func (rt *vrrpRuntime) stop() {
 	}
 	rt.cancel()
 	rt.running.Wait()
+	rt.pacer.stop()
 	for _, g := range rt.groups {
 		g.Stop()
 	}
@@ -552,7 +556,7 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		Checksum: vrrp.ChecksumV3Pseudo,
 		VIPs:     ln.vips(ci.VirtualIPAddresses, ci, family),
 		Excluded: ln.vips(ci.VirtualIPAddressesExcl, ci, family),
-		Announce: announceConfig(g, ci, family),
+		Announce: announceConfig(g, ci, ln, vipIf, family),
 	}
 	ic.Interface = vipIf // keepalived's ifp: the VMAC with use_vmac, for the API and keepalived.json
 	if ci.V3ChecksumAsV2 || g.V3ChecksumAsV2 {
@@ -721,20 +725,83 @@ func vipOf(a config.IPAddress, ifname string) vrrp.VIP {
 }
 
 // announceConfig is keepalived's GARP schedule: garp_master_repeat
-// packets, vrrp_garp_interval (IPv4) or vrrp_gna_interval (IPv6) apart,
-// again after garp_master_delay, then every garp_master_refresh.
-func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, family int) vrrp.AnnounceConfig {
-	gap := g.VRRPGarpInterval.Duration()
-	if family == 6 {
-		gap = g.VRRPGnaInterval.Duration()
+// packets, again after garp_master_delay, then every garp_master_refresh;
+// garp_lower_prio_repeat packets (and again after garp_lower_prio_delay)
+// when a lower priority is heard; garp_extra_if's periodic packets on the
+// other interfaces. vrrp_garp_interval / vrrp_gna_interval / garp_group
+// space them per interface (garpPacer). vipIf is the instance's interface
+// (its VMAC with use_vmac).
+func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, ln *instanceLinks, vipIf string, family int) vrrp.AnnounceConfig {
+	ac := vrrp.AnnounceConfig{
+		Repeat:          ci.GarpMasterRepeat,
+		Delay:           time.Duration(ci.GarpMasterDelay) * time.Second,
+		Refresh:         time.Duration(ci.GarpMasterRefresh) * time.Second,
+		RefreshRepeat:   max(1, ci.GarpMasterRefreshRepeat),
+		LowerPrioRepeat: ci.GarpLowerPrioRepeat,
+		LowerPrioDelay:  time.Duration(ci.GarpLowerPrioDelay) * time.Second,
 	}
-	return vrrp.AnnounceConfig{
-		Repeat:        ci.GarpMasterRepeat,
-		Interval:      gap,
-		Delay:         time.Duration(ci.GarpMasterDelay) * time.Second,
-		Refresh:       time.Duration(ci.GarpMasterRefresh) * time.Second,
-		RefreshRepeat: max(1, ci.GarpMasterRefreshRepeat),
+	ac.ExtraInterval, ac.ExtraVIPs = extraIf(g, ci, ln, vipIf, family)
+	return ac
+}
+
+// extraIf is garp_extra_if (or the global vrrp_garp_extra_if): its
+// interval, and the addresses announced each time, one per interface
+// other than the instance's own (keepalived's vrrp_send_vmac_update:
+// only VMACs unless "all"; the instance's own interface only with
+// vmac_xmit_base). keepalived turns it off when no address is on another
+// interface (vrrp.c, vrrp_complete_instance). Without "all", the other
+// interfaces announced on are the VMACs of use_vmac_addr and of an
+// address line's use_vmac.
+func extraIf(g *config.GlobalDefs, ci *config.VRRPInstance, ln *instanceLinks, vipIf string, family int) (time.Duration, []vrrp.VIP) {
+	secs, all, ok := parseExtraIf(ci.GarpExtraIf, 0)
+	if !ok {
+		secs, all, _ = parseExtraIf(g.VRRPGarpExtraIf, 1)
 	}
+	if secs <= 0 {
+		return 0, nil
+	}
+	vs := slices.Concat(ln.vips(ci.VirtualIPAddresses, ci, family), ln.vips(ci.VirtualIPAddressesExcl, ci, family))
+	other := slices.ContainsFunc(vs, func(v vrrp.VIP) bool { return v.Dev != vipIf })
+	if !other || (!all && !ln.hasExtra()) {
+		return 0, nil
+	}
+	vmac := ln != nil && ln.vmac != nil
+	var out []vrrp.VIP
+	seen := map[string]bool{}
+	for _, v := range vs {
+		ours := (vmac && v.Dev == vipIf) || ln.isExtra(v.Dev)
+		if (!ours && !all) || (v.Dev == vipIf && !ci.VMACXmitBase) || seen[v.Dev] {
+			continue
+		}
+		seen[v.Dev] = true
+		out = append(out, v)
+	}
+	return time.Duration(secs) * time.Second, out
+}
+
+// parseExtraIf reads garp_extra_if's words as keepalived's handlers do
+// ([all] SECONDS, SECONDS in [lo, 86400]); ok is false when the keyword
+// is absent or ignored.
+func parseExtraIf(w config.OptWords, lo int) (secs int, all, ok bool) {
+	if w == nil {
+		return 0, false, false
+	}
+	secs = -1
+	for _, word := range w {
+		if word == "all" {
+			all = true
+			continue
+		}
+		n, err := strconv.Atoi(word)
+		if err != nil || n < lo || n > 86400 {
+			return 0, false, false
+		}
+		secs = n
+	}
+	if secs < 0 {
+		return 0, false, false
+	}
+	return secs, all, true
 }
 
 // kernelNet adapts the kernel to one instance.
@@ -745,7 +812,18 @@ type kernelNet struct {
 	fw         kernel.Firewall // set when the instance's VIPs are blocked (no_accept)
 	keepOnStop bool            // -V: leave the VIPs in place when the daemon stops
 	stopping   atomic.Bool
+	log        *slog.Logger
+	// pacer spaces announcements per interface (nil: none); order is the
+	// instance's place in the configuration and vips its addresses, in
+	// which order pending announcements go; held: the VIPs are installed.
+	pacer *garpPacer
+	order int
+	vips  []vrrp.VIP
+	held  atomic.Bool
 }
+
+// vipIndex is v's place among the instance's addresses (-1 if none).
+func (n *kernelNet) vipIndex(v vrrp.VIP) int { return slices.Index(n.vips, v) }
 
 func (n *kernelNet) SendAdvert(payload []byte, dst netip.Addr) error {
 	if n.conn == nil {
@@ -755,6 +833,7 @@ func (n *kernelNet) SendAdvert(payload []byte, dst netip.Addr) error {
 }
 
 func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
+	n.held.Store(true)
 	var errs []error
 	if n.fw != nil {
 		// Drop first, as keepalived does, so no packet reaches a VIP
@@ -769,6 +848,7 @@ func (n *kernelNet) AddVIPs(vs []vrrp.VIP) error {
 }
 
 func (n *kernelNet) RemoveVIPs(vs []vrrp.VIP) error {
+	n.held.Store(false)
 	if n.keepOnStop && n.stopping.Load() {
 		return nil
 	}
@@ -796,16 +876,33 @@ func firewallAddrs(vs []vrrp.VIP) []netip.Addr {
 	return out
 }
 
+// Announce sends a gratuitous ARP or unsolicited NA per address, spaced
+// per interface by the pacer (vrrp_garp_interval, garp_group).
 func (n *kernelNet) Announce(vs []vrrp.VIP) error {
+	if n.pacer != nil {
+		return n.pacer.announce(n, vs)
+	}
+	return n.AnnounceNow(vs)
+}
+
+// AnnounceNow sends at once, whatever the spacing: keepalived's
+// try_up_instance announces a unicast instance's own address so
+// (send_gratuitous_arp_immediate).
+func (n *kernelNet) AnnounceNow(vs []vrrp.VIP) error {
 	var errs []error
 	for _, v := range vs {
-		if v.Prefix.Addr().Is4() {
-			errs = append(errs, n.k.GratuitousARP(v.Dev, v.Prefix.Addr()))
-		} else {
-			errs = append(errs, n.k.UnsolicitedNA(v.Dev, v.Prefix.Addr()))
-		}
+		errs = append(errs, announceNow(n.k, v))
 	}
 	return errors.Join(errs...)
+}
+
+// announceNow sends one gratuitous ARP (IPv4) or unsolicited NA (IPv6)
+// for v on its interface.
+func announceNow(k kernel.Kernel, v vrrp.VIP) error {
+	if v.Prefix.Addr().Is4() {
+		return k.GratuitousARP(v.Dev, v.Prefix.Addr())
+	}
+	return k.UnsolicitedNA(v.Dev, v.Prefix.Addr())
 }
 
 // releaseStale removes the instance's VIPs at startup: an instance starts
