@@ -81,7 +81,7 @@ func TestIPVSInQEMU(t *testing.T) {
 	script.WriteString("cd /tmp\n")
 	for _, name := range slices.Sorted(maps.Keys(guestTests)) {
 		fmt.Fprintf(&script, "echo '=== BEGIN %s'\n", name)
-		fmt.Fprintf(&script, "KG_BINARY=/bin/keepalived-go /bin/%s.test -test.v -test.timeout 240s -test.run '%s'\n", name, guestRun.String())
+		fmt.Fprintf(&script, "KG_BINARY=/bin/keepalived-go /bin/%s.test -test.v -test.timeout 360s -test.run '%s'\n", name, guestRun.String())
 		fmt.Fprintf(&script, "echo \"=== RC %s $?\"\n", name)
 	}
 	g := &lab.Guest{
@@ -92,7 +92,7 @@ func TestIPVSInQEMU(t *testing.T) {
 		Script: script.String(),
 		Memory: 768,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // TCG: about 2.5 min on a quiet machine, twice that on a busy one
 	defer cancel()
 	booted := time.Now()
 	console, err := g.Run(ctx, dir)
