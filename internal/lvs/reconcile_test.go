@@ -115,6 +115,29 @@ func TestReconcileDuplicatesCountOnce(t *testing.T) {
 	}
 }
 
+// A new service's destinations are added once per address, the first
+// written, whether it has few (looked up without a map) or many.
+func TestReconcileNewServiceDuplicateDestsBothSizes(t *testing.T) {
+	for _, n := range []int{3, smallDests, smallDests + 1, 3 * smallDests} {
+		var addrs []string
+		var want []string
+		for i := range n {
+			a := fmt.Sprintf("10.0.%d.%d:80", i/200, 1+i%200)
+			addrs = append(addrs, a)
+			want = append(want, "add destination "+a+" weight 1 to [10.0.0.1]:tcp:80")
+		}
+		// Every other address again, with another weight: not added again.
+		for i := 0; i < n; i += 2 {
+			addrs = append(addrs, addrs[i]+"/4")
+		}
+		ops := Reconcile([]Service{svc("10.0.0.1:80", addrs...)}, nil)
+		got := opStrings(ops)
+		if len(got) == 0 || got[0] != "add service [10.0.0.1]:tcp:80" || !reflect.DeepEqual(got[1:], want) {
+			t.Fatalf("%d destinations: got %q", n, got)
+		}
+	}
+}
+
 // randomState is a random desired state over a small universe of keys and
 // addresses, so that successive states overlap.
 func randomState(r *rand.Rand) []Service {
