@@ -146,6 +146,50 @@ func destOps(d, o *Service) []Op {
 	if slices.Equal(d.Dests, o.Dests) {
 		return nil // the common case, without a map
 	}
+	if len(d.Dests) <= smallDests && len(o.Dests) <= smallDests {
+		return destOpsSmall(d, o)
+	}
+	return destOpsMap(d, o)
+}
+
+// destOpsSmall is destOps without a map, for a few destinations: IPVS
+// dumps a service's destinations newest first, so that after a start
+// the kernel's order is the reverse of the configuration's, slices.Equal
+// fails for every service at every reload, and the maps were a no-op
+// reload's largest allocation.
+func destOpsSmall(d, o *Service) []Op {
+	var ops []Op
+	for i, x := range o.Dests {
+		if indexAddr(d.Dests, x.Addr) < 0 && indexAddr(o.Dests[:i], x.Addr) < 0 {
+			ops = append(ops, Op{Kind: DelDest, Service: d, Dest: x})
+		}
+	}
+	for i, x := range d.Dests {
+		if indexAddr(d.Dests[:i], x.Addr) >= 0 {
+			continue
+		}
+		switch j := indexAddr(o.Dests, x.Addr); {
+		case j < 0:
+			ops = append(ops, Op{Kind: AddDest, Service: d, Dest: x})
+		case o.Dests[j] != x:
+			ops = append(ops, Op{Kind: EditDest, Service: d, Dest: x})
+		}
+	}
+	return ops
+}
+
+// indexAddr is the index of the first destination at addr, or -1.
+func indexAddr(dests []Destination, addr netip.AddrPort) int {
+	for i := range dests {
+		if dests[i].Addr == addr {
+			return i
+		}
+	}
+	return -1
+}
+
+// destOpsMap is destOps with maps, for many destinations.
+func destOpsMap(d, o *Service) []Op {
 	had := make(map[netip.AddrPort]Destination, len(o.Dests))
 	for _, x := range o.Dests {
 		if _, dup := had[x.Addr]; !dup {
