@@ -100,3 +100,52 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 		t.Errorf("pid file still there after stop: %v", err)
 	}
 }
+
+// TestCPUProfileEnvWritesAProfile: with KEEPALIVED_GO_CPUPROFILE set,
+// the daemon writes a CPU profile of its run that `go tool pprof` reads,
+// once it has stopped; without it, no such file appears.
+func TestCPUProfileEnvWritesAProfile(t *testing.T) {
+	bin := buildBinary(t)
+	for _, set := range []bool{true, false} {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "keepalived.conf")
+		pidFile := filepath.Join(dir, "keepalived.pid")
+		prof := filepath.Join(dir, "cpu.pprof")
+		// -P and no vrrp_instance: nothing is programmed in this namespace.
+		os.WriteFile(conf, []byte("global_defs {\n    router_id demo\n}\n"), 0o644)
+		cmd := exec.Command(bin, "-n", "-l", "-P", "-f", conf, "-p", pidFile, "-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid"))
+		cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+		if set {
+			cmd.Env = append(cmd.Env, "KEEPALIVED_GO_CPUPROFILE="+prof)
+		}
+		var logs lab.SyncBuffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		waitFor(t, "the pid file", func() bool { b, _ := os.ReadFile(pidFile); return len(b) > 0 })
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("daemon exited with %v after SIGTERM\n%s", err, logs.String())
+			}
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatal("daemon did not stop within 5 s of SIGTERM")
+		}
+		if !set {
+			if _, err := os.Stat(prof); !os.IsNotExist(err) {
+				t.Errorf("a profile without KEEPALIVED_GO_CPUPROFILE: %v", err)
+			}
+			continue
+		}
+		out, err := exec.Command("go", "tool", "pprof", "-top", bin, prof).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Type: cpu") {
+			t.Errorf("go tool pprof does not read the profile (%v):\n%s\nlogs:\n%s", err, out, logs.String())
+		}
+	}
+}

@@ -386,7 +386,11 @@ func (p *vsPlane) desired() []lvs.Service {
 	p.svc.mu.Lock()
 	pool := p.svc.pool
 	var dests []lvs.Destination
-	for _, d := range pool.Destinations() {
+	pd := pool.Destinations()
+	if len(pd) > 0 {
+		dests = make([]lvs.Destination, 0, len(pd)) // one allocation, not a doubling per append
+	}
+	for _, d := range pd {
 		rs := p.server[d.Server]
 		if rs == nil {
 			continue

@@ -27,6 +27,9 @@ type Options struct {
 	Stat func(path string) (os.FileInfo, error)
 	// LookPath finds a bare command name in PATH; nil uses the real PATH.
 	LookPath func(file string) (string, error)
+	// KernelHas reports whether the running kernel has (or can load) a
+	// link type: "ipvlan" or "vrf"; nil looks at the machine.
+	KernelHas func(kind string) bool
 }
 
 func (o *Options) fill() {
@@ -50,6 +53,9 @@ func (o *Options) fill() {
 	}
 	if o.LookPath == nil {
 		o.LookPath = lookPath
+	}
+	if o.KernelHas == nil {
+		o.KernelHas = kernelHas
 	}
 }
 

@@ -179,8 +179,8 @@ type GlobalDefs struct {
 	VRRPDelayAfterBoot           Timer    `kw:"vrrp_delay_after_boot" json:"vrrp_delay_after_boot,omitempty"`
 	LogUnknownVRIDs              bool     `kw:"log_unknown_vrids" flag:"1" json:"log_unknown_vrids,omitempty"`
 	VRRPOwnerIgnoreAdverts       bool     `kw:"vrrp_owner_ignore_adverts" json:"vrrp_owner_ignore_adverts,omitempty"`
-	VMACPrefix                   string   `kw:"vmac_prefix" json:"vmac_prefix,omitempty"`
-	VMACAddrPrefix               string   `kw:"vmac_addr_prefix" json:"vmac_addr_prefix,omitempty"`
+	VMACPrefix                   string   `kw:"vmac_prefix" first:"vmac prefix has already been specified - ignoring {arg}" json:"vmac_prefix,omitempty"`
+	VMACAddrPrefix               string   `kw:"vmac_addr_prefix" first:"vmac_addr prefix has already been specified - ignoring {arg}" json:"vmac_addr_prefix,omitempty"`
 	Umask                        []string `kw:"umask" json:"umask,omitempty"`
 	RandomSeed                   int      `kw:"random_seed" json:"random_seed,omitempty"`
 	ReloadCheckConfig            OptWords `kw:"reload_check_config" json:"reload_check_config,omitempty"`
@@ -240,7 +240,7 @@ type VRRPInstance struct {
 	UseVMAC                 OptWords        `kw:"use_vmac" json:"use_vmac,omitempty"`
 	UseVMACAddr             bool            `kw:"use_vmac_addr" flag:"1" json:"use_vmac_addr,omitempty"`
 	VMACXmitBase            bool            `kw:"vmac_xmit_base" flag:"1" json:"vmac_xmit_base,omitempty"`
-	UseIPvlan               OptWords        `kw:"use_ipvlan" json:"use_ipvlan,omitempty"`
+	UseIPvlan               OptWords        `kw:"use_ipvlan" first:"({name}) use_ipvlan already specified" json:"use_ipvlan,omitempty"`
 	UnicastPeers            []UnicastPeer   `kw:"unicast_peer" json:"unicast_peer,omitempty"`
 	UnicastFaultNoPeer      bool            `kw:"unicast_fault_no_peer" flag:"1" json:"unicast_fault_no_peer,omitempty"`
 	CheckUnicastSrc         bool            `kw:"check_unicast_src" flag:"1" json:"check_unicast_src,omitempty"`

@@ -278,6 +278,10 @@ type field struct {
 	noarg      string // the handler's own message for a missing value
 	flag       bool   // a bool whose handler reads no value
 	raw        bool   // keep the words for Block.Raw, read numbers quietly
+	// first is the handler's message when the keyword is written again
+	// in the block: the first one holds ({name}: the block's name,
+	// {arg}: the word ignored).
+	first string
 	// elem is the spec of the block a kindBlock or kindBlocks field holds,
 	// found on first use (a block type may hold itself).
 	elem atomic.Pointer[blockSpec]
@@ -318,7 +322,7 @@ func specOf(t reflect.Type) *blockSpec {
 			continue
 		}
 		f := &field{index: sf.Index, typ: sf.Type, kind: kindOf(sf.Type), code: ExitConfigErrors, deprecated: sf.Tag.Get("deprecated"),
-			noarg: sf.Tag.Get("noarg"), raw: sf.Tag.Get("raw") != "", flag: sf.Tag.Get("flag") != ""}
+			noarg: sf.Tag.Get("noarg"), raw: sf.Tag.Get("raw") != "", flag: sf.Tag.Get("flag") != "", first: sf.Tag.Get("first")}
 		if f.raw && f.kind == kindTimer {
 			f.kind = kindRawTimer
 		} else if f.raw && f.kind == kindInt {
@@ -531,6 +535,11 @@ func (p *parser) parseKeywordLine(v reflect.Value, b *Block, mark int, f *field,
 			return
 		}
 	}
+	if f.first != "" && p.wrote(mark, f.keyword) {
+		msg := strings.ReplaceAll(f.first, "{name}", firstArg(b.Args))
+		p.report(ExitConfigErrors, l, kw, "%s", strings.ReplaceAll(msg, "{arg}", firstArg(p.texts(l.Tokens[1:]))))
+		return
+	}
 	p.setKeyword(mark, &f.keyword, l)
 	if kw != f.keyword {
 		a := b.setAside()
@@ -574,6 +583,16 @@ func (p *parser) setKeyword(mark int, kw *string, l Line) {
 		}
 	}
 	p.kws = append(p.kws, keywordAt{kw: kw, file: p.file, line: l.Num})
+}
+
+// wrote tells whether the block whose keywords start at mark wrote kw.
+func (p *parser) wrote(mark int, kw string) bool {
+	for i := mark; i < len(p.kws); i++ {
+		if *p.kws[i].kw == kw {
+			return true
+		}
+	}
+	return false
 }
 
 // unsetKeyword forgets that the block whose keywords start at mark wrote

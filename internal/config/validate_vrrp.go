@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,9 +56,11 @@ func (v *validator) instance(vi *VRRPInstance) {
 		v.noLine(vi.Pos, ExitConfigErrors, "virtual_router_id", "(%s) the virtual router id must be set", name)
 	}
 	v.interfaces(vi)
+	v.vmacs(vi)
 	v.version(vi)
 	v.advertInt(vi)
 	v.addresses(vi)
+	v.vmacAddresses(vi)
 	v.authentication(vi)
 	v.tracking(vi)
 	v.preemption(vi)
@@ -122,11 +125,124 @@ func (v *validator) interfaces(vi *VRRPInstance) {
 		v.at(vi.PosOf("interface"), ExitConfigErrors, "interface", "WARNING - interface %s for vrrp_instance %s doesn't exist", vi.Interface, vi.Name())
 		v.missingInterface = true
 	}
+	v.vrf(vi)
+	v.kernelLinks(vi)
 	for _, t := range vi.TrackInterface {
 		if !v.opts.InterfaceExists(t.Name) {
 			v.at(t.Pos, ExitConfigErrors, "track_interface", "(%s) tracked interface %s doesn't exist", vi.Name(), t.Name)
 			v.missingInterface = true
 		}
+	}
+}
+
+// vrf checks an instance's vrf as keepalived 2.2.7 does: vrrp_vrf_handler
+// (vrrp_parser.c) ignores it after interface and reports a VRF that does
+// not exist or is a loopback; vrrp_complete_instance (vrrp.c) clears it
+// unless the instance is unicast without an interface (a vrf before
+// interface).
+func (v *validator) vrf(vi *VRRPInstance) {
+	if !vi.IsSet("vrf") {
+		return
+	}
+	pos := vi.PosOf("vrf")
+	name := vi.Name()
+	switch {
+	case vi.IsSet("interface") && posBefore(vi.PosOf("interface"), pos):
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) Cannot specify VRF interface and interface - ignoring", name)
+		vi.VRF = ""
+		return
+	case len(vi.VRF) >= 16:
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) VRF interface name '%s' too long - ignoring", name, vi.VRF)
+		vi.VRF = ""
+		return
+	case !v.opts.InterfaceExists(vi.VRF) && !v.dynamicInterfaces():
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) WARNING - VRF interface %s doesn't exist", name, vi.VRF)
+		if !v.opts.KernelHas("vrf") {
+			v.extra(pos, "vrf", "the kernel needs CONFIG_NET_VRF (the vrf module)",
+				"(%s) vrf cannot be honoured: this kernel has no VRF support", name)
+		}
+		v.missingInterface = true
+		vi.VRF = ""
+		return
+	case v.opts.InterfaceExists(vi.VRF) && v.opts.LoopbackInterface(vi.VRF):
+		v.at(pos, ExitConfigErrors, "vrf", "(%s) cannot use a loopback interface (%s) for VRF - ignoring", name, vi.VRF)
+		vi.VRF = ""
+		return
+	}
+	if vi.Interface != "" || len(vi.UnicastPeers) == 0 {
+		what := "out interface"
+		if vi.Interface == "" {
+			what = " unicast"
+		}
+		v.noLine(pos, ExitConfigErrors, "vrf", "(%s) vrf can only be specified with%s - clearing", name, what)
+		vi.VRF = ""
+	}
+}
+
+// vmacs checks use_vmac, use_ipvlan and vmac_xmit_base as keepalived
+// 2.2.7 does: their words (vrrp_vmac_handler, vrrp_ipvlan_handler), a
+// unicast instance with a VMAC (vrrp_end_handler: it needs an interface
+// and sends from it, vmac_xmit_base being set), vmac_xmit_base without a
+// VMAC and an IPv4 ipvlan without an address (vrrp_complete_instance).
+func (v *validator) vmacs(vi *VRRPInstance) {
+	name := vi.Name()
+	if vi.IsSet("use_vmac") {
+		_, _, problems := VMACWords(vi.UseVMAC)
+		for _, p := range problems {
+			v.at(vi.PosOf("use_vmac"), ExitConfigErrors, "use_vmac", "%s", p)
+		}
+	}
+	if vi.IsSet("use_ipvlan") {
+		_, addr, _, problems := IPvlanWords(name, vi.UseIPvlan)
+		for _, p := range problems {
+			v.at(vi.PosOf("use_ipvlan"), ExitConfigErrors, "use_ipvlan", "%s", p)
+		}
+		if !addr.IsValid() && v.instanceFamily(vi) == "inet" {
+			v.noLine(vi.PosOf("use_ipvlan"), ExitConfigErrors, "use_ipvlan",
+				"(%s) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state", name)
+		}
+	}
+	if (vi.IsSet("use_vmac") || vi.IsSet("use_ipvlan")) && len(vi.UnicastPeers) > 0 {
+		switch {
+		case vi.Interface == "":
+			v.at(vi.End, ExitConfigErrors, "use_vmac", "(%s): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac", name)
+		case !vi.VMACXmitBase:
+			v.at(vi.End, ExitConfigErrors, "vmac_xmit_base", "(%s) unicast with use_vmac requires vmac_xmit_base - setting", name)
+			vi.VMACXmitBase = true
+		}
+	}
+	if vi.VMACXmitBase && !vi.IsSet("use_vmac") {
+		v.noLine(vi.PosOf("vmac_xmit_base"), ExitConfigErrors, "vmac_xmit_base", "(%s) vmac_xmit_base is only valid with a vmac", name)
+		vi.VMACXmitBase = false
+	}
+}
+
+// vmacAddresses reports an address line's use_vmac that keepalived
+// 2.2.7's vrrp_complete_instance finds needless: on the instance's VMAC
+// anyway, or with use_vmac_addr, which gives it one anyway.
+func (v *validator) vmacAddresses(vi *VRRPInstance) {
+	fam := v.instanceFamily(vi)
+	for _, a := range append(slices.Clone(vi.VirtualIPAddresses), vi.VirtualIPAddressesExcl...) {
+		if !slices.Contains(a.Options, "use_vmac") {
+			continue
+		}
+		own := a.Dev == "" || a.Dev == vi.Interface
+		switch {
+		case own && vi.IsSet("use_vmac") && familyOf(a.Prefix.Addr()) == fam:
+			v.noLine(a.Pos, ExitConfigErrors, "use_vmac", "(%s) use_vmac specified for VIP/eVIP %s and vrrp instance", vi.Name(), a.Prefix)
+		case (!own || familyOf(a.Prefix.Addr()) != fam) && vi.UseVMACAddr:
+			v.noLine(a.Pos, ExitConfigErrors, "use_vmac", "(%s) use_vmac_addr specified and use_vmac specified for VIP/eVIP %s", vi.Name(), a.Prefix)
+		}
+	}
+}
+
+// kernelLinks says when the running kernel cannot make an ipvlan (a
+// kernel built without it): keepalived says nothing at -t, and the
+// instance cannot start. (A VRF that does not exist is reported by vrf.)
+func (v *validator) kernelLinks(vi *VRRPInstance) {
+	if vi.IsSet("use_ipvlan") && vi.Interface != "" && !v.opts.KernelHas("ipvlan") {
+		v.extra(vi.PosOf("use_ipvlan"), "use_ipvlan", "the kernel needs CONFIG_IPVLAN (the ipvlan module)",
+			"(%s) use_ipvlan cannot be honoured: this kernel has no ipvlan support, so the instance cannot start", vi.Name())
 	}
 }
 
@@ -223,6 +339,12 @@ func (v *validator) addresses(vi *VRRPInstance) {
 func (v *validator) instanceFamily(vi *VRRPInstance) string {
 	if a, err := netip.ParseAddr(vi.McastSrcIP); err == nil {
 		return familyOf(a)
+	}
+	if vi.IsSet("use_ipvlan") && (len(vi.VirtualIPAddresses) == 0 || posBefore(vi.PosOf("use_ipvlan"), vi.VirtualIPAddresses[0].Pos)) {
+		// vrrp_ipvlan_handler: the first address read sets the family.
+		if _, addr, _, _ := IPvlanWords(vi.Name(), vi.UseIPvlan); addr.IsValid() {
+			return familyOf(addr.Addr())
+		}
 	}
 	if len(vi.VirtualIPAddresses) > 0 {
 		return familyOf(vi.VirtualIPAddresses[0].Prefix.Addr())

@@ -52,6 +52,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	log := newLogger(f, stderr)
 	log.Info("Starting Keepalived-go v" + Version)
+	defer startCPUProfile(log)()
 	sd := newSystemd(log)
 	if backend, _ := f.LVSBackend(); backend == "ipvs" && !f.Has("vrrp") {
 		// As keepalived's checker child when ipvs_start fails: no IPVS,

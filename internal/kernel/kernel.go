@@ -106,6 +106,11 @@ type VRRPConnConfig struct {
 	TTL int
 	// RecvBuffer, when > 0, sets SO_RCVBUF (kernel_rx_buf_size).
 	RecvBuffer int
+	// VRF, for a unicast socket without Interface, is the VRF device to
+	// bind it to (keepalived's vrf keyword): adverts are then routed and
+	// received in that VRF. Without both, a unicast socket is bound to no
+	// device. Ignored with an Interface, which may itself be in a VRF.
+	VRF string
 	// Protocol is the IP protocol of the socket: ProtoVRRP (112, when
 	// zero) or, for VRRPv2 with auth_type AH over IPv4, ProtoAH (51). An
 	// AH conn works on whole IPv4 packets, as keepalived's AH sockets do
@@ -220,8 +225,10 @@ var (
 // normalize validates cfg and fills in Group and TTL; Source is resolved
 // by the caller.
 func (cfg *VRRPConnConfig) normalize() error {
-	if cfg.Interface == "" {
-		return errors.New("kernel: open vrrp: no interface")
+	if cfg.Interface == "" && (!cfg.Unicast || !cfg.Source.IsValid()) {
+		// keepalived 2.2.8's chk_min_cfg and vrrp_complete_instance: only
+		// a unicast instance with its source address may go without.
+		return errors.New("kernel: open vrrp: no interface (and not unicast with a source address)")
 	}
 	switch cfg.Family {
 	case 4:

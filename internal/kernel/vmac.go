@@ -43,9 +43,16 @@ package kernel
 //     "saves" are refreshed from netlink after it changed them). Delete
 //     does restore the values found before the first VMAC.
 //
+//   - VRF: when the parent is enslaved to a VRF, the VMAC is enslaved to
+//     the same VRF master (IFLA_MASTER in netlink_link_add_vmac), so that
+//     its VIPs are in the VRF's table; a reused VMAC is moved to the
+//     parent's VRF (or out of any).
+//
 // VMAC does all of that except the in-place update (a wrong VMAC is
-// recreated) and the firewall rules keepalived adds for VMACs (nftables
-// vmac_map/vmac_set, dropping IGMP/MLD and router solicitations).
+// recreated), following the parent when it later moves to another VRF
+// (keepalived's update_vmac_vrfs) and the firewall rules keepalived adds
+// for VMACs (nftables vmac_map/vmac_set, dropping IGMP/MLD and router
+// solicitations).
 
 import (
 	"errors"
@@ -297,7 +304,7 @@ func createVMAC(cfg VMACConfig) (VMAC, error) {
 		st = nil
 	}
 
-	link, err := ensureMacvlan(cfg.Name, lowerIndex, cfg.MAC)
+	link, err := ensureMacvlan(cfg.Name, lowerIndex, cfg.MAC, vrfMaster(parent))
 	if err != nil {
 		return VMAC{}, err
 	}
@@ -394,9 +401,42 @@ func vmacFail(st *vmacState, fresh bool, link netlink.Link, err error) error {
 	return err
 }
 
+// vrfMaster is the index of the VRF the link is enslaved to, or 0
+// (keepalived's vrf_master_ifp: a master whose kind is "vrf").
+func vrfMaster(link netlink.Link) int {
+	m := link.Attrs().MasterIndex
+	if m == 0 {
+		return 0
+	}
+	ml, err := netlink.LinkByIndex(m)
+	if err != nil || ml.Type() != "vrf" {
+		return 0
+	}
+	return m
+}
+
+// setMaster enslaves link to master (0: to none) if it is not already.
+func setMaster(link netlink.Link, master int) error {
+	if link.Attrs().MasterIndex == master {
+		return nil
+	}
+	var err error
+	if master == 0 {
+		err = netlink.LinkSetNoMaster(link)
+	} else {
+		err = netlink.LinkSetMasterByIndex(link, master)
+	}
+	if err != nil {
+		return fmt.Errorf("enslave %s to VRF %d: %w", link.Attrs().Name, master, err)
+	}
+	link.Attrs().MasterIndex = master
+	return nil
+}
+
 // ensureMacvlan returns a private-mode macvlan named name on lowerIndex
-// with MAC mac, reusing a correct one and recreating a wrong one.
-func ensureMacvlan(name string, lowerIndex int, mac net.HardwareAddr) (netlink.Link, error) {
+// with MAC mac, enslaved to master (a VRF, or 0), reusing a correct one
+// and recreating a wrong one.
+func ensureMacvlan(name string, lowerIndex int, mac net.HardwareAddr, master int) (netlink.Link, error) {
 	old, err := linkByName(name)
 	switch {
 	case errors.Is(err, ErrNoInterface):
@@ -408,17 +448,23 @@ func ensureMacvlan(name string, lowerIndex int, mac net.HardwareAddr) (netlink.L
 			return nil, fmt.Errorf("%w: %s is a %s", ErrVMACConflict, name, old.Type())
 		}
 		if mv.ParentIndex == lowerIndex && mv.Mode == netlink.MACVLAN_MODE_PRIVATE && slices.Equal(mv.HardwareAddr, mac) {
-			return mv, nil
+			return mv, setMaster(mv, master)
 		}
 		if err := netlink.LinkDel(mv); err != nil && !errors.Is(err, unix.ENODEV) {
 			return nil, fmt.Errorf("delete wrong vmac: %w", err)
 		}
 	}
 	mv := &netlink.Macvlan{
-		LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: lowerIndex, HardwareAddr: mac},
+		LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: lowerIndex, HardwareAddr: mac, MasterIndex: master},
 		Mode:      netlink.MACVLAN_MODE_PRIVATE,
 	}
 	if err := netlink.LinkAdd(mv); err != nil {
+		// The library enslaves in a second message: the link may exist.
+		if l, lerr := netlink.LinkByName(name); lerr == nil {
+			if _, ok := l.(*netlink.Macvlan); ok {
+				_ = netlink.LinkDel(l)
+			}
+		}
 		return nil, fmt.Errorf("add macvlan: %w", err)
 	}
 	link, err := linkByName(name)
@@ -682,4 +728,37 @@ func currentNetns() (string, error) {
 		return "", fmt.Errorf("network namespace: %w", os.NewSyscallError("stat "+path, err))
 	}
 	return fmt.Sprintf("%d:%d", st.Dev, st.Ino), nil
+}
+
+// FindVMAC is the name of an existing private-mode macvlan on parent (on
+// its lower device, for a macvlan parent) with MAC mac, or "" if there is
+// none: keepalived's if_get_by_vmac (vrrp_if.c), which lets an instance
+// take over the VMAC a previous run left whatever its name.
+func FindVMAC(parent string, mac net.HardwareAddr) (string, error) {
+	p, err := linkByName(parent)
+	if err != nil {
+		return "", err
+	}
+	lower := p.Attrs().Index
+	if mv, ok := p.(*netlink.Macvlan); ok && mv.ParentIndex > 0 {
+		lower = mv.ParentIndex
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return "", fmt.Errorf("kernel: list links: %w", err)
+	}
+	for _, l := range links {
+		mv, ok := l.(*netlink.Macvlan)
+		if ok && mv.ParentIndex == lower && mv.Mode == netlink.MACVLAN_MODE_PRIVATE && slices.Equal(mv.HardwareAddr, mac) {
+			return mv.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// LinkExists tells whether an interface of that name exists in the
+// calling thread's network namespace.
+func LinkExists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	return err == nil
 }

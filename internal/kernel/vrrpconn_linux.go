@@ -3,6 +3,7 @@
 package kernel
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -75,9 +76,12 @@ func OpenVRRP(cfg VRRPConnConfig) (*VRRPConn, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	ifi, err := interfaceByName(cfg.Interface)
-	if err != nil {
-		return nil, fmt.Errorf("kernel: open vrrp: %w", err)
+	var ifi Interface
+	if cfg.Interface != "" {
+		var err error
+		if ifi, err = interfaceByName(cfg.Interface); err != nil {
+			return nil, fmt.Errorf("kernel: open vrrp: %w", err)
+		}
 	}
 	src := cfg.Source
 	if !src.IsValid() {
@@ -124,8 +128,13 @@ func OpenVRRP(cfg VRRPConnConfig) (*VRRPConn, error) {
 // setupSocket runs before bind: nothing that arrives on other interfaces
 // or for groups joined elsewhere may be queued.
 func (c *VRRPConn) setupSocket(fd int) error {
-	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, c.cfg.Interface); err != nil {
-		return os.NewSyscallError("setsockopt SO_BINDTODEVICE", err)
+	// Without an interface, a unicast socket is bound to its VRF, if any
+	// (open_vrrp_read_socket and open_vrrp_send_socket in keepalived's
+	// vrrp.c).
+	if dev := cmp.Or(c.cfg.Interface, c.cfg.VRF); dev != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev); err != nil {
+			return os.NewSyscallError("setsockopt SO_BINDTODEVICE "+dev, err)
+		}
 	}
 	if c.cfg.Family == 4 {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
@@ -158,8 +167,10 @@ func (c *VRRPConn) setup(ifi Interface) error {
 		if err := p.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface|ipv4.FlagTTL, true); err != nil {
 			return err
 		}
-		if err := p.SetMulticastInterface(nifi); err != nil {
-			return err
+		if nifi.Index != 0 {
+			if err := p.SetMulticastInterface(nifi); err != nil {
+				return err
+			}
 		}
 		if err := p.SetMulticastLoopback(false); err != nil {
 			return err
@@ -180,8 +191,10 @@ func (c *VRRPConn) setup(ifi Interface) error {
 		if err := p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagHopLimit, true); err != nil {
 			return err
 		}
-		if err := p.SetMulticastInterface(nifi); err != nil {
-			return err
+		if nifi.Index != 0 {
+			if err := p.SetMulticastInterface(nifi); err != nil {
+				return err
+			}
 		}
 		if err := p.SetMulticastLoopback(false); err != nil {
 			return err

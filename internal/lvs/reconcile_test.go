@@ -115,6 +115,29 @@ func TestReconcileDuplicatesCountOnce(t *testing.T) {
 	}
 }
 
+// A new service's destinations are added once per address, the first
+// written, whether it has few (looked up without a map) or many.
+func TestReconcileNewServiceDuplicateDestsBothSizes(t *testing.T) {
+	for _, n := range []int{3, smallDests, smallDests + 1, 3 * smallDests} {
+		var addrs []string
+		var want []string
+		for i := range n {
+			a := fmt.Sprintf("10.0.%d.%d:80", i/200, 1+i%200)
+			addrs = append(addrs, a)
+			want = append(want, "add destination "+a+" weight 1 to [10.0.0.1]:tcp:80")
+		}
+		// Every other address again, with another weight: not added again.
+		for i := 0; i < n; i += 2 {
+			addrs = append(addrs, addrs[i]+"/4")
+		}
+		ops := Reconcile([]Service{svc("10.0.0.1:80", addrs...)}, nil)
+		got := opStrings(ops)
+		if len(got) == 0 || got[0] != "add service [10.0.0.1]:tcp:80" || !reflect.DeepEqual(got[1:], want) {
+			t.Fatalf("%d destinations: got %q", n, got)
+		}
+	}
+}
+
 // randomState is a random desired state over a small universe of keys and
 // addresses, so that successive states overlap.
 func randomState(r *rand.Rand) []Service {
@@ -407,5 +430,66 @@ func TestReleaseRemovesEverything(t *testing.T) {
 	}
 	if len(fb.Services()) != 0 || fb.Released() != 1 {
 		t.Fatalf("after release: %+v", fb.Services())
+	}
+}
+
+// destOpsSmall (no map, up to smallDests destinations) gives exactly
+// destOpsMap's operations, in the same order, duplicates, reorderings,
+// edits, additions and removals included.
+func TestDestOpsSmallIsDestOpsMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	pick := func(n int) []Destination {
+		var out []Destination
+		for range n {
+			out = append(out, Destination{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(r.IntN(12))}), 80),
+				Weight: r.IntN(3), Method: "NAT"})
+		}
+		return out
+	}
+	differed := 0
+	for range 5000 {
+		d, o := svc("10.0.0.1:80"), svc("10.0.0.1:80")
+		d.Dests, o.Dests = pick(r.IntN(smallDests+1)), pick(r.IntN(smallDests+1))
+		if r.IntN(4) == 0 { // the same destinations, the kernel's order
+			o.Dests = slices.Clone(d.Dests)
+			slices.Reverse(o.Dests)
+		}
+		small, big := destOpsSmall(&d, &o), destOpsMap(&d, &o)
+		if !reflect.DeepEqual(opStrings(small), opStrings(big)) {
+			t.Fatalf("d %v\no %v\nsmall %q\nmap   %q", d.Dests, o.Dests, opStrings(small), opStrings(big))
+		}
+		if len(big) > 0 {
+			differed++
+		}
+	}
+	if differed < 1000 {
+		t.Fatalf("only %d of the cases had operations", differed)
+	}
+}
+
+// BenchmarkReconcileKernelOrder2000x20 is a no-op reload's Reconcile over
+// IPVS: 2,000 services of 20 destinations read back from the kernel,
+// which lists each service's destinations newest first.
+func BenchmarkReconcileKernelOrder2000x20(b *testing.B) {
+	want := make([]Service, 2000)
+	for i := range want {
+		want[i] = Service{ServiceKey: AddrKey("tcp", netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 80)),
+			Scheduler: "wrr", Method: "NAT"}
+		for j := range 20 {
+			want[i].Dests = append(want[i].Dests, Destination{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte((i*20 + j) >> 8), byte(i*20 + j)}), 8080),
+				Weight: 1 + j%3, Method: "NAT"})
+		}
+	}
+	have := make([]Service, len(want))
+	for i := range want {
+		have[i] = want[i]
+		have[i].Dests = slices.Clone(want[i].Dests)
+		slices.Reverse(have[i].Dests)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ops := Reconcile(want, have); len(ops) != 0 {
+			b.Fatalf("%d operations", len(ops))
+		}
 	}
 }

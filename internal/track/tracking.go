@@ -75,7 +75,7 @@ func NewTracking(inst Instance, ci *config.VRRPInstance, objs *Objects) *Trackin
 	if ci.UnicastFaultNoPeer && len(ci.UnicastPeers) == 0 {
 		t.configFault, t.fault = true, true
 	}
-	if !ci.DontTrackPrimary {
+	if !ci.DontTrackPrimary && ci.Interface != "" {
 		t.links = append(t.links, trackedLink{name: ci.Interface})
 	}
 	for _, ref := range ci.TrackInterface {
@@ -94,6 +94,11 @@ func NewTracking(inst Instance, ci *config.VRRPInstance, objs *Objects) *Trackin
 	t.procs = procRefs(ci.TrackProcess, objs.procs, owner)
 	return t
 }
+
+// SetConfigFault puts the instance in FAULT for good, as a fault in its
+// configuration found at run time does (keepalived's num_config_faults:
+// an IPv4 use_ipvlan without an address). Call it before the Tracker runs.
+func (t *Tracking) SetConfigFault() { t.configFault, t.fault = true, true }
 
 // ConfigFault tells whether the instance is in FAULT for good, whatever
 // it tracks: unicast_fault_no_peer without unicast peers.

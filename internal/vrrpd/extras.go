@@ -44,7 +44,7 @@ func KeepalivedExtras(cfg *config.Config) map[string]api.KeepalivedExtra {
 			UseVMAC:            on("use_vmac", ci.IsSet("use_vmac")),
 			Parent:             ci.Interface,
 			NoAccept:           blocksVIPs(cfg, ci),
-			PromoteSecondaries: on("promote_secondaries", ci.PromoteSecondaries && !ci.IsSet("use_vmac")),
+			PromoteSecondaries: on("promote_secondaries", ci.PromoteSecondaries && !ci.IsSet("use_vmac") && !ci.IsSet("use_ipvlan")),
 			SMTPAlert:          notify.VRRPAlertOn(cfg.GlobalDefs, ci.IsSet("smtp_alert"), ci.SMTPAlert), // resolved, as vrrp_json.c prints it
 			NotifyDeleted:      on("notify_deleted", ci.IsSet("notify_deleted")),
 			AuthPass:           authPass(ci),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/config"
+	"github.com/keepalived-go/keepalived-go/internal/kernel"
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
 )
 
@@ -182,7 +183,7 @@ func TestAnnounceConfigLowerPrio(t *testing.T) {
 		text := "global_defs {\n" + tc.global + "}\nvrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n priority 255\n" +
 			tc.inst + " virtual_ipaddress {\n 198.51.100.1\n }\n}\n"
 		cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true }})
-		ac := announceConfig(cfg.GlobalDefs, cfg.Instances[0], "lo", false)
+		ac := announceConfig(cfg.GlobalDefs, cfg.Instances[0], nil, "lo", 4)
 		if ac.LowerPrioRepeat != tc.repeat || ac.LowerPrioDelay != tc.delay {
 			t.Errorf("%s: garp_lower_prio_repeat %d, delay %v; want %d, %v", tc.name, ac.LowerPrioRepeat, ac.LowerPrioDelay, tc.repeat, tc.delay)
 		}
@@ -191,9 +192,10 @@ func TestAnnounceConfigLowerPrio(t *testing.T) {
 
 // garp_extra_if resolves as keepalived's vrrp_complete_instance and
 // vrrp_send_vmac_update pick: the instance's keyword, else the global
-// one; off without an address on another interface or (keepalived-go
-// having no per-address VMAC) without "all"; then the first address of
-// each other interface, and the instance's own only with vmac_xmit_base.
+// one; off without an address on another interface; without "all" only
+// the VMACs of use_vmac_addr or an address line's use_vmac count; then
+// the first address of each other interface, and the instance's own only
+// with vmac_xmit_base.
 func TestExtraIfPicksOneAddressPerOtherInterface(t *testing.T) {
 	vips := " virtual_ipaddress {\n 198.51.100.1\n 192.0.2.1 dev eth1\n 192.0.2.2 dev eth1\n 203.0.113.1 dev eth2\n }\n"
 	for _, tc := range []struct {
@@ -208,18 +210,25 @@ func TestExtraIfPicksOneAddressPerOtherInterface(t *testing.T) {
 		{"instance 0 turns the global off", "vrrp_garp_extra_if all 30\n", "garp_extra_if all 0\n", vips, false, 0, nil},
 		{"without all", "", "garp_extra_if 60\n", vips, false, 0, nil},
 		{"no other interface", "", "garp_extra_if all 60\n", " virtual_ipaddress {\n 198.51.100.1\n }\n", false, 0, nil},
-		{"vmac_xmit_base, use_vmac", "", "garp_extra_if all 60\nvmac_xmit_base\n", vips, true, time.Minute,
+		{"vmac_xmit_base, use_vmac", "", "garp_extra_if all 60\nuse_vmac\nvmac_xmit_base\n", vips, true, time.Minute,
 			[]string{"198.51.100.1", "192.0.2.1", "203.0.113.1"}},
 		{"no time", "", "garp_extra_if all\n", vips, false, 0, nil},
+		{"without all, an address's VMAC", "", "garp_extra_if 60\n",
+			" virtual_ipaddress {\n 198.51.100.1\n 192.0.2.1 dev eth1 use_vmac\n 203.0.113.1 dev eth2\n }\n", false, time.Minute, []string{"192.0.2.1"}},
 	} {
 		text := "global_defs {\n" + tc.global + "}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n priority 255\n" +
 			tc.inst + tc.vips + "}\n"
 		cfg, _ := config.LoadBytes("t.conf", []byte(text), config.Options{InterfaceExists: func(string) bool { return true }})
 		vipIf := "eth0"
+		ln := &instanceLinks{extra: map[vipPlace]string{}}
 		if tc.vmac {
 			vipIf = "vrrp.1"
+			ln.vmac, ln.vipIf = &kernel.VMAC{}, vipIf
 		}
-		ac := announceConfig(cfg.GlobalDefs, cfg.Instances[0], vipIf, tc.vmac)
+		if strings.Contains(tc.vips, "use_vmac") {
+			ln.extra[vipPlace{"eth1", 4}] = "vrrp1.1"
+		}
+		ac := announceConfig(cfg.GlobalDefs, cfg.Instances[0], ln, vipIf, 4)
 		var got []string
 		for _, v := range ac.ExtraVIPs {
 			got = append(got, v.Prefix.Addr().String())

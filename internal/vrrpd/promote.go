@@ -10,11 +10,11 @@ import (
 // promoteSecondaries turns promote_secondaries on for the instance's
 // interface while the runtime runs, as keepalived's vrrp_complete_init
 // (vrrp.c) does for an instance with promote_secondaries; keepalived
-// ignores it with use_vmac, whose VMAC has it set anyway. A reload hands
+// ignores it with use_vmac or use_ipvlan, whose link has it set anyway. A reload hands
 // the holds to the next runtime (releaseDropped), so that an interface
 // kept by both never flips.
 func (rt *vrrpRuntime) promoteSecondaries(ci *config.VRRPInstance) {
-	if !ci.PromoteSecondaries || ci.IsSet("use_vmac") {
+	if !ci.PromoteSecondaries || ci.IsSet("use_vmac") || ci.IsSet("use_ipvlan") {
 		return
 	}
 	release, err := kernel.PromoteSecondaries(ci.Interface)

@@ -39,11 +39,11 @@ type carryOver struct {
 	held     map[string]*runningInstance
 	fw       kernel.Firewall
 	nft      kernel.NFTConfig
-	vmacs    map[string]kernel.VMAC // by vmacKey
-	fifos    *notify.FIFOs          // closed once the next runtime has opened its own
-	alerts   *notify.Alerter        // stopped once the next runtime has opened its own
-	retired  []*notify.Notifier     // still running STOP scripts: the next runtime stops them
-	verdicts map[string]bool        // vrrp_script good, by name
+	links    map[string]ownedLink // VMACs and ipvlans, by vmacKey
+	fifos    *notify.FIFOs        // closed once the next runtime has opened its own
+	alerts   *notify.Alerter      // stopped once the next runtime has opened its own
+	retired  []*notify.Notifier   // still running STOP scripts: the next runtime stops them
+	verdicts map[string]bool      // vrrp_script good, by name
 	static   staticConfig
 	promoted []func() error // promote_secondaries holds, released once the next runtime holds its own
 }
@@ -75,30 +75,43 @@ func (c *carryOver) freshVIPs(ic vrrp.InstanceConfig) []vrrp.VIP {
 	return vipsMinus(concatVIPs(ic), concatVIPs(held.ic))
 }
 
-// takeVMAC hands over the VMAC with this configuration, if there is one.
-func (c *carryOver) takeVMAC(key string) (kernel.VMAC, bool) {
+// takeLink hands over the link with this configuration, if there is one.
+func (c *carryOver) takeLink(key string) (ownedLink, bool) {
 	if c == nil {
-		return kernel.VMAC{}, false
+		return nil, false
 	}
-	vm, ok := c.vmacs[key]
-	delete(c.vmacs, key)
-	return vm, ok
+	l, ok := c.links[key]
+	delete(c.links, key)
+	return l, ok
 }
 
-// takeVMACsNamed hands over the VMACs with this name (whatever their
+// takeLinksNamed hands over the links with this name (whatever their
 // configuration), to be deleted.
-func (c *carryOver) takeVMACsNamed(name string) map[string]kernel.VMAC {
-	out := map[string]kernel.VMAC{}
+func (c *carryOver) takeLinksNamed(name string) map[string]ownedLink {
+	out := map[string]ownedLink{}
 	if c == nil {
 		return out
 	}
-	for key, vm := range c.vmacs {
-		if vm.Name() == name {
-			out[key] = vm
-			delete(c.vmacs, key)
+	for key, l := range c.links {
+		if l.Name() == name {
+			out[key] = l
+			delete(c.links, key)
 		}
 	}
 	return out
+}
+
+// hasLinkNamed tells whether a link still carried over has this name.
+func (c *carryOver) hasLinkNamed(name string) bool {
+	if c == nil {
+		return false
+	}
+	for _, l := range c.links {
+		if l.Name() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // retiredNotifiers are the notifiers of the runtimes a reload replaced,
@@ -141,7 +154,7 @@ func (rt *vrrpRuntime) reload(cfg *config.Config, keepVIPs bool) (*vrrpRuntime, 
 // at shutdown; what cfg may reuse is returned, not destroyed.
 func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 	carry := &carryOver{states: map[string]vrrp.State{}, priority: map[string]int{},
-		held: map[string]*runningInstance{}, fw: rt.fw, nft: rt.nft, vmacs: rt.vmacs,
+		held: map[string]*runningInstance{}, fw: rt.fw, nft: rt.nft, links: rt.links,
 		fifos: rt.fifos, alerts: rt.alerts, static: rt.static, promoted: rt.promoted}
 	if rt.tracker != nil {
 		// First, so that no verdict or priority changes after it is taken.
@@ -190,7 +203,8 @@ func (rt *vrrpRuntime) handOver(cfg *config.Config) *carryOver {
 func sameIdentity(old, next *config.VRRPInstance) bool {
 	return old.VRID == next.VRID && old.Interface == next.Interface &&
 		instanceFamily(old) == instanceFamily(next) && reflect.DeepEqual(old.UseVMAC, next.UseVMAC) &&
-		old.IsSet("use_vmac") == next.IsSet("use_vmac")
+		old.IsSet("use_vmac") == next.IsSet("use_vmac") && reflect.DeepEqual(old.UseIPvlan, next.UseIPvlan) &&
+		old.IsSet("use_ipvlan") == next.IsSet("use_ipvlan")
 }
 
 // releaseDropped releases what the previous runtime held and this one
@@ -223,7 +237,7 @@ func (rt *vrrpRuntime) releaseDropped(carry *carryOver) {
 	}
 	carry.static.minus(rt.static).remove(rt.k, rt.log)
 	releasePromoted(rt.log, carry.promoted)
-	rt.deleteVMACs(carry.vmacs)
+	rt.deleteLinks(carry.links)
 	carry.fifos.Close()
 	carry.alerts.Stop()
 	if carry.fw != nil && carry.fw != rt.fw {

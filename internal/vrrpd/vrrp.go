@@ -32,9 +32,10 @@ type vrrpRuntime struct {
 	instances []*vrrp.Instance
 	adapters  []*kernelNet
 	conns     []kernel.Conn
-	vmacs     map[string]kernel.VMAC // by vmacKey
-	fw        kernel.Firewall        // the no_accept drop rules; nil when no instance needs them
-	nft       kernel.NFTConfig       // what fw was made with
+	links     map[string]ownedLink // VMACs and ipvlans, by their configuration (vmacKey)
+	linkNames map[string]bool      // the names of links
+	fw        kernel.Firewall      // the no_accept drop rules; nil when no instance needs them
+	nft       kernel.NFTConfig     // what fw was made with
 	byName    map[string]*runningInstance
 	scripts   *track.Verdicts
 	tracked   []*track.Tracking
@@ -60,6 +61,7 @@ type socketKey struct {
 	group   netip.Addr
 	unicast bool
 	ttl     int
+	vrf     string // the VRF to bind to, without an interface
 	// proto is the socket's IP protocol: 112, or 51 for auth_type AH
 	// (keepalived's sockpool is keyed by protocol too, vrrp.c
 	// vrrp_open_sockpool: AH and plain instances never share a socket).
@@ -82,7 +84,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	listener StateListener) (*vrrpRuntime, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
-		vmacs: map[string]kernel.VMAC{}, byName: map[string]*runningInstance{}, listener: listener}
+		links: map[string]ownedLink{}, linkNames: map[string]bool{}, byName: map[string]*runningInstance{}, listener: listener}
 	rt.static.install(k, log)
 	rt.pacer = newGARPPacer(cfg.GlobalDefs, cfg.GarpGroups, func(v vrrp.VIP) error { return announceNow(k, v) })
 	groups := map[socketKey][]*vrrp.Instance{}
@@ -97,18 +99,21 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	beginAfter := rt.beginGroups(cfg, objs, syncGroupOf, carry, groupHasOwner)
 	adapterOf := map[*vrrp.Instance]*kernelNet{}
 	configOf := map[*vrrp.Instance]*config.VRRPInstance{}
+	linkFault := map[*vrrp.Instance]string{}
 	for _, ci := range cfg.Instances {
-		vm, err := rt.vmacFor(ci, carry)
+		ln, err := rt.linksFor(cfg, ci, carry)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot create its VMAC", "err", err)
 			continue
 		}
-		ic, key, err := instanceConfig(cfg, ci, k, vm)
+		ic, key, err := instanceConfig(cfg, ci, k, ln)
 		if err != nil {
 			log.Error("("+ci.Name()+") cannot start", "err", err)
 			continue
 		}
 		ic.Log = log
+		ic.VIPs = dropDevless(log, ci.Name(), "", ic.VIPs)
+		ic.Excluded = dropDevless(log, ci.Name(), "e", ic.Excluded)
 		if carry != nil {
 			// keepalived delays VRRP at start-up only, not at a reload.
 			ic.Machine.StartupDelay = 0
@@ -130,9 +135,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		ic.SyncGroup = syncGroupOf[syncConfigOf[ci.Name()]]
 		netAdapter := &kernelNet{k: k, keepOnStop: keepVIPs, log: log, pacer: rt.pacer, order: len(rt.adapters),
 			vips: slices.Concat(ic.VIPs, ic.Excluded), routing: newRouting(log, ci.VirtualRoutes, ci.VirtualRules)}
-		if vm != nil {
-			rt.pacer.setBase(vm.Name(), ci.Interface)
-		}
+		ln.setPacerBases(rt.pacer, ci)
 		if blocksVIPs(cfg, ci) {
 			if netAdapter.fw, err = rt.firewall(cfg); err != nil {
 				log.Error("("+ci.Name()+") cannot set up the no_accept firewall; its VIPs will accept traffic", "err", err)
@@ -147,6 +150,9 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 			netAdapter.releaseStale(ic)
 		}
 		groups[key] = append(groups[key], inst)
+		if ln != nil && ln.fault != "" {
+			linkFault[inst] = ln.fault
+		}
 		adapterOf[inst] = netAdapter
 		configOf[inst] = ci
 		rt.instances = append(rt.instances, inst)
@@ -166,7 +172,8 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 			members = append(members, m)
 		}
 		conn, err := k.OpenVRRP(kernel.VRRPConnConfig{Interface: key.ifname, Family: key.family, Group: key.group,
-			Unicast: key.unicast, Source: key.source, TTL: key.ttl, Protocol: key.proto, RecvBuffer: recvBuffer(rx, members)})
+			Unicast: key.unicast, Source: key.source, TTL: key.ttl, VRF: key.vrf, Protocol: key.proto,
+			RecvBuffer: recvBuffer(rx, members)})
 		if err != nil {
 			log.Error("cannot open the VRRP socket", "interface", key.ifname, "err", err)
 			continue
@@ -185,7 +192,11 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 				n := rt.byName[inst.Name()].notify
 				t.OnPriorityChange(func(p int) { n.priorityChanged(inst.State(), p) })
 			}
-			if t.ConfigFault() {
+			if why := linkFault[inst]; why != "" {
+				log.Error("(" + inst.Name() + ") " + why)
+				t.SetConfigFault()
+				inst.SetFault(true)
+			} else if t.ConfigFault() {
 				// Before Start, so that the instance never runs as a backup
 				// (or, for an owner, a master) on the multicast fallback.
 				log.Info("(" + inst.Name() + ") Cannot use unicast without any peers - going to fault state")
@@ -390,14 +401,14 @@ func (rt *vrrpRuntime) stop() {
 			rt.log.Error("cannot remove the nftables tables", "err", err)
 		}
 	}
-	rt.deleteVMACs(rt.vmacs)
+	rt.deleteLinks(rt.links)
 }
 
-// deleteVMACs deletes VMACs that no instance uses any more.
-func (rt *vrrpRuntime) deleteVMACs(vmacs map[string]kernel.VMAC) {
-	for _, vm := range vmacs {
-		if err := vm.Delete(); err != nil {
-			rt.log.Error("cannot delete VMAC", "name", vm.Name(), "err", err)
+// deleteLinks deletes VMACs and ipvlans that no instance uses any more.
+func (rt *vrrpRuntime) deleteLinks(links map[string]ownedLink) {
+	for _, l := range links {
+		if err := l.Delete(); err != nil {
+			rt.log.Error("cannot delete VMAC", "name", l.Name(), "err", err)
 		}
 	}
 }
@@ -482,52 +493,41 @@ func (rt *vrrpRuntime) dropUnusedFirewall() {
 	rt.fw = nil
 }
 
-// vmacFor creates the instance's VMAC (use_vmac): a private macvlan
-// vrrp.<VRID> with the virtual router MAC 00:00:5e:00:01:<VRID>.
-func (rt *vrrpRuntime) vmacFor(ci *config.VRRPInstance, carry *carryOver) (*kernel.VMAC, error) {
-	if !ci.IsSet("use_vmac") {
-		return nil, nil
-	}
-	vcfg := kernel.VMACConfig{Parent: ci.Interface, VRID: ci.VRID, Family: instanceFamily(ci), XmitBase: ci.VMACXmitBase}
-	if len(ci.UseVMAC) > 0 {
-		vcfg.Name = ci.UseVMAC[0]
-	}
-	key := vmacKey(vcfg)
-	vm, ok := carry.takeVMAC(key)
-	if !ok {
-		// A reload may have changed a VMAC that keeps its name: the old
-		// one goes first.
-		name := vcfg.Name
-		if name == "" {
-			name = kernel.VMACName("vrrp", ci.VRID)
-		}
-		rt.deleteVMACs(carry.takeVMACsNamed(name))
-		var err error
-		if vm, err = kernel.CreateVMAC(vcfg); err != nil {
-			return nil, err
-		}
-	}
-	rt.vmacs[key] = vm
-	return &vm, nil
-}
-
 // vmacKey identifies a VMAC configuration: a reload keeps a VMAC whose
-// configuration is unchanged.
-func vmacKey(c kernel.VMACConfig) string { return fmt.Sprintf("%+v", c) }
+// configuration is unchanged but for KeepIPv6, which CreateVMAC sets again
+// in place.
+func vmacKey(c kernel.VMACConfig) string {
+	c.KeepIPv6 = false
+	return fmt.Sprintf("%+v", c)
+}
 
 // instanceConfig turns a validated vrrp_instance into the driver's
 // configuration, and says which socket it needs.
 //
 // With a VMAC, the VIPs go on it and adverts leave from it (from the
 // parent with vmac_xmit_base); an IPv6 instance then speaks from the
-// VMAC's link-local address.
-func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, vm *kernel.VMAC) (vrrp.InstanceConfig, socketKey, error) {
+// VMAC's link-local address. With an ipvlan adverts leave from it, from
+// its address. See links.go.
+func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel, ln *instanceLinks) (vrrp.InstanceConfig, socketKey, error) {
 	g := cfg.GlobalDefs
 	if g == nil {
 		g = &config.GlobalDefs{}
 	}
-	if ci.VRID == 0 || ci.Interface == "" {
-		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id or interface")
+	if ci.VRID == 0 {
+		return vrrp.InstanceConfig{}, socketKey{}, errors.New("no virtual_router_id")
+	}
+	if ci.Interface == "" {
+		// keepalived 2.2.8 and later (chk_min_cfg, vrrp_complete_instance):
+		// a unicast instance may go without an interface, given its
+		// source address; its socket is then bound to its vrf, if any.
+		// keepalived 2.2.7 refuses it ("Unknown interface!", its issue
+		// #2270).
+		if len(ci.UnicastPeers) == 0 {
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("no interface: an instance without one must be unicast (keepalived: Unknown interface!)")
+		}
+		if ci.McastSrcIP == "" {
+			return vrrp.InstanceConfig{}, socketKey{}, errors.New("a unicast instance without an interface needs unicast_src_ip")
+		}
 	}
 	family := instanceFamily(ci)
 	if strictMode(cfg.GlobalDefs, ci) && len(ci.UnicastPeers) > 0 {
@@ -537,22 +537,29 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		}
 	}
 	vipIf, sockIf := ci.Interface, ci.Interface
-	if vm != nil {
-		vipIf = vm.Name()
-		if !ci.VMACXmitBase {
-			sockIf = vm.Name()
+	if ln != nil {
+		if ln.vipIf != "" {
+			vipIf = ln.vipIf
+		}
+		if ln.sockIf != "" {
+			sockIf = ln.sockIf
 		}
 	}
 	key := socketKey{ifname: sockIf, family: family, unicast: len(ci.UnicastPeers) > 0, ttl: ci.UnicastTTL}
+	if sockIf == "" {
+		key.vrf = ci.VRF
+	}
 	if !key.unicast {
 		key.ttl = 0
 	}
-	src, err := sourceAddress(ci, family, k)
-	if err != nil {
-		return vrrp.InstanceConfig{}, socketKey{}, err
-	}
-	if vm != nil && family == 6 && !ci.VMACXmitBase && ci.McastSrcIP == "" {
-		src = vm.LinkLocal()
+	var src netip.Addr
+	if ln != nil && ln.source.IsValid() && ci.McastSrcIP == "" {
+		src = ln.source
+	} else {
+		var err error
+		if src, err = sourceAddress(ci, family, k); err != nil {
+			return vrrp.InstanceConfig{}, socketKey{}, err
+		}
 	}
 	key.source = src
 	key.group = multicastGroup(g, ci, family)
@@ -562,9 +569,9 @@ func instanceConfig(cfg *config.Config, ci *config.VRRPInstance, k kernel.Kernel
 		Source:   src,
 		Group:    key.group,
 		Checksum: vrrp.ChecksumV3Pseudo,
-		VIPs:     vips(ci.VirtualIPAddresses, vipIf),
-		Excluded: vips(ci.VirtualIPAddressesExcl, vipIf),
-		Announce: announceConfig(g, ci, vipIf, vm != nil),
+		VIPs:     ln.vips(ci.VirtualIPAddresses, ci, family),
+		Excluded: ln.vips(ci.VirtualIPAddressesExcl, ci, family),
+		Announce: announceConfig(g, ci, ln, vipIf, family),
 	}
 	ic.Interface = vipIf // keepalived's ifp: the VMAC with use_vmac, for the API and keepalived.json
 	if ci.V3ChecksumAsV2 || g.V3ChecksumAsV2 {
@@ -753,14 +760,6 @@ func multicastGroup(g *config.GlobalDefs, ci *config.VRRPInstance, family int) n
 	return vrrp.MulticastIPv4
 }
 
-func vips(addrs []config.IPAddress, ifname string) []vrrp.VIP {
-	out := make([]vrrp.VIP, 0, len(addrs))
-	for _, a := range addrs {
-		out = append(out, vipOf(a, ifname))
-	}
-	return out
-}
-
 // vipOf is an address line as a VIP; without dev it goes on ifname.
 func vipOf(a config.IPAddress, ifname string) vrrp.VIP {
 	dev := a.Dev
@@ -777,7 +776,7 @@ func vipOf(a config.IPAddress, ifname string) vrrp.VIP {
 // other interfaces. vrrp_garp_interval / vrrp_gna_interval / garp_group
 // space them per interface (garpPacer). vipIf is the instance's interface
 // (its VMAC with use_vmac).
-func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, vipIf string, vmac bool) vrrp.AnnounceConfig {
+func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, ln *instanceLinks, vipIf string, family int) vrrp.AnnounceConfig {
 	ac := vrrp.AnnounceConfig{
 		Repeat:          ci.GarpMasterRepeat,
 		Delay:           time.Duration(ci.GarpMasterDelay) * time.Second,
@@ -786,7 +785,7 @@ func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, vipIf string,
 		LowerPrioRepeat: ci.GarpLowerPrioRepeat,
 		LowerPrioDelay:  time.Duration(ci.GarpLowerPrioDelay) * time.Second,
 	}
-	ac.ExtraInterval, ac.ExtraVIPs = extraIf(g, ci, vipIf, vmac)
+	ac.ExtraInterval, ac.ExtraVIPs = extraIf(g, ci, ln, vipIf, family)
 	return ac
 }
 
@@ -795,10 +794,10 @@ func announceConfig(g *config.GlobalDefs, ci *config.VRRPInstance, vipIf string,
 // other than the instance's own (keepalived's vrrp_send_vmac_update:
 // only VMACs unless "all"; the instance's own interface only with
 // vmac_xmit_base). keepalived turns it off when no address is on another
-// interface (vrrp.c, vrrp_complete_instance). keepalived-go has no
-// per-address use_vmac, so without "all" no other interface is a VMAC
-// and nothing is sent, as keepalived does then.
-func extraIf(g *config.GlobalDefs, ci *config.VRRPInstance, vipIf string, vmac bool) (time.Duration, []vrrp.VIP) {
+// interface (vrrp.c, vrrp_complete_instance). Without "all", the other
+// interfaces announced on are the VMACs of use_vmac_addr and of an
+// address line's use_vmac.
+func extraIf(g *config.GlobalDefs, ci *config.VRRPInstance, ln *instanceLinks, vipIf string, family int) (time.Duration, []vrrp.VIP) {
 	secs, all, ok := parseExtraIf(ci.GarpExtraIf, 0)
 	if !ok {
 		secs, all, _ = parseExtraIf(g.VRRPGarpExtraIf, 1)
@@ -806,15 +805,16 @@ func extraIf(g *config.GlobalDefs, ci *config.VRRPInstance, vipIf string, vmac b
 	if secs <= 0 {
 		return 0, nil
 	}
-	vs := slices.Concat(vips(ci.VirtualIPAddresses, vipIf), vips(ci.VirtualIPAddressesExcl, vipIf))
+	vs := slices.Concat(ln.vips(ci.VirtualIPAddresses, ci, family), ln.vips(ci.VirtualIPAddressesExcl, ci, family))
 	other := slices.ContainsFunc(vs, func(v vrrp.VIP) bool { return v.Dev != vipIf })
-	if !other || !all {
+	if !other || (!all && !ln.hasExtra()) {
 		return 0, nil
 	}
+	vmac := ln != nil && ln.vmac != nil
 	var out []vrrp.VIP
 	seen := map[string]bool{}
 	for _, v := range vs {
-		ours := vmac && v.Dev == vipIf
+		ours := (vmac && v.Dev == vipIf) || ln.isExtra(v.Dev)
 		if (!ours && !all) || (v.Dev == vipIf && !ci.VMACXmitBase) || seen[v.Dev] {
 			continue
 		}

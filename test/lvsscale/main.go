@@ -24,7 +24,7 @@
 // Usage (root): go run ./test/lvsscale [-services 2000] [-servers 20] [-repeat 5] [-ipv6] [-persistent SECONDS] [-cpuprofile FILE]
 //
 //	go run ./test/lvsscale -conns [-services 2000] [-workers 8] [-round 3s] [-rounds 5]
-//	go run ./test/lvsscale -qemu [-services 2000] [-servers 20] [-timeout 30m] [-cpuprofile FILE]
+//	go run ./test/lvsscale -qemu [-services 2000] [-servers 20] [-timeout 30m] [-samenetns] [-kgfirst] [-cpuprofile FILE | -daemonprofile FILE [-trash] [-reloads N]]
 //	go run ./test/lvsscale -daemon [-services 2000] [-servers 20] [-bin KEEPALIVED-GO]
 package main
 
@@ -65,6 +65,13 @@ func main() {
 	round := flag.Duration("round", 3*time.Second, "with -conns: one measurement")
 	rounds := flag.Int("rounds", 5, "with -conns: rounds of each (the median is reported)")
 	qemu := flag.Bool("qemu", false, "compare keepalived-go with keepalived programming IPVS in a QEMU guest (see qemu.go)")
+	daemonProfile := flag.String("daemonprofile", "", "with -qemu: run keepalived-go alone in the guest under KEEPALIVED_GO_CPUPROFILE, cold start only, and write its CPU profile to this file")
+	sameNetns := flag.Bool("samenetns", false, "with -qemu: run both daemons in the guest's network namespace, one after the other (as before; the second then pays for the first's deleted destinations, see runGuest)")
+	reloads := flag.Int("reloads", 0, "with -qemu -daemonprofile: no-op reloads (SIGHUP) after the cold start, in the profile")
+	kgFirst := flag.Bool("kgfirst", false, "with -qemu: keepalived-go first, then keepalived")
+	trash := flag.Bool("trash", false, "with -qemu -daemonprofile: start and stop keepalived first, in the same namespace, leaving its deleted destinations in the kernel's trash")
+	guestDaemon := flag.Int("guest-daemon", -1, "internal: measure this one of the guest's daemons (in a namespace of its own)")
+	result := flag.String("result", "", "internal: with -guest-daemon, write the figures to this file")
 	qemuTimeout := flag.Duration("timeout", 30*time.Minute, "with -qemu: bound for the guest's run")
 	daemon := flag.Bool("daemon", false, "the whole daemon over nftables on this host, SIGHUP reloads (see daemon.go)")
 	bin := flag.String("bin", "", "with -daemon: the keepalived-go binary (default: build it)")
@@ -80,18 +87,29 @@ func main() {
 	case *loadAddr != "":
 		load(*loadAddr, *loadSrc, *workers, *round)
 		return
+	case *guestDaemon >= 0:
+		if err := measureGuestDaemon(*guestDaemon, *services, *servers, *result); err != nil {
+			fmt.Println("lvsscale: FAILED:", err)
+			os.Exit(1)
+		}
+		return
+	case *guest && *daemonProfile != "":
+		if err := profileDaemonGuest(*services, *servers, *trash, *reloads); err != nil {
+			fmt.Println("lvsscale: FAILED:", err)
+		}
+		return
 	case *guest && *profile != "":
 		if err := profileGuest(*services, *servers); err != nil {
 			fmt.Println("lvsscale: FAILED:", err)
 		}
 		return
 	case *guest:
-		if err := runGuest(*services, *servers); err != nil {
+		if err := runGuest(*services, *servers, *sameNetns, *kgFirst); err != nil {
 			fmt.Println("lvsscale: FAILED:", err)
 		}
 		return
 	case *qemu:
-		if err := runQEMU(*services, *servers, *qemuTimeout, *profile); err != nil {
+		if err := runQEMU(*services, *servers, *qemuTimeout, *profile, *daemonProfile, *sameNetns, *kgFirst, *trash, *reloads); err != nil {
 			fmt.Fprintln(os.Stderr, "lvsscale:", err)
 			os.Exit(1)
 		}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/kernel"
@@ -46,14 +47,121 @@ func profileGuest(n, m int) error {
 	err = s.Sync(context.Background(), clone(want))
 	report("IPVS syncer, no-op sync: %.2f s, CPU %.2f s (%v)", time.Since(t0).Seconds(), (cpuTime() - c0).Seconds(), err)
 	pprof.StopCPUProfile()
+	printProfile(buf.Bytes())
+	report("DONE")
+	return nil
+}
+
+// coldStartAndStop starts a daemon, waits until its table is complete
+// and stops it.
+func coldStartAndStop(name string, args []string, p probes) error {
+	logf, err := os.Create(p.log)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		cmd.Process.Kill() // if it still runs
+		<-done
+	}()
+	if err := waitFor("cold start", p.complete); err != nil {
+		return err
+	}
+	report("%s: cold start %.2f s; stopping it", name, time.Since(start).Seconds())
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(guestSettle):
+		return fmt.Errorf("%s did not stop within %v", name, guestSettle)
+	}
+}
+
+// printProfile prints a profile on the console, base64-encoded between
+// the markers saveProfile looks for.
+func printProfile(raw []byte) {
 	fmt.Println(profBegin)
-	enc := base64.StdEncoding.EncodeToString(buf.Bytes())
+	enc := base64.StdEncoding.EncodeToString(raw)
 	for len(enc) > 0 {
 		l := min(len(enc), 76)
 		fmt.Println(enc[:l])
 		enc = enc[l:]
 	}
 	fmt.Println(profEnd)
+}
+
+// profileDaemonGuest runs inside the guest (-qemu -daemonprofile): the
+// whole keepalived-go daemon, as runGuest starts it, on the same file,
+// under the CPU profile its KEEPALIVED_GO_CPUPROFILE asks for. Cold start
+// only: once the table is complete and the daemon's CPU time quiet, it
+// is stopped with -I given (so that removing the table is not in the
+// profile) and its profile printed. After the cold start, reloads no-op
+// SIGHUPs (each until the CPU time is quiet) are in the profile too
+// (under daemon.serveSignals). With trash, keepalived starts and
+// stops first in the same namespace, as in runGuest's sameNetns.
+func profileDaemonGuest(n, m int, trash bool, reloads int) error {
+	if err := os.WriteFile(guestConf, []byte(guestConfText(n, m, false)), 0o644); err != nil {
+		return err
+	}
+	report("guest: %d CPU(s); the configuration has %d virtual servers, %d real servers; keepalived-go under its CPU profile (after keepalived's start and stop: %t)", runtimeCPUs(), n, n*m, trash)
+	if trash {
+		ka := guestDaemons[0]
+		if err := coldStartAndStop(ka.name, ka.args, ipvsProbes(n, m, func() string { return "keepalived" })); err != nil {
+			return err
+		}
+	}
+	exec.Command("ipvsadm", "-C").Run()
+	const prof = "/tmp/keepalived-go.pprof"
+	p := ipvsProbes(n, m, func() string { return "keepalived-go" })
+	logf, err := os.Create(p.log)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(guestKG, "-n", "-l", "-C", "-I", "-f", guestConf, "-p", "/tmp/kg.pid", "-c", "/tmp/kg-checkers.pid", "--lvs-backend=ipvs")
+	cmd.Env = append(os.Environ(), "KEEPALIVED_GO_CPUPROFILE="+prof)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		cmd.Process.Kill() // if it still runs
+		<-done
+	}()
+	if err := waitFor("cold start", p.complete); err != nil {
+		return err
+	}
+	cold := time.Since(start)
+	_, cpu := quiet(func() float64 { return procCPU(cmd.Process.Pid) })
+	report("keepalived-go (profiled): cold start %.2f s, CPU %.2f s", cold.Seconds(), cpu)
+	for range reloads {
+		c0, t0 := procCPU(cmd.Process.Pid), time.Now()
+		cmd.Process.Signal(syscall.SIGHUP)
+		at, c1 := quiet(func() float64 { return procCPU(cmd.Process.Pid) })
+		report("keepalived-go (profiled): no-op reload %.2f s, CPU %.2f s", at.Sub(t0).Seconds(), c1-c0)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(guestSettle):
+		return fmt.Errorf("did not stop within %v", guestSettle)
+	}
+	raw, err := os.ReadFile(prof)
+	if err != nil {
+		return err
+	}
+	printProfile(raw)
 	report("DONE")
 	return nil
 }

@@ -28,6 +28,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -94,7 +95,7 @@ func guestRIP(i, j, m int) netip.Addr {
 }
 
 // runQEMU builds the binaries, boots the guest and prints its report.
-func runQEMU(n, m int, timeout time.Duration, profile string) error {
+func runQEMU(n, m int, timeout time.Duration, profile, daemonProfile string, sameNetns, kgFirst, trash bool, reloads int) error {
 	if why := lab.QEMUAvailable(); why != "" {
 		return fmt.Errorf("no QEMU guest: this host lacks %s", why)
 	}
@@ -102,7 +103,7 @@ func runQEMU(n, m int, timeout time.Duration, profile string) error {
 	if err != nil {
 		return err
 	}
-	if profile == "" {
+	if profile == "" && daemonProfile == "" {
 		defer os.RemoveAll(dir) // else the binary stays, for pprof
 	}
 	const module = "github.com/keepalived-go/keepalived-go"
@@ -118,8 +119,9 @@ func runQEMU(n, m int, timeout time.Duration, profile string) error {
 		Modules: []string{"ip_vs", "ip_vs_wrr"},
 		Bins:    []string{"ip", "ipvsadm", "keepalived"},
 		Files:   files,
-		Script:  fmt.Sprintf("cd /tmp\n%s -guest -services %d -servers %d -cpuprofile '%s'\n", guestSelf, n, m, profile),
-		Memory:  1536,
+		Script: fmt.Sprintf("cd /tmp\n%s -guest -services %d -servers %d -cpuprofile '%s' -daemonprofile '%s' -samenetns=%t -kgfirst=%t -trash=%t -reloads %d\n",
+			guestSelf, n, m, profile, daemonProfile, sameNetns, kgFirst, trash, reloads),
+		Memory: 1536,
 	}
 	fmt.Printf("QEMU (TCG) guest, Debian's cloud kernel; %d virtual servers x %d real servers, no checker; host load average %s\n", n, m, loadavg())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -134,6 +136,11 @@ func runQEMU(n, m int, timeout time.Duration, profile string) error {
 	fmt.Printf("the guest ran %v; host load average at the end %s\n", time.Since(began).Round(time.Second), loadavg())
 	if profile != "" && err == nil {
 		if err := saveProfile(string(console), profile, files[guestSelf]); err != nil {
+			return err
+		}
+	}
+	if daemonProfile != "" && err == nil {
+		if err := saveProfile(string(console), daemonProfile, files[guestKG]); err != nil {
 			return err
 		}
 	}
@@ -160,25 +167,60 @@ type daemonRun struct {
 	table                       []string
 }
 
-// runGuest runs inside the guest: keepalived, then keepalived-go.
-func runGuest(n, m int) error {
+// guestDaemons are the two daemons runGuest compares, in this order.
+var guestDaemons = []struct {
+	name string
+	args []string
+}{
+	{"keepalived 2.2.7", []string{"/sbin/keepalived", "-n", "-l", "-C", "-f", guestConf, "-p", "/tmp/ka.pid", "-c", "/tmp/ka-checkers.pid"}},
+	{"keepalived-go", []string{guestKG, "-n", "-l", "-C", "-f", guestConf, "-p", "/tmp/kg.pid", "-c", "/tmp/kg-checkers.pid", "--lvs-backend=ipvs"}},
+}
+
+// runGuest runs inside the guest: keepalived, then keepalived-go, each
+// in a network namespace of its own unless sameNetns.
+//
+// Why a namespace each: when a service is deleted, the kernel keeps its
+// destinations in the namespace's IPVS "trash" list for two to four
+// minutes (net/netfilter/ipvs/ip_vs_ctl.c: __ip_vs_del_dest puts them
+// there, ip_vs_dest_trash_expire frees them once idle for
+// IP_VS_DEST_TRASH_PERIOD), and every destination added in that
+// namespace meanwhile is first looked for in that list, one by one
+// (ip_vs_trash_get_dest, from ip_vs_add_dest). The first daemon's stop
+// (and ipvsadm -C) leaves its 40,000 destinations there: the second
+// daemon's 40,000 adds then cost a walk of up to 40,000 entries each,
+// inside its sendmsg calls, which made the second daemon's cold start
+// up to twenty times slower than the same start in a fresh namespace.
+// A namespace of its own gives each daemon an empty trash.
+func runGuest(n, m int, sameNetns, kgFirst bool) error {
 	if err := os.WriteFile(guestConf, []byte(guestConfText(n, m, false)), 0o644); err != nil {
 		return err
 	}
-	report("guest: %d CPU(s); the configuration has %d virtual servers, %d real servers", runtimeCPUs(), n, n*m)
-	var runs []daemonRun
-	for _, d := range []struct {
-		name string
-		args []string
-	}{
-		{"keepalived 2.2.7", []string{"/sbin/keepalived", "-n", "-l", "-C", "-f", guestConf, "-p", "/tmp/ka.pid", "-c", "/tmp/ka-checkers.pid"}},
-		{"keepalived-go", []string{guestKG, "-n", "-l", "-C", "-f", guestConf, "-p", "/tmp/kg.pid", "-c", "/tmp/kg-checkers.pid", "--lvs-backend=ipvs"}},
-	} {
-		r, err := measureDaemon(d.name, d.args, n, m)
+	where := "each daemon in a network namespace of its own"
+	if sameNetns {
+		where = "both daemons in the guest's namespace, one after the other"
+	}
+	if kgFirst {
+		where += ", keepalived-go first"
+	}
+	report("guest: %d CPU(s); the configuration has %d virtual servers, %d real servers; %s", runtimeCPUs(), n, n*m, where)
+	order := []int{0, 1}
+	if kgFirst {
+		order = []int{1, 0}
+	}
+	runs := make([]daemonRun, len(guestDaemons))
+	for _, i := range order {
+		d := guestDaemons[i]
+		var r daemonRun
+		var err error
+		if sameNetns {
+			r, err = measureDaemon(d.name, d.args, n, m)
+		} else {
+			r, err = measureInNewNetns(i, n, m)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
-		runs = append(runs, r)
+		runs[i] = r
 		// The next starts from the same configuration and an empty table.
 		if err := os.WriteFile(guestConf, []byte(guestConfText(n, m, false)), 0o644); err != nil {
 			return err
@@ -210,6 +252,68 @@ func runGuest(n, m int) error {
 		}
 	}
 	report("DONE")
+	return nil
+}
+
+// measureInNewNetns measures guestDaemons[i] from a child lvsscale in a
+// network namespace of its own (its children, the daemon and ipvsadm,
+// are in it too), which hands its figures back in a file.
+func measureInNewNetns(i, n, m int) (daemonRun, error) {
+	res := fmt.Sprintf("/tmp/lvsscale-run-%d.json", i)
+	os.Remove(res)
+	cmd := exec.Command(guestSelf, "-guest-daemon", strconv.Itoa(i), "-result", res,
+		"-services", strconv.Itoa(n), "-servers", strconv.Itoa(m))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return daemonRun{}, fmt.Errorf("in a namespace of its own: %w", err)
+	}
+	b, err := os.ReadFile(res)
+	if err != nil {
+		return daemonRun{}, err
+	}
+	var r daemonRun
+	return r, json.Unmarshal(b, &r)
+}
+
+// measureGuestDaemon is the child of measureInNewNetns. It brings the
+// namespace's lo up first: the kernel refuses a NAT destination whose
+// address type it cannot look up (ip_vs_new_dest: inet_addr_type says
+// RTN_BROADCAST while the namespace has no local routing table yet).
+func measureGuestDaemon(i, n, m int, result string) error {
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		return fmt.Errorf("ip link set lo up: %v: %s", err, out)
+	}
+	d := guestDaemons[i]
+	r, err := measureDaemon(d.name, d.args, n, m)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(result, b, 0o644)
+}
+
+// daemonRunJSON is daemonRun as measureGuestDaemon hands it over.
+type daemonRunJSON struct {
+	Name                        string
+	Cold, Noop, Change          time.Duration
+	ColdCPU, NoopCPU, ChangeCPU float64
+	Table                       []string
+}
+
+func (r daemonRun) MarshalJSON() ([]byte, error) {
+	return json.Marshal(daemonRunJSON{r.name, r.cold, r.noop, r.change, r.coldCPU, r.noopCPU, r.changeCPU, r.table})
+}
+
+func (r *daemonRun) UnmarshalJSON(b []byte) error {
+	var j daemonRunJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = daemonRun{j.Name, j.Cold, j.Noop, j.Change, j.ColdCPU, j.NoopCPU, j.ChangeCPU, j.Table}
 	return nil
 }
 

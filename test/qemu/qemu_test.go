@@ -21,6 +21,7 @@
 package qemu
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -40,10 +41,15 @@ import (
 // not run fails the host test too.
 var guestTests = map[string][]string{
 	"ipvs": {"TestGuestFakeAnswersAsTheKernel", "TestGuestBatchAnswersAsTheFake", "TestGuestBackendAgainstTheKernel", "TestGuestPersistenceEngine"},
-	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon", "TestGuestCheckDataLikeKeepalived"},
+	"qemu": {"TestGuestDirector", "TestGuestSameTableAsKeepalived", "TestGuestStatsMatchIpvsadm", "TestGuestLVSGlobals", "TestGuestSyncDaemon", "TestGuestCheckDataLikeKeepalived",
+		"TestGuestIPvlan", "TestGuestVRF", "TestGuestVRFUnicastWithoutInterface"},
 }
 
 const module = "github.com/keepalived-go/keepalived-go"
+
+// guestRun selects the guest tests: all of them, or while working on
+// some, those KG_GUEST_RUN matches (such as '^TestGuest(IPvlan|VRF)$').
+var guestRun = regexp.MustCompile(cmp.Or(os.Getenv("KG_GUEST_RUN"), "^TestGuest"))
 
 func TestIPVSInQEMU(t *testing.T) {
 	if testing.Short() {
@@ -75,17 +81,18 @@ func TestIPVSInQEMU(t *testing.T) {
 	script.WriteString("cd /tmp\n")
 	for _, name := range slices.Sorted(maps.Keys(guestTests)) {
 		fmt.Fprintf(&script, "echo '=== BEGIN %s'\n", name)
-		fmt.Fprintf(&script, "KG_BINARY=/bin/keepalived-go /bin/%s.test -test.v -test.timeout 150s -test.run '^TestGuest'\n", name)
+		fmt.Fprintf(&script, "KG_BINARY=/bin/keepalived-go /bin/%s.test -test.v -test.timeout 360s -test.run '%s'\n", name, guestRun.String())
 		fmt.Fprintf(&script, "echo \"=== RC %s $?\"\n", name)
 	}
 	g := &lab.Guest{
-		Modules: []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_mh", "ip_vs_pe_sip", "veth"},
-		Bins:    []string{"ip", "ipvsadm", "keepalived"},
-		Files:   bins,
-		Script:  script.String(),
-		Memory:  768,
+		Modules: []string{"ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_mh", "ip_vs_pe_sip", "veth",
+			"bridge", "macvlan", "ipvlan", "vrf"},
+		Bins:   []string{"ip", "ipvsadm", "keepalived"},
+		Files:  bins,
+		Script: script.String(),
+		Memory: 768,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // TCG: about 2.5 min on a quiet machine, twice that on a busy one
 	defer cancel()
 	booted := time.Now()
 	console, err := g.Run(ctx, dir)
@@ -109,6 +116,9 @@ func TestIPVSInQEMU(t *testing.T) {
 			failed = true
 		}
 		for _, test := range tests {
+			if !guestRun.MatchString(test) {
+				continue
+			}
 			if !strings.Contains(out, "--- PASS: "+test+" ") {
 				t.Errorf("%s did not pass in the guest", test)
 				failed = true
