@@ -777,7 +777,7 @@ func (in *Instance) Deliver(p Received) {
 		dst = in.cfg.ChecksumGroup
 	}
 	adv, err := Parse(msg, p.Src, dst, in.cfg.Checksum)
-	if r, ok := Reason(err); ok && r == DropChecksum && in.learnsOldChecksum() {
+	if err != nil && in.learnsOldChecksum() && isChecksumDrop(err) {
 		// keepalived's vrrp_check_packet (vrrp.c): a unicast advert whose
 		// checksum is right with the group in the pseudo-header comes from
 		// keepalived 1.3.6 or earlier; answer in kind from now on.
@@ -885,6 +885,13 @@ const (
 func (in *Instance) oldChecksumApplies() bool {
 	return len(in.cfg.Peers) > 0 && in.cfg.Machine.Version == 3 && in.cfg.Source.Is4() &&
 		in.cfg.Checksum == ChecksumV3Pseudo && in.cfg.ChecksumGroup.IsValid()
+}
+
+// isChecksumDrop tells whether err is a checksum mismatch (Reason
+// allocates: call it only for an error).
+func isChecksumDrop(err error) bool {
+	r, ok := Reason(err)
+	return ok && r == DropChecksum
 }
 
 // learnsOldChecksum tells whether a bad checksum should be tried the old
