@@ -276,9 +276,6 @@ func (in *Instance) Name() string { return in.cfg.Name }
 // VRID is the instance's virtual router ID.
 func (in *Instance) VRID() int { return in.cfg.Machine.VRID }
 
-// AdvertInt is the instance's configured advert_int.
-func (in *Instance) AdvertInt() time.Duration { return in.cfg.Machine.AdvertInt }
-
 // State is the instance's current state; safe from any goroutine.
 func (in *Instance) State() State { return State(in.state.Load()) }
 
