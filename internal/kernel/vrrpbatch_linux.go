@@ -120,9 +120,18 @@ func (c *VRRPConn) RecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
 
 // read is RecvBatch's recvmmsg; false (EAGAIN) sends the goroutine to
 // wait in the poller.
+//
+// noSysmonWake: the VRRP socket's system calls are raw (RawSyscall, not
+// Syscall), since with MSG_DONTWAIT on a non-blocking socket they never
+// block. Syscall tells the Go runtime a system call begins
+// (runtime.entersyscall), and that wakes the runtime's sysmon thread
+// whenever it sleeps deeply, which it does whenever the process is
+// idle: every advert that woke an idle backup cost a second thread
+// wake-up, sysmon's, about as many as the reader's own (BENCHMARKS.md,
+// "255 VRRP instances on two routers").
 func (br *batchReader) read(fd uintptr) bool {
 	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&br.hdrs[0])), uintptr(br.want),
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&br.hdrs[0])), uintptr(br.want),
 			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 		switch e {
 		case unix.EINTR:

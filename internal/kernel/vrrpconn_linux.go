@@ -325,7 +325,8 @@ func (c *VRRPConn) Send(payload []byte, dst netip.Addr) error {
 
 func (c *VRRPConn) doWrite(fd uintptr) bool {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), 0)
+		// Raw: the socket never blocks (see noSysmonWake).
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -348,7 +349,8 @@ func (c *VRRPConn) doRead(fd uintptr) bool {
 	c.rmsg.SetControllen(len(c.roob))
 	c.rmsg.Flags = 0
 	for {
-		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_TRUNC)
+		// Raw: the socket never blocks (see noSysmonWake).
+		n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 		switch e {
 		case unix.EINTR:
 			continue
