@@ -4,13 +4,15 @@
 // reports each daemon's CPU time and resident memory, and the state
 // transitions after the initial election (which must be none).
 //
-// Usage (root): go run ./test/scale [-duration 5m] [-interval 1] [-instances 255]
+// Usage (root): go run ./test/scale [-duration 5m] [-interval 1] [-instances 255] [-interfaces 1]
+// [-only go|ka] [-backup2 ka|BINARY] [-logs DIR]
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Minute, "how long to watch after the election")
 	interval := flag.String("interval", "1", "advert_int (1 is VRRPv2, fractions VRRPv3)")
 	instances := flag.Int("instances", 255, "VRRP instances per router")
+	interfaces = flag.Int("interfaces", 1, "interfaces per router (eth0, then VLANs eth0.101...; at most 255 instances each, VRIDs from 1 on each)")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
 	only := flag.String("only", "", "run only keepalived-go (go) or keepalived (ka)")
 	backup2 = flag.String("backup2", "", "a second backup beside the first, facing the same master in the same run: "+
@@ -31,6 +34,10 @@ func main() {
 	logDir = flag.String("logs", "", "write each daemon's log to this directory")
 	electionWait = flag.Duration("election-wait", 2*time.Minute, "how long the master's instances may take to all become master")
 	flag.Parse()
+	if *interfaces < 1 || (*instances+*interfaces-1) / *interfaces > 255 {
+		fmt.Fprintln(os.Stderr, "scale: -interfaces must be at least 1, with at most 255 instances on each")
+		os.Exit(2)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintln(os.Stderr, "scale:", r)
@@ -51,7 +58,7 @@ func main() {
 		fmt.Fprint(os.Stderr, r) // at once: a long run's first half is not lost
 		results = append(results, r)
 	}
-	fmt.Printf("%d instances per router, advert_int %s, watched %v after the election\n", *instances, *interval, *duration)
+	fmt.Printf("%d instances per router on %d interface(s), advert_int %s, watched %v after the election\n", *instances, *interfaces, *interval, *duration)
 	fmt.Printf("%-14s %-7s %12s %10s %10s %12s %10s\n", "daemon", "router", "CPU (s)", "CPU %", "RSS (MiB)", "transitions", "sleeps/s")
 	for _, r := range results {
 		fmt.Print(r)
@@ -59,10 +66,47 @@ func main() {
 }
 
 var (
+	interfaces   *int
 	backup2      *string
 	electionWait *time.Duration
 	logDir       *string
 )
+
+// ifname is the router's k-th interface: eth0, the lab's, then eth1...
+func ifname(k int) string { return fmt.Sprintf("eth%d", k) }
+
+// addInterfaces gives each host the interfaces beyond eth0: for each, a
+// bridge in a namespace of its own (prefix-bK) and a veth from every host
+// to it, with an address of its own subnet. It returns what removes them.
+func addInterfaces(l *lab.Lab, prefix string) func() {
+	var made []string
+	remove := func() {
+		for _, ns := range made {
+			exec.Command("ip", "netns", "del", ns).Run()
+		}
+	}
+	ip := func(args ...string) {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			remove()
+			panic(fmt.Sprintf("ip %s: %v %s", strings.Join(args, " "), err, out))
+		}
+	}
+	for k := 1; k < *interfaces; k++ {
+		ns := fmt.Sprintf("%s-b%d", prefix, k)
+		ip("netns", "add", ns)
+		made = append(made, ns)
+		ip("-n", ns, "link", "add", "br0", "type", "bridge")
+		ip("-n", ns, "link", "set", "br0", "up")
+		for i, h := range l.Hosts {
+			port := fmt.Sprintf("p%d", i)
+			ip("link", "add", ifname(k), "netns", h.NS, "type", "veth", "peer", "name", port, "netns", ns)
+			ip("-n", ns, "link", "set", port, "master", "br0", "up")
+			ip("-n", h.NS, "addr", "add", fmt.Sprintf("10.%d.0.%d/24", 100+k, 10+i), "dev", ifname(k))
+			ip("-n", h.NS, "link", "set", ifname(k), "up")
+		}
+	}
+	return remove
+}
 
 func build() string {
 	bin, err := lab.BuildKeepalivedGo()
@@ -77,9 +121,11 @@ func conf(interval string, prio, n int) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "global_defs {\n    vrrp_version %d\n}\n", version)
+	per := (n + *interfaces - 1) / *interfaces // instances per interface
 	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "vrrp_instance VI_%d {\n    state BACKUP\n    interface eth0\n    virtual_router_id %d\n    priority %d\n    advert_int %s\n    virtual_ipaddress {\n        198.18.%d.%d/32\n    }\n}\n",
-			i, i, prio, interval, i/256, i%256)
+		k := (i - 1) / per
+		fmt.Fprintf(&b, "vrrp_instance VI_%d {\n    state BACKUP\n    interface %s\n    virtual_router_id %d\n    priority %d\n    advert_int %s\n    virtual_ipaddress {\n        198.18.%d.%d/32\n    }\n}\n",
+			i, ifname(k), (i-1)%per+1, prio, interval, i/256, i%256)
 	}
 	return b.String()
 }
@@ -99,6 +145,7 @@ func run(bin string, kg bool, interval string, n int, duration time.Duration) st
 	l, err := lab.New(prefix, hosts...)
 	check(err)
 	defer l.Close()
+	defer addInterfaces(l, prefix)()
 	var procs []*lab.Proc
 	kgOn := map[string]bool{}
 	binOn := map[string]string{}
