@@ -46,6 +46,7 @@ type VRRPConn struct {
 	rn     int
 	rerr   syscall.Errno
 	readFn func(fd uintptr) bool
+	batch  *batchReader // RecvBatch's (vrrpbatch_linux.go), guarded by rmu
 
 	wmu     sync.Mutex
 	wname4  unix.RawSockaddrInet4
@@ -283,8 +284,8 @@ func (c *VRRPConn) Family() int { return c.cfg.Family }
 // SetReadDeadline bounds Recv; see net.Conn.
 func (c *VRRPConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 
-// Close closes the socket; a Recv waiting on it returns an error matching
-// net.ErrClosed.
+// Close closes the socket; a Recv or RecvBatch waiting on it returns an
+// error matching net.ErrClosed.
 func (c *VRRPConn) Close() error { return c.conn.Close() }
 
 // Send sends payload, a VRRP message, to dst (the group or a unicast
@@ -324,7 +325,8 @@ func (c *VRRPConn) Send(payload []byte, dst netip.Addr) error {
 
 func (c *VRRPConn) doWrite(fd uintptr) bool {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), 0)
+		// Raw: the socket never blocks (see noSysmonWake).
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -347,7 +349,8 @@ func (c *VRRPConn) doRead(fd uintptr) bool {
 	c.rmsg.SetControllen(len(c.roob))
 	c.rmsg.Flags = 0
 	for {
-		n, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_TRUNC)
+		// Raw: the socket never blocks (see noSysmonWake).
+		n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rmsg)), unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -404,11 +407,17 @@ func (c *VRRPConn) Recv(buf []byte) (Packet, error) {
 
 // parse interprets the last datagram read into buf.
 func (c *VRRPConn) parse(buf []byte) (Packet, bool) {
+	return c.parseInto(buf, c.rn, &c.rname, c.roob[:c.rmsg.Controllen])
+}
+
+// parseInto interprets a datagram of rn bytes read into buf, from name,
+// with the control messages oob.
+func (c *VRRPConn) parseInto(buf []byte, rn int, name *unix.RawSockaddrInet6, oob []byte) (Packet, bool) {
 	var p Packet
-	cm := parseControl(c.roob[:c.rmsg.Controllen])
+	cm := parseControl(oob)
 	p.IfIndex = cm.ifindex
 	if c.cfg.Family == 4 {
-		b := buf[:c.rn]
+		b := buf[:rn]
 		if len(b) < 20 || b[0]>>4 != 4 {
 			return p, false
 		}
@@ -427,13 +436,13 @@ func (c *VRRPConn) parse(buf []byte) (Packet, bool) {
 		p.N = copy(buf, b[ihl:total])
 		return p, true
 	}
-	if c.rname.Family != unix.AF_INET6 {
+	if name.Family != unix.AF_INET6 {
 		return p, false
 	}
-	p.Src = netip.AddrFrom16(c.rname.Addr)
+	p.Src = netip.AddrFrom16(name.Addr)
 	p.Dst = cm.dst
 	p.TTL = cm.ttl
-	p.N = c.rn
+	p.N = rn
 	return p, true
 }
 

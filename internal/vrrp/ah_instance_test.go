@@ -277,7 +277,6 @@ func BenchmarkInstanceDeliverAH(b *testing.B) {
 		b.Fatal(err)
 	}
 	inst.step(Start{})
-	defer inst.timer.Stop()
 	adv := Advert{Version: 2, VRID: 51, Priority: 150, Interval: time.Second, Addrs: []netip.Addr{testVIP.Addr()}}
 	src := netip.MustParseAddr("192.0.2.5")
 	pkt, _ := adv.AppendMarshalAH(nil, AHHeader{Src: src, Dst: MulticastIPv4, ID: 1, TTL: 255, Seq: 1}, NewAHMAC(AHKey([]byte("secret"))))

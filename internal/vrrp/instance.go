@@ -120,6 +120,10 @@ type InstanceConfig struct {
 	OnLowerPriority func(priority int)
 	// SyncGroup is the instance's vrrp_sync_group, or nil.
 	SyncGroup *SyncGroup
+	// Timers runs the instance's timer with others' on one goroutine,
+	// which its owner runs; nil gives the instance its own, which Run
+	// runs.
+	Timers *Timers
 	// OnTransition, if set, is called after every state change (in order,
 	// after the VIP changes the state made, without the instance's lock,
 	// so it may read Status), with the priority at that moment: notify scripts,
@@ -183,15 +187,23 @@ type Instance struct {
 	mu      sync.Mutex // guards everything below
 	m       *Machine
 	buf     []byte // advert encoding buffer, reused
-	timer   *time.Timer
 	started bool
 	resumed State // the state Resume carried over from a reload (Init: none)
 	// resumeAnnounce, set by Resume, is what the first announcement
 	// covers instead of every VIP.
 	resumeAnnounce *[]VIP
 	deadline       time.Time // the machine's deadline
-	armed          time.Time // what the timer is set to; zero when stopped
 	extraAt        time.Time // when garp_extra_if announces next; zero: not master, or none
+
+	// The timer: due is the deadline in monoNanos (0: none), written
+	// with mu held and read by Timers.Run; tkey and tindex are the
+	// instance's place in the Timers heap, guarded by Timers.mu.
+	timers    *Timers
+	ownTimers bool          // made by NewInstance: Run runs it
+	fireC     chan struct{} // Timers.Run's "the deadline has come" to Run
+	due       atomic.Int64
+	tkey      int64
+	tindex    int
 
 	// Computed once, so that sending an advert allocates nothing.
 	addrs []netip.Addr // the advertised addresses
@@ -229,9 +241,11 @@ func NewInstance(cfg InstanceConfig, net Net) (*Instance, error) {
 	cfg.Log = cfg.Log.With("instance", cfg.Name)
 	cfg.Machine.Synced = cfg.SyncGroup != nil
 	in := &Instance{cfg: cfg, net: net, m: NewMachine(cfg.Machine),
-		timer: time.NewTimer(time.Hour), effects: newEffects(), pings: make(chan chan struct{}),
+		timers: cfg.Timers, tindex: -1, fireC: make(chan struct{}, 1), effects: newEffects(), pings: make(chan chan struct{}),
 		vips: slices.Concat(cfg.VIPs, cfg.Excluded), dsts: []netip.Addr{cfg.Group}}
-	in.timer.Stop()
+	if in.timers == nil {
+		in.timers, in.ownTimers = NewTimers(), true
+	}
 	for _, v := range cfg.VIPs {
 		in.addrs = append(in.addrs, v.Prefix.Addr())
 	}
@@ -314,30 +328,31 @@ func (in *Instance) logOvertaken(late time.Duration) {
 	}
 }
 
-// arm re-arms the timer only when the machine's deadline moves earlier.
-// A backup's deadline moves later with every advert; the timer then fires
-// at the old deadline and is re-armed for the new one, instead of being
-// reset on every advert received. Called with mu held.
+// arm publishes the machine's deadline to the timers, and touches their
+// heap only when the deadline moves earlier (or appears or goes): a
+// backup's deadline moves later with every advert, and Timers.Run moves
+// its entry on only when it reaches it, instead of every advert received
+// costing a timer reset. Called with mu held.
 func (in *Instance) arm() {
 	in.wantMaster.Store(in.m.WantsMaster())
 	in.deadline = in.m.Deadline()
-	switch {
-	case in.deadline.IsZero():
-		in.timer.Stop()
-		in.armed = time.Time{}
-	case in.armed.IsZero() || in.deadline.Before(in.armed):
-		in.timer.Reset(time.Until(in.deadline))
-		in.armed = in.deadline
+	var d int64
+	if !in.deadline.IsZero() {
+		d = monoNanos(in.deadline)
 	}
+	if old := in.due.Swap(d); d != 0 && old != 0 && d >= old {
+		return
+	}
+	in.timers.schedule(in)
 }
 
-// fire handles the timer: a Timeout if the deadline has come, else a
-// re-arm for the deadline that moved on.
+// fire handles the timer, on Run's goroutine, once Timers.Run took the
+// instance out of its heap: a Timeout if the deadline has come, and the
+// instance back in the heap for its next deadline.
 func (in *Instance) fire() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.armed = time.Time{}
-	if now := time.Now(); !now.Before(in.deadline) {
+	if now := time.Now(); !in.deadline.IsZero() && !now.Before(in.deadline) {
 		late := now.Sub(in.deadline)
 		in.recordLateness(late)
 		acts := in.m.Step(now, Timeout{})
@@ -346,6 +361,7 @@ func (in *Instance) fire() {
 		in.announceExtra(now)
 	}
 	in.arm()
+	in.timers.schedule(in)
 }
 
 // Start takes the instance out of INIT (Run does it if it has not been
@@ -388,11 +404,16 @@ func (in *Instance) HandOver() { in.handingOver.Store(true) }
 // returns once its effects have run. Adverts reach it through Deliver
 // meanwhile.
 func (in *Instance) Run(ctx context.Context) {
-	defer in.timer.Stop()
+	var own sync.WaitGroup
+	defer own.Wait()
+	if in.ownTimers {
+		own.Add(1)
+		go func() { defer own.Done(); in.timers.Run(ctx) }()
+	}
 	in.Start()
 	for {
 		select {
-		case <-in.timer.C:
+		case <-in.fireC:
 			in.fire()
 		case answer := <-in.pings:
 			in.mu.Lock() // a deadlock on mu is a stall too
@@ -412,9 +433,10 @@ func (in *Instance) Run(ctx context.Context) {
 	}
 }
 
-// Alive says whether the instance's timer loop answers before ctx ends:
-// false when Run is stuck (in a timer's work or on the instance's lock)
-// or not running. systemd's watchdog is fed only while it answers.
+// Alive says whether the instance's loop and its timers' answer before
+// ctx ends: false when Run is stuck (in a timer's work or on the
+// instance's lock), or when either is not running.
+// systemd's watchdog is fed only while they answer.
 func (in *Instance) Alive(ctx context.Context) bool {
 	answer := make(chan struct{})
 	select {
@@ -424,10 +446,10 @@ func (in *Instance) Alive(ctx context.Context) bool {
 	}
 	select {
 	case <-answer:
-		return true
 	case <-ctx.Done():
 		return false
 	}
+	return in.timers.alive(ctx)
 }
 
 // recordLateness keeps the timer-lateness histogram that shows scheduling

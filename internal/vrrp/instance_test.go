@@ -420,7 +420,6 @@ func BenchmarkInstanceDeliver(b *testing.B) {
 		b.Fatal(err)
 	}
 	inst.step(Start{})
-	defer inst.timer.Stop()
 	adv := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
 	src, dst := netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("224.0.0.18")
 	payload, _ := adv.Marshal(src, dst, ChecksumV3Pseudo)

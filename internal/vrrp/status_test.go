@@ -57,7 +57,6 @@ func TestStatusFollowsTheEffectivePriority(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst.Start()
-	defer inst.timer.Stop()
 	inst.SetPriority(80)
 	if st := inst.Status(); st.Priority != 80 || st.BasePriority != 100 || st.State != Backup {
 		t.Fatalf("priority %d base %d state %v, want 80, 100, BACKUP", st.Priority, st.BasePriority, st.State)

@@ -48,3 +48,45 @@ func TestPersistentReceiveErrorIsRateLimited(t *testing.T) {
 		t.Fatalf("%d receive errors, %d log lines, want many errors and 1 line:\n%s", conn.recvs.Load(), n, logs.String())
 	}
 }
+
+// batchConn hands out its packets in one RecvBatch, then is closed.
+type batchConn struct {
+	kernel.Conn
+	pkts []kernel.Packet
+	sent bool
+}
+
+func (c *batchConn) Recv([]byte) (kernel.Packet, error) { return kernel.Packet{}, net.ErrClosed }
+
+func (c *batchConn) RecvBatch(bufs [][]byte, pkts []kernel.Packet) (int, error) {
+	if c.sent {
+		return 0, net.ErrClosed
+	}
+	c.sent = true
+	n := copy(pkts, c.pkts)
+	for i := range n {
+		bufs[i][0] = byte(i + 1)
+		pkts[i].N = 1
+	}
+	return n, nil
+}
+
+// A socket that reads several adverts per call has each dispatched, in
+// order, from its own buffer.
+func TestReaderDispatchesEveryAdvertOfABatch(t *testing.T) {
+	src := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")}
+	conn := &batchConn{}
+	for _, a := range src {
+		conn.pkts = append(conn.pkts, kernel.Packet{Src: a, TTL: 255})
+	}
+	var got []vrrp.Received
+	readAdverts(conn, func(p vrrp.Received) { got = append(got, p) }, slog.New(slog.DiscardHandler))
+	if len(got) != len(src) {
+		t.Fatalf("%d adverts dispatched, want %d", len(got), len(src))
+	}
+	for i, p := range got {
+		if p.Src != src[i] || len(p.Payload) != 1 || p.Payload[0] != byte(i+1) || p.TTL != 255 {
+			t.Fatalf("advert %d: %+v, want from %v with payload [%d]", i, p, src[i], i+1)
+		}
+	}
+}

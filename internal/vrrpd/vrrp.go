@@ -47,6 +47,7 @@ type vrrpRuntime struct {
 	alerts    *notify.Alerter // SMTP alerts, shared by the instances and groups
 	running   sync.WaitGroup
 	readers   sync.WaitGroup
+	timers    *vrrp.Timers  // every instance's timer, on one goroutine
 	listener  StateListener // hears the instances' states; nil for none
 	pacer     *garpPacer    // spaces the instances' GARPs / NAs per interface
 
@@ -84,7 +85,10 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	listener StateListener) (*vrrpRuntime, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &vrrpRuntime{log: log, cancel: cancel, k: k, static: newStatic(cfg, log),
-		links: map[string]ownedLink{}, linkNames: map[string]bool{}, byName: map[string]*runningInstance{}, listener: listener}
+		links: map[string]ownedLink{}, linkNames: map[string]bool{}, byName: map[string]*runningInstance{}, listener: listener,
+		timers: vrrp.NewTimers()}
+	rt.running.Add(1)
+	go func() { defer rt.running.Done(); rt.timers.Run(ctx) }()
 	rt.static.install(k, log)
 	rt.pacer = newGARPPacer(cfg.GlobalDefs, cfg.GarpGroups, func(v vrrp.VIP) error { return announceNow(k, v) })
 	groups := map[socketKey][]*vrrp.Instance{}
@@ -114,6 +118,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		ic.Log = log
 		ic.VIPs = dropDevless(log, ci.Name(), "", ic.VIPs)
 		ic.Excluded = dropDevless(log, ci.Name(), "e", ic.Excluded)
+		ic.Timers = rt.timers
 		if carry != nil {
 			// keepalived delays VRRP at start-up only, not at a reload.
 			ic.Machine.StartupDelay = 0
@@ -344,14 +349,55 @@ func (rt *vrrpRuntime) read(conn kernel.Conn, demux *vrrp.Demux) {
 // logged again, with the number of errors in between.
 const receiveErrorLogEvery = 10 * time.Second
 
+// readBatch is how many adverts the reader takes per system call at
+// most.
+const readBatch = 16
+
 // readAdverts hands each packet conn receives to dispatch until conn is
 // closed. A receive error is logged at once, then at most once per
 // receiveErrorLogEvery while errors go on, so that a persistent error
 // cannot flood the log; the reader waits 10 ms after each.
+//
+// A kernel.BatchConn (the Linux socket) is read with RecvBatch: the
+// adverts that queued while the reader was busy or not scheduled (a
+// master's instances often advertise together) come in one call and one
+// wake-up.
 func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logger) {
-	buf := make([]byte, 65536)
 	var lastLog time.Time
 	suppressed := 0
+	failed := func(err error) {
+		if now := time.Now(); now.Sub(lastLog) >= receiveErrorLogEvery {
+			log.Warn("VRRP receive error", "err", err, "errors since the last report", suppressed)
+			lastLog, suppressed = now, 0
+		} else {
+			suppressed++
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if bc, ok := conn.(kernel.BatchConn); ok {
+		bufs := make([][]byte, readBatch)
+		for i := range bufs {
+			// Never truncating; only the pages a packet touches are
+			// resident.
+			bufs[i] = make([]byte, 65536)
+		}
+		pkts := make([]kernel.Packet, readBatch)
+		for {
+			n, err := bc.RecvBatch(bufs, pkts)
+			for i, p := range pkts[:n] {
+				dispatch(vrrp.Received{Payload: bufs[i][:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
+			}
+			switch {
+			case err == nil:
+			case errors.Is(err, net.ErrClosed):
+				return
+			case errors.Is(err, kernel.ErrTruncated):
+			default:
+				failed(err)
+			}
+		}
+	}
+	buf := make([]byte, 65536)
 	for {
 		p, err := conn.Recv(buf)
 		switch {
@@ -361,13 +407,7 @@ func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logge
 			return
 		case errors.Is(err, kernel.ErrTruncated):
 		default:
-			if now := time.Now(); now.Sub(lastLog) >= receiveErrorLogEvery {
-				log.Warn("VRRP receive error", "err", err, "errors since the last report", suppressed)
-				lastLog, suppressed = now, 0
-			} else {
-				suppressed++
-			}
-			time.Sleep(10 * time.Millisecond)
+			failed(err)
 		}
 	}
 }

@@ -1,0 +1,160 @@
+//go:build linux
+
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// BatchConn is a Conn that can also read several adverts per call. The
+// VRRP socket reader uses it when the Conn offers it (the Linux one does;
+// the fake does not).
+type BatchConn interface {
+	Conn
+	// RecvBatch waits until at least one advert is queued, as Recv
+	// does, then reads those queued, up to len(bufs), into
+	// bufs[i][:pkts[i].N] and returns how many it read (pkts must be as
+	// long as bufs), with Recv's filtering and errors.
+	RecvBatch(bufs [][]byte, pkts []Packet) (int, error)
+}
+
+var _ BatchConn = (*VRRPConn)(nil)
+
+// batchReader is RecvBatch's state, made at its first call: one
+// mmsghdr, iovec, address and control buffer per packet, reused, so that
+// a batch allocates nothing.
+type batchReader struct {
+	hdrs   []mmsghdr
+	iovs   []unix.Iovec
+	names  []unix.RawSockaddrInet6 // large enough for sockaddr_in too
+	oobs   []byte                  // batchOOB bytes each; 8-byte aligned (heap)
+	want   int                     // how many to read
+	n      int                     // recvmmsg's result
+	errno  unix.Errno
+	readFn func(fd uintptr) bool // read, made once: a closure per call would allocate
+}
+
+// mmsghdr is struct mmsghdr (recvmmsg(2)); Go's alignment gives it C's
+// padding on 32- and 64-bit alike.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+}
+
+const batchOOB = 128
+
+// RecvBatch implements BatchConn: one recvmmsg(2) takes every advert
+// queued, up to len(bufs), where Recv's recvmsg takes one. Waiting is Go's
+// network poller's, as for Recv, so Close wakes it.
+func (c *VRRPConn) RecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
+	if len(bufs) == 0 || len(pkts) < len(bufs) {
+		return 0, errors.New("kernel: vrrp recv batch: no buffers, or fewer packets than buffers")
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	br := c.batchReader(len(bufs))
+	if len(bufs) > len(br.hdrs) {
+		bufs = bufs[:len(br.hdrs)]
+	}
+	truncated := 0
+	for {
+		for i, b := range bufs {
+			if len(b) == 0 {
+				return 0, errors.New("kernel: vrrp recv batch: empty buffer")
+			}
+			br.iovs[i].Base = &b[0]
+			br.iovs[i].SetLen(len(b))
+			h := &br.hdrs[i].hdr
+			h.Name = (*byte)(unsafe.Pointer(&br.names[i]))
+			h.Namelen = unix.SizeofSockaddrInet6
+			h.Iov = &br.iovs[i]
+			h.SetIovlen(1)
+			h.Control = &br.oobs[i*batchOOB]
+			h.SetControllen(batchOOB)
+			h.Flags = 0
+			br.hdrs[i].len = 0
+		}
+		br.want, br.n, br.errno = len(bufs), 0, 0
+		err := c.rc.Read(br.readFn)
+		for i := range bufs {
+			br.iovs[i].Base = nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("kernel: vrrp recv on %s: %w", c.cfg.Interface, err)
+		}
+		if br.errno != 0 {
+			return 0, fmt.Errorf("kernel: vrrp recv on %s: %w", c.cfg.Interface, os.NewSyscallError("recvmmsg", br.errno))
+		}
+		n := 0
+		for i := 0; i < br.n; i++ {
+			h := &br.hdrs[i]
+			rn := int(h.len)
+			if h.hdr.Flags&unix.MSG_TRUNC != 0 || rn > len(bufs[i]) {
+				truncated++
+				continue
+			}
+			p, ok := c.parseInto(bufs[i], rn, &br.names[i], br.oobs[i*batchOOB:i*batchOOB+int(h.hdr.Controllen)])
+			if !ok || (p.Dst.IsMulticast() && (c.cfg.Unicast || p.Dst != c.cfg.Group)) {
+				continue // as Recv does
+			}
+			if n != i {
+				// Keep the packets in bufs[:n], in order.
+				p.N = copy(bufs[n], bufs[i][:p.N])
+			}
+			pkts[n] = p
+			n++
+		}
+		if n > 0 {
+			return n, nil
+		}
+		if truncated > 0 {
+			return 0, fmt.Errorf("kernel: vrrp recv on %s: %d packet(s) larger than the buffers: %w", c.cfg.Interface, truncated, ErrTruncated)
+		}
+	}
+}
+
+// read is RecvBatch's recvmmsg; false (EAGAIN) sends the goroutine to
+// wait in the poller.
+//
+// noSysmonWake: the VRRP socket's system calls are raw (RawSyscall, not
+// Syscall), since with MSG_DONTWAIT on a non-blocking socket they never
+// block. Syscall tells the Go runtime a system call begins
+// (runtime.entersyscall), and that wakes the runtime's sysmon thread
+// whenever it sleeps deeply, which it does whenever the process is
+// idle: every advert that woke an idle backup cost a second thread
+// wake-up, sysmon's, about as many as the reader's own (BENCHMARKS.md,
+// "255 VRRP instances on two routers").
+func (br *batchReader) read(fd uintptr) bool {
+	for {
+		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&br.hdrs[0])), uintptr(br.want),
+			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		case 0:
+			br.n = int(r)
+		default:
+			br.errno = e
+		}
+		return true
+	}
+}
+
+// batchReader makes RecvBatch's state at its first call, sized for n
+// packets (later calls read at most that many). Called with rmu held.
+func (c *VRRPConn) batchReader(n int) *batchReader {
+	if c.batch == nil {
+		br := &batchReader{hdrs: make([]mmsghdr, n), iovs: make([]unix.Iovec, n),
+			names: make([]unix.RawSockaddrInet6, n), oobs: make([]byte, n*batchOOB)}
+		br.readFn = br.read
+		c.batch = br
+	}
+	return c.batch
+}

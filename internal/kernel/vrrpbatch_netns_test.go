@@ -1,0 +1,154 @@
+//go:build linux
+
+package kernel
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+)
+
+// batchBufs are n 64 KiB buffers and their packets.
+func batchBufs(n int) ([][]byte, []Packet) {
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = make([]byte, 65536)
+	}
+	return bufs, make([]Packet, n)
+}
+
+// recvBatchBounded is RecvBatch, failing the test after wait.
+func recvBatchBounded(t *testing.T, c *VRRPConn, bufs [][]byte, pkts []Packet) int {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.RecvBatch(bufs, pkts)
+		done <- result{n, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("RecvBatch: %v", r.err)
+		}
+		return r.n
+	case <-time.After(wait):
+		c.Close() // ends the RecvBatch
+		<-done
+		t.Fatal("RecvBatch: nothing after", wait)
+		return 0
+	}
+}
+
+// Adverts queued while the reader was busy come in one RecvBatch, in
+// order, with what Recv would say of each; a packet for another group is
+// left out, as Recv leaves it out.
+func TestNetnsRecvBatchTakesEveryQueuedAdvert(t *testing.T) {
+	l := newLab(t)
+	for _, fam := range []int{4, 6} {
+		ca := l.open(l.ha, VRRPConnConfig{Interface: "vA0", Family: fam})
+		cb := l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: fam})
+		group, vip := vrrp.MulticastIPv4, netip.MustParseAddr("192.0.2.100")
+		if fam == 6 {
+			group, vip = vrrp.MulticastIPv6, netip.MustParseAddr("2001:db8::100")
+		}
+		var sent [][]byte
+		for vrid := 1; vrid <= 5; vrid++ {
+			adv := vrrp.Advert{Version: 3, VRID: uint8(vrid), Priority: 100, Interval: time.Second, Addrs: []netip.Addr{vip}}
+			msg, err := adv.Marshal(ca.Source(), group, vrrp.ChecksumV3Pseudo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ca.Send(msg, group); err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, msg)
+		}
+		time.Sleep(100 * time.Millisecond) // all five queued on B
+		bufs, pkts := batchBufs(8)
+		n := recvBatchBounded(t, cb, bufs, pkts)
+		if n != len(sent) {
+			t.Fatalf("IPv%d: %d adverts in one RecvBatch, want the %d queued", fam, n, len(sent))
+		}
+		for i, p := range pkts[:n] {
+			if !bytes.Equal(bufs[i][:p.N], sent[i]) {
+				t.Fatalf("IPv%d: advert %d\n got % x\nwant % x", fam, i, bufs[i][:p.N], sent[i])
+			}
+			if p.TTL != 255 || p.Src != ca.Source() || p.Dst != group || p.IfIndex != cb.IfIndex() {
+				t.Fatalf("IPv%d: packet %d %+v, want TTL 255 from %v to %v on ifindex %d", fam, i, p, ca.Source(), group, cb.IfIndex())
+			}
+		}
+	}
+}
+
+// Close wakes a RecvBatch waiting for adverts, and RecvBatch after Close
+// says so at once.
+func TestNetnsCloseWakesRecvBatch(t *testing.T) {
+	l := newLab(t)
+	for _, fam := range []int{4, 6} {
+		c := l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: fam})
+		bufs, pkts := batchBufs(4)
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.RecvBatch(bufs, pkts)
+			done <- err
+		}()
+		time.Sleep(50 * time.Millisecond)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("IPv%d: RecvBatch returned %v, want net.ErrClosed", fam, err)
+			}
+		case <-time.After(wait):
+			t.Fatalf("IPv%d: RecvBatch still blocked after Close", fam)
+		}
+		if _, err := c.RecvBatch(bufs, pkts); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("IPv%d: RecvBatch after Close returned %v, want net.ErrClosed", fam, err)
+		}
+		// Closed before any RecvBatch.
+		c2 := l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: fam})
+		c2.Close()
+		if _, err := c2.RecvBatch(bufs, pkts); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("IPv%d: RecvBatch on a conn closed first returned %v, want net.ErrClosed", fam, err)
+		}
+	}
+}
+
+func TestNetnsRecvBatchAllocs(t *testing.T) {
+	l := newLab(t)
+	ca := l.open(l.ha, VRRPConnConfig{Interface: "vA0", Family: 4})
+	cb := l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: 4})
+	adv := vrrp.Advert{Version: 3, VRID: 1, Priority: 100, Interval: time.Second, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+	msg, err := adv.Marshal(ca.Source(), vrrp.MulticastIPv4, vrrp.ChecksumV3Pseudo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs, pkts := batchBufs(4)
+	var failed error
+	allocs := testing.AllocsPerRun(50, func() {
+		if err := ca.Send(msg, vrrp.MulticastIPv4); err != nil {
+			failed = err
+			return
+		}
+		if _, err := cb.RecvBatch(bufs, pkts); err != nil {
+			failed = err
+		}
+	})
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	if allocs != 0 {
+		t.Errorf("%v allocations per Send+RecvBatch, want 0", allocs)
+	}
+}

@@ -1,0 +1,105 @@
+package vrrp
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sharedBackups starts n backups (VRIDs 1..n, advert_int 20 ms, priority
+// 100) on one Timers, and returns them with a function that sends each
+// an advert from a priority-200 master.
+func sharedBackups(t *testing.T, n int) (*Timers, []*Instance, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	timers := NewTimers()
+	wg.Add(1)
+	go func() { defer wg.Done(); timers.Run(ctx) }()
+	src, dst := netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("224.0.0.18")
+	var insts []*Instance
+	var adverts []Received
+	for vrid := 1; vrid <= n; vrid++ {
+		cfg := InstanceConfig{Name: "VI", Machine: MachineConfig{Version: 3, VRID: vrid, Priority: 100,
+			AdvertInt: 20 * time.Millisecond, Preempt: true, InitialState: Backup}, Timers: timers,
+			VIPs: []VIP{{Prefix: testVIP}}, Source: netip.MustParseAddr("192.0.2.1"), Group: dst,
+			Log: slog.New(slog.DiscardHandler)}
+		in, err := NewInstance(cfg, discardNet{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adv := Advert{Version: 3, VRID: uint8(vrid), Priority: 200, Interval: 20 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
+		payload, err := adv.Marshal(src, dst, ChecksumV3Pseudo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, in)
+		adverts = append(adverts, Received{Payload: payload, Src: src, Dst: dst, TTL: 255})
+		wg.Add(1)
+		go func() { defer wg.Done(); in.Run(ctx) }()
+	}
+	return timers, insts, func() {
+		for i, in := range insts {
+			in.Deliver(adverts[i])
+		}
+	}
+}
+
+// Backups whose master is alive cost the shared timers a wake-up about
+// every Master_Down_Interval in all, not one per instance: a deadline
+// that adverts keep moving later is moved in the heap only when the
+// timers reach it. One timer per instance, re-armed when it fired at its
+// stale deadline, woke 50 instances × 1 s / ~65 ms ≈ 750 times here.
+func TestSharedTimersSleepWhileTheMasterIsAlive(t *testing.T) {
+	timers, insts, advertise := sharedBackups(t, 50)
+	advertise()
+	start, signalled := timers.Wakeups.Load(), timers.signalled.Load()
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+		advertise()
+	}
+	wakeups, signalled := timers.Wakeups.Load()-start, timers.signalled.Load()-signalled
+	for _, in := range insts {
+		if in.State() != Backup {
+			t.Fatalf("VRID %d is %v while its master advertises", in.VRID(), in.State())
+		}
+	}
+	// Master_Down_Interval is 3 × 20 ms + skew (156/256 × 20 ms) ≈ 72 ms:
+	// about 14 a second, doubled for the machine's jitter.
+	if wakeups > 40 || signalled > 0 {
+		t.Fatalf("the timers woke %d times and woke instances %d times in 1 s for 50 backups with a live master, want ≤ 40 and none",
+			wakeups, signalled)
+	}
+}
+
+// When the master stops, every backup's timer still comes, on time.
+func TestSharedTimersFireWhenTheMasterStops(t *testing.T) {
+	_, insts, advertise := sharedBackups(t, 50)
+	for range 10 {
+		advertise()
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopped := time.Now()
+	eventually(t, "every backup becomes master", func() bool {
+		for _, in := range insts {
+			if in.State() != Master {
+				return false
+			}
+		}
+		return true
+	})
+	// 72 ms after the last advert, plus the test's polling and the
+	// machine's jitter.
+	if took := time.Since(stopped); took > 500*time.Millisecond {
+		t.Fatalf("the backups took over %v after the master stopped, want about 72 ms", took)
+	}
+	for _, in := range insts {
+		if late := in.Stats().TimerLateness.Snapshot(); late.Count == 0 {
+			t.Fatalf("VRID %d: no timer fired", in.VRID())
+		}
+	}
+}
