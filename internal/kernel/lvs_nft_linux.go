@@ -1047,22 +1047,7 @@ func lbQueueRule(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, s LBSe
 	if s.Family == 6 {
 		alen, saddr, daddr, nfproto, portReg = 16, lbV6Saddr, lbV6Daddr, unix.NFPROTO_IPV6, 12
 	}
-	switch s.Pick {
-	case LBRoundRobin:
-		exprs = append(exprs, &expr.Numgen{Register: 1, Modulus: n, Type: unix.NFT_NG_INCREMENTAL})
-	case LBSourceHash, LBDestHash:
-		off := saddr
-		if s.Pick == LBDestHash {
-			off = daddr
-		}
-		// The family match lets nft print the payload as ip saddr (or
-		// ip6 daddr...) in an inet table.
-		exprs = append(exprs,
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 2},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 2, Data: []byte{byte(nfproto)}},
-			&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: alen},
-			&expr.Hash{SourceRegister: 2, DestRegister: 1, Length: alen, Modulus: n, Seed: lbHashSeed, Type: expr.HashTypeJenkins})
-	}
+	exprs = append(exprs, lbPickExprs(s.Pick, n, alen, saddr, daddr, nfproto)...)
 	withPort := s.Slots[0].Port() != 0
 	// A named map, keyed by the slot number in host byte order: the
 	// library marks anonymous maps' keys big-endian, and nft would print
@@ -1114,6 +1099,30 @@ func (lb *NFTLoadBalancer) Delete() error {
 	lb.requests.Add(1)
 	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("kernel: nftables: deleting table %s: %w", lb.table, err)
+	}
+	return nil
+}
+
+// lbPickExprs put a new connection's slot number (0 to n-1) in register
+// 1: a counter for round robin, a hash of the source (or destination)
+// address otherwise. alen, saddr and daddr are the family's address
+// length and offsets, nfproto its NFPROTO_ number.
+func lbPickExprs(pick LBPick, n, alen, saddr, daddr, nfproto uint32) []expr.Any {
+	switch pick {
+	case LBRoundRobin:
+		return []expr.Any{&expr.Numgen{Register: 1, Modulus: n, Type: unix.NFT_NG_INCREMENTAL}}
+	case LBSourceHash, LBDestHash:
+		off := saddr
+		if pick == LBDestHash {
+			off = daddr
+		}
+		// The family match lets nft print the payload as ip saddr (or
+		// ip6 daddr...) in an inet table.
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 2, Data: []byte{byte(nfproto)}},
+			&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: alen},
+			&expr.Hash{SourceRegister: 2, DestRegister: 1, Length: alen, Modulus: n, Seed: lbHashSeed, Type: expr.HashTypeJenkins}}
 	}
 	return nil
 }

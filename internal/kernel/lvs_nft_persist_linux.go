@@ -206,20 +206,7 @@ func lbQueuePersistent(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, 
 		return err
 	}
 	n := uint32(len(s.Slots))
-	switch s.Pick {
-	case LBRoundRobin:
-		exprs = append(exprs, &expr.Numgen{Register: 1, Modulus: n, Type: unix.NFT_NG_INCREMENTAL})
-	case LBSourceHash, LBDestHash:
-		off := saddr
-		if s.Pick == LBDestHash {
-			off = daddr
-		}
-		exprs = append(exprs,
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 2},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 2, Data: []byte{byte(nfproto)}},
-			&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: alen},
-			&expr.Hash{SourceRegister: 2, DestRegister: 1, Length: alen, Modulus: n, Seed: lbHashSeed, Type: expr.HashTypeJenkins})
-	}
+	exprs = append(exprs, lbPickExprs(s.Pick, n, alen, saddr, daddr, nfproto)...)
 	*id++
 	slots := &nftables.Set{Table: t, Name: ch.Name, ID: *id, IsMap: true, KeyType: nftables.TypeMark,
 		KeyByteOrder: binaryutil.NativeEndian, DataType: nftables.TypeVerdict}
