@@ -414,12 +414,7 @@ func lbParseRule(exprs []expr.Any) (lbRuleShape, error) {
 				e.DestRegister != 1 || e.Length != payload.Len {
 				return s, errors.New("unexpected hash")
 			}
-			switch [2]uint32{payload.Offset, payload.Len} {
-			case [2]uint32{lbV4Saddr, 4}, [2]uint32{lbV6Saddr, 16}:
-				s.pick = LBSourceHash
-			case [2]uint32{lbV4Daddr, 4}, [2]uint32{lbV6Daddr, 16}:
-				s.pick = LBDestHash
-			default:
+			if s.pick = lbHashedPick(payload); s.pick == LBUnknown {
 				return s, errors.New("unexpected hashed field")
 			}
 			picked, s.modulus = true, e.Modulus
@@ -1125,4 +1120,16 @@ func lbPickExprs(pick LBPick, n, alen, saddr, daddr, nfproto uint32) []expr.Any 
 			&expr.Hash{SourceRegister: 2, DestRegister: 1, Length: alen, Modulus: n, Seed: lbHashSeed, Type: expr.HashTypeJenkins}}
 	}
 	return nil
+}
+
+// lbHashedPick is the pick a jhash of the payload p makes: of the source
+// or the destination address (either family), else LBUnknown.
+func lbHashedPick(p *expr.Payload) LBPick {
+	switch [2]uint32{p.Offset, p.Len} {
+	case [2]uint32{lbV4Saddr, 4}, [2]uint32{lbV6Saddr, 16}:
+		return LBSourceHash
+	case [2]uint32{lbV4Daddr, 4}, [2]uint32{lbV6Daddr, 16}:
+		return LBDestHash
+	}
+	return LBUnknown
 }

@@ -314,12 +314,7 @@ func lbParsePersistRule(exprs []expr.Any) (lbPinnedShape, error) {
 				e.DestRegister != 1 || e.Length != payload.Len || e.Seed != lbHashSeed {
 				return s, errors.New("unexpected hash")
 			}
-			switch [2]uint32{payload.Offset, payload.Len} {
-			case [2]uint32{lbV4Saddr, 4}, [2]uint32{lbV6Saddr, 16}:
-				s.pick = LBSourceHash
-			case [2]uint32{lbV4Daddr, 4}, [2]uint32{lbV6Daddr, 16}:
-				s.pick = LBDestHash
-			default:
+			if s.pick = lbHashedPick(payload); s.pick == LBUnknown {
 				return s, errors.New("unexpected hashed field")
 			}
 			picked, s.modulus = true, e.Modulus
