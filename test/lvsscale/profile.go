@@ -63,15 +63,11 @@ func coldStartAndStop(name string, args []string, p probes) error {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	done, reap, err := startReaped(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() {
-		cmd.Process.Kill() // if it still runs
-		<-done
-	}()
+	defer reap()
 	if err := waitFor("cold start", p.complete); err != nil {
 		return err
 	}
@@ -130,15 +126,11 @@ func profileDaemonGuest(n, m int, trash bool, reloads int) error {
 	cmd.Env = append(os.Environ(), "KEEPALIVED_GO_CPUPROFILE="+prof)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	done, reap, err := startReaped(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() {
-		cmd.Process.Kill() // if it still runs
-		<-done
-	}()
+	defer reap()
 	if err := waitFor("cold start", p.complete); err != nil {
 		return err
 	}
@@ -184,4 +176,18 @@ func saveProfile(console, path, bin string) error {
 	out, _ := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount", "40", bin, path).CombinedOutput()
 	fmt.Printf("profile written to %s (binary %s):\n%s", path, bin, out)
 	return nil
+}
+
+// startReaped starts cmd and returns a channel closed when it has exited
+// and what kills it if it still runs and waits for it.
+func startReaped(cmd *exec.Cmd) (<-chan struct{}, func(), error) {
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	return done, func() {
+		cmd.Process.Kill()
+		<-done
+	}, nil
 }
