@@ -98,7 +98,7 @@ func (d *guestDaemon) stop(t *testing.T) {
 // (link-local ones left out).
 func guestLinks(t *testing.T, ns string) map[string]string {
 	t.Helper()
-	out := run(t, "/sbin/ip", "-n", ns, "-d", "-j", "addr", "show")
+	out := listAddrsJSON(t, ns)
 	var links []struct {
 		Ifname   string `json:"ifname"`
 		Address  string `json:"address"`
@@ -134,6 +134,28 @@ func guestLinks(t *testing.T, ns string) map[string]string {
 		views[l.Ifname] = fmt.Sprintf("%s %v %s master=%s %v", l.Linkinfo.InfoKind, data, l.Address, l.Master, addrs)
 	}
 	return views
+}
+
+// listAddrsJSON runs `ip -d -j addr show` in ns. A daemon creating or
+// deleting a VMAC while ip walks the links makes ip print "Device ...
+// does not exist" on stderr and exit non-zero: that listing is retried
+// (at most 20 times, 50 ms apart), and stderr never reaches the JSON.
+func listAddrsJSON(t *testing.T, ns string) string {
+	t.Helper()
+	var err error
+	var stderr strings.Builder
+	for try := 0; try < 20; try++ {
+		stderr.Reset()
+		cmd := exec.Command("/sbin/ip", "-n", ns, "-d", "-j", "addr", "show")
+		cmd.Stderr = &stderr
+		var out []byte
+		if out, err = cmd.Output(); err == nil && json.Valid(out) {
+			return string(out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("ip -n %s -d -j addr show: %v\n%s", ns, err, stderr.String())
+	return ""
 }
 
 // waitGuest polls cond every 100 ms for at most d.
