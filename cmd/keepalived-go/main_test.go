@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,7 +104,8 @@ func TestDaemonServesKeepalivedSignals(t *testing.T) {
 
 // TestCPUProfileEnvWritesAProfile: with KEEPALIVED_GO_CPUPROFILE set,
 // the daemon writes a CPU profile of its run that `go tool pprof` reads,
-// once it has stopped; without it, no such file appears.
+// once it has stopped, and with KEEPALIVED_GO_HEAPPROFILE a heap profile
+// named with its pid (%p); without them, no such file appears.
 func TestCPUProfileEnvWritesAProfile(t *testing.T) {
 	bin := buildBinary(t)
 	for _, set := range []bool{true, false} {
@@ -116,7 +118,7 @@ func TestCPUProfileEnvWritesAProfile(t *testing.T) {
 		cmd := exec.Command(bin, "-n", "-l", "-P", "-f", conf, "-p", pidFile, "-r", filepath.Join(dir, "vrrp.pid"), "-c", filepath.Join(dir, "checkers.pid"))
 		cmd.Env = append(os.Environ(), "TMPDIR="+dir)
 		if set {
-			cmd.Env = append(cmd.Env, "KEEPALIVED_GO_CPUPROFILE="+prof)
+			cmd.Env = append(cmd.Env, "KEEPALIVED_GO_CPUPROFILE="+prof, "KEEPALIVED_GO_HEAPPROFILE="+filepath.Join(dir, "heap-%p.pprof"))
 		}
 		var logs lab.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -137,15 +139,20 @@ func TestCPUProfileEnvWritesAProfile(t *testing.T) {
 			<-done
 			t.Fatal("daemon did not stop within 5 s of SIGTERM")
 		}
+		heap := filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", cmd.Process.Pid))
 		if !set {
-			if _, err := os.Stat(prof); !os.IsNotExist(err) {
-				t.Errorf("a profile without KEEPALIVED_GO_CPUPROFILE: %v", err)
+			for _, p := range []string{prof, heap} {
+				if _, err := os.Stat(p); !os.IsNotExist(err) {
+					t.Errorf("a profile without KEEPALIVED_GO_CPUPROFILE or _HEAPPROFILE: %v", err)
+				}
 			}
 			continue
 		}
-		out, err := exec.Command("go", "tool", "pprof", "-top", bin, prof).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Type: cpu") {
-			t.Errorf("go tool pprof does not read the profile (%v):\n%s\nlogs:\n%s", err, out, logs.String())
+		for p, want := range map[string]string{prof: "Type: cpu", heap: "Type: inuse_space"} {
+			out, err := exec.Command("go", "tool", "pprof", "-top", bin, p).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), want) {
+				t.Errorf("go tool pprof does not read %s (%v):\n%s\nlogs:\n%s", p, err, out, logs.String())
+			}
 		}
 	}
 }

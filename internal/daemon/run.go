@@ -112,6 +112,9 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		}
 	}
 	apply(log, subsystems, cfg)
+	var memory memoryReturner
+	defer memory.stop()
+	memory.after(settleDelay)
 	sd.ready()
 	var loops []liveness
 	if !f.Has("check") {
@@ -144,6 +147,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		cfg = next
 		apply(log, subsystems, cfg)
 		view.update(cfg)
+		memory.after(settleDelay)
 	}
 	var vrrpData *vrrpd.Subsystem // nil with -C: keepalived runs no VRRP process to write keepalived.data
 	if !f.Has("check") {
@@ -156,6 +160,7 @@ func Run(f *cli.Flags, path string, opts config.Options, stderr io.Writer) int {
 		sigJSON:         func() { dumpKeepalivedJSON(log, view) },
 	}
 	code := serveSignals(log, sigs, handlers)
+	writeHeapProfile(log)
 	sd.stopping()
 	stopWatchdog()
 	for i := len(subsystems) - 1; i >= 0; i-- {

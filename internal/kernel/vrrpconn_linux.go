@@ -325,13 +325,14 @@ func (c *VRRPConn) Send(payload []byte, dst netip.Addr) error {
 
 func (c *VRRPConn) doWrite(fd uintptr) bool {
 	for {
-		// Raw: the socket never blocks (see noSysmonWake).
+		// Raw: the socket never blocks (see noSysmonWake). A full send
+		// buffer (EAGAIN) is an error, the advert dropped, as on
+		// keepalived's non-blocking send socket (vrrp.c,
+		// open_vrrp_send_socket): the caller, the timer of every
+		// instance, must not wait for the socket.
 		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.wmsg)), unix.MSG_DONTWAIT)
-		switch e {
-		case unix.EINTR:
+		if e == unix.EINTR {
 			continue
-		case unix.EAGAIN:
-			return false
 		}
 		c.werr = e
 		return true

@@ -166,7 +166,8 @@ type Stats struct {
 // sends and receives, its VIPs and announcements.
 //
 // Events are handled on the goroutine that produces them: a received
-// advert on the socket reader's, a timer on Run's. mu serialises them. A
+// advert on the socket reader's, a timer on Timers.Run's (or on Run's
+// when the lock was busy then). mu serialises them. A
 // backup thus handles an advert without waking a second goroutine, which
 // is most of its CPU time with hundreds of instances. What is slow or
 // calls out (netlink, announcements, hooks) runs on the effects queue,
@@ -347,11 +348,27 @@ func (in *Instance) arm() {
 }
 
 // fire handles the timer, on Run's goroutine, once Timers.Run took the
-// instance out of its heap: a Timeout if the deadline has come, and the
-// instance back in the heap for its next deadline.
+// instance out of its heap and found its lock held (fireUnlessBusy).
 func (in *Instance) fire() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.fireLocked()
+}
+
+// fireUnlessBusy handles the timer on the caller's goroutine (Timers.Run)
+// if the instance's lock is free, and says whether it did.
+func (in *Instance) fireUnlessBusy() bool {
+	if !in.mu.TryLock() {
+		return false
+	}
+	defer in.mu.Unlock()
+	in.fireLocked()
+	return true
+}
+
+// fireLocked handles the timer, with mu held: a Timeout if the deadline
+// has come, and the instance back in the heap for its next deadline.
+func (in *Instance) fireLocked() {
 	if now := time.Now(); !in.deadline.IsZero() && !now.Before(in.deadline) {
 		late := now.Sub(in.deadline)
 		in.recordLateness(late)

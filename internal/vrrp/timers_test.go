@@ -57,12 +57,12 @@ func sharedBackups(t *testing.T, n int) (*Timers, []*Instance, func()) {
 func TestSharedTimersSleepWhileTheMasterIsAlive(t *testing.T) {
 	timers, insts, advertise := sharedBackups(t, 50)
 	advertise()
-	start, signalled := timers.Wakeups.Load(), timers.signalled.Load()
+	start, signalled := timers.Wakeups.Load(), timers.signalled.Load()+timers.handedOff.Load()
 	for end := time.Now().Add(time.Second); time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
 		advertise()
 	}
-	wakeups, signalled := timers.Wakeups.Load()-start, timers.signalled.Load()-signalled
+	wakeups, signalled := timers.Wakeups.Load()-start, timers.signalled.Load()+timers.handedOff.Load()-signalled
 	for _, in := range insts {
 		if in.State() != Backup {
 			t.Fatalf("VRID %d is %v while its master advertises", in.VRID(), in.State())
@@ -102,4 +102,85 @@ func TestSharedTimersFireWhenTheMasterStops(t *testing.T) {
 			t.Fatalf("VRID %d: no timer fired", in.VRID())
 		}
 	}
+}
+
+// sharedMasters starts n priority-255 instances (VRIDs 1..n, advert_int
+// 20 ms) on one Timers and waits until all are master.
+func sharedMasters(t *testing.T, n int) (*Timers, []*Instance) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	timers := NewTimers()
+	wg.Add(1)
+	go func() { defer wg.Done(); timers.Run(ctx) }()
+	var insts []*Instance
+	for vrid := 1; vrid <= n; vrid++ {
+		cfg := InstanceConfig{Name: "VI", Machine: MachineConfig{Version: 3, VRID: vrid, Priority: 255,
+			AdvertInt: 20 * time.Millisecond, Preempt: true, InitialState: Backup}, Timers: timers,
+			VIPs: []VIP{{Prefix: testVIP}}, Source: netip.MustParseAddr("192.0.2.1"), Group: netip.MustParseAddr("224.0.0.18"),
+			Log: slog.New(slog.DiscardHandler)}
+		in, err := NewInstance(cfg, discardNet{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, in)
+		wg.Add(1)
+		go func() { defer wg.Done(); in.Run(ctx) }()
+	}
+	eventually(t, "every instance becomes master", func() bool {
+		for _, in := range insts {
+			if in.State() != Master {
+				return false
+			}
+		}
+		return true
+	})
+	return timers, insts
+}
+
+// advertsSent is how many adverts the instances sent in all.
+func advertsSent(insts []*Instance) (n uint64) {
+	for _, in := range insts {
+		n += in.Stats().AdvertSent.Load()
+	}
+	return n
+}
+
+// Masters' adverts go out from the timers' own goroutine, as keepalived
+// sends them from its one thread: no instance goroutine is woken for
+// them (with 1,000 masters, readying and parking those goroutines cost
+// more CPU than the sends).
+func TestSharedTimersSendMastersAdvertsThemselves(t *testing.T) {
+	timers, insts := sharedMasters(t, 50)
+	sent, handed := advertsSent(insts), timers.handedOff.Load()
+	time.Sleep(time.Second)
+	sent, handed = advertsSent(insts)-sent, timers.handedOff.Load()-handed
+	// 50 adverts a second each; half that allows for a loaded machine.
+	if sent < 50*25 {
+		t.Fatalf("50 masters at advert_int 20 ms sent %d adverts in 1 s, want about 2,500", sent)
+	}
+	if handed > 0 {
+		t.Fatalf("%d of the masters' timers went to the instances' goroutines, want none", handed)
+	}
+}
+
+// A master whose lock is busy when its timer comes is not waited for:
+// its own goroutine sends the advert once the lock is free, and the
+// other masters' adverts go on meanwhile.
+func TestSharedTimersHandABusyInstanceToItsGoroutine(t *testing.T) {
+	timers, insts := sharedMasters(t, 2)
+	busy, other := insts[0], insts[1]
+	busy.mu.Lock()
+	busySent, otherSent := busy.Stats().AdvertSent.Load(), other.Stats().AdvertSent.Load()
+	time.Sleep(200 * time.Millisecond)
+	if got := other.Stats().AdvertSent.Load() - otherSent; got < 3 {
+		busy.mu.Unlock()
+		t.Fatalf("the other master sent %d adverts in 200 ms while one instance's lock was held, want about 10", got)
+	}
+	busy.mu.Unlock()
+	if timers.handedOff.Load() == 0 {
+		t.Fatal("the busy instance's timer was not handed to its goroutine")
+	}
+	eventually(t, "the busy master advertises again", func() bool { return busy.Stats().AdvertSent.Load() > busySent })
 }
