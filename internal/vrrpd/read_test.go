@@ -52,8 +52,9 @@ func TestPersistentReceiveErrorIsRateLimited(t *testing.T) {
 // batchConn hands out its packets in one RecvBatch, then is closed.
 type batchConn struct {
 	kernel.Conn
-	pkts []kernel.Packet
-	sent bool
+	pkts   []kernel.Packet
+	sent   bool
+	bufLen int // the smallest buffer RecvBatch was given
 }
 
 func (c *batchConn) Recv([]byte) (kernel.Packet, error) { return kernel.Packet{}, net.ErrClosed }
@@ -63,6 +64,10 @@ func (c *batchConn) RecvBatch(bufs [][]byte, pkts []kernel.Packet) (int, error) 
 		return 0, net.ErrClosed
 	}
 	c.sent = true
+	c.bufLen = len(bufs[0])
+	for _, b := range bufs {
+		c.bufLen = min(c.bufLen, len(b))
+	}
 	n := copy(pkts, c.pkts)
 	for i := range n {
 		bufs[i][0] = byte(i + 1)
@@ -88,5 +93,24 @@ func TestReaderDispatchesEveryAdvertOfABatch(t *testing.T) {
 		if p.Src != src[i] || len(p.Payload) != 1 || p.Payload[0] != byte(i+1) || p.TTL != 255 {
 			t.Fatalf("advert %d: %+v, want from %v with payload [%d]", i, p, src[i], i+1)
 		}
+	}
+}
+
+// The reader's buffers hold the largest valid advert, 255 IPv6
+// addresses, with its IP header: none is read truncated.
+func TestReaderBuffersHoldTheLargestAdvert(t *testing.T) {
+	addrs := make([]netip.Addr, 255)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+	}
+	adv := vrrp.Advert{Version: 3, Type: vrrp.TypeAdvertisement, VRID: 1, Priority: 100, Interval: time.Second, Addrs: addrs}
+	msg, err := adv.Marshal(netip.MustParseAddr("fe80::1"), netip.MustParseAddr("ff02::12"), vrrp.ChecksumV3Pseudo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &batchConn{}
+	readAdverts(conn, func(vrrp.Received) {}, slog.New(slog.DiscardHandler))
+	if largest := 40 + len(msg); conn.bufLen < largest {
+		t.Fatalf("the reader's buffers hold %d bytes, the largest advert with its IPv6 header is %d", conn.bufLen, largest)
 	}
 }
