@@ -29,12 +29,13 @@ import (
 // out in one pass, without waking a goroutine for each (with 1,000
 // masters, handing each timer to its instance's goroutine cost more CPU
 // in the Go scheduler, readying and parking them, than the sends). The
-// work does not block: a send on a full socket drops the advert, as
-// keepalived's non-blocking socket does, and state changes only queue
-// their effects. An instance whose lock is held (an advert being
-// received) is not waited for: its own goroutine (Instance.Run) is
-// signalled to do the work, so no instance's lock holds up another's
-// timer.
+// work does not wait for the network: a send on a full socket drops the
+// advert, as keepalived's non-blocking socket does, and state changes
+// only queue their effects (VIPs, announcements, hooks); only a log line
+// is written there and then, as keepalived writes its own. An instance
+// whose lock is held (an advert being received) is not waited for: its
+// own goroutine (Instance.Run) is signalled to do the work, so no
+// instance's lock holds up another's timer.
 type Timers struct {
 	mu    sync.Mutex
 	h     timerHeap
