@@ -18,7 +18,10 @@
 // and a backup of the same implementation run side by side with the other
 // implementation's pair (two labs, same load, same time) for D at the
 // first interval, and the command counts the state changes each router
-// logs after the election: any is a false failover.
+// logs after the election: any is a false failover. A capture of the
+// master's adverts at the backup's interface tells which side was late:
+// a gap over Master_Down_Interval on the wire is the master's, a takeover
+// without one the backup's.
 //
 // Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02] [-load N] [-soak 10m]
 package main
@@ -113,6 +116,9 @@ func soak(bin, iv string, d time.Duration) {
 		name               string
 		master, backup     *lab.Proc
 		atStartM, atStartB int
+		tshark             *lab.Proc
+		capture            string
+		masterAddr         netip.Addr
 	}
 	var pairs []*pair
 	for _, kg := range []bool{true, false} {
@@ -135,6 +141,15 @@ func soak(bin, iv string, d time.Duration) {
 		defer p.master.Stop()
 		defer p.backup.Stop()
 		waitFor(func() bool { return master.HasAddress(vip) && !backup.HasAddress(vip) }, 15*time.Second, name+": master holds the VIP")
+		// The master's adverts as they reach the backup's interface (a
+		// veth delivers as it sends: the time the master sent them), to
+		// tell a master that advertised late from a backup that heard
+		// in time and still took over.
+		p.capture, p.masterAddr = filepath.Join(l.Dir, "soak.pcap"), master.IPv4
+		p.tshark, err = backup.Start("chrt", "-f", "90", "tshark", "-i", "eth0", "-f", "vrrp and src host "+master.IPv4.String(), "-w", p.capture)
+		check(err)
+		defer p.tshark.Signal(syscall.SIGINT)
+		waitFor(func() bool { return strings.Contains(p.tshark.Log(), "Capturing on") }, 30*time.Second, "tshark captures")
 		pairs = append(pairs, p)
 	}
 	time.Sleep(2 * time.Second) // the election's last lines
@@ -145,10 +160,46 @@ func soak(bin, iv string, d time.Duration) {
 	time.Sleep(d)
 	for _, p := range pairs {
 		m, b := transitions(p.master.Log())-p.atStartM, transitions(p.backup.Log())-p.atStartB
-		fmt.Printf("%-13s master: %d state changes, backup: %d state changes\n", p.name, m, b)
+		p.tshark.Signal(syscall.SIGINT)
+		p.tshark.Wait(10 * time.Second)
+		gaps := advertGaps(p.capture)
+		mdi := masterDownInterval(iv)
+		fmt.Printf("%-13s master: %d state changes, backup: %d state changes; the master's adverts on the wire: %d, longest gap %.1f ms, %d gaps over Master_Down_Interval (%.1f ms)\n",
+			p.name, m, b, len(gaps)+1, ms(slices.Max(append(gaps, 0))), countOver(gaps, mdi), ms(mdi))
 	}
 	fmt.Printf("soak ended, %s\n", loadavg())
 }
+
+// advertGaps reads a capture of one sender's adverts: the times between
+// consecutive ones.
+func advertGaps(pcap string) []time.Duration {
+	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch").Output()
+	check(err)
+	var gaps []time.Duration
+	var prev float64
+	for _, f := range strings.Fields(string(out)) {
+		ts, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			continue
+		}
+		if prev > 0 {
+			gaps = append(gaps, time.Duration((ts-prev)*float64(time.Second)))
+		}
+		prev = ts
+	}
+	return gaps
+}
+
+func countOver(ds []time.Duration, limit time.Duration) (n int) {
+	for _, d := range ds {
+		if d > limit {
+			n++
+		}
+	}
+	return n
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // transitions counts the state changes a VRRP log shows.
 func transitions(log string) int {
