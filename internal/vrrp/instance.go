@@ -205,6 +205,10 @@ type Instance struct {
 	due       atomic.Int64
 	tkey      int64
 	tindex    int
+	// early is how long before its deadline the timer may be handled
+	// (ns): a master's advert rides with an earlier one's wake-up, see
+	// advertEarliness.
+	early atomic.Int64
 
 	// Computed once, so that sending an advert allocates nothing.
 	addrs []netip.Addr // the advertised addresses
@@ -336,6 +340,7 @@ func (in *Instance) logOvertaken(late time.Duration) {
 // costing a timer reset. Called with mu held.
 func (in *Instance) arm() {
 	in.wantMaster.Store(in.m.WantsMaster())
+	in.early.Store(int64(advertEarliness(in.m.State(), in.cfg.Machine.AdvertInt)))
 	in.deadline = in.m.Deadline()
 	var d int64
 	if !in.deadline.IsZero() {
@@ -369,8 +374,13 @@ func (in *Instance) fireUnlessBusy() bool {
 // fireLocked handles the timer, with mu held: a Timeout if the deadline
 // has come, and the instance back in the heap for its next deadline.
 func (in *Instance) fireLocked() {
-	if now := time.Now(); !in.deadline.IsZero() && !now.Before(in.deadline) {
+	if now := time.Now(); !in.deadline.IsZero() && !now.Add(time.Duration(in.early.Load())).Before(in.deadline) {
 		late := now.Sub(in.deadline)
+		if late < 0 {
+			// A master's advert, sent in an earlier deadline's pass: as
+			// at its deadline, so that the cadence stays its own.
+			now, late = in.deadline, 0
+		}
 		in.recordLateness(late)
 		acts := in.m.Step(now, Timeout{})
 		in.logOvertaken(late)
@@ -379,6 +389,21 @@ func (in *Instance) fireLocked() {
 	}
 	in.arm()
 	in.timers.schedule(in)
+}
+
+// advertEarliness is how early a master's advert may go out, with the
+// wake-up of an earlier deadline, instead of waking the timers again:
+// a hundredth of advert_int (10 ms at 1 s, 0.1 ms at 0.01 s), far inside
+// what a backup allows (Master_Down_Interval is three intervals and
+// more). keepalived's masters share wake-ups in another way: each next
+// advert is timed from the pass's clock (time_now), so instances sent in
+// one pass stay together. Ours keep their own cadence; only the sending
+// moves, at most this much. A backup's timer is never early.
+func advertEarliness(state State, advertInt time.Duration) time.Duration {
+	if state != Master {
+		return 0
+	}
+	return advertInt / 100
 }
 
 // Start takes the instance out of INIT (Run does it if it has not been

@@ -97,7 +97,6 @@ func (t *Timers) Run(ctx context.Context) {
 	defer timer.Stop()
 	var due []*Instance
 	for {
-		t.Wakeups.Add(1)
 		now := time.Now()
 		var next int64
 		due, next = t.expired(due[:0], monoNanos(now))
@@ -114,6 +113,12 @@ func (t *Timers) Run(ctx context.Context) {
 		}
 		if len(due) > 0 {
 			clear(due)
+			// The fires re-filed their instances, waking Run for the
+			// heap it is about to read again anyway.
+			select {
+			case <-t.wake:
+			default:
+			}
 			continue
 		}
 		if next != 0 {
@@ -123,7 +128,9 @@ func (t *Timers) Run(ctx context.Context) {
 		}
 		select {
 		case <-timer.C:
+			t.Wakeups.Add(1)
 		case <-t.wake:
+			t.Wakeups.Add(1)
 		case answer := <-t.pings:
 			close(answer)
 		case <-ctx.Done():
@@ -132,7 +139,8 @@ func (t *Timers) Run(ctx context.Context) {
 	}
 }
 
-// expired takes the instances whose deadline has come out of the heap,
+// expired takes the instances whose deadline has come (or is within
+// their earliness, see advertEarliness) out of the heap,
 // moving on the way those whose deadline went on, and says when the
 // earliest remaining deadline is (0: none).
 func (t *Timers) expired(due []*Instance, now int64) ([]*Instance, int64) {
@@ -147,7 +155,7 @@ func (t *Timers) expired(due []*Instance, now int64) ([]*Instance, int64) {
 		case d > in.tkey:
 			in.tkey = d
 			heap.Fix(&t.h, 0)
-		case d <= now:
+		case d <= now+in.early.Load():
 			heap.Pop(&t.h)
 			due = append(due, in)
 		default:
