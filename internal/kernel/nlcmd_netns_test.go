@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -295,4 +296,29 @@ func defaultNetlinkRcvbuf(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestNetnsAddressesWithBuffer: the checker's address listing runs on a
+// socket of the receive buffer asked (lvs_netlink_cmd_rcv_bufs), and
+// lists the namespace's addresses.
+func TestNetnsAddressesWithBuffer(t *testing.T) {
+	name, ns := cmdNetns(t)
+	if out, err := exec.Command("ip", "-n", name, "addr", "add", "198.51.100.11/32", "dev", "c0").CombinedOutput(); err != nil {
+		t.Fatalf("ip: %v\n%s", err, out)
+	}
+	var got []int
+	addressesListed = func(h *netlink.Handle) { got, _ = h.GetSocketReceiveBufferSize() }
+	t.Cleanup(func() { addressesListed = nil })
+	var list []AddrEvent
+	var err error
+	inNetns(t, ns, func() { list, err = AddressesWith(NetlinkBuffer{Size: 100000}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int{200000}) {
+		t.Errorf("the listing socket's SO_RCVBUF read %v, want [200000]", got)
+	}
+	if !slices.ContainsFunc(list, func(e AddrEvent) bool { return e.Addr == netip.MustParseAddr("198.51.100.11") && e.Index > 0 }) {
+		t.Errorf("198.51.100.11 not listed: %v", list)
+	}
 }
