@@ -193,6 +193,18 @@ func (c *cmdSocket) index(name string) (int, error) {
 	return int(ifr.Uint32()), nil
 }
 
+// interfaceIndex finds the named interface's index in the calling
+// thread's network namespace with ioctl SIOCGIFINDEX on a socket opened
+// for it: ErrNoInterface when there is none.
+func interfaceIndex(name string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, os.NewSyscallError("socket AF_UNIX", err)
+	}
+	defer unix.Close(fd)
+	return (&cmdSocket{ioctl: fd}).index(name)
+}
+
 // link is the minimal link netlink needs to address an interface by
 // index in a command, found without parsing the link's attributes.
 func (c *cmdSocket) link(name string) (netlink.Link, error) {
