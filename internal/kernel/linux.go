@@ -24,16 +24,20 @@ import (
 // (a netlink.Handle, with a socket for interface ioctls beside it), opened
 // the same way, for every address, route and rule it changes or reads, as
 // keepalived keeps one nl_cmd per process (keepalived_netlink.c
-// kernel_netlink_init). Close releases them.
+// kernel_netlink_init). Close releases them. Once opened, the sockets
+// stay in their namespace, whatever thread calls: use one Linux per
+// network namespace.
 type Linux struct {
 	mu     sync.Mutex
 	packet int // AF_PACKET socket + 1; 0 when not open
 
 	// cmdMu guards cmd and cmdBuf: commands hold it for reading while
-	// they use the socket (the handle serialises the requests on its
-	// socket itself: nl.NetlinkRequest.ExecuteIter locks a shared socket
-	// for the whole exchange and numbers requests atomically), opening and
-	// closing hold it for writing.
+	// they use the socket, opening and closing hold it for writing. The
+	// handle serialises concurrent requests on its socket itself
+	// (vishvananda/netlink v1.3.1 nl/nl_linux.go
+	// NetlinkRequest.ExecuteIter: a handle's socket is locked from the
+	// request to the end of its reply, sequence numbers are taken
+	// atomically, and replies with another one are skipped).
 	cmdMu  sync.RWMutex
 	cmd    *cmdSocket // nil when not open
 	cmdBuf NetlinkBuffer
