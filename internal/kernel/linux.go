@@ -43,13 +43,16 @@ type Linux struct {
 	cmdBuf NetlinkBuffer
 }
 
-// cmdSocket is the command channel: the rtnetlink handle and an AF_UNIX
-// socket of the same network namespace for the SIOCGIF* ioctls that find
-// an interface's index or MAC without a netlink round trip (and without
-// parsing every attribute of the link, as LinkByName does).
+// cmdSocket is the command channel: the rtnetlink handle, and an
+// rtnetlink socket of our own in the same network namespace (see
+// dumpSocket) for the SIOCGIF* ioctls that find an interface's index or
+// MAC without a netlink round trip (and without parsing every attribute
+// of the link, as LinkByName does) and for the address dumps filtered by
+// interface.
 type cmdSocket struct {
 	h     *netlink.Handle
-	ioctl int
+	d     *dumpSocket // nil in interfaceIndex's
+	ioctl int         // d's socket
 }
 
 var _ Kernel = (*Linux)(nil)
@@ -76,7 +79,7 @@ func (l *Linux) Close() error {
 func (l *Linux) closeCommand() {
 	if l.cmd != nil {
 		l.cmd.h.Close()
-		unix.Close(l.cmd.ioctl)
+		l.cmd.d.close()
 		l.cmd = nil
 	}
 }
@@ -109,7 +112,7 @@ func (l *Linux) SetCommandBuffer(b NetlinkBuffer) error {
 	if b.Size == 0 {
 		return nil
 	}
-	if err := l.cmd.h.SetSocketReceiveBufferSize(b.Size, b.Force); err != nil {
+	if err := l.cmd.setBuffer(b); err != nil {
 		opt := "SO_RCVBUF"
 		if b.Force {
 			opt = "SO_RCVBUFFORCE"
@@ -147,12 +150,24 @@ func openCommand() (*cmdSocket, error) {
 		h.Close()
 		return nil, err
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	d, err := openDumpSocket()
 	if err != nil {
 		h.Close()
-		return nil, os.NewSyscallError("socket AF_UNIX", err)
+		return nil, err
 	}
-	return &cmdSocket{h: h, ioctl: fd}, nil
+	return &cmdSocket{h: h, d: d, ioctl: d.fd}, nil
+}
+
+// setBuffer sizes the receive buffers of both sockets.
+func (c *cmdSocket) setBuffer(b NetlinkBuffer) error {
+	if err := c.h.SetSocketReceiveBufferSize(b.Size, b.Force); err != nil {
+		return err
+	}
+	opt := unix.SO_RCVBUF
+	if b.Force {
+		opt = unix.SO_RCVBUFFORCE
+	}
+	return unix.SetsockoptInt(c.d.fd, unix.SOL_SOCKET, opt, b.Size)
 }
 
 // command returns the command channel, opening it if needed, with cmdMu
@@ -173,7 +188,7 @@ func (l *Linux) command() (*cmdSocket, error) {
 		if b := l.cmdBuf; b.Size > 0 {
 			// Best effort, as keepalived's: SetCommandBuffer reported
 			// whether this size can be had.
-			_ = c.h.SetSocketReceiveBufferSize(b.Size, b.Force)
+			_ = c.setBuffer(b)
 		}
 		l.cmd = c
 	}
@@ -276,7 +291,7 @@ func (l *Linux) InterfaceByName(name string) (Interface, error) {
 		return Interface{}, fmt.Errorf("kernel: %w", err)
 	}
 	defer l.cmdMu.RUnlock()
-	ifi, err := interfaceByNameWith(c.h, name)
+	ifi, err := interfaceByNameWith(c.h, c.d, name)
 	if err != nil {
 		return Interface{}, fmt.Errorf("kernel: %w", err)
 	}
@@ -311,9 +326,14 @@ func addrList(h *netlink.Handle, link netlink.Link, family int) ([]netlink.Addr,
 	return nil, err
 }
 
-func interfaceByName(name string) (Interface, error) { return interfaceByNameWith(perRequest, name) }
+func interfaceByName(name string) (Interface, error) {
+	return interfaceByNameWith(perRequest, nil, name)
+}
 
-func interfaceByNameWith(h *netlink.Handle, name string) (Interface, error) {
+// interfaceByNameWith describes the interface from its link attributes
+// (through h) and its addresses: from d's dump filtered by the kernel
+// when d can, else from the full dump through h.
+func interfaceByNameWith(h *netlink.Handle, d *dumpSocket, name string) (Interface, error) {
 	link, err := handleLinkByName(h, name)
 	if err != nil {
 		return Interface{}, err
@@ -327,24 +347,34 @@ func interfaceByNameWith(h *netlink.Handle, name string) (Interface, error) {
 		Flags:        a.Flags,
 		OperUp:       a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown,
 	}
-	addrs, err := addrList(h, link, netlink.FAMILY_ALL)
+	var addrs []ifaceAddr
+	if d != nil && d.strict {
+		addrs, err = d.addrs(a.Index, nil)
+		if errors.Is(err, unix.ENODEV) {
+			return Interface{}, fmt.Errorf("%w %q", ErrNoInterface, name)
+		}
+	} else {
+		var nas []netlink.Addr
+		nas, err = addrList(h, link, netlink.FAMILY_ALL)
+		for _, na := range nas {
+			if ip, ok := netip.AddrFromSlice(na.IP); ok {
+				addrs = append(addrs, ifaceAddr{ip: ip, flags: uint32(na.Flags)})
+			}
+		}
+	}
 	if err != nil {
 		return Interface{}, fmt.Errorf("interface %q: addresses: %w", name, err)
 	}
 	var llUsable bool
 	for _, na := range addrs {
-		ip, ok := netip.AddrFromSlice(na.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
+		ip := na.ip.Unmap()
 		switch {
 		case ip.Is4():
-			if !ifi.IPv4.IsValid() && na.Flags&unix.IFA_F_SECONDARY == 0 {
+			if !ifi.IPv4.IsValid() && na.flags&unix.IFA_F_SECONDARY == 0 {
 				ifi.IPv4 = ip
 			}
 		case ip.IsLinkLocalUnicast():
-			usable := na.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
+			usable := na.flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
 			if !ifi.LinkLocal.IsValid() || (usable && !llUsable) {
 				ifi.LinkLocal, llUsable = ip, usable
 			}

@@ -3,6 +3,7 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -321,4 +322,60 @@ func TestNetnsAddressesWithBuffer(t *testing.T) {
 	if !slices.ContainsFunc(list, func(e AddrEvent) bool { return e.Addr == netip.MustParseAddr("198.51.100.11") && e.Index > 0 }) {
 		t.Errorf("198.51.100.11 not listed: %v", list)
 	}
+}
+
+// TestNetnsInterfaceByNameAsTheFullDump: InterfaceByName, whose address
+// dump the kernel filters by interface, describes each interface as the
+// full dump of the namespace's addresses did (primary IPv4 address,
+// link-local address, a secondary or another interface's address never
+// chosen), and costs nothing per address of other interfaces.
+func TestNetnsInterfaceByNameAsTheFullDump(t *testing.T) {
+	name, ns := cmdNetns(t)
+	batch := []string{
+		"addr add 192.0.2.10/24 dev c0 label c0:a",
+		"addr add 192.0.2.11/24 dev c0",
+		"addr add 10.9.9.9/32 dev c0",
+		"addr add fe80::1/64 dev c0 nodad",
+		"addr add 2001:db8::1/64 dev c0 nodad",
+	}
+	for _, a := range vips(1000) {
+		batch = append(batch, "addr add "+a.Prefix.String()+" dev c1")
+	}
+	cmd := exec.Command("ip", "-n", name, "-batch", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(batch, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ip -batch: %v\n%s", err, out)
+	}
+	inNetns(t, ns, func() {
+		k := &Linux{}
+		defer k.Close()
+		for _, ifname := range []string{"c0", "c1", "lo"} {
+			got, err := k.InterfaceByName(ifname)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := interfaceByName(ifname) // the library's full dump
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.IPv4 != want.IPv4 || got.LinkLocal != want.LinkLocal || got.Index != want.Index || got.MTU != want.MTU ||
+				got.Flags != want.Flags || got.OperUp != want.OperUp || !slices.Equal(got.HardwareAddr, want.HardwareAddr) {
+				t.Errorf("%s: %+v, want %+v", ifname, got, want)
+			}
+			if ifname == "c0" && (got.IPv4 != netip.MustParseAddr("192.0.2.10") || !got.LinkLocal.IsLinkLocalUnicast()) {
+				t.Errorf("c0: IPv4 %v, link-local %v; want 192.0.2.10 and one", got.IPv4, got.LinkLocal)
+			}
+		}
+		if _, err := k.InterfaceByName("nosuch0"); !errors.Is(err, ErrNoInterface) {
+			t.Errorf("nosuch0: %v, want ErrNoInterface", err)
+		}
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := k.InterfaceByName("c0"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 200 {
+			t.Errorf("InterfaceByName(c0) beside 1,000 addresses on c1: %.0f allocations, want at most 200", allocs)
+		}
+	})
 }
