@@ -20,11 +20,12 @@ import (
 // Linux is the real Kernel. The zero value is ready to use; use it by
 // pointer (&Linux{}). It keeps one AF_PACKET socket, opened on first use
 // in the calling thread's network namespace, for gratuitous ARPs and
-// unsolicited NAs on every interface, and one rtnetlink command socket
-// (a netlink.Handle, with a socket for interface ioctls beside it), opened
-// the same way, for every address, route and rule it changes or reads, as
-// keepalived keeps one nl_cmd per process (keepalived_netlink.c
-// kernel_netlink_init). Close releases them. Once opened, the sockets
+// unsolicited NAs on every interface, and one rtnetlink command channel,
+// opened the same way, for every address, route and rule it changes or
+// reads, as keepalived keeps one nl_cmd per process (keepalived_netlink.c
+// kernel_netlink_init): a netlink.Handle's socket, and beside it one of
+// ours for the interface ioctls and the address dumps the library cannot
+// filter (see dumpSocket). Close releases them. Once opened, the sockets
 // stay in their namespace, whatever thread calls: use one Linux per
 // network namespace.
 type Linux struct {
@@ -84,7 +85,7 @@ func (l *Linux) closeCommand() {
 	}
 }
 
-// SetCommandBuffer sizes the receive buffer of the command socket
+// SetCommandBuffer sizes the receive buffers of the command sockets
 // (keepalived's vrrp_netlink_cmd_rcv_bufs[_force]; its
 // keepalived_netlink.c netlink_set_rx_buf_size): SO_RCVBUF, or
 // SO_RCVBUFFORCE with Force. The socket is opened now if it is not, in
@@ -122,7 +123,7 @@ func (l *Linux) SetCommandBuffer(b NetlinkBuffer) error {
 	return nil
 }
 
-// CommandBuffer reads the command socket's receive buffer back
+// CommandBuffer reads the handle's socket's receive buffer back
 // (SO_RCVBUF: twice the size set, as the kernel doubles it), or 0 when
 // the socket is not open.
 func (l *Linux) CommandBuffer() (int, error) {
