@@ -263,6 +263,11 @@ func TestNetnsCommandBuffer(t *testing.T) {
 			if got != want {
 				t.Errorf("%s: SO_RCVBUF reads %d, want %d", what, got, want)
 			}
+			k.cmdMu.RLock()
+			defer k.cmdMu.RUnlock()
+			if got, err := unix.GetsockoptInt(k.cmd.d.fd, unix.SOL_SOCKET, unix.SO_RCVBUF); err != nil || got != want {
+				t.Errorf("%s: the dump socket's SO_RCVBUF reads %d (%v), want %d", what, got, err, want)
+			}
 		}
 		if err := k.SetCommandBuffer(NetlinkBuffer{Size: 100000}); err != nil {
 			t.Fatal(err)
