@@ -84,7 +84,8 @@ func (d *dumpSocket) dump(index int, out []ifaceAddr) ([]ifaceAddr, error) {
 	ne.PutUint32(req[8:], d.seq)
 	// ifaddrmsg: family AF_UNSPEC (both), then ifa_index at offset 4.
 	ne.PutUint32(req[unix.SizeofNlMsghdr+4:], uint32(index))
-	if err := unix.Sendto(d.fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	kernel := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+	if err := ignoringEINTR(func() error { return unix.Sendto(d.fd, req[:], 0, kernel) }); err != nil {
 		return nil, os.NewSyscallError("sendto RTM_GETADDR", err)
 	}
 	if d.buf == nil {
@@ -93,9 +94,17 @@ func (d *dumpSocket) dump(index int, out []ifaceAddr) ([]ifaceAddr, error) {
 	out = out[:0]
 	intr := false
 	for {
-		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
+		var n int
+		var from unix.Sockaddr
+		err := ignoringEINTR(func() (err error) {
+			n, from, err = unix.Recvfrom(d.fd, d.buf, 0)
+			return err
+		})
 		if err != nil {
 			return nil, os.NewSyscallError("recvfrom RTM_GETADDR", err)
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+			continue // not from the kernel
 		}
 		b := d.buf[:n]
 		for len(b) >= unix.SizeofNlMsghdr {
@@ -172,3 +181,14 @@ func parseIfaddr(b []byte, index int) (ifaceAddr, bool) {
 }
 
 func (d *dumpSocket) close() { unix.Close(d.fd) }
+
+// ignoringEINTR retries f while it fails with EINTR: with SO_RCVTIMEO a
+// blocking recvfrom is not restarted after a signal handler (signal(7)),
+// and the Go runtime signals its threads (preemption).
+func ignoringEINTR(f func() error) error {
+	for {
+		if err := f(); err != unix.EINTR {
+			return err
+		}
+	}
+}
