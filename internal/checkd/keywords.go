@@ -19,6 +19,7 @@ var keywords = []string{
 	"UDP_CHECK", "payload", "require_reply", "min_reply_length", "max_reply_length", "DNS_CHECK", "type", "name", "PING_CHECK",
 	"BFD_CHECK",                                                          // not run: bfd.go says what that means
 	"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force", // the ha_suspend address monitor
+	"lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force", // the ha_suspend address listing
 }
 
 func init() { keywords = append(keywords, httpKeywords...) }

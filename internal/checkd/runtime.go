@@ -98,7 +98,8 @@ func start(log *slog.Logger, cfg *config.Config, carry *carryOver, syncer *lvs.S
 	}
 	if len(suspendable) > 0 {
 		rt.suspend = newSuspender(log, suspendable,
-			kernel.NetlinkBuffer{Size: g.LVSNetlinkMonitorRcvBufs, Force: g.LVSNetlinkMonitorRcvBufsForc})
+			kernel.NetlinkBuffer{Size: g.LVSNetlinkMonitorRcvBufs, Force: g.LVSNetlinkMonitorRcvBufsForc},
+			kernel.NetlinkBuffer{Size: g.LVSNetlinkCmdRcvBufs, Force: g.LVSNetlinkCmdRcvBufsForce})
 		rt.suspend.start()
 	}
 	for _, svc := range rt.services {

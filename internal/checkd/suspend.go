@@ -19,7 +19,7 @@ import (
 // addressSource is where the addresses of the host come from; tests
 // replace it.
 var addressSource interface {
-	Addresses() ([]kernel.AddrEvent, error)
+	Addresses(buf kernel.NetlinkBuffer) ([]kernel.AddrEvent, error)
 	WatchAddresses(buf kernel.NetlinkBuffer) (addrWatch, error)
 } = kernelAddresses{}
 
@@ -31,7 +31,9 @@ type addrWatch interface {
 
 type kernelAddresses struct{}
 
-func (kernelAddresses) Addresses() ([]kernel.AddrEvent, error) { return kernel.Addresses() }
+func (kernelAddresses) Addresses(buf kernel.NetlinkBuffer) ([]kernel.AddrEvent, error) {
+	return kernel.AddressesWith(buf)
+}
 func (kernelAddresses) WatchAddresses(buf kernel.NetlinkBuffer) (addrWatch, error) {
 	return kernel.WatchAddressesWith(buf)
 }
@@ -75,15 +77,18 @@ type suspender struct {
 	// buf is the address monitor's receive buffer: keepalived's checker
 	// process sizes its nl_kernel with lvs_netlink_monitor_rcv_bufs
 	// (keepalived_netlink.c kernel_netlink_init).
-	buf  kernel.NetlinkBuffer
-	stop chan struct{}
-	done chan struct{}
+	buf kernel.NetlinkBuffer
+	// cmdBuf is the listing socket's: keepalived's checker lists the
+	// addresses on its nl_cmd, sized with lvs_netlink_cmd_rcv_bufs.
+	cmdBuf kernel.NetlinkBuffer
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // newSuspender decides each ha_suspend service's state from the
 // addresses there are now; start follows the changes.
-func newSuspender(log *slog.Logger, services []*service, buf kernel.NetlinkBuffer) *suspender {
-	s := &suspender{log: log, services: services, here: map[hostAddr]bool{}, buf: buf,
+func newSuspender(log *slog.Logger, services []*service, buf, cmdBuf kernel.NetlinkBuffer) *suspender {
+	s := &suspender{log: log, services: services, here: map[hostAddr]bool{}, buf: buf, cmdBuf: cmdBuf,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	s.quiet = true // start-up: the services log their checkers' activity
 	s.relist()
@@ -93,7 +98,7 @@ func newSuspender(log *slog.Logger, services []*service, buf kernel.NetlinkBuffe
 
 // relist counts the host's addresses afresh and applies them.
 func (s *suspender) relist() {
-	addrs, err := addressSource.Addresses()
+	addrs, err := addressSource.Addresses(s.cmdBuf)
 	if err != nil {
 		s.log.Error("ha_suspend: cannot list the addresses; the checkers keep their last activity", "err", err)
 		return

@@ -18,11 +18,13 @@ type fakeAddresses struct {
 	addrs   []kernel.AddrEvent
 	updates chan kernel.AddrEvent
 	buf     kernel.NetlinkBuffer // asked of the last WatchAddresses
+	cmdBuf  kernel.NetlinkBuffer // asked of the last Addresses
 }
 
-func (f *fakeAddresses) Addresses() ([]kernel.AddrEvent, error) {
+func (f *fakeAddresses) Addresses(buf kernel.NetlinkBuffer) ([]kernel.AddrEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.cmdBuf = buf
 	return append([]kernel.AddrEvent(nil), f.addrs...), nil
 }
 
@@ -51,7 +53,7 @@ func (f *fakeAddresses) set(a netip.Addr, added bool) {
 // ha_suspend: while the virtual server's address is not on the host (a
 // VRRP backup), its checkers do not run and its servers keep their
 // state; once the address comes, they run. The address monitor's socket
-// has lvs_netlink_monitor_rcv_bufs.
+// has lvs_netlink_monitor_rcv_bufs, the listing's lvs_netlink_cmd_rcv_bufs.
 func TestHASuspendPausesTheCheckersWithoutTheVIP(t *testing.T) {
 	fake := &fakeAddresses{updates: make(chan kernel.AddrEvent)}
 	addressSource = fake
@@ -65,6 +67,7 @@ func TestHASuspendPausesTheCheckersWithoutTheVIP(t *testing.T) {
 	conf := fmt.Sprintf(`global_defs {
     lvs_netlink_monitor_rcv_bufs 100000
     lvs_netlink_monitor_rcv_bufs_force
+    lvs_netlink_cmd_rcv_bufs 50000
 }
 virtual_server 192.0.2.1 80 {
     protocol TCP
@@ -93,6 +96,9 @@ virtual_server 192.0.2.1 80 {
 	fake.mu.Lock()
 	if want := (kernel.NetlinkBuffer{Size: 100000, Force: true}); fake.buf != want {
 		t.Errorf("the address monitor's buffer %+v, want %+v", fake.buf, want)
+	}
+	if want := (kernel.NetlinkBuffer{Size: 50000}); fake.cmdBuf != want {
+		t.Errorf("the address listing's buffer %+v, want %+v", fake.cmdBuf, want)
 	}
 	fake.mu.Unlock()
 	if !strings.Contains(logs.String(), "Activating healthchecker for service "+rs+" for VS "+vs) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // AddrEvent is an address added to or removed from an interface.
@@ -44,8 +45,32 @@ func WatchAddressesWith(buf NetlinkBuffer) (*AddrWatch, error) {
 
 // Addresses lists the addresses of the calling thread's network
 // namespace with their interfaces, as AddrWatch's first events would.
-func Addresses() ([]AddrEvent, error) {
-	list, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+func Addresses() ([]AddrEvent, error) { return AddressesWith(NetlinkBuffer{}) }
+
+// AddressesWith is Addresses on a command socket whose receive buffer is
+// buf, opened for the listing and closed after it, as keepalived's checker
+// process opens its nl_cmd (sized by lvs_netlink_cmd_rcv_bufs) for the
+// address lookup at start and closes it (keepalived_netlink.c
+// kernel_netlink_init). _force without CAP_NET_ADMIN leaves the kernel's
+// default, as for the monitors.
+func AddressesWith(buf NetlinkBuffer) ([]AddrEvent, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: list addresses: %w", err)
+	}
+	defer h.Close()
+	if err := h.SetSocketTimeout(netlink.GetSocketTimeout()); err != nil {
+		return nil, fmt.Errorf("kernel: list addresses: %w", err)
+	}
+	if buf = buf.usable(); buf.Size > 0 {
+		if err := h.SetSocketReceiveBufferSize(buf.Size, buf.Force); err != nil {
+			return nil, fmt.Errorf("kernel: list addresses: receive buffer %d: %w", buf.Size, err)
+		}
+	}
+	if addressesListed != nil {
+		addressesListed(h)
+	}
+	list, err := addrList(h, nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: list addresses: %w", err)
 	}
@@ -57,3 +82,7 @@ func Addresses() ([]AddrEvent, error) {
 	}
 	return out, nil
 }
+
+// addressesListed, when set (by tests), sees AddressesWith's socket
+// before the listing.
+var addressesListed func(*netlink.Handle)

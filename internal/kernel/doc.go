@@ -41,8 +41,9 @@
 //   - Every socket and netlink request is created in the network namespace
 //     of the calling OS thread. A daemon that runs in one namespace needs
 //     nothing special; tests that switch namespaces per thread must create
-//     their Linux value and their VRRPConns while switched (see
-//     netns_test.go).
+//     their VRRPConns, and first use their Linux value, while switched (see
+//     netns_test.go): a Linux's sockets, opened on first use, stay in that
+//     namespace.
 //
 // # What keepalived does, and what this package copies
 //

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -19,17 +20,52 @@ import (
 // Linux is the real Kernel. The zero value is ready to use; use it by
 // pointer (&Linux{}). It keeps one AF_PACKET socket, opened on first use
 // in the calling thread's network namespace, for gratuitous ARPs and
-// unsolicited NAs on every interface; Close releases it.
+// unsolicited NAs on every interface, and one rtnetlink command channel,
+// opened the same way, for every address, route and rule it changes or
+// reads, as keepalived keeps one nl_cmd per process (keepalived_netlink.c
+// kernel_netlink_init): a netlink.Handle's socket, and beside it one of
+// ours for the interface ioctls and the address dumps the library cannot
+// filter (see dumpSocket). Close releases them. Once opened, the sockets
+// stay in their namespace, whatever thread calls: use one Linux per
+// network namespace.
 type Linux struct {
 	mu     sync.Mutex
 	packet int // AF_PACKET socket + 1; 0 when not open
+
+	// cmdMu guards cmd and cmdBuf: commands hold it for reading while
+	// they use the socket, opening and closing hold it for writing. The
+	// handle serialises concurrent requests on its socket itself
+	// (vishvananda/netlink v1.3.1 nl/nl_linux.go
+	// NetlinkRequest.ExecuteIter: a handle's socket is locked from the
+	// request to the end of its reply, sequence numbers are taken
+	// atomically, and replies with another one are skipped).
+	cmdMu  sync.RWMutex
+	cmd    *cmdSocket // nil when not open
+	cmdBuf NetlinkBuffer
+}
+
+// cmdSocket is the command channel: the rtnetlink handle, and an
+// rtnetlink socket of our own in the same network namespace (see
+// dumpSocket) for the SIOCGIF* ioctls that find an interface's index or
+// MAC without a netlink round trip (and without parsing every attribute
+// of the link, as LinkByName does) and for the address dumps filtered by
+// interface.
+type cmdSocket struct {
+	h     *netlink.Handle
+	d     *dumpSocket // nil in interfaceIndex's
+	ioctl int         // d's socket
 }
 
 var _ Kernel = (*Linux)(nil)
 
-// Close closes the announcement socket, if open. The Linux value stays
-// usable: the next announcement opens a new one.
+// Close closes the announcement socket and the command socket, if open.
+// The Linux value stays usable: the next announcement or command opens a
+// new one (in the calling thread's network namespace), with the receive
+// buffer SetCommandBuffer asked for.
 func (l *Linux) Close() error {
+	l.cmdMu.Lock()
+	l.closeCommand()
+	l.cmdMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.packet == 0 {
@@ -40,9 +76,223 @@ func (l *Linux) Close() error {
 	return err
 }
 
+// closeCommand closes the command socket; cmdMu is held for writing.
+func (l *Linux) closeCommand() {
+	if l.cmd != nil {
+		l.cmd.h.Close()
+		l.cmd.d.close()
+		l.cmd = nil
+	}
+}
+
+// SetCommandBuffer sizes the receive buffers of the command sockets
+// (keepalived's vrrp_netlink_cmd_rcv_bufs[_force]; its
+// keepalived_netlink.c netlink_set_rx_buf_size): SO_RCVBUF, or
+// SO_RCVBUFFORCE with Force. The socket is opened now if it is not, in
+// the calling thread's network namespace, and one opened after a Close
+// gets the same buffer. Size 0 gives the socket the kernel's default
+// (net.core.rmem_default) again: a socket sized before is replaced by a
+// fresh one. An error (SO_RCVBUFFORCE without CAP_NET_ADMIN) leaves the
+// socket usable with the buffer it had, as keepalived logs the failure and
+// goes on.
+func (l *Linux) SetCommandBuffer(b NetlinkBuffer) error {
+	l.cmdMu.Lock()
+	defer l.cmdMu.Unlock()
+	resized := l.cmdBuf != (NetlinkBuffer{})
+	l.cmdBuf = b
+	if l.cmd != nil && b.Size == 0 && resized {
+		l.closeCommand()
+	}
+	if l.cmd == nil {
+		c, err := openCommand()
+		if err != nil {
+			return fmt.Errorf("kernel: netlink command socket: %w", err)
+		}
+		l.cmd = c
+	}
+	if b.Size == 0 {
+		return nil
+	}
+	if err := l.cmd.setBuffer(b); err != nil {
+		opt := "SO_RCVBUF"
+		if b.Force {
+			opt = "SO_RCVBUFFORCE"
+		}
+		return fmt.Errorf("kernel: netlink command socket: %s %d: %w", opt, b.Size, err)
+	}
+	return nil
+}
+
+// CommandBuffer reads the handle's socket's receive buffer back
+// (SO_RCVBUF: twice the size set, as the kernel doubles it), or 0 when
+// the socket is not open.
+func (l *Linux) CommandBuffer() (int, error) {
+	l.cmdMu.RLock()
+	defer l.cmdMu.RUnlock()
+	if l.cmd == nil {
+		return 0, nil
+	}
+	sizes, err := l.cmd.h.GetSocketReceiveBufferSize()
+	if err != nil || len(sizes) == 0 {
+		return 0, err
+	}
+	return sizes[0], nil
+}
+
+// openCommand opens a command channel in the calling thread's network
+// namespace.
+func openCommand() (*cmdSocket, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	// The bound the library gives the sockets it opens per request.
+	if err := h.SetSocketTimeout(netlink.GetSocketTimeout()); err != nil {
+		h.Close()
+		return nil, err
+	}
+	d, err := openDumpSocket()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &cmdSocket{h: h, d: d, ioctl: d.fd}, nil
+}
+
+// setBuffer sizes the receive buffers of both sockets.
+func (c *cmdSocket) setBuffer(b NetlinkBuffer) error {
+	if err := c.h.SetSocketReceiveBufferSize(b.Size, b.Force); err != nil {
+		return err
+	}
+	opt := unix.SO_RCVBUF
+	if b.Force {
+		opt = unix.SO_RCVBUFFORCE
+	}
+	return unix.SetsockoptInt(c.d.fd, unix.SOL_SOCKET, opt, b.Size)
+}
+
+// command returns the command channel, opening it if needed, with cmdMu
+// held for reading: the caller calls l.cmdMu.RUnlock when done with it.
+func (l *Linux) command() (*cmdSocket, error) {
+	l.cmdMu.RLock()
+	if c := l.cmd; c != nil {
+		return c, nil
+	}
+	l.cmdMu.RUnlock()
+	l.cmdMu.Lock()
+	if l.cmd == nil {
+		c, err := openCommand()
+		if err != nil {
+			l.cmdMu.Unlock()
+			return nil, fmt.Errorf("netlink command socket: %w", err)
+		}
+		if b := l.cmdBuf; b.Size > 0 {
+			// Best effort, as keepalived's: SetCommandBuffer reported
+			// whether this size can be had.
+			_ = c.setBuffer(b)
+		}
+		l.cmd = c
+	}
+	l.cmdMu.Unlock()
+	return l.command()
+}
+
+// index finds the named interface's index with ioctl SIOCGIFINDEX:
+// ErrNoInterface when there is none.
+func (c *cmdSocket) index(name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil { // too long for a name
+		return 0, fmt.Errorf("%w %q", ErrNoInterface, name)
+	}
+	if err := unix.IoctlIfreq(c.ioctl, unix.SIOCGIFINDEX, ifr); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return 0, fmt.Errorf("%w %q", ErrNoInterface, name)
+		}
+		return 0, fmt.Errorf("interface %q: %w", name, os.NewSyscallError("ioctl SIOCGIFINDEX", err))
+	}
+	return int(ifr.Uint32()), nil
+}
+
+// interfaceIndex finds the named interface's index in the calling
+// thread's network namespace with ioctl SIOCGIFINDEX on a socket opened
+// for it: ErrNoInterface when there is none.
+func interfaceIndex(name string) (int, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, os.NewSyscallError("socket AF_UNIX", err)
+	}
+	defer unix.Close(fd)
+	return (&cmdSocket{ioctl: fd}).index(name)
+}
+
+// link is the minimal link netlink needs to address an interface by
+// index in a command, found without parsing the link's attributes.
+func (c *cmdSocket) link(name string) (netlink.Link, error) {
+	i, err := c.index(name)
+	if err != nil {
+		return nil, err
+	}
+	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: i, Name: name}}, nil
+}
+
+// ifreqHW is struct ifreq as SIOCGIFHWADDR fills it: the name, then a
+// struct sockaddr whose family is the device type (ARPHRD_*) and whose
+// data starts with the hardware address (linux/if.h).
+type ifreqHW struct {
+	name   [unix.IFNAMSIZ]byte
+	family uint16
+	data   [14]byte
+	_      [8]byte // the rest of the union
+}
+
+// ethernet finds an Ethernet interface's index and MAC with two ioctls;
+// ok is false for any other type of device (the caller asks netlink).
+func (c *cmdSocket) ethernet(name string) (index int, mac net.HardwareAddr, ok bool, err error) {
+	if index, err = c.index(name); err != nil {
+		return 0, nil, false, err
+	}
+	var r ifreqHW
+	copy(r.name[:unix.IFNAMSIZ-1], name)
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(c.ioctl), unix.SIOCGIFHWADDR, uintptr(unsafe.Pointer(&r))); e != 0 {
+		if e == unix.ENODEV {
+			return 0, nil, false, fmt.Errorf("%w %q", ErrNoInterface, name)
+		}
+		return 0, nil, false, fmt.Errorf("interface %q: %w", name, os.NewSyscallError("ioctl SIOCGIFHWADDR", e))
+	}
+	if r.family != unix.ARPHRD_ETHER {
+		return index, nil, false, nil
+	}
+	return index, net.HardwareAddr(r.data[:6:6]), true, nil
+}
+
+// handleLinkByName is LinkByName through h, with ErrNoInterface for a
+// missing interface.
+func handleLinkByName(h *netlink.Handle, name string) (netlink.Link, error) {
+	link, err := h.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+			return nil, fmt.Errorf("%w %q", ErrNoInterface, name)
+		}
+		return nil, fmt.Errorf("interface %q: %w", name, err)
+	}
+	return link, nil
+}
+
+// perRequest is a Handle without sockets: each request opens its own, in
+// the calling thread's network namespace, as the package's functions do
+// (the VMAC, ipvlan and promote_secondaries code, which runs once per
+// instance, uses it).
+var perRequest = &netlink.Handle{}
+
 // InterfaceByName describes the named interface.
 func (l *Linux) InterfaceByName(name string) (Interface, error) {
-	ifi, err := interfaceByName(name)
+	c, err := l.command()
+	if err != nil {
+		return Interface{}, fmt.Errorf("kernel: %w", err)
+	}
+	defer l.cmdMu.RUnlock()
+	ifi, err := interfaceByNameWith(c.h, c.d, name)
 	if err != nil {
 		return Interface{}, fmt.Errorf("kernel: %w", err)
 	}
@@ -58,25 +308,15 @@ func (l *Linux) OpenVRRP(cfg VRRPConnConfig) (Conn, error) {
 	return c, nil
 }
 
-func linkByName(name string) (netlink.Link, error) {
-	link, err := netlink.LinkByName(name)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
-			return nil, fmt.Errorf("%w %q", ErrNoInterface, name)
-		}
-		return nil, fmt.Errorf("interface %q: %w", name, err)
-	}
-	return link, nil
-}
+func linkByName(name string) (netlink.Link, error) { return handleLinkByName(perRequest, name) }
 
 // addrList retries dumps the kernel flags as interrupted (NLM_F_DUMP_INTR:
 // the address list changed while it was being read).
-func addrList(link netlink.Link, family int) ([]netlink.Addr, error) {
+func addrList(h *netlink.Handle, link netlink.Link, family int) ([]netlink.Addr, error) {
 	var err error
 	for range 5 {
 		var as []netlink.Addr
-		as, err = netlink.AddrList(link, family)
+		as, err = h.AddrList(link, family)
 		if err == nil {
 			return as, nil
 		}
@@ -88,7 +328,14 @@ func addrList(link netlink.Link, family int) ([]netlink.Addr, error) {
 }
 
 func interfaceByName(name string) (Interface, error) {
-	link, err := linkByName(name)
+	return interfaceByNameWith(perRequest, nil, name)
+}
+
+// interfaceByNameWith describes the interface from its link attributes
+// (through h) and its addresses: from d's dump filtered by the kernel
+// when d can, else from the full dump through h.
+func interfaceByNameWith(h *netlink.Handle, d *dumpSocket, name string) (Interface, error) {
+	link, err := handleLinkByName(h, name)
 	if err != nil {
 		return Interface{}, err
 	}
@@ -101,24 +348,34 @@ func interfaceByName(name string) (Interface, error) {
 		Flags:        a.Flags,
 		OperUp:       a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown,
 	}
-	addrs, err := addrList(link, netlink.FAMILY_ALL)
+	var addrs []ifaceAddr
+	if d != nil && d.strict {
+		addrs, err = d.addrs(a.Index, nil)
+		if errors.Is(err, unix.ENODEV) {
+			return Interface{}, fmt.Errorf("%w %q", ErrNoInterface, name)
+		}
+	} else {
+		var nas []netlink.Addr
+		nas, err = addrList(h, link, netlink.FAMILY_ALL)
+		for _, na := range nas {
+			if ip, ok := netip.AddrFromSlice(na.IP); ok {
+				addrs = append(addrs, ifaceAddr{ip: ip, flags: uint32(na.Flags)})
+			}
+		}
+	}
 	if err != nil {
 		return Interface{}, fmt.Errorf("interface %q: addresses: %w", name, err)
 	}
 	var llUsable bool
 	for _, na := range addrs {
-		ip, ok := netip.AddrFromSlice(na.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
+		ip := na.ip.Unmap()
 		switch {
 		case ip.Is4():
-			if !ifi.IPv4.IsValid() && na.Flags&unix.IFA_F_SECONDARY == 0 {
+			if !ifi.IPv4.IsValid() && na.flags&unix.IFA_F_SECONDARY == 0 {
 				ifi.IPv4 = ip
 			}
 		case ip.IsLinkLocalUnicast():
-			usable := na.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
+			usable := na.flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0
 			if !ifi.LinkLocal.IsValid() || (usable && !llUsable) {
 				ifi.LinkLocal, llUsable = ip, usable
 			}
@@ -166,7 +423,12 @@ func toNetlinkAddr(a Address) (*netlink.Addr, error) {
 // and converges flags and lifetimes. IPv6 addresses get IFA_F_NODAD and a
 // preferred lifetime of 0 unless a.DAD / a.Preferred say otherwise.
 func (l *Linux) AddAddress(ifname string, a Address) error {
-	link, err := linkByName(ifname)
+	c, err := l.command()
+	if err != nil {
+		return fmt.Errorf("kernel: add address %v: %w", a.Prefix, err)
+	}
+	defer l.cmdMu.RUnlock()
+	link, err := c.link(ifname)
 	if err != nil {
 		return fmt.Errorf("kernel: add address %v: %w", a.Prefix, err)
 	}
@@ -174,7 +436,7 @@ func (l *Linux) AddAddress(ifname string, a Address) error {
 	if err != nil {
 		return fmt.Errorf("kernel: add address %v on %s: %w", a.Prefix, ifname, err)
 	}
-	if err := netlink.AddrReplace(link, na); err != nil {
+	if err := c.h.AddrReplace(link, na); err != nil {
 		return fmt.Errorf("kernel: add address %v on %s: %w", a.Prefix, ifname, err)
 	}
 	return nil
@@ -184,7 +446,12 @@ func (l *Linux) AddAddress(ifname string, a Address) error {
 // interface. An address that is not there, or an interface that does not
 // exist any more, is not an error.
 func (l *Linux) DelAddress(ifname string, a Address) error {
-	link, err := linkByName(ifname)
+	c, err := l.command()
+	if err != nil {
+		return fmt.Errorf("kernel: delete address %v: %w", a.Prefix, err)
+	}
+	defer l.cmdMu.RUnlock()
+	link, err := c.link(ifname)
 	if errors.Is(err, ErrNoInterface) {
 		return nil
 	}
@@ -196,7 +463,7 @@ func (l *Linux) DelAddress(ifname string, a Address) error {
 		return fmt.Errorf("kernel: delete address %v on %s: %w", a.Prefix, ifname, err)
 	}
 	na.Label = "" // match on the address, not the label
-	if err := netlink.AddrDel(link, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
+	if err := c.h.AddrDel(link, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("kernel: delete address %v on %s: %w", a.Prefix, ifname, err)
 	}
 	return nil
@@ -204,11 +471,16 @@ func (l *Linux) DelAddress(ifname string, a Address) error {
 
 // ListAddresses lists the interface's addresses, IPv4 and IPv6.
 func (l *Linux) ListAddresses(ifname string) ([]Address, error) {
-	link, err := linkByName(ifname)
+	c, err := l.command()
 	if err != nil {
 		return nil, fmt.Errorf("kernel: list addresses: %w", err)
 	}
-	nas, err := addrList(link, netlink.FAMILY_ALL)
+	defer l.cmdMu.RUnlock()
+	link, err := c.link(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: list addresses: %w", err)
+	}
+	nas, err := addrList(c.h, link, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: list addresses on %s: %w", ifname, err)
 	}
@@ -263,7 +535,7 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-func toNetlinkRoute(r Route) (*netlink.Route, error) {
+func toNetlinkRoute(c *cmdSocket, r Route) (*netlink.Route, error) {
 	fam := prefixFamily(r.Dst)
 	if fam == 0 {
 		return nil, errors.New("no destination")
@@ -286,11 +558,11 @@ func toNetlinkRoute(r Route) (*netlink.Route, error) {
 		nr.Src = r.Src.Unmap().WithZone("").AsSlice()
 	}
 	if r.Dev != "" {
-		link, err := linkByName(r.Dev)
+		i, err := c.index(r.Dev)
 		if err != nil {
 			return nil, err
 		}
-		nr.LinkIndex = link.Attrs().Index
+		nr.LinkIndex = i
 	}
 	if r.Scope == 0 && !r.Via.IsValid() && r.Dev != "" && (r.Type == 0 || r.Type == unix.RTN_UNICAST) {
 		nr.Scope = netlink.SCOPE_LINK
@@ -300,11 +572,16 @@ func toNetlinkRoute(r Route) (*netlink.Route, error) {
 
 // AddRoute adds r; a route that already exists is not an error.
 func (l *Linux) AddRoute(r Route) error {
-	nr, err := toNetlinkRoute(r)
+	c, err := l.command()
 	if err != nil {
 		return fmt.Errorf("kernel: add route %v: %w", r.Dst, err)
 	}
-	if err := netlink.RouteAdd(nr); err != nil && !errors.Is(err, unix.EEXIST) {
+	defer l.cmdMu.RUnlock()
+	nr, err := toNetlinkRoute(c, r)
+	if err != nil {
+		return fmt.Errorf("kernel: add route %v: %w", r.Dst, err)
+	}
+	if err := c.h.RouteAdd(nr); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("kernel: add route %v: %w", r.Dst, err)
 	}
 	return nil
@@ -313,14 +590,19 @@ func (l *Linux) AddRoute(r Route) error {
 // DelRoute deletes r; a route that is not there (or whose device is gone)
 // is not an error.
 func (l *Linux) DelRoute(r Route) error {
-	nr, err := toNetlinkRoute(r)
+	c, err := l.command()
+	if err != nil {
+		return fmt.Errorf("kernel: delete route %v: %w", r.Dst, err)
+	}
+	defer l.cmdMu.RUnlock()
+	nr, err := toNetlinkRoute(c, r)
 	if errors.Is(err, ErrNoInterface) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("kernel: delete route %v: %w", r.Dst, err)
 	}
-	if err := netlink.RouteDel(nr); err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+	if err := c.h.RouteDel(nr); err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("kernel: delete route %v: %w", r.Dst, err)
 	}
 	return nil
@@ -384,7 +666,12 @@ func (l *Linux) AddRule(r Rule) error {
 	if err != nil {
 		return fmt.Errorf("kernel: add rule %v: %w", r, err)
 	}
-	if err := netlink.RuleAdd(nr); err != nil && !errors.Is(err, unix.EEXIST) {
+	c, err := l.command()
+	if err != nil {
+		return fmt.Errorf("kernel: add rule %v: %w", r, err)
+	}
+	defer l.cmdMu.RUnlock()
+	if err := c.h.RuleAdd(nr); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("kernel: add rule %v: %w", r, err)
 	}
 	return nil
@@ -396,10 +683,35 @@ func (l *Linux) DelRule(r Rule) error {
 	if err != nil {
 		return fmt.Errorf("kernel: delete rule %v: %w", r, err)
 	}
-	if err := netlink.RuleDel(nr); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
+	c, err := l.command()
+	if err != nil {
+		return fmt.Errorf("kernel: delete rule %v: %w", r, err)
+	}
+	defer l.cmdMu.RUnlock()
+	if err := c.h.RuleDel(nr); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kernel: delete rule %v: %w", r, err)
 	}
 	return nil
+}
+
+// ethernet finds the interface's index and hardware address: with two
+// ioctls for an Ethernet device, else from its link attributes (loopback's
+// address has 6 bytes too; a tunnel's has not).
+func (l *Linux) ethernet(ifname string) (int, net.HardwareAddr, error) {
+	c, err := l.command()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer l.cmdMu.RUnlock()
+	index, mac, ok, err := c.ethernet(ifname)
+	if err != nil || ok {
+		return index, mac, err
+	}
+	link, err := handleLinkByName(c.h, ifname)
+	if err != nil {
+		return 0, nil, err
+	}
+	return link.Attrs().Index, link.Attrs().HardwareAddr, nil
 }
 
 // packetSocket returns the shared AF_PACKET socket, opening it if needed.
@@ -449,18 +761,17 @@ func (l *Linux) GratuitousARP(ifname string, addr netip.Addr) error {
 	if !addr.Is4() {
 		return fmt.Errorf("kernel: gratuitous arp on %s: %v is not IPv4", ifname, addr)
 	}
-	link, err := linkByName(ifname)
+	index, mac, err := l.ethernet(ifname)
 	if err != nil {
 		return fmt.Errorf("kernel: gratuitous arp: %w", err)
 	}
-	mac := link.Attrs().HardwareAddr
 	if len(mac) != 6 {
 		return fmt.Errorf("kernel: gratuitous arp on %s: %w", ifname, ErrNotEthernet)
 	}
 	var b [2 * garpLen]byte
 	req := AppendGARP(b[:0], mac, addr, ARPRequest)
 	rep := AppendGARP(req[garpLen:garpLen], mac, addr, ARPReply)
-	if err := l.sendFrames(link.Attrs().Index, req, rep); err != nil {
+	if err := l.sendFrames(index, req, rep); err != nil {
 		return fmt.Errorf("kernel: gratuitous arp on %s for %v: %w", ifname, addr, err)
 	}
 	return nil
@@ -475,11 +786,10 @@ func (l *Linux) UnsolicitedNA(ifname string, addr netip.Addr) error {
 	if !addr.Is6() || addr.Is4In6() {
 		return fmt.Errorf("kernel: unsolicited na on %s: %v is not IPv6", ifname, addr)
 	}
-	link, err := linkByName(ifname)
+	index, mac, err := l.ethernet(ifname)
 	if err != nil {
 		return fmt.Errorf("kernel: unsolicited na: %w", err)
 	}
-	mac := link.Attrs().HardwareAddr
 	if len(mac) != 6 {
 		return fmt.Errorf("kernel: unsolicited na on %s: %w", ifname, ErrNotEthernet)
 	}
@@ -488,7 +798,7 @@ func (l *Linux) UnsolicitedNA(ifname string, addr netip.Addr) error {
 		router = strings.TrimSpace(string(v)) == "1"
 	}
 	var b [naLen]byte
-	if err := l.sendFrames(link.Attrs().Index, AppendUnsolicitedNA(b[:0], mac, addr, router)); err != nil {
+	if err := l.sendFrames(index, AppendUnsolicitedNA(b[:0], mac, addr, router)); err != nil {
 		return fmt.Errorf("kernel: unsolicited na on %s for %v: %w", ifname, addr, err)
 	}
 	return nil

@@ -453,6 +453,7 @@ func TestNetnsSendRecvAllocs(t *testing.T) {
 func TestNetnsAddresses(t *testing.T) {
 	l := newLab(t)
 	k := &Linux{}
+	t.Cleanup(func() { k.Close() })
 	v4 := Address{Prefix: netip.MustParsePrefix("192.0.2.100/25"), Label: "vA0:vip"}
 	v6 := Address{Prefix: netip.MustParsePrefix("2001:db8::100/64")}
 	l.in(l.ha, func() {
@@ -543,6 +544,7 @@ func TestNetnsAddresses(t *testing.T) {
 func TestNetnsRoutesAndRules(t *testing.T) {
 	l := newLab(t)
 	k := &Linux{}
+	t.Cleanup(func() { k.Close() })
 	routes := []Route{
 		{Dst: netip.MustParsePrefix("198.51.100.0/24"), Via: netip.MustParseAddr("192.0.2.2"), Table: 100, Src: netip.MustParseAddr("192.0.2.1")},
 		{Dst: netip.MustParsePrefix("203.0.113.0/24"), Dev: "vA0", Table: 100, Metric: 10},
@@ -660,6 +662,7 @@ func TestNetnsGratuitousARP(t *testing.T) {
 	capt := l.capture(unix.ETH_P_ARP)
 
 	k := &Linux{}
+	t.Cleanup(func() { k.Close() })
 	defer k.Close()
 	l.in(l.ha, func() {
 		if err := k.AddAddress("vA0", Address{Prefix: netip.PrefixFrom(vip, 32)}); err != nil {
@@ -731,6 +734,7 @@ func TestNetnsUnsolicitedNA(t *testing.T) {
 	capt := l.capture(unix.ETH_P_IPV6)
 
 	k := &Linux{}
+	t.Cleanup(func() { k.Close() })
 	defer k.Close()
 	l.in(l.ha, func() {
 		if err := k.AddAddress("vA0", Address{Prefix: netip.PrefixFrom(vip, 64)}); err != nil {

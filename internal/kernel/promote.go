@@ -29,7 +29,7 @@ type promoteState struct {
 // interface's primary address also removes its secondaries, a VIP of the
 // same subnet among them.
 func PromoteSecondaries(ifname string) (release func() error, err error) {
-	ifi, err := interfaceByName(ifname)
+	index, err := interfaceIndex(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: promote_secondaries: %w", err)
 	}
@@ -37,7 +37,7 @@ func PromoteSecondaries(ifname string) (release func() error, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: promote_secondaries: %w", err)
 	}
-	key := ns + "/" + strconv.Itoa(ifi.Index)
+	key := ns + "/" + strconv.Itoa(index)
 	promoteMu.Lock()
 	defer promoteMu.Unlock()
 	st := promoteRefs[key]

@@ -34,6 +34,7 @@ var keywords = []string{
 	"skip_check_adv_addr", "vrrp_skip_check_adv_addr", "kernel_rx_buf_size", "vrrp_rx_bufs_policy",
 	"vrrp_rx_bufs_multiplier", "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force",
 	"process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
+	"vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force", // the kernel's command socket (cmdbuf.go)
 	// keepalived 2.3's (-t says 2.2.7 does not know them).
 	"timer_expired_backup", "thread_timer_expired",
 	"notify_deleted", "promote_secondaries", "old_unicast_checksum",

@@ -52,6 +52,7 @@ func (s *Subsystem) Keywords() []string { return keywords }
 func (s *Subsystem) Apply(_ context.Context, cfg *config.Config) error {
 	if hasVRRPConfig(cfg) {
 		applyProcessSettings(s.log, cfg)
+		applyCommandBuffer(s.log, s.k, cfg.GlobalDefs)
 		// Again once VRRP runs: its start made threads, which inherited
 		// the settings only from threads that had them.
 		defer applyProcessSettings(s.log, cfg)
