@@ -5,9 +5,11 @@ package kernel
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -106,51 +108,63 @@ func (d *dumpSocket) dump(index int, out []ifaceAddr) ([]ifaceAddr, error) {
 		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
 			continue // not from the kernel
 		}
-		b := d.buf[:n]
-		for len(b) >= unix.SizeofNlMsghdr {
-			l := int(ne.Uint32(b[0:]))
-			if l < unix.SizeofNlMsghdr || l > len(b) {
-				return nil, errors.New("malformed netlink message")
-			}
-			m := b[:l]
-			b = b[min((l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(b)):]
-			if ne.Uint32(m[8:]) != d.seq {
-				continue // a reply to an earlier request that gave up
-			}
-			if ne.Uint16(m[6:])&unix.NLM_F_DUMP_INTR != 0 {
-				intr = true
-			}
-			switch ne.Uint16(m[4:]) {
-			case unix.NLMSG_DONE, unix.NLMSG_ERROR:
-				var errno int32
-				if len(m) >= unix.SizeofNlMsghdr+4 {
-					errno = -int32(ne.Uint32(m[unix.SizeofNlMsghdr:]))
-				}
-				if errno != 0 {
-					return nil, unix.Errno(errno)
-				}
-				if intr {
-					return nil, errDumpInterrupted
-				}
-				return out, nil
-			case unix.RTM_NEWADDR:
-				if a, ok := parseIfaddr(m[unix.SizeofNlMsghdr:], index); ok {
-					out = append(out, a)
-				}
-			}
+		var done bool
+		if out, done, err = readAddrDump(d.buf[:n], d.seq, index, out, &intr); done || err != nil {
+			return out, err
 		}
 	}
 }
 
+// readAddrDump reads one datagram of an RTM_GETADDR dump's answer (the
+// standard library's netlink parsers): the addresses of interface index
+// are appended to out; done says the dump has ended, with the kernel's
+// error if it sent one, or errDumpInterrupted when some part was flagged
+// NLM_F_DUMP_INTR (*intr carries that flag across datagrams). Messages
+// of another sequence (the answer to an earlier request that gave up)
+// are skipped.
+func readAddrDump(b []byte, seq uint32, index int, out []ifaceAddr, intr *bool) ([]ifaceAddr, bool, error) {
+	msgs, err := syscall.ParseNetlinkMessage(b)
+	if err != nil {
+		return out, true, fmt.Errorf("malformed netlink message: %w", err)
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Header.Seq != seq {
+			continue
+		}
+		if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
+			*intr = true
+		}
+		switch m.Header.Type {
+		case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+			if len(m.Data) >= 4 {
+				if errno := -int32(binary.NativeEndian.Uint32(m.Data)); errno != 0 {
+					return out, true, unix.Errno(errno)
+				}
+			}
+			if *intr {
+				return out, true, errDumpInterrupted
+			}
+			return out, true, nil
+		case unix.RTM_NEWADDR:
+			if a, ok := parseIfaddr(m, index); ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, false, nil
+}
+
 // parseIfaddr reads an RTM_NEWADDR's address (IFA_LOCAL, else
 // IFA_ADDRESS, as the library's parseAddr does) and flags (IFA_FLAGS,
-// else ifa_flags); ok is false for another interface's.
-func parseIfaddr(b []byte, index int) (ifaceAddr, bool) {
-	if len(b) < unix.SizeofIfAddrmsg {
-		return ifaceAddr{}, false
-	}
+// else ifa_flags); ok is false for another interface's, or a message
+// too short to be one. The attributes are walked here, bounds checked:
+// syscall.ParseNetlinkRouteAttr panics on some malformed ones (found by
+// FuzzReadAddrDump).
+func parseIfaddr(m *syscall.NetlinkMessage, index int) (ifaceAddr, bool) {
+	b := m.Data
 	ne := binary.NativeEndian
-	if int(ne.Uint32(b[4:])) != index {
+	if len(b) < unix.SizeofIfAddrmsg || int(ne.Uint32(b[4:])) != index {
 		return ifaceAddr{}, false
 	}
 	a := ifaceAddr{flags: uint32(b[2])}

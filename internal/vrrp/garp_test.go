@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +170,32 @@ func TestExtraIfAnnouncesWithTheAdverts(t *testing.T) {
 				t.Errorf("%d announcements after stopping", n)
 			}
 		})
+	}
+}
+
+// Masters fighting for a long while (1,000 instances at advert_int 0.1)
+// answer a lower priority every interval for as long as
+// garp_lower_prio_delay: every answer's two bursts still go out at their
+// times, from one goroutine per instance, not one per answer waiting out
+// the delay.
+func TestLowerPriorityAnswersShareOneGoroutine(t *testing.T) {
+	cfg := v3Instance("A", 150)
+	cfg.VIPs = []VIP{{Prefix: testVIP}}
+	cfg.Announce = AnnounceConfig{Repeat: 1, LowerPrioRepeat: 1, LowerPrioDelay: 300 * time.Millisecond}
+	inst, net := masterWith(t, cfg)
+	t0 := time.Now()
+	before := runtime.NumGoroutine()
+	const answers = 200
+	for range answers {
+		inst.effects.push(inst.startLowerPrio) // as a lower-priority advert queues it
+	}
+	inst.effects.wait()
+	if during := runtime.NumGoroutine() - before; during > 2 {
+		t.Fatalf("%d more goroutines while %d answers wait for their second burst, want 1", during, answers)
+	}
+	eventually(t, "every answer's two bursts", func() bool { return len(net.since(t0)) == 2*answers })
+	got := net.since(t0)
+	if gap := got[answers].at.Sub(t0); gap < 300*time.Millisecond {
+		t.Fatalf("the first delayed burst came %v after the answers, want garp_lower_prio_delay (300ms)", gap)
 	}
 }
