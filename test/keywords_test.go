@@ -184,32 +184,44 @@ func socketBuffers(t *testing.T, pid int, file string, match func(fields []strin
 // vrrp_netlink_monitor_rcv_bufs asks, in keepalived-go as in keepalived's
 // VRRP process (its nl_kernel); with _force beyond net.core.rmem_max.
 func TestNetlinkMonitorReceiveBufferAsKeepalived(t *testing.T) {
+	netlinkBufferAsKeepalived(t, "vrrp_netlink_monitor_rcv_bufs", "198.51.100.201", true)
+}
+
+// netlinkBufferAsKeepalived starts keepalived-go, then keepalived, with
+// keyword set to a size and to a forced size beyond net.core.rmem_max,
+// and reads the receive buffer of their NETLINK_ROUTE sockets subscribed
+// to groups (the monitor) or to none (the command sockets): one of them
+// must read twice the size (the kernel doubles it).
+func netlinkBufferAsKeepalived(t *testing.T, keyword, vip string, subscribed bool) {
 	needRoot(t, "keepalived")
 	for _, tc := range []struct {
 		name, global string
 		want         int
 	}{
-		{"size", "    vrrp_netlink_monitor_rcv_bufs 100000\n", 100000},
-		{"force", "    vrrp_netlink_monitor_rcv_bufs 9000000\n    vrrp_netlink_monitor_rcv_bufs_force\n", 9000000},
+		{"size", "    " + keyword + " 100000\n", 100000},
+		{"force", "    " + keyword + " 9000000\n    " + keyword + "_force\n", 9000000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conf := "global_defs {\n" + tc.global + "}\n" + rxInstance("VI_1", 51, "198.51.100.201", "")
+			conf := "global_defs {\n" + tc.global + "}\n" + rxInstance("VI_1", 51, vip, "")
 			l := newLab(t, "r1")
 			r1 := l.Host("r1")
 			for _, impl := range []string{"keepalived-go", "keepalived"} {
 				p, pid := startImpl(t, l, r1, impl, conf)
 				waitLog(t, 5*time.Second, p, "Entering BACKUP STATE")
 				var got []int
-				// The daemon subscribes once its instances have started.
-				lab.WaitUntil("the subscription is open", 3*time.Second, func() bool {
+				// The daemon subscribes once its instances have started;
+				// the command sockets open with the first command.
+				lab.WaitUntil("the socket is open", 3*time.Second, func() bool {
 					got = socketBuffers(t, pid, "netlink", func(f []string) bool {
-						return f[1] == "0" && strings.Trim(f[3], "0") != "" // NETLINK_ROUTE, subscribed to groups
+						// NETLINK_ROUTE, subscribed to groups or to none
+						return f[1] == "0" && (strings.Trim(f[3], "0") != "") == subscribed
 					})
-					return len(got) > 0
+					return slices.Contains(got, 2*tc.want)
 				})
 				p.Stop()
 				if !slices.Contains(got, 2*tc.want) {
-					t.Errorf("%s: its rtnetlink subscriptions' SO_RCVBUF read %v, want one of %d (set %d):\n%s", impl, got, 2*tc.want, tc.want, p.Log())
+					t.Errorf("%s: its rtnetlink sockets (subscribed: %v) read SO_RCVBUF %v, want one of %d (set %d):\n%s",
+						impl, subscribed, got, 2*tc.want, tc.want, p.Log())
 				}
 			}
 		})
