@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// sharedBackups starts n backups (VRIDs 1..n, advert_int 20 ms, priority
-// 100) on one Timers, and returns them with a function that sends each
-// an advert from a priority-200 master.
-func sharedBackups(t *testing.T, n int) (*Timers, []*Instance, func()) {
+// startShared starts n instances (VRIDs 1..n, at advert_int iv and
+// priority prio, starting as backups) on one Timers, the next one apart
+// after the last, and stops them at the test's end.
+func startShared(t *testing.T, n, prio int, iv, apart time.Duration) (*Timers, []*Instance) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -20,27 +20,39 @@ func sharedBackups(t *testing.T, n int) (*Timers, []*Instance, func()) {
 	timers := NewTimers()
 	wg.Add(1)
 	go func() { defer wg.Done(); timers.Run(ctx) }()
-	src, dst := netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("224.0.0.18")
 	var insts []*Instance
-	var adverts []Received
 	for vrid := 1; vrid <= n; vrid++ {
-		cfg := InstanceConfig{Name: "VI", Machine: MachineConfig{Version: 3, VRID: vrid, Priority: 100,
-			AdvertInt: 20 * time.Millisecond, Preempt: true, InitialState: Backup}, Timers: timers,
-			VIPs: []VIP{{Prefix: testVIP}}, Source: netip.MustParseAddr("192.0.2.1"), Group: dst,
+		cfg := InstanceConfig{Name: "VI", Machine: MachineConfig{Version: 3, VRID: vrid, Priority: prio,
+			AdvertInt: iv, Preempt: true, InitialState: Backup}, Timers: timers,
+			VIPs: []VIP{{Prefix: testVIP}}, Source: netip.MustParseAddr("192.0.2.1"), Group: MulticastIPv4,
 			Log: slog.New(slog.DiscardHandler)}
 		in, err := NewInstance(cfg, discardNet{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		adv := Advert{Version: 3, VRID: uint8(vrid), Priority: 200, Interval: 20 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
-		payload, err := adv.Marshal(src, dst, ChecksumV3Pseudo)
+		insts = append(insts, in)
+		wg.Add(1)
+		go func() { defer wg.Done(); in.Run(ctx) }()
+		time.Sleep(apart)
+	}
+	return timers, insts
+}
+
+// sharedBackups starts n backups (VRIDs 1..n, advert_int 20 ms, priority
+// 100) on one Timers, and returns them with a function that sends each
+// an advert from a priority-200 master.
+func sharedBackups(t *testing.T, n int) (*Timers, []*Instance, func()) {
+	t.Helper()
+	timers, insts := startShared(t, n, 100, 20*time.Millisecond, 0)
+	src := netip.MustParseAddr("192.0.2.9")
+	adverts := make([]Received, n)
+	for i := range adverts {
+		adv := Advert{Version: 3, VRID: uint8(i + 1), Priority: 200, Interval: 20 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
+		payload, err := adv.Marshal(src, MulticastIPv4, ChecksumV3Pseudo)
 		if err != nil {
 			t.Fatal(err)
 		}
-		insts = append(insts, in)
-		adverts = append(adverts, Received{Payload: payload, Src: src, Dst: dst, TTL: 255})
-		wg.Add(1)
-		go func() { defer wg.Done(); in.Run(ctx) }()
+		adverts[i] = Received{Payload: payload, Src: src, Dst: MulticastIPv4, TTL: 255}
 	}
 	return timers, insts, func() {
 		for i, in := range insts {
@@ -114,27 +126,7 @@ func sharedMasters(t *testing.T, n int) (*Timers, []*Instance) {
 // started apart apart.
 func sharedMastersEvery(t *testing.T, n int, iv, apart time.Duration) (*Timers, []*Instance) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	timers := NewTimers()
-	wg.Add(1)
-	go func() { defer wg.Done(); timers.Run(ctx) }()
-	var insts []*Instance
-	for vrid := 1; vrid <= n; vrid++ {
-		cfg := InstanceConfig{Name: "VI", Machine: MachineConfig{Version: 3, VRID: vrid, Priority: 255,
-			AdvertInt: iv, Preempt: true, InitialState: Backup}, Timers: timers,
-			VIPs: []VIP{{Prefix: testVIP}}, Source: netip.MustParseAddr("192.0.2.1"), Group: netip.MustParseAddr("224.0.0.18"),
-			Log: slog.New(slog.DiscardHandler)}
-		in, err := NewInstance(cfg, discardNet{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		insts = append(insts, in)
-		wg.Add(1)
-		go func() { defer wg.Done(); in.Run(ctx) }()
-		time.Sleep(apart)
-	}
+	timers, insts := startShared(t, n, 255, iv, apart)
 	eventually(t, "every instance becomes master", func() bool {
 		for _, in := range insts {
 			if in.State() != Master {
