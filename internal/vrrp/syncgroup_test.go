@@ -186,6 +186,9 @@ func TestSyncGroupResumedAsMaster(t *testing.T) {
 	}
 	startGroupRouter(t, h, "192.0.2.4", false, groupInstance(1, 200))
 	eventually(t, "A steps down on both", func() bool { return a.states() == "BACKUP BACKUP" })
+	// The group's notification comes after its members' (keepalived's
+	// order), from the group's goroutine: it may not be there yet.
+	eventually(t, "A's group follows", func() bool { return len(a.groupTransitions()) > 0 })
 	if got := a.groupTransitions(); fmt.Sprint(got) != "[MASTER>BACKUP]" {
 		t.Errorf("A's group went %v, want only [MASTER>BACKUP]", got)
 	}
