@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +22,9 @@ type BatchConn interface {
 	// bufs[i][:pkts[i].N] and returns how many it read (pkts must be as
 	// long as bufs), with Recv's filtering and errors.
 	RecvBatch(bufs [][]byte, pkts []Packet) (int, error)
+	// RecvBatchLocked and TryRecvBatch: see VRRPConn's.
+	RecvBatchLocked(l sync.Locker, bufs [][]byte, pkts []Packet) (int, error)
+	TryRecvBatch(bufs [][]byte, pkts []Packet) (int, error)
 }
 
 var _ BatchConn = (*VRRPConn)(nil)
@@ -36,7 +40,11 @@ type batchReader struct {
 	want   int                     // how many to read
 	n      int                     // recvmmsg's result
 	errno  unix.Errno
+	got    bool                  // TryRecvBatch: read found something
 	readFn func(fd uintptr) bool // read, made once: a closure per call would allocate
+	// lock is RecvBatchLocked's, locked is whether read holds it.
+	lock   sync.Locker
+	locked bool
 }
 
 // mmsghdr is struct mmsghdr (recvmmsg(2)); Go's alignment gives it C's
@@ -52,35 +60,60 @@ const batchOOB = 128
 // queued, up to len(bufs), where Recv's recvmsg takes one. Waiting is Go's
 // network poller's, as for Recv, so Close wakes it.
 func (c *VRRPConn) RecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.recvBatch(c.batchReader(&c.batch, len(bufs)), bufs, pkts, nil, true)
+}
+
+// RecvBatchLocked is RecvBatch for a reader that shares the socket with
+// TryRecvBatch callers and must deliver the adverts in the order the
+// kernel queued them: it locks l before each read and returns with l held,
+// whatever it returns, so that nobody else reads between its read and the
+// caller's delivery. l is not held while it waits.
+func (c *VRRPConn) RecvBatchLocked(l sync.Locker, bufs [][]byte, pkts []Packet) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.recvBatch(c.batchReader(&c.batch, len(bufs)), bufs, pkts, l, true)
+}
+
+// TryRecvBatch is RecvBatch without the wait: it reads the adverts queued,
+// up to len(bufs), and returns 0 and no error when none is. It may run
+// beside a RecvBatch or RecvBatchLocked that waits.
+func (c *VRRPConn) TryRecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	return c.recvBatch(c.batchReader(&c.tryBatch, len(bufs)), bufs, pkts, nil, false)
+}
+
+// recvBatch reads with br into bufs, waiting for the poller when wait is
+// set; with l, l is locked before each read and held on return.
+func (c *VRRPConn) recvBatch(br *batchReader, bufs [][]byte, pkts []Packet, l sync.Locker, wait bool) (int, error) {
 	if len(bufs) == 0 || len(pkts) < len(bufs) {
 		return 0, errors.New("kernel: vrrp recv batch: no buffers, or fewer packets than buffers")
 	}
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	br := c.batchReader(len(bufs))
+	br.lock, br.locked = l, false
+	defer func() {
+		if l != nil && !br.locked {
+			l.Lock()
+		}
+		br.lock = nil
+	}()
 	if len(bufs) > len(br.hdrs) {
 		bufs = bufs[:len(br.hdrs)]
 	}
 	truncated := 0
 	for {
-		for i, b := range bufs {
-			if len(b) == 0 {
-				return 0, errors.New("kernel: vrrp recv batch: empty buffer")
-			}
-			br.iovs[i].Base = &b[0]
-			br.iovs[i].SetLen(len(b))
-			h := &br.hdrs[i].hdr
-			h.Name = (*byte)(unsafe.Pointer(&br.names[i]))
-			h.Namelen = unix.SizeofSockaddrInet6
-			h.Iov = &br.iovs[i]
-			h.SetIovlen(1)
-			h.Control = &br.oobs[i*batchOOB]
-			h.SetControllen(batchOOB)
-			h.Flags = 0
-			br.hdrs[i].len = 0
+		if err := br.prepare(bufs); err != nil {
+			return 0, err
 		}
-		br.want, br.n, br.errno = len(bufs), 0, 0
-		err := c.rc.Read(br.readFn)
+		var err error
+		if wait {
+			err = c.rc.Read(br.readFn)
+		} else if cerr := c.rc.Control(func(fd uintptr) { br.got = br.read(fd) }); cerr != nil {
+			err = cerr
+		} else if !br.got {
+			return 0, nil // nothing queued
+		}
 		for i := range bufs {
 			br.iovs[i].Base = nil
 		}
@@ -90,36 +123,67 @@ func (c *VRRPConn) RecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
 		if br.errno != 0 {
 			return 0, fmt.Errorf("kernel: vrrp recv on %s: %w", c.cfg.Interface, os.NewSyscallError("recvmmsg", br.errno))
 		}
-		n := 0
-		for i := 0; i < br.n; i++ {
-			h := &br.hdrs[i]
-			rn := int(h.len)
-			if h.hdr.Flags&unix.MSG_TRUNC != 0 || rn > len(bufs[i]) {
-				truncated++
-				continue
-			}
-			p, ok := c.parseInto(bufs[i], rn, &br.names[i], br.oobs[i*batchOOB:i*batchOOB+int(h.hdr.Controllen)])
-			if !ok || (p.Dst.IsMulticast() && (c.cfg.Unicast || p.Dst != c.cfg.Group)) {
-				continue // as Recv does
-			}
-			if n != i {
-				// Keep the packets in bufs[:n], in order.
-				p.N = copy(bufs[n], bufs[i][:p.N])
-			}
-			pkts[n] = p
-			n++
-		}
+		n := c.keepAdverts(br, bufs, pkts, &truncated)
 		if n > 0 {
 			return n, nil
 		}
 		if truncated > 0 {
 			return 0, fmt.Errorf("kernel: vrrp recv on %s: %d packet(s) larger than the buffers: %w", c.cfg.Interface, truncated, ErrTruncated)
 		}
+		br.unlock() // nothing kept: wait again without l
 	}
 }
 
-// read is RecvBatch's recvmmsg; false (EAGAIN) sends the goroutine to
-// wait in the poller.
+// prepare points br's headers at bufs for the next read.
+func (br *batchReader) prepare(bufs [][]byte) error {
+	for i, b := range bufs {
+		if len(b) == 0 {
+			return errors.New("kernel: vrrp recv batch: empty buffer")
+		}
+		br.iovs[i].Base = &b[0]
+		br.iovs[i].SetLen(len(b))
+		h := &br.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&br.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Iov = &br.iovs[i]
+		h.SetIovlen(1)
+		h.Control = &br.oobs[i*batchOOB]
+		h.SetControllen(batchOOB)
+		h.Flags = 0
+		br.hdrs[i].len = 0
+	}
+	br.want, br.n, br.errno = len(bufs), 0, 0
+	return nil
+}
+
+// keepAdverts parses the packets br read, keeps those Recv would return
+// in bufs[:n] and pkts[:n], in order, and counts the truncated ones.
+func (c *VRRPConn) keepAdverts(br *batchReader, bufs [][]byte, pkts []Packet, truncated *int) int {
+	n := 0
+	for i := 0; i < br.n; i++ {
+		h := &br.hdrs[i]
+		rn := int(h.len)
+		if h.hdr.Flags&unix.MSG_TRUNC != 0 || rn > len(bufs[i]) {
+			*truncated++
+			continue
+		}
+		p, ok := c.parseInto(bufs[i], rn, &br.names[i], br.oobs[i*batchOOB:i*batchOOB+int(h.hdr.Controllen)])
+		if !ok || (p.Dst.IsMulticast() && (c.cfg.Unicast || p.Dst != c.cfg.Group)) {
+			continue // as Recv does
+		}
+		if n != i {
+			// Keep the packets in bufs[:n], in order.
+			p.N = copy(bufs[n], bufs[i][:p.N])
+		}
+		pkts[n] = p
+		n++
+	}
+	return n
+}
+
+// read is the batch's recvmmsg; false (EAGAIN) sends a waiting goroutine
+// to the poller. With a lock, the lock is taken before the read and
+// given back when nothing was read, so that it is not held while waiting.
 //
 // noSysmonWake: the VRRP socket's system calls are raw (RawSyscall, not
 // Syscall), since with MSG_DONTWAIT on a non-blocking socket they never
@@ -130,6 +194,10 @@ func (c *VRRPConn) RecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
 // wake-up, sysmon's, about as many as the reader's own (BENCHMARKS.md,
 // "255 VRRP instances on two routers").
 func (br *batchReader) read(fd uintptr) bool {
+	if br.lock != nil && !br.locked {
+		br.lock.Lock()
+		br.locked = true
+	}
 	for {
 		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&br.hdrs[0])), uintptr(br.want),
 			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
@@ -137,6 +205,7 @@ func (br *batchReader) read(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			br.unlock()
 			return false
 		case 0:
 			br.n = int(r)
@@ -147,14 +216,23 @@ func (br *batchReader) read(fd uintptr) bool {
 	}
 }
 
-// batchReader makes RecvBatch's state at its first call, sized for n
-// packets (later calls read at most that many). Called with rmu held.
-func (c *VRRPConn) batchReader(n int) *batchReader {
-	if c.batch == nil {
+// unlock gives back the lock read took, if it holds it.
+func (br *batchReader) unlock() {
+	if br.locked {
+		br.lock.Unlock()
+		br.locked = false
+	}
+}
+
+// batchReader makes a batch's state at its first call in *slot, sized
+// for n packets (later calls read at most that many). Called with the
+// mutex that guards *slot held.
+func (c *VRRPConn) batchReader(slot **batchReader, n int) *batchReader {
+	if *slot == nil {
 		br := &batchReader{hdrs: make([]mmsghdr, n), iovs: make([]unix.Iovec, n),
 			names: make([]unix.RawSockaddrInet6, n), oobs: make([]byte, n*batchOOB)}
 		br.readFn = br.read
-		c.batch = br
+		*slot = br
 	}
-	return c.batch
+	return *slot
 }

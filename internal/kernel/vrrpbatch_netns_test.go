@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,5 +151,141 @@ func TestNetnsRecvBatchAllocs(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Errorf("%v allocations per Send+RecvBatch, want 0", allocs)
+	}
+}
+
+// sendAdverts sends adverts for VRIDs first..last from c to the IPv4
+// group and returns them.
+func sendAdverts(c *VRRPConn, first, last int) ([][]byte, error) {
+	var sent [][]byte
+	for vrid := first; vrid <= last; vrid++ {
+		adv := vrrp.Advert{Version: 3, VRID: uint8(vrid), Priority: 100, Interval: time.Second,
+			Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.100")}}
+		msg, err := adv.Marshal(c.Source(), vrrp.MulticastIPv4, vrrp.ChecksumV3Pseudo)
+		if err == nil {
+			err = c.Send(msg, vrrp.MulticastIPv4)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sent = append(sent, msg)
+	}
+	return sent, nil
+}
+
+// TryRecvBatch does not wait: with nothing queued it says so at once,
+// also while a RecvBatch waits on the same socket; what is queued it
+// reads in order.
+func TestNetnsTryRecvBatchDoesNotWait(t *testing.T) {
+	l := newLab(t)
+	ca := l.open(l.ha, VRRPConnConfig{Interface: "vA0", Family: 4})
+	cb := l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: 4})
+	waiting := make(chan error, 1)
+	go func() {
+		bufs, pkts := batchBufs(4)
+		_, err := cb.RecvBatch(bufs, pkts)
+		for err == nil {
+			_, err = cb.RecvBatch(bufs, pkts)
+		}
+		waiting <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // RecvBatch is waiting
+	bufs, pkts := batchBufs(8)
+	start := time.Now()
+	if n, err := cb.TryRecvBatch(bufs, pkts); n != 0 || err != nil {
+		t.Fatalf("TryRecvBatch on an empty socket: %d, %v; want 0, nil", n, err)
+	}
+	if took := time.Since(start); took > 100*time.Millisecond {
+		t.Fatalf("TryRecvBatch on an empty socket took %v", took)
+	}
+	cb.Close()
+	if err := <-waiting; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("RecvBatch: %v", err)
+	}
+
+	cb = l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: 4})
+	sent, err := sendAdverts(ca, 1, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // all five queued on B
+	n, err := cb.TryRecvBatch(bufs, pkts)
+	if err != nil || n != len(sent) {
+		t.Fatalf("TryRecvBatch: %d, %v; want the %d queued", n, err, len(sent))
+	}
+	for i, p := range pkts[:n] {
+		if !bytes.Equal(bufs[i][:p.N], sent[i]) {
+			t.Fatalf("advert %d\n got % x\nwant % x", i, bufs[i][:p.N], sent[i])
+		}
+	}
+}
+
+// RecvBatchLocked does not hold its lock while it waits, and returns with
+// it held: a TryRecvBatch under the same lock cannot read between its read
+// and its caller's delivery, so that every advert is delivered in the
+// order it came.
+func TestNetnsRecvBatchLockedHoldsTheLockFromReadToDelivery(t *testing.T) {
+	l := newLab(t)
+	ca := l.open(l.ha, VRRPConnConfig{Interface: "vA0", Family: 4})
+	cb := l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: 4})
+	var order sync.Mutex
+	var got []byte // VRIDs in the order they were delivered
+	done := make(chan error, 1)
+	go func() {
+		bufs, pkts := batchBufs(4)
+		for {
+			n, err := cb.RecvBatchLocked(&order, bufs, pkts)
+			for i := range pkts[:n] {
+				got = append(got, bufs[i][1])
+			}
+			order.Unlock()
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if !order.TryLock() {
+		t.Fatal("RecvBatchLocked holds its lock while it waits")
+	}
+	order.Unlock()
+	bufs, pkts := batchBufs(4)
+	const adverts = 250
+	sendErr := make(chan error, 1)
+	go func() {
+		_, err := sendAdverts(ca, 1, adverts)
+		sendErr <- err
+	}()
+	deadline := time.Now().Add(wait)
+	for {
+		order.Lock()
+		n, err := cb.TryRecvBatch(bufs, pkts)
+		for i := range pkts[:n] {
+			got = append(got, bufs[i][1])
+		}
+		complete := len(got) == adverts
+		order.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if complete || time.Now().After(deadline) {
+			break
+		}
+	}
+	cb.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("RecvBatchLocked: %v", err)
+	}
+	if err := <-sendErr; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != adverts {
+		t.Fatalf("%d adverts delivered, want %d", len(got), adverts)
+	}
+	for i, vrid := range got {
+		if int(vrid) != i+1 {
+			t.Fatalf("advert %d delivered carries VRID %d: out of order (%v)", i, vrid, got)
+		}
 	}
 }

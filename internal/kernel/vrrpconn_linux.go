@@ -48,6 +48,9 @@ type VRRPConn struct {
 	readFn func(fd uintptr) bool
 	batch  *batchReader // RecvBatch's (vrrpbatch_linux.go), guarded by rmu
 
+	tmu      sync.Mutex
+	tryBatch *batchReader // TryRecvBatch's, guarded by tmu
+
 	wmu     sync.Mutex
 	wname4  unix.RawSockaddrInet4
 	wname6  unix.RawSockaddrInet6

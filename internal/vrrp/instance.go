@@ -124,6 +124,10 @@ type InstanceConfig struct {
 	// which its owner runs; nil gives the instance its own, which Run
 	// runs.
 	Timers *Timers
+	// Queue, if set, is the socket the instance's adverts arrive on: the
+	// timers deliver what waits there before a backup's timer takes it
+	// to MASTER (see Timers).
+	Queue Queue
 	// OnTransition, if set, is called after every state change (in order,
 	// after the VIP changes the state made, without the instance's lock,
 	// so it may read Status), with the priority at that moment: notify scripts,
@@ -862,6 +866,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Queue is a socket adverts wait in until they are read.
+type Queue interface {
+	// DeliverQueued hands the adverts waiting, as many as are there when
+	// it looks and no more, to their instances (Deliver), in order, on
+	// the caller's goroutine, without waiting for more.
+	DeliverQueued()
 }
 
 // Received is one VRRP packet as the socket delivered it.

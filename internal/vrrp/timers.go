@@ -3,6 +3,7 @@ package vrrp
 import (
 	"container/heap"
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,15 @@ import (
 // whose lock is held (an advert being received) is not waited for: its
 // own goroutine (Instance.Run) is signalled to do the work, so no
 // instance's lock holds up another's timer.
+//
+// Before a backup's timer takes it to MASTER, Run delivers the adverts
+// waiting in its socket (InstanceConfig.Queue): keepalived's scheduler
+// handles a readable socket before the timers that came in the same
+// wake-up (lib/scheduler.c thread_fetch_next_queue moves the ready reads
+// off the read tree before thread_timerfd_handler times out what is
+// left), so a master's advert that arrived in time is not missed because
+// its reader, another goroutine here, had not been scheduled yet when
+// the deadline came, as on a busy machine.
 type Timers struct {
 	mu    sync.Mutex
 	h     timerHeap
@@ -45,8 +55,8 @@ type Timers struct {
 	Wakeups atomic.Uint64
 	// signalled counts the deadlines that came, for tests; handedOff
 	// those whose work went to the instance's goroutine (its lock was
-	// busy).
-	signalled, handedOff atomic.Uint64
+	// busy); drains the sockets read before backups' timers.
+	signalled, handedOff, drains atomic.Uint64
 }
 
 // NewTimers makes a timer set; Run drives it.
@@ -101,6 +111,7 @@ func (t *Timers) Run(ctx context.Context) {
 		var next int64
 		due, next = t.expired(due[:0], monoNanos(now))
 		t.signalled.Add(uint64(len(due)))
+		t.deliverQueued(due)
 		for _, in := range due {
 			if in.fireUnlessBusy() {
 				continue
@@ -136,6 +147,23 @@ func (t *Timers) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// deliverQueued delivers what waits in the sockets of the due instances
+// that are not masters (backups, whose timer comes only when no advert
+// came in time), each socket once.
+func (t *Timers) deliverQueued(due []*Instance) {
+	var queues [4]Queue
+	drained := queues[:0]
+	for _, in := range due {
+		q := in.cfg.Queue
+		if q == nil || in.State() == Master || slices.Contains(drained, q) {
+			continue
+		}
+		q.DeliverQueued()
+		t.drains.Add(1)
+		drained = append(drained, q)
 	}
 }
 

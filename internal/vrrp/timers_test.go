@@ -12,7 +12,7 @@ import (
 // startShared starts n instances (VRIDs 1..n, at advert_int iv and
 // priority prio, starting as backups) on one Timers, the next one apart
 // after the last, and stops them at the test's end.
-func startShared(t *testing.T, n, prio int, iv, apart time.Duration) (*Timers, []*Instance) {
+func startShared(t *testing.T, n, prio int, iv, apart time.Duration, queue Queue) (*Timers, []*Instance) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -25,7 +25,7 @@ func startShared(t *testing.T, n, prio int, iv, apart time.Duration) (*Timers, [
 		cfg := InstanceConfig{Name: "VI", Machine: MachineConfig{Version: 3, VRID: vrid, Priority: prio,
 			AdvertInt: iv, Preempt: true, InitialState: Backup}, Timers: timers,
 			VIPs: []VIP{{Prefix: testVIP}}, Source: netip.MustParseAddr("192.0.2.1"), Group: MulticastIPv4,
-			Log: slog.New(slog.DiscardHandler)}
+			Log: slog.New(slog.DiscardHandler), Queue: queue}
 		in, err := NewInstance(cfg, discardNet{})
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +43,19 @@ func startShared(t *testing.T, n, prio int, iv, apart time.Duration) (*Timers, [
 // an advert from a priority-200 master.
 func sharedBackups(t *testing.T, n int) (*Timers, []*Instance, func()) {
 	t.Helper()
-	timers, insts := startShared(t, n, 100, 20*time.Millisecond, 0)
+	timers, insts, adverts := sharedBackupsOn(t, n, nil)
+	return timers, insts, func() {
+		for i, in := range insts {
+			in.Deliver(adverts[i])
+		}
+	}
+}
+
+// sharedBackupsOn is sharedBackups with the backups' adverts arriving on
+// queue; it returns the master's advert for each.
+func sharedBackupsOn(t *testing.T, n int, queue Queue) (*Timers, []*Instance, []Received) {
+	t.Helper()
+	timers, insts := startShared(t, n, 100, 20*time.Millisecond, 0, queue)
 	src := netip.MustParseAddr("192.0.2.9")
 	adverts := make([]Received, n)
 	for i := range adverts {
@@ -54,11 +66,63 @@ func sharedBackups(t *testing.T, n int) (*Timers, []*Instance, func()) {
 		}
 		adverts[i] = Received{Payload: payload, Src: src, Dst: MulticastIPv4, TTL: 255}
 	}
-	return timers, insts, func() {
-		for i, in := range insts {
-			in.Deliver(adverts[i])
+	return timers, insts, adverts
+}
+
+// unreadSocket is a socket whose reader is never scheduled: adverts wait
+// in it until DeliverQueued.
+type unreadSocket struct {
+	mu     sync.Mutex
+	demux  *Demux
+	queued []Received
+}
+
+func (s *unreadSocket) arrive(ps []Received) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queued = append(s.queued, ps...)
+}
+
+func (s *unreadSocket) DeliverQueued() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.queued {
+		s.demux.Dispatch(p)
+	}
+	s.queued = s.queued[:0]
+}
+
+// A backup whose master's adverts came in time but wait unread in the
+// socket (its reader not scheduled yet, on a busy machine) does not take
+// over: the timers deliver what waits there first, as keepalived's
+// scheduler reads a readable socket before it times out. When nothing
+// comes any more, the backups still take over.
+func TestSharedTimersReadTheSocketBeforeABackupTakesOver(t *testing.T) {
+	socket := &unreadSocket{}
+	timers, insts, adverts := sharedBackupsOn(t, 50, socket)
+	socket.mu.Lock()
+	socket.demux = NewDemux(insts...)
+	socket.mu.Unlock()
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		socket.arrive(adverts)
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, in := range insts {
+		if in.State() != Backup {
+			t.Fatalf("VRID %d is %v while its master's adverts wait in the socket", in.VRID(), in.State())
 		}
 	}
+	if timers.drains.Load() == 0 {
+		t.Fatal("the timers never read the socket")
+	}
+	eventually(t, "every backup becomes master once no advert comes", func() bool {
+		for _, in := range insts {
+			if in.State() != Master {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // Backups whose master is alive cost the shared timers a wake-up about
@@ -126,7 +190,7 @@ func sharedMasters(t *testing.T, n int) (*Timers, []*Instance) {
 // started apart apart.
 func sharedMastersEvery(t *testing.T, n int, iv, apart time.Duration) (*Timers, []*Instance) {
 	t.Helper()
-	timers, insts := startShared(t, n, 255, iv, apart)
+	timers, insts := startShared(t, n, 255, iv, apart, nil)
 	eventually(t, "every instance becomes master", func() bool {
 		for _, in := range insts {
 			if in.State() != Master {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,6 +76,13 @@ func (c *batchConn) RecvBatch(bufs [][]byte, pkts []kernel.Packet) (int, error) 
 	}
 	return n, nil
 }
+
+func (c *batchConn) RecvBatchLocked(l sync.Locker, bufs [][]byte, pkts []kernel.Packet) (int, error) {
+	l.Lock()
+	return c.RecvBatch(bufs, pkts)
+}
+
+func (c *batchConn) TryRecvBatch([][]byte, []kernel.Packet) (int, error) { return 0, nil }
 
 // A socket that reads several adverts per call has each dispatched, in
 // order, from its own buffer.

@@ -92,6 +92,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	rt.static.install(k, log)
 	rt.pacer = newGARPPacer(cfg.GlobalDefs, cfg.GarpGroups, func(v vrrp.VIP) error { return announceNow(k, v) })
 	groups := map[socketKey][]*vrrp.Instance{}
+	sockets := map[socketKey]*socketReader{}
 	objs := track.NewObjects(cfg)
 	rt.scripts = carry.scriptVerdicts(objs)
 	rt.adoptFirewall(cfg, carry)
@@ -119,6 +120,10 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		ic.VIPs = dropDevless(log, ci.Name(), "", ic.VIPs)
 		ic.Excluded = dropDevless(log, ci.Name(), "e", ic.Excluded)
 		ic.Timers = rt.timers
+		if sockets[key] == nil {
+			sockets[key] = &socketReader{}
+		}
+		ic.Queue = sockets[key]
 		if carry != nil {
 			// keepalived delays VRRP at start-up only, not at a reload.
 			ic.Machine.StartupDelay = 0
@@ -187,8 +192,10 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 		for _, inst := range insts {
 			adapterOf[inst].conn = conn
 		}
+		reader := sockets[key]
+		reader.conn, reader.dispatch = conn, vrrp.NewDemux(insts...).Dispatch
 		rt.readers.Add(1)
-		go rt.read(conn, vrrp.NewDemux(insts...))
+		go rt.read(reader)
 		for _, inst := range insts {
 			t := track.NewTracking(inst, configOf[inst], objs)
 			sg := syncConfigOf[inst.Name()]
@@ -340,9 +347,9 @@ func syncGroupConfigs(cfg *config.Config) (map[string]*config.SyncGroup, map[*co
 
 // read feeds one socket's packets to the instances behind it until the
 // socket is closed.
-func (rt *vrrpRuntime) read(conn kernel.Conn, demux *vrrp.Demux) {
+func (rt *vrrpRuntime) read(r *socketReader) {
 	defer rt.readers.Done()
-	readAdverts(conn, demux.Dispatch, rt.log)
+	r.run(rt.log)
 }
 
 // receiveErrorLogEvery is how often a receive error that persists is
@@ -353,6 +360,12 @@ const receiveErrorLogEvery = 10 * time.Second
 // most.
 const readBatch = 16
 
+// queuedBatches bounds what DeliverQueued reads: 16 batches of 16, more
+// than one advert for each of a socket's 255 VRIDs (keepalived's
+// vrrp_dispatcher_read stops at a VRID's second advert), so that a flood
+// cannot hold the timers.
+const queuedBatches = 16
+
 // batchBufSize holds the largest valid advert with its IP header: 255
 // IPv6 addresses make a 4,088-byte VRRP message (RFC 5798, 5.1), plus a
 // 40-byte header (IPv4: 1,020 bytes of addresses, a header of at most
@@ -361,16 +374,45 @@ const readBatch = 16
 // a tenth of the live heap.
 const batchBufSize = 8192
 
+// socketReader reads one VRRP socket for the instances behind it: run,
+// on its own goroutine, waits for adverts; the shared timers read what
+// waits before a backup's timer takes it to MASTER (DeliverQueued, the
+// instances' vrrp.Queue). Both read and deliver under order, so that
+// the instances see the adverts in the order they came.
+type socketReader struct {
+	dispatch func(vrrp.Received)
+	conn     kernel.Conn // set before any instance behind it starts
+
+	order sync.Mutex
+	bufs  [][]byte // DeliverQueued's, made at its first call; guarded by order
+	pkts  []kernel.Packet
+}
+
+// batchBufs are readBatch buffers for a batch read, and their packets.
+func batchBufs() ([][]byte, []kernel.Packet) {
+	bufs := make([][]byte, readBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, batchBufSize)
+	}
+	return bufs, make([]kernel.Packet, readBatch)
+}
+
 // readAdverts hands each packet conn receives to dispatch until conn is
+// closed (socketReader.run).
+func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logger) {
+	(&socketReader{conn: conn, dispatch: dispatch}).run(log)
+}
+
+// run hands each packet the socket receives to dispatch until it is
 // closed. A receive error is logged at once, then at most once per
 // receiveErrorLogEvery while errors go on, so that a persistent error
 // cannot flood the log; the reader waits 10 ms after each.
 //
-// A kernel.BatchConn (the Linux socket) is read with RecvBatch: the
+// A kernel.BatchConn (the Linux socket) is read with RecvBatchLocked: the
 // adverts that queued while the reader was busy or not scheduled (a
 // master's instances often advertise together) come in one call and one
 // wake-up.
-func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logger) {
+func (r *socketReader) run(log *slog.Logger) {
 	var lastLog time.Time
 	suppressed := 0
 	failed := func(err error) {
@@ -382,17 +424,12 @@ func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logge
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if bc, ok := conn.(kernel.BatchConn); ok {
-		bufs := make([][]byte, readBatch)
-		for i := range bufs {
-			bufs[i] = make([]byte, batchBufSize)
-		}
-		pkts := make([]kernel.Packet, readBatch)
+	if bc, ok := r.conn.(kernel.BatchConn); ok {
+		bufs, pkts := batchBufs()
 		for {
-			n, err := bc.RecvBatch(bufs, pkts)
-			for i, p := range pkts[:n] {
-				dispatch(vrrp.Received{Payload: bufs[i][:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
-			}
+			n, err := bc.RecvBatchLocked(&r.order, bufs, pkts)
+			r.deliver(bufs, pkts[:n])
+			r.order.Unlock()
 			switch {
 			case err == nil:
 			case errors.Is(err, net.ErrClosed):
@@ -405,15 +442,44 @@ func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logge
 	}
 	buf := make([]byte, 65536)
 	for {
-		p, err := conn.Recv(buf)
+		p, err := r.conn.Recv(buf)
 		switch {
 		case err == nil:
-			dispatch(vrrp.Received{Payload: buf[:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
+			r.dispatch(vrrp.Received{Payload: buf[:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
 		case errors.Is(err, net.ErrClosed):
 			return
 		case errors.Is(err, kernel.ErrTruncated):
 		default:
 			failed(err)
+		}
+	}
+}
+
+// deliver dispatches a batch's packets, in order.
+func (r *socketReader) deliver(bufs [][]byte, pkts []kernel.Packet) {
+	for i, p := range pkts {
+		r.dispatch(vrrp.Received{Payload: bufs[i][:p.N], Src: p.Src, Dst: p.Dst, TTL: p.TTL})
+	}
+}
+
+// DeliverQueued implements vrrp.Queue: it delivers what waits in the
+// socket now, without waiting, at most queuedBatches batches. Errors are
+// left to run, which meets them too.
+func (r *socketReader) DeliverQueued() {
+	bc, ok := r.conn.(kernel.BatchConn)
+	if !ok {
+		return
+	}
+	r.order.Lock()
+	defer r.order.Unlock()
+	if r.bufs == nil {
+		r.bufs, r.pkts = batchBufs()
+	}
+	for range queuedBatches {
+		n, err := bc.TryRecvBatch(r.bufs, r.pkts)
+		r.deliver(r.bufs, r.pkts[:n])
+		if err != nil || n < len(r.bufs) {
+			return
 		}
 	}
 }
