@@ -908,7 +908,9 @@ func (in *Instance) Deliver(p Received) {
 	if in.stats.oldChecksum.Load() {
 		dst = in.cfg.ChecksumGroup
 	}
-	adv, err := Parse(msg, p.Src, dst, in.cfg.Checksum)
+	// Room for a few addresses on the stack: most adverts carry one.
+	var addrs [4]netip.Addr
+	adv, err := ParseInto(msg, p.Src, dst, in.cfg.Checksum, addrs[:0])
 	if err != nil && in.learnsOldChecksum() && isChecksumDrop(err) {
 		// keepalived's vrrp_check_packet (vrrp.c): a unicast advert whose
 		// checksum is right with the group in the pseudo-header comes from
@@ -1128,7 +1130,7 @@ func (in *Instance) logAddrListMismatch(line string) {
 // Demux hands received packets to the instance that owns their VRID on
 // one interface and family. It is pure: the daemon's socket reader calls it.
 type Demux struct {
-	byVRID map[uint8]*Instance
+	byVRID [256]*Instance
 	// ah: the socket is an AH one (its instances use AH), whose packets
 	// come with their IPv4 header and the AH header before the VRID.
 	ah      bool
@@ -1138,7 +1140,7 @@ type Demux struct {
 
 // NewDemux indexes the instances by VRID.
 func NewDemux(instances ...*Instance) *Demux {
-	d := &Demux{byVRID: map[uint8]*Instance{}}
+	d := &Demux{}
 	for _, in := range instances {
 		d.byVRID[uint8(in.VRID())] = in
 		d.ah = d.ah || in.ah != nil
@@ -1159,8 +1161,8 @@ func (d *Demux) Dispatch(p Received) {
 		d.Short.Add(1)
 		return
 	}
-	in, ok := d.byVRID[p.Payload[off+1]]
-	if !ok {
+	in := d.byVRID[p.Payload[off+1]]
+	if in == nil {
 		d.Unknown.Add(1)
 		return
 	}

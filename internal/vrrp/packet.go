@@ -65,6 +65,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -424,6 +425,13 @@ func (a *Advert) AppendMarshal(b []byte, src, dst netip.Addr, mode ChecksumMode)
 // type and password, v2 interval equality, address list) are the caller's;
 // CheckTTL and Advert.CheckAuth help.
 func Parse(b []byte, src, dst netip.Addr, mode ChecksumMode) (Advert, error) {
+	return ParseInto(b, src, dst, mode, nil)
+}
+
+// ParseInto is Parse with the addresses appended to addrs[:0], so that a
+// caller that reads many adverts gives them a buffer of its own (on its
+// stack) instead of one allocated per advert.
+func ParseInto(b []byte, src, dst netip.Addr, mode ChecksumMode, addrs []netip.Addr) (Advert, error) {
 	var a Advert
 	if len(b) < headerLen {
 		return a, drop(DropPacketLen, "vrrp packet too short, length %d and expect at least %d", len(b), headerLen)
@@ -497,13 +505,13 @@ func Parse(b []byte, src, dst netip.Addr, mode ChecksumMode) (Advert, error) {
 	}
 
 	if n > 0 {
-		a.Addrs = make([]netip.Addr, n)
+		a.Addrs = slices.Grow(addrs[:0], n)
 		p := b[headerLen:]
-		for i := range a.Addrs {
+		for i := range n {
 			if v6 {
-				a.Addrs[i] = netip.AddrFrom16([16]byte(p[i*16:]))
+				a.Addrs = append(a.Addrs, netip.AddrFrom16([16]byte(p[i*16:])))
 			} else {
-				a.Addrs[i] = netip.AddrFrom4([4]byte(p[i*4:]))
+				a.Addrs = append(a.Addrs, netip.AddrFrom4([4]byte(p[i*4:])))
 			}
 		}
 	}
