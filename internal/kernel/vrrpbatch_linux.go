@@ -33,15 +33,15 @@ var _ BatchConn = (*VRRPConn)(nil)
 // mmsghdr, iovec, address and control buffer per packet, reused, so that
 // a batch allocates nothing.
 type batchReader struct {
-	hdrs   []mmsghdr
-	iovs   []unix.Iovec
-	names  []unix.RawSockaddrInet6 // large enough for sockaddr_in too
-	oobs   []byte                  // batchOOB bytes each; 8-byte aligned (heap)
-	want   int                     // how many to read
-	n      int                     // recvmmsg's result
-	errno  unix.Errno
-	got    bool                  // TryRecvBatch: read found something
-	readFn func(fd uintptr) bool // read, made once: a closure per call would allocate
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // large enough for sockaddr_in too
+	oobs  []byte                  // batchOOB bytes each; 8-byte aligned (heap)
+	want  int                     // how many to read
+	n     int                     // recvmmsg's result
+	errno unix.Errno
+	got   bool             // read found something
+	tryFn func(fd uintptr) // got = read(fd), made once: a closure per call would allocate
 	// lock is RecvBatchLocked's, locked is whether read holds it.
 	lock   sync.Locker
 	locked bool
@@ -108,10 +108,8 @@ func (c *VRRPConn) recvBatch(br *batchReader, bufs [][]byte, pkts []Packet, l sy
 		}
 		var err error
 		if wait {
-			err = c.rc.Read(br.readFn)
-		} else if cerr := c.rc.Control(func(fd uintptr) { br.got = br.read(fd) }); cerr != nil {
-			err = cerr
-		} else if !br.got {
+			err = c.readOrWait(br.tryFn, &br.got)
+		} else if err = c.waiter.closedOr(c.rc.Control(br.tryFn)); err == nil && !br.got {
 			return 0, nil // nothing queued
 		}
 		for i := range bufs {
@@ -231,7 +229,7 @@ func (c *VRRPConn) batchReader(slot **batchReader, n int) *batchReader {
 	if *slot == nil {
 		br := &batchReader{hdrs: make([]mmsghdr, n), iovs: make([]unix.Iovec, n),
 			names: make([]unix.RawSockaddrInet6, n), oobs: make([]byte, n*batchOOB)}
-		br.readFn = br.read
+		br.tryFn = func(fd uintptr) { br.got = br.read(fd) }
 		*slot = br
 	}
 	return *slot

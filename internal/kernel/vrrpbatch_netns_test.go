@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keepalived-go/keepalived-go/internal/vrrp"
+	"golang.org/x/sys/unix"
 )
 
 // batchBufs are n 64 KiB buffers and their packets.
@@ -287,5 +288,67 @@ func TestNetnsRecvBatchLockedHoldsTheLockFromReadToDelivery(t *testing.T) {
 		if int(vrid) != i+1 {
 			t.Fatalf("advert %d delivered carries VRID %d: out of order (%v)", i, vrid, got)
 		}
+	}
+}
+
+// epollReady says whether the conn's epoll instance has an event waiting:
+// whether the socket would wake a reader.
+func epollReady(t *testing.T, c *VRRPConn) bool {
+	t.Helper()
+	var n int
+	var perr error
+	if err := c.waiter.eprc.Control(func(fd uintptr) {
+		n, perr = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	return n > 0
+}
+
+// Once a wait has seen the socket readable, adverts that come after wake
+// nobody until the next wait (a reader that lets adverts gather is woken
+// by its own timer, not by each advert); they are read all the same, and
+// the next wait finds them at once.
+func TestNetnsSocketWakesNobodyUntilTheNextWait(t *testing.T) {
+	l := newLab(t)
+	ca := l.open(l.ha, VRRPConnConfig{Interface: "vA0", Family: 4})
+	cb := l.open(l.hb, VRRPConnConfig{Interface: "vB0", Family: 4})
+	if epollReady(t, cb) {
+		t.Fatal("the socket wakes a reader before anything came")
+	}
+	bufs, pkts := batchBufs(8)
+	got := make(chan int, 1)
+	go func() {
+		n, _ := cb.RecvBatch(bufs, pkts) // waits: arms the socket
+		got <- n
+	}()
+	time.Sleep(50 * time.Millisecond) // RecvBatch is waiting
+	if _, err := sendAdverts(ca, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(wait):
+		cb.Close()
+		t.Fatal("RecvBatch: nothing after", wait)
+	}
+	if _, err := sendAdverts(ca, 2, 4); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // all three queued on B
+	if epollReady(t, cb) {
+		t.Fatal("adverts that came after a wait saw the socket readable wake a reader")
+	}
+	if n := recvBatchBounded(t, cb, bufs, pkts); n != 3 {
+		t.Fatalf("the next read found %d adverts, want the 3 queued", n)
+	}
+	if _, err := sendAdverts(ca, 5, 5); err != nil {
+		t.Fatal(err)
+	}
+	if n := recvBatchBounded(t, cb, bufs, pkts); n != 1 {
+		t.Fatalf("a wait after the socket was read dry found %d adverts, want 1", n)
 	}
 }

@@ -34,19 +34,21 @@ type VRRPConn struct {
 	cfg     VRRPConnConfig
 	ifindex int
 	src     netip.Addr
-	conn    *net.IPConn
+	file    *os.File // the socket, outside Go's poller (vrrpwait_linux.go)
 	rc      syscall.RawConn
+	waiter  *readyWaiter
 
-	rmu    sync.Mutex
-	rbuf   []byte
-	rname  unix.RawSockaddrInet6 // large enough for sockaddr_in too
-	rmsg   unix.Msghdr
-	riov   unix.Iovec
-	roob   []byte // 8-byte aligned (heap)
-	rn     int
-	rerr   syscall.Errno
-	readFn func(fd uintptr) bool
-	batch  *batchReader // RecvBatch's (vrrpbatch_linux.go), guarded by rmu
+	rmu   sync.Mutex
+	rbuf  []byte
+	rname unix.RawSockaddrInet6 // large enough for sockaddr_in too
+	rmsg  unix.Msghdr
+	riov  unix.Iovec
+	roob  []byte // 8-byte aligned (heap)
+	rn    int
+	rerr  syscall.Errno
+	rgot  bool
+	tryFn func(fd uintptr) // rgot = doRead(fd), made once
+	batch *batchReader     // RecvBatch's (vrrpbatch_linux.go), guarded by rmu
 
 	tmu      sync.Mutex
 	tryBatch *batchReader // TryRecvBatch's, guarded by tmu
@@ -99,7 +101,7 @@ func OpenVRRP(cfg VRRPConnConfig) (*VRRPConn, error) {
 		}
 	}
 	c := &VRRPConn{cfg: cfg, ifindex: ifi.Index, src: src}
-	c.readFn = c.doRead
+	c.tryFn = func(fd uintptr) { c.rgot = c.doRead(fd) }
 	c.roob = make([]byte, 128)
 	c.writeFn = c.doWrite
 
@@ -121,9 +123,12 @@ func OpenVRRP(cfg VRRPConnConfig) (*VRRPConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: open vrrp on %s: %w", cfg.Interface, err)
 	}
-	c.conn = pc.(*net.IPConn)
-	if err := c.setup(ifi); err != nil {
-		c.conn.Close()
+	conn := pc.(*net.IPConn)
+	if err := c.setup(conn, ifi); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("kernel: open vrrp on %s: %w", cfg.Interface, err)
+	}
+	if err := c.leavePoller(conn); err != nil {
 		return nil, fmt.Errorf("kernel: open vrrp on %s: %w", cfg.Interface, err)
 	}
 	return c, nil
@@ -163,11 +168,11 @@ func (c *VRRPConn) setupSocket(fd int) error {
 	return nil
 }
 
-func (c *VRRPConn) setup(ifi Interface) error {
+func (c *VRRPConn) setup(conn *net.IPConn, ifi Interface) error {
 	nifi := &net.Interface{Index: ifi.Index, Name: ifi.Name, MTU: ifi.MTU, HardwareAddr: ifi.HardwareAddr, Flags: ifi.Flags}
 	group := &net.IPAddr{IP: c.cfg.Group.AsSlice()}
 	if c.cfg.Family == 4 {
-		p := ipv4.NewPacketConn(c.conn)
+		p := ipv4.NewPacketConn(conn)
 		if err := p.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface|ipv4.FlagTTL, true); err != nil {
 			return err
 		}
@@ -191,7 +196,7 @@ func (c *VRRPConn) setup(ifi Interface) error {
 			}
 		}
 	} else {
-		p := ipv6.NewPacketConn(c.conn)
+		p := ipv6.NewPacketConn(conn)
 		if err := p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagHopLimit, true); err != nil {
 			return err
 		}
@@ -215,24 +220,67 @@ func (c *VRRPConn) setup(ifi Interface) error {
 			}
 		}
 	}
-	rc, err := c.conn.SyscallConn()
+	c.buildSendControl()
+	return nil
+}
+
+// leavePoller takes the socket out of Go's poller (see vrrpwait_linux.go):
+// the conn is closed, which removes it, and a duplicate of its descriptor,
+// blocking (every call says MSG_DONTWAIT), becomes the conn's socket, in
+// an epoll instance of its own. Whatever arrived before SO_BINDTODEVICE
+// and IP_MULTICAST_ALL took effect is dropped. conn is closed on return.
+func (c *VRRPConn) leavePoller(conn *net.IPConn) error {
+	defer conn.Close()
+	rc, err := conn.SyscallConn()
 	if err != nil {
 		return err
 	}
-	c.rc = rc
-	c.buildSendControl()
-	// A raw socket receives from the moment it exists; drop anything that
-	// arrived before SO_BINDTODEVICE and IP_MULTICAST_ALL took effect.
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return err
+	}
+	if derr != nil {
+		return os.NewSyscallError("fcntl", derr)
+	}
+	// Blocking, os.NewFile leaves it out of the poller.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	c.file = os.NewFile(uintptr(fd), "vrrp")
+	if c.rc, err = c.file.SyscallConn(); err == nil {
+		c.waiter, err = newReadyWaiter(fd)
+	}
+	if err != nil {
+		c.file.Close()
+		return err
+	}
 	var scratch [64]byte
-	return rc.Read(func(fd uintptr) bool {
+	return c.rc.Control(func(fd uintptr) {
 		for {
 			_, _, err := unix.Recvfrom(int(fd), scratch[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
-			if err == unix.EINTR {
-				continue
+			if err != unix.EINTR && err != nil {
+				return // EAGAIN: drained
 			}
-			return err != nil // EAGAIN: drained
 		}
 	})
+}
+
+// readOrWait calls try with the socket's descriptor until *got says it
+// read something, waiting for the socket in between.
+func (c *VRRPConn) readOrWait(try func(fd uintptr), got *bool) error {
+	for {
+		*got = false
+		if err := c.rc.Control(try); err != nil {
+			return c.waiter.closedOr(err)
+		}
+		if *got {
+			return nil
+		}
+		if err := c.waiter.wait(); err != nil {
+			return err
+		}
+	}
 }
 
 // buildSendControl prepares the IP_PKTINFO / IPV6_PKTINFO control message
@@ -285,11 +333,17 @@ func (c *VRRPConn) Interface() string { return c.cfg.Interface }
 func (c *VRRPConn) Family() int { return c.cfg.Family }
 
 // SetReadDeadline bounds Recv; see net.Conn.
-func (c *VRRPConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+func (c *VRRPConn) SetReadDeadline(t time.Time) error { return c.waiter.ep.SetReadDeadline(t) }
 
 // Close closes the socket; a Recv or RecvBatch waiting on it returns an
 // error matching net.ErrClosed.
-func (c *VRRPConn) Close() error { return c.conn.Close() }
+func (c *VRRPConn) Close() error {
+	werr := c.waiter.close()
+	if err := c.file.Close(); err != nil {
+		return err
+	}
+	return werr
+}
 
 // Send sends payload, a VRRP message, to dst (the group or a unicast
 // peer) from Source() on the conn's interface.
@@ -315,7 +369,7 @@ func (c *VRRPConn) Send(payload []byte, dst netip.Addr) error {
 	c.wiov.Base = &payload[0]
 	c.wiov.SetLen(len(payload))
 	c.werr = 0
-	err := c.rc.Write(c.writeFn)
+	err := c.waiter.closedOr(c.rc.Write(c.writeFn))
 	c.wiov.Base = nil
 	if err != nil {
 		return fmt.Errorf("kernel: vrrp send on %s to %v: %w", c.cfg.Interface, dst, err)
@@ -385,7 +439,7 @@ func (c *VRRPConn) Recv(buf []byte) (Packet, error) {
 	defer func() { c.rbuf = nil; c.riov.Base = nil }()
 	for {
 		c.rerr = 0
-		if err := c.rc.Read(c.readFn); err != nil {
+		if err := c.readOrWait(c.tryFn, &c.rgot); err != nil {
 			return Packet{}, fmt.Errorf("kernel: vrrp recv on %s: %w", c.cfg.Interface, err)
 		}
 		if c.rerr != 0 {

@@ -122,3 +122,75 @@ func TestReaderBuffersHoldTheLargestAdvert(t *testing.T) {
 		t.Fatalf("the reader's buffers hold %d bytes, the largest advert with its IPv6 header is %d", conn.bufLen, largest)
 	}
 }
+
+// busyConn always has an advert queued, until it is closed.
+type busyConn struct {
+	kernel.Conn
+	closed atomic.Bool
+	reads  atomic.Int64
+}
+
+func (c *busyConn) Recv([]byte) (kernel.Packet, error) { return kernel.Packet{}, net.ErrClosed }
+
+func (c *busyConn) RecvBatch(bufs [][]byte, pkts []kernel.Packet) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	c.reads.Add(1)
+	pkts[0].N = 1
+	return 1, nil
+}
+
+func (c *busyConn) RecvBatchLocked(l sync.Locker, bufs [][]byte, pkts []kernel.Packet) (int, error) {
+	l.Lock()
+	return c.RecvBatch(bufs, pkts)
+}
+
+func (c *busyConn) TryRecvBatch(bufs [][]byte, pkts []kernel.Packet) (int, error) {
+	return c.RecvBatch(bufs, pkts)
+}
+
+// A busy socket is read once per pace, its adverts several per read,
+// not as each comes.
+func TestReaderReadsABusySocketOncePerPace(t *testing.T) {
+	conn := &busyConn{}
+	r := &socketReader{conn: conn, dispatch: func(vrrp.Received) {}, pace: readPace(100 * time.Millisecond)}
+	done := make(chan struct{})
+	go func() { defer close(done); r.run(slog.New(slog.DiscardHandler)) }()
+	time.Sleep(200 * time.Millisecond)
+	conn.closed.Store(true)
+	<-done
+	// 200 ms at a 5 ms pace: about 40 reads (a quiet socket's first
+	// read comes at once); as many as it can without the pace.
+	if n := conn.reads.Load(); n < 10 || n > 60 {
+		t.Fatalf("%d reads of a busy socket in 200 ms, want about 40 (one per 5 ms)", n)
+	}
+}
+
+// The pace: a socket read longer ago than a pace is read at once; else at
+// the next point of the grid every reader of that pace shares.
+func TestUntilPaced(t *testing.T) {
+	const pace = 5 * time.Millisecond
+	if got := readPace(100 * time.Millisecond); got != pace {
+		t.Fatalf("readPace(0.1 s) = %v, want %v", got, pace)
+	}
+	if got := readPace(10 * time.Millisecond); got != 500*time.Microsecond {
+		t.Fatalf("readPace(0.01 s) = %v, want 0.5 ms", got)
+	}
+	if got := readPace(3 * time.Second); got != maxReadPace {
+		t.Fatalf("readPace(3 s) = %v, want %v", got, maxReadPace)
+	}
+	grid := paceEpoch.Add(1000 * pace)
+	if got := untilPaced(grid.Add(-10*time.Millisecond), grid.Add(time.Millisecond), pace); got != 0 {
+		t.Fatalf("read 11 ms ago: wait %v, want 0", got)
+	}
+	if got := untilPaced(grid, grid.Add(time.Millisecond), pace); got != 4*time.Millisecond {
+		t.Fatalf("read 1 ms ago, 1 ms after a grid point: wait %v, want 4 ms", got)
+	}
+	if got := untilPaced(grid.Add(-2*time.Millisecond), grid.Add(time.Millisecond), pace); got != 4*time.Millisecond {
+		t.Fatalf("read 3 ms ago: wait %v, want 4 ms, to the next grid point", got)
+	}
+	if got := untilPaced(grid, grid.Add(time.Millisecond), 0); got != 0 {
+		t.Fatalf("no pace: wait %v, want 0", got)
+	}
+}

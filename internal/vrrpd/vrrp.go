@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -173,8 +174,10 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 	rx := readRxPolicy(cfg.GlobalDefs)
 	for key, insts := range groups {
 		var members []rxMember
+		shortest := time.Duration(math.MaxInt64)
 		for _, inst := range insts {
 			ri := rt.byName[inst.Name()]
+			shortest = min(shortest, ri.ic.Machine.AdvertInt)
 			m := rxMember{kernelRxBufSize: ri.ci.KernelRxBufSize, advLen: advertLen(&ri.ic, key.family)}
 			if ifc, err := k.InterfaceByName(ri.ic.Interface); err == nil {
 				m.mtu = ifc.MTU
@@ -193,7 +196,7 @@ func startVRRPWith(cfg *config.Config, k kernel.Kernel, log *slog.Logger, keepVI
 			adapterOf[inst].conn = conn
 		}
 		reader := sockets[key]
-		reader.conn, reader.dispatch = conn, vrrp.NewDemux(insts...).Dispatch
+		reader.conn, reader.dispatch, reader.pace = conn, vrrp.NewDemux(insts...).Dispatch, readPace(shortest)
 		rt.readers.Add(1)
 		go rt.read(reader)
 		for _, inst := range insts {
@@ -382,10 +385,48 @@ const batchBufSize = 8192
 type socketReader struct {
 	dispatch func(vrrp.Received)
 	conn     kernel.Conn // set before any instance behind it starts
+	// pace is how long after a read the next waits (readPace), so that
+	// a busy socket's adverts come several per wake-up.
+	pace time.Duration
 
 	order sync.Mutex
 	bufs  [][]byte // DeliverQueued's, made at its first call; guarded by order
 	pkts  []kernel.Packet
+}
+
+// maxReadPace bounds readPace.
+const maxReadPace = 5 * time.Millisecond
+
+// readPace is how long a socket's reader lets adverts gather after a
+// read before it reads again, for instances whose shortest advert_int is
+// shortest: a twentieth of it, at most maxReadPace (5 ms at 0.1 s and
+// above, 0.5 ms at 0.01 s). An advert that comes when the socket has not
+// been read for that long is read at once; one that comes sooner waits
+// at most that long, and wakes nobody (kernel.VRRPConn: the socket wakes
+// a reader only when it waits). A backup of 1,000 instances at
+// advert_int 0.1 receives 10,000 adverts a second: read as they came,
+// they woke it 2,000-4,000 times a second, and the wake-ups, not the
+// adverts, were most of its CPU (perf: the context switches' cost).
+// Waiting cannot make a backup take over: its timer reads the socket
+// first (vrrp.Queue). keepalived reads at once.
+func readPace(shortestAdvertInt time.Duration) time.Duration {
+	return min(shortestAdvertInt/20, maxReadPace)
+}
+
+// paceEpoch is the origin of the readers' pacing grid: every reader of
+// the same pace wakes at the same instants, so that one timer wake-up
+// serves them all.
+var paceEpoch = time.Now()
+
+// untilPaced is how long a reader that last read at last waits before it
+// reads again: until the next point of the pace's grid, if last was less
+// than pace ago; 0 otherwise.
+func untilPaced(last, now time.Time, pace time.Duration) time.Duration {
+	if pace <= 0 || now.Sub(last) >= pace {
+		return 0
+	}
+	since := now.Sub(paceEpoch)
+	return since.Truncate(pace) + pace - since
 }
 
 // batchBufs are readBatch buffers for a batch read, and their packets.
@@ -426,8 +467,14 @@ func (r *socketReader) run(log *slog.Logger) {
 	}
 	if bc, ok := r.conn.(kernel.BatchConn); ok {
 		bufs, pkts := batchBufs()
+		var lastRead time.Time
+		full := false // the last read filled bufs: more may wait
 		for {
+			if wait := untilPaced(lastRead, time.Now(), r.pace); wait > 0 && !full {
+				time.Sleep(wait)
+			}
 			n, err := bc.RecvBatchLocked(&r.order, bufs, pkts)
+			lastRead, full = time.Now(), n == len(bufs)
 			r.deliver(bufs, pkts[:n])
 			r.order.Unlock()
 			switch {
