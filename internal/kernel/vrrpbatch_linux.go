@@ -57,8 +57,9 @@ type mmsghdr struct {
 const batchOOB = 128
 
 // RecvBatch implements BatchConn: one recvmmsg(2) takes every advert
-// queued, up to len(bufs), where Recv's recvmsg takes one. Waiting is Go's
-// network poller's, as for Recv, so Close wakes it.
+// queued, up to len(bufs), where Recv's recvmsg takes one. It waits, as
+// Recv does, on the socket's epoll instance (vrrpwait_linux.go), which
+// Close wakes.
 func (c *VRRPConn) RecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -85,7 +86,7 @@ func (c *VRRPConn) TryRecvBatch(bufs [][]byte, pkts []Packet) (int, error) {
 	return c.recvBatch(c.batchReader(&c.tryBatch, len(bufs)), bufs, pkts, nil, false)
 }
 
-// recvBatch reads with br into bufs, waiting for the poller when wait is
+// recvBatch reads with br into bufs, waiting for the socket when wait is
 // set; with l, l is locked before each read and held on return.
 func (c *VRRPConn) recvBatch(br *batchReader, bufs [][]byte, pkts []Packet, l sync.Locker, wait bool) (int, error) {
 	if len(bufs) == 0 || len(pkts) < len(bufs) {
@@ -180,7 +181,7 @@ func (c *VRRPConn) keepAdverts(br *batchReader, bufs [][]byte, pkts []Packet, tr
 }
 
 // read is the batch's recvmmsg; false (EAGAIN) sends a waiting goroutine
-// to the poller. With a lock, the lock is taken before the read and
+// to wait for the socket. With a lock, the lock is taken before the read and
 // given back when nothing was read, so that it is not held while waiting.
 //
 // noSysmonWake: the VRRP socket's system calls are raw (RawSyscall, not

@@ -256,14 +256,18 @@ func (c *VRRPConn) leavePoller(conn *net.IPConn) error {
 		return err
 	}
 	var scratch [64]byte
-	return c.rc.Control(func(fd uintptr) {
+	if err := c.rc.Control(func(fd uintptr) {
 		for {
 			_, _, err := unix.Recvfrom(int(fd), scratch[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 			if err != unix.EINTR && err != nil {
 				return // EAGAIN: drained
 			}
 		}
-	})
+	}); err != nil {
+		c.Close()
+		return err
+	}
+	return nil
 }
 
 // readOrWait calls try with the socket's descriptor until *got says it
