@@ -412,20 +412,31 @@ func (discardNet) AddVIPs([]VIP) error                 { return nil }
 func (discardNet) RemoveVIPs([]VIP) error              { return nil }
 func (discardNet) Announce([]VIP) error                { return nil }
 
-// BenchmarkInstanceDeliver is the receive path of a backup: the checks of
-// one valid advert and the state machine's step.
-func BenchmarkInstanceDeliver(b *testing.B) {
+// backupAndItsMastersAdvert is a started backup (VRID 51, priority 100)
+// and an advert from its priority-150 master.
+func backupAndItsMastersAdvert(tb testing.TB) (*Instance, Received) {
+	tb.Helper()
 	cfg := v3Instance("VI_1", 100)
 	cfg.VIPs = []VIP{{Prefix: testVIP}}
+	cfg.Log = slog.New(slog.DiscardHandler)
 	inst, err := NewInstance(cfg, discardNet{})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	inst.step(Start{})
 	adv := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
 	src, dst := netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("224.0.0.18")
-	payload, _ := adv.Marshal(src, dst, ChecksumV3Pseudo)
-	p := Received{Payload: payload, Src: src, Dst: dst, TTL: 255}
+	payload, err := adv.Marshal(src, dst, ChecksumV3Pseudo)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return inst, Received{Payload: payload, Src: src, Dst: dst, TTL: 255}
+}
+
+// BenchmarkInstanceDeliver is the receive path of a backup: the checks of
+// one valid advert and the state machine's step.
+func BenchmarkInstanceDeliver(b *testing.B) {
+	inst, p := backupAndItsMastersAdvert(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		inst.Deliver(p)
@@ -751,21 +762,7 @@ func TestOldUnicastChecksum(t *testing.T) {
 // (a backup of 1,000 instances at advert_int 0.1 receives 10,000 a
 // second): the address list is parsed into a buffer on the stack.
 func TestDeliverAllocatesNothing(t *testing.T) {
-	cfg := v3Instance("VI_1", 100)
-	cfg.VIPs = []VIP{{Prefix: testVIP}}
-	cfg.Log = slog.New(slog.DiscardHandler)
-	inst, err := NewInstance(cfg, discardNet{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst.step(Start{})
-	adv := Advert{Version: 3, VRID: 51, Priority: 150, Interval: 50 * time.Millisecond, Addrs: []netip.Addr{testVIP.Addr()}}
-	src, dst := netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("224.0.0.18")
-	payload, err := adv.Marshal(src, dst, ChecksumV3Pseudo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := Received{Payload: payload, Src: src, Dst: dst, TTL: 255}
+	inst, p := backupAndItsMastersAdvert(t)
 	demux := NewDemux(inst)
 	if n := testing.AllocsPerRun(100, func() { demux.Dispatch(p) }); n != 0 {
 		t.Fatalf("%v allocations per advert delivered, want 0", n)
