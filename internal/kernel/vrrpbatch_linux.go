@@ -185,8 +185,7 @@ func (c *VRRPConn) keepAdverts(br *batchReader, bufs [][]byte, pkts []Packet, tr
 // given back when nothing was read, so that it is not held while waiting.
 //
 // noSysmonWake: the VRRP socket's system calls are raw (RawSyscall, not
-// Syscall), since with MSG_DONTWAIT on a non-blocking socket they never
-// block. Syscall tells the Go runtime a system call begins
+// Syscall), since with MSG_DONTWAIT they never block. Syscall tells the Go runtime a system call begins
 // (runtime.entersyscall), and that wakes the runtime's sysmon thread
 // whenever it sleeps deeply, which it does whenever the process is
 // idle: every advert that woke an idle backup cost a second thread

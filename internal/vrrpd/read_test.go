@@ -40,7 +40,7 @@ func TestPersistentReceiveErrorIsRateLimited(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		readAdverts(conn, func(vrrp.Received) {}, slog.New(slog.NewTextHandler(&logs, nil)))
+		(&socketReader{conn: conn, dispatch: func(vrrp.Received) {}}).run(slog.New(slog.NewTextHandler(&logs, nil)))
 	}()
 	time.Sleep(300 * time.Millisecond)
 	conn.closed.Store(true)
@@ -93,7 +93,7 @@ func TestReaderDispatchesEveryAdvertOfABatch(t *testing.T) {
 		conn.pkts = append(conn.pkts, kernel.Packet{Src: a, TTL: 255})
 	}
 	var got []vrrp.Received
-	readAdverts(conn, func(p vrrp.Received) { got = append(got, p) }, slog.New(slog.DiscardHandler))
+	(&socketReader{conn: conn, dispatch: func(p vrrp.Received) { got = append(got, p) }}).run(slog.New(slog.DiscardHandler))
 	if len(got) != len(src) {
 		t.Fatalf("%d adverts dispatched, want %d", len(got), len(src))
 	}
@@ -117,7 +117,7 @@ func TestReaderBuffersHoldTheLargestAdvert(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := &batchConn{}
-	readAdverts(conn, func(vrrp.Received) {}, slog.New(slog.DiscardHandler))
+	(&socketReader{conn: conn, dispatch: func(vrrp.Received) {}}).run(slog.New(slog.DiscardHandler))
 	if largest := 40 + len(msg); conn.bufLen < largest {
 		t.Fatalf("the reader's buffers hold %d bytes, the largest advert with its IPv6 header is %d", conn.bufLen, largest)
 	}

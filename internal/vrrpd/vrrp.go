@@ -438,12 +438,6 @@ func batchBufs() ([][]byte, []kernel.Packet) {
 	return bufs, make([]kernel.Packet, readBatch)
 }
 
-// readAdverts hands each packet conn receives to dispatch until conn is
-// closed (socketReader.run).
-func readAdverts(conn kernel.Conn, dispatch func(vrrp.Received), log *slog.Logger) {
-	(&socketReader{conn: conn, dispatch: dispatch}).run(log)
-}
-
 // run hands each packet the socket receives to dispatch until it is
 // closed. A receive error is logged at once, then at most once per
 // receiveErrorLogEvery while errors go on, so that a persistent error
