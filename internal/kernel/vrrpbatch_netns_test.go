@@ -298,7 +298,12 @@ func epollReady(t *testing.T, c *VRRPConn) bool {
 	var n int
 	var perr error
 	if err := c.waiter.eprc.Control(func(fd uintptr) {
-		n, perr = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		for {
+			n, perr = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			if perr != unix.EINTR { // the runtime's preemption signals
+				return
+			}
+		}
 	}); err != nil {
 		t.Fatal(err)
 	}
