@@ -249,7 +249,22 @@ func (r *result) print(iv, name string, mdi time.Duration) {
 		float64(mdi.Microseconds())/1000, r.median(r.takeover), r.median(r.outage), len(r.takeover), r.takeover, r.outage)
 }
 
+// rtTimeLimit is added beside -global's vrrp_rt_priority. keepalived then
+// sets RLIMIT_RTTIME to vrrp_rlimit_rttime, 10 ms of CPU between blocking
+// system calls by default (vrrp_daemon.c start_vrrp_child, set_process_priorities),
+// and on this emulated machine its VRRP child overruns that and the kernel
+// kills it ("has rlimit_rttime been exceeded?" in its log, respawned 8 s
+// later): the master fell silent before the kill, and the harness measured
+// that instead of a failover. Its man page says to raise the limit on slow
+// processors; both implementations get the same line, as a drop-in user's
+// configuration would.
+const rtTimeLimit = "vrrp_rlimit_rttime 100000"
+
 func conf(iv string, prio int) string {
+	defs := globalDefs
+	if strings.Contains(defs, "rt_priority") && !strings.Contains(defs, "rlimit_rt") {
+		defs += "\n    " + rtTimeLimit
+	}
 	version := 3
 	if !strings.Contains(iv, ".") {
 		version = 2
@@ -268,7 +283,7 @@ vrrp_instance VI_1 {
         %s/24
     }
 }
-`, version, globalDefs, prio, iv, vip)
+`, version, defs, prio, iv, vip)
 }
 
 // measure runs one failover and returns the takeover seen on the wire and
@@ -277,6 +292,7 @@ func measure(bin, iv string, kgBackup bool) (time.Duration, time.Duration) {
 	l, err := lab.New(fmt.Sprintf("kgf%d", os.Getpid()%100000), "master", "backup", "client")
 	check(err)
 	defer l.Close()
+	defer keepOnFailure(l.Dir)
 	master, backup, client := l.Host("master"), l.Host("backup"), l.Host("client")
 	pm, err := master.StartKeepalived(conf(iv, 150))
 	check(err)
@@ -373,6 +389,19 @@ func longestGap(out string) time.Duration {
 		prev = ts
 	}
 	return time.Duration(gap * float64(time.Second))
+}
+
+// keepOnFailure copies a failed run's lab directory (logs, capture)
+// where it outlives the lab, and says where.
+func keepOnFailure(dir string) {
+	if r := recover(); r != nil {
+		kept, err := os.MkdirTemp("", "kgf-failed-")
+		if err == nil {
+			err = exec.Command("cp", "-a", dir+"/.", kept).Run()
+		}
+		fmt.Fprintf(os.Stderr, "failover: the failed run's logs and capture are in %s (%v)\n", kept, err)
+		panic(r)
+	}
 }
 
 func waitFor(cond func() bool, d time.Duration, what string) { check(lab.WaitUntil(what, d, cond)) }
