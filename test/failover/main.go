@@ -21,9 +21,11 @@
 // logs after the election: any is a false failover. A capture of the
 // master's adverts at the backup's interface tells which side was late:
 // a gap over Master_Down_Interval on the wire is the master's, a takeover
-// without one the backup's.
+// without one the backup's. With -crossed each master faces the other
+// implementation's backup: a gap in one master's capture that the other
+// implementation's backup does not act on either is the capture's.
 //
-// Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02] [-load N] [-soak 10m]
+// Usage (root): go run ./test/failover [-runs N] [-intervals 1,0.1,0.02] [-load N] [-soak 10m [-crossed]]
 package main
 
 import (
@@ -53,12 +55,17 @@ const backupPriority = 100
 // implementations.
 var globalDefs string
 
+// crossed is -crossed: in a soak, each implementation's master faces the
+// other's backup.
+var crossed bool
+
 func main() {
 	runs := flag.Int("runs", 5, "failovers per implementation and interval")
 	intervals := flag.String("intervals", "1,0.1,0.02", "advert_int values (1 is VRRPv2, the others VRRPv3)")
 	bin := flag.String("bin", "", "keepalived-go binary (default: build it)")
 	load := flag.Int("load", 0, "CPU-spinning processes to run alongside")
 	soakFor := flag.Duration("soak", 0, "instead of failovers: run both pairs this long and count false transitions")
+	flag.BoolVar(&crossed, "crossed", false, "with -soak: each master faces the other implementation's backup (whose backup hears a gap in whose master)")
 	flag.StringVar(&globalDefs, "global", "", "lines added to global_defs of every router (e.g. 'vrrp_rt_priority 50')")
 	flag.Parse()
 	defer func() {
@@ -123,12 +130,15 @@ func soak(bin, iv string, d time.Duration) {
 	var pairs []*pair
 	for _, kg := range []bool{true, false} {
 		name := map[bool]string{true: "keepalived-go", false: "keepalived"}[kg]
+		if crossed {
+			name += "'s master"
+		}
 		l, err := lab.New(fmt.Sprintf("kgs%d%s", os.Getpid()%10000, map[bool]string{true: "g", false: "k"}[kg]), "master", "backup")
 		check(err)
 		defer l.Close()
 		start := func(h *lab.Host, prio int) *lab.Proc {
 			var p *lab.Proc
-			if kg {
+			if kg != (crossed && h.Name == "backup") {
 				p, err = h.StartKeepalivedGo(bin, conf(iv, prio))
 			} else {
 				p, err = h.StartKeepalived(conf(iv, prio))
@@ -166,8 +176,22 @@ func soak(bin, iv string, d time.Duration) {
 		mdi := masterDownInterval(iv)
 		fmt.Printf("%-13s master: %d state changes, backup: %d state changes; the master's adverts on the wire: %d, longest gap %.1f ms, %d gaps over Master_Down_Interval (%.1f ms)\n",
 			p.name, m, b, len(gaps)+1, ms(slices.Max(append(gaps, 0))), countOver(gaps, mdi), ms(mdi))
+		fmt.Printf("%-13s tshark: %s\n", p.name, captureSummary(p.tshark.Log()))
 	}
 	fmt.Printf("soak ended, %s\n", loadavg())
+}
+
+// captureSummary is what tshark said when it stopped: how many packets
+// it captured, and how many the kernel dropped before it could (a hole in
+// the capture is not a hole on the wire).
+func captureSummary(log string) string {
+	var said []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "captured") || strings.Contains(line, "dropped") {
+			said = append(said, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(said, "; ")
 }
 
 // advertGaps reads a capture of one sender's adverts: the times between
@@ -332,27 +356,42 @@ func measure(bin, iv string, kgBackup bool) (time.Duration, time.Duration) {
 	time.Sleep(200 * time.Millisecond) // let tshark write the last packets
 	tshark.Signal(syscall.SIGINT)
 	tshark.Wait(5 * time.Second)
-	return takeover(capture, master.IPv4), longestGap(ping.Log())
+	took := takeover(capture, master.IPv4)
+	if took < masterDownInterval(iv)*9/10 {
+		keep(l.Dir, fmt.Sprintf("a takeover of %v, before Master_Down_Interval", took))
+	}
+	return took, longestGap(ping.Log())
 }
 
-// takeover reads the capture: the master's last advert to the first
-// gratuitous ARP for the VIP after it.
+// takeover reads the capture: the master's last advert to the backup's
+// first gratuitous ARP for the VIP after it. The master's own gratuitous
+// ARPs do not count: keepalived's master repeats its set
+// vrrp_garp_master_delay (5 s) after it became master, and a kill soon
+// after that made a "takeover" of 0.9 s at advert_int 1.
 func takeover(pcap string, masterAddr netip.Addr) time.Duration {
 	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src",
-		"-e", "vrrp.type", "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4").Output()
+		"-e", "vrrp.type", "-e", "arp.src.proto_ipv4", "-e", "arp.dst.proto_ipv4", "-e", "eth.src").Output()
 	check(err)
-	var lastAdvert, firstGARP float64
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	for _, line := range lines {
-		if f := strings.Split(line, "\t"); len(f) >= 5 && f[1] == masterAddr.String() && f[2] != "" {
-			lastAdvert, _ = strconv.ParseFloat(f[0], 64)
+	var packets [][]string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Split(line, "\t"); len(f) >= 6 {
+			packets = append(packets, f)
 		}
 	}
-	for _, line := range lines {
-		f := strings.Split(line, "\t")
-		if len(f) < 5 || f[3] != vip.String() || f[4] != vip.String() {
+	var lastAdvert, firstGARP float64
+	var masterMAC string
+	for _, f := range packets {
+		if f[1] == masterAddr.String() && f[2] != "" {
+			lastAdvert, _ = strconv.ParseFloat(f[0], 64)
+			masterMAC = f[5]
+		}
+	}
+	var backupGARPs int
+	for _, f := range packets {
+		if f[3] != vip.String() || f[4] != vip.String() || f[5] == masterMAC {
 			continue
 		}
+		backupGARPs++
 		// The first after the master's last advert: a backup that took
 		// over early (a false failover under load) sent earlier ones.
 		if ts, _ := strconv.ParseFloat(f[0], 64); lastAdvert > 0 && ts > lastAdvert {
@@ -360,7 +399,7 @@ func takeover(pcap string, masterAddr netip.Addr) time.Duration {
 			break
 		}
 	}
-	if early := strings.Contains(string(out), "\t"+vip.String()+"\t"+vip.String()); lastAdvert > 0 && firstGARP == 0 && early {
+	if lastAdvert > 0 && firstGARP == 0 && backupGARPs > 0 {
 		fail("capture %s: the backup sent gratuitous ARPs only while the master was still advertising (a false failover), or the capture lost the end", pcap)
 	}
 	if lastAdvert == 0 || firstGARP == 0 {
@@ -395,13 +434,18 @@ func longestGap(out string) time.Duration {
 // where it outlives the lab, and says where.
 func keepOnFailure(dir string) {
 	if r := recover(); r != nil {
-		kept, err := os.MkdirTemp("", "kgf-failed-")
-		if err == nil {
-			err = exec.Command("cp", "-a", dir+"/.", kept).Run()
-		}
-		fmt.Fprintf(os.Stderr, "failover: the failed run's logs and capture are in %s (%v)\n", kept, err)
+		keep(dir, "a failed run")
 		panic(r)
 	}
+}
+
+// keep copies the lab directory of a run that needs a look.
+func keep(dir, why string) {
+	kept, err := os.MkdirTemp("", "kgf-kept-")
+	if err == nil {
+		err = exec.Command("cp", "-a", dir+"/.", kept).Run()
+	}
+	fmt.Fprintf(os.Stderr, "failover: %s: its logs and capture are in %s (%v)\n", why, kept, err)
 }
 
 func waitFor(cond func() bool, d time.Duration, what string) { check(lab.WaitUntil(what, d, cond)) }
