@@ -185,10 +185,10 @@ func (c *VRRPConn) keepAdverts(br *batchReader, bufs [][]byte, pkts []Packet, tr
 // given back when nothing was read, so that it is not held while waiting.
 //
 // noSysmonWake: the VRRP socket's system calls are raw (RawSyscall, not
-// Syscall), since with MSG_DONTWAIT they never block. Syscall tells the Go runtime a system call begins
-// (runtime.entersyscall), and that wakes the runtime's sysmon thread
-// whenever it sleeps deeply, which it does whenever the process is
-// idle: every advert that woke an idle backup cost a second thread
+// Syscall), since with MSG_DONTWAIT they never block. Syscall tells the
+// Go runtime a system call begins (runtime.entersyscall), and that wakes
+// the runtime's sysmon thread whenever it sleeps deeply, which it does
+// whenever the process is idle: every advert that woke an idle backup cost a second thread
 // wake-up, sysmon's, about as many as the reader's own (BENCHMARKS.md,
 // "255 VRRP instances on two routers").
 func (br *batchReader) read(fd uintptr) bool {

@@ -183,10 +183,8 @@ func soak(bin, iv string, d time.Duration) {
 		// 116 ms, whichever implementation ran there: not what the
 		// soak measures (nor are state changes counted then).
 		mdi := masterDownInterval(iv)
-		gaps := advertGaps(p.capture, began)
-		long := over(gaps, mdi)
-		all := over(advertGaps(p.capture, time.Time{}), mdi)
-		before := all[:len(all)-len(long)]
+		building, gaps := splitAt(advertGaps(p.capture), began)
+		long, before := over(gaps, mdi), over(building, mdi)
 		fmt.Printf("%-13s master: %d state changes, backup: %d state changes; the master's adverts on the wire in that time: %d, longest gap %.1f ms, %d gaps over Master_Down_Interval (%.1f ms): %s\n",
 			p.name, m, b, len(gaps)+1, ms(longest(gaps)), len(long), ms(mdi), strings.Join(long, ", "))
 		fmt.Printf("%-13s tshark: %s; gaps over Master_Down_Interval before the soak (while the labs were built): %s\n",
@@ -215,9 +213,19 @@ type gap struct {
 	end    time.Time
 }
 
+// splitAt parts gaps (in capture order) into those that began before t
+// and the rest.
+func splitAt(gaps []gap, t time.Time) (before, after []gap) {
+	i := 0
+	for i < len(gaps) && gaps[i].end.Add(-gaps[i].length).Before(t) {
+		i++
+	}
+	return gaps[:i], gaps[i:]
+}
+
 // advertGaps reads a capture of one sender's adverts: the times between
-// consecutive ones from since on.
-func advertGaps(pcap string, since time.Time) []gap {
+// consecutive ones.
+func advertGaps(pcap string) []gap {
 	out, err := exec.Command("tshark", "-r", pcap, "-T", "fields", "-e", "frame.time_epoch").Output()
 	check(err)
 	var gaps []gap
@@ -227,7 +235,7 @@ func advertGaps(pcap string, since time.Time) []gap {
 		if err != nil {
 			continue
 		}
-		if prev > 0 && !time.Unix(0, int64(prev*1e9)).Before(since) {
+		if prev > 0 {
 			gaps = append(gaps, gap{time.Duration((ts - prev) * float64(time.Second)), time.Unix(0, int64(ts*1e9))})
 		}
 		prev = ts
@@ -306,7 +314,8 @@ func (r *result) print(iv, name string, mdi time.Duration) {
 
 // rtTimeLimit is added beside -global's vrrp_rt_priority. keepalived then
 // sets RLIMIT_RTTIME to vrrp_rlimit_rttime, 10 ms of CPU between blocking
-// system calls by default (vrrp_daemon.c start_vrrp_child, set_process_priorities),
+// system calls by default (vrrp_daemon.c start_vrrp, lib/process.c
+// set_process_priorities),
 // and on this emulated machine its VRRP child overruns that and the kernel
 // kills it ("has rlimit_rttime been exceeded?" in its log, respawned 8 s
 // later): the master fell silent before the kill, and the harness measured
@@ -417,12 +426,12 @@ func takeover(pcap string, masterAddr netip.Addr) time.Duration {
 			masterMAC = f[5]
 		}
 	}
-	var backupGARPs int
+	var backupGARPed bool
 	for _, f := range packets {
 		if f[3] != vip.String() || f[4] != vip.String() || f[5] == masterMAC {
 			continue
 		}
-		backupGARPs++
+		backupGARPed = true
 		// The first after the master's last advert: a backup that took
 		// over early (a false failover under load) sent earlier ones.
 		if ts, _ := strconv.ParseFloat(f[0], 64); lastAdvert > 0 && ts > lastAdvert {
@@ -430,7 +439,7 @@ func takeover(pcap string, masterAddr netip.Addr) time.Duration {
 			break
 		}
 	}
-	if lastAdvert > 0 && firstGARP == 0 && backupGARPs > 0 {
+	if lastAdvert > 0 && firstGARP == 0 && backupGARPed {
 		fail("capture %s: the backup sent gratuitous ARPs only while the master was still advertising (a false failover), or the capture lost the end", pcap)
 	}
 	if lastAdvert == 0 || firstGARP == 0 {
